@@ -1,0 +1,239 @@
+import { randomUUID } from 'node:crypto';
+import got, { RequestError } from 'got';
+import {
+  ActiveCampaignError,
+  AuthenticationError,
+  NotFoundError,
+  RateLimitError,
+  TransientError,
+  ValidationError,
+  type ContactFailure,
+} from './errors.js';
+import { activeCampaignBaseUrl } from './hostname.js';
+import { parseRetryAfter } from './retryPolicy.js';
+
+/** A contact as the bulk importer spells it (snake_case, unlike contact/sync). */
+export interface ImportContact {
+  email: string;
+  first_name?: string;
+  last_name?: string;
+  phone?: string;
+  fields?: { id: number; value: string }[];
+  subscribe?: { listid: number }[];
+  unsubscribe?: { listid: number }[];
+}
+
+export type ImportStatus = 'waiting' | 'claimed' | 'active' | 'completed' | 'failed' | 'interrupted';
+
+export interface ImportInfo {
+  status: ImportStatus;
+  /** Ids of contacts the import created. */
+  success: string[];
+  /** Emails the import could not process, although the request passed validation. */
+  failure: string[];
+}
+
+export type RequestKind = 'request' | 'bulkImport';
+
+/** Shared per-account rate budget: resolves when this request may be sent. */
+export interface RequestBudget {
+  acquire(kind: RequestKind, options?: { abortSignal?: AbortSignal }): Promise<void>;
+}
+
+export interface ActiveCampaignClientOptions {
+  /** `host:port` entries that may be called over plain http (loopback emulators). */
+  insecureHosts?: readonly string[];
+  timeoutInMs?: number;
+  budget?: RequestBudget;
+  log?: (message: string) => void;
+}
+
+export interface OperationOptions {
+  abortSignal?: AbortSignal;
+}
+
+export interface ActiveCampaignList {
+  id: string;
+  name: string;
+  [key: string]: unknown;
+}
+
+export interface ActiveCampaignField {
+  id: string;
+  title: string;
+  type: string;
+  perstag?: string;
+}
+
+const IMPORT_STATUSES = new Set<ImportStatus>(['waiting', 'claimed', 'active', 'completed', 'failed', 'interrupted']);
+const FIELD_PAGE_SIZE = 100;
+
+/** The single module that talks to ActiveCampaign's API v3. */
+export class ActiveCampaignClient {
+  readonly baseUrl: string;
+  readonly hostname: string;
+  readonly #apiKey: string;
+  readonly #options: ActiveCampaignClientOptions;
+
+  constructor(hostname: string, apiKey: string, options: ActiveCampaignClientOptions = {}) {
+    this.baseUrl = activeCampaignBaseUrl(hostname, options.insecureHosts);
+    this.hostname = hostname.trim().toLowerCase();
+    this.#apiKey = apiKey;
+    this.#options = options;
+  }
+
+  /** The user that owns the key; the cheapest call that proves a key is valid. */
+  async getCurrentUser(options: OperationOptions = {}): Promise<{ id: string; email?: string; username?: string }> {
+    const body = await this.#send('GET', '/users/me', undefined, 'request', options);
+    const user = (body as { user?: { id: string } }).user;
+    if (!user || typeof user !== 'object') throw unexpectedBody('users/me', body);
+    return user;
+  }
+
+  async getList(listId: number | string, options: OperationOptions = {}): Promise<ActiveCampaignList> {
+    const body = await this.#send('GET', `/lists/${encodeURIComponent(String(listId))}`, undefined, 'request', options);
+    const list = (body as { list?: ActiveCampaignList }).list;
+    if (!list || typeof list !== 'object') throw unexpectedBody('lists', body);
+    return list;
+  }
+
+  /** Every custom field of the account, across pages (at most 100 a page). */
+  async listFields(options: OperationOptions = {}): Promise<ActiveCampaignField[]> {
+    const fields: ActiveCampaignField[] = [];
+    for (let offset = 0; ; offset += FIELD_PAGE_SIZE) {
+      const body = (await this.#send('GET', `/fields?limit=${FIELD_PAGE_SIZE}&offset=${offset}`, undefined, 'request', options)) as {
+        fields?: ActiveCampaignField[];
+        meta?: { total?: string | number };
+      };
+      if (!Array.isArray(body.fields)) throw unexpectedBody('fields', body);
+      fields.push(...body.fields);
+      // meta.total is a string in ActiveCampaign's answers.
+      const total = Number(body.meta?.total ?? fields.length);
+      if (body.fields.length < FIELD_PAGE_SIZE || fields.length >= total) return fields;
+    }
+  }
+
+  /**
+   * Queues one bulk import (callers keep to MAX_CONTACTS_PER_IMPORT and MAX_IMPORT_BYTES).
+   * A POST is never retried here: the caller owns that decision.
+   */
+  async bulkImport(
+    contacts: ImportContact[],
+    options: OperationOptions & { excludeAutomations?: boolean } = {},
+  ): Promise<{ batchId: string; queuedContacts: number }> {
+    const payload: Record<string, unknown> = { contacts };
+    if (options.excludeAutomations) payload.exclude_automations = true;
+    const body = (await this.#send('POST', '/import/bulk_import', payload, 'bulkImport', options)) as Record<string, unknown>;
+    // The documented example says "Success"; other answers say "success".
+    const success = body.Success ?? body.success;
+    if (Number(success) !== 1 || typeof body.batchId !== 'string') throw unexpectedBody('import/bulk_import', body);
+    return { batchId: body.batchId, queuedContacts: Number(body.queued_contacts ?? contacts.length) };
+  }
+
+  async getImportInfo(batchId: string, options: OperationOptions = {}): Promise<ImportInfo> {
+    const body = (await this.#send('GET', `/import/info?batchId=${encodeURIComponent(batchId)}`, undefined, 'request', options)) as {
+      status?: unknown;
+      success?: unknown;
+      failure?: unknown;
+    };
+    if (!body || typeof body !== 'object' || !('status' in body)) throw unexpectedBody('import/info', body);
+    // Just after the POST the status is boolean false: the import is not claimed yet.
+    const status = body.status === false ? 'waiting' : String(body.status);
+    if (!IMPORT_STATUSES.has(status as ImportStatus)) throw unexpectedBody('import/info', body);
+    return {
+      status: status as ImportStatus,
+      success: Array.isArray(body.success) ? body.success.map(String) : [],
+      failure: Array.isArray(body.failure) ? body.failure.map(String) : [],
+    };
+  }
+
+  async #send(method: 'GET' | 'POST', path: string, payload: unknown, kind: RequestKind, options: OperationOptions): Promise<unknown> {
+    await this.#options.budget?.acquire(kind, options);
+    const requestId = randomUUID();
+    const started = Date.now();
+    const what = `${method} ${path.split('?')[0]}`;
+    let response;
+    try {
+      response = await got(`${this.baseUrl}${path}`, {
+        method,
+        headers: { 'Api-Token': this.#apiKey, accept: 'application/json', 'x-request-id': requestId },
+        json: payload,
+        responseType: 'text',
+        throwHttpErrors: false,
+        followRedirect: false,
+        retry: { limit: 0 },
+        timeout: { request: this.#options.timeoutInMs ?? 30_000 },
+        signal: options.abortSignal,
+      });
+    } catch (error) {
+      this.#options.log?.(`ActiveCampaign ${what} request ${requestId} failed after ${Date.now() - started} ms: ${describe(error)}`);
+      if (options.abortSignal?.aborted) throw error;
+      throw new TransientError(`${what} on ${this.hostname} failed: ${describe(error)}`, undefined, undefined, { cause: error });
+    }
+    const status = response.statusCode;
+    this.#options.log?.(`ActiveCampaign ${what} request ${requestId} -> ${status} in ${Date.now() - started} ms`);
+    const body = parseJson(response.body);
+    const message = errorMessage(body);
+
+    if (status >= 200 && status < 300) {
+      // A bad key can answer 200 with an HTML login page.
+      if (body === undefined) throw new AuthenticationError(`${what} on ${this.hostname} answered ${status} with a body that is not JSON (is the API key right?)`, status);
+      return body;
+    }
+    const retryAfter = () => parseRetryAfter(response.headers['retry-after'] as string | undefined, 1_000);
+    if (status === 429 || status === 503) {
+      throw new RateLimitError(`${what} on ${this.hostname} was throttled (${status})${message ? `: ${message}` : ''}`, retryAfter(), status, body);
+    }
+    if (status === 401 || status === 403) {
+      throw new AuthenticationError(`ActiveCampaign refused the API key for ${this.hostname} (${status})${message ? `: ${message}` : ''}`, status, body);
+    }
+    if (status === 404) throw new NotFoundError(`${what} on ${this.hostname}: not found${message ? ` (${message})` : ''}`, status, body);
+    if (status === 400 && /rate limit/i.test(message ?? '')) {
+      // The importer's per-minute limit; it names no delay, and the window is a minute.
+      throw new RateLimitError(`${what} on ${this.hostname}: ${message}`, Math.max(retryAfter(), 10_000), status, body);
+    }
+    if (status === 400 || status === 422) {
+      throw new ValidationError(`${what} on ${this.hostname} was rejected: ${message ?? `status ${status}`}`, contactFailures(body), status, body);
+    }
+    if (status >= 500) throw new TransientError(`${what} on ${this.hostname} answered ${status}${message ? `: ${message}` : ''}`, status, body);
+    throw new ActiveCampaignError(`${what} on ${this.hostname} answered ${status}${message ? `: ${message}` : ''}`, status, body);
+  }
+}
+
+function parseJson(text: string): unknown {
+  if (!text.trim()) return {};
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** ActiveCampaign's error bodies have no single shape: {errors:[{title}]}, {message}, {}, … */
+function errorMessage(body: unknown): string | undefined {
+  if (!body || typeof body !== 'object') return undefined;
+  const b = body as { message?: unknown; errors?: { title?: string; detail?: string }[] };
+  if (typeof b.message === 'string') return b.message;
+  if (Array.isArray(b.errors) && b.errors.length > 0) {
+    return b.errors.map((e) => [e.title, e.detail].filter(Boolean).join(': ')).join('; ');
+  }
+  return undefined;
+}
+
+function contactFailures(body: unknown): ContactFailure[] {
+  const reasons = (body as { failureReasons?: unknown } | undefined)?.failureReasons;
+  if (!Array.isArray(reasons)) return [];
+  return reasons
+    .filter((r): r is { contact: unknown; failureReason?: unknown } => !!r && typeof r === 'object' && 'contact' in r)
+    .map((r) => ({ index: Number(r.contact), reason: String(r.failureReason ?? 'rejected by ActiveCampaign') }))
+    .filter((f) => Number.isInteger(f.index) && f.index >= 0);
+}
+
+function unexpectedBody(what: string, body: unknown): ActiveCampaignError {
+  return new ActiveCampaignError(`Unexpected answer from ${what}: ${JSON.stringify(body)?.slice(0, 200)}`, 200, body);
+}
+
+function describe(error: unknown): string {
+  if (error instanceof RequestError) return `${error.code ?? error.name}: ${error.message}`;
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,73 @@
+/**
+ * Typed failures of ActiveCampaign calls. A caller decides what to do from the class (or `code`)
+ * alone: see `classifyFailure` in retryPolicy.ts. Messages never contain the API key.
+ */
+export class ActiveCampaignError extends Error {
+  override name = 'ActiveCampaignError';
+  readonly code: string = 'ActiveCampaignError';
+  constructor(
+    message: string,
+    readonly status?: number,
+    readonly body?: unknown,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** 401/403, or a 2xx whose body is not the expected JSON (ActiveCampaign's login page for a bad key). */
+export class AuthenticationError extends ActiveCampaignError {
+  override name = 'AuthenticationError';
+  override readonly code = 'Authentication';
+}
+
+export class NotFoundError extends ActiveCampaignError {
+  override name = 'NotFoundError';
+  override readonly code = 'NotFound';
+}
+
+export interface ContactFailure {
+  /** The contact's index in the request that was sent. */
+  index: number;
+  reason: string;
+}
+
+/** The importer refused the whole request; `failures` names the contacts it objected to. */
+export class ValidationError extends ActiveCampaignError {
+  override name = 'ValidationError';
+  override readonly code = 'Validation';
+  constructor(
+    message: string,
+    readonly failures: ContactFailure[],
+    status?: number,
+    body?: unknown,
+  ) {
+    super(message, status, body);
+  }
+}
+
+/** 429, 503, or the importer's 400 "Rate limit exceeded.": try again after `retryAfterInMs`. */
+export class RateLimitError extends ActiveCampaignError {
+  override name = 'RateLimitError';
+  override readonly code = 'RateLimited';
+  constructor(
+    message: string,
+    readonly retryAfterInMs: number,
+    status?: number,
+    body?: unknown,
+  ) {
+    super(message, status, body);
+  }
+}
+
+/** 5xx, connection resets, timeouts: worth another try later. */
+export class TransientError extends ActiveCampaignError {
+  override name = 'TransientError';
+  override readonly code = 'Transient';
+}
+
+/** The connection's hostname is not one the app will call. */
+export class InvalidHostnameError extends ActiveCampaignError {
+  override name = 'InvalidHostnameError';
+  override readonly code = 'InvalidHostname';
+}

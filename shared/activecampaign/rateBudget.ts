@@ -1,0 +1,124 @@
+import type { TableClient } from '@azure/data-tables';
+import { ensureTable, isConflict, isNotFound } from '../store/tables.js';
+import type { RequestBudget, RequestKind } from './client.js';
+import { RateLimitError } from './errors.js';
+
+export interface RateBudgetOptions {
+  requestsPerSecond: number;
+  bulkImportsPerMinute: number;
+  /** Added to each window, so that network jitter between instances and ActiveCampaign cannot
+   * squeeze two reserved requests into one of ActiveCampaign's windows. */
+  guardInMs?: number;
+  /** A reservation further away than this is not taken: the work goes back on its queue. */
+  maxWaitInMs?: number;
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+}
+
+/** The budget wants the caller to come back later (not a failure: no retry is used up). */
+export class BudgetWaitError extends RateLimitError {
+  override name = 'BudgetWaitError';
+}
+
+interface Reservations {
+  requests: number[];
+  imports: number[];
+}
+
+/**
+ * The earliest time ≥ `now` at which one more event keeps every window of `windowInMs` at no more
+ * than `limit` events, given the events already reserved (past and future).
+ */
+export function earliestSlot(reserved: readonly number[], now: number, limit: number, windowInMs: number): number {
+  const times = [...reserved].sort((a, b) => a - b);
+  const fits = (t: number) => {
+    // Every window containing t holds at most limit-1 others: check each run of `limit` neighbours.
+    const near = times.filter((x) => x > t - windowInMs && x < t + windowInMs);
+    near.push(t);
+    near.sort((a, b) => a - b);
+    for (let i = 0; i + limit < near.length; i++) if (near[i + limit] - near[i] < windowInMs) return false;
+    return true;
+  };
+  const candidates = [now, ...times.map((x) => x + windowInMs)].filter((t) => t >= now).sort((a, b) => a - b);
+  for (const t of candidates) if (fits(t)) return t;
+  return Math.max(now, (times.at(-1) ?? now) + windowInMs);
+}
+
+/**
+ * ActiveCampaign's per-account limits, kept by every instance of the app together: each request
+ * reserves a time slot in a Table entity (one per account hostname) under ETag concurrency, then
+ * waits for its slot. A slot respects both the requests-per-second window and, for bulk imports,
+ * the imports-per-minute window.
+ */
+export class TableRateBudget {
+  readonly #table: TableClient;
+  readonly #options: Required<RateBudgetOptions>;
+
+  constructor(table: TableClient, options: RateBudgetOptions) {
+    this.#table = table;
+    this.#options = {
+      guardInMs: 50,
+      maxWaitInMs: 15_000,
+      sleep: (ms, signal) => new Promise((resolve, reject) => {
+        const timer = setTimeout(resolve, ms);
+        signal?.addEventListener('abort', () => { clearTimeout(timer); reject(signal.reason); }, { once: true });
+      }),
+      ...options,
+    };
+  }
+
+  forAccount(hostname: string): RequestBudget {
+    return { acquire: (kind, options) => this.acquire(hostname, kind, options) };
+  }
+
+  async acquire(hostname: string, kind: RequestKind, options: { abortSignal?: AbortSignal } = {}): Promise<void> {
+    const slot = await this.reserve(hostname, kind);
+    const wait = slot - Date.now();
+    if (wait > 0) await this.#options.sleep(wait, options.abortSignal);
+  }
+
+  /** Reserves and returns the time (ms since epoch) at which this request may be sent. */
+  async reserve(hostname: string, kind: RequestKind): Promise<number> {
+    const table = await ensureTable(this.#table);
+    const { requestsPerSecond, bulkImportsPerMinute, guardInMs, maxWaitInMs } = this.#options;
+    const secondWindow = 1_000 + guardInMs;
+    const minuteWindow = 60_000 + guardInMs;
+    const rowKey = hostname.replace(/[^a-zA-Z0-9.-]/g, '_');
+    for (;;) {
+      let etag: string | undefined;
+      let state: Reservations = { requests: [], imports: [] };
+      try {
+        const e = await table.getEntity<{ requests: string; imports: string }>('account', rowKey);
+        etag = e.etag;
+        state = { requests: JSON.parse(e.requests), imports: JSON.parse(e.imports) };
+      } catch (error) {
+        if (!isNotFound(error)) throw error;
+      }
+      const now = Date.now();
+      state.requests = state.requests.filter((t) => t > now - secondWindow);
+      state.imports = state.imports.filter((t) => t > now - minuteWindow);
+      let slot = earliestSlot(state.requests, now, Math.floor(requestsPerSecond), secondWindow);
+      if (kind === 'bulkImport') {
+        // Both windows must agree on one time: alternate until neither moves it.
+        for (let i = 0; i < 20; i++) {
+          const importSlot = earliestSlot(state.imports, slot, Math.floor(bulkImportsPerMinute), minuteWindow);
+          const requestSlot = earliestSlot(state.requests, importSlot, Math.floor(requestsPerSecond), secondWindow);
+          if (requestSlot === slot && importSlot === slot) break;
+          slot = requestSlot;
+        }
+      }
+      if (slot - now > maxWaitInMs) {
+        throw new BudgetWaitError(`The ActiveCampaign budget of ${hostname} is taken for the next ${Math.round((slot - now) / 1000)} s`, slot - now - maxWaitInMs / 2);
+      }
+      state.requests.push(slot);
+      if (kind === 'bulkImport') state.imports.push(slot);
+      const entity = { partitionKey: 'account', rowKey, requests: JSON.stringify(state.requests), imports: JSON.stringify(state.imports) };
+      try {
+        if (etag) await table.updateEntity(entity, 'Replace', { etag });
+        else await table.createEntity(entity);
+        return slot;
+      } catch (error) {
+        if (!isConflict(error)) throw error;
+      }
+    }
+  }
+}

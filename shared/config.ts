@@ -1,0 +1,129 @@
+import { z } from 'zod';
+
+/**
+ * Every setting the app reads, with its default. The Bicep in infra/ writes exactly these
+ * (test/infra.test.ts compares the two), so a setting is added here or nowhere.
+ */
+export const SETTING_NAMES = [
+  'AzureWebJobsStorage',
+  'SEGMENTS_STORAGE',
+  'KEY_VAULT_URL',
+  'REFRESH_SCHEDULE',
+  'ACTIVECAMPAIGN_REQUESTS_PER_SECOND',
+  'ACTIVECAMPAIGN_BULK_IMPORTS_PER_MINUTE',
+  'ACTIVECAMPAIGN_INSECURE_HOSTS',
+  'IMPORT_POLL_INTERVAL_SECONDS',
+] as const;
+
+export const DEVELOPMENT_STORAGE = 'UseDevelopmentStorage=true';
+export const DEFAULT_REFRESH_SCHEDULE = '0 */15 * * * *';
+
+export interface StorageSetting {
+  /** A connection string, or undefined when the service URIs and a managed identity are used. */
+  connectionString?: string;
+  blobServiceUrl?: string;
+  queueServiceUrl?: string;
+  tableServiceUrl?: string;
+}
+
+export interface AppConfig {
+  storage: StorageSetting;
+  segmentsStorage: StorageSetting;
+  keyVaultUrl?: string;
+  refreshSchedule: string;
+  requestsPerSecond: number;
+  bulkImportsPerMinute: number;
+  insecureHosts: string[];
+  /** App Service sets WEBSITE_INSTANCE_ID on every instance it runs. */
+  runningInAzure: boolean;
+  /** How long the status checker waits between polls of an import. */
+  importPollIntervalInMs: number;
+  /** Where the local development secret store keeps API keys when KEY_VAULT_URL is unset. */
+  localSecretsDir: string;
+}
+
+export class ConfigurationError extends Error {
+  override readonly name = 'ConfigurationError';
+}
+
+const positiveNumber = (name: string, fallback: number) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return fallback;
+      const n = Number(v);
+      if (!Number.isFinite(n) || n <= 0) {
+        ctx.addIssue({ code: 'custom', message: `${name} must be a positive number, got "${v}"` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
+function readStorage(env: NodeJS.ProcessEnv, prefix: string): StorageSetting | undefined {
+  const value = env[prefix]?.trim();
+  if (value) {
+    if (/^https?:\/\//i.test(value)) return { blobServiceUrl: value.replace(/\/+$/, '') };
+    return { connectionString: value };
+  }
+  // Identity-based connection (Azure Functions' `<name>__blobServiceUri` convention).
+  const blob = env[`${prefix}__blobServiceUri`]?.trim();
+  const queue = env[`${prefix}__queueServiceUri`]?.trim();
+  const table = env[`${prefix}__tableServiceUri`]?.trim();
+  if (blob || queue || table) return { blobServiceUrl: blob, queueServiceUrl: queue, tableServiceUrl: table };
+  return undefined;
+}
+
+export function readConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  const numbers = z
+    .object({
+      ACTIVECAMPAIGN_REQUESTS_PER_SECOND: positiveNumber('ACTIVECAMPAIGN_REQUESTS_PER_SECOND', 5),
+      ACTIVECAMPAIGN_BULK_IMPORTS_PER_MINUTE: positiveNumber('ACTIVECAMPAIGN_BULK_IMPORTS_PER_MINUTE', 100),
+      IMPORT_POLL_INTERVAL_SECONDS: positiveNumber('IMPORT_POLL_INTERVAL_SECONDS', 5),
+    })
+    .safeParse(env);
+  if (!numbers.success) throw new ConfigurationError(numbers.error.issues.map((i) => i.message).join('; '));
+
+  const storage = readStorage(env, 'AzureWebJobsStorage') ?? { connectionString: DEVELOPMENT_STORAGE };
+  const segmentsStorage = readStorage(env, 'SEGMENTS_STORAGE') ?? storage;
+  const keyVaultUrl = env.KEY_VAULT_URL?.trim() || undefined;
+  if (keyVaultUrl && !/^https?:\/\/[^/]+/i.test(keyVaultUrl)) {
+    throw new ConfigurationError(`KEY_VAULT_URL must be a URL such as https://myvault.vault.azure.net, got "${keyVaultUrl}"`);
+  }
+  const insecureHosts = (env.ACTIVECAMPAIGN_INSECURE_HOSTS ?? '')
+    .split(',')
+    .map((h) => h.trim().toLowerCase())
+    .filter(Boolean);
+  for (const host of insecureHosts) {
+    if (!/^(127\.\d+\.\d+\.\d+|localhost|\[::1\]):\d+$/.test(host)) {
+      throw new ConfigurationError(
+        `ACTIVECAMPAIGN_INSECURE_HOSTS may only name loopback host:port pairs (emulators), got "${host}"`,
+      );
+    }
+  }
+  return {
+    storage,
+    segmentsStorage,
+    keyVaultUrl,
+    refreshSchedule: env.REFRESH_SCHEDULE?.trim() || DEFAULT_REFRESH_SCHEDULE,
+    requestsPerSecond: numbers.data.ACTIVECAMPAIGN_REQUESTS_PER_SECOND,
+    bulkImportsPerMinute: numbers.data.ACTIVECAMPAIGN_BULK_IMPORTS_PER_MINUTE,
+    insecureHosts,
+    importPollIntervalInMs: numbers.data.IMPORT_POLL_INTERVAL_SECONDS * 1000,
+    runningInAzure: Boolean(env.WEBSITE_INSTANCE_ID),
+    localSecretsDir: env.LOCAL_SECRETS_DIR?.trim() || '.local/secrets',
+  };
+}
+
+let cached: AppConfig | undefined;
+
+/** The process's settings, read and validated once. */
+export function config(): AppConfig {
+  cached ??= readConfig();
+  return cached;
+}
+
+/** Tests and the local runner change the environment between apps in one process. */
+export function resetConfig(): void {
+  cached = undefined;
+}

@@ -1,0 +1,46 @@
+/** Queue messages of a run. Small on purpose: a batch's contacts travel in a blob. */
+
+export interface PlanMessage {
+  exportId: string;
+  runId: string;
+}
+
+export interface BatchMessage {
+  exportId: string;
+  runId: string;
+  batch: number;
+  /** Failed attempts so far (throttling does not count). */
+  attempt?: number;
+}
+
+export interface StatusMessage {
+  exportId: string;
+  runId: string;
+  batch: number;
+  importId: string;
+  polls?: number;
+  attempt?: number;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return !!value && typeof value === 'object';
+}
+
+const str = (v: unknown) => typeof v === 'string' && v.length > 0;
+
+export function parsePlanMessage(value: unknown): PlanMessage {
+  if (isObject(value) && str(value.exportId) && str(value.runId)) return value as unknown as PlanMessage;
+  throw new TypeError(`Not a plan message: ${JSON.stringify(value)?.slice(0, 200)}`);
+}
+
+export function parseBatchMessage(value: unknown): BatchMessage {
+  if (isObject(value) && str(value.exportId) && str(value.runId) && Number.isInteger(value.batch)) return value as unknown as BatchMessage;
+  throw new TypeError(`Not a batch message: ${JSON.stringify(value)?.slice(0, 200)}`);
+}
+
+export function parseStatusMessage(value: unknown): StatusMessage {
+  if (isObject(value) && str(value.exportId) && str(value.runId) && Number.isInteger(value.batch) && str(value.importId)) {
+    return value as unknown as StatusMessage;
+  }
+  throw new TypeError(`Not a status message: ${JSON.stringify(value)?.slice(0, 200)}`);
+}

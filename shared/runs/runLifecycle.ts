@@ -1,0 +1,123 @@
+import { randomUUID } from 'node:crypto';
+import { emptyCounts, TERMINAL_STATUSES, type Export, type Run, type RunCounts, type RunStatus } from '../model.js';
+import type { AppServices } from '../services.js';
+import { QUEUES } from '../store/workQueues.js';
+import type { PlanMessage } from './messages.js';
+import { newRunId, TERMINAL_BATCH, type BatchState } from './runStore.js';
+
+export interface StartRunOptions {
+  trigger: Run['trigger'];
+  dryRun?: boolean;
+  fullSync?: boolean;
+}
+
+/**
+ * Takes the export's lease, writes the run as `queued` and enqueues its plan message. Planning
+ * itself happens on the queue, never inside an HTTP request. Throws RunActiveError (with the
+ * active run's id) when the export already has an active run.
+ */
+export async function startRun(svc: AppServices, exp: Export, options: StartRunOptions): Promise<Run> {
+  const run: Run = {
+    runId: newRunId(),
+    exportId: exp.id,
+    trigger: options.trigger,
+    status: 'queued',
+    counts: emptyCounts(),
+    startedAt: new Date().toISOString(),
+    dryRun: Boolean(options.dryRun),
+    fullSync: Boolean(options.fullSync),
+    batches: { done: 0 },
+  };
+  await svc.runs.createRun(run);
+  try {
+    await svc.queues.send(QUEUES.plan, { exportId: exp.id, runId: run.runId } satisfies PlanMessage);
+  } catch (error) {
+    await failRun(svc, exp.id, run.runId, `Could not enqueue the run: ${(error as Error).message}`);
+    throw error;
+  }
+  return run;
+}
+
+export async function failRun(svc: AppServices, exportId: string, runId: string, error: string): Promise<Run> {
+  const { run } = await svc.runs.updateRun(exportId, runId, (r) =>
+    TERMINAL_STATUSES.has(r.status) ? undefined : { ...r, status: 'failed', error, finishedAt: new Date().toISOString() },
+  );
+  return run;
+}
+
+export async function cancelRun(svc: AppServices, exportId: string, runId: string, reason: string): Promise<Run> {
+  const { run } = await svc.runs.updateRun(exportId, runId, (r) =>
+    TERMINAL_STATUSES.has(r.status) ? undefined : { ...r, status: 'cancelled', error: reason, finishedAt: new Date().toISOString() },
+  );
+  return run;
+}
+
+export type BatchOutcome = Pick<BatchState, 'status' | 'rejected' | 'upserted' | 'unsubscribed' | 'failed' | 'error'>;
+
+/**
+ * Records a batch's terminal outcome once (a redelivered message finds it already terminal), adds
+ * it to the run's live counts and finalizes the run when it was the last batch.
+ */
+export async function completeBatch(svc: AppServices, exportId: string, runId: string, batch: number, outcome: BatchOutcome): Promise<void> {
+  let transitioned = false;
+  await svc.runs.updateBatch(runId, batch, (s) => {
+    if (TERMINAL_BATCH.has(s.status)) return undefined;
+    transitioned = true;
+    return { ...s, ...outcome, counted: true };
+  });
+  if (!transitioned) return;
+  const { run } = await svc.runs.updateRun(exportId, runId, (r) => {
+    r.batches.done += 1;
+    r.counts.rejected += outcome.rejected;
+    r.counts.upserted += outcome.upserted;
+    r.counts.unsubscribed += outcome.unsubscribed;
+    r.counts.failed += outcome.failed;
+    return r;
+  });
+  if (run.batches.total !== undefined && run.batches.done >= run.batches.total) await finalizeRun(svc, exportId, runId);
+}
+
+/**
+ * Ends a run whose batches are all terminal. Counts are summed again from the batches, so a
+ * worker that died between its two writes cannot leave them wrong. Only the first caller wins.
+ */
+export async function finalizeRun(svc: AppServices, exportId: string, runId: string): Promise<Run | undefined> {
+  const run = await svc.runs.getRun(exportId, runId);
+  if (!run || TERMINAL_STATUSES.has(run.status) || run.batches.total === undefined) return run;
+  const sums = { contacts: 0, unsubscribes: 0, rejected: 0, upserted: 0, unsubscribed: 0, failed: 0, terminal: 0, batches: 0 };
+  for await (const b of svc.runs.listBatches(runId)) {
+    sums.batches++;
+    if (TERMINAL_BATCH.has(b.status)) sums.terminal++;
+    sums.contacts += b.contacts;
+    sums.unsubscribes += b.unsubscribes;
+    sums.rejected += b.rejected;
+    sums.upserted += b.upserted;
+    sums.unsubscribed += b.unsubscribed;
+    sums.failed += b.failed;
+  }
+  if (sums.terminal < run.batches.total) return run;
+  const { run: finished } = await svc.runs.updateRun(exportId, runId, (r) => {
+    if (TERMINAL_STATUSES.has(r.status)) return undefined;
+    const planned = r.counts;
+    // Rows the planner rejected are whatever it read and did not put in a batch.
+    const plannerRejected = planned.read - planned.duplicate - planned.unchanged - (sums.contacts - sums.unsubscribes);
+    const counts: RunCounts = {
+      read: planned.read,
+      duplicate: planned.duplicate,
+      unchanged: planned.unchanged,
+      rejected: plannerRejected + sums.rejected,
+      upserted: sums.upserted,
+      unsubscribed: sums.unsubscribed,
+      failed: sums.failed,
+    };
+    return { ...r, counts, status: terminalStatus(r.status, counts), batches: { total: r.batches.total, done: sums.terminal }, finishedAt: new Date().toISOString() };
+  });
+  return finished;
+}
+
+export function terminalStatus(current: RunStatus, counts: RunCounts): RunStatus {
+  if (current === 'cancelled' || current === 'failed') return current;
+  return counts.failed > 0 || counts.rejected > 0 ? 'completedWithErrors' : 'completed';
+}
+
+export const newId = () => randomUUID();

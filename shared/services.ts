@@ -1,0 +1,91 @@
+import type { TokenCredential } from '@azure/core-auth';
+import { SecretClient } from '@azure/keyvault-secrets';
+import { DefaultAzureCredential } from '@azure/identity';
+import { config, type AppConfig } from './config.js';
+import { ActiveCampaignClient } from './activecampaign/client.js';
+import { TableRateBudget } from './activecampaign/rateBudget.js';
+import type { Connection } from './model.js';
+import { RunStore } from './runs/runStore.js';
+import { apiKeySecretName, KeyVaultSecretStore, LocalSecretStore, type SecretStore } from './secrets/secretStore.js';
+import { ConnectionStore } from './store/connectionStore.js';
+import { ExportStore } from './store/exportStore.js';
+import { RunFiles } from './store/runFiles.js';
+import { storageClients, type StorageClients } from './store/storageClients.js';
+import { TABLES } from './store/tables.js';
+import { WorkQueues } from './store/workQueues.js';
+
+/** Everything the functions share, built once per process from the settings. */
+export interface AppServices {
+  config: AppConfig;
+  storage: StorageClients;
+  segments: StorageClients;
+  queues: WorkQueues;
+  connections: ConnectionStore;
+  exports: ExportStore;
+  runs: RunStore;
+  runFiles: RunFiles;
+  secrets: SecretStore;
+  rateBudget: TableRateBudget;
+  /** A client for a connection, with its key from the secret store and the shared budget. */
+  activeCampaign(connection: Pick<Connection, 'id' | 'hostname'>, apiKey?: string): Promise<ActiveCampaignClient>;
+}
+
+export interface ServiceOverrides {
+  /** Tests inject a fake; otherwise one is only built when Azure settings ask for it. */
+  credential?: TokenCredential;
+  secretClient?: SecretClient;
+  log?: (message: string) => void;
+}
+
+export class MissingApiKeyError extends Error {
+  override readonly name = 'MissingApiKeyError';
+}
+
+export function createServices(cfg: AppConfig, overrides: ServiceOverrides = {}): AppServices {
+  let credential = overrides.credential;
+  // DefaultAzureCredential probes the managed-identity endpoint: never build it unless needed.
+  const getCredential = () => (credential ??= new DefaultAzureCredential());
+  const storage = storageClients(cfg.storage, getCredential);
+  const segments = cfg.segmentsStorage === cfg.storage ? storage : storageClients(cfg.segmentsStorage, getCredential);
+  const secrets: SecretStore = cfg.keyVaultUrl
+    ? new KeyVaultSecretStore(overrides.secretClient ?? new SecretClient(cfg.keyVaultUrl, getCredential()))
+    : new LocalSecretStore(cfg.localSecretsDir, cfg.runningInAzure);
+  const rateBudget = new TableRateBudget(storage.table(TABLES.rateBudget), {
+    requestsPerSecond: cfg.requestsPerSecond,
+    bulkImportsPerMinute: cfg.bulkImportsPerMinute,
+  });
+  return {
+    config: cfg,
+    storage,
+    segments,
+    queues: new WorkQueues(storage.queues),
+    connections: new ConnectionStore(storage.table(TABLES.connections)),
+    exports: new ExportStore(storage.table(TABLES.exports)),
+    runs: new RunStore(storage.table(TABLES.runs), storage.table(TABLES.batches)),
+    runFiles: new RunFiles(storage.blobs),
+    secrets,
+    rateBudget,
+    async activeCampaign(connection, apiKey) {
+      const key = apiKey ?? (await secrets.get(apiKeySecretName(connection.id)));
+      if (!key) throw new MissingApiKeyError(`The API key of connection ${connection.id} is missing from the secret store`);
+      return new ActiveCampaignClient(connection.hostname, key, {
+        insecureHosts: cfg.insecureHosts,
+        budget: rateBudget.forAccount(connection.hostname),
+        log: overrides.log,
+      });
+    },
+  };
+}
+
+let current: AppServices | undefined;
+
+/** The process's services (built on first use from `config()`). */
+export function services(): AppServices {
+  current ??= createServices(config());
+  return current;
+}
+
+/** Tests replace the services of the process (or reset them to be built again). */
+export function setServices(value: AppServices | undefined): void {
+  current = value;
+}

@@ -1,0 +1,30 @@
+import type { TableClient } from '@azure/data-tables';
+
+/** Table names of the app's state (in AzureWebJobsStorage). */
+export const TABLES = {
+  connections: 'connections',
+  exports: 'exports',
+  runs: 'runs',
+  batches: 'batches',
+  rateBudget: 'ratebudget',
+} as const;
+
+const created = new WeakSet<TableClient>();
+
+/** Creates the table the first time this process uses it. */
+export async function ensureTable(table: TableClient): Promise<TableClient> {
+  if (!created.has(table)) {
+    await table.createTable();
+    created.add(table);
+  }
+  return table;
+}
+
+export function statusOf(error: unknown): number | undefined {
+  const status = (error as { statusCode?: unknown })?.statusCode;
+  return typeof status === 'number' ? status : undefined;
+}
+
+export const isNotFound = (error: unknown) => statusOf(error) === 404;
+/** 409 on create, 412 on a conditional update: someone else wrote first. */
+export const isConflict = (error: unknown) => statusOf(error) === 409 || statusOf(error) === 412;

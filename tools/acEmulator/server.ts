@@ -1,0 +1,418 @@
+/**
+ * A loopback ActiveCampaign API v3 emulator for tests, the demo and the benchmark. It implements
+ * the endpoints the app calls as ActiveCampaign documents them (see ../shared/design/facts.md and
+ * ../shared/ac-openapi/): Api-Token authentication, the per-account rate limits, the bulk
+ * importer's validation and size limits, and asynchronous imports. Not part of the deployed app.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+
+export interface EmulatorList {
+  id: number;
+  name: string;
+}
+
+export interface EmulatorField {
+  id: number;
+  title: string;
+  type: string;
+}
+
+export interface EmulatorContact {
+  id: number;
+  email: string;
+  firstName: string;
+  lastName: string;
+  phone: string;
+  fields: Record<string, string>;
+  /** list id → 1 (active) or 2 (unsubscribed), as ActiveCampaign's contactList status. */
+  lists: Record<string, 1 | 2>;
+}
+
+export interface EmulatorFaults {
+  /** Answer every request 429 until this time (ms since epoch). */
+  throttleUntil?: number;
+  /** Answer every request 503 until this time. */
+  unavailableUntil?: number;
+  /** Delay every answer by this many ms (to go past a client's timeout). */
+  delayInMs?: number;
+  /** Answer 200 with an HTML login page, as ActiveCampaign does for some bad keys. */
+  htmlLoginPage?: boolean;
+  /** Imports end with this status instead of `completed` (the next `count` imports). */
+  importOutcome?: { status: 'failed' | 'interrupted'; count: number };
+  /** Emails that pass the POST's validation and then fail in processing (listed in `failure`). */
+  failInProcessing?: (email: string) => boolean;
+}
+
+export interface EmulatorOptions {
+  port?: number;
+  apiKeys?: string[];
+  lists?: EmulatorList[];
+  fields?: EmulatorField[];
+  /** 0 turns the limit off. */
+  requestsPerSecond?: number;
+  bulkImportsPerMinute?: number;
+  singleContactImportsPerMinute?: number;
+  /** How long an import stays `false`, `waiting` and `active` before it completes, in ms. */
+  importPhaseInMs?: number;
+  /** Keep the request log (every request's time, path and status); the benchmark turns it off. */
+  recordRequests?: boolean;
+}
+
+export interface RecordedRequest {
+  at: number;
+  method: string;
+  path: string;
+  status: number;
+  kind: 'request' | 'bulkImport';
+  refusedForRate: boolean;
+  contacts?: number;
+}
+
+interface ImportBatch {
+  id: string;
+  createdAt: number;
+  contacts: ImportPayloadContact[];
+  outcome: 'completed' | 'failed' | 'interrupted';
+  result?: { success: string[]; failure: string[] };
+}
+
+interface ImportPayloadContact {
+  email: string;
+  first_name?: string;
+  last_name?: string;
+  phone?: string;
+  fields?: { id: number | string; value: string }[];
+  subscribe?: { listid: number | string }[];
+  unsubscribe?: { listid: number | string }[];
+}
+
+export const EMULATOR_API_KEY = 'emulator-api-key-0123456789abcdef';
+
+// A simplified form of the check ActiveCampaign's importer applies to `email`.
+const EMAIL = /^[^\s@"'<>(),;:\\[\]]+@[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*\.[a-z]{2,}$/i;
+const MAX_CONTACTS = 250;
+const MAX_BYTES = 400_000;
+
+export class ActiveCampaignEmulator {
+  readonly contacts = new Map<string, EmulatorContact>();
+  readonly requests: RecordedRequest[] = [];
+  readonly imports = new Map<string, ImportBatch>();
+  faults: EmulatorFaults = {};
+  /** Count of requests refused for rate (429 or "Rate limit exceeded."), kept even when the log is off. */
+  refusedForRate = 0;
+  acceptedRequests = 0;
+  acceptedImports = 0;
+  readonly options: Required<Omit<EmulatorOptions, 'port'>>;
+  #server = createServer((req, res) => void this.#handle(req, res));
+  #recentRequests: number[] = [];
+  #recentImports: number[] = [];
+  #recentSingleImports: number[] = [];
+  #nextContactId = 1;
+  #port = 0;
+
+  constructor(options: EmulatorOptions = {}) {
+    this.options = {
+      apiKeys: options.apiKeys ?? [EMULATOR_API_KEY],
+      lists: options.lists ?? [{ id: 1, name: 'Newsletter' }],
+      fields: options.fields ?? [
+        { id: 1, title: 'Loyalty tier', type: 'text' },
+        { id: 2, title: 'City', type: 'text' },
+      ],
+      requestsPerSecond: options.requestsPerSecond ?? 5,
+      bulkImportsPerMinute: options.bulkImportsPerMinute ?? 100,
+      singleContactImportsPerMinute: options.singleContactImportsPerMinute ?? 20,
+      importPhaseInMs: options.importPhaseInMs ?? 200,
+      recordRequests: options.recordRequests ?? true,
+    };
+  }
+
+  async listen(port = 0): Promise<this> {
+    await new Promise<void>((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen(port, '127.0.0.1', () => resolve());
+    });
+    this.#port = (this.#server.address() as AddressInfo).port;
+    return this;
+  }
+
+  get port(): number {
+    return this.#port;
+  }
+
+  /** What a connection's `hostname` is set to (and what ACTIVECAMPAIGN_INSECURE_HOSTS must list). */
+  get hostname(): string {
+    return `127.0.0.1:${this.#port}`;
+  }
+
+  get url(): string {
+    return `http://${this.hostname}`;
+  }
+
+  async close(): Promise<void> {
+    this.#server.closeAllConnections();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+
+  /** Emails of the contacts subscribed (status 1) to a list. */
+  listMembers(listId: number): string[] {
+    const out: string[] = [];
+    for (const c of this.contacts.values()) if (c.lists[String(listId)] === 1) out.push(c.email);
+    return out;
+  }
+
+  /** Requests per whole second (keyed by epoch second) and per whole minute. */
+  requestsPerWindow(): { perSecond: Map<number, number>; perMinuteImports: Map<number, number> } {
+    const perSecond = new Map<number, number>();
+    const perMinuteImports = new Map<number, number>();
+    for (const r of this.requests) {
+      if (r.refusedForRate) continue;
+      const s = Math.floor(r.at / 1000);
+      perSecond.set(s, (perSecond.get(s) ?? 0) + 1);
+      if (r.kind === 'bulkImport') {
+        const m = Math.floor(r.at / 60_000);
+        perMinuteImports.set(m, (perMinuteImports.get(m) ?? 0) + 1);
+      }
+    }
+    return { perSecond, perMinuteImports };
+  }
+
+  /** The most accepted requests in any sliding window of `windowInMs` (for budget checks). */
+  maxInSlidingWindow(windowInMs: number, kind?: 'bulkImport'): number {
+    const times = this.requests.filter((r) => !r.refusedForRate && (!kind || r.kind === kind)).map((r) => r.at);
+    let max = 0;
+    for (let i = 0, j = 0; i < times.length; i++) {
+      while (times[i] - times[j] >= windowInMs) j++;
+      max = Math.max(max, i - j + 1);
+    }
+    return max;
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const raw = Buffer.concat(chunks);
+    const url = new URL(req.url ?? '/', 'http://emulator');
+    const at = Date.now();
+    const kind = req.method === 'POST' && url.pathname === '/api/3/import/bulk_import' ? 'bulkImport' : 'request';
+    const send = async (status: number, body: unknown, headers: Record<string, string> = {}, refusedForRate = false, contacts?: number) => {
+      if (this.options.recordRequests) {
+        this.requests.push({ at, method: req.method ?? 'GET', path: url.pathname, status, kind, refusedForRate, contacts });
+      }
+      if (refusedForRate) this.refusedForRate++;
+      if (this.faults.delayInMs) await new Promise((r) => setTimeout(r, this.faults.delayInMs));
+      if (res.destroyed) return;
+      const text = typeof body === 'string' ? body : JSON.stringify(body);
+      res.writeHead(status, {
+        'content-type': typeof body === 'string' ? 'text/html; charset=utf-8' : 'application/json',
+        ...headers,
+      });
+      res.end(text);
+    };
+
+    if (url.pathname.startsWith('/__emulator/')) return this.#admin(url, res);
+    if (!url.pathname.startsWith('/api/3/')) return send(404, { message: 'Not Found' });
+
+    const key = req.headers['api-token'];
+    if (typeof key !== 'string' || !this.options.apiKeys.includes(key)) {
+      return send(403, { message: 'No Result found for Subscriber with id 0' });
+    }
+    if (this.faults.htmlLoginPage) {
+      return send(200, '<!DOCTYPE html><html><head><title>Login</title></head><body>Log in to ActiveCampaign</body></html>');
+    }
+    if (this.faults.throttleUntil && at < this.faults.throttleUntil) {
+      return send(429, { message: 'Too Many Requests' }, { 'retry-after': String(Math.ceil((this.faults.throttleUntil - at) / 1000)) }, true);
+    }
+    if (this.faults.unavailableUntil && at < this.faults.unavailableUntil) {
+      return send(503, { message: 'Service Unavailable' }, { 'retry-after': '1' }, true);
+    }
+
+    // 5 requests per second per account, any endpoint (sliding window: stricter than a fixed one).
+    const rps = this.options.requestsPerSecond;
+    if (rps > 0) {
+      this.#recentRequests = this.#recentRequests.filter((t) => at - t < 1000);
+      if (this.#recentRequests.length >= rps) {
+        return send(
+          429,
+          { message: 'Too Many Requests' },
+          { 'retry-after': '1', 'ratelimit-limit': String(rps), 'ratelimit-remaining': '0' },
+          true,
+        );
+      }
+      this.#recentRequests.push(at);
+    }
+
+    let body: unknown = undefined;
+    if (raw.length > 0) {
+      try {
+        body = JSON.parse(raw.toString('utf8'));
+      } catch {
+        return send(400, { errors: [{ title: 'Invalid JSON', detail: 'The request body is not valid JSON' }] });
+      }
+    }
+
+    const path = url.pathname.slice('/api/3'.length);
+    if (req.method === 'GET' && path === '/users/me') {
+      this.acceptedRequests++;
+      return send(200, { user: { id: '1', username: 'admin', email: 'admin@example.com', firstName: 'Emulated', lastName: 'Admin' } });
+    }
+    const listMatch = /^\/lists\/([^/]+)$/.exec(path);
+    if (req.method === 'GET' && listMatch) {
+      this.acceptedRequests++;
+      const list = this.options.lists.find((l) => String(l.id) === listMatch[1]);
+      if (!list) return send(404, { message: `No Result found for _List with id ${listMatch[1]}` });
+      return send(200, { list: { id: String(list.id), name: list.name, stringid: list.name.toLowerCase().replace(/\W+/g, '-') } });
+    }
+    if (req.method === 'GET' && path === '/fields') {
+      this.acceptedRequests++;
+      const limit = Math.min(100, Number(url.searchParams.get('limit') ?? 20) || 20);
+      const offset = Number(url.searchParams.get('offset') ?? 0) || 0;
+      const page = this.options.fields.slice(offset, offset + limit).map((f) => ({
+        id: String(f.id),
+        title: f.title,
+        type: f.type,
+        perstag: f.title.toUpperCase().replace(/\W+/g, '_'),
+      }));
+      return send(200, { fields: page, meta: { total: String(this.options.fields.length) } });
+    }
+    if (req.method === 'GET' && path === '/import/info') {
+      this.acceptedRequests++;
+      const batchId = url.searchParams.get('batchId');
+      if (!batchId) return send(400, { success: 0, message: "'batchId' is a required field." });
+      const batch = this.imports.get(batchId);
+      if (!batch) return send(404, { message: `No Result found for batch ${batchId}` });
+      return send(200, this.#importInfo(batch, at));
+    }
+    if (kind === 'bulkImport') return this.#bulkImport(raw.length, body, at, send);
+    return send(404, { message: 'Not Found' });
+  }
+
+  async #bulkImport(
+    bytes: number,
+    body: unknown,
+    at: number,
+    send: (status: number, body: unknown, headers?: Record<string, string>, refusedForRate?: boolean, contacts?: number) => Promise<void>,
+  ): Promise<void> {
+    const contacts = (body as { contacts?: unknown })?.contacts;
+    if (!Array.isArray(contacts) || contacts.length === 0) {
+      return send(400, { success: 0, message: 'JSON payload did not pass validation.', failureReasons: ["'contacts' is a required field."] });
+    }
+    const single = contacts.length === 1;
+    const perMinute = single ? this.options.singleContactImportsPerMinute : this.options.bulkImportsPerMinute;
+    const recent = (single ? this.#recentSingleImports : this.#recentImports).filter((t) => at - t < 60_000);
+    if (single) this.#recentSingleImports = recent;
+    else this.#recentImports = recent;
+    if (perMinute > 0 && recent.length >= perMinute) {
+      return send(
+        400,
+        {
+          success: 0,
+          message: 'Rate limit exceeded.',
+          failureReasons: [`Up to ${perMinute} imports may be requested per minute.Please batch contacts into larger requests, or retry this request in a minute.`],
+        },
+        {},
+        true,
+        contacts.length,
+      );
+    }
+    if (contacts.length > MAX_CONTACTS || bytes > MAX_BYTES) {
+      return send(400, {
+        success: 0,
+        message: 'JSON payload did not pass validation. Please fix failure Reasons and retry. The import was not queued for processing.',
+        failureReasons: [
+          contacts.length > MAX_CONTACTS
+            ? `Up to ${MAX_CONTACTS} contacts may be included in a single request.`
+            : `The request may be at most ${MAX_BYTES} bytes.`,
+        ],
+      });
+    }
+    const failureReasons: { contact: number; failureReason: string }[] = [];
+    contacts.forEach((c: ImportPayloadContact, index: number) => {
+      if (!c || typeof c.email !== 'string' || !EMAIL.test(c.email)) failureReasons.push({ contact: index, failureReason: 'Field‘ email’ incorrect format' });
+    });
+    if (failureReasons.length > 0) {
+      return send(400, {
+        success: 0,
+        message: 'JSON payload did not pass validation. Please fix failure Reasons and retry. The import was not queued for processing.',
+        failureReasons,
+      });
+    }
+    recent.push(at);
+    this.acceptedRequests++;
+    this.acceptedImports++;
+    const outcome = this.faults.importOutcome && this.faults.importOutcome.count > 0 ? this.faults.importOutcome.status : 'completed';
+    if (this.faults.importOutcome && outcome !== 'completed') this.faults.importOutcome.count--;
+    const batch: ImportBatch = { id: randomUUID(), createdAt: at, contacts: contacts as ImportPayloadContact[], outcome };
+    this.imports.set(batch.id, batch);
+    // The import is applied when its processing phase ends, whether or not anyone polls.
+    setTimeout(() => this.#complete(batch), this.options.importPhaseInMs * 3).unref();
+    return send(200, { Success: 1, queued_contacts: contacts.length, batchId: batch.id, message: 'Contact import queued' }, {}, false, contacts.length);
+  }
+
+  #importInfo(batch: ImportBatch, now: number): unknown {
+    const age = now - batch.createdAt;
+    const phase = this.options.importPhaseInMs;
+    if (batch.result) return { status: batch.outcome, success: batch.result.success, failure: batch.result.failure };
+    if (age < phase) return { status: false, success: [], failure: [] };
+    if (age < phase * 2) return { status: 'waiting', success: [], failure: [] };
+    return { status: 'active', success: [], failure: [] };
+  }
+
+  #complete(batch: ImportBatch): void {
+    if (batch.result) return;
+    const success: string[] = [];
+    const failure: string[] = [];
+    if (batch.outcome !== 'completed') {
+      batch.result = { success, failure };
+      return;
+    }
+    for (const c of batch.contacts) {
+      const email = c.email.trim().toLowerCase();
+      if (this.faults.failInProcessing?.(email)) {
+        failure.push(c.email);
+        continue;
+      }
+      let contact = this.contacts.get(email);
+      if (!contact) {
+        contact = { id: this.#nextContactId++, email, firstName: '', lastName: '', phone: '', fields: {}, lists: {} };
+        this.contacts.set(email, contact);
+        success.push(String(contact.id));
+      }
+      if (c.first_name !== undefined) contact.firstName = c.first_name;
+      if (c.last_name !== undefined) contact.lastName = c.last_name;
+      if (c.phone !== undefined) contact.phone = c.phone;
+      for (const f of c.fields ?? []) contact.fields[String(f.id)] = f.value;
+      for (const s of c.subscribe ?? []) {
+        // The importer cannot re-subscribe a contact who unsubscribed from the list.
+        if (contact.lists[String(s.listid)] !== 2) contact.lists[String(s.listid)] = 1;
+      }
+      for (const u of c.unsubscribe ?? []) contact.lists[String(u.listid)] = 2;
+    }
+    batch.result = { success, failure };
+  }
+
+  #admin(url: URL, res: ServerResponse): void {
+    const listId = url.searchParams.get('listid');
+    let body: unknown;
+    if (url.pathname === '/__emulator/contacts') {
+      const all = [...this.contacts.values()];
+      body = { contacts: listId ? all.filter((c) => c.lists[listId] === 1) : all };
+    } else if (url.pathname === '/__emulator/stats') {
+      body = {
+        acceptedRequests: this.acceptedRequests,
+        acceptedImports: this.acceptedImports,
+        refusedForRate: this.refusedForRate,
+        contacts: this.contacts.size,
+      };
+    } else {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+  }
+}
+
+export async function startActiveCampaignEmulator(options: EmulatorOptions = {}): Promise<ActiveCampaignEmulator> {
+  return new ActiveCampaignEmulator(options).listen(options.port ?? 0);
+}
