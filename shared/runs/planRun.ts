@@ -120,7 +120,7 @@ async function plan(svc: AppServices, exp: Export, run: Run, log: (m: string) =>
           status: 'sending',
           snapshot: { id: snapshot.id, files: snapshot.files },
           counts: { ...r.counts, ...counts },
-          rejectedRows: rejectedRows.count > 0 ? svc.runFiles.rejectedName(run.runId) : undefined,
+          rejectedRows: rejectedRows.count > 0 ? svc.runFiles.rejectedPath(run.runId) : undefined,
           batches: { total: batches.length, done: r.batches.done },
         },
   );
@@ -156,7 +156,7 @@ async function finishDryRun(
           status: counts.rejected > 0 ? 'completedWithErrors' : 'completed',
           snapshot: { id: snapshot.id, files: snapshot.files },
           counts: { ...r.counts, ...counts, upserted: wouldSend },
-          rejectedRows: rejectedRows.count > 0 ? svc.runFiles.rejectedName(run.runId) : undefined,
+          rejectedRows: rejectedRows.count > 0 ? svc.runFiles.rejectedPath(run.runId) : undefined,
           batches: { total: batches.length, done: 0 },
           finishedAt: new Date().toISOString(),
         },

@@ -38,7 +38,7 @@ export async function sendBatch(svc: AppServices, message: BatchMessage, log: (m
   const exp = await svc.exports.get(exportId);
   const connection = exp && (await svc.connections.get(exp.connectionId));
   if (!run || TERMINAL_STATUSES.has(run.status) || !exp || !connection) {
-    await completeBatch(svc, exportId, runId, batch, { status: 'cancelled', rejected: 0, upserted: 0, unsubscribed: 0, failed: Math.max(0, state.contacts - state.rejected - state.unsubscribes) });
+    await completeBatch(svc, exportId, runId, batch, { status: 'cancelled', rejected: state.rejected, upserted: 0, unsubscribed: 0, failed: Math.max(0, state.contacts - state.rejected - state.unsubscribes) });
     return 'skipped';
   }
 
@@ -68,7 +68,7 @@ export async function sendBatch(svc: AppServices, message: BatchMessage, log: (m
         const writer = await svc.runFiles.rejectedRows(runId);
         for (const [index, reason] of named) await writer.add({ file: 'ActiveCampaign', row: '', email: contacts[index].email, reason: `ActiveCampaign: ${reason}` });
         await writer.flush();
-        await svc.runs.updateRun(exportId, runId, (r) => ({ ...r, rejectedRows: svc.runFiles.rejectedName(runId) }));
+        await svc.runs.updateRun(exportId, runId, (r) => ({ ...r, rejectedRows: svc.runFiles.rejectedPath(runId) }));
         rejected += named.size;
         contacts = contacts.filter((_, i) => !named.has(i));
         // The payload blob keeps what is sent, so the status checker tallies the right contacts.

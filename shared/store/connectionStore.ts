@@ -21,17 +21,11 @@ export class ConnectionStore {
   constructor(readonly table: TableClient) {}
 
   async create(connection: Connection): Promise<void> {
-    await (await ensureTable(this.table)).createEntity<ConnectionEntity>({
-      partitionKey: PK,
-      rowKey: connection.id,
-      displayName: connection.displayName,
-      hostname: connection.hostname,
-      allowContributors: connection.allowContributors,
-      consentGivenBy: connection.dataPrivacyConsent.givenBy,
-      consentGivenAt: connection.dataPrivacyConsent.givenAt,
-      createdAt: connection.createdAt,
-      createdBy: connection.createdBy,
-    });
+    await (await ensureTable(this.table)).createEntity<ConnectionEntity>(toEntity(connection));
+  }
+
+  async replace(connection: Connection): Promise<void> {
+    await (await ensureTable(this.table)).updateEntity<ConnectionEntity>(toEntity(connection), 'Replace');
   }
 
   async get(id: string): Promise<Connection | undefined> {
@@ -57,6 +51,20 @@ export class ConnectionStore {
       if (!isNotFound(error)) throw error;
     }
   }
+}
+
+function toEntity(connection: Connection): ConnectionEntity {
+  return {
+    partitionKey: PK,
+    rowKey: connection.id,
+    displayName: connection.displayName,
+    hostname: connection.hostname,
+    allowContributors: connection.allowContributors,
+    consentGivenBy: connection.dataPrivacyConsent.givenBy,
+    consentGivenAt: connection.dataPrivacyConsent.givenAt,
+    createdAt: connection.createdAt,
+    createdBy: connection.createdBy,
+  };
 }
 
 function fromEntity(e: ConnectionEntity): Connection {

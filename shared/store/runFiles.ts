@@ -51,6 +51,11 @@ export class RunFiles {
     return `runs/${runId}/rejected.csv`;
   }
 
+  /** `container/name` of the rejected rows, as a run names them. */
+  rejectedPath(runId: string): string {
+    return `${RUN_FILES_CONTAINER}/${this.rejectedName(runId)}`;
+  }
+
   async writeBatch(runId: string, batch: number, contacts: ImportContact[]): Promise<void> {
     const body = JSON.stringify({ contacts });
     await (await this.#ready()).getBlockBlobClient(this.batchName(runId, batch)).upload(body, Buffer.byteLength(body), {
@@ -71,8 +76,9 @@ export class RunFiles {
     return new RejectedRowsWriter(blob);
   }
 
+  /** A run file's text, by its name in the container or its `container/name` path. */
   async readText(name: string): Promise<string | undefined> {
-    const blob = (await this.#ready()).getBlobClient(name);
+    const blob = (await this.#ready()).getBlobClient(name.replace(`${RUN_FILES_CONTAINER}/`, ''));
     if (!(await blob.exists())) return undefined;
     return (await blob.downloadToBuffer()).toString('utf8');
   }

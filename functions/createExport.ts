@@ -1,0 +1,12 @@
+import { app } from '@azure/functions';
+import { createExport, createExportSchema } from '../shared/exports/exportService.js';
+import { authorized, json, readBody } from '../shared/http/requests.js';
+import { services } from '../shared/services.js';
+
+export const createExportHandler = authorized('contributor', async (request, principal) => {
+  const input = await readBody(request, createExportSchema);
+  const exp = await createExport(services(), principal, input);
+  return json(201, exp, { location: `/api/exports/${exp.id}` });
+});
+
+app.http('createExport', { methods: ['POST'], route: 'exports', authLevel: 'anonymous', handler: createExportHandler });

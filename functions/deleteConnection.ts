@@ -1,0 +1,11 @@
+import { app } from '@azure/functions';
+import { deleteConnection } from '../shared/connections/connectionService.js';
+import { authorized } from '../shared/http/requests.js';
+import { services } from '../shared/services.js';
+
+export const deleteConnectionHandler = authorized('admin', async (request) => {
+  await deleteConnection(services(), request.params.id);
+  return { status: 204 };
+});
+
+app.http('deleteConnection', { methods: ['DELETE'], route: 'connections/{id}', authLevel: 'anonymous', handler: deleteConnectionHandler });

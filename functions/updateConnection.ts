@@ -1,0 +1,11 @@
+import { app } from '@azure/functions';
+import { updateConnection, updateConnectionSchema } from '../shared/connections/connectionService.js';
+import { authorized, json, readBody } from '../shared/http/requests.js';
+import { services } from '../shared/services.js';
+
+export const updateConnectionHandler = authorized('admin', async (request) => {
+  const input = await readBody(request, updateConnectionSchema);
+  return json(200, await updateConnection(services(), request.params.id, input));
+});
+
+app.http('updateConnection', { methods: ['PATCH'], route: 'connections/{id}', authLevel: 'anonymous', handler: updateConnectionHandler });

@@ -1,0 +1,78 @@
+/**
+ * Starts the real Azurite storage emulator (npm `azurite`) as a child process, in memory.
+ * `require('azurite')` cannot be used (it loads a VS Code extension), so its bin is spawned.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { azuriteConnectionString } from '../shared/store/storageClients.js';
+
+export interface AzuriteInstance {
+  connectionString: string;
+  ports: { blob: number; queue: number; table: number };
+  stop(): Promise<void>;
+}
+
+const require = createRequire(import.meta.url);
+
+function azuriteBin(): string {
+  return join(dirname(require.resolve('azurite/package.json')), 'dist', 'src', 'azurite.js');
+}
+
+/** Ports 0 (the default) let the OS pick free ones; Azurite prints what it chose. */
+export async function startAzurite(ports = { blob: 0, queue: 0, table: 0 }, timeoutInMs = 30_000): Promise<AzuriteInstance> {
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [
+      azuriteBin(),
+      '--inMemoryPersistence',
+      '--skipApiVersionCheck',
+      '--disableTelemetry',
+      '--loose',
+      '--blobHost', '127.0.0.1', '--blobPort', String(ports.blob),
+      '--queueHost', '127.0.0.1', '--queuePort', String(ports.queue),
+      '--tableHost', '127.0.0.1', '--tablePort', String(ports.table),
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const found: Partial<Record<'blob' | 'queue' | 'table', number>> = {};
+  let output = '';
+  const ready = new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`Azurite did not start within ${timeoutInMs} ms:\n${output}`)), timeoutInMs);
+    child.stdout!.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      for (const m of output.matchAll(/Azurite (Blob|Queue|Table) service is successfully listening at http:\/\/[^:]+:(\d+)/g)) {
+        found[m[1].toLowerCase() as 'blob'] = Number(m[2]);
+      }
+      if (found.blob && found.queue && found.table) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`Azurite exited with code ${code}:\n${output}`));
+    });
+  });
+  try {
+    await ready;
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw error;
+  }
+  child.stdout!.resume();
+  const actual = { blob: found.blob!, queue: found.queue!, table: found.table! };
+  return {
+    connectionString: azuriteConnectionString('127.0.0.1', actual),
+    ports: actual,
+    async stop() {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}

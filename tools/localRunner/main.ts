@@ -1,0 +1,63 @@
+/**
+ * `npm start`: the local runner on http://127.0.0.1:${PORT:-7071}/api, with an embedded in-memory
+ * Azurite when AzureWebJobsStorage is the development storage and nothing listens on its ports.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { join, resolve } from 'node:path';
+import { startAzurite, type AzuriteInstance } from '../azurite.js';
+import { DEVELOPMENT_STORAGE } from '../../shared/config.js';
+import { developmentStoragePorts } from '../../shared/store/storageClients.js';
+import { LocalRunner } from './runner.js';
+
+const ROOT = resolve(import.meta.dirname, '..', '..');
+
+/** local.settings.json's Values, as `func start` applies them: the environment wins. */
+function applyLocalSettings(): void {
+  const file = join(ROOT, 'local.settings.json');
+  if (!existsSync(file)) return;
+  const values = (JSON.parse(readFileSync(file, 'utf8')) as { Values?: Record<string, string> }).Values ?? {};
+  for (const [k, v] of Object.entries(values)) if (process.env[k] === undefined && v !== '') process.env[k] = String(v);
+}
+
+function isListening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+async function main(): Promise<void> {
+  applyLocalSettings();
+  process.env.AzureWebJobsStorage ||= DEVELOPMENT_STORAGE;
+  let azurite: AzuriteInstance | undefined;
+  const ports = developmentStoragePorts(process.env.AzureWebJobsStorage);
+  if (ports && !(await isListening(ports.blob)) && !(await isListening(ports.queue)) && !(await isListening(ports.table))) {
+    azurite = await startAzurite(ports);
+    console.log(`Embedded Azurite (in memory) on blob ${ports.blob}, queue ${ports.queue}, table ${ports.table}`);
+  }
+  const runner = new LocalRunner({ port: Number(process.env.PORT ?? 7071) });
+  await runner.start();
+  console.log(`Local runner ready at ${runner.url} (this is not the Azure Functions host; see README)`);
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`${signal}: stopping`);
+    await runner.stop();
+    await azurite?.stop();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});

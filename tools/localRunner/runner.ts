@@ -1,0 +1,302 @@
+/**
+ * The local runner: drives the function registrations of functions/*.ts the way the Azure
+ * Functions host would (HTTP routes under /api, timers on their NCRONTAB schedule, queue triggers
+ * with host.json's semantics). It is not the Azure Functions host; see the README for `func start`.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import { readdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { AddressInfo } from 'node:net';
+import type { DequeuedMessageItem, QueueClient, QueueServiceClient } from '@azure/storage-queue';
+import { CronExpressionParser } from 'cron-parser';
+import { installFunctionsCore, registrations, triggerOf, type Registration } from './functionsCore.js';
+import { readQueueSettings, type QueueSettings } from './hostSettings.js';
+
+export interface LocalRunnerOptions {
+  port?: number;
+  /** Folder of the function modules (functions/*.ts). */
+  functionsDir?: string;
+  hostJsonPath?: string;
+  log?: (line: string) => void;
+  /** Only these triggers run (for example, a send-worker-only instance): 'http', 'timer', 'queue'. */
+  triggers?: ('http' | 'timer' | 'queue')[];
+}
+
+interface RouteMatcher {
+  registration: Registration;
+  methods: string[];
+  pattern: RegExp;
+  params: string[];
+}
+
+const ROOT = resolve(import.meta.dirname, '..', '..');
+/** How long a received message stays invisible while its handler runs; renewed at half-time. */
+const MESSAGE_LEASE_IN_MS = 60_000;
+
+export class LocalRunner {
+  readonly options: Required<Omit<LocalRunnerOptions, 'port'>> & { port: number };
+  #server?: Server;
+  #stopping = false;
+  #loops: Promise<void>[] = [];
+  #timers: NodeJS.Timeout[] = [];
+  #inFlight = new Set<Promise<unknown>>();
+  #routes: RouteMatcher[] = [];
+  #wakers = new Set<() => void>();
+  url = '';
+
+  constructor(options: LocalRunnerOptions = {}) {
+    this.options = {
+      port: options.port ?? 7071,
+      functionsDir: options.functionsDir ?? join(ROOT, 'functions'),
+      hostJsonPath: options.hostJsonPath ?? join(ROOT, 'host.json'),
+      log: options.log ?? ((line) => console.log(line)),
+      triggers: options.triggers ?? ['http', 'timer', 'queue'],
+    };
+  }
+
+  /** Loads the function modules once per process, so the registrations reach the core shim. */
+  async load(): Promise<Registration[]> {
+    installFunctionsCore(this.options.log);
+    if (registrations.length === 0) {
+      const files = readdirSync(this.options.functionsDir).filter((f) => /\.(ts|js)$/.test(f) && !f.endsWith('.d.ts'));
+      for (const file of files.sort()) await import(pathToFileURL(join(this.options.functionsDir, file)).href);
+    }
+    return registrations;
+  }
+
+  async start(): Promise<void> {
+    const regs = await this.load();
+    const { services } = await import('../../shared/services.js');
+    const queueService = services().storage.queues;
+    const settings = readQueueSettings(this.options.hostJsonPath);
+    for (const reg of regs) {
+      const trigger = triggerOf(reg);
+      const type = trigger.type.toLowerCase();
+      if (type === 'httptrigger' && this.options.triggers.includes('http')) this.#addRoute(reg);
+      else if (type === 'timertrigger' && this.options.triggers.includes('timer')) this.#scheduleTimer(reg, String(trigger.schedule));
+      else if (type === 'queuetrigger' && this.options.triggers.includes('queue')) {
+        this.#loops.push(this.#pollQueue(reg, queueService, String(trigger.queueName), settings));
+      }
+    }
+    if (this.options.triggers.includes('http')) {
+      this.#server = createServer((req, res) => void this.#track(this.#serveHttp(req, res)));
+      await new Promise<void>((resolve, reject) => {
+        this.#server!.once('error', reject);
+        this.#server!.listen(this.options.port, '127.0.0.1', () => resolve());
+      });
+      const port = (this.#server.address() as AddressInfo).port;
+      this.url = `http://127.0.0.1:${port}/api`;
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    for (const wake of this.#wakers) wake();
+    for (const t of this.#timers) clearTimeout(t);
+    if (this.#server) {
+      this.#server.closeIdleConnections();
+      await new Promise<void>((resolve) => this.#server!.close(() => resolve()));
+    }
+    await Promise.allSettled(this.#loops);
+    await Promise.allSettled([...this.#inFlight]);
+  }
+
+  #track<T>(p: Promise<T>): Promise<T> {
+    this.#inFlight.add(p);
+    void p.finally(() => this.#inFlight.delete(p)).catch(() => undefined);
+    return p;
+  }
+
+  #context(reg: Registration, triggerMetadata?: Record<string, unknown>) {
+    return import('@azure/functions').then(({ InvocationContext }) => {
+      const invocationId = randomUUID();
+      return new InvocationContext({
+        invocationId,
+        functionName: reg.name,
+        triggerMetadata,
+        logHandler: (level, ...args) => this.options.log(`[${reg.name}] ${level === 'information' ? '' : `${level}: `}${args.map(String).join(' ')}`),
+      });
+    });
+  }
+
+  #addRoute(reg: Registration): void {
+    const trigger = triggerOf(reg);
+    const route = String(trigger.route ?? reg.name).replace(/^\/+/, '');
+    const params: string[] = [];
+    const source = route
+      .split('/')
+      .map((segment) => {
+        const m = /^\{(\w+)(?::[^}?]+)?(\?)?\}$/.exec(segment);
+        if (!m) return segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+        params.push(m[1]);
+        return m[2] ? '?([^/]*)' : '([^/]+)';
+      })
+      .join('/');
+    const methods = ((trigger.methods as string[] | undefined) ?? ['GET', 'POST']).map((m) => m.toUpperCase());
+    this.#routes.push({ registration: reg, methods, pattern: new RegExp(`^${source}/?$`, 'i'), params });
+  }
+
+  async #serveHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const { HttpRequest, HttpResponse } = await import('@azure/functions');
+    const url = new URL(req.url ?? '/', `http://${req.headers.host ?? '127.0.0.1'}`);
+    const path = url.pathname.replace(/^\/api\/?/, '');
+    const send = (status: number, body: unknown) => {
+      res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    };
+    if (!url.pathname.startsWith('/api/') && url.pathname !== '/api') return send(404, { error: { code: 'NotFound', message: 'Not found' } });
+    const candidates = this.#routes.map((r) => ({ r, m: r.pattern.exec(path) })).filter((x) => x.m);
+    const match = candidates.find((x) => x.r.methods.includes(req.method ?? 'GET'));
+    if (!match) {
+      return candidates.length
+        ? send(405, { error: { code: 'MethodNotAllowed', message: `${req.method} is not allowed here` } })
+        : send(404, { error: { code: 'NotFound', message: `No function serves ${url.pathname}` } });
+    }
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const params: Record<string, string> = {};
+    match.r.params.forEach((name, i) => (params[name] = decodeURIComponent(match.m![i + 1] ?? '')));
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+    const request = new HttpRequest({
+      method: req.method ?? 'GET',
+      url: url.toString(),
+      headers,
+      params,
+      query: Object.fromEntries(url.searchParams),
+      body: chunks.length ? { bytes: Buffer.concat(chunks) } : undefined,
+    });
+    try {
+      const context = await this.#context(match.r.registration);
+      const result = await match.r.registration.handler(request, context);
+      const response = result instanceof HttpResponse ? result : new HttpResponse((result ?? {}) as ConstructorParameters<typeof HttpResponse>[0]);
+      const body = Buffer.from(await response.arrayBuffer());
+      const outHeaders: Record<string, string> = {};
+      response.headers.forEach((v, k) => (outHeaders[k] = v));
+      res.writeHead(response.status ?? 200, outHeaders).end(body);
+    } catch (error) {
+      this.options.log(`[${match.r.registration.name}] error: ${(error as Error).stack ?? error}`);
+      send(500, { error: { code: 'InternalError', message: 'The function failed' } });
+    }
+  }
+
+  #scheduleTimer(reg: Registration, schedule: string): void {
+    // NCRONTAB has six fields, seconds first; cron-parser reads that form as is.
+    const expression = CronExpressionParser.parse(schedule);
+    const next = () => {
+      if (this.#stopping) return;
+      const at = expression.next().getTime();
+      const timer = setTimeout(async () => {
+        if (this.#stopping) return;
+        try {
+          const context = await this.#context(reg);
+          await this.#track(Promise.resolve(reg.handler({ isPastDue: Date.now() - at > 1_000, schedule: { adjustForDST: true }, scheduleStatus: {} }, context)));
+        } catch (error) {
+          this.options.log(`[${reg.name}] error: ${(error as Error).stack ?? error}`);
+        }
+        next();
+      }, Math.max(0, at - Date.now()));
+      timer.unref();
+      this.#timers.push(timer);
+    };
+    next();
+  }
+
+  async #pollQueue(reg: Registration, service: QueueServiceClient, queueName: string, settings: QueueSettings): Promise<void> {
+    const queue = service.getQueueClient(queueName);
+    const poison = service.getQueueClient(`${queueName}-poison`);
+    await queue.createIfNotExists();
+    const running = new Set<Promise<void>>();
+    let idleDelay = 100;
+    while (!this.#stopping) {
+      if (running.size > settings.newBatchThreshold) {
+        await Promise.race(running);
+        continue;
+      }
+      let messages: DequeuedMessageItem[];
+      try {
+        messages = (await queue.receiveMessages({ numberOfMessages: settings.batchSize, visibilityTimeout: MESSAGE_LEASE_IN_MS / 1000 })).receivedMessageItems;
+      } catch (error) {
+        if (this.#stopping) break;
+        this.options.log(`[${reg.name}] could not read queue ${queueName}: ${(error as Error).message}`);
+        messages = [];
+      }
+      if (messages.length === 0) {
+        await new Promise<void>((resolve) => {
+          const wake = () => {
+            clearTimeout(t);
+            this.#wakers.delete(wake);
+            resolve();
+          };
+          const t = setTimeout(wake, idleDelay);
+          this.#wakers.add(wake);
+        });
+        idleDelay = Math.min(idleDelay * 2, settings.maxPollingIntervalInMs);
+        continue;
+      }
+      idleDelay = 100;
+      for (const message of messages) {
+        const p = this.#track(this.#processMessage(reg, queue, poison, message, settings)).finally(() => running.delete(p));
+        running.add(p);
+      }
+    }
+    await Promise.allSettled([...running]);
+  }
+
+  async #processMessage(
+    reg: Registration,
+    queue: QueueClient,
+    poison: QueueClient,
+    message: DequeuedMessageItem,
+    settings: QueueSettings,
+  ): Promise<void> {
+    let popReceipt = message.popReceipt;
+    const toPoison = async (why: string) => {
+      this.options.log(`[${reg.name}] message ${message.messageId} moved to ${poison.name} after ${message.dequeueCount} attempt(s): ${why}`);
+      await poison.createIfNotExists();
+      await poison.sendMessage(message.messageText);
+      await queue.deleteMessage(message.messageId, popReceipt);
+    };
+    if (message.dequeueCount > settings.maxDequeueCount) return toPoison('dequeue count over maxDequeueCount');
+    // The host decodes base64 (host.json messageEncoding) and hands JSON over parsed.
+    const text = message.messageText;
+    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text) || text.length % 4 !== 0) return toPoison('the message is not base64');
+    const decoded = Buffer.from(text, 'base64').toString('utf8');
+    let input: unknown = decoded;
+    try {
+      input = JSON.parse(decoded);
+    } catch {
+      /* a plain string message */
+    }
+    const renew = setInterval(async () => {
+      try {
+        popReceipt = (await queue.updateMessage(message.messageId, popReceipt, undefined, MESSAGE_LEASE_IN_MS / 1000)).popReceipt!;
+      } catch {
+        /* the next renewal or the final delete reports a lost message */
+      }
+    }, MESSAGE_LEASE_IN_MS / 2);
+    try {
+      const context = await this.#context(reg, {
+        id: message.messageId,
+        dequeueCount: message.dequeueCount,
+        insertionTime: message.insertedOn,
+        expirationTime: message.expiresOn,
+        nextVisibleTime: message.nextVisibleOn,
+        popReceipt,
+      });
+      await reg.handler(input, context);
+      clearInterval(renew);
+      await queue.deleteMessage(message.messageId, popReceipt);
+    } catch (error) {
+      clearInterval(renew);
+      this.options.log(`[${reg.name}] error (attempt ${message.dequeueCount} of ${settings.maxDequeueCount}): ${(error as Error).stack ?? error}`);
+      try {
+        if (message.dequeueCount >= settings.maxDequeueCount) await toPoison((error as Error).message);
+        else await queue.updateMessage(message.messageId, popReceipt, undefined, Math.ceil(settings.visibilityTimeoutInMs / 1000));
+      } catch (e) {
+        this.options.log(`[${reg.name}] could not release message ${message.messageId}: ${(e as Error).message}`);
+      }
+    }
+  }
+}
