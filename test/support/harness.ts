@@ -1,0 +1,124 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { BlobServiceClient } from '@azure/storage-blob';
+import { ADMIN_ROLE, principalHeader } from '../../shared/auth/principal.js';
+import { readConfig } from '../../shared/config.js';
+import { createServices, type AppServices } from '../../shared/services.js';
+import { startActiveCampaignEmulator, type ActiveCampaignEmulator, type EmulatorOptions } from '../../tools/acEmulator/server.js';
+import { startAzurite, type AzuriteInstance } from '../../tools/azurite.js';
+
+export const ROOT = resolve(import.meta.dirname, '..', '..');
+
+/** The app's environment for one test: its Azurite, its emulator, its secrets folder. */
+export function appEnv(azurite: AzuriteInstance, emulator: ActiveCampaignEmulator, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    AzureWebJobsStorage: azurite.connectionString,
+    ACTIVECAMPAIGN_INSECURE_HOSTS: emulator.hostname,
+    ACTIVECAMPAIGN_REQUESTS_PER_SECOND: String(emulator.options.requestsPerSecond || 1000),
+    ACTIVECAMPAIGN_BULK_IMPORTS_PER_MINUTE: String(emulator.options.bulkImportsPerMinute || 100_000),
+    IMPORT_POLL_INTERVAL_SECONDS: '1',
+    LOCAL_SECRETS_DIR: mkdtempSync(join(tmpdir(), 'secrets-')),
+    REFRESH_SCHEDULE: '0 0 0 1 1 *',
+    ...extra,
+  };
+}
+
+export interface Harness {
+  azurite: AzuriteInstance;
+  emulator: ActiveCampaignEmulator;
+  env: Record<string, string>;
+  svc: AppServices;
+  blobs: BlobServiceClient;
+  stop(): Promise<void>;
+}
+
+/** Azurite, the emulator and in-process services over them. */
+export async function startHarness(emulatorOptions: EmulatorOptions = {}, extraEnv: Record<string, string> = {}): Promise<Harness> {
+  const azurite = await startAzurite();
+  const emulator = await startActiveCampaignEmulator({ importPhaseInMs: 50, ...emulatorOptions });
+  const env = appEnv(azurite, emulator, extraEnv);
+  const svc = createServices(readConfig(env));
+  return {
+    azurite,
+    emulator,
+    env,
+    svc,
+    blobs: BlobServiceClient.fromConnectionString(azurite.connectionString),
+    async stop() {
+      await emulator.close();
+      await azurite.stop();
+    },
+  };
+}
+
+export interface RunnerProcess {
+  url: string;
+  output: () => string;
+  stop(): Promise<number | null>;
+}
+
+/** `npm start` as a child process (Node 22 with tsx), on a free port. */
+export async function startRunnerProcess(env: Record<string, string>, args: string[] = []): Promise<RunnerProcess> {
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'tools/localRunner/main.ts'), ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...env, PORT: '0' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+  const url = await new Promise<string>((resolvePromise, reject) => {
+    const timer = setTimeout(() => reject(new Error(`runner did not start:\n${out}`)), 30_000);
+    const check = () => {
+      const m = /ready at (http:\/\/\S+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolvePromise(m[1]);
+      }
+    };
+    child.stdout!.on('data', check);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`runner exited ${code}:\n${out}`));
+    });
+  });
+  return {
+    url,
+    output: () => out,
+    async stop() {
+      if (child.exitCode !== null) return child.exitCode;
+      const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+      child.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
+
+export const adminHeader = principalHeader('admin@example.com', [ADMIN_ROLE]);
+
+/** A JSON call to the app's HTTP API. */
+export async function api(base: string, method: string, path: string, body?: unknown, principal: string | undefined = adminHeader) {
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (principal) headers['x-ms-client-principal'] = principal;
+  const res = await fetch(`${base}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
+}
+
+export async function uploadText(blobs: BlobServiceClient, container: string, name: string, content: string | Buffer): Promise<void> {
+  const c = blobs.getContainerClient(container);
+  await c.createIfNotExists();
+  await c.getBlockBlobClient(name).upload(content, Buffer.byteLength(content));
+}
+
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutInMs = 60_000, intervalInMs = 200): Promise<T> {
+  const deadline = Date.now() + timeoutInMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, intervalInMs));
+  }
+}
