@@ -155,6 +155,13 @@ export class ActiveCampaignEmulator {
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
   }
 
+  /** Forgets the requests counted in the rate windows (tests that change limits mid-way). */
+  resetRateWindows(): void {
+    this.#recentRequests = [];
+    this.#recentImports = [];
+    this.#recentSingleImports = [];
+  }
+
   /** Emails of the contacts subscribed (status 1) to a list. */
   listMembers(listId: number): string[] {
     const out: string[] = [];
