@@ -31,18 +31,40 @@ function isListening(port: number): Promise<boolean> {
   });
 }
 
+/** `--functions DIR`, `--host-json FILE`, `--triggers queue,timer,http` (for example, a worker-only instance). */
+function parseArgs(argv: string[]): { functionsDir?: string; hostJsonPath?: string; triggers?: ('http' | 'timer' | 'queue')[]; list?: boolean } {
+  const out: ReturnType<typeof parseArgs> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const value = argv[i + 1];
+    if (argv[i] === "--functions") out.functionsDir = resolve(value), i++;
+    else if (argv[i] === '--host-json') out.hostJsonPath = resolve(value), i++;
+    else if (argv[i] === '--list') out.list = true;
+    else if (argv[i] === '--triggers') out.triggers = value.split(',') as ('http' | 'timer' | 'queue')[], i++;
+    else throw new Error(`Unknown argument ${argv[i]}`);
+  }
+  return out;
+}
+
 async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
   applyLocalSettings();
   process.env.AzureWebJobsStorage ||= DEVELOPMENT_STORAGE;
+  if (args.list) {
+    // The registrations as the host would receive them (name and binding metadata), as JSON.
+    const registrations = await new LocalRunner(args).load();
+    console.log(JSON.stringify(registrations.map((r) => ({ name: r.name, bindings: r.bindings })), null, 2));
+    return;
+  }
   let azurite: AzuriteInstance | undefined;
   const ports = developmentStoragePorts(process.env.AzureWebJobsStorage);
   if (ports && !(await isListening(ports.blob)) && !(await isListening(ports.queue)) && !(await isListening(ports.table))) {
     azurite = await startAzurite(ports);
     console.log(`Embedded Azurite (in memory) on blob ${ports.blob}, queue ${ports.queue}, table ${ports.table}`);
   }
-  const runner = new LocalRunner({ port: Number(process.env.PORT ?? 7071) });
+  const runner = new LocalRunner({ port: Number(process.env.PORT ?? 7071), ...args });
   await runner.start();
-  console.log(`Local runner ready at ${runner.url} (this is not the Azure Functions host; see README)`);
+  const where = runner.url || `queues and timers only (${(args.triggers ?? []).join(', ')})`;
+  console.log(`Local runner ready at ${where} (this is not the Azure Functions host; see README)`);
 
   let stopping = false;
   const stop = async (signal: string) => {

@@ -1,0 +1,72 @@
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { QUEUES } from '../../shared/store/workQueues.js';
+import { ROOT } from '../support/harness.js';
+
+interface Binding {
+  type: string;
+  direction: string;
+  route?: string;
+  methods?: string[];
+  queueName?: string;
+  schedule?: string;
+  connection?: string;
+}
+
+/** The registrations the host would receive, read through the local runner's functions-core. */
+function registrations(env: Record<string, string> = {}): { name: string; bindings: Record<string, Binding> }[] {
+  const out = execFileSync(process.execPath, ['--import', 'tsx', join(ROOT, 'tools/localRunner/main.ts'), '--list'], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    encoding: 'utf8',
+  });
+  return JSON.parse(out.slice(out.indexOf('[')));
+}
+
+describe('function registrations', () => {
+  const regs = registrations({ REFRESH_SCHEDULE: '0 5 * * * *' });
+  const triggers = regs.map((r) => ({ name: r.name, trigger: Object.values(r.bindings).find((b) => b.direction === 'in')! }));
+
+  it('has one file per function and one trigger per function', () => {
+    expect(regs.map((r) => r.name).sort()).toEqual(
+      [
+        'checkImport', 'createConnection', 'createExport', 'deleteConnection', 'deleteExport', 'getConnection', 'getExport',
+        'getRun', 'health', 'listConnections', 'listExports', 'listRuns', 'planRun', 'refreshTimer', 'sendBatch', 'startRun', 'updateConnection',
+      ].sort(),
+    );
+    for (const r of regs) expect(Object.values(r.bindings).filter((b) => /trigger$/i.test(b.type))).toHaveLength(1);
+  });
+
+  it('serves the contract routes, each route and method once', () => {
+    const routes = triggers.filter((t) => t.trigger.type === 'httpTrigger').flatMap((t) => t.trigger.methods!.map((m) => `${m} ${t.trigger.route}`));
+    expect(new Set(routes).size).toBe(routes.length);
+    expect(routes).toEqual(
+      expect.arrayContaining([
+        'POST connections', 'GET connections', 'GET connections/{id}', 'DELETE connections/{id}',
+        'POST exports', 'GET exports', 'GET exports/{id}', 'DELETE exports/{id}',
+        'POST exports/{id}/runs', 'GET exports/{id}/runs', 'GET exports/{id}/runs/{runId}', 'GET health',
+      ]),
+    );
+  });
+
+  it('binds the queue functions to the queues the code sends to, in AzureWebJobsStorage', () => {
+    const queues = triggers.filter((t) => t.trigger.type === 'queueTrigger');
+    expect(queues.map((q) => q.trigger.queueName).sort()).toEqual(Object.values(QUEUES).sort());
+    for (const q of queues) expect(q.trigger.connection).toBe('AzureWebJobsStorage');
+  });
+
+  it('schedules the refresh timer from REFRESH_SCHEDULE', () => {
+    expect(triggers.find((t) => t.name === 'refreshTimer')?.trigger.schedule).toBe('0 5 * * * *');
+  });
+
+  it('declares no output bindings the host could silently drop (queues are written through the SDK)', () => {
+    for (const r of regs) {
+      const outs = Object.entries(r.bindings).filter(([, b]) => b.direction === 'out');
+      for (const [name, b] of outs) {
+        expect(name).toBe('$return');
+        expect(b.type).toBe('http');
+      }
+    }
+  });
+});

@@ -1,0 +1,105 @@
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { QueueClient } from '@azure/storage-queue';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeMessage } from '../../shared/store/workQueues.js';
+import { startAzurite, type AzuriteInstance } from '../../tools/azurite.js';
+import { ROOT, startRunnerProcess, waitFor, type RunnerProcess } from '../support/harness.js';
+
+interface Entry {
+  fn: string;
+  message?: { id: string };
+  dequeueCount?: number;
+}
+
+describe('the local runner', () => {
+  let azurite: AzuriteInstance;
+  let runner: RunnerProcess;
+  let logFile: string;
+  let queue: QueueClient;
+  let poison: QueueClient;
+  const entries = (): Entry[] =>
+    existsSync(logFile) ? readFileSync(logFile, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l)) : [];
+
+  beforeAll(async () => {
+    azurite = await startAzurite();
+    logFile = join(mkdtempSync(join(tmpdir(), 'runner-')), 'log.jsonl');
+    runner = await startRunnerProcess(
+      { AzureWebJobsStorage: azurite.connectionString, FIXTURE_LOG: logFile },
+      ['--functions', join(ROOT, 'test/fixtures/functions'), '--host-json', join(ROOT, 'test/fixtures/host.json')],
+    );
+    queue = new QueueClient(azurite.connectionString, 'runner-test');
+    poison = new QueueClient(azurite.connectionString, 'runner-test-poison');
+    await queue.createIfNotExists();
+  });
+
+  afterAll(async () => {
+    await runner?.stop();
+    await azurite?.stop();
+  });
+
+  it('says it is not the Azure Functions host', () => {
+    expect(runner.output()).toMatch(/ready at http:\/\/127\.0\.0\.1:\d+\/api \(this is not the Azure Functions host/);
+  });
+
+  it('serves HTTP routes with parameters, optional parameters and the query', async () => {
+    const res = await fetch(`${runner.url}/things/42/parts?q=hello`, { method: 'POST', body: 'payload' });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ method: 'POST', params: { id: '42', part: '' }, q: 'hello', body: 'payload' });
+    expect((await fetch(`${runner.url}/things/42/parts/7`)).status).toBe(200);
+    expect((await fetch(`${runner.url}/things/42/parts/7`, { method: 'DELETE' })).status).toBe(405);
+    expect((await fetch(`${runner.url}/nothing-here`)).status).toBe(404);
+  });
+
+  it('decodes base64 JSON messages and deletes them after success', async () => {
+    await queue.sendMessage(encodeMessage({ id: 'ok' }));
+    const entry = await waitFor('the message', async () => entries().find((e) => e.message?.id === 'ok'));
+    expect(entry.dequeueCount).toBe(1);
+    await waitFor('the queue to empty', async () => ((await queue.getProperties()).approximateMessagesCount === 0 ? true : undefined));
+  });
+
+  it('retries a failing message after the visibility timeout with a growing dequeue count', async () => {
+    await queue.sendMessage(encodeMessage({ id: 'flaky', failTimes: 2 }));
+    const attempts = await waitFor('three attempts', async () => {
+      const seen = entries().filter((e) => e.message?.id === 'flaky');
+      return seen.length >= 3 ? seen : undefined;
+    }, 20_000);
+    expect(attempts.map((a) => a.dequeueCount)).toEqual([1, 2, 3]);
+  });
+
+  it('moves a message to <queue>-poison after maxDequeueCount failures, unchanged', async () => {
+    const text = encodeMessage({ id: 'doomed', failTimes: 99 });
+    await queue.sendMessage(text);
+    const poisoned = await waitFor('the poison queue', async () => {
+      if (!(await poison.exists())) return undefined;
+      const peeked = await poison.peekMessages({ numberOfMessages: 32 });
+      return peeked.peekedMessageItems.find((m) => m.messageText === text);
+    }, 20_000);
+    expect(poisoned).toBeDefined();
+    expect(entries().filter((e) => e.message?.id === 'doomed').map((e) => e.dequeueCount)).toEqual([1, 2, 3]);
+  });
+
+  it('sends a message that is not base64 to the poison queue without invoking the function', async () => {
+    await queue.sendMessage('{"id":"raw json is not base64"}');
+    await waitFor('the poison queue', async () => {
+      if (!(await poison.exists())) return undefined;
+      const peeked = await poison.peekMessages({ numberOfMessages: 32 });
+      return peeked.peekedMessageItems.find((m) => m.messageText.includes('raw json'));
+    }, 20_000);
+    expect(entries().some((e) => JSON.stringify(e).includes('raw json'))).toBe(false);
+  });
+
+  it('fires timers on their NCRONTAB schedule', async () => {
+    const ticks = await waitFor('two timer ticks', async () => {
+      const t = entries().filter((e) => e.fn === 'timer');
+      return t.length >= 2 ? t : undefined;
+    }, 10_000);
+    expect(ticks.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('stops cleanly on SIGTERM', async () => {
+    expect(await runner.stop()).toBe(0);
+    expect(runner.output()).toContain('SIGTERM: stopping');
+  });
+});
