@@ -12,6 +12,8 @@ export interface RateBudgetOptions {
   /** A reservation further away than this is not taken: the work goes back on its queue. */
   maxWaitInMs?: number;
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /** The clock (injectable so tests can reserve minutes of slots at once). */
+  now?: () => number;
 }
 
 /** The budget wants the caller to come back later (not a failure: no retry is used up). */
@@ -57,6 +59,7 @@ export class TableRateBudget {
     this.#table = table;
     this.#options = {
       guardInMs: 50,
+      now: Date.now,
       maxWaitInMs: 15_000,
       sleep: (ms, signal) => new Promise((resolve, reject) => {
         const timer = setTimeout(resolve, ms);
@@ -72,14 +75,14 @@ export class TableRateBudget {
 
   async acquire(hostname: string, kind: RequestKind, options: { abortSignal?: AbortSignal } = {}): Promise<void> {
     const slot = await this.reserve(hostname, kind);
-    const wait = slot - Date.now();
+    const wait = slot - this.#options.now();
     if (wait > 0) await this.#options.sleep(wait, options.abortSignal);
   }
 
   /** Reserves and returns the time (ms since epoch) at which this request may be sent. */
   async reserve(hostname: string, kind: RequestKind): Promise<number> {
     const table = await ensureTable(this.#table);
-    const { requestsPerSecond, bulkImportsPerMinute, guardInMs, maxWaitInMs } = this.#options;
+    const { requestsPerSecond, bulkImportsPerMinute, guardInMs, maxWaitInMs, now: clock } = this.#options;
     const secondWindow = 1_000 + guardInMs;
     const minuteWindow = 60_000 + guardInMs;
     const rowKey = hostname.replace(/[^a-zA-Z0-9.-]/g, '_');
@@ -93,7 +96,7 @@ export class TableRateBudget {
       } catch (error) {
         if (!isNotFound(error)) throw error;
       }
-      const now = Date.now();
+      const now = clock();
       state.requests = state.requests.filter((t) => t > now - secondWindow);
       state.imports = state.imports.filter((t) => t > now - minuteWindow);
       let slot = earliestSlot(state.requests, now, Math.floor(requestsPerSecond), secondWindow);

@@ -1,0 +1,83 @@
+import { TableClient } from '@azure/data-tables';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BudgetWaitError, earliestSlot, TableRateBudget } from '../../shared/activecampaign/rateBudget.js';
+import { startAzurite, type AzuriteInstance } from '../../tools/azurite.js';
+
+/** The most events in any window of `windowInMs` (half-open, as the emulator counts). */
+function maxInWindow(times: number[], windowInMs: number): number {
+  const sorted = [...times].sort((a, b) => a - b);
+  let max = 0;
+  for (let i = 0, j = 0; i < sorted.length; i++) {
+    while (sorted[i] - sorted[j] >= windowInMs) j++;
+    max = Math.max(max, i - j + 1);
+  }
+  return max;
+}
+
+describe('earliestSlot', () => {
+  it('is now while the window has room', () => {
+    expect(earliestSlot([0, 100], 200, 3, 1000)).toBe(200);
+  });
+  it('waits until the oldest event leaves the window', () => {
+    expect(earliestSlot([0, 100, 200], 300, 3, 1000)).toBe(1000);
+  });
+  it('respects reservations already made in the future', () => {
+    expect(earliestSlot([1500, 1600], 0, 2, 1000)).toBe(0);
+    expect(earliestSlot([500, 900, 1500], 0, 2, 1000)).toBe(1900);
+  });
+});
+
+describe('TableRateBudget in Table storage', () => {
+  let azurite: AzuriteInstance;
+  beforeAll(async () => {
+    azurite = await startAzurite();
+  });
+  afterAll(() => azurite?.stop());
+
+  const table = (name: string) => TableClient.fromConnectionString(azurite.connectionString, name, { allowInsecureConnection: true });
+
+  it('keeps concurrent reservers of several budget objects within both windows, and uses the imports budget fully', async () => {
+    const clock = 1_000_000;
+    const options = { requestsPerSecond: 5, bulkImportsPerMinute: 100, maxWaitInMs: 10 * 60_000, now: () => clock };
+    // Four "instances", each its own client and budget object, sharing one table.
+    const budgets = Array.from({ length: 4 }, () => new TableRateBudget(table('budgetone'), options));
+    const imports: number[] = [];
+    const requests: number[] = [];
+    await Promise.all(
+      Array.from({ length: 40 }, async (_, worker) => {
+        for (let i = 0; i < 6; i++) {
+          const budget = budgets[worker % 4];
+          const kind = i % 2 === 0 ? 'bulkImport' : 'request';
+          const slot = await budget.reserve('acme.api-us1.com', kind);
+          requests.push(slot);
+          if (kind === 'bulkImport') imports.push(slot);
+        }
+      }),
+    );
+    expect(imports).toHaveLength(120);
+    expect(maxInWindow(requests, 1000)).toBeLessThanOrEqual(5);
+    expect(maxInWindow(imports, 60_000)).toBeLessThanOrEqual(100);
+    // The whole minute budget is used in the first minute (plus the guard), none is left idle.
+    expect(imports.filter((t) => t < clock + 60_050)).toHaveLength(100);
+    // 240 requests at 5 a second (less the guard) take about 50 s; the last 20 imports wait for the minute.
+    expect(Math.max(...requests) - clock).toBeLessThan(70_000);
+  });
+
+  it('sends work back (BudgetWaitError with a delay) instead of reserving too far ahead', async () => {
+    const budget = new TableRateBudget(table('budgettwo'), { requestsPerSecond: 2, bulkImportsPerMinute: 100, maxWaitInMs: 1_500, now: () => 5_000_000 });
+    await budget.reserve('acme.api-us1.com', 'request');
+    await budget.reserve('acme.api-us1.com', 'request');
+    await budget.reserve('acme.api-us1.com', 'request');
+    await budget.reserve('acme.api-us1.com', 'request');
+    const error = await budget.reserve('acme.api-us1.com', 'request').catch((e) => e);
+    expect(error).toBeInstanceOf(BudgetWaitError);
+    expect(error.retryAfterInMs).toBeGreaterThan(0);
+  });
+
+  it('keeps separate budgets per account hostname', async () => {
+    const budget = new TableRateBudget(table('budgetthree'), { requestsPerSecond: 1, bulkImportsPerMinute: 100, now: () => 9_000_000 });
+    expect(await budget.reserve('one.api-us1.com', 'request')).toBe(9_000_000);
+    expect(await budget.reserve('two.api-us1.com', 'request')).toBe(9_000_000);
+    expect(await budget.reserve('one.api-us1.com', 'request')).toBeGreaterThanOrEqual(9_001_000);
+  });
+});
