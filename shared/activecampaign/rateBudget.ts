@@ -46,6 +46,21 @@ export function earliestSlot(reserved: readonly number[], now: number, limit: nu
 }
 
 /**
+ * The earliest time ≥ `now` at least `spacing` away from every reserved time. Evenly spaced
+ * requests keep any window of `limit × spacing` at `limit` requests, without the bursts a plain
+ * sliding window allows (a burst is what a late request pushes over the limit).
+ */
+export function earliestSpacedSlot(reserved: readonly number[], now: number, spacing: number): number {
+  const times = reserved.filter((x) => x > now - spacing).sort((a, b) => a - b);
+  let t = now;
+  for (const x of times) {
+    if (x - t >= spacing) break;
+    t = Math.max(t, x + spacing);
+  }
+  return t;
+}
+
+/**
  * ActiveCampaign's per-account limits, kept by every instance of the app together: each request
  * reserves a time slot in a Table entity (one per account hostname) under ETag concurrency, then
  * waits for its slot. A slot respects both the requests-per-second window and, for bulk imports,
@@ -74,9 +89,19 @@ export class TableRateBudget {
   }
 
   async acquire(hostname: string, kind: RequestKind, options: { abortSignal?: AbortSignal } = {}): Promise<void> {
-    const slot = await this.reserve(hostname, kind);
-    const wait = slot - this.#options.now();
-    if (wait > 0) await this.#options.sleep(wait, options.abortSignal);
+    const tolerance = this.#spacing() / 2;
+    for (let attempt = 0; ; attempt++) {
+      const slot = await this.reserve(hostname, kind);
+      const wait = slot - this.#options.now();
+      if (wait > 0) await this.#options.sleep(wait, options.abortSignal);
+      // A busy process can wake up late; a request sent well after its slot could crowd the next
+      // ones into one of ActiveCampaign's windows, so it takes a new slot (the old one stays unused).
+      if (this.#options.now() - slot <= tolerance || attempt >= 3) return;
+    }
+  }
+
+  #spacing(): number {
+    return (1_000 + this.#options.guardInMs) / Math.floor(this.#options.requestsPerSecond);
   }
 
   /** Reserves and returns the time (ms since epoch) at which this request may be sent. */
@@ -99,12 +124,13 @@ export class TableRateBudget {
       const now = clock();
       state.requests = state.requests.filter((t) => t > now - secondWindow);
       state.imports = state.imports.filter((t) => t > now - minuteWindow);
-      let slot = earliestSlot(state.requests, now, Math.floor(requestsPerSecond), secondWindow);
+      const spacing = secondWindow / Math.floor(requestsPerSecond);
+      let slot = earliestSpacedSlot(state.requests, now, spacing);
       if (kind === 'bulkImport') {
-        // Both windows must agree on one time: alternate until neither moves it.
-        for (let i = 0; i < 20; i++) {
+        // Both limits must agree on one time: alternate until neither moves it.
+        for (let i = 0; i < 50; i++) {
           const importSlot = earliestSlot(state.imports, slot, Math.floor(bulkImportsPerMinute), minuteWindow);
-          const requestSlot = earliestSlot(state.requests, importSlot, Math.floor(requestsPerSecond), secondWindow);
+          const requestSlot = earliestSpacedSlot(state.requests, importSlot, spacing);
           if (requestSlot === slot && importSlot === slot) break;
           slot = requestSlot;
         }

@@ -1,6 +1,6 @@
 import { TableClient } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BudgetWaitError, earliestSlot, TableRateBudget } from '../../shared/activecampaign/rateBudget.js';
+import { BudgetWaitError, earliestSlot, earliestSpacedSlot, TableRateBudget } from '../../shared/activecampaign/rateBudget.js';
 import { startAzurite, type AzuriteInstance } from '../../tools/azurite.js';
 
 /** The most events in any window of `windowInMs` (half-open, as the emulator counts). */
@@ -24,6 +24,15 @@ describe('earliestSlot', () => {
   it('respects reservations already made in the future', () => {
     expect(earliestSlot([1500, 1600], 0, 2, 1000)).toBe(0);
     expect(earliestSlot([500, 900, 1500], 0, 2, 1000)).toBe(1900);
+  });
+});
+
+describe('earliestSpacedSlot', () => {
+  it('keeps every request a full spacing away from the others, filling gaps first', () => {
+    expect(earliestSpacedSlot([], 10, 100)).toBe(10);
+    expect(earliestSpacedSlot([0, 100], 50, 100)).toBe(200);
+    expect(earliestSpacedSlot([0, 400], 50, 100)).toBe(100);
+    expect(earliestSpacedSlot([0, 150], 50, 100)).toBe(250);
   });
 });
 
@@ -65,10 +74,10 @@ describe('TableRateBudget in Table storage', () => {
 
   it('sends work back (BudgetWaitError with a delay) instead of reserving too far ahead', async () => {
     const budget = new TableRateBudget(table('budgettwo'), { requestsPerSecond: 2, bulkImportsPerMinute: 100, maxWaitInMs: 1_500, now: () => 5_000_000 });
-    await budget.reserve('acme.api-us1.com', 'request');
-    await budget.reserve('acme.api-us1.com', 'request');
-    await budget.reserve('acme.api-us1.com', 'request');
-    await budget.reserve('acme.api-us1.com', 'request');
+    // Spaced 525 ms apart (2 a second plus the guard): 0, 525, 1050 fit within 1.5 s, 1575 does not.
+    expect(await budget.reserve('acme.api-us1.com', 'request')).toBe(5_000_000);
+    expect(await budget.reserve('acme.api-us1.com', 'request')).toBe(5_000_525);
+    expect(await budget.reserve('acme.api-us1.com', 'request')).toBe(5_001_050);
     const error = await budget.reserve('acme.api-us1.com', 'request').catch((e) => e);
     expect(error).toBeInstanceOf(BudgetWaitError);
     expect(error.retryAfterInMs).toBeGreaterThan(0);

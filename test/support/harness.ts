@@ -72,11 +72,9 @@ export async function startRunnerProcess(env: Record<string, string>, args: stri
   const url = await new Promise<string>((resolvePromise, reject) => {
     const timer = setTimeout(() => reject(new Error(`runner did not start:\n${out}`)), 30_000);
     const check = () => {
-      const m = /ready at (http:\/\/\S+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolvePromise(m[1]);
-      }
+      if (!/ready/.test(out)) return;
+      clearTimeout(timer);
+      resolvePromise(/ready at (http:\/\/\S+)/.exec(out)?.[1] ?? '');
     };
     child.stdout!.on('data', check);
     child.once('exit', (code) => {

@@ -197,11 +197,12 @@ export class ActiveCampaignEmulator {
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // Arrival time: when the request line arrived, before its body is read.
+    const at = Date.now();
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const raw = Buffer.concat(chunks);
     const url = new URL(req.url ?? '/', 'http://emulator');
-    const at = Date.now();
     const kind = req.method === 'POST' && url.pathname === '/api/3/import/bulk_import' ? 'bulkImport' : 'request';
     const send = async (status: number, body: unknown, headers: Record<string, string> = {}, refusedForRate = false, contacts?: number) => {
       if (this.options.recordRequests) {

@@ -63,8 +63,8 @@ async function main(): Promise<void> {
   }
   const runner = new LocalRunner({ port: Number(process.env.PORT ?? 7071), ...args });
   await runner.start();
-  const where = runner.url || `queues and timers only (${(args.triggers ?? []).join(', ')})`;
-  console.log(`Local runner ready at ${where} (this is not the Azure Functions host; see README)`);
+  const where = runner.url ? `ready at ${runner.url}` : `ready (${(args.triggers ?? []).join(', ')} triggers only)`;
+  console.log(`Local runner ${where} (this is not the Azure Functions host; see README)`);
 
   let stopping = false;
   const stop = async (signal: string) => {
