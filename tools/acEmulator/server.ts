@@ -41,6 +41,8 @@ export interface EmulatorFaults {
   htmlLoginPage?: boolean;
   /** Imports end with this status instead of `completed` (the next `count` imports). */
   importOutcome?: { status: 'failed' | 'interrupted'; count: number };
+  /** Emails the POST's validation refuses although they look fine (the whole request is rejected). */
+  rejectInValidation?: (email: string) => boolean;
   /** Emails that pass the POST's validation and then fail in processing (listed in `failure`). */
   failInProcessing?: (email: string) => boolean;
 }
@@ -338,6 +340,7 @@ export class ActiveCampaignEmulator {
     const failureReasons: { contact: number; failureReason: string }[] = [];
     contacts.forEach((c: ImportPayloadContact, index: number) => {
       if (!c || typeof c.email !== 'string' || !EMAIL.test(c.email)) failureReasons.push({ contact: index, failureReason: 'Field‘ email’ incorrect format' });
+      else if (this.faults.rejectInValidation?.(c.email)) failureReasons.push({ contact: index, failureReason: 'Field‘ email’ is on a blocklist' });
     });
     if (failureReasons.length > 0) {
       return send(400, {

@@ -1,0 +1,101 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createConnection } from '../../shared/connections/connectionService.js';
+import { createExport } from '../../shared/exports/exportService.js';
+import { TERMINAL_STATUSES, type Run } from '../../shared/model.js';
+import { startRun } from '../../shared/runs/runLifecycle.js';
+import { EMULATOR_API_KEY, type EmulatorFaults } from '../../tools/acEmulator/server.js';
+import { startHarness, startRunnerProcess, uploadText, waitFor, type Harness, type RunnerProcess } from '../support/harness.js';
+
+const admin = { name: 'admin@example.com', roles: ['admin' as const] };
+
+describe('runs under ActiveCampaign faults (local runner, emulator fault modes)', () => {
+  let h: Harness;
+  let runner: RunnerProcess;
+  let connectionId: string;
+  let n = 0;
+
+  beforeAll(async () => {
+    h = await startHarness({ requestsPerSecond: 50, bulkImportsPerMinute: 3_000 });
+    runner = await startRunnerProcess(h.env, ['--triggers', 'queue']);
+    connectionId = (await createConnection(h.svc, admin, { displayName: 'x', hostname: h.emulator.hostname, apiKey: EMULATOR_API_KEY, dataPrivacyConsent: true })).id;
+  });
+  afterAll(async () => {
+    await runner?.stop();
+    await h?.stop();
+  });
+
+  /** Exports `count` fresh contacts into a list of their own and waits for the run to end. */
+  async function exportContacts(count: number, prefix: string, faults: EmulatorFaults | (() => EmulatorFaults) = {}): Promise<{ run: Run; emails: string[]; listId: number }> {
+    const listId = 1;
+    const emails = Array.from({ length: count }, (_, i) => `${prefix}${i}@example.com`);
+    const path = `faults/${prefix}-${n++}.csv`;
+    await uploadText(h.blobs, 'segments', path, ['email', ...emails].join('\n'));
+    const exp = await createExport(h.svc, admin, { displayName: prefix, connectionId, listId, source: { container: 'segments', path }, mapping: { email: 'email' } });
+    h.emulator.faults = typeof faults === 'function' ? faults() : faults;
+    const started = await startRun(h.svc, exp, { trigger: 'manual' });
+    const run = await waitFor(`run ${prefix}`, async () => {
+      const r = await h.svc.runs.getRun(exp.id, started.runId);
+      return r && TERMINAL_STATUSES.has(r.status) ? r : undefined;
+    }, 90_000, 250);
+    h.emulator.faults = {};
+    return { run, emails, listId };
+  }
+
+  const inList = (emails: string[]) => {
+    const members = new Set(h.emulator.listMembers(1));
+    return emails.filter((e) => members.has(e));
+  };
+
+  it('resends the rest of a batch when ActiveCampaign rejects one contact, and records it as rejected', async () => {
+    const { run, emails } = await exportContacts(300, 'val', { rejectInValidation: (e) => e === 'val3@example.com' || e === 'val260@example.com' });
+    expect(run.status).toBe('completedWithErrors');
+    expect(run.counts).toMatchObject({ read: 300, rejected: 2, upserted: 298, failed: 0 });
+    expect(inList(emails)).toHaveLength(298);
+    const csv = await h.svc.runFiles.readText(run.rejectedRows!);
+    expect(csv).toContain('val3@example.com,ActiveCampaign: Field‘ email’ is on a blocklist');
+    expect(csv).toContain('val260@example.com');
+  });
+
+  it('waits out a storm of 429s without losing or failing a contact', async () => {
+    const refusedBefore = h.emulator.refusedForRate;
+    const { run, emails } = await exportContacts(600, 'storm', () => ({ throttleUntil: Date.now() + 2_500 }));
+    expect(h.emulator.refusedForRate).toBeGreaterThan(refusedBefore);
+    expect(run.status).toBe('completed');
+    expect(run.counts).toMatchObject({ read: 600, upserted: 600, failed: 0 });
+    expect(inList(emails)).toHaveLength(600);
+  });
+
+  it('waits out 503s the same way', async () => {
+    const { run, emails } = await exportContacts(260, 'unavail', () => ({ unavailableUntil: Date.now() + 2_000 }));
+    expect(run.counts).toMatchObject({ upserted: 260, failed: 0 });
+    expect(inList(emails)).toHaveLength(260);
+  });
+
+  it('resubmits an import that ends failed', async () => {
+    const { run, emails } = await exportContacts(100, 'refail', { importOutcome: { status: 'failed', count: 1 } });
+    expect(run.status).toBe('completed');
+    expect(run.counts).toMatchObject({ upserted: 100, failed: 0 });
+    expect(inList(emails)).toHaveLength(100);
+  });
+
+  it('gives a batch up as failed after a bounded number of interrupted imports, and the counts still add up', async () => {
+    const { run, emails } = await exportContacts(50, 'interrupt', { importOutcome: { status: 'interrupted', count: 3 } });
+    expect(run.status).toBe('completedWithErrors');
+    expect(run.counts).toMatchObject({ read: 50, upserted: 0, failed: 50 });
+    expect(inList(emails)).toHaveLength(0);
+  });
+
+  it('counts contacts listed in failure as failed', async () => {
+    const { run } = await exportContacts(30, 'proc', { failInProcessing: (e) => e.startsWith('proc1') });
+    // proc1 and proc10..proc19
+    expect(run.counts).toMatchObject({ read: 30, upserted: 19, failed: 11 });
+    const c = run.counts;
+    expect(c.read).toBe(c.rejected + c.duplicate + c.unchanged + c.upserted + c.failed);
+  });
+
+  it('fails a batch at once when ActiveCampaign answers with its login page (a bad key)', async () => {
+    const { run } = await exportContacts(20, 'html', { htmlLoginPage: true });
+    expect(run.status).toBe('completedWithErrors');
+    expect(run.counts).toMatchObject({ read: 20, upserted: 0, failed: 20 });
+  });
+});
