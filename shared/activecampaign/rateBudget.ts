@@ -69,11 +69,14 @@ export function earliestSpacedSlot(reserved: readonly number[], now: number, spa
 export class TableRateBudget {
   readonly #table: TableClient;
   readonly #options: Required<RateBudgetOptions>;
+  /** Reservations of one process go one at a time per account, so instances, not every
+   * concurrent handler, compete for the entity's ETag (fewer conflicts, less storage load). */
+  readonly #queues = new Map<string, Promise<unknown>>();
 
   constructor(table: TableClient, options: RateBudgetOptions) {
     this.#table = table;
     this.#options = {
-      guardInMs: 50,
+      guardInMs: 80,
       now: Date.now,
       maxWaitInMs: 15_000,
       sleep: (ms, signal) => new Promise((resolve, reject) => {
@@ -105,7 +108,17 @@ export class TableRateBudget {
   }
 
   /** Reserves and returns the time (ms since epoch) at which this request may be sent. */
-  async reserve(hostname: string, kind: RequestKind): Promise<number> {
+  reserve(hostname: string, kind: RequestKind): Promise<number> {
+    const previous = this.#queues.get(hostname) ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(() => this.#reserve(hostname, kind));
+    this.#queues.set(hostname, next);
+    void next.finally(() => {
+      if (this.#queues.get(hostname) === next) this.#queues.delete(hostname);
+    }).catch(() => undefined);
+    return next;
+  }
+
+  async #reserve(hostname: string, kind: RequestKind): Promise<number> {
     const table = await ensureTable(this.#table);
     const { requestsPerSecond, bulkImportsPerMinute, guardInMs, maxWaitInMs, now: clock } = this.#options;
     const secondWindow = 1_000 + guardInMs;
