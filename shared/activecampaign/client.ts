@@ -19,8 +19,9 @@ export interface ImportContact {
   last_name?: string;
   phone?: string;
   fields?: { id: number; value: string }[];
-  subscribe?: { listid: number }[];
-  unsubscribe?: { listid: number }[];
+  /** The documented schema types listid as a string (its example uses numbers; both are accepted). */
+  subscribe?: { listid: string }[];
+  unsubscribe?: { listid: string }[];
 }
 
 export type ImportStatus = 'waiting' | 'claimed' | 'active' | 'completed' | 'failed' | 'interrupted';

@@ -67,7 +67,7 @@ async function plan(svc: AppServices, exp: Export, run: Run, log: (m: string) =>
       });
     });
   };
-  const subscribe = [{ listid: exp.listId }];
+  const subscribe = [{ listid: String(exp.listId) }];
   const sample: ImportContact[] = [];
 
   for (const file of snapshot.segmentFiles) {

@@ -3,7 +3,7 @@ import { ActiveCampaignClient } from '../../shared/activecampaign/client.js';
 import { AuthenticationError, NotFoundError, RateLimitError, TransientError, ValidationError } from '../../shared/activecampaign/errors.js';
 import { ActiveCampaignEmulator, EMULATOR_API_KEY, startActiveCampaignEmulator } from '../../tools/acEmulator/server.js';
 
-const contacts = (n: number, from = 0) => Array.from({ length: n }, (_, i) => ({ email: `c${from + i}@example.com`, subscribe: [{ listid: 1 }] }));
+const contacts = (n: number, from = 0) => Array.from({ length: n }, (_, i) => ({ email: `c${from + i}@example.com`, subscribe: [{ listid: '1' }] }));
 
 async function untilImportDone(client: ActiveCampaignClient, batchId: string) {
   for (;;) {

@@ -60,6 +60,8 @@ export interface EmulatorOptions {
   importPhaseInMs?: number;
   /** Keep the request log (every request's time, path and status); the benchmark turns it off. */
   recordRequests?: boolean;
+  /** Also keep each request's and answer's JSON body in the log (conformance tests). */
+  recordBodies?: boolean;
 }
 
 export interface RecordedRequest {
@@ -70,6 +72,8 @@ export interface RecordedRequest {
   kind: 'request' | 'bulkImport';
   refusedForRate: boolean;
   contacts?: number;
+  requestBody?: unknown;
+  responseBody?: unknown;
 }
 
 interface ImportBatch {
@@ -91,6 +95,46 @@ interface ImportPayloadContact {
 }
 
 export const EMULATOR_API_KEY = 'emulator-api-key-0123456789abcdef';
+
+// Answer bodies follow the documented examples field for field (see test/activecampaign/emulatorConformance.test.ts).
+const links = (base: string, names: string[]) => Object.fromEntries(names.map((n) => [n, `${base}/${n}`]));
+
+function userBody(origin: string) {
+  return {
+    user: {
+      username: 'admin', firstName: 'Emulated', lastName: 'Admin', email: 'admin@example.com', phone: '', signature: null,
+      links: links(`${origin}/api/3/users/1`, ['lists', 'userGroup', 'dealGroupTotals', 'dealGroupUsers', 'configs']),
+      id: '1',
+    },
+  };
+}
+
+function listBody(origin: string, list: EmulatorList) {
+  return {
+    list: {
+      stringid: list.name.toLowerCase().replace(/\W+/g, '-'), userid: '1', name: list.name, cdate: '2024-01-01T00:00:00-06:00',
+      p_use_tracking: '1', p_use_analytics_read: '0', p_use_analytics_link: '0', p_use_twitter: '0', p_use_facebook: '0',
+      p_embed_image: '1', p_use_captcha: '1', send_last_broadcast: '0', private: '0', analytics_domains: null,
+      analytics_source: '', analytics_ua: '', twitter_token: '', twitter_token_secret: '', facebook_session: null,
+      carboncopy: null, subscription_notify: null, unsubscription_notify: null, require_name: '0', get_unsubscribe_reason: '0',
+      to_name: 'Subscriber', optinoptout: '1', sender_name: '', sender_addr1: '', sender_addr2: '', sender_city: '',
+      sender_state: '', sender_zip: '', sender_country: '', sender_phone: '', sender_url: 'http://www.example.com',
+      sender_reminder: 'You signed up for my mailing list.', fulladdress: '', optinmessageid: '0', optoutconf: '0',
+      deletestamp: null, udate: null,
+      links: links(`${origin}/api/3/lists/${list.id}`, ['contactGoalLists', 'user', 'addressLists']),
+      id: String(list.id), user: '1',
+    },
+  };
+}
+
+function fieldBody(origin: string, f: EmulatorField, ordernum: number) {
+  return {
+    title: f.title, descript: null, type: f.type, isrequired: '0', perstag: f.title.toUpperCase().replace(/\W+/g, '_'),
+    defval: null, show_in_list: '0', rows: '0', cols: '0', visible: '1', service: '', ordernum: String(ordernum),
+    cdate: '2024-01-01T00:00:00-06:00', udate: '2024-01-01T00:00:00-06:00', options: [], relations: [],
+    links: links(`${origin}/api/3/fields/${f.id}`, ['options', 'relations']), id: String(f.id),
+  };
+}
 
 // A simplified form of the check ActiveCampaign's importer applies to `email`.
 const EMAIL = /^[^\s@"'<>(),;:\\[\]]+@[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*\.[a-z]{2,}$/i;
@@ -127,6 +171,7 @@ export class ActiveCampaignEmulator {
       singleContactImportsPerMinute: options.singleContactImportsPerMinute ?? 20,
       importPhaseInMs: options.importPhaseInMs ?? 200,
       recordRequests: options.recordRequests ?? true,
+      recordBodies: options.recordBodies ?? false,
     };
   }
 
@@ -208,7 +253,16 @@ export class ActiveCampaignEmulator {
     const kind = req.method === 'POST' && url.pathname === '/api/3/import/bulk_import' ? 'bulkImport' : 'request';
     const send = async (status: number, body: unknown, headers: Record<string, string> = {}, refusedForRate = false, contacts?: number) => {
       if (this.options.recordRequests) {
-        this.requests.push({ at, method: req.method ?? 'GET', path: url.pathname, status, kind, refusedForRate, contacts });
+        const entry: RecordedRequest = { at, method: req.method ?? 'GET', path: url.pathname, status, kind, refusedForRate, contacts };
+        if (this.options.recordBodies) {
+          try {
+            entry.requestBody = raw.length ? JSON.parse(raw.toString('utf8')) : undefined;
+          } catch {
+            entry.requestBody = raw.toString('utf8');
+          }
+          entry.responseBody = body;
+        }
+        this.requests.push(entry);
       }
       if (refusedForRate) this.refusedForRate++;
       if (this.faults.delayInMs) await new Promise((r) => setTimeout(r, this.faults.delayInMs));
@@ -265,26 +319,21 @@ export class ActiveCampaignEmulator {
     const path = url.pathname.slice('/api/3'.length);
     if (req.method === 'GET' && path === '/users/me') {
       this.acceptedRequests++;
-      return send(200, { user: { id: '1', username: 'admin', email: 'admin@example.com', firstName: 'Emulated', lastName: 'Admin' } });
+      return send(200, userBody(this.url));
     }
     const listMatch = /^\/lists\/([^/]+)$/.exec(path);
     if (req.method === 'GET' && listMatch) {
       this.acceptedRequests++;
       const list = this.options.lists.find((l) => String(l.id) === listMatch[1]);
       if (!list) return send(404, { message: `No Result found for _List with id ${listMatch[1]}` });
-      return send(200, { list: { id: String(list.id), name: list.name, stringid: list.name.toLowerCase().replace(/\W+/g, '-') } });
+      return send(200, listBody(this.url, list));
     }
     if (req.method === 'GET' && path === '/fields') {
       this.acceptedRequests++;
       const limit = Math.min(100, Number(url.searchParams.get('limit') ?? 20) || 20);
       const offset = Number(url.searchParams.get('offset') ?? 0) || 0;
-      const page = this.options.fields.slice(offset, offset + limit).map((f) => ({
-        id: String(f.id),
-        title: f.title,
-        type: f.type,
-        perstag: f.title.toUpperCase().replace(/\W+/g, '_'),
-      }));
-      return send(200, { fields: page, meta: { total: String(this.options.fields.length) } });
+      const page = this.options.fields.slice(offset, offset + limit).map((f, i) => fieldBody(this.url, f, offset + i + 1));
+      return send(200, { fieldOptions: [], fieldRels: [], fields: page, meta: { total: String(this.options.fields.length) } });
     }
     if (req.method === 'GET' && path === '/import/info') {
       this.acceptedRequests++;

@@ -1,0 +1,134 @@
+/**
+ * Checks the emulator (and the requests the app sends) against the third-party OpenAPI copy in
+ * ../shared/ac-openapi/ (activecampaign-v3.json, OpenAPI 3.1): each answer validates against the
+ * documented schema and has the documented example's shape (same keys, same JSON types).
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Ajv2020 from 'ajv/dist/2020.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ActiveCampaignClient } from '../../shared/activecampaign/client.js';
+import { mapRecord, resolveMapping } from '../../shared/sync/mapping.js';
+import { ActiveCampaignEmulator, EMULATOR_API_KEY, startActiveCampaignEmulator } from '../../tools/acEmulator/server.js';
+import { ROOT } from '../support/harness.js';
+
+const spec = JSON.parse(readFileSync(join(ROOT, '..', 'shared', 'ac-openapi', 'activecampaign-v3.json'), 'utf8'));
+const ajv = new Ajv2020.default({ strict: false, allErrors: true });
+
+function operation(path: string, method: string) {
+  const op = spec.paths[path]?.[method];
+  if (!op) throw new Error(`The OpenAPI copy has no ${method.toUpperCase()} ${path}`);
+  return op;
+}
+
+function responseDoc(path: string, method: string, status: number) {
+  const content = operation(path, method).responses[String(status)]?.content?.['application/json'];
+  if (!content) throw new Error(`The OpenAPI copy documents no ${status} for ${method.toUpperCase()} ${path}`);
+  const examples = Object.values(content.examples ?? {}).map((e) => JSON.parse((e as { value: string }).value));
+  return { schema: content.schema, examples };
+}
+
+/** Where `actual` differs from the example's shape: missing keys, or another JSON type. */
+function shapeMismatches(example: unknown, actual: unknown, path = '$'): string[] {
+  if (example === null) return [];
+  const type = (v: unknown) => (Array.isArray(v) ? 'array' : v === null ? 'null' : typeof v);
+  if (type(example) !== type(actual)) return [`${path}: ${type(actual)} instead of ${type(example)}`];
+  if (Array.isArray(example)) {
+    if (example.length === 0 || !Array.isArray(actual)) return [];
+    return (actual as unknown[]).flatMap((item, i) => shapeMismatches(example[0], item, `${path}[${i}]`));
+  }
+  if (typeof example === 'object') {
+    return Object.entries(example as object).flatMap(([k, v]) =>
+      k in (actual as object) ? shapeMismatches(v, (actual as Record<string, unknown>)[k], `${path}.${k}`) : [`${path}.${k}: missing`],
+    );
+  }
+  return [];
+}
+
+function expectDocumented(path: string, method: string, status: number, body: unknown, exampleName?: string) {
+  const doc = responseDoc(path, method, status);
+  if (doc.schema) {
+    const valid = ajv.validate(doc.schema, body);
+    expect(valid, `${method} ${path} ${status}: ${ajv.errorsText()}`).toBe(true);
+  }
+  const examples = exampleName
+    ? [JSON.parse(operation(path, method).responses[String(status)].content['application/json'].examples[exampleName].value)]
+    : doc.examples;
+  const best = examples.map((e) => shapeMismatches(e, body)).sort((a, b) => a.length - b.length)[0] ?? [];
+  expect(best, `${method} ${path} ${status} differs from the documented example`).toEqual([]);
+}
+
+describe('the emulator against the ActiveCampaign OpenAPI copy', () => {
+  let emulator: ActiveCampaignEmulator;
+  let client: ActiveCampaignClient;
+  const last = () => emulator.requests.at(-1)!;
+
+  beforeAll(async () => {
+    emulator = await startActiveCampaignEmulator({ recordBodies: true, requestsPerSecond: 0, bulkImportsPerMinute: 0, importPhaseInMs: 20 });
+    client = new ActiveCampaignClient(emulator.hostname, EMULATOR_API_KEY, { insecureHosts: [emulator.hostname] });
+  });
+  afterAll(() => emulator.close());
+
+  it('GET /users/me', async () => {
+    await client.getCurrentUser();
+    expectDocumented('/users/me', 'get', 200, last().responseBody);
+  });
+
+  it('GET /lists/{id}, found and not found', async () => {
+    await client.getList(1);
+    expectDocumented('/lists/{id}', 'get', 200, last().responseBody);
+    await client.getList(7).catch(() => undefined);
+    expect(last().status).toBe(404);
+    expectDocumented('/lists/{id}', 'get', 404, last().responseBody);
+    expect(last().responseBody).toEqual({ message: 'No Result found for _List with id 7' });
+  });
+
+  it('GET /fields', async () => {
+    await client.listFields();
+    expectDocumented('/fields', 'get', 200, last().responseBody);
+  });
+
+  it('POST /import/bulk_import: the app request matches the documented request schema, the answer the 200 example', async () => {
+    const resolved = resolveMapping({ email: 'e', firstName: 'f', lastName: 'l', phone: 'p', fields: { '1': 'tier' } }, ['e', 'f', 'l', 'p', 'tier']);
+    const contact = mapRecord({ e: 'jane@example.com', f: 'Jane', l: 'Doe', p: '123-456-7890', tier: 'gold' }, resolved).contact!;
+    const { batchId } = await client.bulkImport([{ ...contact, subscribe: [{ listid: '1' }] }, { email: 'joe@example.com', unsubscribe: [{ listid: '1' }] }]);
+    const requestSchema = operation('/import/bulk_import', 'post').requestBody.content['application/json'].schema;
+    expect(ajv.validate(requestSchema, last().requestBody), ajv.errorsText()).toBe(true);
+    expectDocumented('/import/bulk_import', 'post', 200, last().responseBody);
+    expect(batchId).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('POST /import/bulk_import accepts the documented request example', async () => {
+    const example = operation('/import/bulk_import', 'post').requestBody.content['application/json'].examples['Request Example'].value;
+    const res = await fetch(`${emulator.url}/api/3/import/bulk_import`, {
+      method: 'POST',
+      headers: { 'Api-Token': EMULATOR_API_KEY, 'content-type': 'application/json' },
+      body: JSON.stringify(example),
+    });
+    expect(res.status).toBe(200);
+    expectDocumented('/import/bulk_import', 'post', 200, await res.json());
+  });
+
+  it('POST /import/bulk_import: validation failure and the per-minute limit have the documented 400 bodies', async () => {
+    await client.bulkImport([{ email: 'ok@example.com' }, { email: 'broken' }]).catch(() => undefined);
+    expectDocumented('/import/bulk_import', 'post', 400, last().responseBody, 'Contact Create Fail');
+    emulator.options.bulkImportsPerMinute = 1;
+    emulator.resetRateWindows();
+    await client.bulkImport([{ email: 'a1@example.com' }, { email: 'a2@example.com' }]);
+    await client.bulkImport([{ email: 'a3@example.com' }, { email: 'a4@example.com' }]).catch(() => undefined);
+    expectDocumented('/import/bulk_import', 'post', 400, last().responseBody, 'Other Error');
+    emulator.options.bulkImportsPerMinute = 0;
+  });
+
+  it('GET /import/info: the answer while pending and when completed, and 400 without batchId', async () => {
+    const { batchId } = await client.bulkImport([{ email: 'info1@example.com' }, { email: 'info2@example.com' }]);
+    await client.getImportInfo(batchId);
+    expect(ajv.validate(responseDoc('/import/info', 'get', 200).schema, { ...(last().responseBody as object), status: 'waiting' })).toBe(true);
+    await new Promise((r) => setTimeout(r, 100));
+    await client.getImportInfo(batchId);
+    expectDocumented('/import/info', 'get', 200, last().responseBody);
+    const res = await fetch(`${emulator.url}/api/3/import/info`, { headers: { 'Api-Token': EMULATOR_API_KEY } });
+    expect(res.status).toBe(400);
+    expectDocumented('/import/info', 'get', 400, await res.json());
+  });
+});
