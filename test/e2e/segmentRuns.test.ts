@@ -1,0 +1,95 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createConnection } from '../../shared/connections/connectionService.js';
+import { createExport } from '../../shared/exports/exportService.js';
+import { TERMINAL_STATUSES, type DataMapping, type Run, type SegmentSource } from '../../shared/model.js';
+import { startRun } from '../../shared/runs/runLifecycle.js';
+import { EMULATOR_API_KEY } from '../../tools/acEmulator/server.js';
+import { startHarness, startRunnerProcess, uploadText, waitFor, type Harness, type RunnerProcess } from '../support/harness.js';
+
+const admin = { name: 'admin@example.com', roles: ['admin' as const] };
+
+describe('runs over Customer Insights layouts (local runner, Azurite, emulator)', () => {
+  let h: Harness;
+  let runner: RunnerProcess;
+  let connectionId: string;
+
+  beforeAll(async () => {
+    h = await startHarness({ requestsPerSecond: 50, bulkImportsPerMinute: 3_000 });
+    runner = await startRunnerProcess(h.env, ['--triggers', 'queue']);
+    connectionId = (await createConnection(h.svc, admin, { displayName: 'x', hostname: h.emulator.hostname, apiKey: EMULATOR_API_KEY, dataPrivacyConsent: true })).id;
+  });
+  afterAll(async () => {
+    await runner?.stop();
+    await h?.stop();
+  });
+
+  async function run(source: SegmentSource, mapping: DataMapping): Promise<Run> {
+    const exp = await createExport(h.svc, admin, { displayName: 'x', connectionId, listId: 1, source, mapping });
+    const started = await startRun(h.svc, exp, { trigger: 'manual' });
+    return waitFor('the run', async () => {
+      const r = await h.svc.runs.getRun(exp.id, started.runId);
+      return r && TERMINAL_STATUSES.has(r.status) ? r : undefined;
+    }, 60_000, 250);
+  }
+
+  it('exports a Common Data Model folder with headerless partitions', async () => {
+    const account = 'customerinsightsacct';
+    const model = {
+      name: 'cdm',
+      entities: [{
+        $type: 'LocalEntity',
+        name: 'HighValue',
+        attributes: [{ name: 'CustomerId' }, { name: 'PrimaryEmail' }, { name: 'GivenName' }, { name: 'City' }],
+        partitions: [1, 2].map((n) => ({
+          name: `part${n}`,
+          location: `https://${account}.blob.core.windows.net/cix/exports/HighValue/part${n}.csv`,
+          fileFormatSettings: { $type: 'CsvFormatSettings', columnHeaders: false, delimiter: ',' },
+        })),
+      }],
+    };
+    await uploadText(h.blobs, 'cix', 'exports/model.json', JSON.stringify(model));
+    const rows = (from: number, n: number) => Array.from({ length: n }, (_, i) => `${from + i},cdm${from + i}@example.com,Name${from + i},"Oslo, NO"`).join('\r\n');
+    await uploadText(h.blobs, 'cix', 'exports/HighValue/part1.csv', rows(0, 300) + '\r\n17,broken-email,X,Y\r\n');
+    await uploadText(h.blobs, 'cix', 'exports/HighValue/part2.csv', rows(300, 200) + '\r\n');
+    const r = await run({ container: 'cix', path: 'exports', table: 'HighValue' }, { email: 'PrimaryEmail', firstName: 'GivenName', fields: { '2': 'City' } });
+    expect(r.status).toBe('completedWithErrors');
+    expect(r.counts).toMatchObject({ read: 501, rejected: 1, upserted: 500, failed: 0 });
+    expect(r.snapshot?.files).toHaveLength(2);
+    expect(h.emulator.contacts.get('cdm450@example.com')).toMatchObject({ firstName: 'Name450', fields: { '2': 'Oslo, NO' }, lists: { '1': 1 } });
+    const csv = await h.svc.runFiles.readText(r.rejectedRows!);
+    expect(csv).toContain('cix/exports/HighValue/part1.csv,301,broken-email,invalid email');
+  });
+
+  it('fails the run before anything is sent when a partition is not UTF-8, naming the file', async () => {
+    const base = 'CustomerInsights_x/dest/Seg/2026/11/22/1000';
+    await uploadText(h.blobs, 'cix', `${base}/Seg_1.csv`, 'email\n' + Array.from({ length: 600 }, (_, i) => `ok${i}@example.com`).join('\n'));
+    await uploadText(h.blobs, 'cix', `${base}/Seg_2.csv`, Buffer.from([0x65, 0x6d, 0x61, 0x69, 0x6c, 0x0a, 0xff, 0xfe, 0x40, 0x0a]));
+    const importsBefore = h.emulator.acceptedImports;
+    const r = await run({ container: 'cix', path: 'CustomerInsights_x/dest/Seg' }, { email: 'email' });
+    expect(r.status).toBe('failed');
+    expect(r.error).toMatch(/cix\/CustomerInsights_x\/dest\/Seg\/2026\/11\/22\/1000\/Seg_2.csv is not UTF-8/);
+    expect(h.emulator.acceptedImports).toBe(importsBefore);
+    expect(h.emulator.contacts.has('ok1@example.com')).toBe(false);
+  });
+
+  it('fails the run when the mapped email column is missing at run time', async () => {
+    // The export is created before its source exists, so only the run can find the problem.
+    const exp = await createExport(h.svc, admin, { displayName: 'x', connectionId, listId: 1, source: { container: 'cix', path: 'later.csv' }, mapping: { email: 'Email' } });
+    await uploadText(h.blobs, 'cix', 'later.csv', 'Mail,Name\na@example.com,A\n');
+    const started = await startRun(h.svc, exp, { trigger: 'manual' });
+    const r = await waitFor('the run', async () => {
+      const x = await h.svc.runs.getRun(exp.id, started.runId);
+      return x && TERMINAL_STATUSES.has(x.status) ? x : undefined;
+    });
+    expect(r.status).toBe('failed');
+    expect(r.error).toBe('cix/later.csv has no email column "Email" (columns: Mail, Name)');
+  });
+
+  it('fails an empty snapshot', async () => {
+    await uploadText(h.blobs, 'cix', 'empty.csv', 'email,name\n');
+    const r = await run({ container: 'cix', path: 'empty.csv' }, { email: 'email' }).catch((e) => e);
+    // Creating the export reads the header; the run then finds no rows.
+    expect(r.status).toBe('failed');
+    expect(r.error).toMatch(/has no rows \(empty snapshot\)/);
+  });
+});
