@@ -75,5 +75,7 @@ export interface Run {
   rejectedRows?: string;
   dryRun: boolean;
   fullSync: boolean;
+  /** Dry runs: a sample of the payloads the run would send (`container/name`). */
+  payloadSample?: string;
   batches: { total?: number; done: number };
 }

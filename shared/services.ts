@@ -5,6 +5,7 @@ import { config, type AppConfig } from './config.js';
 import { ActiveCampaignClient } from './activecampaign/client.js';
 import { TableRateBudget } from './activecampaign/rateBudget.js';
 import type { Connection } from './model.js';
+import { ExportStateStore } from './runs/exportState.js';
 import { RunStore } from './runs/runStore.js';
 import { apiKeySecretName, KeyVaultSecretStore, LocalSecretStore, type SecretStore } from './secrets/secretStore.js';
 import { ConnectionStore } from './store/connectionStore.js';
@@ -24,6 +25,7 @@ export interface AppServices {
   exports: ExportStore;
   runs: RunStore;
   runFiles: RunFiles;
+  exportState: ExportStateStore;
   secrets: SecretStore;
   rateBudget: TableRateBudget;
   /** A client for a connection, with its key from the secret store and the shared budget. */
@@ -54,6 +56,7 @@ export function createServices(cfg: AppConfig, overrides: ServiceOverrides = {})
     requestsPerSecond: cfg.requestsPerSecond,
     bulkImportsPerMinute: cfg.bulkImportsPerMinute,
   });
+  const runFiles = new RunFiles(storage.blobs);
   return {
     config: cfg,
     storage,
@@ -62,7 +65,8 @@ export function createServices(cfg: AppConfig, overrides: ServiceOverrides = {})
     connections: new ConnectionStore(storage.table(TABLES.connections)),
     exports: new ExportStore(storage.table(TABLES.exports)),
     runs: new RunStore(storage.table(TABLES.runs), storage.table(TABLES.batches)),
-    runFiles: new RunFiles(storage.blobs),
+    runFiles,
+    exportState: new ExportStateStore(storage.table(TABLES.runs), runFiles),
     secrets,
     rateBudget,
     async activeCampaign(connection, apiKey) {

@@ -126,6 +126,7 @@ export async function deleteExport(svc: AppServices, principal: Principal, id: s
   await svc.exports.delete(id);
   const active = await svc.runs.activeRunId(id);
   if (active) await cancelRun(svc, id, active, 'The export was deleted');
+  await svc.exportState.delete(id);
 }
 
 export async function startManualRun(svc: AppServices, principal: Principal, id: string, input: z.infer<typeof startRunSchema>): Promise<Run> {

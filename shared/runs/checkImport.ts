@@ -52,6 +52,7 @@ export async function checkImport(svc: AppServices, message: StatusMessage, log:
   if (info.status === 'completed') {
     const contacts = await svc.runFiles.readBatch(runId, batch);
     const failedEmails = new Set(info.failure.map((e) => e.trim().toLowerCase()));
+    await svc.runFiles.addFailedEmails(runId, batch, [...failedEmails]);
     const counts = tally(contacts, failedEmails);
     await completeBatch(svc, exportId, runId, batch, {
       status: 'completed',

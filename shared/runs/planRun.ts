@@ -1,30 +1,39 @@
 import type { ImportContact } from '../activecampaign/client.js';
-import { TERMINAL_STATUSES, type Export, type Run } from '../model.js';
-import { locateSnapshot } from '../segments/snapshot.js';
+import { TERMINAL_STATUSES, type Export, type Run, type RunCounts } from '../model.js';
 import { readSegmentFile } from '../segments/readRows.js';
 import { SegmentError } from '../segments/segmentError.js';
+import { locateSnapshot, type Snapshot } from '../segments/snapshot.js';
 import type { AppServices } from '../services.js';
-import { ImportBatcher } from '../sync/batching.js';
-import { mapRecord, MappingError, resolveMapping, type ResolvedMapping } from '../sync/mapping.js';
+import type { RejectedRowsWriter } from '../store/runFiles.js';
 import { QUEUES } from '../store/workQueues.js';
+import { ImportBatcher } from '../sync/batching.js';
+import { fingerprint } from '../sync/fingerprint.js';
+import { mapRecord, MappingError, resolveMapping, type ResolvedMapping } from '../sync/mapping.js';
+import { SYNC_MODES } from '../sync/syncModes.js';
+import type { StateWriter } from './exportState.js';
 import type { BatchMessage } from './messages.js';
 import { cancelRun, failRun, finalizeRun } from './runLifecycle.js';
-import type { RejectedRowsWriter } from '../store/runFiles.js';
 
-/** How many batch writes (blob, table entity, queue message) the planner keeps in flight. */
+/** How many batch writes (blob and table entity, or queue message) the planner keeps in flight. */
 const PLANNER_CONCURRENCY = 16;
 /** How often (in batches) the planner looks whether the run was cancelled. */
 const CANCEL_CHECK_EVERY = 50;
+/** Contacts a dry run keeps as a sample of what it would send. */
+const SAMPLE_SIZE = 20;
 
-export interface PlanResult {
-  run: Run;
+type PlanCounts = Pick<RunCounts, 'read' | 'rejected' | 'duplicate' | 'unchanged'>;
+
+interface PlannedBatch {
+  batch: number;
+  contacts: number;
+  unsubscribes: number;
 }
 
 /**
- * The planner: locate → read → map and validate → dedupe → batch → enqueue. Streams the snapshot
- * once with bounded memory (the dedupe set grows with distinct emails, not with rows). A
- * structural problem fails the run before any batch is enqueued; batches are only enqueued once
- * the whole snapshot has been read and validated.
+ * The planner: locate → read → map and validate → dedupe → diff → batch → enqueue. It streams
+ * the snapshot once; memory grows with distinct emails (dedupe and the previous state), not with
+ * rows. Batch payloads are written as it goes, but nothing is enqueued until the whole snapshot
+ * has been read: a structural problem anywhere fails the run with nothing sent.
  */
 export async function planRun(svc: AppServices, exportId: string, runId: string, log: (m: string) => void = () => {}): Promise<Run | undefined> {
   const { run, changed } = await svc.runs.updateRun(exportId, runId, (r) =>
@@ -33,9 +42,8 @@ export async function planRun(svc: AppServices, exportId: string, runId: string,
   if (!changed) return run; // already planned, or ended: a redelivered message does nothing
   const exp = await svc.exports.get(exportId);
   if (!exp) return cancelRun(svc, exportId, runId, 'The export was deleted');
-
   try {
-    return await plan(svc, exp, run, log);
+    return await new Planner(svc, exp, run, log).plan();
   } catch (error) {
     if (error instanceof SegmentError || error instanceof MappingError) {
       log(`Run ${runId} failed: ${error.message}`);
@@ -45,128 +53,175 @@ export async function planRun(svc: AppServices, exportId: string, runId: string,
   }
 }
 
-async function plan(svc: AppServices, exp: Export, run: Run, log: (m: string) => void): Promise<Run | undefined> {
-  const snapshot = await locateSnapshot(svc.segments.blobs, exp.source);
-  log(`Run ${run.runId}: snapshot ${snapshot.id} (${snapshot.layout}, ${snapshot.segmentFiles.length} file(s))`);
-  const rejectedRows = await svc.runFiles.rejectedRows(run.runId);
-  const counts = { read: 0, rejected: 0, duplicate: 0, unchanged: 0 };
-  const seen = new Set<string>();
-  const batcher = new ImportBatcher();
-  // Pass 1 validates the whole snapshot and writes payload blobs; nothing is enqueued until it
-  // has succeeded, so a corrupt last file cannot leave half a segment sent.
-  const pending = new Pool(PLANNER_CONCURRENCY);
-  const batches: { batch: number; contacts: number }[] = [];
-  const writeBatch = (contacts: ImportContact[]) => {
-    const batch = batches.length + 1;
-    batches.push({ batch, contacts: contacts.length });
-    return pending.run(async () => {
-      await svc.runFiles.writeBatch(run.runId, batch, contacts);
-      await svc.runs.createBatch({
-        runId: run.runId, batch, status: 'pending', contacts: contacts.length, unsubscribes: 0,
+class Planner {
+  readonly counts: PlanCounts = { read: 0, rejected: 0, duplicate: 0, unchanged: 0 };
+  readonly batches: PlannedBatch[] = [];
+  readonly sample: ImportContact[] = [];
+  readonly #batcher = new ImportBatcher();
+  readonly #writes: Pool;
+  #rejected!: RejectedRowsWriter;
+  #pendingState?: StateWriter;
+
+  constructor(
+    readonly svc: AppServices,
+    readonly exp: Export,
+    readonly run: Run,
+    readonly log: (m: string) => void,
+  ) {
+    this.#writes = new Pool(PLANNER_CONCURRENCY);
+  }
+
+  async plan(): Promise<Run | undefined> {
+    const { svc, exp, run } = this;
+    const snapshot = await locateSnapshot(svc.segments.blobs, exp.source);
+    this.log(`Run ${run.runId}: snapshot ${snapshot.id} (${snapshot.layout}, ${snapshot.segmentFiles.length} file(s))`);
+    this.#rejected = await svc.runFiles.rejectedRows(run.runId, { fresh: true });
+    const previous = await svc.exportState.load(exp.id);
+    if (!run.dryRun) this.#pendingState = await svc.exportState.pendingWriter(run.runId);
+
+    const cancelled = await this.#readSnapshot(snapshot, previous);
+    if (cancelled) return svc.runs.getRun(exp.id, run.runId);
+    if (SYNC_MODES[exp.mode].unsubscribeLeavers) {
+      // Whatever is left of the previous state was sent before and is no longer in the segment.
+      const unsubscribe = [{ listid: String(exp.listId) }];
+      for (const email of previous.keys()) await this.#add({ email, unsubscribe });
+    }
+    previous.clear();
+    await this.#flushBatch(this.#batcher.flush());
+    await this.#writes.drain();
+    await this.#rejected.flush();
+    await this.#pendingState?.close();
+    if (this.counts.read === 0) throw new SegmentError(`The snapshot at ${exp.source.container}/${exp.source.path} has no rows (empty snapshot)`);
+    const c = this.counts;
+    this.log(`Run ${run.runId}: read ${c.read}, rejected ${c.rejected}, duplicate ${c.duplicate}, unchanged ${c.unchanged}, ${this.batches.length} batch(es)`);
+    return run.dryRun ? this.#finishDryRun(snapshot) : this.#enqueue(snapshot);
+  }
+
+  /** Returns true when the run was cancelled while reading. */
+  async #readSnapshot(snapshot: Snapshot, previous: Map<string, number>): Promise<boolean> {
+    const { exp, run } = this;
+    const seen = new Set<string>();
+    const subscribe = [{ listid: String(exp.listId) }];
+    for (const file of snapshot.segmentFiles) {
+      let resolved: ResolvedMapping | undefined = file.columns ? resolveMapping(exp.mapping, file.columns, `${file.container}/${file.name}`) : undefined;
+      for await (const row of readSegmentFile(this.svc.segments.blobs, file)) {
+        resolved ??= resolveMapping(exp.mapping, Object.keys(row.record), row.file);
+        this.counts.read++;
+        const mapped = mapRecord(row.record, resolved);
+        if (!mapped.contact) {
+          await this.#reject(row.file, row.row, row.record[resolved.email] ?? '', mapped.reason);
+          continue;
+        }
+        const contact = mapped.contact;
+        // The first row of an email wins; later ones are counted as duplicates.
+        if (seen.has(contact.email)) {
+          this.counts.duplicate++;
+          continue;
+        }
+        seen.add(contact.email);
+        const sentBefore = previous.get(contact.email);
+        previous.delete(contact.email);
+        if (!this.#batcher.fits(contact)) {
+          await this.#reject(row.file, row.row, contact.email, 'contact larger than an import request allows');
+          continue;
+        }
+        const print = fingerprint(contact, exp.listId);
+        await this.#pendingState?.add(contact.email, print);
+        if (!run.fullSync && sentBefore === parseInt(print, 16)) {
+          this.counts.unchanged++;
+          continue;
+        }
+        contact.subscribe = subscribe;
+        if ((await this.#add(contact)) && this.batches.length % CANCEL_CHECK_EVERY === 0 && (await this.#isEnded())) return true;
+      }
+    }
+    return false;
+  }
+
+  /** Adds a contact to the current batch; true when that completed a batch. */
+  async #add(contact: ImportContact): Promise<boolean> {
+    if (this.sample.length < SAMPLE_SIZE) this.sample.push(contact);
+    const full = this.#batcher.add(contact);
+    await this.#flushBatch(full);
+    return full !== undefined;
+  }
+
+  async #flushBatch(full: { contacts: ImportContact[] } | undefined): Promise<void> {
+    if (!full) return;
+    const planned: PlannedBatch = {
+      batch: this.batches.length + 1,
+      contacts: full.contacts.length,
+      unsubscribes: full.contacts.filter((c) => c.unsubscribe).length,
+    };
+    this.batches.push(planned);
+    if (this.run.dryRun) return;
+    const { runId } = this.run;
+    await this.#writes.run(async () => {
+      await this.svc.runFiles.writeBatch(runId, planned.batch, full.contacts);
+      await this.svc.runs.createBatch({
+        runId, batch: planned.batch, status: 'pending', contacts: planned.contacts, unsubscribes: planned.unsubscribes,
         attempts: 0, resubmits: 0, rejected: 0, upserted: 0, unsubscribed: 0, failed: 0, counted: false,
       });
     });
-  };
-  const subscribe = [{ listid: String(exp.listId) }];
-  const sample: ImportContact[] = [];
+  }
 
-  for (const file of snapshot.segmentFiles) {
-    let resolved: ResolvedMapping | undefined;
-    if (file.columns) resolved = resolveMapping(exp.mapping, file.columns, `${file.container}/${file.name}`);
-    for await (const row of readSegmentFile(svc.segments.blobs, file)) {
-      resolved ??= resolveMapping(exp.mapping, Object.keys(row.record), row.file);
-      counts.read++;
-      const mapped = mapRecord(row.record, resolved);
-      if (!mapped.contact) {
-        counts.rejected++;
-        await rejectedRows.add({ file: row.file, row: row.row, email: row.record[resolved.email] ?? '', reason: mapped.reason });
-        continue;
-      }
-      const contact = mapped.contact;
-      // The first row of an email wins; later ones are counted as duplicates.
-      if (seen.has(contact.email)) {
-        counts.duplicate++;
-        continue;
-      }
-      seen.add(contact.email);
-      contact.subscribe = subscribe;
-      if (!batcher.fits(contact)) {
-        counts.rejected++;
-        await rejectedRows.add({ file: row.file, row: row.row, email: contact.email, reason: 'contact larger than an import request allows' });
-        continue;
-      }
-      if (sample.length < 10) sample.push(contact);
-      const full = batcher.add(contact);
-      if (full && !run.dryRun) await writeBatch(full.contacts);
-      else if (full) batches.push({ batch: batches.length + 1, contacts: full.contacts.length });
-      if (batches.length % CANCEL_CHECK_EVERY === 0 && full && (await isEnded(svc, run))) return svc.runs.getRun(run.exportId, run.runId);
+  async #reject(file: string, row: number, email: string, reason: string): Promise<void> {
+    this.counts.rejected++;
+    await this.#rejected.add({ file, row, email, reason });
+  }
+
+  async #isEnded(): Promise<boolean> {
+    const current = await this.svc.runs.getRun(this.exp.id, this.run.runId);
+    return !current || TERMINAL_STATUSES.has(current.status);
+  }
+
+  #snapshotFields(snapshot: Snapshot): Partial<Run> {
+    return {
+      snapshot: { id: snapshot.id, files: snapshot.files },
+      rejectedRows: this.#rejected.count > 0 ? this.svc.runFiles.rejectedPath(this.run.runId) : undefined,
+    };
+  }
+
+  async #enqueue(snapshot: Snapshot): Promise<Run | undefined> {
+    const { svc, exp, run } = this;
+    const { run: sending, changed } = await svc.runs.updateRun(exp.id, run.runId, (r) =>
+      r.status !== 'planning'
+        ? undefined
+        : { ...r, ...this.#snapshotFields(snapshot), status: 'sending', counts: { ...r.counts, ...this.counts }, batches: { total: this.batches.length, done: r.batches.done } },
+    );
+    if (!changed) return sending; // cancelled while planning
+    const enqueue = new Pool(PLANNER_CONCURRENCY);
+    for (const b of this.batches) {
+      await enqueue.run(() => svc.queues.send(QUEUES.batches, { exportId: exp.id, runId: run.runId, batch: b.batch } satisfies BatchMessage));
     }
+    await enqueue.drain();
+    // No batch at all (nothing new, changed or left): the run ends here.
+    if (this.batches.length === 0) return finalizeRun(svc, exp.id, run.runId);
+    return sending;
   }
-  const last = batcher.flush();
-  if (last && !run.dryRun) await writeBatch(last.contacts);
-  else if (last) batches.push({ batch: batches.length + 1, contacts: last.contacts.length });
-  await pending.drain();
-  await rejectedRows.flush();
-  if (counts.read === 0) throw new SegmentError(`The snapshot at ${exp.source.container}/${exp.source.path} has no rows (empty snapshot)`);
-  log(`Run ${run.runId}: read ${counts.read}, rejected ${counts.rejected}, duplicate ${counts.duplicate}, ${batches.length} batch(es)`);
 
-  if (run.dryRun) return finishDryRun(svc, run, snapshot, counts, batches, sample, rejectedRows);
-
-  const { run: sending, changed } = await svc.runs.updateRun(run.exportId, run.runId, (r) =>
-    r.status !== 'planning'
-      ? undefined
-      : {
-          ...r,
-          status: 'sending',
-          snapshot: { id: snapshot.id, files: snapshot.files },
-          counts: { ...r.counts, ...counts },
-          rejectedRows: rejectedRows.count > 0 ? svc.runFiles.rejectedPath(run.runId) : undefined,
-          batches: { total: batches.length, done: r.batches.done },
-        },
-  );
-  if (!changed) return sending; // cancelled while planning
-  const enqueue = new Pool(PLANNER_CONCURRENCY);
-  for (const b of batches) {
-    await enqueue.run(() => svc.queues.send(QUEUES.batches, { exportId: run.exportId, runId: run.runId, batch: b.batch } satisfies BatchMessage));
+  /** A dry run counts what it would send and keeps a sample of the payloads; nothing is sent or committed. */
+  async #finishDryRun(snapshot: Snapshot): Promise<Run> {
+    const { svc, exp, run } = this;
+    const wouldUpsert = this.batches.reduce((n, b) => n + b.contacts - b.unsubscribes, 0);
+    const wouldUnsubscribe = this.batches.reduce((n, b) => n + b.unsubscribes, 0);
+    const sample = JSON.stringify({ contacts: this.sample, batches: this.batches.length, wouldUpsert, wouldUnsubscribe }, null, 2);
+    await (await svc.runFiles.ready()).getBlockBlobClient(`runs/${run.runId}/sample.json`).upload(sample, Buffer.byteLength(sample));
+    const { run: done } = await svc.runs.updateRun(exp.id, run.runId, (r) =>
+      TERMINAL_STATUSES.has(r.status)
+        ? undefined
+        : {
+            ...r,
+            ...this.#snapshotFields(snapshot),
+            status: this.counts.rejected > 0 ? 'completedWithErrors' : 'completed',
+            counts: { ...r.counts, ...this.counts, upserted: wouldUpsert, unsubscribed: wouldUnsubscribe },
+            payloadSample: svc.runFiles.samplePath(run.runId),
+            batches: { total: this.batches.length, done: 0 },
+            finishedAt: new Date().toISOString(),
+          },
+    );
+    return done;
   }
-  await enqueue.drain();
-  // No batch at all (everything rejected or unchanged): the run ends here.
-  if (batches.length === 0) return finalizeRun(svc, run.exportId, run.runId);
-  return sending;
-}
-
-async function finishDryRun(
-  svc: AppServices,
-  run: Run,
-  snapshot: { id: string; files: { name: string; etag: string }[] },
-  counts: { read: number; rejected: number; duplicate: number; unchanged: number },
-  batches: { contacts: number }[],
-  sample: ImportContact[],
-  rejectedRows: RejectedRowsWriter,
-): Promise<Run> {
-  const wouldSend = batches.reduce((n, b) => n + b.contacts, 0);
-  await svc.runFiles.container
-    .getBlockBlobClient(`runs/${run.runId}/sample.json`)
-    .upload(JSON.stringify({ contacts: sample }, null, 2), Buffer.byteLength(JSON.stringify({ contacts: sample }, null, 2)));
-  const { run: done } = await svc.runs.updateRun(run.exportId, run.runId, (r) =>
-    TERMINAL_STATUSES.has(r.status)
-      ? undefined
-      : {
-          ...r,
-          status: counts.rejected > 0 ? 'completedWithErrors' : 'completed',
-          snapshot: { id: snapshot.id, files: snapshot.files },
-          counts: { ...r.counts, ...counts, upserted: wouldSend },
-          rejectedRows: rejectedRows.count > 0 ? svc.runFiles.rejectedPath(run.runId) : undefined,
-          batches: { total: batches.length, done: 0 },
-          finishedAt: new Date().toISOString(),
-        },
-  );
-  return done;
-}
-
-async function isEnded(svc: AppServices, run: Run): Promise<boolean> {
-  const current = await svc.runs.getRun(run.exportId, run.runId);
-  return !current || TERMINAL_STATUSES.has(current.status);
 }
 
 /** At most `size` promises in flight; `run` waits for room, `drain` for all. Errors surface. */

@@ -85,8 +85,10 @@ export async function finalizeRun(svc: AppServices, exportId: string, runId: str
   const run = await svc.runs.getRun(exportId, runId);
   if (!run || TERMINAL_STATUSES.has(run.status) || run.batches.total === undefined) return run;
   const sums = { contacts: 0, unsubscribes: 0, rejected: 0, upserted: 0, unsubscribed: 0, failed: 0, terminal: 0, batches: 0 };
+  const withFailures: BatchState[] = [];
   for await (const b of svc.runs.listBatches(runId)) {
     sums.batches++;
+    if (b.status !== 'completed' || b.failed > 0 || b.rejected > 0 || b.unsubscribes > b.unsubscribed) withFailures.push(b);
     if (TERMINAL_BATCH.has(b.status)) sums.terminal++;
     sums.contacts += b.contacts;
     sums.unsubscribes += b.unsubscribes;
@@ -96,6 +98,7 @@ export async function finalizeRun(svc: AppServices, exportId: string, runId: str
     sums.failed += b.failed;
   }
   if (sums.terminal < run.batches.total) return run;
+  if (run.status === 'sending') await commitState(svc, exportId, runId, withFailures);
   const { run: finished } = await svc.runs.updateRun(exportId, runId, (r) => {
     if (TERMINAL_STATUSES.has(r.status)) return undefined;
     const planned = r.counts;
@@ -113,6 +116,28 @@ export async function finalizeRun(svc: AppServices, exportId: string, runId: str
     return { ...r, counts, status: terminalStatus(r.status, counts), batches: { total: r.batches.total, done: sums.terminal }, finishedAt: new Date().toISOString() };
   });
   return finished;
+}
+
+/**
+ * The export's new state: this run's contacts less those that failed or were rejected (sent again
+ * next time), plus those whose unsubscribe failed (tried again next time).
+ */
+async function commitState(svc: AppServices, exportId: string, runId: string, withFailures: BatchState[]): Promise<void> {
+  const failed = new Set<string>();
+  const keep: string[] = [];
+  for (const b of withFailures) {
+    const whole = b.status !== 'completed';
+    const named = new Set(whole ? [] : await svc.runFiles.readFailedEmails(runId, b.batch));
+    if (!whole && named.size === 0 && b.unsubscribes === b.unsubscribed) continue;
+    for (const c of await svc.runFiles.readBatch(runId, b.batch)) {
+      if (!whole && !named.has(c.email)) continue;
+      failed.add(c.email);
+      if (c.unsubscribe) keep.push(c.email);
+    }
+    // Contacts ActiveCampaign rejected were taken out of the batch blob; their emails are named.
+    for (const email of named) failed.add(email);
+  }
+  await svc.exportState.commit(exportId, runId, failed, keep);
 }
 
 export function terminalStatus(current: RunStatus, counts: RunCounts): RunStatus {

@@ -70,6 +70,7 @@ export async function sendBatch(svc: AppServices, message: BatchMessage, log: (m
         await writer.flush();
         await svc.runs.updateRun(exportId, runId, (r) => ({ ...r, rejectedRows: svc.runFiles.rejectedPath(runId) }));
         rejected += named.size;
+        await svc.runFiles.addFailedEmails(runId, batch, [...named.keys()].map((i) => contacts[i].email));
         contacts = contacts.filter((_, i) => !named.has(i));
         // The payload blob keeps what is sent, so the status checker tallies the right contacts.
         await svc.runFiles.writeBatch(runId, batch, contacts);

@@ -34,7 +34,7 @@ export class RunFiles {
     this.container = blobs.getContainerClient(RUN_FILES_CONTAINER);
   }
 
-  async #ready(): Promise<ContainerClient> {
+  async ready(): Promise<ContainerClient> {
     this.#created ??= this.container.createIfNotExists().catch((e) => {
       this.#created = undefined;
       throw e;
@@ -58,19 +58,41 @@ export class RunFiles {
 
   async writeBatch(runId: string, batch: number, contacts: ImportContact[]): Promise<void> {
     const body = JSON.stringify({ contacts });
-    await (await this.#ready()).getBlockBlobClient(this.batchName(runId, batch)).upload(body, Buffer.byteLength(body), {
+    await (await this.ready()).getBlockBlobClient(this.batchName(runId, batch)).upload(body, Buffer.byteLength(body), {
       blobHTTPHeaders: { blobContentType: 'application/json' },
     });
   }
 
+  /** Adds to the emails of one batch that ActiveCampaign rejected or could not process. */
+  async addFailedEmails(runId: string, batch: number, emails: string[]): Promise<void> {
+    if (emails.length === 0) return;
+    const all = [...new Set([...(await this.readFailedEmails(runId, batch)), ...emails])];
+    const body = JSON.stringify(all);
+    await (await this.ready()).getBlockBlobClient(`runs/${runId}/failed/${String(batch).padStart(7, '0')}.json`).upload(body, Buffer.byteLength(body));
+  }
+
+  async readFailedEmails(runId: string, batch: number): Promise<string[]> {
+    const blob = (await this.ready()).getBlobClient(`runs/${runId}/failed/${String(batch).padStart(7, '0')}.json`);
+    if (!(await blob.exists())) return [];
+    return JSON.parse((await blob.downloadToBuffer()).toString('utf8'));
+  }
+
   async readBatch(runId: string, batch: number): Promise<ImportContact[]> {
-    const buffer = await (await this.#ready()).getBlobClient(this.batchName(runId, batch)).downloadToBuffer();
+    const buffer = await (await this.ready()).getBlobClient(this.batchName(runId, batch)).downloadToBuffer();
     return (JSON.parse(buffer.toString('utf8')) as { contacts: ImportContact[] }).contacts;
   }
 
-  /** The run's rejected-rows CSV, appended to by the planner and the send workers. */
-  async rejectedRows(runId: string): Promise<RejectedRowsWriter> {
-    const blob = (await this.#ready()).getAppendBlobClient(this.rejectedName(runId));
+  samplePath(runId: string): string {
+    return `${RUN_FILES_CONTAINER}/runs/${runId}/sample.json`;
+  }
+
+  /**
+   * The run's rejected-rows CSV, appended to by the planner and the send workers. `fresh` starts
+   * it over (a planner that runs again after a crash must not list rows twice).
+   */
+  async rejectedRows(runId: string, options: { fresh?: boolean } = {}): Promise<RejectedRowsWriter> {
+    const blob = (await this.ready()).getAppendBlobClient(this.rejectedName(runId));
+    if (options.fresh) await blob.deleteIfExists();
     const created = await blob.createIfNotExists({ blobHTTPHeaders: { blobContentType: 'text/csv; charset=utf-8' } });
     if (created.succeeded) await blob.appendBlock(CSV_HEADER, CSV_HEADER.length);
     return new RejectedRowsWriter(blob);
@@ -78,7 +100,7 @@ export class RunFiles {
 
   /** A run file's text, by its name in the container or its `container/name` path. */
   async readText(name: string): Promise<string | undefined> {
-    const blob = (await this.#ready()).getBlobClient(name.replace(`${RUN_FILES_CONTAINER}/`, ''));
+    const blob = (await this.ready()).getBlobClient(name.replace(`${RUN_FILES_CONTAINER}/`, ''));
     if (!(await blob.exists())) return undefined;
     return (await blob.downloadToBuffer()).toString('utf8');
   }
