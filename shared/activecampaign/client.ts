@@ -51,6 +51,8 @@ export interface ActiveCampaignClientOptions {
 
 export interface OperationOptions {
   abortSignal?: AbortSignal;
+  /** Called once the budget grants the request, just before it is sent; throwing stops it. */
+  beforeSend?: () => Promise<void>;
 }
 
 export interface ActiveCampaignList {
@@ -150,6 +152,7 @@ export class ActiveCampaignClient {
 
   async #send(method: 'GET' | 'POST', path: string, payload: unknown, kind: RequestKind, options: OperationOptions): Promise<unknown> {
     await this.#options.budget?.acquire(kind, options);
+    await options.beforeSend?.();
     const requestId = randomUUID();
     const started = Date.now();
     const what = `${method} ${path.split('?')[0]}`;

@@ -45,11 +45,66 @@ export async function failRun(svc: AppServices, exportId: string, runId: string,
   return run;
 }
 
+/**
+ * Cancels a run at once. Its counts are settled from what ActiveCampaign confirmed so far: batches
+ * not yet confirmed count as `failed` (not sent, or not confirmed), so the counts add up now.
+ */
 export async function cancelRun(svc: AppServices, exportId: string, runId: string, reason: string): Promise<Run> {
-  const { run } = await svc.runs.updateRun(exportId, runId, (r) =>
-    TERMINAL_STATUSES.has(r.status) ? undefined : { ...r, status: 'cancelled', error: reason, finishedAt: new Date().toISOString() },
-  );
+  const current = await svc.runs.getRun(exportId, runId);
+  const sums = current?.batches.total !== undefined ? await sumBatches(svc, runId) : undefined;
+  const { run } = await svc.runs.updateRun(exportId, runId, (r) => {
+    if (TERMINAL_STATUSES.has(r.status)) return undefined;
+    const counts = sums && r.batches.total !== undefined ? settledCounts(r.counts, sums) : r.counts;
+    return { ...r, counts, status: 'cancelled', error: reason, finishedAt: new Date().toISOString() };
+  });
   return run;
+}
+
+interface BatchSums {
+  contacts: number;
+  unsubscribes: number;
+  rejected: number;
+  upserted: number;
+  unsubscribed: number;
+  failed: number;
+  terminal: number;
+  batches: number;
+  withFailures: BatchState[];
+}
+
+async function sumBatches(svc: AppServices, runId: string): Promise<BatchSums> {
+  const sums: BatchSums = { contacts: 0, unsubscribes: 0, rejected: 0, upserted: 0, unsubscribed: 0, failed: 0, terminal: 0, batches: 0, withFailures: [] };
+  for await (const b of svc.runs.listBatches(runId)) {
+    sums.batches++;
+    sums.contacts += b.contacts;
+    sums.unsubscribes += b.unsubscribes;
+    sums.rejected += b.rejected;
+    if (TERMINAL_BATCH.has(b.status)) {
+      sums.terminal++;
+      sums.upserted += b.upserted;
+      sums.unsubscribed += b.unsubscribed;
+      sums.failed += b.failed;
+      if (b.status !== 'completed' || b.failed > 0 || b.rejected > 0 || b.unsubscribes > b.unsubscribed) sums.withFailures.push(b);
+    } else {
+      sums.failed += Math.max(0, b.contacts - b.rejected - b.unsubscribes);
+    }
+  }
+  return sums;
+}
+
+/** Counts from the planner's (read, duplicate, unchanged) and the batches' outcomes. */
+function settledCounts(planned: RunCounts, sums: BatchSums): RunCounts {
+  // Rows the planner rejected are whatever it read and did not put in a batch.
+  const plannerRejected = planned.read - planned.duplicate - planned.unchanged - (sums.contacts - sums.unsubscribes);
+  return {
+    read: planned.read,
+    duplicate: planned.duplicate,
+    unchanged: planned.unchanged,
+    rejected: plannerRejected + sums.rejected,
+    upserted: sums.upserted,
+    unsubscribed: sums.unsubscribed,
+    failed: sums.failed,
+  };
 }
 
 export type BatchOutcome = Pick<BatchState, 'status' | 'rejected' | 'upserted' | 'unsubscribed' | 'failed' | 'error'>;
@@ -68,6 +123,8 @@ export async function completeBatch(svc: AppServices, exportId: string, runId: s
   if (!transitioned) return;
   const { run } = await svc.runs.updateRun(exportId, runId, (r) => {
     r.batches.done += 1;
+    // A cancelled run's counts were settled when it was cancelled.
+    if (TERMINAL_STATUSES.has(r.status)) return r;
     r.counts.rejected += outcome.rejected;
     r.counts.upserted += outcome.upserted;
     r.counts.unsubscribed += outcome.unsubscribed;
@@ -84,35 +141,12 @@ export async function completeBatch(svc: AppServices, exportId: string, runId: s
 export async function finalizeRun(svc: AppServices, exportId: string, runId: string): Promise<Run | undefined> {
   const run = await svc.runs.getRun(exportId, runId);
   if (!run || TERMINAL_STATUSES.has(run.status) || run.batches.total === undefined) return run;
-  const sums = { contacts: 0, unsubscribes: 0, rejected: 0, upserted: 0, unsubscribed: 0, failed: 0, terminal: 0, batches: 0 };
-  const withFailures: BatchState[] = [];
-  for await (const b of svc.runs.listBatches(runId)) {
-    sums.batches++;
-    if (b.status !== 'completed' || b.failed > 0 || b.rejected > 0 || b.unsubscribes > b.unsubscribed) withFailures.push(b);
-    if (TERMINAL_BATCH.has(b.status)) sums.terminal++;
-    sums.contacts += b.contacts;
-    sums.unsubscribes += b.unsubscribes;
-    sums.rejected += b.rejected;
-    sums.upserted += b.upserted;
-    sums.unsubscribed += b.unsubscribed;
-    sums.failed += b.failed;
-  }
+  const sums = await sumBatches(svc, runId);
   if (sums.terminal < run.batches.total) return run;
-  if (run.status === 'sending') await commitState(svc, exportId, runId, withFailures);
+  if (run.status === 'sending') await commitState(svc, exportId, runId, sums.withFailures);
   const { run: finished } = await svc.runs.updateRun(exportId, runId, (r) => {
     if (TERMINAL_STATUSES.has(r.status)) return undefined;
-    const planned = r.counts;
-    // Rows the planner rejected are whatever it read and did not put in a batch.
-    const plannerRejected = planned.read - planned.duplicate - planned.unchanged - (sums.contacts - sums.unsubscribes);
-    const counts: RunCounts = {
-      read: planned.read,
-      duplicate: planned.duplicate,
-      unchanged: planned.unchanged,
-      rejected: plannerRejected + sums.rejected,
-      upserted: sums.upserted,
-      unsubscribed: sums.unsubscribed,
-      failed: sums.failed,
-    };
+    const counts = settledCounts(r.counts, sums);
     return { ...r, counts, status: terminalStatus(r.status, counts), batches: { total: r.batches.total, done: sums.terminal }, finishedAt: new Date().toISOString() };
   });
   return finished;

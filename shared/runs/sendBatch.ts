@@ -13,7 +13,12 @@ export const MAX_SEND_ATTEMPTS = 5;
 /** A batch whose contacts ActiveCampaign keeps rejecting one round after another is given up. */
 const MAX_VALIDATION_ROUNDS = 5;
 
-export type SendOutcome = 'submitted' | 'skipped' | 'deferred' | 'completed' | 'failed';
+export type SendOutcome = 'submitted' | 'skipped' | 'deferred' | 'completed' | 'failed' | 'cancelled';
+
+/** The run ended (cancelled, for example by deleting its export) while the batch waited to be sent. */
+class RunEndedError extends Error {
+  override readonly name = 'RunEndedError';
+}
 
 /**
  * The send worker. Idempotent per batch: a redelivered message never sends a batch that was
@@ -53,7 +58,13 @@ export async function sendBatch(svc: AppServices, message: BatchMessage, log: (m
         return 'completed';
       }
       try {
-        const { batchId } = await client.bulkImport(contacts);
+        // The budget may hold the request for seconds: look again right before it goes out, so
+        // that nothing is sent after an export's deletion has been answered.
+        const beforeSend = async () => {
+          const current = await svc.runs.getRun(exportId, runId);
+          if (!current || TERMINAL_STATUSES.has(current.status)) throw new RunEndedError(`Run ${runId} ended before batch ${batch} was sent`);
+        };
+        const { batchId } = await client.bulkImport(contacts, { beforeSend });
         await svc.runs.updateBatch(runId, batch, (s) =>
           TERMINAL_BATCH.has(s.status) ? undefined : { ...s, status: 'submitted', importId: batchId, rejected, attempts: attempt + 1 },
         );
@@ -79,6 +90,11 @@ export async function sendBatch(svc: AppServices, message: BatchMessage, log: (m
       }
     }
   } catch (error) {
+    if (error instanceof RunEndedError) {
+      await completeBatch(svc, exportId, runId, batch, { status: 'cancelled', rejected, upserted: 0, unsubscribed: 0, failed: contacts.filter((c) => !c.unsubscribe).length });
+      log(error.message);
+      return 'cancelled';
+    }
     return handleFailure(svc, message, contacts, rejected, error, log);
   }
 }

@@ -9,6 +9,9 @@ export const QUEUES = {
 
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 
+/** Where the Functions host moves a message after maxDequeueCount failed attempts. */
+export const poisonQueue = (name: QueueName) => `${name}-poison`;
+
 /** Azure Functions' queue trigger expects base64 messages; @azure/storage-queue does not encode. */
 export function encodeMessage(message: unknown): string {
   return Buffer.from(JSON.stringify(message), 'utf8').toString('base64');

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { QUEUES } from '../../shared/store/workQueues.js';
+import { poisonQueue, QUEUES } from '../../shared/store/workQueues.js';
 import { ROOT } from '../support/harness.js';
 
 interface Binding {
@@ -31,8 +31,8 @@ describe('function registrations', () => {
   it('has one file per function and one trigger per function', () => {
     expect(regs.map((r) => r.name).sort()).toEqual(
       [
-        'checkImport', 'createConnection', 'createExport', 'deleteConnection', 'deleteExport', 'getConnection', 'getExport',
-        'getRun', 'health', 'listConnections', 'listExports', 'listRuns', 'planRun', 'refreshTimer', 'sendBatch', 'startRun', 'updateConnection',
+        'checkImport', 'createConnection', 'failPoisonedBatch', 'failPoisonedPlan', 'failPoisonedStatusCheck', 'createExport', 'deleteConnection', 'deleteExport', 'getConnection', 'getExport',
+        'getRun', 'health', 'listConnections', 'openApi', 'listExports', 'listRuns', 'planRun', 'refreshTimer', 'sendBatch', 'startRun', 'updateConnection',
       ].sort(),
     );
     for (const r of regs) expect(Object.values(r.bindings).filter((b) => /trigger$/i.test(b.type))).toHaveLength(1);
@@ -52,7 +52,8 @@ describe('function registrations', () => {
 
   it('binds the queue functions to the queues the code sends to, in AzureWebJobsStorage', () => {
     const queues = triggers.filter((t) => t.trigger.type === 'queueTrigger');
-    expect(queues.map((q) => q.trigger.queueName).sort()).toEqual(Object.values(QUEUES).sort());
+    const names = Object.values(QUEUES);
+    expect(queues.map((q) => q.trigger.queueName).sort()).toEqual([...names, ...names.map(poisonQueue)].sort());
     for (const q of queues) expect(q.trigger.connection).toBe('AzureWebJobsStorage');
   });
 

@@ -97,7 +97,8 @@ export async function startRunnerProcess(env: Record<string, string>, args: stri
 export const adminHeader = principalHeader('admin@example.com', [ADMIN_ROLE]);
 
 /** A JSON call to the app's HTTP API. */
-export async function api(base: string, method: string, path: string, body?: unknown, principal: string | undefined = adminHeader) {
+/** `principal` null sends no caller at all. */
+export async function api(base: string, method: string, path: string, body?: unknown, principal: string | null = adminHeader) {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (principal) headers['x-ms-client-principal'] = principal;
   const res = await fetch(`${base}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });

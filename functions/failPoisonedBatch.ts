@@ -1,0 +1,11 @@
+import { app, type InvocationContext } from '@azure/functions';
+import { parseBatchMessage } from '../shared/runs/messages.js';
+import { failPoisonedBatch } from '../shared/runs/poisonedMessages.js';
+import { services } from '../shared/services.js';
+import { poisonQueue, QUEUES } from '../shared/store/workQueues.js';
+
+export async function failPoisonedBatchHandler(message: unknown, context: InvocationContext): Promise<void> {
+  await failPoisonedBatch(services(), parseBatchMessage(message), (m) => context.warn(m));
+}
+
+app.storageQueue('failPoisonedBatch', { queueName: poisonQueue(QUEUES.batches), connection: 'AzureWebJobsStorage', handler: failPoisonedBatchHandler });
