@@ -46,15 +46,15 @@ export class ConfigurationError extends Error {
   override readonly name = 'ConfigurationError';
 }
 
-const positiveNumber = (name: string, fallback: number) =>
+const positiveNumber = (name: string, fallback: number, allowZero = false) =>
   z
     .string()
     .optional()
     .transform((v, ctx) => {
       if (v === undefined || v.trim() === '') return fallback;
       const n = Number(v);
-      if (!Number.isFinite(n) || n <= 0) {
-        ctx.addIssue({ code: 'custom', message: `${name} must be a positive number, got "${v}"` });
+      if (!Number.isFinite(n) || n < 0 || (n === 0 && !allowZero)) {
+        ctx.addIssue({ code: 'custom', message: `${name} must be a ${allowZero ? 'non-negative' : 'positive'} number, got "${v}"` });
         return z.NEVER;
       }
       return n;
@@ -77,8 +77,9 @@ function readStorage(env: NodeJS.ProcessEnv, prefix: string): StorageSetting | u
 export function readConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const numbers = z
     .object({
-      ACTIVECAMPAIGN_REQUESTS_PER_SECOND: positiveNumber('ACTIVECAMPAIGN_REQUESTS_PER_SECOND', 5),
-      ACTIVECAMPAIGN_BULK_IMPORTS_PER_MINUTE: positiveNumber('ACTIVECAMPAIGN_BULK_IMPORTS_PER_MINUTE', 100),
+      // 0 turns the app's own budget off (an emulator without limits); ActiveCampaign keeps its limits regardless.
+      ACTIVECAMPAIGN_REQUESTS_PER_SECOND: positiveNumber('ACTIVECAMPAIGN_REQUESTS_PER_SECOND', 5, true),
+      ACTIVECAMPAIGN_BULK_IMPORTS_PER_MINUTE: positiveNumber('ACTIVECAMPAIGN_BULK_IMPORTS_PER_MINUTE', 100, true),
       IMPORT_POLL_INTERVAL_SECONDS: positiveNumber('IMPORT_POLL_INTERVAL_SECONDS', 5),
     })
     .safeParse(env);

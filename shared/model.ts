@@ -78,4 +78,6 @@ export interface Run {
   /** Dry runs: a sample of the payloads the run would send (`container/name`). */
   payloadSample?: string;
   batches: { total?: number; done: number };
+  /** When the run watcher last looked at the run's batches. */
+  lastProgressAt?: string;
 }

@@ -74,7 +74,7 @@ export function createServices(cfg: AppConfig, overrides: ServiceOverrides = {})
       if (!key) throw new MissingApiKeyError(`The API key of connection ${connection.id} is missing from the secret store`);
       return new ActiveCampaignClient(connection.hostname, key, {
         insecureHosts: cfg.insecureHosts,
-        budget: rateBudget.forAccount(connection.hostname),
+        budget: cfg.requestsPerSecond > 0 && cfg.bulkImportsPerMinute > 0 ? rateBudget.forAccount(connection.hostname) : undefined,
         log: overrides.log,
       });
     },

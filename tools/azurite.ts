@@ -9,6 +9,7 @@ import { azuriteConnectionString } from '../shared/store/storageClients.js';
 
 export interface AzuriteInstance {
   connectionString: string;
+  pid?: number;
   ports: { blob: number; queue: number; table: number };
   stop(): Promise<void>;
 }
@@ -66,6 +67,7 @@ export async function startAzurite(ports = { blob: 0, queue: 0, table: 0 }, time
   return {
     connectionString: azuriteConnectionString('127.0.0.1', actual),
     ports: actual,
+    pid: child.pid,
     async stop() {
       if (child.exitCode !== null) return;
       const exited = new Promise((resolve) => child.once('exit', resolve));

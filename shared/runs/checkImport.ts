@@ -23,10 +23,10 @@ export async function checkImport(svc: AppServices, message: StatusMessage, log:
   const { exportId, runId, batch, importId } = message;
   const state = await svc.runs.getBatch(runId, batch);
   if (!state || state.status !== 'submitted' || state.importId !== importId) return 'skipped';
-  const exp = await svc.exports.get(exportId);
-  const connection = exp && (await svc.connections.get(exp.connectionId));
+  const exp = await svc.exports.getCached(exportId);
+  const connection = exp && (await svc.connections.getCached(exp.connectionId));
   if (!exp || !connection) {
-    await completeBatch(svc, exportId, runId, batch, { status: 'cancelled', rejected: state.rejected, upserted: 0, unsubscribed: 0, failed: unsentUpserts(state) });
+    await completeBatch(svc, exportId, runId, batch, { status: 'cancelled', rejected: state.rejected, upserted: 0, unsubscribed: 0, failed: unsentUpserts(state) }, state);
     return 'skipped';
   }
   const polls = (message.polls ?? 0) + 1;
@@ -50,10 +50,13 @@ export async function checkImport(svc: AppServices, message: StatusMessage, log:
   }
 
   if (info.status === 'completed') {
-    const contacts = await svc.runFiles.readBatch(runId, batch);
     const failedEmails = new Set(info.failure.map((e) => e.trim().toLowerCase()));
-    await svc.runFiles.addFailedEmails(runId, batch, [...failedEmails]);
-    const counts = tally(contacts, failedEmails);
+    let counts = { upserted: unsentUpserts(state), unsubscribed: state.unsubscribes, failed: 0 };
+    if (failedEmails.size > 0) {
+      // Only a partial failure needs the payload, to tell failed upserts from failed unsubscribes.
+      await svc.runFiles.addFailedEmails(runId, batch, [...failedEmails]);
+      counts = tally(await svc.runFiles.readBatch(runId, batch), failedEmails);
+    }
     await completeBatch(svc, exportId, runId, batch, {
       status: 'completed',
       rejected: state.rejected,
@@ -61,7 +64,7 @@ export async function checkImport(svc: AppServices, message: StatusMessage, log:
       unsubscribed: counts.unsubscribed,
       failed: counts.failed,
       error: failedEmails.size > 0 ? `ActiveCampaign could not process ${failedEmails.size} contact(s)` : undefined,
-    });
+    }, state);
     return 'completed';
   }
   if (info.status === 'failed' || info.status === 'interrupted') {

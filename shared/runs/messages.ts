@@ -1,5 +1,6 @@
 /** Queue messages of a run. Small on purpose: a batch's contacts travel in a blob. */
 
+/** A run's plan message, and the run watcher's message (the same shape). */
 export interface PlanMessage {
   exportId: string;
   runId: string;

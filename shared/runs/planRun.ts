@@ -12,7 +12,7 @@ import { mapRecord, MappingError, resolveMapping, type ResolvedMapping } from '.
 import { SYNC_MODES } from '../sync/syncModes.js';
 import type { StateWriter } from './exportState.js';
 import type { BatchMessage } from './messages.js';
-import { cancelRun, failRun, finalizeRun } from './runLifecycle.js';
+import { cancelRun, enqueueWatch, failRun, finalizeRun } from './runLifecycle.js';
 
 /** How many batch writes (blob and table entity, or queue message) the planner keeps in flight. */
 const PLANNER_CONCURRENCY = 16;
@@ -197,6 +197,7 @@ class Planner {
     await enqueue.drain();
     // No batch at all (nothing new, changed or left): the run ends here.
     if (this.batches.length === 0) return finalizeRun(svc, exp.id, run.runId);
+    await enqueueWatch(svc, exp.id, run.runId);
     return sending;
   }
 

@@ -67,13 +67,15 @@ interface BatchSums {
   upserted: number;
   unsubscribed: number;
   failed: number;
+  /** Failed contacts of terminal batches only (live counts while the run is sending). */
+  terminalFailed: number;
   terminal: number;
   batches: number;
   withFailures: BatchState[];
 }
 
 async function sumBatches(svc: AppServices, runId: string): Promise<BatchSums> {
-  const sums: BatchSums = { contacts: 0, unsubscribes: 0, rejected: 0, upserted: 0, unsubscribed: 0, failed: 0, terminal: 0, batches: 0, withFailures: [] };
+  const sums: BatchSums = { contacts: 0, unsubscribes: 0, rejected: 0, upserted: 0, unsubscribed: 0, failed: 0, terminalFailed: 0, terminal: 0, batches: 0, withFailures: [] };
   for await (const b of svc.runs.listBatches(runId)) {
     sums.batches++;
     sums.contacts += b.contacts;
@@ -84,6 +86,7 @@ async function sumBatches(svc: AppServices, runId: string): Promise<BatchSums> {
       sums.upserted += b.upserted;
       sums.unsubscribed += b.unsubscribed;
       sums.failed += b.failed;
+      sums.terminalFailed += b.failed;
       if (b.status !== 'completed' || b.failed > 0 || b.rejected > 0 || b.unsubscribes > b.unsubscribed) sums.withFailures.push(b);
     } else {
       sums.failed += Math.max(0, b.contacts - b.rejected - b.unsubscribes);
@@ -110,38 +113,47 @@ function settledCounts(planned: RunCounts, sums: BatchSums): RunCounts {
 export type BatchOutcome = Pick<BatchState, 'status' | 'rejected' | 'upserted' | 'unsubscribed' | 'failed' | 'error'>;
 
 /**
- * Records a batch's terminal outcome once (a redelivered message finds it already terminal), adds
- * it to the run's live counts and finalizes the run when it was the last batch.
+ * Records a batch's terminal outcome once (a redelivered message finds it already terminal).
+ * Only the batch's own entity is written: the run watcher adds batches up, so a thousand workers
+ * never contend for the run's entity.
  */
-export async function completeBatch(svc: AppServices, exportId: string, runId: string, batch: number, outcome: BatchOutcome): Promise<void> {
-  let transitioned = false;
-  await svc.runs.updateBatch(runId, batch, (s) => {
-    if (TERMINAL_BATCH.has(s.status)) return undefined;
-    transitioned = true;
-    return { ...s, ...outcome, counted: true };
-  });
-  if (!transitioned) return;
-  const { run } = await svc.runs.updateRun(exportId, runId, (r) => {
-    r.batches.done += 1;
-    // A cancelled run's counts were settled when it was cancelled.
-    if (TERMINAL_STATUSES.has(r.status)) return r;
-    r.counts.rejected += outcome.rejected;
-    r.counts.upserted += outcome.upserted;
-    r.counts.unsubscribed += outcome.unsubscribed;
-    r.counts.failed += outcome.failed;
-    return r;
-  });
-  if (run.batches.total !== undefined && run.batches.done >= run.batches.total) await finalizeRun(svc, exportId, runId);
+export async function completeBatch(svc: AppServices, _exportId: string, runId: string, batch: number, outcome: BatchOutcome, known?: BatchState): Promise<void> {
+  await svc.runs.updateBatch(runId, batch, (s) => (TERMINAL_BATCH.has(s.status) ? undefined : { ...s, ...outcome, counted: true }), known);
+}
+
+/**
+ * The run watcher, on its own queue: every poll interval it adds up the run's batches, shows the
+ * live counts on the run, and finalizes it once every batch is terminal. Returns whether it
+ * should look again.
+ */
+export async function watchRun(svc: AppServices, exportId: string, runId: string): Promise<boolean> {
+  const run = await svc.runs.getRun(exportId, runId);
+  if (!run || TERMINAL_STATUSES.has(run.status) || run.batches.total === undefined) return false;
+  const sums = await sumBatches(svc, runId);
+  if (sums.terminal >= run.batches.total) {
+    await finalizeRun(svc, exportId, runId, sums);
+    return false;
+  }
+  await svc.runs.updateRun(exportId, runId, (r) =>
+    TERMINAL_STATUSES.has(r.status)
+      ? undefined
+      : { ...r, counts: { ...settledCounts(r.counts, sums), failed: sums.terminalFailed }, batches: { total: r.batches.total, done: sums.terminal }, lastProgressAt: new Date().toISOString() },
+  );
+  return true;
+}
+
+export async function enqueueWatch(svc: AppServices, exportId: string, runId: string): Promise<void> {
+  await svc.queues.send(QUEUES.progress, { exportId, runId }, { delayInMs: svc.config.importPollIntervalInMs });
 }
 
 /**
  * Ends a run whose batches are all terminal. Counts are summed again from the batches, so a
  * worker that died between its two writes cannot leave them wrong. Only the first caller wins.
  */
-export async function finalizeRun(svc: AppServices, exportId: string, runId: string): Promise<Run | undefined> {
+export async function finalizeRun(svc: AppServices, exportId: string, runId: string, known?: BatchSums): Promise<Run | undefined> {
   const run = await svc.runs.getRun(exportId, runId);
   if (!run || TERMINAL_STATUSES.has(run.status) || run.batches.total === undefined) return run;
-  const sums = await sumBatches(svc, runId);
+  const sums = known ?? (await sumBatches(svc, runId));
   if (sums.terminal < run.batches.total) return run;
   if (run.status === 'sending') await commitState(svc, exportId, runId, sums.withFailures);
   const { run: finished } = await svc.runs.updateRun(exportId, runId, (r) => {

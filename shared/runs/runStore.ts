@@ -33,8 +33,10 @@ export interface BatchState {
   unsubscribed: number;
   failed: number;
   error?: string;
-  /** Whether this batch's counts were added to the run's (exactly once). */
+  /** Whether this batch's outcome was recorded (exactly once). */
   counted: boolean;
+  /** The entity's ETag when read, so that an update can skip reading it again. */
+  etag?: string;
 }
 
 type Entity = Record<string, unknown> & { partitionKey: string; rowKey: string };
@@ -150,19 +152,27 @@ export class RunStore {
     return e ? fromBatchEntity(e) : undefined;
   }
 
-  /** Like updateRun, for one batch; `change` may be called more than once. */
-  async updateBatch(runId: string, batch: number, change: (state: BatchState) => BatchState | undefined): Promise<BatchState | undefined> {
+  /**
+   * Like updateRun, for one batch; `change` may be called more than once. With `known` (a state
+   * read earlier, with its ETag) the first attempt skips the read.
+   */
+  async updateBatch(runId: string, batch: number, change: (state: BatchState) => BatchState | undefined, known?: BatchState): Promise<BatchState | undefined> {
     const table = await ensureTable(this.batchesTable);
+    let current = known?.etag ? known : undefined;
     for (;;) {
-      const e = await this.#getEntity(table, runId, batchKey(batch));
-      if (!e) return undefined;
-      const next = change(fromBatchEntity(e));
-      if (!next) return fromBatchEntity(e);
+      if (!current) {
+        const e = await this.#getEntity(table, runId, batchKey(batch));
+        if (!e) return undefined;
+        current = fromBatchEntity(e);
+      }
+      const next = change({ ...current });
+      if (!next) return current;
       try {
-        await table.updateEntity(toBatchEntity(next), 'Replace', { etag: e.etag });
-        return next;
+        const result = await table.updateEntity(toBatchEntity(next), 'Replace', { etag: current.etag });
+        return { ...next, etag: result.etag };
       } catch (error) {
         if (!isConflict(error)) throw error;
+        current = undefined;
       }
     }
   }
@@ -201,6 +211,7 @@ function toRunEntity(run: Run): Entity {
     fullSync: run.fullSync,
     batchesTotal: run.batches.total,
     batchesDone: run.batches.done,
+    lastProgressAt: run.lastProgressAt,
   };
   for (const k of COUNT_KEYS) e[`count_${k}`] = run.counts[k];
   for (const key of Object.keys(e)) if (e[key] === undefined) delete e[key];
@@ -225,6 +236,7 @@ function fromRunEntity(e: Entity): Run {
     dryRun: Boolean(e.dryRun),
     fullSync: Boolean(e.fullSync),
     batches: { total: e.batchesTotal === undefined ? undefined : Number(e.batchesTotal), done: Number(e.batchesDone ?? 0) },
+    lastProgressAt: (e.lastProgressAt as string | undefined) ?? undefined,
   };
 }
 
@@ -232,6 +244,7 @@ function toBatchEntity(s: BatchState): Entity {
   const e: Entity = { partitionKey: s.runId, rowKey: batchKey(s.batch), ...s };
   delete e.runId;
   delete e.batch;
+  delete e.etag;
   for (const key of Object.keys(e)) if (e[key] === undefined) delete e[key];
   return e;
 }
@@ -252,5 +265,6 @@ function fromBatchEntity(e: Entity): BatchState {
     failed: Number(e.failed ?? 0),
     error: (e.error as string | undefined) ?? undefined,
     counted: Boolean(e.counted),
+    etag: (e.etag as string | undefined) ?? undefined,
   };
 }

@@ -2,7 +2,7 @@ import type { Export } from '../model.js';
 import { SegmentError } from '../segments/segmentError.js';
 import { locateSnapshot } from '../segments/snapshot.js';
 import type { AppServices } from '../services.js';
-import { startRun } from './runLifecycle.js';
+import { enqueueWatch, startRun } from './runLifecycle.js';
 import { RunActiveError } from './runStore.js';
 
 export interface RefreshResult {
@@ -43,9 +43,18 @@ export async function refreshExports(svc: AppServices, log: (m: string) => void 
   return result;
 }
 
+/** A sending run whose watcher has been silent this long gets a new watcher message. */
+const STALLED_AFTER_IN_MS = 10 * 60_000;
+
 async function whyNotRefresh(svc: AppServices, exp: Export): Promise<string | undefined> {
   const active = await svc.runs.activeRunId(exp.id);
-  if (active) return `run ${active} is active`;
+  if (active) {
+    // A watcher message lost for good (poisoned) would leave the run, and its lease, waiting for ever.
+    const run = await svc.runs.getRun(exp.id, active);
+    const last = Date.parse(run?.lastProgressAt ?? run?.startedAt ?? '');
+    if (run?.status === 'sending' && Date.now() - last > STALLED_AFTER_IN_MS) await enqueueWatch(svc, exp.id, active);
+    return `run ${active} is active`;
+  }
   let snapshotId: string;
   try {
     snapshotId = (await locateSnapshot(svc.segments.blobs, exp.source)).id;

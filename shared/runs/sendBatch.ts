@@ -39,34 +39,37 @@ export async function sendBatch(svc: AppServices, message: BatchMessage, log: (m
   }
   if (TERMINAL_BATCH.has(state.status)) return 'skipped';
 
-  const run = await svc.runs.getRun(exportId, runId);
-  const exp = await svc.exports.get(exportId);
-  const connection = exp && (await svc.connections.get(exp.connectionId));
-  if (!run || TERMINAL_STATUSES.has(run.status) || !exp || !connection) {
-    await completeBatch(svc, exportId, runId, batch, { status: 'cancelled', rejected: state.rejected, upserted: 0, unsubscribed: 0, failed: Math.max(0, state.contacts - state.rejected - state.unsubscribes) });
+  const exp = await svc.exports.getCached(exportId);
+  const connection = exp && (await svc.connections.getCached(exp.connectionId));
+  if (!exp || !connection) {
+    await completeBatch(svc, exportId, runId, batch, { status: 'cancelled', rejected: state.rejected, upserted: 0, unsubscribed: 0, failed: Math.max(0, state.contacts - state.rejected - state.unsubscribes) }, state);
     return 'skipped';
   }
 
   let contacts = await svc.runFiles.readBatch(runId, batch);
   let rejected = state.rejected;
+  let known = state;
   const attempt = message.attempt ?? 0;
   try {
     const client = await svc.activeCampaign(connection);
     for (let round = 0; ; round++) {
       if (contacts.length === 0) {
-        await completeBatch(svc, exportId, runId, batch, { status: 'completed', rejected, upserted: 0, unsubscribed: 0, failed: 0 });
+        await completeBatch(svc, exportId, runId, batch, { status: 'completed', rejected, upserted: 0, unsubscribed: 0, failed: 0 }, known);
         return 'completed';
       }
       try {
-        // The budget may hold the request for seconds: look again right before it goes out, so
-        // that nothing is sent after an export's deletion has been answered.
+        // The run's status is read once the budget grants the request (which may take seconds), so
+        // that nothing is sent after a cancellation, such as an export's deletion, was answered.
         const beforeSend = async () => {
           const current = await svc.runs.getRun(exportId, runId);
           if (!current || TERMINAL_STATUSES.has(current.status)) throw new RunEndedError(`Run ${runId} ended before batch ${batch} was sent`);
         };
         const { batchId } = await client.bulkImport(contacts, { beforeSend });
-        await svc.runs.updateBatch(runId, batch, (s) =>
-          TERMINAL_BATCH.has(s.status) ? undefined : { ...s, status: 'submitted', importId: batchId, rejected, attempts: attempt + 1 },
+        await svc.runs.updateBatch(
+          runId,
+          batch,
+          (s) => (TERMINAL_BATCH.has(s.status) ? undefined : { ...s, status: 'submitted', importId: batchId, rejected, attempts: attempt + 1 }),
+          known,
         );
         await enqueueStatusCheck(svc, { exportId, runId, batch, importId: batchId }, svc.config.importPollIntervalInMs);
         log(`Batch ${batch} of run ${runId}: import ${batchId} queued with ${contacts.length} contact(s)`);
@@ -85,13 +88,13 @@ export async function sendBatch(svc: AppServices, message: BatchMessage, log: (m
         contacts = contacts.filter((_, i) => !named.has(i));
         // The payload blob keeps what is sent, so the status checker tallies the right contacts.
         await svc.runFiles.writeBatch(runId, batch, contacts);
-        await svc.runs.updateBatch(runId, batch, (s) => ({ ...s, rejected }));
+        known = (await svc.runs.updateBatch(runId, batch, (s) => ({ ...s, rejected }), known)) ?? known;
         log(`Batch ${batch} of run ${runId}: ActiveCampaign rejected ${named.size} contact(s); resending ${contacts.length}`);
       }
     }
   } catch (error) {
     if (error instanceof RunEndedError) {
-      await completeBatch(svc, exportId, runId, batch, { status: 'cancelled', rejected, upserted: 0, unsubscribed: 0, failed: contacts.filter((c) => !c.unsubscribe).length });
+      await completeBatch(svc, exportId, runId, batch, { status: 'cancelled', rejected, upserted: 0, unsubscribed: 0, failed: contacts.filter((c) => !c.unsubscribe).length }, known);
       log(error.message);
       return 'cancelled';
     }

@@ -18,7 +18,21 @@ interface ConnectionEntity {
 
 /** Connections in Table storage. The API key is never here: it lives in the secret store. */
 export class ConnectionStore {
+  readonly #cache = new Map<string, { value: Connection | undefined; until: number }>();
   constructor(readonly table: TableClient) {}
+
+  /**
+   * For queue workers, which read the same record for every batch: a read at most `ttlInMs` old.
+   * Never used by the HTTP API, which must see a deletion at once (workers see it through the
+   * run's status instead).
+   */
+  async getCached(id: string, ttlInMs = 30_000): Promise<Connection | undefined> {
+    const hit = this.#cache.get(id);
+    if (hit && hit.until > Date.now()) return hit.value;
+    const value = await this.get(id);
+    this.#cache.set(id, { value, until: Date.now() + ttlInMs });
+    return value;
+  }
 
   async create(connection: Connection): Promise<void> {
     await (await ensureTable(this.table)).createEntity<ConnectionEntity>(toEntity(connection));
@@ -45,6 +59,7 @@ export class ConnectionStore {
   }
 
   async delete(id: string): Promise<void> {
+    this.#cache.delete(id);
     try {
       await (await ensureTable(this.table)).deleteEntity(PK, id);
     } catch (error) {

@@ -19,7 +19,21 @@ interface ExportEntity {
 }
 
 export class ExportStore {
+  readonly #cache = new Map<string, { value: Export | undefined; until: number }>();
   constructor(readonly table: TableClient) {}
+
+  /**
+   * For queue workers, which read the same record for every batch: a read at most `ttlInMs` old.
+   * Never used by the HTTP API, which must see a deletion at once (workers see it through the
+   * run's status instead).
+   */
+  async getCached(id: string, ttlInMs = 30_000): Promise<Export | undefined> {
+    const hit = this.#cache.get(id);
+    if (hit && hit.until > Date.now()) return hit.value;
+    const value = await this.get(id);
+    this.#cache.set(id, { value, until: Date.now() + ttlInMs });
+    return value;
+  }
 
   async create(exp: Export): Promise<void> {
     await (await ensureTable(this.table)).createEntity<ExportEntity>({
@@ -54,6 +68,7 @@ export class ExportStore {
   }
 
   async delete(id: string): Promise<void> {
+    this.#cache.delete(id);
     try {
       await (await ensureTable(this.table)).deleteEntity(PK, id);
     } catch (error) {

@@ -5,6 +5,7 @@ export const QUEUES = {
   plan: 'export-plan',
   batches: 'export-batches',
   status: 'export-status',
+  progress: 'export-progress',
 } as const;
 
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];

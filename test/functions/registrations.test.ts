@@ -32,7 +32,7 @@ describe('function registrations', () => {
     expect(regs.map((r) => r.name).sort()).toEqual(
       [
         'checkImport', 'createConnection', 'failPoisonedBatch', 'failPoisonedPlan', 'failPoisonedStatusCheck', 'createExport', 'deleteConnection', 'deleteExport', 'getConnection', 'getExport',
-        'getRun', 'health', 'listConnections', 'openApi', 'listExports', 'listRuns', 'planRun', 'refreshTimer', 'sendBatch', 'startRun', 'updateConnection',
+        'getRun', 'health', 'listConnections', 'openApi', 'listExports', 'listRuns', 'planRun', 'refreshTimer', 'sendBatch', 'startRun', 'updateConnection', 'watchRun',
       ].sort(),
     );
     for (const r of regs) expect(Object.values(r.bindings).filter((b) => /trigger$/i.test(b.type))).toHaveLength(1);
@@ -53,7 +53,8 @@ describe('function registrations', () => {
   it('binds the queue functions to the queues the code sends to, in AzureWebJobsStorage', () => {
     const queues = triggers.filter((t) => t.trigger.type === 'queueTrigger');
     const names = Object.values(QUEUES);
-    expect(queues.map((q) => q.trigger.queueName).sort()).toEqual([...names, ...names.map(poisonQueue)].sort());
+    const withPoisonHandlers = [QUEUES.plan, QUEUES.batches, QUEUES.status];
+    expect(queues.map((q) => q.trigger.queueName).sort()).toEqual([...names, ...withPoisonHandlers.map(poisonQueue)].sort());
     for (const q of queues) expect(q.trigger.connection).toBe('AzureWebJobsStorage');
   });
 
