@@ -100,6 +100,8 @@ export class ExportStateStore {
 export class StateWriter {
   readonly #gzip = createGzip();
   readonly #upload: Promise<unknown>;
+  /** Lines are handed to gzip in large chunks: one small write per contact is many times slower. */
+  #pending = '';
   count = 0;
 
   constructor(blob: BlockBlobClient) {
@@ -111,10 +113,18 @@ export class StateWriter {
 
   async add(email: string, print: string): Promise<void> {
     this.count++;
-    if (!this.#gzip.write(`${email}\t${print}\n`)) await new Promise((resolve) => this.#gzip.once('drain', resolve));
+    this.#pending += `${email}\t${print}\n`;
+    if (this.#pending.length >= 256 * 1024) await this.#flush();
+  }
+
+  async #flush(): Promise<void> {
+    const chunk = this.#pending;
+    this.#pending = '';
+    if (chunk && !this.#gzip.write(chunk)) await new Promise((resolve) => this.#gzip.once('drain', resolve));
   }
 
   async close(): Promise<void> {
+    await this.#flush();
     this.#gzip.end();
     await this.#upload;
   }
