@@ -5,7 +5,7 @@ import { services } from '../shared/services.js';
 import { poisonQueue, QUEUES } from '../shared/store/workQueues.js';
 
 export async function failPoisonedBatchHandler(message: unknown, context: InvocationContext): Promise<void> {
-  await failPoisonedBatch(services(), parseBatchMessage(message), (m) => context.warn(m));
+  await failPoisonedBatch(services(), parseBatchMessage(message), poisonQueue(QUEUES.batches), (m) => context.warn(m));
 }
 
 app.storageQueue('failPoisonedBatch', { queueName: poisonQueue(QUEUES.batches), connection: 'AzureWebJobsStorage', handler: failPoisonedBatchHandler });

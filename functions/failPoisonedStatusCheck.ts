@@ -5,7 +5,7 @@ import { services } from '../shared/services.js';
 import { poisonQueue, QUEUES } from '../shared/store/workQueues.js';
 
 export async function failPoisonedStatusCheckHandler(message: unknown, context: InvocationContext): Promise<void> {
-  await failPoisonedBatch(services(), parseStatusMessage(message), (m) => context.warn(m));
+  await failPoisonedBatch(services(), parseStatusMessage(message), poisonQueue(QUEUES.status), (m) => context.warn(m));
 }
 
 app.storageQueue('failPoisonedStatusCheck', { queueName: poisonQueue(QUEUES.status), connection: 'AzureWebJobsStorage', handler: failPoisonedStatusCheckHandler });

@@ -15,6 +15,14 @@ export const SETTING_NAMES = [
   'IMPORT_POLL_INTERVAL_SECONDS',
 ] as const;
 
+/** Settings of the Functions platform that the Bicep writes besides the app's own. */
+export const PLATFORM_SETTINGS = [
+  'FUNCTIONS_EXTENSION_VERSION',
+  'APPLICATIONINSIGHTS_CONNECTION_STRING',
+  'APPLICATIONINSIGHTS_AUTHENTICATION_STRING',
+  'AzureWebJobsStorage__credential',
+] as const;
+
 export const DEVELOPMENT_STORAGE = 'UseDevelopmentStorage=true';
 export const DEFAULT_REFRESH_SCHEDULE = '0 */15 * * * *';
 
@@ -40,6 +48,8 @@ export interface AppConfig {
   importPollIntervalInMs: number;
   /** Where the local development secret store keeps API keys when KEY_VAULT_URL is unset. */
   localSecretsDir: string;
+  /** Application Insights (set by the platform in Azure); unset locally: telemetry goes to the log. */
+  appInsightsConnectionString?: string;
 }
 
 export class ConfigurationError extends Error {
@@ -113,6 +123,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     importPollIntervalInMs: numbers.data.IMPORT_POLL_INTERVAL_SECONDS * 1000,
     runningInAzure: Boolean(env.WEBSITE_INSTANCE_ID),
     localSecretsDir: env.LOCAL_SECRETS_DIR?.trim() || '.local/secrets',
+    appInsightsConnectionString: env.APPLICATIONINSIGHTS_CONNECTION_STRING?.trim() || undefined,
   };
 }
 

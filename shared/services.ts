@@ -14,6 +14,7 @@ import { RunFiles } from './store/runFiles.js';
 import { storageClients, type StorageClients } from './store/storageClients.js';
 import { TABLES } from './store/tables.js';
 import { WorkQueues } from './store/workQueues.js';
+import { applicationInsightsTelemetry, LogTelemetry, type Telemetry } from './telemetry.js';
 
 /** Everything the functions share, built once per process from the settings. */
 export interface AppServices {
@@ -28,6 +29,7 @@ export interface AppServices {
   exportState: ExportStateStore;
   secrets: SecretStore;
   rateBudget: TableRateBudget;
+  telemetry: Telemetry;
   /** A client for a connection, with its key from the secret store and the shared budget. */
   activeCampaign(connection: Pick<Connection, 'id' | 'hostname'>, apiKey?: string): Promise<ActiveCampaignClient>;
 }
@@ -37,6 +39,7 @@ export interface ServiceOverrides {
   credential?: TokenCredential;
   secretClient?: SecretClient;
   log?: (message: string) => void;
+  telemetry?: Telemetry;
 }
 
 export class MissingApiKeyError extends Error {
@@ -57,7 +60,13 @@ export function createServices(cfg: AppConfig, overrides: ServiceOverrides = {})
     bulkImportsPerMinute: cfg.bulkImportsPerMinute,
   });
   const runFiles = new RunFiles(storage.blobs);
+  const telemetry =
+    overrides.telemetry ??
+    (cfg.appInsightsConnectionString
+      ? deferredTelemetry(applicationInsightsTelemetry(cfg.appInsightsConnectionString, getCredential()), overrides.log)
+      : new LogTelemetry(overrides.log ?? ((line) => console.log(line))));
   return {
+    telemetry,
     config: cfg,
     storage,
     segments,
@@ -78,6 +87,26 @@ export function createServices(cfg: AppConfig, overrides: ServiceOverrides = {})
         log: overrides.log,
       });
     },
+  };
+}
+
+/** Telemetry whose client is still loading: calls wait for it (and fall back to the log if it fails). */
+function deferredTelemetry(loading: Promise<Telemetry>, log?: (m: string) => void): Telemetry {
+  let target: Telemetry | undefined;
+  const waiting: ((t: Telemetry) => void)[] = [];
+  loading
+    .catch((error) => {
+      log?.(`Application Insights is unavailable (${(error as Error).message}); telemetry goes to the log`);
+      return new LogTelemetry(log);
+    })
+    .then((t) => {
+      target = t;
+      for (const call of waiting.splice(0)) call(t);
+    });
+  const via = (call: (t: Telemetry) => void) => (target ? call(target) : void waiting.push(call));
+  return {
+    event: (name, properties, measurements) => via((t) => t.event(name, properties, measurements)),
+    metric: (name, value, properties) => via((t) => t.metric(name, value, properties)),
   };
 }
 

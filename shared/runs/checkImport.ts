@@ -2,6 +2,7 @@ import { classifyFailure, retryDelayInMs } from '../activecampaign/retryPolicy.j
 import type { ImportContact } from '../activecampaign/client.js';
 import type { AppServices } from '../services.js';
 import { QUEUES } from '../store/workQueues.js';
+import { TELEMETRY } from '../telemetry.js';
 import type { BatchMessage, StatusMessage } from './messages.js';
 import { completeBatch } from './runLifecycle.js';
 import { enqueueStatusCheck } from './sendBatch.js';
@@ -37,7 +38,9 @@ export async function checkImport(svc: AppServices, message: StatusMessage, log:
     const kind = classifyFailure(error);
     const attempt = (message.attempt ?? 0) + 1;
     if (kind === 'throttled') {
-      await enqueueStatusCheck(svc, message, (error as { retryAfterInMs?: number }).retryAfterInMs ?? 1_000);
+      const delay = (error as { retryAfterInMs?: number }).retryAfterInMs ?? 1_000;
+      await enqueueStatusCheck(svc, message, delay);
+      svc.telemetry.metric(TELEMETRY.metrics.rateLimitWaits, 1, { exportId, runId, delayMs: delay, reason: (error as Error).name });
       return 'pending';
     }
     if (kind === 'retryable' && attempt < MAX_POLL_ATTEMPTS) {

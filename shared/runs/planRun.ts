@@ -12,7 +12,7 @@ import { mapRecord, MappingError, resolveMapping, type ResolvedMapping } from '.
 import { SYNC_MODES } from '../sync/syncModes.js';
 import type { StateWriter } from './exportState.js';
 import type { BatchMessage } from './messages.js';
-import { cancelRun, enqueueWatch, failRun, finalizeRun } from './runLifecycle.js';
+import { cancelRun, enqueueWatch, failRun, finalizeRun, reportRunFinished } from './runLifecycle.js';
 
 /** How many batch writes (blob and table entity, or queue message) the planner keeps in flight. */
 const PLANNER_CONCURRENCY = 16;
@@ -208,7 +208,7 @@ class Planner {
     const wouldUnsubscribe = this.batches.reduce((n, b) => n + b.unsubscribes, 0);
     const sample = JSON.stringify({ contacts: this.sample, batches: this.batches.length, wouldUpsert, wouldUnsubscribe }, null, 2);
     await (await svc.runFiles.ready()).getBlockBlobClient(`runs/${run.runId}/sample.json`).upload(sample, Buffer.byteLength(sample));
-    const { run: done } = await svc.runs.updateRun(exp.id, run.runId, (r) =>
+    const { run: done, changed } = await svc.runs.updateRun(exp.id, run.runId, (r) =>
       TERMINAL_STATUSES.has(r.status)
         ? undefined
         : {
@@ -221,6 +221,7 @@ class Planner {
             finishedAt: new Date().toISOString(),
           },
     );
+    if (changed) reportRunFinished(svc, done);
     return done;
   }
 }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { emptyCounts, TERMINAL_STATUSES, type Export, type Run, type RunCounts, type RunStatus } from '../model.js';
 import type { AppServices } from '../services.js';
 import { QUEUES } from '../store/workQueues.js';
+import { TELEMETRY } from '../telemetry.js';
 import type { PlanMessage } from './messages.js';
 import { newRunId, TERMINAL_BATCH, type BatchState } from './runStore.js';
 
@@ -39,10 +40,21 @@ export async function startRun(svc: AppServices, exp: Export, options: StartRunO
 }
 
 export async function failRun(svc: AppServices, exportId: string, runId: string, error: string): Promise<Run> {
-  const { run } = await svc.runs.updateRun(exportId, runId, (r) =>
+  const { run, changed } = await svc.runs.updateRun(exportId, runId, (r) =>
     TERMINAL_STATUSES.has(r.status) ? undefined : { ...r, status: 'failed', error, finishedAt: new Date().toISOString() },
   );
+  if (changed) reportRunFinished(svc, run);
   return run;
+}
+
+/** The custom event every run emits when it ends (Application Insights `customEvents`). */
+export function reportRunFinished(svc: AppServices, run: Run): void {
+  const durationMs = Date.parse(run.finishedAt ?? new Date().toISOString()) - Date.parse(run.startedAt);
+  svc.telemetry.event(
+    TELEMETRY.events.runFinished,
+    { exportId: run.exportId, runId: run.runId, trigger: run.trigger, status: run.status, dryRun: run.dryRun, error: run.error },
+    { ...run.counts, durationMs },
+  );
 }
 
 /**
@@ -52,11 +64,12 @@ export async function failRun(svc: AppServices, exportId: string, runId: string,
 export async function cancelRun(svc: AppServices, exportId: string, runId: string, reason: string): Promise<Run> {
   const current = await svc.runs.getRun(exportId, runId);
   const sums = current?.batches.total !== undefined ? await sumBatches(svc, runId) : undefined;
-  const { run } = await svc.runs.updateRun(exportId, runId, (r) => {
+  const { run, changed } = await svc.runs.updateRun(exportId, runId, (r) => {
     if (TERMINAL_STATUSES.has(r.status)) return undefined;
     const counts = sums && r.batches.total !== undefined ? settledCounts(r.counts, sums) : r.counts;
     return { ...r, counts, status: 'cancelled', error: reason, finishedAt: new Date().toISOString() };
   });
+  if (changed) reportRunFinished(svc, run);
   return run;
 }
 
@@ -117,8 +130,14 @@ export type BatchOutcome = Pick<BatchState, 'status' | 'rejected' | 'upserted' |
  * Only the batch's own entity is written: the run watcher adds batches up, so a thousand workers
  * never contend for the run's entity.
  */
-export async function completeBatch(svc: AppServices, _exportId: string, runId: string, batch: number, outcome: BatchOutcome, known?: BatchState): Promise<void> {
-  await svc.runs.updateBatch(runId, batch, (s) => (TERMINAL_BATCH.has(s.status) ? undefined : { ...s, ...outcome, counted: true }), known);
+export async function completeBatch(svc: AppServices, exportId: string, runId: string, batch: number, outcome: BatchOutcome, known?: BatchState): Promise<void> {
+  let recorded = false;
+  await svc.runs.updateBatch(runId, batch, (s) => {
+    if (TERMINAL_BATCH.has(s.status)) return undefined;
+    recorded = true;
+    return { ...s, ...outcome, counted: true };
+  }, known);
+  if (recorded && outcome.failed > 0) svc.telemetry.metric(TELEMETRY.metrics.failedContacts, outcome.failed, { exportId, runId });
 }
 
 /**
@@ -156,11 +175,12 @@ export async function finalizeRun(svc: AppServices, exportId: string, runId: str
   const sums = known ?? (await sumBatches(svc, runId));
   if (sums.terminal < run.batches.total) return run;
   if (run.status === 'sending') await commitState(svc, exportId, runId, sums.withFailures);
-  const { run: finished } = await svc.runs.updateRun(exportId, runId, (r) => {
+  const { run: finished, changed } = await svc.runs.updateRun(exportId, runId, (r) => {
     if (TERMINAL_STATUSES.has(r.status)) return undefined;
     const counts = settledCounts(r.counts, sums);
     return { ...r, counts, status: terminalStatus(r.status, counts), batches: { total: r.batches.total, done: sums.terminal }, finishedAt: new Date().toISOString() };
   });
+  if (changed) reportRunFinished(svc, finished);
   return finished;
 }
 

@@ -4,6 +4,7 @@ import { classifyFailure, retryDelayInMs } from '../activecampaign/retryPolicy.j
 import { TERMINAL_STATUSES } from '../model.js';
 import type { AppServices } from '../services.js';
 import { QUEUES } from '../store/workQueues.js';
+import { TELEMETRY } from '../telemetry.js';
 import type { BatchMessage, StatusMessage } from './messages.js';
 import { completeBatch } from './runLifecycle.js';
 import { TERMINAL_BATCH } from './runStore.js';
@@ -72,6 +73,7 @@ export async function sendBatch(svc: AppServices, message: BatchMessage, log: (m
           known,
         );
         await enqueueStatusCheck(svc, { exportId, runId, batch, importId: batchId }, svc.config.importPollIntervalInMs);
+        svc.telemetry.metric(TELEMETRY.metrics.contactsSent, contacts.length, { exportId, runId, hostname: connection.hostname });
         log(`Batch ${batch} of run ${runId}: import ${batchId} queued with ${contacts.length} contact(s)`);
         return 'submitted';
       } catch (error) {
@@ -117,12 +119,14 @@ async function handleFailure(
   if (kind === 'throttled') {
     const delay = (error as { retryAfterInMs?: number }).retryAfterInMs ?? 1_000;
     await svc.queues.send(QUEUES.batches, message, { delayInMs: delay });
+    svc.telemetry.metric(TELEMETRY.metrics.rateLimitWaits, 1, { exportId, runId, delayMs: delay, reason: (error as Error).name });
     log(`Batch ${batch} of run ${runId} throttled; back on the queue in ${delay} ms (${reason})`);
     return 'deferred';
   }
   if (kind === 'retryable' && attempt + 1 < MAX_SEND_ATTEMPTS) {
     const delay = retryDelayInMs(attempt + 1);
     await svc.queues.send(QUEUES.batches, { ...message, attempt: attempt + 1 }, { delayInMs: delay });
+    svc.telemetry.metric(TELEMETRY.metrics.batchRetries, 1, { exportId, runId, attempt: attempt + 1 });
     log(`Batch ${batch} of run ${runId} attempt ${attempt + 1} failed; retrying in ${delay} ms (${reason})`);
     return 'deferred';
   }

@@ -75,6 +75,19 @@ describe('an export run through the local runner', () => {
     expect(rejected).toContain('segments/vip/customers.csv,602,not-an-email,invalid email');
     expect(rejected).toContain('segments/vip/customers.csv,603,,missing email');
 
+    // The run's custom event and metrics (as log lines locally; Application Insights in Azure).
+    await waitFor('the run event', async () => (runner.output().includes('"event":"ExportRunFinished"') ? true : undefined), 5_000);
+    const event = runner.output().split('\n').find((l) => l.includes('"event":"ExportRunFinished"'))!;
+    const payload = JSON.parse(event.slice(event.indexOf('{')));
+    expect(payload.properties).toMatchObject({ exportId: exp.body.id, runId: started.body.runId, trigger: 'manual', status: 'completedWithErrors' });
+    expect(payload.measurements).toMatchObject({ read: 603, upserted: 600, rejected: 2, duplicate: 1 });
+    expect(payload.measurements.durationMs).toBeGreaterThan(0);
+    expect(runner.output()).toMatch(/"metric":"ExportContactsSent","value":250/);
+    // Every log line of the run's queue functions names the run.
+    const runLines = runner.output().split('\n').filter((l) => /^\[(planRun|sendBatch|checkImport)\]/.test(l));
+    expect(runLines.length).toBeGreaterThan(3);
+    for (const line of runLines) expect(line).toContain(`[run ${started.body.runId} export ${exp.body.id}]`);
+
     const list = await api(runner.url, 'GET', `/exports/${exp.body.id}/runs`);
     expect(list.body.value.map((r: { runId: string }) => r.runId)).toContain(started.body.runId);
   });

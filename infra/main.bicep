@@ -1,0 +1,314 @@
+// Segment export to ActiveCampaign: everything the app needs in one resource group.
+// Plain resource declarations only (no registry modules), for `azd up` or `az deployment group create`.
+// NOTE: this file is checked as text by test/infra.test.ts; it was not compiled where it was written.
+
+targetScope = 'resourceGroup'
+
+@description('Short name used to derive resource names (letters and digits).')
+@minLength(3)
+@maxLength(12)
+param appName string = 'segexport'
+
+param location string = resourceGroup().location
+
+@description('Application (client) ID of the Entra ID app registration that defines the app roles Exports.Admin and Exports.Contributor (see infra/app-roles.json).')
+param authClientId string
+
+@description('Tenant of that app registration.')
+param authTenantId string = subscription().tenantId
+
+@description('Optional: name of an existing storage account (in this resource group) where Customer Insights writes segment exports. Empty: segments are read from the app storage account.')
+param segmentsStorageAccountName string = ''
+
+@description('NCRONTAB schedule of the scheduled refresh.')
+param refreshSchedule string = '0 */15 * * * *'
+
+@description('Per-account budget kept by the whole app (ActiveCampaign allows 5 requests per second).')
+param requestsPerSecond int = 5
+
+@description('Per-account bulk-import budget (ActiveCampaign allows 100 per minute).')
+param bulkImportsPerMinute int = 100
+
+@description('Email address that receives the alerts; empty for none.')
+param alertEmail string = ''
+
+var suffix = uniqueString(resourceGroup().id, appName)
+var storageName = take(toLower('st${appName}${suffix}'), 24)
+var functionAppName = 'func-${appName}-${suffix}'
+var deploymentContainer = 'app-package'
+
+// Built-in role definition ids (learn.microsoft.com/azure/role-based-access-control/built-in-roles).
+var roles = {
+  storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
+  storageBlobDataReader: '2a2b9908-6ea1-4ae2-8e65-a410df84e7d1'
+  storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
+  storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
+  monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
+  keyVaultSecretsOfficer: 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
+}
+
+resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
+  name: storageName
+  location: location
+  kind: 'StorageV2'
+  sku: { name: 'Standard_LRS' }
+  properties: {
+    allowSharedKeyAccess: false
+    allowBlobPublicAccess: false
+    minimumTlsVersion: 'TLS1_2'
+    supportsHttpsTrafficOnly: true
+    defaultToOAuthAuthentication: true
+  }
+}
+
+resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
+  parent: storage
+  name: 'default'
+}
+
+resource packageContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+  parent: blobService
+  name: deploymentContainer
+}
+
+resource segmentsStorage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = if (!empty(segmentsStorageAccountName)) {
+  name: empty(segmentsStorageAccountName) ? storageName : segmentsStorageAccountName
+}
+
+resource logs 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
+  name: 'log-${appName}-${suffix}'
+  location: location
+  properties: {
+    sku: { name: 'PerGB2018' }
+    retentionInDays: 30
+  }
+}
+
+resource appInsights 'Microsoft.Insights/components@2020-02-02' = {
+  name: 'appi-${appName}-${suffix}'
+  location: location
+  kind: 'web'
+  properties: {
+    Application_Type: 'web'
+    WorkspaceResourceId: logs.id
+    DisableLocalAuth: true
+  }
+}
+
+resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
+  name: take('kv-${appName}-${suffix}', 24)
+  location: location
+  properties: {
+    tenantId: subscription().tenantId
+    sku: { family: 'A', name: 'standard' }
+    enableRbacAuthorization: true
+    enableSoftDelete: true
+    softDeleteRetentionInDays: 30
+    enablePurgeProtection: true
+    publicNetworkAccess: 'Enabled'
+  }
+}
+
+resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  name: 'plan-${appName}-${suffix}'
+  location: location
+  kind: 'functionapp'
+  sku: { tier: 'FlexConsumption', name: 'FC1' }
+  properties: { reserved: true }
+}
+
+resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
+  name: functionAppName
+  location: location
+  kind: 'functionapp,linux'
+  tags: { 'azd-service-name': 'api' }
+  identity: { type: 'SystemAssigned' }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: '${storage.properties.primaryEndpoints.blob}${deploymentContainer}'
+          authentication: { type: 'SystemAssignedIdentity' }
+        }
+      }
+      scaleAndConcurrency: {
+        maximumInstanceCount: 40
+        instanceMemoryMB: 2048
+      }
+      runtime: { name: 'node', version: '22' }
+    }
+    siteConfig: {
+      minTlsVersion: '1.2'
+      appSettings: [
+        // The app's storage through the managed identity (no keys: shared-key access is off).
+        { name: 'AzureWebJobsStorage__blobServiceUri', value: storage.properties.primaryEndpoints.blob }
+        { name: 'AzureWebJobsStorage__queueServiceUri', value: storage.properties.primaryEndpoints.queue }
+        { name: 'AzureWebJobsStorage__tableServiceUri', value: storage.properties.primaryEndpoints.table }
+        { name: 'AzureWebJobsStorage__credential', value: 'managedidentity' }
+        { name: 'SEGMENTS_STORAGE', value: empty(segmentsStorageAccountName) ? storage.properties.primaryEndpoints.blob : segmentsStorage.properties.primaryEndpoints.blob }
+        { name: 'KEY_VAULT_URL', value: vault.properties.vaultUri }
+        { name: 'REFRESH_SCHEDULE', value: refreshSchedule }
+        { name: 'ACTIVECAMPAIGN_REQUESTS_PER_SECOND', value: string(requestsPerSecond) }
+        { name: 'ACTIVECAMPAIGN_BULK_IMPORTS_PER_MINUTE', value: string(bulkImportsPerMinute) }
+        { name: 'ACTIVECAMPAIGN_INSECURE_HOSTS', value: '' }
+        { name: 'IMPORT_POLL_INTERVAL_SECONDS', value: '5' }
+        { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: appInsights.properties.ConnectionString }
+        { name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING', value: 'Authorization=AAD' }
+      ]
+    }
+  }
+}
+
+// App Service Authentication: Entra ID sign-in; the app reads roles from x-ms-client-principal.
+resource auth 'Microsoft.Web/sites/config@2024-04-01' = {
+  parent: functionApp
+  name: 'authsettingsV2'
+  properties: {
+    platform: { enabled: true }
+    globalValidation: {
+      requireAuthentication: true
+      unauthenticatedClientAction: 'Return401'
+      excludedPaths: [ '/api/health' ]
+    }
+    identityProviders: {
+      azureActiveDirectory: {
+        enabled: true
+        registration: {
+          clientId: authClientId
+          openIdIssuer: 'https://sts.windows.net/${authTenantId}/v2.0'
+        }
+        validation: {
+          allowedAudiences: [ 'api://${authClientId}' ]
+        }
+      }
+    }
+    login: { tokenStore: { enabled: false } }
+  }
+}
+
+// Least privilege for the app's system-assigned identity:
+// - Storage Blob Data Owner on its own account: the Functions host takes blob leases, the app writes
+//   run files and deployment reads the package (Contributor lacks the lease/ownership operations the host needs).
+// - Storage Queue Data Contributor: queue triggers and the app's sends.
+// - Storage Table Data Contributor: connections, exports, runs, batches, rate budget.
+// - Key Vault Secrets Officer: the app writes and deletes API keys (Secrets User could only read).
+// - Monitoring Metrics Publisher: telemetry to Application Insights with local auth off.
+// - Storage Blob Data Reader on the Customer Insights account (optional): read segments, nothing else.
+resource blobOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  scope: storage
+  name: guid(storage.id, functionApp.id, roles.storageBlobDataOwner)
+  properties: {
+    principalId: functionApp.identity.principalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataOwner)
+  }
+}
+
+resource queueContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  scope: storage
+  name: guid(storage.id, functionApp.id, roles.storageQueueDataContributor)
+  properties: {
+    principalId: functionApp.identity.principalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageQueueDataContributor)
+  }
+}
+
+resource tableContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  scope: storage
+  name: guid(storage.id, functionApp.id, roles.storageTableDataContributor)
+  properties: {
+    principalId: functionApp.identity.principalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageTableDataContributor)
+  }
+}
+
+resource secretsOfficer 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  scope: vault
+  name: guid(vault.id, functionApp.id, roles.keyVaultSecretsOfficer)
+  properties: {
+    principalId: functionApp.identity.principalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.keyVaultSecretsOfficer)
+  }
+}
+
+resource metricsPublisher 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  scope: appInsights
+  name: guid(appInsights.id, functionApp.id, roles.monitoringMetricsPublisher)
+  properties: {
+    principalId: functionApp.identity.principalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.monitoringMetricsPublisher)
+  }
+}
+
+resource segmentsReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(segmentsStorageAccountName)) {
+  scope: segmentsStorage
+  name: guid(segmentsStorageAccountName, functionApp.id, roles.storageBlobDataReader)
+  properties: {
+    principalId: functionApp.identity.principalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataReader)
+  }
+}
+
+resource workbook 'Microsoft.Insights/workbooks@2023-06-01' = {
+  name: guid(resourceGroup().id, appName, 'workbook')
+  location: location
+  kind: 'shared'
+  properties: {
+    displayName: 'Segment export to ActiveCampaign'
+    category: 'workbook'
+    sourceId: appInsights.id
+    serializedData: loadTextContent('workbook.json')
+  }
+}
+
+resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = if (!empty(alertEmail)) {
+  name: 'ag-${appName}-${suffix}'
+  location: 'global'
+  properties: {
+    groupShortName: take(appName, 12)
+    enabled: true
+    emailReceivers: [ { name: 'operator', emailAddress: alertEmail, useCommonAlertSchema: true } ]
+  }
+}
+
+var alertRules = loadJsonContent('alerts.json')
+
+resource alerts 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview' = [for rule in alertRules: {
+  name: '${rule.name}-${appName}'
+  location: location
+  properties: {
+    displayName: rule.displayName
+    description: rule.description
+    severity: rule.severity
+    enabled: true
+    scopes: [ appInsights.id ]
+    evaluationFrequency: rule.evaluationFrequency
+    windowSize: rule.windowSize
+    criteria: {
+      allOf: [
+        {
+          query: rule.query
+          timeAggregation: 'Count'
+          operator: 'GreaterThan'
+          threshold: 0
+          failingPeriods: { numberOfEvaluationPeriods: 1, minFailingPeriodsToAlert: 1 }
+        }
+      ]
+    }
+    actions: { actionGroups: empty(alertEmail) ? [] : [ actionGroup.id ] }
+  }
+}]
+
+output functionAppName string = functionApp.name
+output functionAppUrl string = 'https://${functionApp.properties.defaultHostName}/api'
+output keyVaultUrl string = vault.properties.vaultUri
+output storageAccountName string = storage.name
+output AZURE_FUNCTION_APP_NAME string = functionApp.name
