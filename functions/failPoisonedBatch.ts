@@ -1,11 +1,13 @@
 import { app, type InvocationContext } from '@azure/functions';
-import { parseBatchMessage } from '../shared/runs/messages.js';
+import { parseBatchMessage, splitBatchMessage } from '../shared/runs/messages.js';
 import { failPoisonedBatch } from '../shared/runs/poisonedMessages.js';
 import { services } from '../shared/services.js';
 import { poisonQueue, QUEUES } from '../shared/store/workQueues.js';
 
 export async function failPoisonedBatchHandler(message: unknown, context: InvocationContext): Promise<void> {
-  await failPoisonedBatch(services(), parseBatchMessage(message), poisonQueue(QUEUES.batches), (m) => context.warn(m));
+  for (const one of splitBatchMessage(parseBatchMessage(message))) {
+    await failPoisonedBatch(services(), one, poisonQueue(QUEUES.batches), (m) => context.warn(m));
+  }
 }
 
 app.storageQueue('failPoisonedBatch', { queueName: poisonQueue(QUEUES.batches), connection: 'AzureWebJobsStorage', handler: failPoisonedBatchHandler });

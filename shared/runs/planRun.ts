@@ -18,6 +18,8 @@ import { cancelRun, enqueueWatch, failRun, finalizeRun, reportRunFinished } from
 const PLANNER_CONCURRENCY = 16;
 /** How often (in batches) the planner looks whether the run was cancelled. */
 const CANCEL_CHECK_EVERY = 50;
+/** Batches per queue message: a million contacts are 500 messages, not 4,000. */
+const BATCHES_PER_MESSAGE = 8;
 /** Contacts a dry run keeps as a sample of what it would send. */
 const SAMPLE_SIZE = 20;
 
@@ -191,8 +193,10 @@ class Planner {
     );
     if (!changed) return sending; // cancelled while planning
     const enqueue = new Pool(PLANNER_CONCURRENCY);
-    for (const b of this.batches) {
-      await enqueue.run(() => svc.queues.send(QUEUES.batches, { exportId: exp.id, runId: run.runId, batch: b.batch } satisfies BatchMessage));
+    for (let i = 0; i < this.batches.length; i += BATCHES_PER_MESSAGE) {
+      const group = this.batches.slice(i, i + BATCHES_PER_MESSAGE).map((b) => b.batch);
+      const message: BatchMessage = { exportId: exp.id, runId: run.runId, batch: group[0], batches: group };
+      await enqueue.run(() => svc.queues.send(QUEUES.batches, message));
     }
     await enqueue.drain();
     // No batch at all (nothing new, changed or left): the run ends here.
