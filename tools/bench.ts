@@ -171,6 +171,10 @@ async function measureRun(runner: Runner, emulator: ActiveCampaignEmulator, expo
       perSecond.set(s, (perSecond.get(s) ?? '') + (r.kind === 'bulkImport' ? 'I' : 'p'));
     }
     for (const [s, marks] of [...perSecond].sort((a, b) => a[0] - b[0])) log(`  t+${s}s imports ${marks.split('I').length - 1} polls ${marks.split('p').length - 1}`);
+    for (const r of requests.filter((x) => x.refusedForRate).slice(0, 5)) {
+      const near = requests.filter((x) => Math.abs(x.at - r.at) < 1100 && !x.refusedForRate).map((x) => x.at - r.at);
+      log(`  refused ${r.kind} ${r.status}: accepted within 1 s before ${near.filter((d) => d <= 0 && d > -1000).length}; offsets ${near.filter((d) => d <= 0).slice(-12).join(' ')}`);
+    }
   }
   const imports = requests.filter((r) => r.kind === 'bulkImport' && !r.refusedForRate);
   return {

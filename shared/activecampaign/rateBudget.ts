@@ -78,7 +78,7 @@ export class TableRateBudget {
     this.#options = {
       guardInMs: 80,
       now: Date.now,
-      maxWaitInMs: 15_000,
+      maxWaitInMs: 5_000,
       sleep: (ms, signal) => new Promise((resolve, reject) => {
         const timer = setTimeout(resolve, ms);
         signal?.addEventListener('abort', () => { clearTimeout(timer); reject(signal.reason); }, { once: true });
