@@ -1,13 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createConnection } from '../../shared/connections/connectionService.js';
 import { createExport } from '../../shared/exports/exportService.js';
 import { TERMINAL_STATUSES, type Export, type Run, type SyncMode } from '../../shared/model.js';
-import { startRun, type StartRunOptions } from '../../shared/runs/runLifecycle.js';
+import type { StartRunOptions } from '../../shared/runs/runLifecycle.js';
 import { refreshExports } from '../../shared/runs/scheduledRefresh.js';
-import { EMULATOR_API_KEY } from '../../tools/acEmulator/server.js';
-import { startHarness, startRunnerProcess, uploadText, waitFor, type Harness, type RunnerProcess } from '../support/harness.js';
-
-const admin = { name: 'admin@example.com', roles: ['admin' as const] };
+import { adminCaller, connectToEmulator, runToEnd, startHarness, startRunnerProcess, uploadText, waitFor, type Harness, type RunnerProcess } from '../support/harness.js';
 
 interface Person {
   id: number;
@@ -31,7 +27,7 @@ describe('delta sync, mirror mode, dry runs and the scheduled refresh', () => {
       fields: [{ id: 1, title: 'City', type: 'text' }],
     });
     runner = await startRunnerProcess(h.env, ['--triggers', 'queue']);
-    connectionId = (await createConnection(h.svc, admin, { displayName: 'x', hostname: h.emulator.hostname, apiKey: EMULATOR_API_KEY, dataPrivacyConsent: true })).id;
+    connectionId = await connectToEmulator(h);
   });
   afterAll(async () => {
     await runner?.stop();
@@ -40,32 +36,26 @@ describe('delta sync, mirror mode, dry runs and the scheduled refresh', () => {
 
   async function newExport(prefix: string, mode: SyncMode, first: Person[]): Promise<Export> {
     await uploadText(h.blobs, 'delta', `${prefix}/segment.csv`, csv(first, prefix));
-    return createExport(h.svc, admin, {
+    return createExport(h.svc, adminCaller, {
       displayName: prefix, connectionId, listId: ++listId, mode,
       source: { container: 'delta', path: `${prefix}/segment.csv` },
       mapping: { email: 'email', firstName: 'first', fields: { '1': 'city' } },
     });
   }
 
-  async function runToEnd(exp: Export, options: Partial<StartRunOptions> = {}): Promise<Run> {
-    const started = await startRun(h.svc, exp, { trigger: 'manual', ...options });
-    return waitFor('the run', async () => {
-      const r = await h.svc.runs.getRun(exp.id, started.runId);
-      return r && TERMINAL_STATUSES.has(r.status) ? r : undefined;
-    }, 60_000, 200);
-  }
+  const run = (exp: Export, options: Partial<StartRunOptions> = {}): Promise<Run> => runToEnd(h, exp, options);
 
   /** Snapshot 2: 10 changed (city), 8 removed (90..97), 5 added (100..104). */
   const second = () => [...people(0, 10, 'Bergen'), ...people(10, 90), ...people(98, 100), ...people(100, 105)];
 
   it('upsert mode sends only new and changed contacts and leaves those who left alone', async () => {
     const exp = await newExport('ups', 'upsert', people(0, 100));
-    const run1 = await runToEnd(exp);
+    const run1 = await run(exp);
     expect(run1.counts).toMatchObject({ read: 100, upserted: 100, unchanged: 0 });
 
     await uploadText(h.blobs, 'delta', 'ups/segment.csv', csv(second(), 'ups'));
     const importsBefore = h.emulator.acceptedImports;
-    const run2 = await runToEnd(exp);
+    const run2 = await run(exp);
     expect(run2.counts).toEqual({ read: 97, rejected: 0, duplicate: 0, unchanged: 82, upserted: 15, unsubscribed: 0, failed: 0 });
     expect(h.emulator.acceptedImports - importsBefore).toBe(1);
     const members = new Set(h.emulator.listMembers(listId));
@@ -76,9 +66,9 @@ describe('delta sync, mirror mode, dry runs and the scheduled refresh', () => {
 
   it('mirror mode also unsubscribes the contacts who left the segment', async () => {
     const exp = await newExport('mir', 'mirror', people(0, 100));
-    await runToEnd(exp);
+    await run(exp);
     await uploadText(h.blobs, 'delta', 'mir/segment.csv', csv(second(), 'mir'));
-    const run2 = await runToEnd(exp);
+    const run2 = await run(exp);
     expect(run2.status).toBe('completed');
     expect(run2.counts).toEqual({ read: 97, rejected: 0, duplicate: 0, unchanged: 82, upserted: 15, unsubscribed: 8, failed: 0 });
     const members = h.emulator.listMembers(listId).sort();
@@ -88,7 +78,7 @@ describe('delta sync, mirror mode, dry runs and the scheduled refresh', () => {
 
     // Nothing changed since: the next run sends nothing at all.
     const importsBefore = h.emulator.acceptedImports;
-    const run3 = await runToEnd(exp);
+    const run3 = await run(exp);
     expect(run3.counts).toMatchObject({ read: 97, unchanged: 97, upserted: 0, unsubscribed: 0 });
     expect(h.emulator.acceptedImports).toBe(importsBefore);
   });
@@ -96,23 +86,23 @@ describe('delta sync, mirror mode, dry runs and the scheduled refresh', () => {
   it('a contact that failed in one run is sent by the next', async () => {
     const exp = await newExport('flk', 'upsert', people(0, 50));
     h.emulator.faults = { failInProcessing: (e) => e === 'flk7@example.com' };
-    const run1 = await runToEnd(exp);
+    const run1 = await run(exp);
     h.emulator.faults = {};
     expect(run1.counts).toMatchObject({ read: 50, upserted: 49, failed: 1 });
-    const run2 = await runToEnd(exp);
+    const run2 = await run(exp);
     expect(run2.counts).toMatchObject({ read: 50, unchanged: 49, upserted: 1, failed: 0 });
     expect(h.emulator.listMembers(listId)).toContain('flk7@example.com');
   });
 
   it('fullSync sends everything again; a dry run sends nothing and keeps a payload sample', async () => {
     const exp = await newExport('full', 'mirror', people(0, 40));
-    await runToEnd(exp);
-    const full = await runToEnd(exp, { fullSync: true });
+    await run(exp);
+    const full = await run(exp, { fullSync: true });
     expect(full.counts).toMatchObject({ read: 40, unchanged: 0, upserted: 40 });
 
     await uploadText(h.blobs, 'delta', 'full/segment.csv', csv([...people(0, 30), ...people(40, 45, 'Rome')], 'full'));
     const importsBefore = h.emulator.acceptedImports;
-    const dry = await runToEnd(exp, { dryRun: true });
+    const dry = await run(exp, { dryRun: true });
     expect(dry.status).toBe('completed');
     expect(dry.dryRun).toBe(true);
     expect(dry.counts).toMatchObject({ read: 35, unchanged: 30, upserted: 5, unsubscribed: 10 });
@@ -121,7 +111,7 @@ describe('delta sync, mirror mode, dry runs and the scheduled refresh', () => {
     expect(sample.contacts[0]).toMatchObject({ email: 'full40@example.com', fields: [{ id: 1, value: 'Rome' }], subscribe: [{ listid: String(listId) }] });
     expect(sample.contacts.at(-1)).toMatchObject({ unsubscribe: [{ listid: String(listId) }] });
     // The dry run committed nothing: a real run still sees the same changes.
-    const real = await runToEnd(exp);
+    const real = await run(exp);
     expect(real.counts).toMatchObject({ read: 35, unchanged: 30, upserted: 5, unsubscribed: 10 });
   });
 
@@ -152,7 +142,7 @@ describe('delta sync, mirror mode, dry runs and the scheduled refresh', () => {
 
   it('manual exports are never started by the refresh', async () => {
     await uploadText(h.blobs, 'delta', 'man/segment.csv', csv(people(0, 3), 'man'));
-    const exp = await createExport(h.svc, admin, {
+    const exp = await createExport(h.svc, adminCaller, {
       displayName: 'manual', connectionId, listId: 1, schedule: 'manual', source: { container: 'delta', path: 'man/segment.csv' }, mapping: { email: 'email' },
     });
     const result = await refreshExports(h.svc);

@@ -1,12 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createConnection } from '../../shared/connections/connectionService.js';
 import { createExport } from '../../shared/exports/exportService.js';
-import { TERMINAL_STATUSES, type Run } from '../../shared/model.js';
-import { startRun } from '../../shared/runs/runLifecycle.js';
-import { EMULATOR_API_KEY, type EmulatorFaults } from '../../tools/acEmulator/server.js';
-import { startHarness, startRunnerProcess, uploadText, waitFor, type Harness, type RunnerProcess } from '../support/harness.js';
-
-const admin = { name: 'admin@example.com', roles: ['admin' as const] };
+import type { Run } from '../../shared/model.js';
+import type { EmulatorFaults } from '../../tools/acEmulator/server.js';
+import { adminCaller, connectToEmulator, runToEnd, startHarness, startRunnerProcess, uploadText, type Harness, type RunnerProcess } from '../support/harness.js';
 
 describe('runs under ActiveCampaign faults (local runner, emulator fault modes)', () => {
   let h: Harness;
@@ -17,7 +13,7 @@ describe('runs under ActiveCampaign faults (local runner, emulator fault modes)'
   beforeAll(async () => {
     h = await startHarness({ requestsPerSecond: 50, bulkImportsPerMinute: 3_000 });
     runner = await startRunnerProcess(h.env, ['--triggers', 'queue']);
-    connectionId = (await createConnection(h.svc, admin, { displayName: 'x', hostname: h.emulator.hostname, apiKey: EMULATOR_API_KEY, dataPrivacyConsent: true })).id;
+    connectionId = await connectToEmulator(h);
   });
   afterAll(async () => {
     await runner?.stop();
@@ -30,13 +26,9 @@ describe('runs under ActiveCampaign faults (local runner, emulator fault modes)'
     const emails = Array.from({ length: count }, (_, i) => `${prefix}${i}@example.com`);
     const path = `faults/${prefix}-${n++}.csv`;
     await uploadText(h.blobs, 'segments', path, ['email', ...emails].join('\n'));
-    const exp = await createExport(h.svc, admin, { displayName: prefix, connectionId, listId, source: { container: 'segments', path }, mapping: { email: 'email' } });
+    const exp = await createExport(h.svc, adminCaller, { displayName: prefix, connectionId, listId, source: { container: 'segments', path }, mapping: { email: 'email' } });
     h.emulator.faults = typeof faults === 'function' ? faults() : faults;
-    const started = await startRun(h.svc, exp, { trigger: 'manual' });
-    const run = await waitFor(`run ${prefix}`, async () => {
-      const r = await h.svc.runs.getRun(exp.id, started.runId);
-      return r && TERMINAL_STATUSES.has(r.status) ? r : undefined;
-    }, 90_000, 250);
+    const run = await runToEnd(h, exp, {}, 90_000);
     h.emulator.faults = {};
     return { run, emails, listId };
   }

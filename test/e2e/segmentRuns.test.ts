@@ -1,12 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createConnection } from '../../shared/connections/connectionService.js';
 import { createExport } from '../../shared/exports/exportService.js';
-import { TERMINAL_STATUSES, type DataMapping, type Run, type SegmentSource } from '../../shared/model.js';
-import { startRun } from '../../shared/runs/runLifecycle.js';
-import { EMULATOR_API_KEY } from '../../tools/acEmulator/server.js';
-import { startHarness, startRunnerProcess, uploadText, waitFor, type Harness, type RunnerProcess } from '../support/harness.js';
-
-const admin = { name: 'admin@example.com', roles: ['admin' as const] };
+import type { DataMapping, Run, SegmentSource } from '../../shared/model.js';
+import { adminCaller, connectToEmulator, runToEnd, startHarness, startRunnerProcess, uploadText, type Harness, type RunnerProcess } from '../support/harness.js';
 
 describe('runs over Customer Insights layouts (local runner, Azurite, emulator)', () => {
   let h: Harness;
@@ -16,7 +11,7 @@ describe('runs over Customer Insights layouts (local runner, Azurite, emulator)'
   beforeAll(async () => {
     h = await startHarness({ requestsPerSecond: 50, bulkImportsPerMinute: 3_000 });
     runner = await startRunnerProcess(h.env, ['--triggers', 'queue']);
-    connectionId = (await createConnection(h.svc, admin, { displayName: 'x', hostname: h.emulator.hostname, apiKey: EMULATOR_API_KEY, dataPrivacyConsent: true })).id;
+    connectionId = await connectToEmulator(h);
   });
   afterAll(async () => {
     await runner?.stop();
@@ -24,12 +19,8 @@ describe('runs over Customer Insights layouts (local runner, Azurite, emulator)'
   });
 
   async function run(source: SegmentSource, mapping: DataMapping): Promise<Run> {
-    const exp = await createExport(h.svc, admin, { displayName: 'x', connectionId, listId: 1, source, mapping });
-    const started = await startRun(h.svc, exp, { trigger: 'manual' });
-    return waitFor('the run', async () => {
-      const r = await h.svc.runs.getRun(exp.id, started.runId);
-      return r && TERMINAL_STATUSES.has(r.status) ? r : undefined;
-    }, 60_000, 250);
+    const exp = await createExport(h.svc, adminCaller, { displayName: 'x', connectionId, listId: 1, source, mapping });
+    return runToEnd(h, exp);
   }
 
   it('exports a Common Data Model folder with headerless partitions', async () => {
@@ -74,13 +65,9 @@ describe('runs over Customer Insights layouts (local runner, Azurite, emulator)'
 
   it('fails the run when the mapped email column is missing at run time', async () => {
     // The export is created before its source exists, so only the run can find the problem.
-    const exp = await createExport(h.svc, admin, { displayName: 'x', connectionId, listId: 1, source: { container: 'cix', path: 'later.csv' }, mapping: { email: 'Email' } });
+    const exp = await createExport(h.svc, adminCaller, { displayName: 'x', connectionId, listId: 1, source: { container: 'cix', path: 'later.csv' }, mapping: { email: 'Email' } });
     await uploadText(h.blobs, 'cix', 'later.csv', 'Mail,Name\na@example.com,A\n');
-    const started = await startRun(h.svc, exp, { trigger: 'manual' });
-    const r = await waitFor('the run', async () => {
-      const x = await h.svc.runs.getRun(exp.id, started.runId);
-      return x && TERMINAL_STATUSES.has(x.status) ? x : undefined;
-    });
+    const r = await runToEnd(h, exp);
     expect(r.status).toBe('failed');
     expect(r.error).toBe('cix/later.csv has no email column "Email" (columns: Mail, Name)');
   });

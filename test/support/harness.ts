@@ -6,6 +6,10 @@ import { BlobServiceClient } from '@azure/storage-blob';
 import { ADMIN_ROLE, principalHeader } from '../../shared/auth/principal.js';
 import { readConfig } from '../../shared/config.js';
 import { createServices, type AppServices } from '../../shared/services.js';
+import { createConnection } from '../../shared/connections/connectionService.js';
+import { TERMINAL_STATUSES, type Export, type Run } from '../../shared/model.js';
+import { startRun, type StartRunOptions } from '../../shared/runs/runLifecycle.js';
+import { EMULATOR_API_KEY } from '../../tools/acEmulator/server.js';
 import { startActiveCampaignEmulator, type ActiveCampaignEmulator, type EmulatorOptions } from '../../tools/acEmulator/server.js';
 import { startAzurite, type AzuriteInstance } from '../../tools/azurite.js';
 
@@ -120,4 +124,22 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
     if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, intervalInMs));
   }
+}
+
+/** The caller of service-level calls in tests. */
+export const adminCaller = { name: 'admin@example.com', roles: ['admin' as const] };
+
+/** A connection to the harness's emulator; returns its id. */
+export async function connectToEmulator(h: Harness): Promise<string> {
+  const connection = await createConnection(h.svc, adminCaller, { displayName: 'emulator', hostname: h.emulator.hostname, apiKey: EMULATOR_API_KEY, dataPrivacyConsent: true });
+  return connection.id;
+}
+
+/** Starts a run of the export (on the queues, where a runner process picks it up) and waits for its end. */
+export async function runToEnd(h: Harness, exp: Export, options: Partial<StartRunOptions> = {}, timeoutInMs = 60_000): Promise<Run> {
+  const started = await startRun(h.svc, exp, { trigger: 'manual', ...options });
+  return waitFor(`run ${started.runId}`, async () => {
+    const r = await h.svc.runs.getRun(exp.id, started.runId);
+    return r && TERMINAL_STATUSES.has(r.status) ? r : undefined;
+  }, timeoutInMs, 200);
 }
