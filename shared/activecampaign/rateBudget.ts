@@ -27,22 +27,25 @@ interface Reservations {
 }
 
 /**
- * The earliest time ≥ `now` at which one more event keeps every window of `windowInMs` at no more
- * than `limit` events, given the events already reserved (past and future).
+ * A time ≥ `now` at which one more event keeps every window of `windowInMs` at no more than `limit`
+ * events, given the events already reserved (past and future): `now` when that fits, otherwise the
+ * moment the `limit`-th latest event leaves the window. Linear in the events, because the import
+ * window can hold a thousand of them and every reservation asks.
  */
 export function earliestSlot(reserved: readonly number[], now: number, limit: number, windowInMs: number): number {
+  if (fits(reserved, now, limit, windowInMs)) return now;
   const times = [...reserved].sort((a, b) => a - b);
-  const fits = (t: number) => {
-    // Every window containing t holds at most limit-1 others: check each run of `limit` neighbours.
-    const near = times.filter((x) => x > t - windowInMs && x < t + windowInMs);
-    near.push(t);
-    near.sort((a, b) => a - b);
-    for (let i = 0; i + limit < near.length; i++) if (near[i + limit] - near[i] < windowInMs) return false;
-    return true;
-  };
-  const candidates = [now, ...times.map((x) => x + windowInMs)].filter((t) => t >= now).sort((a, b) => a - b);
-  for (const t of candidates) if (fits(t)) return t;
-  return Math.max(now, (times.at(-1) ?? now) + windowInMs);
+  return Math.max(now, times[times.length - limit] + windowInMs);
+}
+
+/** Whether an event at `t` keeps every window of `windowInMs` containing it at `limit` events or fewer. */
+function fits(reserved: readonly number[], t: number, limit: number, windowInMs: number): boolean {
+  const near = reserved.filter((x) => x > t - windowInMs && x < t + windowInMs);
+  if (near.length < limit) return true;
+  near.push(t);
+  near.sort((a, b) => a - b);
+  for (let i = 0; i + limit < near.length; i++) if (near[i + limit] - near[i] < windowInMs) return false;
+  return true;
 }
 
 /**
