@@ -69,12 +69,22 @@ export function earliestSpacedSlot(reserved: readonly number[], now: number, spa
  * waits for its slot. A slot respects both the requests-per-second window and, for bulk imports,
  * the imports-per-minute window.
  */
+interface PendingReservation {
+  kind: RequestKind;
+  resolve: (slot: number) => void;
+  reject: (error: unknown) => void;
+}
+
 export class TableRateBudget {
   readonly #table: TableClient;
   readonly #options: Required<RateBudgetOptions>;
-  /** Reservations of one process go one at a time per account, so instances, not every
-   * concurrent handler, compete for the entity's ETag (fewer conflicts, less storage load). */
-  readonly #queues = new Map<string, Promise<unknown>>();
+  /**
+   * Requests of one process that wait for a reservation, per account. One round trip (read, then an
+   * ETag-conditional write) reserves slots for all of them, so instances, not every concurrent
+   * handler, compete for the entity, and a busy process needs few storage calls.
+   */
+  readonly #waiting = new Map<string, PendingReservation[]>();
+  readonly #reserving = new Set<string>();
 
   constructor(table: TableClient, options: RateBudgetOptions) {
     this.#table = table;
@@ -112,20 +122,44 @@ export class TableRateBudget {
 
   /** Reserves and returns the time (ms since epoch) at which this request may be sent. */
   reserve(hostname: string, kind: RequestKind): Promise<number> {
-    const previous = this.#queues.get(hostname) ?? Promise.resolve();
-    const next = previous.catch(() => undefined).then(() => this.#reserve(hostname, kind));
-    this.#queues.set(hostname, next);
-    void next.finally(() => {
-      if (this.#queues.get(hostname) === next) this.#queues.delete(hostname);
-    }).catch(() => undefined);
-    return next;
+    return new Promise((resolve, reject) => {
+      const waiting = this.#waiting.get(hostname) ?? [];
+      waiting.push({ kind, resolve, reject });
+      this.#waiting.set(hostname, waiting);
+      if (!this.#reserving.has(hostname)) void this.#drain(hostname);
+    });
   }
 
-  async #reserve(hostname: string, kind: RequestKind): Promise<number> {
+  async #drain(hostname: string): Promise<void> {
+    this.#reserving.add(hostname);
+    try {
+      for (;;) {
+        const batch = this.#waiting.get(hostname) ?? [];
+        this.#waiting.delete(hostname);
+        if (batch.length === 0) return;
+        try {
+          const outcomes = await this.#reserveAll(hostname, batch.map((p) => p.kind));
+          batch.forEach((p, i) => {
+            const outcome = outcomes[i];
+            if (typeof outcome === 'number') p.resolve(outcome);
+            else p.reject(outcome);
+          });
+        } catch (error) {
+          for (const p of batch) p.reject(error);
+        }
+      }
+    } finally {
+      this.#reserving.delete(hostname);
+    }
+  }
+
+  /** One read-modify-write of the account's entity: a slot (or a BudgetWaitError) per request, in order. */
+  async #reserveAll(hostname: string, kinds: RequestKind[]): Promise<(number | BudgetWaitError)[]> {
     const table = await ensureTable(this.#table);
     const { requestsPerSecond, bulkImportsPerMinute, guardInMs, maxWaitInMs, now: clock } = this.#options;
     const secondWindow = 1_000 + guardInMs;
     const minuteWindow = 60_000 + guardInMs;
+    const spacing = secondWindow / Math.floor(requestsPerSecond);
     const rowKey = hostname.replace(/[^a-zA-Z0-9.-]/g, '_');
     for (;;) {
       let etag: string | undefined;
@@ -140,27 +174,29 @@ export class TableRateBudget {
       const now = clock();
       state.requests = state.requests.filter((t) => t > now - secondWindow);
       state.imports = state.imports.filter((t) => t > now - minuteWindow);
-      const spacing = secondWindow / Math.floor(requestsPerSecond);
-      let slot = earliestSpacedSlot(state.requests, now, spacing);
-      if (kind === 'bulkImport') {
-        // Both limits must agree on one time: alternate until neither moves it.
-        for (let i = 0; i < 50; i++) {
-          const importSlot = earliestSlot(state.imports, slot, Math.floor(bulkImportsPerMinute), minuteWindow);
-          const requestSlot = earliestSpacedSlot(state.requests, importSlot, spacing);
-          if (requestSlot === slot && importSlot === slot) break;
-          slot = requestSlot;
+      const outcomes = kinds.map((kind): number | BudgetWaitError => {
+        let slot = earliestSpacedSlot(state.requests, now, spacing);
+        if (kind === 'bulkImport') {
+          // Both limits must agree on one time: alternate until neither moves it.
+          for (let i = 0; i < 50; i++) {
+            const importSlot = earliestSlot(state.imports, slot, Math.floor(bulkImportsPerMinute), minuteWindow);
+            const requestSlot = earliestSpacedSlot(state.requests, importSlot, spacing);
+            if (requestSlot === slot && importSlot === slot) break;
+            slot = requestSlot;
+          }
         }
-      }
-      if (slot - now > maxWaitInMs) {
-        throw new BudgetWaitError(`The ActiveCampaign budget of ${hostname} is taken for the next ${Math.round((slot - now) / 1000)} s`, slot - now - maxWaitInMs / 2);
-      }
-      state.requests.push(slot);
-      if (kind === 'bulkImport') state.imports.push(slot);
+        if (slot - now > maxWaitInMs) {
+          return new BudgetWaitError(`The ActiveCampaign budget of ${hostname} is taken for the next ${Math.round((slot - now) / 1000)} s`, slot - now - maxWaitInMs / 2);
+        }
+        state.requests.push(slot);
+        if (kind === 'bulkImport') state.imports.push(slot);
+        return slot;
+      });
       const entity = { partitionKey: 'account', rowKey, requests: JSON.stringify(state.requests), imports: JSON.stringify(state.imports) };
       try {
         if (etag) await table.updateEntity(entity, 'Replace', { etag });
         else await table.createEntity(entity);
-        return slot;
+        return outcomes;
       } catch (error) {
         if (!isConflict(error)) throw error;
       }

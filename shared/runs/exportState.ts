@@ -5,6 +5,7 @@ import type { BlockBlobClient } from '@azure/storage-blob';
 import type { TableClient } from '@azure/data-tables';
 import type { RunFiles } from '../store/runFiles.js';
 import { ensureTable, isConflict, isNotFound } from '../store/tables.js';
+import { EmailTable } from '../sync/emailTable.js';
 
 /**
  * An export's state from its last successful run: each contact's email and the fingerprint of
@@ -38,13 +39,20 @@ export class ExportStateStore {
     }
   }
 
-  /** The committed state as email → fingerprint (48 bits as a number, which a Map holds compactly). */
-  async load(exportId: string): Promise<Map<string, number>> {
-    const state = new Map<string, number>();
+  /** The committed state as email → fingerprint (48 bits as a number), in a compact table. */
+  async load(exportId: string): Promise<EmailTable> {
     const pointer = await this.pointer(exportId);
+    const state = new EmailTable(pointer?.contacts ?? 0);
     if (!pointer) return state;
     for await (const [email, print] of this.#lines(pointer.blob)) state.set(email, print === UNKNOWN_FINGERPRINT ? -1 : parseInt(print, 16));
     return state;
+  }
+
+  /** The emails of the committed state, streamed again (the table keeps only their hashes). */
+  async *emails(exportId: string): AsyncGenerator<string> {
+    const pointer = await this.pointer(exportId);
+    if (!pointer) return;
+    for await (const [email] of this.#lines(pointer.blob)) yield email;
   }
 
   /** A writer for the state a run would commit, streamed to a blob while the run plans. */

@@ -9,6 +9,7 @@ import { QUEUES } from '../store/workQueues.js';
 import { ImportBatcher } from '../sync/batching.js';
 import { fingerprint } from '../sync/fingerprint.js';
 import { mapRecord, MappingError, resolveMapping, type ResolvedMapping } from '../sync/mapping.js';
+import { EmailTable } from '../sync/emailTable.js';
 import { SYNC_MODES } from '../sync/syncModes.js';
 import type { StateWriter } from './exportState.js';
 import type { BatchMessage } from './messages.js';
@@ -81,14 +82,14 @@ class Planner {
     const previous = await svc.exportState.load(exp.id);
     if (!run.dryRun) this.#pendingState = await svc.exportState.pendingWriter(run.runId);
 
-    const cancelled = await this.#readSnapshot(snapshot, previous);
+    const seen = new EmailTable(previous.size);
+    const cancelled = await this.#readSnapshot(snapshot, previous, seen);
     if (cancelled) return svc.runs.getRun(exp.id, run.runId);
-    if (SYNC_MODES[exp.mode].unsubscribeLeavers) {
-      // Whatever is left of the previous state was sent before and is no longer in the segment.
+    if (SYNC_MODES[exp.mode].unsubscribeLeavers && previous.size > 0) {
+      // Contacts of the previous state that this snapshot does not have were sent before and left.
       const unsubscribe = [{ listid: String(exp.listId) }];
-      for (const email of previous.keys()) await this.#add({ email, unsubscribe });
+      for await (const email of svc.exportState.emails(exp.id)) if (!seen.has(email)) await this.#add({ email, unsubscribe });
     }
-    previous.clear();
     await this.#flushBatch(this.#batcher.flush());
     await this.#writes.drain();
     await this.#rejected.flush();
@@ -100,9 +101,8 @@ class Planner {
   }
 
   /** Returns true when the run was cancelled while reading. */
-  async #readSnapshot(snapshot: Snapshot, previous: Map<string, number>): Promise<boolean> {
+  async #readSnapshot(snapshot: Snapshot, previous: EmailTable, seen: EmailTable): Promise<boolean> {
     const { exp, run } = this;
-    const seen = new Set<string>();
     const subscribe = [{ listid: String(exp.listId) }];
     for (const file of snapshot.segmentFiles) {
       let resolved: ResolvedMapping | undefined = file.columns ? resolveMapping(exp.mapping, file.columns, `${file.container}/${file.name}`) : undefined;
@@ -120,9 +120,8 @@ class Planner {
           this.counts.duplicate++;
           continue;
         }
-        seen.add(contact.email);
+        seen.set(contact.email, 1);
         const sentBefore = previous.get(contact.email);
-        previous.delete(contact.email);
         if (!this.#batcher.fits(contact)) {
           await this.#reject(row.file, row.row, contact.email, 'contact larger than an import request allows');
           continue;
