@@ -19,8 +19,12 @@ import { cancelRun, enqueueWatch, failRun, finalizeRun, reportRunFinished } from
 const PLANNER_CONCURRENCY = 16;
 /** How often (in batches) the planner looks whether the run was cancelled. */
 const CANCEL_CHECK_EVERY = 50;
-/** Batches per queue message: a million contacts are 500 messages, not 4,000. */
-const BATCHES_PER_MESSAGE = 8;
+/**
+ * Batches per queue message, up to eight (a million contacts are 500 messages, not 4,000), but
+ * never so few messages that one instance takes the whole run off the queue in a single receive.
+ */
+const MAX_BATCHES_PER_MESSAGE = 8;
+const MIN_MESSAGES = 64;
 /** Contacts a dry run keeps as a sample of what it would send. */
 const SAMPLE_SIZE = 20;
 
@@ -192,8 +196,9 @@ class Planner {
     );
     if (!changed) return sending; // cancelled while planning
     const enqueue = new Pool(PLANNER_CONCURRENCY);
-    for (let i = 0; i < this.batches.length; i += BATCHES_PER_MESSAGE) {
-      const group = this.batches.slice(i, i + BATCHES_PER_MESSAGE).map((b) => b.batch);
+    const perMessage = Math.min(MAX_BATCHES_PER_MESSAGE, Math.max(1, Math.ceil(this.batches.length / MIN_MESSAGES)));
+    for (let i = 0; i < this.batches.length; i += perMessage) {
+      const group = this.batches.slice(i, i + perMessage).map((b) => b.batch);
       const message: BatchMessage = { exportId: exp.id, runId: run.runId, batch: group[0], batches: group };
       await enqueue.run(() => svc.queues.send(QUEUES.batches, message));
     }
