@@ -36,9 +36,12 @@ export interface ImportInfo {
 
 export type RequestKind = 'request' | 'bulkImport';
 
-/** Shared per-account rate budget: resolves when this request may be sent. */
+/**
+ * Shared per-account rate budget: resolves when this request may be sent. `beforeSend` runs once
+ * the slot has come and before the budget checks the request is still on time.
+ */
 export interface RequestBudget {
-  acquire(kind: RequestKind, options?: { abortSignal?: AbortSignal }): Promise<void>;
+  acquire(kind: RequestKind, options?: { abortSignal?: AbortSignal; beforeSend?: () => Promise<void> }): Promise<void>;
 }
 
 export interface ActiveCampaignClientOptions {
@@ -151,8 +154,8 @@ export class ActiveCampaignClient {
   }
 
   async #send(method: 'GET' | 'POST', path: string, payload: unknown, kind: RequestKind, options: OperationOptions): Promise<unknown> {
-    await this.#options.budget?.acquire(kind, options);
-    await options.beforeSend?.();
+    if (this.#options.budget) await this.#options.budget.acquire(kind, options);
+    else await options.beforeSend?.();
     const requestId = randomUUID();
     const started = Date.now();
     const what = `${method} ${path.split('?')[0]}`;

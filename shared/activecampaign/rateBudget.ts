@@ -91,7 +91,7 @@ export class TableRateBudget {
     this.#options = {
       guardInMs: 80,
       now: Date.now,
-      maxWaitInMs: 5_000,
+      maxWaitInMs: 30_000,
       sleep: (ms, signal) => new Promise((resolve, reject) => {
         const timer = setTimeout(resolve, ms);
         signal?.addEventListener('abort', () => { clearTimeout(timer); reject(signal.reason); }, { once: true });
@@ -104,14 +104,16 @@ export class TableRateBudget {
     return { acquire: (kind, options) => this.acquire(hostname, kind, options) };
   }
 
-  async acquire(hostname: string, kind: RequestKind, options: { abortSignal?: AbortSignal } = {}): Promise<void> {
+  async acquire(hostname: string, kind: RequestKind, options: { abortSignal?: AbortSignal; beforeSend?: () => Promise<void> } = {}): Promise<void> {
     const tolerance = this.#spacing() / 2;
     for (let attempt = 0; ; attempt++) {
       const slot = await this.reserve(hostname, kind);
       const wait = slot - this.#options.now();
       if (wait > 0) await this.#options.sleep(wait, options.abortSignal);
-      // A busy process can wake up late; a request sent well after its slot could crowd the next
-      // ones into one of ActiveCampaign's windows, so it takes a new slot (the old one stays unused).
+      await options.beforeSend?.();
+      // A busy process can wake up late (or its last check can take a while); a request sent well
+      // after its slot could crowd the next ones into one of ActiveCampaign's windows, so it takes
+      // a new slot (the old one stays unused).
       if (this.#options.now() - slot <= tolerance || attempt >= 3) return;
     }
   }
