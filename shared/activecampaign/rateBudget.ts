@@ -107,14 +107,18 @@ export class TableRateBudget {
   async acquire(hostname: string, kind: RequestKind, options: { abortSignal?: AbortSignal; beforeSend?: () => Promise<void> } = {}): Promise<void> {
     const tolerance = this.#spacing() / 2;
     for (let attempt = 0; ; attempt++) {
-      const slot = await this.reserve(hostname, kind);
+      // A retake for lateness needs only a request slot: the import slot already taken keeps the
+      // minute window (a late send is well within its guard), and taking another would waste it.
+      const slot = await this.reserve(hostname, attempt === 0 ? kind : 'request');
       const wait = slot - this.#options.now();
       if (wait > 0) await this.#options.sleep(wait, options.abortSignal);
       await options.beforeSend?.();
       // A busy process can wake up late (or its last check can take a while); a request sent well
       // after its slot could crowd the next ones into one of ActiveCampaign's windows, so it takes
       // a new slot (the old one stays unused).
-      if (this.#options.now() - slot <= tolerance || attempt >= 3) return;
+      if (this.#options.now() - slot <= tolerance) return;
+      // A process too busy to keep time sends nothing rather than a burst: the work goes back on the queue.
+      if (attempt >= 5) throw new BudgetWaitError(`This process could not keep to its ActiveCampaign slots for ${hostname}`, 1_000);
     }
   }
 
