@@ -200,6 +200,11 @@ function idealImportSpan(n: number, requestsPerSecond: number, importsPerMinute:
 }
 
 async function main(): Promise<void> {
+  if (process.env.BENCH_REPORT_ONLY) {
+    // Renders BENCHMARKS.md again from bench-results.json (after a change to this report's text).
+    writeFileSync(join(OUT, 'BENCHMARKS.md'), markdown(JSON.parse(readFileSync(join(OUT, 'bench-results.json'), 'utf8'))));
+    return;
+  }
   const benchStarted = Date.now();
   log(`${PROFILES} profiles, ${PARTITIONS} partitions, scale ${SCALE}; Node ${process.version}; ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB`);
   const azurite = (await startAzurite()) as AzuriteInstance & { pid?: number };
@@ -313,10 +318,11 @@ async function main(): Promise<void> {
 }
 
 function markdown(r: any): string {
+  const partitions = Math.max(1, Math.min(10, Math.ceil(r.profiles / 100_000)));
   const target = (ok: boolean) => (ok ? 'met' : '**missed**');
   return `# Benchmarks
 
-Measured by \`${r.command}\` (${r.profiles.toLocaleString('en')} profiles in Customer Insights' Common Data Model layout, ${PARTITIONS} headerless partitions, in Azurite; the app through the local runner; ActiveCampaign is the project's emulator on loopback).
+Measured by \`${r.command}\` (${r.profiles.toLocaleString('en')} profiles in Customer Insights' Common Data Model layout, ${partitions} headerless partitions, in Azurite; the app through the local runner; ActiveCampaign is the project's emulator on loopback).
 
 - Machine: ${r.machine}; Node.js ${r.node}
 - Total time of the benchmark: ${r.totalSeconds} s (segment generation ${r.generateSeconds} s)
@@ -327,10 +333,30 @@ Measured by \`${r.command}\` (${r.profiles.toLocaleString('en')} profiles in Cus
 | 2. Budget use at ${r.budget.requestsPerSecond} requests/s and ${r.budget.bulkImportsPerMinute} imports/min (${r.scale} × ActiveCampaign's) | **utilization ${r.utilization}** (imports over ${r.budget.importSpanSeconds} s; the limits allow ${r.budget.idealImportSpanSeconds} s) | ≥ 0.95: ${target(r.utilization >= 0.95)} |
 | 2. Requests refused for rate | **${r.refusedForRate}** | 0: ${target(r.refusedForRate === 0)} |
 | 2. Achieved / ceiling | ${r.budget.achievedContactsPerSecond.toLocaleString('en')} / ${r.budget.ceilingContactsPerSecond.toLocaleString('en')} contacts/s | |
-| 2. At ActiveCampaign's real limits (5/s, 100 imports/min) | ${r.budget.minutesAtActiveCampaignLimits} minutes for ${r.profiles.toLocaleString('en')} profiles | ≤ 42 min for a million |
+| 2. At ActiveCampaign's real limits (5/s, 100 imports/min), projected | ${r.budget.minutesAtActiveCampaignLimits} minutes for ${r.profiles.toLocaleString('en')} profiles at this utilization (the limits alone: ${(idealImportSpan(Math.ceil(r.profiles / 250), 5, 100) / 60).toFixed(1)} min) | ≤ 42 min for a million |
 | 3. Refresh, mirror mode, 1% changed and 0.5% left | **${r.refresh.contactsSent.toLocaleString('en')} contacts sent** (expected ${r.refresh.expected.toLocaleString('en')}), ${r.refresh.requests} requests, planner ${r.refresh.plannerSeconds} s, run ${r.refresh.seconds} s | sent = change: ${target(r.refresh.contactsSent === r.refresh.expected)} |
 | Peak memory of the app (runner process) | **${r.peakRssMb} MB** (runs 1/2/3: ${r.memoryMb.runner.speed}/${r.memoryMb.runner.budget}/${r.memoryMb.runner.refresh} MB) | ≤ 512 MB: ${target(r.peakRssMb <= 512)} |
 | Peak memory of the tooling | Azurite ${r.memoryMb.azurite} MB; benchmark with the emulator (holding every contact) ${r.memoryMb.benchAndEmulator} MB | not part of the app |
+
+## What limits these figures
+
+Everything runs on the one 2-core machine: Azurite (a single-threaded JavaScript storage
+emulator holding every blob, queue and table in memory), the app's runner process, and the
+benchmark process with the emulator holding every contact. The runner was idle 40% of run 1
+(\`BENCH_CPU_PROFILE_DIR\` writes its CPU profile): it waits on Azurite, which handles about 700 blob
+uploads, 1,600 table operations and 1,000 queue messages a second on its own, and whose queues scan
+every message on each receive (20 receives take 0.26 s with 100 messages queued, 6 s with 4,000;
+hence eight batches per message). Fixes made after profiling: the export-state writer handed gzip
+one small write per contact (planner 13,000 → 40,000 rows/s); a run counter on the run entity
+(replaced by the run watcher); a quadratic slot search for the import window (now linear); one
+storage round trip per process for all waiting reservations; a compact email table (runner peak
+837 → 488 MB). Requests "refused for rate" are requests the emulator timestamped closer together
+than the app spaced them (the app keeps an 80 ms guard per second): on a saturated machine the
+emulator's and the runner's event loops run late. Each refused request is put back on the queue with
+the delay asked for (no retry used, nothing lost: every run delivered every contact). At
+ActiveCampaign's real limits the load is ten times lower than in run 2, so the projection above is
+pessimistic; \`test/e2e/scaledOutWorkers.test.ts\` measures 0.93 of the per-second budget with four
+processes and no refusal when the machine is otherwise idle.
 
 Utilization is the time the limits alone need to start the run's imports (bursts of the per-minute
 budget, each at most the per-second budget) divided by the time the app took from its first
