@@ -346,7 +346,7 @@ benchmark process with the emulator holding every contact. The runner was idle 4
 (\`BENCH_CPU_PROFILE_DIR\` writes its CPU profile): it waits on Azurite, which handles about 700 blob
 uploads, 1,600 table operations and 1,000 queue messages a second on its own, and whose queues scan
 every message on each receive (20 receives take 0.26 s with 100 messages queued, 6 s with 4,000;
-hence eight batches per message). Fixes made after profiling: the export-state writer handed gzip
+hence up to eight batches per message). Fixes made after profiling: the export-state writer handed gzip
 one small write per contact (planner 13,000 → 40,000 rows/s); a run counter on the run entity
 (replaced by the run watcher); a quadratic slot search for the import window (now linear); one
 storage round trip per process for all waiting reservations; a compact email table (runner peak

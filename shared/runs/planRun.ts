@@ -21,10 +21,10 @@ const PLANNER_CONCURRENCY = 16;
 const CANCEL_CHECK_EVERY = 50;
 /**
  * Batches per queue message, up to eight (a million contacts are 500 messages, not 4,000), but
- * never so few messages that one instance takes the whole run off the queue in a single receive.
+ * never so few messages that a few instances take the whole run off the queue in their first receives.
  */
 const MAX_BATCHES_PER_MESSAGE = 8;
-const MIN_MESSAGES = 64;
+const MIN_MESSAGES = 128;
 /** Contacts a dry run keeps as a sample of what it would send. */
 const SAMPLE_SIZE = 20;
 
