@@ -7,7 +7,6 @@
  *   3. refresh: mirror mode after 1% of profiles changed and 0.5% left.
  * Writes BENCHMARKS.md and bench-results.json (to BENCH_OUT, default the repository root).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -16,6 +15,7 @@ import { BlobServiceClient } from '@azure/storage-blob';
 import { ADMIN_ROLE, principalHeader } from '../shared/auth/principal.js';
 import { EMULATOR_API_KEY, startActiveCampaignEmulator, type ActiveCampaignEmulator } from './acEmulator/server.js';
 import { startAzurite, type AzuriteInstance } from './azurite.js';
+import { startRunnerProcess, type RunnerProcess } from './localRunner/runnerProcess.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const PROFILES = Number(process.env.BENCH_PROFILES ?? 1_000_000);
@@ -71,41 +71,9 @@ async function uploadSegment(blobs: BlobServiceClient, included: (i: number) => 
   await container.getBlockBlobClient(`${DESTINATION}/model.json`).upload(text, Buffer.byteLength(text));
 }
 
-interface Runner {
-  child: ChildProcess;
-  url: string;
-  output: string[];
-  stop(): Promise<void>;
-}
-
-async function startRunner(env: Record<string, string>): Promise<Runner> {
-  const profile = process.env.BENCH_CPU_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROFILE_DIR}`] : [];
-  const child = spawn(process.execPath, [...profile, '--import', 'tsx', join(ROOT, 'tools/localRunner/main.ts')], {
-    cwd: ROOT,
-    env: { ...process.env, ...env, PORT: '0' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const output: string[] = [];
-  const url = await new Promise<string>((resolvePromise, reject) => {
-    child.stdout!.on('data', (c: Buffer) => {
-      const text = c.toString();
-      if (output.length < 2000) output.push(text);
-      const m = /ready at (http:\/\/\S+)/.exec(text);
-      if (m) resolvePromise(m[1]);
-    });
-    child.stderr!.on('data', (c: Buffer) => output.length < 2000 && output.push(c.toString()));
-    child.once('exit', (code) => reject(new Error(`runner exited ${code}: ${output.join('')}`)));
-  });
-  return {
-    child,
-    url,
-    output,
-    async stop() {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await exited;
-    },
-  };
+function startRunner(env: Record<string, string>): Promise<RunnerProcess> {
+  const nodeArgs = process.env.BENCH_CPU_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROFILE_DIR}`] : [];
+  return startRunnerProcess(env, [], { nodeArgs });
 }
 
 /** Peak resident memory of a live process (Linux VmHWM), in MB. */
@@ -144,7 +112,7 @@ interface RunMeasure {
   azuritePeakRssMb: number;
 }
 
-async function measureRun(runner: Runner, emulator: ActiveCampaignEmulator, exportId: string, body: object, azurite: AzuriteInstance & { pid?: number }): Promise<RunMeasure> {
+async function measureRun(runner: RunnerProcess, emulator: ActiveCampaignEmulator, exportId: string, body: object, azurite: AzuriteInstance & { pid?: number }): Promise<RunMeasure> {
   const requestsBefore = emulator.requests.length;
   const refusedBefore = emulator.refusedForRate;
   const started = Date.now();
@@ -187,7 +155,7 @@ async function measureRun(runner: Runner, emulator: ActiveCampaignEmulator, expo
     refusedForRate: emulator.refusedForRate - refusedBefore,
     firstImportAt: imports[0]?.at,
     lastImportAt: imports.at(-1)?.at,
-    runnerPeakRssMb: peakRssMb(runner.child.pid),
+    runnerPeakRssMb: peakRssMb(runner.pid),
     azuritePeakRssMb: peakRssMb(azurite.pid),
   };
 }

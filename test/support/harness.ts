@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -57,51 +56,11 @@ export async function startHarness(emulatorOptions: EmulatorOptions = {}, extraE
   };
 }
 
-export interface RunnerProcess {
-  url: string;
-  output: () => string;
-  stop(): Promise<number | null>;
-}
-
-/** `npm start` as a child process (Node 22 with tsx), on a free port. */
-export async function startRunnerProcess(env: Record<string, string>, args: string[] = []): Promise<RunnerProcess> {
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'tools/localRunner/main.ts'), ...args], {
-    cwd: ROOT,
-    env: { ...process.env, ...env, PORT: '0' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
-  const url = await new Promise<string>((resolvePromise, reject) => {
-    const timer = setTimeout(() => reject(new Error(`runner did not start:\n${out}`)), 30_000);
-    const check = () => {
-      if (!/ready/.test(out)) return;
-      clearTimeout(timer);
-      resolvePromise(/ready at (http:\/\/\S+)/.exec(out)?.[1] ?? '');
-    };
-    child.stdout!.on('data', check);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`runner exited ${code}:\n${out}`));
-    });
-  });
-  return {
-    url,
-    output: () => out,
-    async stop() {
-      if (child.exitCode !== null) return child.exitCode;
-      const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-      child.kill('SIGTERM');
-      return exited;
-    },
-  };
-}
+export { startRunnerProcess, type RunnerProcess } from '../../tools/localRunner/runnerProcess.js';
 
 export const adminHeader = principalHeader('admin@example.com', [ADMIN_ROLE]);
 
-/** A JSON call to the app's HTTP API. */
-/** `principal` null sends no caller at all. */
+/** A JSON call to the app's HTTP API; `principal` null sends no caller at all. */
 export async function api(base: string, method: string, path: string, body?: unknown, principal: string | null = adminHeader) {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (principal) headers['x-ms-client-principal'] = principal;
