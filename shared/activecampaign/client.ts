@@ -36,12 +36,17 @@ export interface ImportInfo {
 
 export type RequestKind = 'request' | 'bulkImport';
 
-/**
- * Shared per-account rate budget: resolves when this request may be sent. `beforeSend` runs once
- * the slot has come and before the budget checks the request is still on time.
- */
+export interface AcquireOptions {
+  abortSignal?: AbortSignal;
+  /** Runs once the slot has come, before the budget checks the request is still on time. */
+  beforeSend?: () => Promise<void>;
+  /** How long the caller may wait for the budget in all; 0: give up early (queue work retries later). */
+  patienceInMs?: number;
+}
+
+/** Shared per-account rate budget: resolves when this request may be sent. */
 export interface RequestBudget {
-  acquire(kind: RequestKind, options?: { abortSignal?: AbortSignal; beforeSend?: () => Promise<void> }): Promise<void>;
+  acquire(kind: RequestKind, options?: AcquireOptions): Promise<void>;
 }
 
 export interface ActiveCampaignClientOptions {
@@ -56,7 +61,16 @@ export interface OperationOptions {
   abortSignal?: AbortSignal;
   /** Called once the budget grants the request, just before it is sent; throwing stops it. */
   beforeSend?: () => Promise<void>;
+  /**
+   * How long a read may wait for the shared budget and for ActiveCampaign's throttling (429/503)
+   * before it fails. Interactive calls wait their turn (default 20 s); queue workers pass 0 and
+   * put their message back on the queue instead. A POST is never retried here.
+   */
+  patienceInMs?: number;
 }
+
+/** How long a read waits for its turn by default (an HTTP answer must come within 230 s). */
+export const DEFAULT_PATIENCE_IN_MS = 20_000;
 
 export interface ActiveCampaignList {
   id: string;
@@ -154,8 +168,24 @@ export class ActiveCampaignClient {
   }
 
   async #send(method: 'GET' | 'POST', path: string, payload: unknown, kind: RequestKind, options: OperationOptions): Promise<unknown> {
-    if (this.#options.budget) await this.#options.budget.acquire(kind, options);
-    else await options.beforeSend?.();
+    // Reads are safe to repeat: they wait out throttling within their patience. A POST is the caller's call.
+    const patienceInMs = method === 'GET' ? (options.patienceInMs ?? DEFAULT_PATIENCE_IN_MS) : 0;
+    const deadline = Date.now() + patienceInMs;
+    for (;;) {
+      const remaining = Math.max(0, deadline - Date.now());
+      if (this.#options.budget) await this.#options.budget.acquire(kind, { ...options, patienceInMs: remaining });
+      else await options.beforeSend?.();
+      try {
+        return await this.#request(method, path, payload, options);
+      } catch (error) {
+        if (!(error instanceof RateLimitError) || Date.now() + error.retryAfterInMs > deadline) throw error;
+        this.#options.log?.(`ActiveCampaign ${method} ${path.split('?')[0]} throttled; trying again in ${error.retryAfterInMs} ms`);
+        await sleep(error.retryAfterInMs, options.abortSignal);
+      }
+    }
+  }
+
+  async #request(method: 'GET' | 'POST', path: string, payload: unknown, options: OperationOptions): Promise<unknown> {
     const requestId = randomUUID();
     const started = Date.now();
     const what = `${method} ${path.split('?')[0]}`;
@@ -205,6 +235,17 @@ export class ActiveCampaignClient {
     if (status >= 500) throw new TransientError(`${what} on ${this.hostname} answered ${status}${message ? `: ${message}` : ''}`, status, body);
     throw new ActiveCampaignError(`${what} on ${this.hostname} answered ${status}${message ? `: ${message}` : ''}`, status, body);
   }
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    }, { once: true });
+  });
 }
 
 function parseJson(text: string): unknown {

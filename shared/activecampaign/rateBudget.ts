@@ -1,7 +1,10 @@
 import type { TableClient } from '@azure/data-tables';
 import { ensureTable, isConflict, isNotFound } from '../store/tables.js';
-import type { RequestBudget, RequestKind } from './client.js';
+import type { AcquireOptions, RequestBudget, RequestKind } from './client.js';
 import { RateLimitError } from './errors.js';
+
+/** Retakes for lateness before queue work gives up and goes back on its queue. */
+const MIN_RETAKES = 5;
 
 export interface RateBudgetOptions {
   requestsPerSecond: number;
@@ -71,6 +74,8 @@ export function earliestSpacedSlot(reserved: readonly number[], now: number, spa
  */
 interface PendingReservation {
   kind: RequestKind;
+  /** A caller that may wait this long (ms since epoch) takes a slot up to then, beyond maxWaitInMs. */
+  waitUntil: number;
   resolve: (slot: number) => void;
   reject: (error: unknown) => void;
 }
@@ -104,33 +109,43 @@ export class TableRateBudget {
     return { acquire: (kind, options) => this.acquire(hostname, kind, options) };
   }
 
-  async acquire(hostname: string, kind: RequestKind, options: { abortSignal?: AbortSignal; beforeSend?: () => Promise<void> } = {}): Promise<void> {
-    const tolerance = this.#spacing() / 2;
+  /**
+   * Waits for a slot of the account's budget. A process that wakes up late (a busy core is normal
+   * on a Functions instance) takes a new slot rather than send off-beat. Queue work (`patienceInMs`
+   * 0, the default) gives up after a few retakes with a BudgetWaitError, so that its message goes
+   * back on the queue; an interactive call keeps retaking until its patience runs out.
+   */
+  async acquire(hostname: string, kind: RequestKind, options: AcquireOptions = {}): Promise<void> {
+    const deadline = this.#options.now() + (options.patienceInMs ?? 0);
     for (let attempt = 0; ; attempt++) {
       // A retake for lateness needs only a request slot: the import slot already taken keeps the
       // minute window (a late send is well within its guard), and taking another would waste it.
-      const slot = await this.reserve(hostname, attempt === 0 ? kind : 'request');
+      const slot = await this.reserve(hostname, attempt === 0 ? kind : 'request', deadline);
       const wait = slot - this.#options.now();
       if (wait > 0) await this.#options.sleep(wait, options.abortSignal);
       await options.beforeSend?.();
-      // A busy process can wake up late (or its last check can take a while); a request sent well
-      // after its slot could crowd the next ones into one of ActiveCampaign's windows, so it takes
-      // a new slot (the old one stays unused).
-      if (this.#options.now() - slot <= tolerance) return;
-      // A process too busy to keep time sends nothing rather than a burst: the work goes back on the queue.
-      if (attempt >= 5) throw new BudgetWaitError(`This process could not keep to its ActiveCampaign slots for ${hostname}`, 1_000);
+      if (this.#options.now() - slot <= this.#lateness()) return;
+      if (attempt >= MIN_RETAKES && this.#options.now() >= deadline) {
+        throw new BudgetWaitError(`This process could not keep to its ActiveCampaign slots for ${hostname}`, 1_000);
+      }
     }
   }
 
-  #spacing(): number {
-    return (1_000 + this.#options.guardInMs) / Math.floor(this.#options.requestsPerSecond);
+  /**
+   * How late a request may go out. Slots are at least (1 s + guard) / limit apart, so any limit + 1
+   * of them span at least 1 s + guard: only a request more than the guard late can crowd one of
+   * ActiveCampaign's windows, whatever the limit. Half the guard is allowed for waking late, the
+   * other half stays for network jitter.
+   */
+  #lateness(): number {
+    return this.#options.guardInMs / 2;
   }
 
   /** Reserves and returns the time (ms since epoch) at which this request may be sent. */
-  reserve(hostname: string, kind: RequestKind): Promise<number> {
+  reserve(hostname: string, kind: RequestKind, waitUntil = 0): Promise<number> {
     return new Promise((resolve, reject) => {
       const waiting = this.#waiting.get(hostname) ?? [];
-      waiting.push({ kind, resolve, reject });
+      waiting.push({ kind, waitUntil, resolve, reject });
       this.#waiting.set(hostname, waiting);
       if (!this.#reserving.has(hostname)) void this.#drain(hostname);
     });
@@ -144,7 +159,7 @@ export class TableRateBudget {
         this.#waiting.delete(hostname);
         if (batch.length === 0) return;
         try {
-          const outcomes = await this.#reserveAll(hostname, batch.map((p) => p.kind));
+          const outcomes = await this.#reserveAll(hostname, batch);
           batch.forEach((p, i) => {
             const outcome = outcomes[i];
             if (typeof outcome === 'number') p.resolve(outcome);
@@ -160,7 +175,7 @@ export class TableRateBudget {
   }
 
   /** One read-modify-write of the account's entity: a slot (or a BudgetWaitError) per request, in order. */
-  async #reserveAll(hostname: string, kinds: RequestKind[]): Promise<(number | BudgetWaitError)[]> {
+  async #reserveAll(hostname: string, pending: PendingReservation[]): Promise<(number | BudgetWaitError)[]> {
     const table = await ensureTable(this.#table);
     const { requestsPerSecond, bulkImportsPerMinute, guardInMs, maxWaitInMs, now: clock } = this.#options;
     const secondWindow = 1_000 + guardInMs;
@@ -180,7 +195,7 @@ export class TableRateBudget {
       const now = clock();
       state.requests = state.requests.filter((t) => t > now - secondWindow);
       state.imports = state.imports.filter((t) => t > now - minuteWindow);
-      const outcomes = kinds.map((kind): number | BudgetWaitError => {
+      const outcomes = pending.map(({ kind, waitUntil }): number | BudgetWaitError => {
         let slot = earliestSpacedSlot(state.requests, now, spacing);
         if (kind === 'bulkImport') {
           // Both limits must agree on one time: alternate until neither moves it.
@@ -191,7 +206,7 @@ export class TableRateBudget {
             slot = requestSlot;
           }
         }
-        if (slot - now > maxWaitInMs) {
+        if (slot - now > maxWaitInMs && slot > waitUntil) {
           return new BudgetWaitError(`The ActiveCampaign budget of ${hostname} is taken for the next ${Math.round((slot - now) / 1000)} s`, slot - now - maxWaitInMs / 2);
         }
         state.requests.push(slot);

@@ -33,7 +33,8 @@ export async function checkImport(svc: AppServices, message: StatusMessage, log:
   const polls = (message.polls ?? 0) + 1;
   let info;
   try {
-    info = await (await svc.activeCampaign(connection)).getImportInfo(importId);
+    // Patience 0: a throttled check goes back on the queue instead of holding a worker.
+    info = await (await svc.activeCampaign(connection)).getImportInfo(importId, { patienceInMs: 0 });
   } catch (error) {
     const kind = classifyFailure(error);
     const attempt = (message.attempt ?? 0) + 1;

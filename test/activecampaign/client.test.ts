@@ -94,10 +94,21 @@ describe('ActiveCampaignClient against the emulator', () => {
     emulator.options.requestsPerSecond = 2;
     await client.getList(1);
     await client.getList(1);
-    const error = await client.getList(1).catch((e) => e);
+    const error = await client.getList(1, { patienceInMs: 0 }).catch((e) => e);
     expect(error).toBeInstanceOf(RateLimitError);
     expect(error.status).toBe(429);
     expect(error.retryAfterInMs).toBe(1000);
+  });
+
+  it('lets a read wait out throttling within its patience, and fail once the patience is spent', async () => {
+    emulator.faults.unavailableUntil = Date.now() + 1_500;
+    expect((await client.getList(1)).name).toBe('Newsletter');
+    emulator.faults.unavailableUntil = Date.now() + 60_000;
+    await expect(client.getList(1, { patienceInMs: 1_500 })).rejects.toBeInstanceOf(RateLimitError);
+    // A POST is never repeated by the client.
+    const before = emulator.requests.length;
+    await expect(client.bulkImport(contacts(2, 600))).rejects.toBeInstanceOf(RateLimitError);
+    expect(emulator.requests.length - before).toBe(1);
   });
 
   it('reports the importer per-minute limit ("Rate limit exceeded.") as RateLimitError', async () => {
@@ -111,7 +122,7 @@ describe('ActiveCampaignClient against the emulator', () => {
 
   it('reports 503 as throttling and a reset or timeout as transient', async () => {
     emulator.faults.unavailableUntil = Date.now() + 60_000;
-    await expect(client.getList(1)).rejects.toBeInstanceOf(RateLimitError);
+    await expect(client.getList(1, { patienceInMs: 0 })).rejects.toBeInstanceOf(RateLimitError);
     emulator.faults = { delayInMs: 3_000 };
     const slow = new ActiveCampaignClient(emulator.hostname, EMULATOR_API_KEY, { insecureHosts: [emulator.hostname], timeoutInMs: 200 });
     await expect(slow.getList(1)).rejects.toBeInstanceOf(TransientError);

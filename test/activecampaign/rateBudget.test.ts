@@ -89,4 +89,41 @@ describe('TableRateBudget in Table storage', () => {
     expect(await budget.reserve('two.api-us1.com', 'request')).toBe(9_000_000);
     expect(await budget.reserve('one.api-us1.com', 'request')).toBeGreaterThanOrEqual(9_001_000);
   });
+
+  /** A budget on a fake clock whose process is `lateBy(n)` ms late after its n-th wake (a busy core). */
+  function lateBudget(name: string, lateBy: (wake: number) => number) {
+    let clock = 20_000_000;
+    let wakes = 0;
+    const budget = new TableRateBudget(table(name), {
+      requestsPerSecond: 5,
+      bulkImportsPerMinute: 100,
+      now: () => clock,
+      sleep: async (ms) => {
+        clock += ms;
+      },
+    });
+    const beforeSend = async () => {
+      clock += lateBy(wakes++);
+    };
+    return { budget, beforeSend, wakes: () => wakes };
+  }
+
+  it('lets an interactive call wait its turn on a busy process instead of failing for lateness', async () => {
+    // Late by 200 ms on each of its first eight wakes, then on time.
+    const { budget, beforeSend, wakes } = lateBudget('budgetlate', (n) => (n < 8 ? 200 : 0));
+    await expect(budget.acquire('acme.api-us1.com', 'request', { patienceInMs: 20_000, beforeSend })).resolves.toBeUndefined();
+    expect(wakes()).toBe(9);
+  });
+
+  it('sends queue work back after a few late wakes (BudgetWaitError), never off-beat', async () => {
+    const { budget, beforeSend } = lateBudget('budgetlate2', () => 200);
+    const error = await budget.acquire('acme.api-us1.com', 'bulkImport', { beforeSend }).catch((e) => e);
+    expect(error).toBeInstanceOf(BudgetWaitError);
+  });
+
+  it('goes out when it wakes within half the guard of its slot', async () => {
+    const { budget, beforeSend, wakes } = lateBudget('budgetlate3', () => 39);
+    await budget.acquire('acme.api-us1.com', 'bulkImport', { beforeSend });
+    expect(wakes()).toBe(1);
+  });
 });

@@ -7,6 +7,12 @@ import { encodeMessage } from '../../shared/store/workQueues.js';
 import { startAzurite, type AzuriteInstance } from '../../tools/azurite.js';
 import { ROOT, startRunnerProcess, waitFor, type RunnerProcess } from '../support/harness.js';
 
+/** NCRONTAB for midnight of two days ago, yearly: the next firing is about a year away. */
+function yearlyScheduleFromYesterday(): string {
+  const d = new Date(Date.now() - 2 * 86_400_000);
+  return `0 0 0 ${d.getDate()} ${d.getMonth() + 1} *`;
+}
+
 interface Entry {
   fn: string;
   message?: { id: string };
@@ -26,7 +32,7 @@ describe('the local runner', () => {
     azurite = await startAzurite();
     logFile = join(mkdtempSync(join(tmpdir(), 'runner-')), 'log.jsonl');
     runner = await startRunnerProcess(
-      { AzureWebJobsStorage: azurite.connectionString, FIXTURE_LOG: logFile },
+      { AzureWebJobsStorage: azurite.connectionString, FIXTURE_LOG: logFile, FAR_SCHEDULE: yearlyScheduleFromYesterday() },
       ['--functions', join(ROOT, 'test/fixtures/functions'), '--host-json', join(ROOT, 'test/fixtures/host.json')],
     );
     queue = new QueueClient(azurite.connectionString, 'runner-test');
@@ -96,6 +102,11 @@ describe('the local runner', () => {
       return t.length >= 2 ? t : undefined;
     }, 10_000);
     expect(ticks.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('waits for a schedule a year away instead of firing it at once (setTimeout clamps long delays)', async () => {
+    await waitFor('three ticks of the one-second timer', async () => (entries().filter((e) => e.fn === 'timer').length >= 3 ? true : undefined), 10_000);
+    expect(entries().filter((e) => e.fn === 'farTimer')).toEqual([]);
   });
 
   it('stops cleanly on SIGTERM', async () => {

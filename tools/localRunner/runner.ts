@@ -34,13 +34,15 @@ interface RouteMatcher {
 const ROOT = resolve(import.meta.dirname, '..', '..');
 /** How long a received message stays invisible while its handler runs; renewed at half-time. */
 const MESSAGE_LEASE_IN_MS = 60_000;
+/** The longest delay setTimeout keeps (2^31 - 1 ms). */
+export const MAX_TIMER_DELAY_IN_MS = 2 ** 31 - 1;
 
 export class LocalRunner {
   readonly options: Required<Omit<LocalRunnerOptions, 'port'>> & { port: number };
   #server?: Server;
   #stopping = false;
   #loops: Promise<void>[] = [];
-  #timers: NodeJS.Timeout[] = [];
+  #timers = new Set<NodeJS.Timeout>();
   #inFlight = new Set<Promise<unknown>>();
   #routes: RouteMatcher[] = [];
   #wakers = new Set<() => void>();
@@ -184,23 +186,39 @@ export class LocalRunner {
   #scheduleTimer(reg: Registration, schedule: string): void {
     // NCRONTAB has six fields, seconds first; cron-parser reads that form as is.
     const expression = CronExpressionParser.parse(schedule);
+    const fire = async (at: number) => {
+      if (this.#stopping) return;
+      try {
+        const context = await this.#context(reg);
+        await this.#track(Promise.resolve(reg.handler({ isPastDue: Date.now() - at > 1_000, schedule: { adjustForDST: true }, scheduleStatus: {} }, context)));
+      } catch (error) {
+        this.options.log(`[${reg.name}] error: ${(error as Error).stack ?? error}`);
+      }
+      next();
+    };
     const next = () => {
       if (this.#stopping) return;
       const at = expression.next().getTime();
-      const timer = setTimeout(async () => {
-        if (this.#stopping) return;
-        try {
-          const context = await this.#context(reg);
-          await this.#track(Promise.resolve(reg.handler({ isPastDue: Date.now() - at > 1_000, schedule: { adjustForDST: true }, scheduleStatus: {} }, context)));
-        } catch (error) {
-          this.options.log(`[${reg.name}] error: ${(error as Error).stack ?? error}`);
-        }
-        next();
-      }, Math.max(0, at - Date.now()));
-      timer.unref();
-      this.#timers.push(timer);
+      this.#sleepUntil(at, () => void fire(at));
     };
     next();
+  }
+
+  /**
+   * Calls `then` at `at`. setTimeout clamps a delay over 2^31 - 1 ms (about 24.8 days) to 1 ms, so
+   * a schedule a year away would fire at once, again and again: long waits go in steps.
+   */
+  #sleepUntil(at: number, then: () => void): void {
+    const delay = Math.max(0, at - Date.now());
+    const step = Math.min(delay, MAX_TIMER_DELAY_IN_MS);
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      if (this.#stopping) return;
+      if (step < delay) this.#sleepUntil(at, then);
+      else then();
+    }, step);
+    timer.unref();
+    this.#timers.add(timer);
   }
 
   async #pollQueue(reg: Registration, service: QueueServiceClient, queueName: string, settings: QueueSettings): Promise<void> {
