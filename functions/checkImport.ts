@@ -1,13 +1,12 @@
 import { app, type InvocationContext } from '@azure/functions';
 import { checkImport } from '../shared/runs/checkImport.js';
-import { parseStatusMessage } from '../shared/runs/messages.js';
+import { QUEUES, readMessage } from '../shared/runs/runQueues.js';
 import { services } from '../shared/services.js';
 import { runLog } from '../shared/telemetry.js';
-import { QUEUES } from '../shared/store/workQueues.js';
 
-export async function checkImportHandler(message: unknown, context: InvocationContext): Promise<void> {
-  const check = parseStatusMessage(message);
-  await checkImport(services(), check, runLog((m) => context.log(m), check));
+export async function checkImportHandler(raw: unknown, context: InvocationContext): Promise<void> {
+  const message = readMessage(QUEUES.status, raw, (m) => context.warn(m));
+  if (message) await checkImport(services(), message, runLog((m) => context.log(m), message));
 }
 
 app.storageQueue('checkImport', { queueName: QUEUES.status, connection: 'AzureWebJobsStorage', handler: checkImportHandler });

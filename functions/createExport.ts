@@ -1,5 +1,6 @@
 import { app } from '@azure/functions';
-import { createExport, createExportSchema } from '../shared/exports/exportService.js';
+import { createExportSchema } from '../shared/exports/exportSchema.js';
+import { createExport } from '../shared/exports/exportService.js';
 import { authorized, json, readBody } from '../shared/http/requests.js';
 import { services } from '../shared/services.js';
 

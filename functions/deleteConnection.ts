@@ -3,8 +3,8 @@ import { deleteConnection } from '../shared/connections/connectionService.js';
 import { authorized } from '../shared/http/requests.js';
 import { services } from '../shared/services.js';
 
-export const deleteConnectionHandler = authorized('admin', async (request) => {
-  await deleteConnection(services(), request.params.id);
+export const deleteConnectionHandler = authorized('admin', async (request, principal) => {
+  await deleteConnection(services(), principal, request.params.id);
   return { status: 204 };
 });
 

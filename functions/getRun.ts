@@ -1,5 +1,5 @@
 import { app } from '@azure/functions';
-import { getRun } from '../shared/exports/exportService.js';
+import { getRun } from '../shared/exports/runService.js';
 import { authorized, json } from '../shared/http/requests.js';
 import { services } from '../shared/services.js';
 

@@ -1,13 +1,12 @@
 import { app, type InvocationContext } from '@azure/functions';
-import { parsePlanMessage } from '../shared/runs/messages.js';
 import { planRun } from '../shared/runs/planRun.js';
+import { QUEUES, readMessage } from '../shared/runs/runQueues.js';
 import { services } from '../shared/services.js';
 import { runLog } from '../shared/telemetry.js';
-import { QUEUES } from '../shared/store/workQueues.js';
 
-export async function planRunHandler(message: unknown, context: InvocationContext): Promise<void> {
-  const { exportId, runId } = parsePlanMessage(message);
-  await planRun(services(), exportId, runId, runLog((m) => context.log(m), { exportId, runId }));
+export async function planRunHandler(raw: unknown, context: InvocationContext): Promise<void> {
+  const message = readMessage(QUEUES.plan, raw, (m) => context.warn(m));
+  if (message) await planRun(services(), message, runLog((m) => context.log(m), message));
 }
 
 app.storageQueue('planRun', { queueName: QUEUES.plan, connection: 'AzureWebJobsStorage', handler: planRunHandler });

@@ -1,14 +1,14 @@
 import { app, type InvocationContext } from '@azure/functions';
-import { parseBatchMessage, splitBatchMessage } from '../shared/runs/messages.js';
+import { QUEUES, readMessage, splitBatchMessage } from '../shared/runs/runQueues.js';
 import { sendBatch } from '../shared/runs/sendBatch.js';
 import { services } from '../shared/services.js';
 import { runLog } from '../shared/telemetry.js';
-import { QUEUES } from '../shared/store/workQueues.js';
 
-export async function sendBatchHandler(message: unknown, context: InvocationContext): Promise<void> {
-  const parsed = parseBatchMessage(message);
-  // A failure of one batch of a group fails the message: the redelivery skips the batches already sent.
-  await Promise.all(splitBatchMessage(parsed).map((one) => sendBatch(services(), one, runLog((m) => context.log(m), one))));
+export async function sendBatchHandler(raw: unknown, context: InvocationContext): Promise<void> {
+  const message = readMessage(QUEUES.batches, raw, (m) => context.warn(m));
+  if (!message) return;
+  // Each batch of a group on its own; one that throws fails the message, and the redelivery skips those already sent.
+  await Promise.all(splitBatchMessage(message).map((one) => sendBatch(services(), one, runLog((m) => context.log(m), one))));
 }
 
 app.storageQueue('sendBatch', { queueName: QUEUES.batches, connection: 'AzureWebJobsStorage', handler: sendBatchHandler });

@@ -1,5 +1,6 @@
 import { app } from '@azure/functions';
-import { startManualRun, startRunSchema } from '../shared/exports/exportService.js';
+import { startRunSchema } from '../shared/exports/exportSchema.js';
+import { startManualRun } from '../shared/exports/runService.js';
 import { authorized, json, readBody } from '../shared/http/requests.js';
 import { services } from '../shared/services.js';
 

@@ -3,9 +3,9 @@ import { updateConnection, updateConnectionSchema } from '../shared/connections/
 import { authorized, json, readBody } from '../shared/http/requests.js';
 import { services } from '../shared/services.js';
 
-export const updateConnectionHandler = authorized('admin', async (request) => {
+export const updateConnectionHandler = authorized('admin', async (request, principal) => {
   const input = await readBody(request, updateConnectionSchema);
-  return json(200, await updateConnection(services(), request.params.id, input));
+  return json(200, await updateConnection(services(), principal, request.params.id, input));
 });
 
 app.http('updateConnection', { methods: ['PATCH'], route: 'connections/{id}', authLevel: 'anonymous', handler: updateConnectionHandler });

@@ -1,12 +1,12 @@
 import { app, type InvocationContext } from '@azure/functions';
-import { parsePlanMessage } from '../shared/runs/messages.js';
-import { enqueueWatch, watchRun } from '../shared/runs/runLifecycle.js';
+import { QUEUES, readMessage } from '../shared/runs/runQueues.js';
+import { watchRun } from '../shared/runs/watchRun.js';
 import { services } from '../shared/services.js';
-import { QUEUES } from '../shared/store/workQueues.js';
+import { runLog } from '../shared/telemetry.js';
 
-export async function watchRunHandler(message: unknown, _context: InvocationContext): Promise<void> {
-  const { exportId, runId } = parsePlanMessage(message);
-  if (await watchRun(services(), exportId, runId)) await enqueueWatch(services(), exportId, runId);
+export async function watchRunHandler(raw: unknown, context: InvocationContext): Promise<void> {
+  const message = readMessage(QUEUES.progress, raw, (m) => context.warn(m));
+  if (message) await watchRun(services(), message, runLog((m) => context.log(m), message));
 }
 
 app.storageQueue('watchRun', { queueName: QUEUES.progress, connection: 'AzureWebJobsStorage', handler: watchRunHandler });

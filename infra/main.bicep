@@ -32,6 +32,15 @@ param bulkImportsPerMinute int = 100
 @description('Email address that receives the alerts; empty for none.')
 param alertEmail string = ''
 
+@description('Comma list of the containers of the segments storage that exports may read; empty: any container but the app\'s own.')
+param segmentsContainers string = ''
+
+@description('A folder snapshot is taken once its files have not changed for this many seconds.')
+param snapshotQuietSeconds int = 300
+
+@description('Days that run files (rejected rows, payload samples: personal data) are kept.')
+param runRetentionDays int = 30
+
 var suffix = uniqueString(resourceGroup().id, appName)
 var storageName = take(toLower('st${appName}${suffix}'), 24)
 var functionAppName = 'func-${appName}-${suffix}'
@@ -155,6 +164,11 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         { name: 'ACTIVECAMPAIGN_BULK_IMPORTS_PER_MINUTE', value: string(bulkImportsPerMinute) }
         { name: 'ACTIVECAMPAIGN_INSECURE_HOSTS', value: '' }
         { name: 'IMPORT_POLL_INTERVAL_SECONDS', value: '5' }
+        { name: 'ACTIVECAMPAIGN_TIMEOUT_SECONDS', value: '30' }
+        { name: 'SEGMENTS_CONTAINERS', value: segmentsContainers }
+        { name: 'SNAPSHOT_QUIET_SECONDS', value: string(snapshotQuietSeconds) }
+        { name: 'SNAPSHOT_MAX_ROWS', value: '10000000' }
+        { name: 'RUN_RETENTION_DAYS', value: string(runRetentionDays) }
         { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: appInsights.properties.ConnectionString }
         { name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING', value: 'Authorization=AAD' }
       ]

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_BULK_IMPORTS_PER_MINUTE, DEFAULT_REQUESTS_PER_SECOND } from './activecampaign/limits.js';
 
 /**
  * Every setting the app reads, with its default. The Bicep in infra/ writes exactly these
@@ -13,6 +14,11 @@ export const SETTING_NAMES = [
   'ACTIVECAMPAIGN_BULK_IMPORTS_PER_MINUTE',
   'ACTIVECAMPAIGN_INSECURE_HOSTS',
   'IMPORT_POLL_INTERVAL_SECONDS',
+  'ACTIVECAMPAIGN_TIMEOUT_SECONDS',
+  'SEGMENTS_CONTAINERS',
+  'SNAPSHOT_QUIET_SECONDS',
+  'SNAPSHOT_MAX_ROWS',
+  'RUN_RETENTION_DAYS',
 ] as const;
 
 /** Settings of the Functions platform that the Bicep writes besides the app's own. */
@@ -25,6 +31,11 @@ export const PLATFORM_SETTINGS = [
 
 export const DEVELOPMENT_STORAGE = 'UseDevelopmentStorage=true';
 export const DEFAULT_REFRESH_SCHEDULE = '0 */15 * * * *';
+/** A folder's snapshot is taken once its files have not changed for this long. */
+export const DEFAULT_SNAPSHOT_QUIET_SECONDS = 300;
+/** A snapshot with more rows fails its run before anything is sent (planning memory is sized for it). */
+export const DEFAULT_SNAPSHOT_MAX_ROWS = 10_000_000;
+export const DEFAULT_RUN_RETENTION_DAYS = 30;
 
 export interface StorageSetting {
   /** A connection string, or undefined when the service URIs and a managed identity are used. */
@@ -50,6 +61,13 @@ export interface AppConfig {
   localSecretsDir: string;
   /** Application Insights (set by the platform in Azure); unset locally: telemetry goes to the log. */
   appInsightsConnectionString?: string;
+  /** How long one ActiveCampaign request may take. */
+  activeCampaignTimeoutInMs: number;
+  /** Containers exports may read (undefined: any but the app's own and the Functions host's). */
+  segmentsContainers?: string[];
+  snapshotQuietPeriodInMs: number;
+  snapshotMaxRows: number;
+  runRetentionDays: number;
 }
 
 export class ConfigurationError extends Error {
@@ -88,9 +106,13 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const numbers = z
     .object({
       // 0 turns the app's own budget off (an emulator without limits); ActiveCampaign keeps its limits regardless.
-      ACTIVECAMPAIGN_REQUESTS_PER_SECOND: positiveNumber('ACTIVECAMPAIGN_REQUESTS_PER_SECOND', 5, true),
-      ACTIVECAMPAIGN_BULK_IMPORTS_PER_MINUTE: positiveNumber('ACTIVECAMPAIGN_BULK_IMPORTS_PER_MINUTE', 100, true),
+      ACTIVECAMPAIGN_REQUESTS_PER_SECOND: positiveNumber('ACTIVECAMPAIGN_REQUESTS_PER_SECOND', DEFAULT_REQUESTS_PER_SECOND, true),
+      ACTIVECAMPAIGN_BULK_IMPORTS_PER_MINUTE: positiveNumber('ACTIVECAMPAIGN_BULK_IMPORTS_PER_MINUTE', DEFAULT_BULK_IMPORTS_PER_MINUTE, true),
       IMPORT_POLL_INTERVAL_SECONDS: positiveNumber('IMPORT_POLL_INTERVAL_SECONDS', 5),
+      ACTIVECAMPAIGN_TIMEOUT_SECONDS: positiveNumber('ACTIVECAMPAIGN_TIMEOUT_SECONDS', 30),
+      SNAPSHOT_QUIET_SECONDS: positiveNumber('SNAPSHOT_QUIET_SECONDS', DEFAULT_SNAPSHOT_QUIET_SECONDS, true),
+      SNAPSHOT_MAX_ROWS: positiveNumber('SNAPSHOT_MAX_ROWS', DEFAULT_SNAPSHOT_MAX_ROWS),
+      RUN_RETENTION_DAYS: positiveNumber('RUN_RETENTION_DAYS', DEFAULT_RUN_RETENTION_DAYS),
     })
     .safeParse(env);
   if (!numbers.success) throw new ConfigurationError(numbers.error.issues.map((i) => i.message).join('; '));
@@ -112,6 +134,12 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       );
     }
   }
+  const containers = env.SEGMENTS_CONTAINERS?.trim()
+    ? env.SEGMENTS_CONTAINERS.split(',').map((c) => c.trim()).filter(Boolean)
+    : undefined;
+  for (const c of containers ?? []) {
+    if (!/^(?=.{3,63}$)[a-z0-9]+(?:-[a-z0-9]+)*$/.test(c)) throw new ConfigurationError(`SEGMENTS_CONTAINERS: "${c}" is not a valid container name`);
+  }
   return {
     storage,
     segmentsStorage,
@@ -124,6 +152,11 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     runningInAzure: Boolean(env.WEBSITE_INSTANCE_ID),
     localSecretsDir: env.LOCAL_SECRETS_DIR?.trim() || '.local/secrets',
     appInsightsConnectionString: env.APPLICATIONINSIGHTS_CONNECTION_STRING?.trim() || undefined,
+    activeCampaignTimeoutInMs: numbers.data.ACTIVECAMPAIGN_TIMEOUT_SECONDS * 1000,
+    segmentsContainers: containers,
+    snapshotQuietPeriodInMs: numbers.data.SNAPSHOT_QUIET_SECONDS * 1000,
+    snapshotMaxRows: Math.floor(numbers.data.SNAPSHOT_MAX_ROWS),
+    runRetentionDays: numbers.data.RUN_RETENTION_DAYS,
   };
 }
 

@@ -23,6 +23,18 @@ export interface DataMapping {
   phone?: string;
   /** ActiveCampaign custom field id → source column. */
   fields?: Record<string, string>;
+  /** A column whose value holds tags (a JSON array, or values separated by `;`). */
+  tags?: string;
+}
+
+/** A mapped custom field as ActiveCampaign describes it, kept with the export to convert values. */
+export interface FieldDefinition {
+  id: string;
+  title: string;
+  /** ActiveCampaign's field type: text, textarea, date, datetime, dropdown, radio, checkbox, listbox, hidden, … */
+  type: string;
+  /** The allowed values of dropdown, radio, checkbox and listbox fields. */
+  options?: string[];
 }
 
 export type SyncMode = 'upsert' | 'mirror';
@@ -37,28 +49,54 @@ export interface Export {
   mapping: DataMapping;
   mode: SyncMode;
   schedule: ScheduleKind;
+  /** Tags added to every contact the export sends (ActiveCampaign's importer adds tags, never removes them). */
+  tags: string[];
+  /** false: contacts are sent with `exclude_automations` (no automation fires for a bulk load). */
+  runAutomations: boolean;
+  /**
+   * Mirror mode: a run that would unsubscribe more than this share (in %) of the contacts the export
+   * last sent stops before sending anything, unless an on-demand run confirms the removals.
+   */
+  removalGuardPercent: number;
+  /** The mapped custom fields' types and options, read from ActiveCampaign when the export was saved. */
+  fieldTypes: Record<string, FieldDefinition>;
   createdAt: string;
   createdBy: string;
+  updatedAt?: string;
+  updatedBy?: string;
 }
 
 export type RunStatus = 'queued' | 'planning' | 'sending' | 'completed' | 'completedWithErrors' | 'failed' | 'cancelled';
 export const TERMINAL_STATUSES: ReadonlySet<RunStatus> = new Set(['completed', 'completedWithErrors', 'failed', 'cancelled']);
 
-export interface RunCounts {
-  read: number;
-  rejected: number;
-  duplicate: number;
-  unchanged: number;
-  upserted: number;
-  unsubscribed: number;
-  failed: number;
-}
+export const COUNT_NAMES = ['read', 'rejected', 'duplicate', 'unchanged', 'upserted', 'unsubscribed', 'failed'] as const;
+export type RunCounts = Record<(typeof COUNT_NAMES)[number], number>;
 
 export const emptyCounts = (): RunCounts => ({ read: 0, rejected: 0, duplicate: 0, unchanged: 0, upserted: 0, unsubscribed: 0, failed: 0 });
 
 export interface SnapshotRef {
   id: string;
   files: { name: string; etag: string }[];
+}
+
+/** Why contacts were rejected or failed, commonest first (the details are in the rejected rows). */
+export interface RunReason {
+  kind: 'rejected' | 'failed';
+  reason: string;
+  count: number;
+}
+
+/** Mirror mode's removal guard, as a run (or a dry run) measured it. */
+export interface RemovalCheck {
+  /** Contacts the run would unsubscribe. */
+  unsubscribes: number;
+  /** Contacts the export's last successful run left subscribed (its committed state). */
+  lastSent: number;
+  /** The export's removalGuardPercent, and the most unsubscribes it allows without confirmation. */
+  limitPercent: number;
+  allowed: number;
+  exceeded: boolean;
+  confirmed: boolean;
 }
 
 export interface Run {
@@ -69,15 +107,18 @@ export interface Run {
   snapshot?: SnapshotRef;
   counts: RunCounts;
   error?: string;
+  reasons?: RunReason[];
   startedAt: string;
   finishedAt?: string;
   /** Blob (in the run-files container) listing the rejected rows, once the run has any. */
   rejectedRows?: string;
   dryRun: boolean;
   fullSync: boolean;
+  confirmRemovals: boolean;
   /** Dry runs: a sample of the payloads the run would send (`container/name`). */
   payloadSample?: string;
   batches: { total?: number; done: number };
-  /** When the run watcher last looked at the run's batches. */
+  removals?: RemovalCheck;
+  /** When the planner or the run watcher last showed progress. */
   lastProgressAt?: string;
 }

@@ -5,23 +5,26 @@ import { config, type AppConfig } from './config.js';
 import { ActiveCampaignClient } from './activecampaign/client.js';
 import { TableRateBudget } from './activecampaign/rateBudget.js';
 import type { Connection } from './model.js';
-import { ExportStateStore } from './runs/exportState.js';
-import { RunStore } from './runs/runStore.js';
+import { RunQueues } from './runs/runQueues.js';
 import { apiKeySecretName, KeyVaultSecretStore, LocalSecretStore, type SecretStore } from './secrets/secretStore.js';
 import { ConnectionStore } from './store/connectionStore.js';
+import { ExportStateStore } from './store/exportStateStore.js';
 import { ExportStore } from './store/exportStore.js';
 import { RunFiles } from './store/runFiles.js';
+import { RunStore } from './store/runStore.js';
 import { storageClients, type StorageClients } from './store/storageClients.js';
 import { TABLES } from './store/tables.js';
-import { WorkQueues } from './store/workQueues.js';
 import { applicationInsightsTelemetry, LogTelemetry, type Telemetry } from './telemetry.js';
 
-/** Everything the functions share, built once per process from the settings. */
+/**
+ * Everything the functions share, built once per process from the settings. Each worker and
+ * service declares the few members it uses (a Pick of this), so that its dependencies are visible.
+ */
 export interface AppServices {
   config: AppConfig;
   storage: StorageClients;
   segments: StorageClients;
-  queues: WorkQueues;
+  queues: RunQueues;
   connections: ConnectionStore;
   exports: ExportStore;
   runs: RunStore;
@@ -70,12 +73,12 @@ export function createServices(cfg: AppConfig, overrides: ServiceOverrides = {})
     config: cfg,
     storage,
     segments,
-    queues: new WorkQueues(storage.queues),
+    queues: new RunQueues(storage.queues),
     connections: new ConnectionStore(storage.table(TABLES.connections)),
     exports: new ExportStore(storage.table(TABLES.exports)),
-    runs: new RunStore(storage.table(TABLES.runs), storage.table(TABLES.batches)),
+    runs: new RunStore(storage.table(TABLES.runs), storage.table(TABLES.batches), storage.table(TABLES.leases)),
     runFiles,
-    exportState: new ExportStateStore(storage.table(TABLES.runs), runFiles),
+    exportState: new ExportStateStore(storage.table(TABLES.exportState), runFiles),
     secrets,
     rateBudget,
     async activeCampaign(connection, apiKey) {
@@ -83,6 +86,7 @@ export function createServices(cfg: AppConfig, overrides: ServiceOverrides = {})
       if (!key) throw new MissingApiKeyError(`The API key of connection ${connection.id} is missing from the secret store`);
       return new ActiveCampaignClient(connection.hostname, key, {
         insecureHosts: cfg.insecureHosts,
+        timeoutInMs: cfg.activeCampaignTimeoutInMs,
         budget: cfg.requestsPerSecond > 0 && cfg.bulkImportsPerMinute > 0 ? rateBudget.forAccount(connection.hostname) : undefined,
         log: overrides.log,
       });

@@ -5,7 +5,7 @@
  */
 import { PassThrough } from 'node:stream';
 import { BlobServiceClient } from '@azure/storage-blob';
-import { readSegmentFile } from '../shared/segments/readRows.js';
+import { readSegmentFile } from '../shared/segments/readSegmentFile.js';
 import { locateSnapshot } from '../shared/segments/snapshot.js';
 import { startAzurite } from './azurite.js';
 

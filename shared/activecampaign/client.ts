@@ -19,6 +19,8 @@ export interface ImportContact {
   last_name?: string;
   phone?: string;
   fields?: { id: number; value: string }[];
+  /** Tags to add (the importer adds tags, never removes them). */
+  tags?: string[];
   /** The documented schema types listid as a string (its example uses numbers; both are accepted). */
   subscribe?: { listid: string }[];
   unsubscribe?: { listid: string }[];
@@ -83,10 +85,29 @@ export interface ActiveCampaignField {
   title: string;
   type: string;
   perstag?: string;
+  /** The values a dropdown, radio, checkbox or listbox field offers (from the sideloaded fieldOptions). */
+  options: string[];
 }
 
+/** A contact as `GET /contacts` lists it (only what the app reads). */
+export interface ActiveCampaignContact {
+  id: string;
+  email: string;
+}
+
+/** A contact's membership of a list: status 1 active, 2 unsubscribed (`udate`: when it last changed). */
+export interface ContactListMembership {
+  list: string;
+  status: string;
+  udate?: string;
+}
+
+/** Failures that happen before a request leaves the machine. */
+const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ERR_INVALID_URL']);
+
 const IMPORT_STATUSES = new Set<ImportStatus>(['waiting', 'claimed', 'active', 'completed', 'failed', 'interrupted']);
-const FIELD_PAGE_SIZE = 100;
+/** ActiveCampaign's largest page. */
+const PAGE_SIZE = 100;
 
 /** The single module that talks to ActiveCampaign's API v3. */
 export class ActiveCampaignClient {
@@ -117,20 +138,72 @@ export class ActiveCampaignClient {
     return list;
   }
 
-  /** Every custom field of the account, across pages (at most 100 a page). */
+  /** The account's lists, across pages (at most 100 a page). */
+  async listLists(options: OperationOptions = {}): Promise<ActiveCampaignList[]> {
+    const lists: ActiveCampaignList[] = [];
+    for (let offset = 0; ; offset += PAGE_SIZE) {
+      const body = (await this.#send('GET', `/lists?limit=${PAGE_SIZE}&offset=${offset}`, undefined, 'request', options)) as { lists?: ActiveCampaignList[]; meta?: { total?: string | number } };
+      if (!Array.isArray(body.lists)) throw unexpectedBody('lists', body);
+      lists.push(...body.lists.map((l) => ({ ...l, id: String(l.id), name: String(l.name) })));
+      if (body.lists.length < PAGE_SIZE || lists.length >= Number(body.meta?.total ?? lists.length)) return lists;
+    }
+  }
+
+  /**
+   * Every custom field of the account with its options, across pages (at most 100 a page). The
+   * options come sideloaded as `fieldOptions` ({field, value, label}); a field lists their ids.
+   */
   async listFields(options: OperationOptions = {}): Promise<ActiveCampaignField[]> {
     const fields: ActiveCampaignField[] = [];
-    for (let offset = 0; ; offset += FIELD_PAGE_SIZE) {
-      const body = (await this.#send('GET', `/fields?limit=${FIELD_PAGE_SIZE}&offset=${offset}`, undefined, 'request', options)) as {
-        fields?: ActiveCampaignField[];
+    for (let offset = 0; ; offset += PAGE_SIZE) {
+      const body = (await this.#send('GET', `/fields?limit=${PAGE_SIZE}&offset=${offset}`, undefined, 'request', options)) as {
+        fields?: (Omit<ActiveCampaignField, 'options'> & { options?: unknown })[];
+        fieldOptions?: { field?: unknown; value?: unknown; label?: unknown; orderid?: unknown }[];
         meta?: { total?: string | number };
       };
       if (!Array.isArray(body.fields)) throw unexpectedBody('fields', body);
-      fields.push(...body.fields);
+      const byField = new Map<string, string[]>();
+      for (const o of Array.isArray(body.fieldOptions) ? body.fieldOptions : []) {
+        const value = String(o.value ?? o.label ?? '');
+        if (value) byField.set(String(o.field), [...(byField.get(String(o.field)) ?? []), value]);
+      }
+      fields.push(...body.fields.map((f) => ({ id: String(f.id), title: String(f.title), type: String(f.type ?? ''), perstag: f.perstag, options: byField.get(String(f.id)) ?? [] })));
       // meta.total is a string in ActiveCampaign's answers.
       const total = Number(body.meta?.total ?? fields.length);
-      if (body.fields.length < FIELD_PAGE_SIZE || fields.length >= total) return fields;
+      if (body.fields.length < PAGE_SIZE || fields.length >= total) return fields;
     }
+  }
+
+  /**
+   * Contacts with this email (`GET /contacts?email=`), optionally only those on a list (`listid`)
+   * with a list status (`status`: 1 active, 2 unsubscribed).
+   */
+  async findContacts(email: string, filter: { listId?: number; status?: 1 | 2 } = {}, options: OperationOptions = {}): Promise<ActiveCampaignContact[]> {
+    const query = new URLSearchParams({ email });
+    if (filter.listId !== undefined) query.set('listid', String(filter.listId));
+    if (filter.status !== undefined) query.set('status', String(filter.status));
+    const body = (await this.#send('GET', `/contacts?${query}`, undefined, 'request', options)) as { contacts?: { id?: unknown; email?: unknown }[] };
+    if (!Array.isArray(body.contacts)) throw unexpectedBody('contacts', body);
+    return body.contacts.map((c) => ({ id: String(c.id), email: String(c.email) }));
+  }
+
+  /** A contact's list memberships (`GET /contacts/{id}/contactLists`). */
+  async getContactLists(contactId: string, options: OperationOptions = {}): Promise<ContactListMembership[]> {
+    const body = (await this.#send('GET', `/contacts/${encodeURIComponent(contactId)}/contactLists`, undefined, 'request', options)) as { contactLists?: Record<string, unknown>[] };
+    if (!Array.isArray(body.contactLists)) throw unexpectedBody('contactLists', body);
+    return body.contactLists.map((m) => ({ list: String(m.list), status: String(m.status), udate: typeof m.udate === 'string' ? m.udate : undefined }));
+  }
+
+  /**
+   * Subscribes (1) or unsubscribes (2) a contact to or from a list (`POST /contactLists`). Unlike the
+   * importer this can re-subscribe a contact; `sourceid: 4` is what the documentation asks for then.
+   * Repeating it is harmless (the status is set, not toggled).
+   */
+  async updateListStatus(contactId: string, listId: number, status: 1 | 2, options: OperationOptions = {}): Promise<void> {
+    const contactList: Record<string, unknown> = { list: String(listId), contact: String(contactId), status: String(status) };
+    if (status === 1) contactList.sourceid = 4;
+    const body = (await this.#send('POST', '/contactLists', { contactList }, 'request', options)) as { contactList?: unknown };
+    if (!body.contactList || typeof body.contactList !== 'object') throw unexpectedBody('contactLists', body);
   }
 
   /**
@@ -205,7 +278,9 @@ export class ActiveCampaignClient {
     } catch (error) {
       this.#options.log?.(`ActiveCampaign ${what} request ${requestId} failed after ${Date.now() - started} ms: ${describe(error)}`);
       if (options.abortSignal?.aborted) throw error;
-      throw new TransientError(`${what} on ${this.hostname} failed: ${describe(error)}`, undefined, undefined, { cause: error });
+      // A connection never made sent nothing; a timeout or a reset after the request went out may have done it.
+      const notSent = NOT_SENT_CODES.has(String((error as { code?: unknown }).code));
+      throw new TransientError(`${what} on ${this.hostname} failed: ${describe(error)}`, undefined, undefined, { cause: error, mayHaveArrived: method === 'POST' && !notSent });
     }
     const status = response.statusCode;
     this.#options.log?.(`ActiveCampaign ${what} request ${requestId} -> ${status} in ${Date.now() - started} ms`);
@@ -232,7 +307,10 @@ export class ActiveCampaignClient {
     if (status === 400 || status === 422) {
       throw new ValidationError(`${what} on ${this.hostname} was rejected: ${message ?? `status ${status}`}`, contactFailures(body), status, body);
     }
-    if (status >= 500) throw new TransientError(`${what} on ${this.hostname} answered ${status}${message ? `: ${message}` : ''}`, status, body);
+    if (status >= 500) {
+      // A gateway's 502 or 504 says nothing about whether ActiveCampaign behind it acted on a POST.
+      throw new TransientError(`${what} on ${this.hostname} answered ${status}${message ? `: ${message}` : ''}`, status, body, { mayHaveArrived: method === 'POST' && (status === 502 || status === 504) });
+    }
     throw new ActiveCampaignError(`${what} on ${this.hostname} answered ${status}${message ? `: ${message}` : ''}`, status, body);
   }
 }

@@ -60,10 +60,25 @@ export class RateLimitError extends ActiveCampaignError {
   }
 }
 
-/** 5xx, connection resets, timeouts: worth another try later. */
+/**
+ * 5xx, connection resets, timeouts: worth another try later. `mayHaveArrived` is true when the
+ * request may have reached ActiveCampaign and been acted on although no answer came back (a POST
+ * that timed out or whose connection reset, a 502 or 504 from a gateway): sending it again could
+ * do it twice.
+ */
 export class TransientError extends ActiveCampaignError {
   override name = 'TransientError';
   override readonly code = 'Transient';
+  constructor(
+    message: string,
+    status?: number,
+    body?: unknown,
+    options?: { cause?: unknown; mayHaveArrived?: boolean },
+  ) {
+    super(message, status, body, options);
+    this.mayHaveArrived = options?.mayHaveArrived ?? false;
+  }
+  readonly mayHaveArrived: boolean;
 }
 
 /** The connection's hostname is not one the app will call. */

@@ -1,5 +1,5 @@
-// ActiveCampaign's documented limits. Sources: developers.activecampaign.com/reference/rate-limits
-// and /reference/bulk-import-contacts (see ../shared/design/facts.md).
+// ActiveCampaign's documented limits: developers.activecampaign.com/reference/rate-limits and
+// /reference/bulk-import-contacts ("Use the Bulk Contact Importer API" in ActiveCampaign's help).
 
 /** "Up to 250 contacts may be included in a single request." */
 export const MAX_CONTACTS_PER_IMPORT = 250;
@@ -9,5 +9,3 @@ export const MAX_IMPORT_BYTES = 400_000;
 export const DEFAULT_REQUESTS_PER_SECOND = 5;
 /** "Up to 100 imports may be requested per minute" (20/minute for single-contact requests). */
 export const DEFAULT_BULK_IMPORTS_PER_MINUTE = 100;
-/** The importer's per-minute limit for requests that carry a single contact. */
-export const SINGLE_CONTACT_IMPORTS_PER_MINUTE = 20;

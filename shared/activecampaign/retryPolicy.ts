@@ -5,7 +5,8 @@ export type FailureKind = 'throttled' | 'retryable' | 'final';
 /**
  * The one place that decides what a failure means: throttled work waits the delay ActiveCampaign
  * asked for and does not use up a retry; transient failures are retried with backoff; everything
- * else (authentication, not found, validation, a bug) is final.
+ * else ActiveCampaign answered (authentication, not found, validation) is final; storage failures
+ * and other errors of the app's own are retried.
  */
 export function classifyFailure(error: unknown): FailureKind {
   if (error instanceof RateLimitError) return 'throttled';
@@ -43,4 +44,22 @@ export function parseRetryAfter(header: string | undefined, fallbackInMs: number
   const date = Date.parse(header);
   if (Number.isFinite(date)) return Math.max(0, date - now);
   return fallbackInMs;
+}
+
+/** The longest a queued piece of work waits between two throttled attempts. */
+export const MAX_THROTTLE_DELAY_IN_MS = 5 * 60_000;
+/** How long work may keep being throttled (429, 503, "Rate limit exceeded.") before it gives up. */
+export const MAX_THROTTLED_FOR_IN_MS = 30 * 60_000;
+
+/**
+ * The delay before throttled attempt number `throttles` (1-based): what ActiveCampaign asked for,
+ * and, as the refusals go on, exponential back-off with jitter up to MAX_THROTTLE_DELAY_IN_MS, so
+ * that a 503 storm answering "Retry-After: 1" is not hammered once a second. Undefined once the
+ * work has been throttled since `since` for longer than MAX_THROTTLED_FOR_IN_MS: give up.
+ */
+export function throttleDelayInMs(retryAfterInMs: number, throttles: number, since: number | undefined, now = Date.now(), random = Math.random): number | undefined {
+  if (since !== undefined && now - since > MAX_THROTTLED_FOR_IN_MS) return undefined;
+  // The first few refusals are normal at the limit: honour Retry-After as it is.
+  const backoff = throttles <= 3 ? 0 : retryDelayInMs(throttles - 3, 0, { baseDelayInMs: 1_000, maxDelayInMs: MAX_THROTTLE_DELAY_IN_MS, random });
+  return Math.min(MAX_THROTTLE_DELAY_IN_MS, Math.max(Math.ceil(retryAfterInMs), backoff));
 }

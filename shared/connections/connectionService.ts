@@ -1,23 +1,34 @@
+import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { AuthenticationError, InvalidHostnameError, RateLimitError, TransientError } from '../activecampaign/errors.js';
+import { ActiveCampaignError, AuthenticationError, InvalidHostnameError, RateLimitError, TransientError } from '../activecampaign/errors.js';
 import { activeCampaignBaseUrl } from '../activecampaign/hostname.js';
 import { isAdmin, type Principal } from '../auth/principal.js';
-import { ApiError, badRequest, notFound } from '../http/apiError.js';
+import { ConflictError, InvalidRequestError, NotFoundError, UpstreamError } from '../errors.js';
 import type { Connection } from '../model.js';
-import { newId } from '../runs/runLifecycle.js';
 import { apiKeySecretName } from '../secrets/secretStore.js';
 import type { AppServices } from '../services.js';
+import { publicConnection, type ConnectionRecord } from '../store/connectionStore.js';
+
+type ConnectionDeps = Pick<AppServices, 'connections' | 'exports' | 'secrets' | 'activeCampaign' | 'config'>;
+
+const hostname = z
+  .string()
+  .trim()
+  .min(1)
+  .max(253)
+  .describe("The account's API hostname only, such as acme.api-us1.com, without https:// (ActiveCampaign: Settings → Developer → URL)");
+const apiKey = z.string().trim().min(1).max(500).describe('The API key (ActiveCampaign: Settings → Developer → Key). Stored in Key Vault, never returned');
 
 export const createConnectionSchema = z.strictObject({
-  displayName: z.string().trim().min(1).max(200),
-  hostname: z.string().trim().min(1).max(253),
-  apiKey: z.string().trim().min(1).max(500),
-  allowContributors: z.boolean().optional(),
-  dataPrivacyConsent: z.boolean().optional(),
+  displayName: z.string().trim().min(1).max(200).describe('The name people see'),
+  hostname,
+  apiKey,
+  allowContributors: z.boolean().optional().describe('false (default): administrators only; true: contributors may create and run exports on it too'),
+  dataPrivacyConsent: z.boolean().optional().describe("Must be true: contacts' personal data will be sent to ActiveCampaign"),
 });
 
 export const updateConnectionSchema = z.strictObject({
-  apiKey: z.string().trim().min(1).max(500).optional(),
+  apiKey: apiKey.optional(),
   displayName: z.string().trim().min(1).max(200).optional(),
   allowContributors: z.boolean().optional(),
 });
@@ -25,27 +36,32 @@ export const updateConnectionSchema = z.strictObject({
 /** Whether a caller may see and use a connection. */
 export const canUseConnection = (principal: Principal, connection: Connection) => isAdmin(principal) || connection.allowContributors;
 
-/** Checks a key against ActiveCampaign (GET /api/3/users/me) and turns failures into 400s. */
-export async function verifyApiKey(svc: AppServices, connection: Pick<Connection, 'id' | 'hostname'>, apiKey: string): Promise<void> {
+const ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Checks a key against ActiveCampaign (GET /api/3/users/me) and turns failures into 400s that say what to fix. */
+export async function verifyApiKey(deps: Pick<ConnectionDeps, 'activeCampaign' | 'config'>, connection: Pick<Connection, 'id' | 'hostname'>, key: string): Promise<void> {
   try {
-    activeCampaignBaseUrl(connection.hostname, svc.config.insecureHosts);
-    await (await svc.activeCampaign(connection, apiKey)).getCurrentUser();
+    activeCampaignBaseUrl(connection.hostname, deps.config.insecureHosts);
+    await (await deps.activeCampaign(connection, key)).getCurrentUser();
   } catch (error) {
-    if (error instanceof InvalidHostnameError) throw badRequest(error.message, 'InvalidHostname');
-    if (error instanceof AuthenticationError) throw badRequest(`ActiveCampaign did not accept the API key for ${connection.hostname}`, 'InvalidApiKey');
-    if (error instanceof TransientError || error instanceof RateLimitError) {
-      throw badRequest(`ActiveCampaign at ${connection.hostname} could not be reached: ${error.message}`, 'ActiveCampaignUnreachable');
+    if (error instanceof InvalidHostnameError) {
+      const hint = /port/.test(error.message) ? ' (an emulator on loopback must be listed in ACTIVECAMPAIGN_INSECURE_HOSTS before the app starts)' : '';
+      throw new InvalidRequestError('InvalidHostname', `hostname: ${error.message}${hint}`);
     }
-    throw badRequest(`ActiveCampaign at ${connection.hostname} did not confirm the API key: ${(error as Error).message}`, 'ActiveCampaignCheckFailed');
+    if (error instanceof AuthenticationError) throw new InvalidRequestError('InvalidApiKey', `apiKey: ActiveCampaign did not accept the API key for ${connection.hostname}`);
+    if (error instanceof TransientError || error instanceof RateLimitError) {
+      throw new InvalidRequestError('ActiveCampaignUnreachable', `hostname: ActiveCampaign at ${connection.hostname} could not be reached: ${error.message}`);
+    }
+    throw new InvalidRequestError('ActiveCampaignCheckFailed', `ActiveCampaign at ${connection.hostname} did not confirm the API key: ${(error as Error).message}`);
   }
 }
 
-export async function createConnection(svc: AppServices, principal: Principal, input: z.infer<typeof createConnectionSchema>): Promise<Connection> {
+export async function createConnection(deps: ConnectionDeps, principal: Principal, input: z.infer<typeof createConnectionSchema>): Promise<Connection> {
   if (input.dataPrivacyConsent !== true) {
-    throw badRequest('dataPrivacyConsent: must be true: contacts\' personal data will be sent to ActiveCampaign', 'ConsentRequired');
+    throw new InvalidRequestError('ConsentRequired', "dataPrivacyConsent: must be true: contacts' personal data will be sent to ActiveCampaign");
   }
   const connection: Connection = {
-    id: newId(),
+    id: randomUUID(),
     displayName: input.displayName,
     hostname: input.hostname.toLowerCase(),
     allowContributors: input.allowContributors ?? false,
@@ -53,47 +69,86 @@ export async function createConnection(svc: AppServices, principal: Principal, i
     createdAt: new Date().toISOString(),
     createdBy: principal.name,
   };
-  await verifyApiKey(svc, connection, input.apiKey);
-  await svc.secrets.set(apiKeySecretName(connection.id), input.apiKey);
+  await verifyApiKey(deps, connection, input.apiKey);
+  await deps.secrets.set(apiKeySecretName(connection.id), input.apiKey);
   try {
-    await svc.connections.create(connection);
+    await deps.connections.create(connection);
   } catch (error) {
-    await svc.secrets.delete(apiKeySecretName(connection.id));
+    await deps.secrets.delete(apiKeySecretName(connection.id));
     throw error;
   }
   return connection;
 }
 
-export async function getConnection(svc: AppServices, principal: Principal, id: string): Promise<Connection> {
-  const connection = await svc.connections.get(id);
-  if (!connection || !canUseConnection(principal, connection)) throw notFound(`Connection ${id}`);
+async function findConnection(deps: Pick<ConnectionDeps, 'connections'>, principal: Principal, id: string): Promise<ConnectionRecord> {
+  const connection = ID.test(id) ? await deps.connections.get(id) : undefined;
+  if (!connection || connection.deleting || !canUseConnection(principal, connection)) throw new NotFoundError(`Connection ${id}`);
   return connection;
 }
 
-export async function listConnections(svc: AppServices, principal: Principal): Promise<Connection[]> {
-  return (await svc.connections.list()).filter((c) => canUseConnection(principal, c));
+export async function getConnection(deps: Pick<ConnectionDeps, 'connections'>, principal: Principal, id: string): Promise<Connection> {
+  return publicConnection(await findConnection(deps, principal, id));
+}
+
+export async function listConnections(deps: Pick<ConnectionDeps, 'connections'>, principal: Principal): Promise<Connection[]> {
+  return (await deps.connections.list()).filter((c) => !c.deleting && canUseConnection(principal, c)).map(publicConnection);
 }
 
 /** Replaces the key (checked first), the name or who may use the connection. */
-export async function updateConnection(svc: AppServices, id: string, input: z.infer<typeof updateConnectionSchema>): Promise<Connection> {
-  const connection = await svc.connections.get(id);
-  if (!connection) throw notFound(`Connection ${id}`);
+export async function updateConnection(deps: ConnectionDeps, principal: Principal, id: string, input: z.infer<typeof updateConnectionSchema>): Promise<Connection> {
+  const connection = await findConnection(deps, principal, id);
   if (input.apiKey) {
-    await verifyApiKey(svc, connection, input.apiKey);
-    await svc.secrets.set(apiKeySecretName(id), input.apiKey);
+    await verifyApiKey(deps, connection, input.apiKey);
+    await deps.secrets.set(apiKeySecretName(id), input.apiKey);
   }
-  const updated = { ...connection, displayName: input.displayName ?? connection.displayName, allowContributors: input.allowContributors ?? connection.allowContributors };
-  await svc.connections.replace(updated);
-  return updated;
+  const updated = await deps.connections.update(id, (c) => (c.deleting ? undefined : { ...c, displayName: input.displayName ?? c.displayName, allowContributors: input.allowContributors ?? c.allowContributors }));
+  if (!updated || updated.deleting) throw new NotFoundError(`Connection ${id}`);
+  return publicConnection(updated);
 }
 
-export async function deleteConnection(svc: AppServices, id: string): Promise<void> {
-  const connection = await svc.connections.get(id);
-  if (!connection) throw notFound(`Connection ${id}`);
-  const users = (await svc.exports.list()).filter((e) => e.connectionId === id);
+/**
+ * Deletes a connection and its key unless an export uses it (409, naming how many). The connection
+ * is marked first and the exports counted after, while creating an export looks at the connection
+ * again after saving: whichever comes second sees the other, so no export is left on a deleted
+ * connection (at worst both are refused).
+ */
+export async function deleteConnection(deps: ConnectionDeps, principal: Principal, id: string): Promise<void> {
+  await findConnection(deps, principal, id);
+  await deps.connections.update(id, (c) => ({ ...c, deleting: true }));
+  const users = (await deps.exports.list()).filter((e) => e.connectionId === id);
   if (users.length > 0) {
-    throw new ApiError(409, 'ConnectionInUse', `Connection ${id} is used by ${users.length} export(s): ${users.map((e) => e.id).join(', ')}`);
+    await deps.connections.update(id, (c) => ({ ...c, deleting: undefined }));
+    throw new ConflictError('ConnectionInUse', `Connection ${id} is in use by ${users.length} export(s): ${users.map((e) => e.displayName).join(', ')}. Delete them or move them to another connection first`, {
+      exports: users.map((e) => ({ id: e.id, displayName: e.displayName })),
+    });
   }
-  await svc.connections.delete(id);
-  await svc.secrets.delete(apiKeySecretName(id));
+  await deps.connections.delete(id);
+  await deps.secrets.delete(apiKeySecretName(id));
+}
+
+/** ActiveCampaign answers, as the API's errors: a refused key or an unreachable account is the caller's to fix. */
+async function askActiveCampaign<T>(connection: Connection, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    if (error instanceof AuthenticationError) throw new ConflictError('InvalidApiKey', `ActiveCampaign refused the API key of connection "${connection.displayName}": replace the key`);
+    if (error instanceof ActiveCampaignError) throw new UpstreamError('ActiveCampaignUnreachable', `ActiveCampaign at ${connection.hostname} did not answer: ${error.message}`);
+    throw error;
+  }
+}
+
+/** The account's lists, for the console's list picker. */
+export async function listLists(deps: ConnectionDeps, principal: Principal, id: string): Promise<{ id: string; name: string }[]> {
+  const connection = await findConnection(deps, principal, id);
+  const client = await deps.activeCampaign(connection);
+  const lists = await askActiveCampaign(connection, () => client.listLists());
+  return lists.map((l) => ({ id: String(l.id), name: String(l.name) }));
+}
+
+/** The account's custom fields with their types and options, for the console's data matching. */
+export async function listFields(deps: ConnectionDeps, principal: Principal, id: string): Promise<{ id: string; title: string; type: string; options?: string[] }[]> {
+  const connection = await findConnection(deps, principal, id);
+  const client = await deps.activeCampaign(connection);
+  const fields = await askActiveCampaign(connection, () => client.listFields());
+  return fields.map((f) => ({ id: f.id, title: f.title, type: f.type, ...(f.options.length > 0 ? { options: f.options } : {}) }));
 }

@@ -1,105 +1,166 @@
-import { z } from 'zod';
-import { NotFoundError } from '../activecampaign/errors.js';
+import { randomUUID } from 'node:crypto';
+import { ActiveCampaignError, NotFoundError as ActiveCampaignNotFound } from '../activecampaign/errors.js';
 import { isAdmin, type Principal } from '../auth/principal.js';
 import { canUseConnection } from '../connections/connectionService.js';
-import { ApiError, badRequest, notFound } from '../http/apiError.js';
-import type { Connection, Export, Run } from '../model.js';
-import { cancelRun, newId, startRun } from '../runs/runLifecycle.js';
-import { RunActiveError } from '../runs/runStore.js';
-import { readSegmentFile } from '../segments/readRows.js';
+import { ConflictError, ForbiddenError, InvalidRequestError, NotFoundError } from '../errors.js';
+import type { Connection, Export, FieldDefinition } from '../model.js';
+import { endRun } from '../runs/runLifecycle.js';
+import { readSegmentFile } from '../segments/readSegmentFile.js';
 import { SegmentError } from '../segments/segmentError.js';
 import { locateSnapshot } from '../segments/snapshot.js';
+import { containerProblem, normalizeSourcePath } from '../segments/sourcePolicy.js';
 import type { AppServices } from '../services.js';
+import { publicConnection, type ConnectionRecord } from '../store/connectionStore.js';
+import { runFileNames } from '../store/runFiles.js';
 import { MappingError, resolveMapping } from '../sync/mapping.js';
+import { DEFAULT_REMOVAL_GUARD_PERCENT } from '../sync/removalGuard.js';
+import type { CreateExportInput, UpdateExportInput } from './exportSchema.js';
 
-const column = z.string().trim().min(1).max(256);
+export type ExportDeps = Pick<AppServices, 'exports' | 'connections' | 'runs' | 'runFiles' | 'exportState' | 'queues' | 'telemetry' | 'segments' | 'config' | 'activeCampaign'>;
 
-export const createExportSchema = z.strictObject({
-  displayName: z.string().trim().min(1).max(200),
-  connectionId: z.string().trim().min(1).max(100),
-  listId: z.union([z.number().int().positive(), z.string().regex(/^\d+$/, 'must be a positive integer').transform(Number)]),
-  source: z.strictObject({
-    container: z.string().trim().min(3).max(63),
-    path: z.string().trim().max(1024),
-    table: z.string().trim().min(1).max(256).optional(),
-  }),
-  mapping: z.strictObject({
-    email: column,
-    firstName: column.optional(),
-    lastName: column.optional(),
-    phone: column.optional(),
-    fields: z.record(z.string().regex(/^\d+$/, 'custom field ids are numbers'), column).optional(),
-  }),
-  mode: z.enum(['upsert', 'mirror']).optional(),
-  schedule: z.enum(['refresh', 'manual']).optional(),
-});
-
-export const startRunSchema = z.strictObject({
-  dryRun: z.boolean().optional(),
-  fullSync: z.boolean().optional(),
-});
+/** Our ids are UUIDs: anything else is refused before it reaches a table key (where "/" or "#" break the request). */
+const ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export const isRecordId = (id: string) => ID.test(id);
 
 /** The export and its connection, if the caller may use them (404 otherwise, so nothing leaks). */
-export async function getExport(svc: AppServices, principal: Principal, id: string): Promise<{ exp: Export; connection?: Connection }> {
-  const exp = await svc.exports.get(id);
-  if (!exp) throw notFound(`Export ${id}`);
-  const connection = await svc.connections.get(exp.connectionId);
-  if (!isAdmin(principal) && (!connection || !canUseConnection(principal, connection))) throw notFound(`Export ${id}`);
-  return { exp, connection };
+export async function getExport(deps: Pick<AppServices, 'exports' | 'connections'>, principal: Principal, id: string): Promise<{ exp: Export; connection?: Connection }> {
+  if (!isRecordId(id)) throw new NotFoundError(`Export ${id}`);
+  const exp = await deps.exports.get(id);
+  if (!exp) throw new NotFoundError(`Export ${id}`);
+  const connection = await deps.connections.get(exp.connectionId);
+  if (!isAdmin(principal) && (!connection || !canUseConnection(principal, connection))) throw new NotFoundError(`Export ${id}`);
+  return { exp, connection: connection && publicConnection(connection) };
 }
 
-export async function listExports(svc: AppServices, principal: Principal): Promise<Export[]> {
-  const all = await svc.exports.list();
+export async function listExports(deps: Pick<AppServices, 'exports' | 'connections'>, principal: Principal): Promise<Export[]> {
+  const all = await deps.exports.list();
   if (isAdmin(principal)) return all;
-  const usable = new Set((await svc.connections.list()).filter((c) => canUseConnection(principal, c)).map((c) => c.id));
+  const usable = new Set((await deps.connections.list()).filter((c) => canUseConnection(principal, c)).map((c) => c.id));
   return all.filter((e) => usable.has(e.connectionId));
 }
 
-export async function createExport(svc: AppServices, principal: Principal, input: z.infer<typeof createExportSchema>): Promise<Export> {
-  const connection = await svc.connections.get(input.connectionId);
-  if (!connection) throw badRequest(`connectionId: connection ${input.connectionId} does not exist`, 'UnknownConnection');
-  if (!canUseConnection(principal, connection)) {
-    throw new ApiError(403, 'Forbidden', `Connection ${input.connectionId} is for admins only`);
-  }
-  const client = await svc.activeCampaign(connection);
-  try {
-    await client.getList(input.listId);
-  } catch (error) {
-    if (error instanceof NotFoundError) throw badRequest(`listId: ActiveCampaign list ${input.listId} does not exist`, 'UnknownList');
-    throw badRequest(`listId: could not check list ${input.listId}: ${(error as Error).message}`, 'ActiveCampaignCheckFailed');
-  }
-  const fieldIds = Object.keys(input.mapping.fields ?? {});
-  if (fieldIds.length > 0) {
-    const known = new Set((await client.listFields()).map((f) => String(f.id)));
-    const unknown = fieldIds.filter((id) => !known.has(id));
-    if (unknown.length > 0) throw badRequest(`mapping.fields: ActiveCampaign has no custom field with id ${unknown.join(', ')}`, 'UnknownField');
-  }
-  await checkMappingAgainstSource(svc, input.source, input.mapping);
+export async function createExport(deps: ExportDeps, principal: Principal, input: CreateExportInput): Promise<Export> {
+  const connection = await usableConnection(deps, principal, input.connectionId);
+  const checked = await checkExport(deps, connection, input);
   const exp: Export = {
-    id: newId(),
+    id: randomUUID(),
     displayName: input.displayName,
     connectionId: connection.id,
     listId: input.listId,
-    source: input.source,
+    source: checked.source,
     mapping: input.mapping,
     mode: input.mode ?? 'upsert',
     schedule: input.schedule ?? 'refresh',
+    tags: [...new Set(input.tags ?? [])],
+    runAutomations: input.runAutomations ?? true,
+    removalGuardPercent: input.removalGuardPercent ?? DEFAULT_REMOVAL_GUARD_PERCENT,
+    fieldTypes: checked.fieldTypes,
     createdAt: new Date().toISOString(),
     createdBy: principal.name,
   };
-  await svc.exports.create(exp);
+  await deps.exports.create(exp);
+  // The connection may have been deleted while the checks ran: look again, and give way if so.
+  const still = await deps.connections.get(connection.id);
+  if (!still || still.deleting) {
+    await deps.exports.delete(exp.id);
+    throw new ConflictError('ConnectionDeleted', `Connection ${connection.id} was deleted while the export was being saved; nothing was saved`);
+  }
   return exp;
 }
 
+/** Edits an export (not while it runs): validated as on creation; the next run sends what the change changed. */
+export async function updateExport(deps: ExportDeps, principal: Principal, id: string, input: UpdateExportInput): Promise<Export> {
+  const { exp } = await getExport(deps, principal, id);
+  const active = await deps.runs.activeRunId(id);
+  if (active) throw new ConflictError('RunActive', `Export ${id} has an active run (${active}); cancel it or wait for it to end before editing`, { runId: active });
+  const connection = await usableConnection(deps, principal, exp.connectionId);
+  const draft = { ...exp, ...input, tags: input.tags ? [...new Set(input.tags)] : exp.tags };
+  const checked = await checkExport(deps, connection, draft);
+  const updated = await deps.exports.update(id, (current) => ({
+    ...current,
+    ...input,
+    source: checked.source,
+    tags: draft.tags,
+    fieldTypes: checked.fieldTypes,
+    updatedAt: new Date().toISOString(),
+    updatedBy: principal.name,
+  }));
+  if (!updated) throw new NotFoundError(`Export ${id}`);
+  return updated;
+}
+
+/** Deletes an export at once: its schedule stops, an active run is cancelled, its state and its runs' files are deleted. */
+export async function deleteExport(deps: ExportDeps, principal: Principal, id: string): Promise<void> {
+  await getExport(deps, principal, id);
+  await deps.exports.delete(id);
+  const active = await deps.runs.activeRunId(id);
+  if (active) await endRun(deps, id, active, 'cancelled', 'The export was deleted');
+  await deps.exportState.delete(id);
+  for await (const run of deps.runs.allRuns(id)) await deps.runFiles.deletePrefix(runFileNames.runPrefix(run.runId));
+}
+
+async function usableConnection(deps: Pick<AppServices, 'connections'>, principal: Principal, connectionId: string): Promise<ConnectionRecord> {
+  const connection = isRecordId(connectionId) ? await deps.connections.get(connectionId) : undefined;
+  if (!connection || connection.deleting) throw new InvalidRequestError('UnknownConnection', `connectionId: connection ${connectionId} does not exist`);
+  if (!canUseConnection(principal, connection)) throw new ForbiddenError('Forbidden', `Connection ${connectionId} is for admins only`);
+  return connection;
+}
+
 /**
- * When the source already holds a snapshot, the mapped columns must exist in it (the same check
- * runs again at run time). A source that does not exist yet is accepted.
+ * The checks an export passes on creation and on every edit: the source is one the app may read;
+ * the list exists in ActiveCampaign; the mapped custom fields exist (their types and options are
+ * kept, to convert values); and when the source already holds a snapshot, the mapped columns are
+ * in it (the same check runs again at run time).
  */
-async function checkMappingAgainstSource(svc: AppServices, source: Export['source'], mapping: Export['mapping']): Promise<void> {
+async function checkExport(
+  deps: ExportDeps,
+  connection: ConnectionRecord,
+  draft: Pick<Export, 'listId' | 'source' | 'mapping'>,
+): Promise<{ source: Export['source']; fieldTypes: Record<string, FieldDefinition> }> {
+  const source = checkSource(deps, draft.source);
+  const client = await deps.activeCampaign(connection);
+  try {
+    await client.getList(draft.listId);
+  } catch (error) {
+    if (error instanceof ActiveCampaignNotFound) throw new InvalidRequestError('UnknownList', `listId: ActiveCampaign list ${draft.listId} does not exist`);
+    throw new InvalidRequestError('ActiveCampaignCheckFailed', `listId: could not check list ${draft.listId}: ${(error as Error).message}`);
+  }
+  const fieldTypes: Record<string, FieldDefinition> = {};
+  const fieldIds = Object.keys(draft.mapping.fields ?? {});
+  if (fieldIds.length > 0) {
+    let known;
+    try {
+      known = new Map((await client.listFields()).map((f) => [String(f.id), f]));
+    } catch (error) {
+      if (!(error instanceof ActiveCampaignError)) throw error;
+      throw new InvalidRequestError('ActiveCampaignCheckFailed', `mapping.fields: could not read the account's custom fields: ${error.message}`);
+    }
+    const unknown = fieldIds.filter((id) => !known.has(id));
+    if (unknown.length > 0) throw new InvalidRequestError('UnknownField', `mapping.fields: ActiveCampaign has no custom field with id ${unknown.join(', ')}`);
+    for (const id of fieldIds) {
+      const f = known.get(id)!;
+      fieldTypes[id] = { id, title: f.title, type: f.type, ...(f.options.length > 0 ? { options: f.options } : {}) };
+    }
+  }
+  await checkMappingAgainstSource(deps, source, draft.mapping);
+  return { source, fieldTypes };
+}
+
+/** A source the app may read, its path normalized; 400 naming the problem otherwise. */
+export function checkSource(deps: Pick<AppServices, 'config'>, source: Export['source']): Export['source'] {
+  const problem = containerProblem(source.container, deps.config.segmentsContainers);
+  if (problem) throw new InvalidRequestError('InvalidSource', `source.container: ${problem}`);
+  const path = normalizeSourcePath(source.path);
+  if (path.problem) throw new InvalidRequestError('InvalidSource', `source.path: ${path.problem}`);
+  return { ...source, path: path.path! };
+}
+
+async function checkMappingAgainstSource(deps: ExportDeps, source: Export['source'], mapping: Export['mapping']): Promise<void> {
   let snapshot;
   try {
-    snapshot = await locateSnapshot(svc.segments.blobs, source);
+    snapshot = await locateSnapshot(deps.segments.blobs, source, { allowedContainers: deps.config.segmentsContainers });
   } catch (error) {
+    // A source that does not exist yet (or is being written) is accepted; structural problems show at run time.
     if (error instanceof SegmentError) return;
     throw error;
   }
@@ -109,46 +170,13 @@ async function checkMappingAgainstSource(svc: AppServices, source: Export['sourc
       resolveMapping(mapping, file.columns, `${file.container}/${file.name}`);
       return;
     }
-    for await (const row of readSegmentFile(svc.segments.blobs, file)) {
+    for await (const row of readSegmentFile(deps.segments.blobs, file)) {
       resolveMapping(mapping, Object.keys(row.record), row.file);
       return;
     }
   } catch (error) {
-    if (error instanceof MappingError) throw badRequest(`mapping: ${error.message}`, 'MappingError');
-    if (error instanceof SegmentError) throw badRequest(`source: ${error.message}`, 'SegmentError');
+    if (error instanceof MappingError) throw new InvalidRequestError('MappingError', `mapping: ${error.message}`);
+    if (error instanceof SegmentError) throw new InvalidRequestError('SegmentError', `source: ${error.message}`);
     throw error;
   }
-}
-
-/** Deletes an export at once: its schedule stops and an active run is cancelled. */
-export async function deleteExport(svc: AppServices, principal: Principal, id: string): Promise<void> {
-  await getExport(svc, principal, id);
-  await svc.exports.delete(id);
-  const active = await svc.runs.activeRunId(id);
-  if (active) await cancelRun(svc, id, active, 'The export was deleted');
-  await svc.exportState.delete(id);
-}
-
-export async function startManualRun(svc: AppServices, principal: Principal, id: string, input: z.infer<typeof startRunSchema>): Promise<Run> {
-  const { exp } = await getExport(svc, principal, id);
-  try {
-    return await startRun(svc, exp, { trigger: 'manual', dryRun: input.dryRun, fullSync: input.fullSync });
-  } catch (error) {
-    if (error instanceof RunActiveError) {
-      throw new ApiError(409, 'RunActive', `Export ${id} already has an active run (${error.runId})`, { runId: error.runId });
-    }
-    throw error;
-  }
-}
-
-export async function getRun(svc: AppServices, principal: Principal, exportId: string, runId: string): Promise<Run> {
-  await getExport(svc, principal, exportId);
-  const run = await svc.runs.getRun(exportId, runId);
-  if (!run) throw notFound(`Run ${runId}`);
-  return run;
-}
-
-export async function listRuns(svc: AppServices, principal: Principal, exportId: string): Promise<Run[]> {
-  await getExport(svc, principal, exportId);
-  return svc.runs.listRuns(exportId);
 }

@@ -1,25 +1,34 @@
 import type { HttpResponseInit } from '@azure/functions';
 import { ZodError } from 'zod';
+import { ConflictError, DomainError, ForbiddenError, InvalidRequestError, NotFoundError, UpstreamError } from '../errors.js';
 
-/** An error the API answers with `{"error":{"code","message"}}` and its status. */
+/** An error of the HTTP layer itself (no caller, wrong content type, body too large). */
 export class ApiError extends Error {
   override readonly name = 'ApiError';
   constructor(
     readonly status: number,
     readonly code: string,
     message: string,
-    readonly extra: Record<string, unknown> = {},
   ) {
     super(message);
   }
 }
 
-export const badRequest = (message: string, code = 'BadRequest') => new ApiError(400, code, message);
-export const notFound = (what: string) => new ApiError(404, 'NotFound', `${what} was not found`);
+/** The one place where domain errors become HTTP statuses. */
+function statusOf(error: DomainError): number {
+  if (error instanceof NotFoundError) return 404;
+  if (error instanceof InvalidRequestError) return 400;
+  if (error instanceof ForbiddenError) return 403;
+  if (error instanceof ConflictError) return 409;
+  if (error instanceof UpstreamError) return 502;
+  return 500;
+}
 
+/** `{"error":{"code","message"}}` (plus the error's details) for a failure; 500 for what no rule names. */
 export function errorResponse(error: unknown, log: (m: string) => void = () => {}): HttpResponseInit {
-  if (error instanceof ApiError) {
-    return { status: error.status, jsonBody: { error: { code: error.code, message: error.message }, ...error.extra } };
+  if (error instanceof ApiError) return { status: error.status, jsonBody: { error: { code: error.code, message: error.message } } };
+  if (error instanceof DomainError && statusOf(error) !== 500) {
+    return { status: statusOf(error), jsonBody: { error: { code: error.code, message: error.message }, ...error.details } };
   }
   if (error instanceof ZodError) {
     const issue = error.issues[0];

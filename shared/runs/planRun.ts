@@ -1,237 +1,378 @@
 import type { ImportContact } from '../activecampaign/client.js';
 import { TERMINAL_STATUSES, type Export, type Run, type RunCounts } from '../model.js';
-import { readSegmentFile } from '../segments/readRows.js';
-import { SegmentError } from '../segments/segmentError.js';
+import { readSegmentFile } from '../segments/readSegmentFile.js';
+import { SegmentError, SnapshotNotReadyError } from '../segments/segmentError.js';
 import { locateSnapshot, type Snapshot } from '../segments/snapshot.js';
 import type { AppServices } from '../services.js';
-import type { RejectedRowsWriter } from '../store/runFiles.js';
-import { QUEUES } from '../store/workQueues.js';
+import type { StateWriter } from '../store/exportStateStore.js';
+import type { RejectedRowsWriter, Returner } from '../store/runFiles.js';
+import type { PlanSummary, RunRecord } from '../store/runStore.js';
 import { ImportBatcher } from '../sync/batching.js';
+import { decideContact, decideLeaver, unsubscribedAt } from '../sync/delta.js';
+import type { EmailTable } from '../sync/emailTable.js';
 import { fingerprint } from '../sync/fingerprint.js';
 import { mapRecord, MappingError, resolveMapping, type ResolvedMapping } from '../sync/mapping.js';
-import { EmailTable } from '../sync/emailTable.js';
+import { checkRemovals, removalGuardMessage, removalsBlocked } from '../sync/removalGuard.js';
 import { SYNC_MODES } from '../sync/syncModes.js';
-import type { StateWriter } from './exportState.js';
-import type { BatchMessage } from './messages.js';
-import { cancelRun, enqueueWatch, failRun, finalizeRun, reportRunFinished } from './runLifecycle.js';
+import { endRun, finalizeRun, newWatchId, reportRunFinished, type LifecycleDeps } from './runLifecycle.js';
+import { runCounts, sumBatches } from './runCounts.js';
+import type { PlanMessage } from './runQueues.js';
+
+export type PlanDeps = LifecycleDeps & Pick<AppServices, 'exports' | 'segments' | 'config'>;
 
 /** How many batch writes (blob and table entity, or queue message) the planner keeps in flight. */
 const PLANNER_CONCURRENCY = 16;
-/** How often (in batches) the planner looks whether the run was cancelled. */
-const CANCEL_CHECK_EVERY = 50;
+/** How often the planner shows its counts (and proves it is alive), and looks whether the run was cancelled. */
+const HEARTBEAT_IN_MS = 3_000;
+/** A planner silent this long is taken for dead: its run's plan message may start planning again. */
+export const PLANNER_STALE_IN_MS = 2 * 60_000;
+/** A run whose snapshot stays incomplete this long after it started fails. */
+const MAX_SNAPSHOT_WAIT_IN_MS = 60 * 60_000;
 /**
  * Batches per queue message, up to eight (a million contacts are 500 messages, not 4,000), but
  * never so few messages that a few instances take the whole run off the queue in their first receives.
  */
 const MAX_BATCHES_PER_MESSAGE = 8;
 const MIN_MESSAGES = 128;
+/** The planner records how far it enqueued every this many messages (a redelivery resumes there). */
+const ENQUEUE_CHECKPOINT = 32;
 /** Contacts a dry run keeps as a sample of what it would send. */
 const SAMPLE_SIZE = 20;
+/** Distinct rejection reasons kept in the plan (the rejected rows have every one). */
+const MAX_REASONS = 20;
 
-type PlanCounts = Pick<RunCounts, 'read' | 'rejected' | 'duplicate' | 'unchanged'>;
-
-interface PlannedBatch {
-  batch: number;
-  contacts: number;
-  unsubscribes: number;
-}
+export const batchesPerMessage = (batches: number) => Math.min(MAX_BATCHES_PER_MESSAGE, Math.max(1, Math.ceil(batches / MIN_MESSAGES)));
 
 /**
- * The planner: locate → read → map and validate → dedupe → diff → batch → enqueue. It streams
- * the snapshot once; memory grows with distinct emails (dedupe and the previous state), not with
- * rows. Batch payloads are written as it goes, but nothing is enqueued until the whole snapshot
- * has been read: a structural problem anywhere fails the run with nothing sent.
+ * The planner, on the plan queue. A run that is queued (or whose planner died) is planned; a run
+ * that is sending has been planned and only needs its messages enqueued: a redelivered plan message
+ * finishes what the first one started.
  */
-export async function planRun(svc: AppServices, exportId: string, runId: string, log: (m: string) => void = () => {}): Promise<Run | undefined> {
-  const { run, changed } = await svc.runs.updateRun(exportId, runId, (r) =>
-    r.status === 'queued' || r.status === 'planning' ? { ...r, status: 'planning' } : undefined,
-  );
-  if (!changed) return run; // already planned, or ended: a redelivered message does nothing
-  const exp = await svc.exports.get(exportId);
-  if (!exp) return cancelRun(svc, exportId, runId, 'The export was deleted');
+export async function planRun(deps: PlanDeps, message: PlanMessage, log: (m: string) => void = () => {}): Promise<void> {
+  const { exportId, runId } = message;
+  const run = await deps.runs.getRun(exportId, runId);
+  if (!run || TERMINAL_STATUSES.has(run.status)) return;
+  if (run.status === 'sending') return enqueueRemaining(deps, run, log);
+  if (run.status === 'planning' && Date.now() - Date.parse(run.lastProgressAt ?? run.startedAt) < PLANNER_STALE_IN_MS) {
+    // Another planner is at work (a duplicate message): look again once it would be stale.
+    await deps.queues.plan(message, PLANNER_STALE_IN_MS);
+    return;
+  }
+  const exp = await deps.exports.get(exportId);
+  if (!exp) {
+    await endRun(deps, exportId, runId, 'cancelled', 'The export was deleted');
+    return;
+  }
+  let snapshot: Snapshot;
   try {
-    return await new Planner(svc, exp, run, log).plan();
+    snapshot = await locateSnapshot(deps.segments.blobs, exp.source, { allowedContainers: deps.config.segmentsContainers, quietPeriodInMs: deps.config.snapshotQuietPeriodInMs });
+  } catch (error) {
+    if (error instanceof SnapshotNotReadyError && Date.now() - Date.parse(run.startedAt) < MAX_SNAPSHOT_WAIT_IN_MS) {
+      log(`Run ${runId} waits for its snapshot: ${error.message}`);
+      await deps.queues.plan(message, error.retryAfterInMs);
+      return;
+    }
+    if (error instanceof SegmentError) {
+      await endRun(deps, exportId, runId, 'failed', error.message, { planned: run.counts });
+      return;
+    }
+    throw error;
+  }
+  const { changed, run: planning } = await deps.runs.updateRun(exportId, runId, (r) =>
+    r.status === 'queued' || r.status === 'planning' ? { ...r, status: 'planning', lastProgressAt: new Date().toISOString() } : undefined,
+  );
+  if (!changed) return;
+  const planner = new Planner(deps, exp, planning, snapshot, log);
+  try {
+    await planner.plan();
   } catch (error) {
     if (error instanceof SegmentError || error instanceof MappingError) {
       log(`Run ${runId} failed: ${error.message}`);
-      return failRun(svc, exportId, runId, error.message);
+      await endRun(deps, exportId, runId, 'failed', error.message, { planned: planner.counts });
+      return;
     }
     throw error;
   }
 }
 
+type Counted = Pick<RunCounts, 'read' | 'rejected' | 'duplicate' | 'unchanged'>;
+
+interface PlannedBatch {
+  batch: number;
+  contacts: number;
+  unsubscribes: number;
+  returners: Returner[];
+}
+
+/**
+ * locate → read → map and validate → dedupe → diff → guard → batch → enqueue. It streams the
+ * snapshot once; memory grows with distinct emails (one compact table for dedupe and the previous
+ * state), not with rows. Batch payloads are written as it goes, but nothing is enqueued until the
+ * whole snapshot has been read and the removal guard passed: a structural problem anywhere, or a
+ * shrunken segment, fails the run with nothing sent.
+ */
 class Planner {
-  readonly counts: PlanCounts = { read: 0, rejected: 0, duplicate: 0, unchanged: 0 };
+  readonly counts: Counted = { read: 0, rejected: 0, duplicate: 0, unchanged: 0 };
+  readonly rejectedReasons: Record<string, number> = {};
   readonly batches: PlannedBatch[] = [];
   readonly sample: ImportContact[] = [];
   readonly #batcher = new ImportBatcher();
-  readonly #writes: Pool;
+  readonly #writes = new Pool(PLANNER_CONCURRENCY);
+  #returners: Returner[] = [];
   #rejected!: RejectedRowsWriter;
   #pendingState?: StateWriter;
+  #lastBeat = Date.now();
 
   constructor(
-    readonly svc: AppServices,
+    readonly deps: PlanDeps,
     readonly exp: Export,
-    readonly run: Run,
+    readonly run: RunRecord,
+    readonly snapshot: Snapshot,
     readonly log: (m: string) => void,
-  ) {
-    this.#writes = new Pool(PLANNER_CONCURRENCY);
-  }
+  ) {}
 
-  async plan(): Promise<Run | undefined> {
-    const { svc, exp, run } = this;
-    const snapshot = await locateSnapshot(svc.segments.blobs, exp.source);
+  async plan(): Promise<void> {
+    const { deps, exp, run, snapshot } = this;
     this.log(`Run ${run.runId}: snapshot ${snapshot.id} (${snapshot.layout}, ${snapshot.segmentFiles.length} file(s))`);
-    this.#rejected = await svc.runFiles.rejectedRows(run.runId, { fresh: true });
-    const previous = await svc.exportState.load(exp.id);
-    if (!run.dryRun) this.#pendingState = await svc.exportState.pendingWriter(run.runId);
+    this.#rejected = await deps.runFiles.rejectedRows(run.runId, { fresh: true });
+    const previous = await deps.exportState.pointer(exp.id);
+    // Sized for the previous state and a tenth more: a segment of the same size does not make it grow.
+    const emails = await deps.exportState.load(exp.id, Math.ceil((previous?.contacts ?? 0) / 10));
+    if (!run.dryRun) this.#pendingState = await deps.exportState.pendingWriter(run.runId);
 
-    const seen = new EmailTable(previous.size);
-    const cancelled = await this.#readSnapshot(snapshot, previous, seen);
-    if (cancelled) return svc.runs.getRun(exp.id, run.runId);
-    if (SYNC_MODES[exp.mode].unsubscribeLeavers && previous.size > 0) {
-      // Contacts of the previous state that this snapshot does not have were sent before and left.
-      const unsubscribe = [{ listid: String(exp.listId) }];
-      for await (const email of svc.exportState.emails(exp.id)) if (!seen.has(email)) await this.#add({ email, unsubscribe });
-    }
+    if (await this.#readSnapshot(emails)) return;
+    if (this.counts.read === 0) throw new SegmentError(`The snapshot at ${exp.source.container}/${exp.source.path} has no rows (empty snapshot)`);
+    const leavers = previous ? await this.#leavers(emails) : { unsubscribes: 0, lastSent: 0 };
+    const removals = SYNC_MODES[exp.mode].unsubscribeLeavers ? leavers : undefined;
     await this.#flushBatch(this.#batcher.flush());
     await this.#writes.drain();
     await this.#rejected.flush();
     await this.#pendingState?.close();
-    if (this.counts.read === 0) throw new SegmentError(`The snapshot at ${exp.source.container}/${exp.source.path} has no rows (empty snapshot)`);
     const c = this.counts;
     this.log(`Run ${run.runId}: read ${c.read}, rejected ${c.rejected}, duplicate ${c.duplicate}, unchanged ${c.unchanged}, ${this.batches.length} batch(es)`);
-    return run.dryRun ? this.#finishDryRun(snapshot) : this.#enqueue(snapshot);
+    const check = removals && checkRemovals(removals.unsubscribes, removals.lastSent, exp.removalGuardPercent, run.confirmRemovals);
+    if (run.dryRun) return this.#finishDryRun(check);
+    if (check && removalsBlocked(check)) {
+      this.log(`Run ${run.runId}: ${removalGuardMessage(check)}`);
+      await endRun(deps, exp.id, run.runId, 'failed', removalGuardMessage(check), {
+        planned: this.counts,
+        errorCode: 'RemovalGuard',
+        fields: { removals: check, ...this.#snapshotFields() },
+      });
+      return;
+    }
+    await this.#startSending(check);
   }
 
-  /** Returns true when the run was cancelled while reading. */
-  async #readSnapshot(snapshot: Snapshot, previous: EmailTable, seen: EmailTable): Promise<boolean> {
-    const { exp, run } = this;
+  /** Returns true when the run ended (was cancelled) while reading. */
+  async #readSnapshot(emails: EmailTable): Promise<boolean> {
+    const { exp, run, deps } = this;
     const subscribe = [{ listid: String(exp.listId) }];
-    for (const file of snapshot.segmentFiles) {
+    const context = { tags: exp.tags, fieldTypes: exp.fieldTypes };
+    for (const file of this.snapshot.segmentFiles) {
       let resolved: ResolvedMapping | undefined = file.columns ? resolveMapping(exp.mapping, file.columns, `${file.container}/${file.name}`) : undefined;
-      for await (const row of readSegmentFile(this.svc.segments.blobs, file)) {
+      for await (const row of readSegmentFile(deps.segments.blobs, file)) {
         resolved ??= resolveMapping(exp.mapping, Object.keys(row.record), row.file);
-        this.counts.read++;
-        const mapped = mapRecord(row.record, resolved);
+        if (++this.counts.read > deps.config.snapshotMaxRows) {
+          throw new SegmentError(`The snapshot has more than ${deps.config.snapshotMaxRows} rows, the most an export may have (SNAPSHOT_MAX_ROWS); nothing was sent`);
+        }
+        if ((this.counts.read & 1023) === 0 && (await this.#heartbeat())) return true;
+        const mapped = mapRecord(row.record, resolved, context);
         if (!mapped.contact) {
-          await this.#reject(row.file, row.row, row.record[resolved.email] ?? '', mapped.reason);
+          await this.#reject(row.file, row.row, row.record[resolved.email] ?? '', mapped.reason, mapped.category);
           continue;
         }
         const contact = mapped.contact;
         // The first row of an email wins; later ones are counted as duplicates.
-        if (seen.has(contact.email)) {
+        if (emails.see(contact.email)) {
           this.counts.duplicate++;
           continue;
         }
-        seen.set(contact.email, 1);
-        const sentBefore = previous.get(contact.email);
         if (!this.#batcher.fits(contact)) {
-          await this.#reject(row.file, row.row, contact.email, 'contact larger than an import request allows');
+          await this.#reject(row.file, row.row, contact.email, 'contact larger than an import request allows', 'contact larger than an import request allows');
           continue;
         }
         const print = fingerprint(contact, exp.listId);
+        const previous = emails.get(contact.email);
         await this.#pendingState?.add(contact.email, print);
-        if (!run.fullSync && sentBefore === parseInt(print, 16)) {
+        const decision = decideContact(previous, print, run.fullSync);
+        if (decision === 'unchanged') {
           this.counts.unchanged++;
           continue;
         }
+        if (decision === 'returner') this.#returners.push({ email: contact.email, unsubscribedAt: unsubscribedAt(previous)! });
         contact.subscribe = subscribe;
-        if ((await this.#add(contact)) && this.batches.length % CANCEL_CHECK_EVERY === 0 && (await this.#isEnded())) return true;
+        await this.#add(contact);
       }
     }
     return false;
   }
 
-  /** Adds a contact to the current batch; true when that completed a batch. */
-  async #add(contact: ImportContact): Promise<boolean> {
+  /**
+   * Contacts of the previous state that this snapshot does not have: in mirror mode they are
+   * unsubscribed; those this export unsubscribed before keep their marker in either mode. Returns
+   * what the removal guard needs.
+   */
+  async #leavers(emails: EmailTable): Promise<{ unsubscribes: number; lastSent: number }> {
+    const unsubscribe = [{ listid: String(this.exp.listId) }];
+    const unsubscribeLeavers = SYNC_MODES[this.exp.mode].unsubscribeLeavers;
+    let unsubscribes = 0;
+    let lastSent = 0;
+    for await (const [email, value] of this.deps.exportState.entries(this.exp.id)) {
+      if (unsubscribedAt(value) === undefined) lastSent++;
+      if (emails.isSeen(email)) continue;
+      const decision = decideLeaver(value, unsubscribeLeavers);
+      if (decision === 'keepMarker') await this.#pendingState?.add(email, value);
+      if (decision !== 'unsubscribe') continue;
+      unsubscribes++;
+      await this.#add({ email, unsubscribe });
+    }
+    return { unsubscribes, lastSent };
+  }
+
+  /** Shows the counts so far on the run; true when the run ended meanwhile (cancelled). */
+  async #heartbeat(): Promise<boolean> {
+    if (Date.now() - this.#lastBeat < HEARTBEAT_IN_MS) return false;
+    this.#lastBeat = Date.now();
+    const { run } = await this.deps.runs.updateRun(this.exp.id, this.run.runId, (r) =>
+      r.status !== 'planning' ? undefined : { ...r, counts: { ...r.counts, ...this.counts }, lastProgressAt: new Date().toISOString() },
+    );
+    return run.status !== 'planning';
+  }
+
+  async #add(contact: ImportContact): Promise<void> {
     if (this.sample.length < SAMPLE_SIZE) this.sample.push(contact);
-    const full = this.#batcher.add(contact);
-    await this.#flushBatch(full);
-    return full !== undefined;
+    await this.#flushBatch(this.#batcher.add(contact));
   }
 
   async #flushBatch(full: { contacts: ImportContact[] } | undefined): Promise<void> {
     if (!full) return;
+    const emails = new Set(full.contacts.map((c) => c.email));
+    const returners = this.#returners.filter((r) => emails.has(r.email));
+    this.#returners = this.#returners.filter((r) => !emails.has(r.email));
     const planned: PlannedBatch = {
       batch: this.batches.length + 1,
       contacts: full.contacts.length,
       unsubscribes: full.contacts.filter((c) => c.unsubscribe).length,
+      returners,
     };
     this.batches.push(planned);
     if (this.run.dryRun) return;
     const { runId } = this.run;
     await this.#writes.run(async () => {
-      await this.svc.runFiles.writeBatch(runId, planned.batch, full.contacts);
-      await this.svc.runs.createBatch({
-        runId, batch: planned.batch, status: 'pending', contacts: planned.contacts, unsubscribes: planned.unsubscribes,
-        attempts: 0, resubmits: 0, rejected: 0, upserted: 0, unsubscribed: 0, failed: 0, counted: false,
+      await this.deps.runFiles.writeBatch(runId, planned.batch, full.contacts);
+      if (returners.length > 0) await this.deps.runFiles.writeReturners(runId, planned.batch, returners);
+      await this.deps.runs.createBatch({
+        runId, batch: planned.batch, status: 'pending', contacts: planned.contacts, unsubscribes: planned.unsubscribes, resubscribes: returners.length,
+        attempts: 0, resubmits: 0, uncertainPosts: 0, rejected: 0, upserted: 0, unsubscribed: 0, failed: 0,
       });
     });
   }
 
-  async #reject(file: string, row: number, email: string, reason: string): Promise<void> {
+  async #reject(file: string, row: number, email: string, reason: string, category: string): Promise<void> {
     this.counts.rejected++;
+    if (category in this.rejectedReasons || Object.keys(this.rejectedReasons).length < MAX_REASONS) this.rejectedReasons[category] = (this.rejectedReasons[category] ?? 0) + 1;
+    else this.rejectedReasons.other = (this.rejectedReasons.other ?? 0) + 1;
     await this.#rejected.add({ file, row, email, reason });
   }
 
-  async #isEnded(): Promise<boolean> {
-    const current = await this.svc.runs.getRun(this.exp.id, this.run.runId);
-    return !current || TERMINAL_STATUSES.has(current.status);
-  }
-
-  #snapshotFields(snapshot: Snapshot): Partial<Run> {
+  #snapshotFields(): Partial<Run> {
     return {
-      snapshot: { id: snapshot.id, files: snapshot.files },
-      rejectedRows: this.#rejected.count > 0 ? this.svc.runFiles.rejectedPath(this.run.runId) : undefined,
+      snapshot: { id: this.snapshot.id, files: this.snapshot.files },
+      rejectedRows: this.#rejected.count > 0 ? this.deps.runFiles.rejectedPath(this.run.runId) : undefined,
     };
   }
 
-  async #enqueue(snapshot: Snapshot): Promise<Run | undefined> {
-    const { svc, exp, run } = this;
-    const { run: sending, changed } = await svc.runs.updateRun(exp.id, run.runId, (r) =>
+  #summary(): PlanSummary {
+    const messages = Math.ceil(this.batches.length / batchesPerMessage(this.batches.length));
+    return { ...this.counts, batches: this.batches.length, messages, enqueued: 0, rejectedReasons: this.rejectedReasons };
+  }
+
+  /** Writes the plan and turns the run to `sending`, then enqueues its messages (or ends it when there is nothing to send). */
+  async #startSending(removals: Run['removals']): Promise<void> {
+    const { deps, exp, run } = this;
+    const plan = this.#summary();
+    const { run: sending, changed } = await deps.runs.updateRun(exp.id, run.runId, (r) =>
       r.status !== 'planning'
         ? undefined
-        : { ...r, ...this.#snapshotFields(snapshot), status: 'sending', counts: { ...r.counts, ...this.counts }, batches: { total: this.batches.length, done: r.batches.done } },
+        : {
+            ...r,
+            ...this.#snapshotFields(),
+            removals,
+            plan,
+            status: 'sending',
+            counts: runCounts(plan, sumBatches([]), false),
+            batches: { total: plan.batches, done: 0 },
+            watchId: newWatchId(),
+            lastProgressAt: new Date().toISOString(),
+          },
     );
-    if (!changed) return sending; // cancelled while planning
-    const enqueue = new Pool(PLANNER_CONCURRENCY);
-    const perMessage = Math.min(MAX_BATCHES_PER_MESSAGE, Math.max(1, Math.ceil(this.batches.length / MIN_MESSAGES)));
-    for (let i = 0; i < this.batches.length; i += perMessage) {
-      const group = this.batches.slice(i, i + perMessage).map((b) => b.batch);
-      const message: BatchMessage = { exportId: exp.id, runId: run.runId, batch: group[0], batches: group };
-      await enqueue.run(() => svc.queues.send(QUEUES.batches, message));
+    if (!changed) return; // cancelled while planning
+    if (plan.batches === 0) {
+      await finalizeRun(deps, exp.id, run.runId);
+      return;
     }
-    await enqueue.drain();
-    // No batch at all (nothing new, changed or left): the run ends here.
-    if (this.batches.length === 0) return finalizeRun(svc, exp.id, run.runId);
-    await enqueueWatch(svc, exp.id, run.runId);
-    return sending;
+    await enqueueRemaining(deps, sending, this.log);
   }
 
   /** A dry run counts what it would send and keeps a sample of the payloads; nothing is sent or committed. */
-  async #finishDryRun(snapshot: Snapshot): Promise<Run> {
-    const { svc, exp, run } = this;
-    const wouldUpsert = this.batches.reduce((n, b) => n + b.contacts - b.unsubscribes, 0);
+  async #finishDryRun(removals: Run['removals']): Promise<void> {
+    const { deps, exp, run } = this;
     const wouldUnsubscribe = this.batches.reduce((n, b) => n + b.unsubscribes, 0);
-    const sample = JSON.stringify({ contacts: this.sample, batches: this.batches.length, wouldUpsert, wouldUnsubscribe }, null, 2);
-    await (await svc.runFiles.ready()).getBlockBlobClient(`runs/${run.runId}/sample.json`).upload(sample, Buffer.byteLength(sample));
-    const { run: done, changed } = await svc.runs.updateRun(exp.id, run.runId, (r) =>
+    const wouldUpsert = this.batches.reduce((n, b) => n + b.contacts, 0) - wouldUnsubscribe;
+    const returners = this.batches.reduce((n, b) => n + b.returners.length, 0);
+    await deps.runFiles.writeSample(run.runId, { contacts: this.sample, batches: this.batches.length, wouldUpsert, wouldUnsubscribe, wouldResubscribe: returners, removals });
+    const plan = this.#summary();
+    const { run: done, changed } = await deps.runs.updateRun(exp.id, run.runId, (r) =>
       TERMINAL_STATUSES.has(r.status)
         ? undefined
         : {
             ...r,
-            ...this.#snapshotFields(snapshot),
+            ...this.#snapshotFields(),
+            plan,
+            removals,
             status: this.counts.rejected > 0 ? 'completedWithErrors' : 'completed',
-            counts: { ...r.counts, ...this.counts, upserted: wouldUpsert, unsubscribed: wouldUnsubscribe },
-            payloadSample: svc.runFiles.samplePath(run.runId),
+            error: this.counts.rejected > 0 ? `${this.counts.rejected} row(s) would be rejected (see the rejected rows)` : undefined,
+            counts: { ...r.counts, ...this.counts, upserted: wouldUpsert, unsubscribed: wouldUnsubscribe, failed: 0 },
+            payloadSample: deps.runFiles.samplePath(run.runId),
             batches: { total: this.batches.length, done: 0 },
             finishedAt: new Date().toISOString(),
           },
     );
-    if (changed) reportRunFinished(svc, done);
-    return done;
+    if (changed) reportRunFinished(deps, done);
   }
+}
+
+/**
+ * Enqueues the plan's messages from where the last attempt stopped (a few batches each), records
+ * the progress every few messages, and arms the run's watcher. A message enqueued twice is
+ * harmless: each batch is claimed before it is sent.
+ */
+export async function enqueueRemaining(deps: PlanDeps, run: RunRecord, log: (m: string) => void = () => {}): Promise<void> {
+  const plan = run.plan!;
+  const perMessage = batchesPerMessage(plan.batches);
+  const pool = new Pool(PLANNER_CONCURRENCY);
+  let next = plan.enqueued;
+  if (next > 0) log(`Run ${run.runId}: resuming at message ${next + 1} of ${plan.messages}`);
+  while (next < plan.messages) {
+    const until = Math.min(plan.messages, next + ENQUEUE_CHECKPOINT);
+    for (let m = next; m < until; m++) {
+      const first = m * perMessage + 1;
+      const group = Array.from({ length: Math.min(perMessage, plan.batches - first + 1) }, (_, i) => first + i);
+      await pool.run(() => deps.queues.batches({ exportId: run.exportId, runId: run.runId, batch: group[0], batches: group }));
+    }
+    await pool.drain();
+    next = until;
+    const done = next;
+    const { run: current } = await deps.runs.updateRun(run.exportId, run.runId, (r) =>
+      r.status !== 'sending' || !r.plan || r.plan.enqueued >= done ? undefined : { ...r, plan: { ...r.plan, enqueued: done }, lastProgressAt: new Date().toISOString() },
+    );
+    if (current.status !== 'sending') return;
+  }
+  // A fresh watcher chain: a copy of this message arming a second watcher would be superseded by it.
+  const watchId = newWatchId();
+  await deps.runs.updateRun(run.exportId, run.runId, (r) => (r.status !== 'sending' ? undefined : { ...r, watchId }));
+  await deps.queues.watch({ exportId: run.exportId, runId: run.runId, watchId }, deps.config.importPollIntervalInMs);
 }
 
 /** At most `size` promises in flight; `run` waits for room, `drain` for all. Errors surface. */

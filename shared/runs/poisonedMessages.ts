@@ -1,30 +1,92 @@
+import { TERMINAL_STATUSES } from '../model.js';
 import type { AppServices } from '../services.js';
-import { failRun, completeBatch } from './runLifecycle.js';
-import type { BatchMessage, PlanMessage } from './messages.js';
+import { TERMINAL_BATCH } from '../store/runStore.js';
 import { TELEMETRY } from '../telemetry.js';
+import { completeBatch, type BatchDeps } from './batchOutcome.js';
+import { endRun, newWatchId } from './runLifecycle.js';
+import { parseMessage, poisonQueue, QUEUES, splitBatchMessage, type QueueName } from './runQueues.js';
+import { MAX_UNCERTAIN_POSTS } from './sendBatch.js';
+
+export type PoisonDeps = BatchDeps & Pick<AppServices, 'runs'>;
+
+/** Times a poisoned message is brought back to its queue (later each time) before its work is ended. */
+export const MAX_POISON_RETURNS = 3;
+/** The first return waits this long, the next ones twice as long each. */
+const POISON_RETURN_DELAY_IN_MS = 2 * 60_000;
+/** A poison handler that cannot reach storage puts the message back on its own poison queue this much later. */
+const POISON_RETRY_DELAY_IN_MS = 60_000;
 
 /**
- * A message the host gave up on (after maxDequeueCount failures) lands in `<queue>-poison`. These
- * handlers end what it stood for, so that no batch is silently lost and no run waits for ever
- * holding its export's lease.
+ * The handler of `<queue>-poison`, where the host moves a message after maxDequeueCount failed
+ * attempts. Storage that was down for a while is the usual cause, so the work comes back (later
+ * each time) a few times before it is ended: a plan fails its run, a batch not yet accepted is
+ * recorded as failed (one that was accepted goes on being checked), a lost watcher is re-armed.
+ * It never throws: a message it cannot parse is logged and reported once; when storage is still
+ * down it puts the message back on its own poison queue instead of letting the host move it on to
+ * `<queue>-poison-poison`, which nothing reads.
  */
-export async function failPoisonedPlan(svc: AppServices, message: PlanMessage, log: (m: string) => void = () => {}): Promise<void> {
-  log(`Plan message of run ${message.runId} was poisoned; failing the run`);
-  svc.telemetry.event(TELEMETRY.events.poisonMessage, { queue: 'export-plan', exportId: message.exportId, runId: message.runId });
-  await failRun(svc, message.exportId, message.runId, 'Planning failed repeatedly; see the logs of the planRun function');
+export async function handlePoisoned(deps: PoisonDeps, queue: QueueName, raw: unknown, log: (m: string) => void = () => {}): Promise<void> {
+  const message = parseMessage(queue, raw);
+  if (!message) {
+    log(`A message on ${poisonQueue(queue)} is not a ${queue} message and was dropped: ${JSON.stringify(raw)?.slice(0, 200)}`);
+    deps.telemetry.event(TELEMETRY.events.poisonMessage, { queue: poisonQueue(queue), parsed: false });
+    return;
+  }
+  const poisoned = (message.poisoned ?? 0) + 1;
+  if (poisoned === 1) {
+    deps.telemetry.event(TELEMETRY.events.poisonMessage, { queue: poisonQueue(queue), exportId: message.exportId, runId: message.runId, parsed: true });
+  }
+  try {
+    await bringBack(deps, queue, { ...message, poisoned }, log);
+  } catch (error) {
+    log(`Could not handle a poisoned ${queue} message of run ${message.runId} (${(error as Error).message}); trying again in ${POISON_RETRY_DELAY_IN_MS / 1000} s`);
+    try {
+      await deps.queues.send(poisonQueue(queue), message, POISON_RETRY_DELAY_IN_MS);
+    } catch (e) {
+      log(`Could not put the message back on ${poisonQueue(queue)} either (${(e as Error).message}); the run's watcher or the scheduled refresh will pick the work up`);
+    }
+  }
 }
 
-export async function failPoisonedBatch(svc: AppServices, message: BatchMessage, queue: string, log: (m: string) => void = () => {}): Promise<void> {
-  const state = await svc.runs.getBatch(message.runId, message.batch);
-  if (!state) return;
-  log(`Batch ${message.batch} of run ${message.runId} was poisoned; recording it as failed`);
-  svc.telemetry.event(TELEMETRY.events.poisonMessage, { queue, exportId: message.exportId, runId: message.runId, batch: message.batch });
-  await completeBatch(svc, message.exportId, message.runId, message.batch, {
-    status: 'failed',
-    rejected: state.rejected,
-    upserted: 0,
-    unsubscribed: 0,
-    failed: Math.max(0, state.contacts - state.rejected - state.unsubscribes),
-    error: 'Processing failed repeatedly (poison message); see the logs',
-  });
+async function bringBack(deps: PoisonDeps, queue: QueueName, message: NonNullable<ReturnType<typeof parseMessage>> & { poisoned: number }, log: (m: string) => void): Promise<void> {
+  const { exportId, runId, poisoned } = message;
+  const run = await deps.runs.getRun(exportId, runId);
+  if (!run || TERMINAL_STATUSES.has(run.status)) return;
+  const delay = POISON_RETURN_DELAY_IN_MS * 2 ** (poisoned - 1);
+  const giveUp = poisoned > MAX_POISON_RETURNS;
+  switch (queue) {
+    case QUEUES.plan:
+      if (giveUp) await endRun(deps, exportId, runId, 'failed', 'Planning failed repeatedly; see the logs of the planRun function', { planned: run.counts });
+      else await deps.queues.plan(message, delay);
+      return;
+    case QUEUES.progress: {
+      // A watcher is cheap and must never be lost: always re-armed, as a new chain.
+      const watchId = newWatchId();
+      await deps.runs.updateRun(exportId, runId, (r) => (TERMINAL_STATUSES.has(r.status) ? undefined : { ...r, watchId }));
+      await deps.queues.watch({ exportId, runId, watchId }, deps.config.importPollIntervalInMs);
+      return;
+    }
+    case QUEUES.batches:
+    case QUEUES.status: {
+      const batches = queue === QUEUES.batches ? splitBatchMessage(message as Parameters<typeof splitBatchMessage>[0]).map((m) => m.batch) : [(message as { batch: number }).batch];
+      for (const batch of batches) {
+        const state = await deps.runs.getBatch(runId, batch);
+        if (!state || TERMINAL_BATCH.has(state.status)) continue;
+        if (state.status === 'submitted' && state.importId && !giveUp) {
+          // Accepted by ActiveCampaign: never recorded as failed for the app's own trouble; keep checking.
+          await deps.queues.statusCheck({ exportId, runId, batch, importId: state.importId, poisoned }, delay);
+        } else if (state.status === 'submitted' && state.importId) {
+          // Its checks keep failing: the send worker looks the contacts up instead (no new post).
+          await deps.runs.updateBatch(runId, batch, (s) => (s.status !== 'submitted' ? undefined : { ...s, status: 'pending', uncertainPosts: MAX_UNCERTAIN_POSTS }), state);
+          await deps.queues.batches({ exportId, runId, batch, poisoned: 0 }, delay);
+        } else if (giveUp) {
+          log(`Batch ${batch} of run ${runId} failed to process ${poisoned} times; recording it as failed`);
+          await completeBatch(deps, exportId, runId, batch, { status: 'failed', upserted: 0, unsubscribed: 0, failed: undefined, error: 'Processing failed repeatedly (poison message); see the logs' });
+        } else {
+          await deps.queues.batches({ exportId, runId, batch, poisoned }, delay);
+        }
+      }
+      return;
+    }
+  }
 }

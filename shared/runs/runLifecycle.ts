@@ -1,15 +1,20 @@
 import { randomUUID } from 'node:crypto';
-import { emptyCounts, TERMINAL_STATUSES, type Export, type Run, type RunCounts, type RunStatus } from '../model.js';
+import { emptyCounts, TERMINAL_STATUSES, type Export, type Run, type RunCounts } from '../model.js';
 import type { AppServices } from '../services.js';
-import { QUEUES } from '../store/workQueues.js';
+import { newRunId, type BatchState, type RunRecord } from '../store/runStore.js';
+import type { StateChanges } from '../store/exportStateStore.js';
+import { UNKNOWN, unsubscribedMarker } from '../sync/delta.js';
 import { TELEMETRY } from '../telemetry.js';
-import type { PlanMessage } from './messages.js';
-import { newRunId, TERMINAL_BATCH, type BatchState } from './runStore.js';
+import { runCounts, runOutcome, runReasons, sumBatches, type BatchSums } from './runCounts.js';
+
+export type LifecycleDeps = Pick<AppServices, 'runs' | 'runFiles' | 'exportState' | 'queues' | 'telemetry' | 'config'>;
 
 export interface StartRunOptions {
   trigger: Run['trigger'];
   dryRun?: boolean;
   fullSync?: boolean;
+  /** On demand only: let the run unsubscribe more than the export's removal guard allows. */
+  confirmRemovals?: boolean;
 }
 
 /**
@@ -17,8 +22,8 @@ export interface StartRunOptions {
  * itself happens on the queue, never inside an HTTP request. Throws RunActiveError (with the
  * active run's id) when the export already has an active run.
  */
-export async function startRun(svc: AppServices, exp: Export, options: StartRunOptions): Promise<Run> {
-  const run: Run = {
+export async function startRun(deps: LifecycleDeps, exp: Export, options: StartRunOptions): Promise<RunRecord> {
+  const run: RunRecord = {
     runId: newRunId(),
     exportId: exp.id,
     trigger: options.trigger,
@@ -27,188 +32,150 @@ export async function startRun(svc: AppServices, exp: Export, options: StartRunO
     startedAt: new Date().toISOString(),
     dryRun: Boolean(options.dryRun),
     fullSync: Boolean(options.fullSync),
+    confirmRemovals: options.trigger === 'manual' && Boolean(options.confirmRemovals),
     batches: { done: 0 },
   };
-  await svc.runs.createRun(run);
+  await deps.runs.createRun(run);
   try {
-    await svc.queues.send(QUEUES.plan, { exportId: exp.id, runId: run.runId } satisfies PlanMessage);
+    await deps.queues.plan({ exportId: exp.id, runId: run.runId });
   } catch (error) {
-    await failRun(svc, exp.id, run.runId, `Could not enqueue the run: ${(error as Error).message}`);
+    await endRun(deps, exp.id, run.runId, 'failed', `Could not enqueue the run: ${(error as Error).message}`);
     throw error;
   }
   return run;
 }
 
-export async function failRun(svc: AppServices, exportId: string, runId: string, error: string): Promise<Run> {
-  const { run, changed } = await svc.runs.updateRun(exportId, runId, (r) =>
-    TERMINAL_STATUSES.has(r.status) ? undefined : { ...r, status: 'failed', error, finishedAt: new Date().toISOString() },
-  );
-  if (changed) reportRunFinished(svc, run);
-  return run;
+/** What the planner had counted when a run ends before its plan was written. */
+export type PlannedCounts = Pick<RunCounts, 'read' | 'rejected' | 'duplicate' | 'unchanged'>;
+
+/**
+ * Ends a run now (cancelled, or failed for a reason of the whole run) unless it already ended.
+ * Its counts are settled from what ActiveCampaign confirmed so far: contacts without an outcome
+ * count as `failed` (not sent, or not confirmed), so the counts add up at once. The export's state
+ * is left as it was.
+ *
+ * Nothing is sent for the run after this returns (nor after its `finishedAt`): a worker marks its
+ * batch as posting and then reads the run's status just before it posts, so once the run is
+ * terminal a post either never starts or was marked before; this waits for the marked posts to be
+ * over (at most a request's timeout).
+ */
+export async function endRun(
+  deps: LifecycleDeps,
+  exportId: string,
+  runId: string,
+  status: 'cancelled' | 'failed',
+  error: string,
+  extra: { planned?: PlannedCounts; errorCode?: string; fields?: Partial<Run> } = {},
+): Promise<RunRecord | undefined> {
+  const current = await deps.runs.getRun(exportId, runId);
+  if (!current || TERMINAL_STATUSES.has(current.status)) return current;
+  const sums = current.plan ? sumBatches(await collect(deps.runs.listBatches(runId))) : undefined;
+  const { run, changed } = await deps.runs.updateRun(exportId, runId, (r) => {
+    if (TERMINAL_STATUSES.has(r.status)) return undefined;
+    const counts = r.plan && sums ? runCounts(r.plan, sums, true) : unsentCounts(extra.planned ?? r.counts);
+    const reasons = r.plan && sums ? runReasons(r.plan, sums) : r.reasons;
+    return { ...r, ...extra.fields, counts, reasons, status, error, finishedAt: new Date().toISOString() };
+  });
+  if (!changed) return run;
+  const settled = (await waitForPostsInFlight(deps, runId)) ? (await deps.runs.updateRun(exportId, runId, (r) => ({ ...r, finishedAt: new Date().toISOString() }))).run : run;
+  await deps.runFiles.deleteWorkFiles(runId);
+  reportRunFinished(deps, settled, extra.errorCode);
+  return settled;
+}
+
+/** Waits while batches of the run are marked as posting (a post that passed its last check); true when there were any. */
+async function waitForPostsInFlight(deps: Pick<AppServices, 'runs' | 'config'>, runId: string): Promise<boolean> {
+  const limit = deps.config.activeCampaignTimeoutInMs + 5_000;
+  let waited = false;
+  for (;;) {
+    const now = Date.now();
+    const posting = (await collect(deps.runs.listBatches(runId))).filter((b) => b.status === 'sending' && b.postingAt !== undefined && now - b.postingAt < limit);
+    if (posting.length === 0) return waited;
+    waited = true;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** Counts of a run that ends before anything was sent: what it read and did not settle is `failed`. */
+function unsentCounts(planned: PlannedCounts): RunCounts {
+  const failed = Math.max(0, planned.read - planned.rejected - planned.duplicate - planned.unchanged);
+  return { ...emptyCounts(), ...planned, failed };
 }
 
 /** The custom event every run emits when it ends (Application Insights `customEvents`). */
-export function reportRunFinished(svc: AppServices, run: Run): void {
+export function reportRunFinished(deps: Pick<AppServices, 'telemetry'>, run: Run, errorCode?: string): void {
   const durationMs = Date.parse(run.finishedAt ?? new Date().toISOString()) - Date.parse(run.startedAt);
-  svc.telemetry.event(
+  const sent = run.counts.upserted + run.counts.unsubscribed;
+  deps.telemetry.event(
     TELEMETRY.events.runFinished,
-    { exportId: run.exportId, runId: run.runId, trigger: run.trigger, status: run.status, dryRun: run.dryRun, error: run.error },
-    { ...run.counts, durationMs },
+    { exportId: run.exportId, runId: run.runId, trigger: run.trigger, status: run.status, dryRun: run.dryRun, error: run.error, errorCode },
+    { ...run.counts, sent, durationMs },
   );
 }
 
 /**
- * Cancels a run at once. Its counts are settled from what ActiveCampaign confirmed so far: batches
- * not yet confirmed count as `failed` (not sent, or not confirmed), so the counts add up now.
+ * Ends a run whose batches are all terminal: commits the export's new state, settles the counts
+ * from the plan and the batches (summed again, so a worker that died between two writes cannot
+ * leave them wrong), decides the outcome and deletes the payloads. Only the first caller wins.
  */
-export async function cancelRun(svc: AppServices, exportId: string, runId: string, reason: string): Promise<Run> {
-  const current = await svc.runs.getRun(exportId, runId);
-  const sums = current?.batches.total !== undefined ? await sumBatches(svc, runId) : undefined;
-  const { run, changed } = await svc.runs.updateRun(exportId, runId, (r) => {
-    if (TERMINAL_STATUSES.has(r.status)) return undefined;
-    const counts = sums && r.batches.total !== undefined ? settledCounts(r.counts, sums) : r.counts;
-    return { ...r, counts, status: 'cancelled', error: reason, finishedAt: new Date().toISOString() };
+export async function finalizeRun(deps: LifecycleDeps, exportId: string, runId: string, known?: { sums: BatchSums; batches: BatchState[] }): Promise<RunRecord | undefined> {
+  const run = await deps.runs.getRun(exportId, runId);
+  if (!run || TERMINAL_STATUSES.has(run.status) || !run.plan) return run;
+  const batches = known?.batches ?? (await collect(deps.runs.listBatches(runId)));
+  const sums = known?.sums ?? sumBatches(batches);
+  if (sums.terminal < run.plan.batches) return run;
+  if (!run.dryRun) await commitState(deps, exportId, runId, batches);
+  const { run: finished, changed } = await deps.runs.updateRun(exportId, runId, (r) => {
+    if (TERMINAL_STATUSES.has(r.status) || !r.plan) return undefined;
+    const counts = runCounts(r.plan, sums, true);
+    const reasons = runReasons(r.plan, sums);
+    const outcome = runOutcome(counts, reasons, sums);
+    return { ...r, counts, reasons, ...outcome, batches: { total: r.plan.batches, done: sums.terminal }, finishedAt: new Date().toISOString() };
   });
-  if (changed) reportRunFinished(svc, run);
-  return run;
-}
-
-interface BatchSums {
-  contacts: number;
-  unsubscribes: number;
-  rejected: number;
-  upserted: number;
-  unsubscribed: number;
-  failed: number;
-  /** Failed contacts of terminal batches only (live counts while the run is sending). */
-  terminalFailed: number;
-  terminal: number;
-  batches: number;
-  withFailures: BatchState[];
-}
-
-async function sumBatches(svc: AppServices, runId: string): Promise<BatchSums> {
-  const sums: BatchSums = { contacts: 0, unsubscribes: 0, rejected: 0, upserted: 0, unsubscribed: 0, failed: 0, terminalFailed: 0, terminal: 0, batches: 0, withFailures: [] };
-  for await (const b of svc.runs.listBatches(runId)) {
-    sums.batches++;
-    sums.contacts += b.contacts;
-    sums.unsubscribes += b.unsubscribes;
-    sums.rejected += b.rejected;
-    if (TERMINAL_BATCH.has(b.status)) {
-      sums.terminal++;
-      sums.upserted += b.upserted;
-      sums.unsubscribed += b.unsubscribed;
-      sums.failed += b.failed;
-      sums.terminalFailed += b.failed;
-      if (b.status !== 'completed' || b.failed > 0 || b.rejected > 0 || b.unsubscribes > b.unsubscribed) sums.withFailures.push(b);
-    } else {
-      sums.failed += Math.max(0, b.contacts - b.rejected - b.unsubscribes);
-    }
-  }
-  return sums;
-}
-
-/** Counts from the planner's (read, duplicate, unchanged) and the batches' outcomes. */
-function settledCounts(planned: RunCounts, sums: BatchSums): RunCounts {
-  // Rows the planner rejected are whatever it read and did not put in a batch.
-  const plannerRejected = planned.read - planned.duplicate - planned.unchanged - (sums.contacts - sums.unsubscribes);
-  return {
-    read: planned.read,
-    duplicate: planned.duplicate,
-    unchanged: planned.unchanged,
-    rejected: plannerRejected + sums.rejected,
-    upserted: sums.upserted,
-    unsubscribed: sums.unsubscribed,
-    failed: sums.failed,
-  };
-}
-
-export type BatchOutcome = Pick<BatchState, 'status' | 'rejected' | 'upserted' | 'unsubscribed' | 'failed' | 'error'>;
-
-/**
- * Records a batch's terminal outcome once (a redelivered message finds it already terminal).
- * Only the batch's own entity is written: the run watcher adds batches up, so a thousand workers
- * never contend for the run's entity.
- */
-export async function completeBatch(svc: AppServices, exportId: string, runId: string, batch: number, outcome: BatchOutcome, known?: BatchState): Promise<void> {
-  let recorded = false;
-  await svc.runs.updateBatch(runId, batch, (s) => {
-    if (TERMINAL_BATCH.has(s.status)) return undefined;
-    recorded = true;
-    return { ...s, ...outcome, counted: true };
-  }, known);
-  if (recorded && outcome.failed > 0) svc.telemetry.metric(TELEMETRY.metrics.failedContacts, outcome.failed, { exportId, runId });
-}
-
-/**
- * The run watcher, on its own queue: every poll interval it adds up the run's batches, shows the
- * live counts on the run, and finalizes it once every batch is terminal. Returns whether it
- * should look again.
- */
-export async function watchRun(svc: AppServices, exportId: string, runId: string): Promise<boolean> {
-  const run = await svc.runs.getRun(exportId, runId);
-  if (!run || TERMINAL_STATUSES.has(run.status) || run.batches.total === undefined) return false;
-  const sums = await sumBatches(svc, runId);
-  if (sums.terminal >= run.batches.total) {
-    await finalizeRun(svc, exportId, runId, sums);
-    return false;
-  }
-  await svc.runs.updateRun(exportId, runId, (r) =>
-    TERMINAL_STATUSES.has(r.status)
-      ? undefined
-      : { ...r, counts: { ...settledCounts(r.counts, sums), failed: sums.terminalFailed }, batches: { total: r.batches.total, done: sums.terminal }, lastProgressAt: new Date().toISOString() },
-  );
-  return true;
-}
-
-export async function enqueueWatch(svc: AppServices, exportId: string, runId: string): Promise<void> {
-  await svc.queues.send(QUEUES.progress, { exportId, runId }, { delayInMs: svc.config.importPollIntervalInMs });
-}
-
-/**
- * Ends a run whose batches are all terminal. Counts are summed again from the batches, so a
- * worker that died between its two writes cannot leave them wrong. Only the first caller wins.
- */
-export async function finalizeRun(svc: AppServices, exportId: string, runId: string, known?: BatchSums): Promise<Run | undefined> {
-  const run = await svc.runs.getRun(exportId, runId);
-  if (!run || TERMINAL_STATUSES.has(run.status) || run.batches.total === undefined) return run;
-  const sums = known ?? (await sumBatches(svc, runId));
-  if (sums.terminal < run.batches.total) return run;
-  if (run.status === 'sending') await commitState(svc, exportId, runId, sums.withFailures);
-  const { run: finished, changed } = await svc.runs.updateRun(exportId, runId, (r) => {
-    if (TERMINAL_STATUSES.has(r.status)) return undefined;
-    const counts = settledCounts(r.counts, sums);
-    return { ...r, counts, status: terminalStatus(r.status, counts), batches: { total: r.batches.total, done: sums.terminal }, finishedAt: new Date().toISOString() };
-  });
-  if (changed) reportRunFinished(svc, finished);
+  if (!changed) return finished;
+  await deps.runFiles.deleteWorkFiles(runId);
+  reportRunFinished(deps, finished);
   return finished;
 }
 
 /**
- * The export's new state: this run's contacts less those that failed or were rejected (sent again
- * next time), plus those whose unsubscribe failed (tried again next time).
+ * The export's new state: this run's contacts, less those that failed or were rejected (sent again
+ * next time); unsubscribes that took effect marked as such (so that a contact who comes back is
+ * re-subscribed), those that did not kept as unknown (tried again); returners whose re-subscription
+ * failed keep their marker.
  */
-async function commitState(svc: AppServices, exportId: string, runId: string, withFailures: BatchState[]): Promise<void> {
-  const failed = new Set<string>();
-  const keep: string[] = [];
-  for (const b of withFailures) {
+async function commitState(deps: LifecycleDeps, exportId: string, runId: string, batches: BatchState[]): Promise<void> {
+  const drop = new Set<string>();
+  const set = new Map<string, number>();
+  const now = Date.now();
+  for (const b of batches) {
     const whole = b.status !== 'completed';
-    const named = new Set(whole ? [] : await svc.runFiles.readFailedEmails(runId, b.batch));
-    if (!whole && named.size === 0 && b.unsubscribes === b.unsubscribed) continue;
-    for (const c of await svc.runFiles.readBatch(runId, b.batch)) {
-      if (!whole && !named.has(c.email)) continue;
-      failed.add(c.email);
-      if (c.unsubscribe) keep.push(c.email);
+    if (!whole && b.failed === 0 && b.rejected === 0 && b.unsubscribes === 0 && b.resubscribes === 0) continue;
+    const named = new Set(await deps.runFiles.readFailedEmails(runId, b.batch));
+    const returners = new Map(b.resubscribes > 0 ? (await deps.runFiles.readReturners(runId, b.batch)).map((r) => [r.email, r.unsubscribedAt]) : []);
+    // Contacts ActiveCampaign rejected were taken out of the payload; their emails are named.
+    for (const email of named) {
+      const returnedAt = returners.get(email);
+      if (returnedAt === undefined) drop.add(email);
+      else set.set(email, unsubscribedMarker(returnedAt));
     }
-    // Contacts ActiveCampaign rejected were taken out of the batch blob; their emails are named.
-    for (const email of named) failed.add(email);
+    for (const c of (await deps.runFiles.readBatch(runId, b.batch)) ?? []) {
+      const failed = whole || named.has(c.email);
+      const returnedAt = returners.get(c.email);
+      if (c.unsubscribe?.length) set.set(c.email, failed ? UNKNOWN : unsubscribedMarker(now));
+      else if (failed && returnedAt !== undefined) set.set(c.email, unsubscribedMarker(returnedAt));
+      else if (failed) drop.add(c.email);
+    }
   }
-  await svc.exportState.commit(exportId, runId, failed, keep);
+  const changes: StateChanges = { drop, set };
+  await deps.exportState.commit(exportId, runId, changes);
 }
 
-export function terminalStatus(current: RunStatus, counts: RunCounts): RunStatus {
-  if (current === 'cancelled' || current === 'failed') return current;
-  return counts.failed > 0 || counts.rejected > 0 ? 'completedWithErrors' : 'completed';
-}
+/** The id of a new watcher chain (a re-armed watcher supersedes the old one). */
+export const newWatchId = () => randomUUID().slice(0, 8);
 
-export const newId = () => randomUUID();
+export async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const item of items) out.push(item);
+  return out;
+}

@@ -2,32 +2,55 @@ import type { Export } from '../model.js';
 import { SegmentError } from '../segments/segmentError.js';
 import { locateSnapshot } from '../segments/snapshot.js';
 import type { AppServices } from '../services.js';
-import { enqueueWatch, startRun } from './runLifecycle.js';
-import { RunActiveError } from './runStore.js';
+import { runFileNames } from '../store/runFiles.js';
+import { RunActiveError, type RunRecord } from '../store/runStore.js';
+import { PLANNER_STALE_IN_MS } from './planRun.js';
+import { newWatchId, startRun, type LifecycleDeps } from './runLifecycle.js';
+
+export type RefreshDeps = LifecycleDeps & Pick<AppServices, 'exports' | 'segments' | 'config'>;
 
 export interface RefreshResult {
   started: { exportId: string; runId: string }[];
   skipped: { exportId: string; reason: string }[];
+  /** Active runs whose planner or watcher had gone silent and were given a new message. */
+  rearmed: { exportId: string; runId: string; what: 'planner' | 'watcher' }[];
+  /** Runs whose files were deleted for retention. */
+  expiredRuns: number;
 }
+
+/** A sending run whose watcher has been silent this long gets a new watcher. */
+export const WATCHER_STALE_IN_MS = 10 * 60_000;
+/** The most runs whose files one tick deletes (the next tick goes on). */
+const MAX_EXPIRED_PER_TICK = 500;
 
 const SUCCESSFUL = new Set(['completed', 'completedWithErrors']);
 
 /**
- * One scheduled refresh: starts a run for each `refresh` export whose newest snapshot differs from
- * the one its last successful run exported. The run lease makes overlapping ticks (or a tick and
- * an on-demand start) harmless, and a missed tick is caught up by the next.
+ * One tick of the scheduled refresh: starts a run for each `refresh` export whose newest snapshot
+ * is complete and differs from the one its last successful run exported; notices active runs of
+ * any export that stalled (a planner or watcher that died with its message) and re-arms them; and
+ * deletes run files older than RUN_RETENTION_DAYS. The run lease makes overlapping ticks (or a tick
+ * and an on-demand start) harmless, and a missed tick is caught up by the next.
  */
-export async function refreshExports(svc: AppServices, log: (m: string) => void = () => {}): Promise<RefreshResult> {
-  const result: RefreshResult = { started: [], skipped: [] };
-  for (const exp of await svc.exports.list()) {
-    if (exp.schedule !== 'refresh') continue;
+export async function refreshExports(deps: RefreshDeps, log: (m: string) => void = () => {}): Promise<RefreshResult> {
+  const result: RefreshResult = { started: [], skipped: [], rearmed: [], expiredRuns: 0 };
+  for (const exp of await deps.exports.list()) {
     try {
-      const reason = await whyNotRefresh(svc, exp);
+      const active = await deps.runs.activeRunId(exp.id);
+      if (active) {
+        const run = await deps.runs.getRun(exp.id, active);
+        const what = run && (await rearmIfStalled(deps, run, log));
+        if (what) result.rearmed.push({ exportId: exp.id, runId: active, what });
+        result.skipped.push({ exportId: exp.id, reason: `run ${active} is active` });
+        continue;
+      }
+      if (exp.schedule !== 'refresh') continue;
+      const reason = await whyNotRefresh(deps, exp);
       if (reason) {
         result.skipped.push({ exportId: exp.id, reason });
         continue;
       }
-      const run = await startRun(svc, exp, { trigger: 'schedule' });
+      const run = await startRun(deps, exp, { trigger: 'schedule' });
       result.started.push({ exportId: exp.id, runId: run.runId });
       log(`Scheduled refresh started run ${run.runId} of export ${exp.id}`);
     } catch (error) {
@@ -40,30 +63,71 @@ export async function refreshExports(svc: AppServices, log: (m: string) => void 
       result.skipped.push({ exportId: exp.id, reason: (error as Error).message });
     }
   }
+  try {
+    result.expiredRuns = await deleteExpiredRunFiles(deps, Date.now() - deps.config.runRetentionDays * 86_400_000, log);
+  } catch (error) {
+    log(`Deleting expired run files failed: ${(error as Error).message}`);
+  }
   return result;
 }
 
-/** A sending run whose watcher has been silent this long gets a new watcher message. */
-const STALLED_AFTER_IN_MS = 10 * 60_000;
-
-async function whyNotRefresh(svc: AppServices, exp: Export): Promise<string | undefined> {
-  const active = await svc.runs.activeRunId(exp.id);
-  if (active) {
-    // A watcher message lost for good (poisoned) would leave the run, and its lease, waiting for ever.
-    const run = await svc.runs.getRun(exp.id, active);
-    const last = Date.parse(run?.lastProgressAt ?? run?.startedAt ?? '');
-    if (run?.status === 'sending' && Date.now() - last > STALLED_AFTER_IN_MS) await enqueueWatch(svc, exp.id, active);
-    return `run ${active} is active`;
-  }
+async function whyNotRefresh(deps: RefreshDeps, exp: Export): Promise<string | undefined> {
   let snapshotId: string;
   try {
-    snapshotId = (await locateSnapshot(svc.segments.blobs, exp.source)).id;
+    snapshotId = (await locateSnapshot(deps.segments.blobs, exp.source, { allowedContainers: deps.config.segmentsContainers, quietPeriodInMs: deps.config.snapshotQuietPeriodInMs })).id;
   } catch (error) {
-    if (error instanceof SegmentError) return `no snapshot: ${error.message}`;
+    // An incomplete snapshot (SnapshotNotReadyError) is waited for: the next tick looks again.
+    if (error instanceof SegmentError) return `no complete snapshot: ${error.message}`;
     throw error;
   }
-  for (const run of await svc.runs.listRuns(exp.id, 20)) {
+  const { runs } = await deps.runs.listRuns(exp.id, { top: 20 });
+  for (const run of runs) {
     if (SUCCESSFUL.has(run.status) && !run.dryRun) return run.snapshot?.id === snapshotId ? 'snapshot already exported' : undefined;
   }
   return undefined;
+}
+
+/**
+ * An active run whose planner or watcher went silent (its message lost: poisoned, or a worker that
+ * died and a message the host never gave back) gets a new message. A planner resumes where its run
+ * says it stopped; a watcher starts a new chain that supersedes the old one.
+ */
+export async function rearmIfStalled(deps: RefreshDeps, run: RunRecord, log: (m: string) => void): Promise<'planner' | 'watcher' | undefined> {
+  const silentFor = Date.now() - Date.parse(run.lastProgressAt ?? run.startedAt);
+  const { exportId, runId } = run;
+  const planning = run.status === 'queued' || run.status === 'planning' || (run.status === 'sending' && run.plan && run.plan.enqueued < run.plan.messages);
+  if (planning && silentFor > PLANNER_STALE_IN_MS) {
+    log(`Run ${runId} of export ${exportId}: its planner has been silent for ${Math.round(silentFor / 1000)} s; planning message sent again`);
+    await deps.queues.plan({ exportId, runId });
+    return 'planner';
+  }
+  if (run.status === 'sending' && silentFor > WATCHER_STALE_IN_MS) {
+    const watchId = newWatchId();
+    await deps.runs.updateRun(exportId, runId, (r) => (r.status !== 'sending' ? undefined : { ...r, watchId }));
+    await deps.queues.watch({ exportId, runId, watchId }, 0);
+    log(`Run ${runId} of export ${exportId}: its watcher has been silent for ${Math.round(silentFor / 1000)} s; re-armed`);
+    return 'watcher';
+  }
+  return undefined;
+}
+
+/** A run id starts with its start time, inverted (newest first): the time it stands for. */
+export const runStartedAt = (runId: string) => 9_999_999_999_999 - Number(runId.slice(0, 13));
+
+/**
+ * Deletes the files (rejected rows, payload samples, anything left) of runs that started before
+ * `before`: they hold email addresses. The runs' records (counts, status) stay.
+ */
+export async function deleteExpiredRunFiles(deps: Pick<AppServices, 'runFiles'>, before: number, log: (m: string) => void = () => {}): Promise<number> {
+  const container = await deps.runFiles.ready();
+  let expired = 0;
+  for await (const item of container.listBlobsByHierarchy('/', { prefix: 'runs/' })) {
+    if (item.kind !== 'prefix') continue;
+    const runId = item.name.slice('runs/'.length, -1);
+    if (!/^\d{13}/.test(runId) || runStartedAt(runId) >= before) continue;
+    await deps.runFiles.deletePrefix(runFileNames.runPrefix(runId));
+    if (++expired >= MAX_EXPIRED_PER_TICK) break;
+  }
+  if (expired > 0) log(`Deleted the files of ${expired} run(s) older than the retention period`);
+  return expired;
 }

@@ -1,148 +1,258 @@
-import type { ImportContact } from '../activecampaign/client.js';
-import { ValidationError } from '../activecampaign/errors.js';
-import { classifyFailure, retryDelayInMs } from '../activecampaign/retryPolicy.js';
-import { TERMINAL_STATUSES } from '../model.js';
+import { randomUUID } from 'node:crypto';
+import type { ActiveCampaignClient, ImportContact } from '../activecampaign/client.js';
+import { AuthenticationError, RateLimitError, TransientError, ValidationError } from '../activecampaign/errors.js';
+import { BudgetWaitError } from '../activecampaign/rateBudget.js';
+import { classifyFailure, retryDelayInMs, throttleDelayInMs } from '../activecampaign/retryPolicy.js';
+import { TERMINAL_STATUSES, type Connection, type Export } from '../model.js';
 import type { AppServices } from '../services.js';
-import { QUEUES } from '../store/workQueues.js';
+import { TERMINAL_BATCH, type BatchState } from '../store/runStore.js';
 import { TELEMETRY } from '../telemetry.js';
-import type { BatchMessage, StatusMessage } from './messages.js';
-import { completeBatch } from './runLifecycle.js';
-import { TERMINAL_BATCH } from './runStore.js';
+import { completeBatch, connectionGone, keyRefusedMessage, recordRejected, runEnded, type BatchDeps } from './batchOutcome.js';
+import { endRun } from './runLifecycle.js';
+import type { BatchMessage } from './runQueues.js';
 
-/** Failed attempts (not throttling) before a batch is given up as `failed`. */
+export type SendDeps = BatchDeps & Pick<AppServices, 'exports' | 'connections' | 'activeCampaign'>;
+
+/** Failed attempts of ActiveCampaign (not throttling) before a batch is given up as `failed`. */
 export const MAX_SEND_ATTEMPTS = 5;
+/** Failed attempts for the app's own reasons (storage down): with capped back-off, about half an hour. */
+export const MAX_INFRASTRUCTURE_ATTEMPTS = 30;
 /** A batch whose contacts ActiveCampaign keeps rejecting one round after another is given up. */
 const MAX_VALIDATION_ROUNDS = 5;
+/**
+ * Posts whose answer was lost (a timeout, a reset) before the batch is checked contact by contact
+ * instead of posted again: at most this many imports a batch.
+ */
+export const MAX_UNCERTAIN_POSTS = 2;
+/** How long to wait after a lost answer before the one repeat (an import accepted late shows by then). */
+const UNCERTAIN_WAIT_IN_MS = 30_000;
+/** The most a claim can need: the budget's longest wait (30 s), the request's timeout, and a margin. */
+const claimTtlInMs = (deps: Pick<AppServices, 'config'>) => 45_000 + deps.config.activeCampaignTimeoutInMs;
 
 export type SendOutcome = 'submitted' | 'skipped' | 'deferred' | 'completed' | 'failed' | 'cancelled';
 
-/** The run ended (cancelled, for example by deleting its export) while the batch waited to be sent. */
+/** The run ended (cancelled, or failed) while the batch waited to be sent. */
 class RunEndedError extends Error {
   override readonly name = 'RunEndedError';
 }
 
 /**
- * The send worker. Idempotent per batch: a redelivered message never sends a batch that was
- * accepted. Throttling puts the message back with the delay asked for, without using up an
- * attempt; other failures back off and retry; after the last attempt the batch is `failed`.
+ * The send worker. A batch is claimed (an ETag-conditional write) before it is posted, so two
+ * deliveries of one message cannot both send it, and a redelivered message never sends a batch
+ * that was accepted. Throttling puts the message back with the delay asked for (backing off, for a
+ * bounded time) without using up an attempt; a post whose answer was lost is repeated at most once,
+ * after a wait, and then the contacts are looked up; other failures back off and retry; a refused
+ * API key fails the whole run at once.
  */
-export async function sendBatch(svc: AppServices, message: BatchMessage, log: (m: string) => void = () => {}): Promise<SendOutcome> {
+export async function sendBatch(deps: SendDeps, message: BatchMessage, log: (m: string) => void = () => {}): Promise<SendOutcome> {
   const { exportId, runId, batch } = message;
-  const state = await svc.runs.getBatch(runId, batch);
-  if (!state) {
-    log(`Batch ${batch} of run ${runId} does not exist; message dropped`);
-    return 'skipped';
-  }
+  const state = await deps.runs.getBatch(runId, batch);
+  if (!state || TERMINAL_BATCH.has(state.status)) return 'skipped';
   if (state.status === 'submitted' && state.importId) {
     // A crash after the import was accepted: make sure its status is still being checked.
-    await enqueueStatusCheck(svc, { exportId, runId, batch, importId: state.importId }, svc.config.importPollIntervalInMs);
+    await deps.queues.statusCheck({ exportId, runId, batch, importId: state.importId }, deps.config.importPollIntervalInMs);
     return 'skipped';
   }
-  if (TERMINAL_BATCH.has(state.status)) return 'skipped';
-
-  const exp = await svc.exports.getCached(exportId);
-  const connection = exp && (await svc.connections.getCached(exp.connectionId));
-  if (!exp || !connection) {
-    await completeBatch(svc, exportId, runId, batch, { status: 'cancelled', rejected: state.rejected, upserted: 0, unsubscribed: 0, failed: Math.max(0, state.contacts - state.rejected - state.unsubscribes) }, state);
-    return 'skipped';
+  const run = await deps.runs.getRun(exportId, runId);
+  if (!run || TERMINAL_STATUSES.has(run.status)) {
+    await runEnded(deps, exportId, runId, state);
+    return 'cancelled';
+  }
+  const exp = await deps.exports.getCached(exportId);
+  if (!exp) {
+    await endRun(deps, exportId, runId, 'cancelled', 'The export was deleted');
+    return 'cancelled';
+  }
+  const connection = await deps.connections.getCached(exp.connectionId);
+  if (!connection) {
+    await connectionGone(deps, exp, runId);
+    return 'failed';
   }
 
-  let contacts = await svc.runFiles.readBatch(runId, batch);
-  let rejected = state.rejected;
-  let known = state;
-  const attempt = message.attempt ?? 0;
+  if (message.acceptedImportId && message.claimId && state.status === 'sending' && state.claimId === message.claimId) {
+    // This delivery's predecessor posted the batch and could not record the answer.
+    await deps.runs.updateBatch(runId, batch, (s) => (s.claimId !== message.claimId ? undefined : { ...s, status: 'submitted', importId: message.acceptedImportId, claimId: undefined, claimedUntil: undefined }), state);
+    await deps.queues.statusCheck({ exportId, runId, batch, importId: message.acceptedImportId }, deps.config.importPollIntervalInMs);
+    return 'submitted';
+  }
+  const claimed = await claim(deps, state, message.claimId);
+  if (!claimed) {
+    // Another delivery holds the batch: look again once its claim would have run out.
+    const wait = Math.max(1_000, (state.claimedUntil ?? Date.now()) - Date.now() + 1_000);
+    await deps.queues.batches({ ...message, claimId: undefined }, wait);
+    return 'deferred';
+  }
+  const again = { ...message, claimId: claimed.claimId };
   try {
-    const client = await svc.activeCampaign(connection);
-    for (let round = 0; ; round++) {
-      if (contacts.length === 0) {
-        await completeBatch(svc, exportId, runId, batch, { status: 'completed', rejected, upserted: 0, unsubscribed: 0, failed: 0 }, known);
-        return 'completed';
-      }
-      try {
-        // The run's status is read once the budget grants the request (which may take seconds), so
-        // that nothing is sent after a cancellation, such as an export's deletion, was answered.
-        const beforeSend = async () => {
-          const current = await svc.runs.getRun(exportId, runId);
-          if (!current || TERMINAL_STATUSES.has(current.status)) throw new RunEndedError(`Run ${runId} ended before batch ${batch} was sent`);
-        };
-        const { batchId } = await client.bulkImport(contacts, { beforeSend });
-        await svc.runs.updateBatch(
-          runId,
-          batch,
-          (s) => (TERMINAL_BATCH.has(s.status) ? undefined : { ...s, status: 'submitted', importId: batchId, rejected, attempts: attempt + 1 }),
-          known,
-        );
-        await enqueueStatusCheck(svc, { exportId, runId, batch, importId: batchId }, svc.config.importPollIntervalInMs);
-        svc.telemetry.metric(TELEMETRY.metrics.contactsSent, contacts.length, { exportId, runId, hostname: connection.hostname });
-        log(`Batch ${batch} of run ${runId}: import ${batchId} queued with ${contacts.length} contact(s)`);
-        return 'submitted';
-      } catch (error) {
-        if (!(error instanceof ValidationError) || error.failures.length === 0 || round >= MAX_VALIDATION_ROUNDS) throw error;
-        // The importer refuses the whole request: drop exactly the contacts it named, resend the rest.
-        const named = new Map(error.failures.filter((f) => f.index < contacts.length).map((f) => [f.index, f.reason]));
-        if (named.size === 0) throw error;
-        const writer = await svc.runFiles.rejectedRows(runId);
-        for (const [index, reason] of named) await writer.add({ file: 'ActiveCampaign', row: '', email: contacts[index].email, reason: `ActiveCampaign: ${reason}` });
-        await writer.flush();
-        await svc.runs.updateRun(exportId, runId, (r) => ({ ...r, rejectedRows: svc.runFiles.rejectedPath(runId) }));
-        rejected += named.size;
-        await svc.runFiles.addFailedEmails(runId, batch, [...named.keys()].map((i) => contacts[i].email));
-        contacts = contacts.filter((_, i) => !named.has(i));
-        // The payload blob keeps what is sent, so the status checker tallies the right contacts.
-        await svc.runFiles.writeBatch(runId, batch, contacts);
-        known = (await svc.runs.updateBatch(runId, batch, (s) => ({ ...s, rejected }), known)) ?? known;
-        log(`Batch ${batch} of run ${runId}: ActiveCampaign rejected ${named.size} contact(s); resending ${contacts.length}`);
-      }
-    }
+    const client = await deps.activeCampaign(connection);
+    if (claimed.uncertainPosts >= MAX_UNCERTAIN_POSTS) return await verifyArrival(deps, client, exp, claimed, log);
+    return await post(deps, client, exp, connection, claimed, again, log);
   } catch (error) {
-    if (error instanceof RunEndedError) {
-      await completeBatch(svc, exportId, runId, batch, { status: 'cancelled', rejected, upserted: 0, unsubscribed: 0, failed: contacts.filter((c) => !c.unsubscribe).length }, known);
-      log(error.message);
-      return 'cancelled';
-    }
-    return handleFailure(svc, message, contacts, rejected, error, log);
+    return handleFailure(deps, exp, connection, claimed, again, error, log);
   }
 }
 
-async function handleFailure(
-  svc: AppServices,
-  message: BatchMessage,
-  contacts: ImportContact[],
-  rejected: number,
-  error: unknown,
-  log: (m: string) => void,
-): Promise<SendOutcome> {
-  const { exportId, runId, batch } = message;
-  const attempt = message.attempt ?? 0;
-  const kind = classifyFailure(error);
+/** Takes the batch for this delivery (or keeps its own claim); undefined when another delivery holds it. */
+async function claim(deps: SendDeps, state: BatchState, ownClaimId: string | undefined): Promise<BatchState | undefined> {
+  const claimId = ownClaimId ?? randomUUID();
+  let taken = false;
+  const result = await deps.runs.updateBatch(state.runId, state.batch, (s) => {
+    if (s.status !== 'pending' && s.status !== 'sending') return undefined;
+    const held = s.status === 'sending' && s.claimId !== claimId && (s.claimedUntil ?? 0) > Date.now();
+    if (held) return undefined;
+    taken = true;
+    return { ...s, status: 'sending', claimId, claimedUntil: Date.now() + claimTtlInMs(deps) };
+  }, state);
+  return taken ? result : undefined;
+}
+
+async function post(deps: SendDeps, client: ActiveCampaignClient, exp: Export, connection: Connection, state: BatchState, again: BatchMessage, log: (m: string) => void): Promise<SendOutcome> {
+  const { exportId, runId, batch } = again;
+  let contacts = (await deps.runFiles.readBatch(runId, batch)) as ImportContact[] | undefined;
+  if (!contacts) return 'skipped'; // the run ended and its payloads are gone
+  let known = state;
+  for (let round = 0; ; round++) {
+    if (contacts.length === 0) {
+      await completeBatch(deps, exportId, runId, batch, { status: 'completed', upserted: 0, unsubscribed: 0, failed: 0 }, known);
+      return 'completed';
+    }
+    let marked = false;
+    try {
+      // Once the budget grants the request (which may take seconds) the batch is marked as posting,
+      // and then the run's status is read: a run that ends from now on waits for this post, and one
+      // that ended already stops it, so nothing is sent after a cancellation was answered.
+      const beforeSend = async () => {
+        known = (await deps.runs.updateBatch(runId, batch, (s) => (s.claimId !== state.claimId ? undefined : { ...s, postingAt: Date.now() }), known)) ?? known;
+        marked = true;
+        const current = await deps.runs.getRun(exportId, runId);
+        if (!current || TERMINAL_STATUSES.has(current.status)) throw new RunEndedError(`Run ${runId} ended before batch ${batch} was sent`);
+      };
+      let batchId: string;
+      try {
+        batchId = (await client.bulkImport(contacts, { beforeSend, excludeAutomations: !exp.runAutomations })).batchId;
+      } catch (error) {
+        if (marked) known = (await clearPosting(deps, known, state.claimId)) ?? known;
+        throw error;
+      }
+      try {
+        await deps.runs.updateBatch(runId, batch, (s) =>
+          s.status !== 'sending' || s.claimId !== state.claimId
+            ? undefined
+            : { ...s, status: 'submitted', importId: batchId, claimId: undefined, claimedUntil: undefined, postingAt: undefined, attempts: s.attempts + 1 },
+        known);
+      } catch (error) {
+        // Accepted but not recorded (storage): the next delivery records this import instead of posting again.
+        await deps.queues.batches({ ...again, acceptedImportId: batchId }, 1_000);
+        throw error;
+      }
+      await deps.queues.statusCheck({ exportId, runId, batch, importId: batchId }, deps.config.importPollIntervalInMs);
+      deps.telemetry.metric(TELEMETRY.metrics.contactsSent, contacts.length, { exportId, runId, hostname: connection.hostname });
+      log(`Batch ${batch} of run ${runId}: import ${batchId} queued with ${contacts.length} contact(s)`);
+      return 'submitted';
+    } catch (error) {
+      if (!(error instanceof ValidationError) || error.failures.length === 0 || round >= MAX_VALIDATION_ROUNDS) throw error;
+      // The importer refuses the whole request: drop exactly the contacts it named, resend the rest.
+      const named = new Map(error.failures.filter((f) => f.index < contacts!.length).map((f) => [f.index, f.reason]));
+      if (named.size === 0) throw error;
+      const refused = [...named].map(([index, reason]) => ({ email: contacts![index].email, reason: `ActiveCampaign: ${reason}` }));
+      known = await recordRejected(deps, exportId, known, refused);
+      contacts = contacts.filter((_, i) => !named.has(i));
+      // The payload blob keeps what is sent, so the status checker tallies the right contacts.
+      await deps.runFiles.writeBatch(runId, batch, contacts);
+      log(`Batch ${batch} of run ${runId}: ActiveCampaign rejected ${named.size} contact(s); resending ${contacts.length}`);
+    }
+  }
+}
+
+/** The post is over (it failed): a run that ends no longer needs to wait for it. Best effort. */
+async function clearPosting(deps: SendDeps, known: BatchState, claimId: string | undefined): Promise<BatchState | undefined> {
+  try {
+    return await deps.runs.updateBatch(known.runId, known.batch, (s) => (s.claimId !== claimId || s.postingAt === undefined ? undefined : { ...s, postingAt: undefined }), known);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * After two posts whose answers were lost, each contact is looked up instead of a third post: one
+ * on the list (an unsubscribe: unsubscribed from it) arrived; one that is not is known not to have
+ * arrived and counts as failed (the next run sends it again).
+ */
+async function verifyArrival(deps: SendDeps, client: ActiveCampaignClient, exp: Export, state: BatchState, log: (m: string) => void): Promise<SendOutcome> {
+  const { runId, batch } = state;
+  const contacts = await deps.runFiles.readBatch(runId, batch);
+  if (!contacts) return 'skipped';
+  let upserted = 0;
+  let unsubscribed = 0;
+  const missing: string[] = [];
+  for (const [i, c] of contacts.entries()) {
+    if (i > 0 && i % 25 === 0) await deps.runs.updateBatch(runId, batch, (s) => (s.claimId === state.claimId ? { ...s, claimedUntil: Date.now() + claimTtlInMs(deps) } : undefined));
+    const isUnsubscribe = Boolean(c.unsubscribe?.length);
+    const found = await client.findContacts(c.email, { listId: exp.listId, status: isUnsubscribe ? 2 : undefined }, { patienceInMs: 0 });
+    if (found.length === 0) {
+      if (!isUnsubscribe) missing.push(c.email);
+    } else if (isUnsubscribe) unsubscribed++;
+    else upserted++;
+  }
+  if (missing.length > 0) await deps.runFiles.addFailedEmails(runId, batch, missing);
+  log(`Batch ${batch} of run ${runId}: looked up after two lost answers: ${upserted + unsubscribed} arrived, ${missing.length} did not`);
+  await completeBatch(deps, exp.id, runId, batch, {
+    status: 'completed',
+    upserted,
+    unsubscribed,
+    failed: missing.length,
+    error: missing.length > 0 ? 'ActiveCampaign did not answer, and the contact was not on the list afterwards' : undefined,
+  }, undefined, { checkClaim: state.claimId });
+  return 'completed';
+}
+
+async function handleFailure(deps: SendDeps, exp: Export, connection: Connection, state: BatchState, again: BatchMessage, error: unknown, log: (m: string) => void): Promise<SendOutcome> {
+  const { exportId, runId, batch } = again;
   const reason = (error as Error).message;
-  if (kind === 'throttled') {
-    const delay = (error as { retryAfterInMs?: number }).retryAfterInMs ?? 1_000;
-    await svc.queues.send(QUEUES.batches, message, { delayInMs: delay });
-    svc.telemetry.metric(TELEMETRY.metrics.rateLimitWaits, 1, { exportId, runId, delayMs: delay, reason: (error as Error).name });
+  if (error instanceof RunEndedError) {
+    await runEnded(deps, exportId, runId, state);
+    log(reason);
+    return 'cancelled';
+  }
+  if (error instanceof AuthenticationError) {
+    await completeBatch(deps, exportId, runId, batch, { status: 'failed', upserted: 0, unsubscribed: 0, failed: undefined, error: reason }, undefined);
+    await endRun(deps, exportId, runId, 'failed', keyRefusedMessage(connection, error), { errorCode: 'KeyRefused' });
+    log(`Batch ${batch} of run ${runId}: ${reason}; the run is stopped`);
+    return 'failed';
+  }
+  if (error instanceof BudgetWaitError) {
+    // The app's own budget is taken: no ActiveCampaign refusal, no back-off.
+    await deps.queues.batches(again, error.retryAfterInMs);
+    return 'deferred';
+  }
+  if (error instanceof RateLimitError) {
+    const delay = throttleDelayInMs(error.retryAfterInMs, (again.throttles ?? 0) + 1, again.throttledSince);
+    if (delay === undefined) {
+      await completeBatch(deps, exportId, runId, batch, { status: 'failed', upserted: 0, unsubscribed: 0, failed: undefined, error: `ActiveCampaign kept refusing requests: ${reason}` });
+      return 'failed';
+    }
+    await deps.queues.batches({ ...again, throttles: (again.throttles ?? 0) + 1, throttledSince: again.throttledSince ?? Date.now() }, delay);
+    deps.telemetry.metric(TELEMETRY.metrics.rateLimitWaits, 1, { exportId, runId, delayMs: delay, reason: error.name });
     log(`Batch ${batch} of run ${runId} throttled; back on the queue in ${delay} ms (${reason})`);
     return 'deferred';
   }
-  if (kind === 'retryable' && attempt + 1 < MAX_SEND_ATTEMPTS) {
-    const delay = retryDelayInMs(attempt + 1);
-    await svc.queues.send(QUEUES.batches, { ...message, attempt: attempt + 1 }, { delayInMs: delay });
-    svc.telemetry.metric(TELEMETRY.metrics.batchRetries, 1, { exportId, runId, attempt: attempt + 1 });
-    log(`Batch ${batch} of run ${runId} attempt ${attempt + 1} failed; retrying in ${delay} ms (${reason})`);
+  if (error instanceof TransientError && error.mayHaveArrived) {
+    await deps.runs.updateBatch(runId, batch, (s) => (s.claimId !== state.claimId ? undefined : { ...s, uncertainPosts: s.uncertainPosts + 1, error: reason }));
+    await deps.queues.batches(again, UNCERTAIN_WAIT_IN_MS);
+    log(`Batch ${batch} of run ${runId}: no answer to the post (${reason}); it may have arrived, so it is checked in ${UNCERTAIN_WAIT_IN_MS / 1000} s before anything is sent again`);
+    return 'deferred';
+  }
+  const attempt = (again.attempt ?? 0) + 1;
+  // A storage outage costs time, not the batch: the app's own failures get many more (capped) retries than ActiveCampaign's.
+  const limit = error instanceof TransientError ? MAX_SEND_ATTEMPTS : MAX_INFRASTRUCTURE_ATTEMPTS;
+  if (classifyFailure(error) === 'retryable' && attempt < limit) {
+    const delay = retryDelayInMs(attempt);
+    await deps.queues.batches({ ...again, attempt }, delay);
+    deps.telemetry.metric(TELEMETRY.metrics.batchRetries, 1, { exportId, runId, attempt });
+    log(`Batch ${batch} of run ${runId} attempt ${attempt} failed; retrying in ${delay} ms (${reason})`);
     return 'deferred';
   }
   log(`Batch ${batch} of run ${runId} failed: ${reason}`);
-  const unsubscribes = contacts.filter((c) => c.unsubscribe?.length).length;
-  await completeBatch(svc, exportId, runId, batch, {
-    status: 'failed',
-    rejected,
-    upserted: 0,
-    unsubscribed: 0,
-    failed: contacts.length - unsubscribes,
-    error: reason,
-  });
+  await completeBatch(deps, exportId, runId, batch, { status: 'failed', upserted: 0, unsubscribed: 0, failed: undefined, error: reason });
   return 'failed';
-}
-
-export async function enqueueStatusCheck(svc: AppServices, message: StatusMessage, delayInMs: number): Promise<void> {
-  await svc.queues.send(QUEUES.status, message, { delayInMs });
 }

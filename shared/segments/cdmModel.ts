@@ -1,7 +1,12 @@
 import type { BlobServiceClient } from '@azure/storage-blob';
 import { isNotFound } from '../store/tables.js';
-import { SegmentError } from './segmentError.js';
+import { checkColumns } from './csvRows.js';
+import { SegmentError, SnapshotNotReadyError } from './segmentError.js';
 import type { SegmentFile } from './snapshot.js';
+import { assertReadable } from './sourcePolicy.js';
+
+/** How long to wait for a partition that model.json names but that is not written yet. */
+const MISSING_PARTITION_RETRY_IN_MS = 60_000;
 
 interface CdmModel {
   entities?: {
@@ -20,7 +25,7 @@ interface CdmModel {
  * writes it). A partition's location is a full blob URL; its container and path are read from the
  * segment storage whatever account host the URL names.
  */
-export async function readCdmModel(blobs: BlobServiceClient, container: string, modelName: string, table?: string): Promise<SegmentFile[]> {
+export async function readCdmModel(blobs: BlobServiceClient, container: string, modelName: string, table?: string, allowedContainers?: readonly string[]): Promise<SegmentFile[]> {
   const where = `${container}/${modelName}`;
   let model: CdmModel;
   try {
@@ -42,19 +47,24 @@ export async function readCdmModel(blobs: BlobServiceClient, container: string, 
   }
   const columns = (entity.attributes ?? []).map((a) => String(a.name ?? ''));
   if (columns.length === 0 || columns.some((c) => !c)) throw new SegmentError(`${where}: entity "${entity.name}" lists no attribute names`);
+  checkColumns(columns, `${where}: entity "${entity.name}"`);
   const partitions = entity.partitions ?? [];
   if (partitions.length === 0) throw new SegmentError(`${where}: entity "${entity.name}" has no partitions (empty snapshot)`);
 
   const files: SegmentFile[] = [];
   for (const p of partitions) {
     if (!p.location) throw new SegmentError(`${where}: a partition of "${entity.name}" has no location`);
-    const { container: c, name } = blobLocation(p.location, where);
+    const { container: c, name: location } = blobLocation(p.location, where);
+    // A partition is read with the source's rights: model.json cannot point the app at its own files.
+    const name = assertReadable(c, location, allowedContainers);
     const props = await blobs
       .getContainerClient(c)
       .getBlobClient(name)
       .getProperties()
       .catch((error) => {
-        if (isNotFound(error)) throw new SegmentError(`${where}: partition ${c}/${name} does not exist`);
+        if (isNotFound(error)) {
+          throw new SnapshotNotReadyError(`${where} names the partition ${c}/${name}, which does not exist (yet): the snapshot is not complete`, MISSING_PARTITION_RETRY_IN_MS);
+        }
         throw error;
       });
     const settings = p.fileFormatSettings ?? {};
@@ -68,6 +78,8 @@ export async function readCdmModel(blobs: BlobServiceClient, container: string, 
       columns,
       delimiter: settings.delimiter || ',',
       quote: settings.quoteStyle === 'QuoteStyle.None' ? false : '"',
+      size: props.contentLength,
+      lastModified: props.lastModified?.getTime(),
     });
   }
   return files;

@@ -1,8 +1,9 @@
 import type { TableClient } from '@azure/data-tables';
 import type { Export } from '../model.js';
+import { DEFAULT_REMOVAL_GUARD_PERCENT } from '../sync/removalGuard.js';
 import { RecordStore } from './recordStore.js';
 
-/** Exports in Table storage; source and mapping as JSON properties. */
+/** Exports in Table storage; source, mapping, tags and field types as JSON properties. */
 export class ExportStore extends RecordStore<Export> {
   constructor(table: TableClient) {
     super(table, {
@@ -15,8 +16,14 @@ export class ExportStore extends RecordStore<Export> {
         mapping: JSON.stringify(x.mapping),
         mode: x.mode,
         schedule: x.schedule,
+        tags: JSON.stringify(x.tags),
+        runAutomations: x.runAutomations,
+        removalGuardPercent: x.removalGuardPercent,
+        fieldTypes: JSON.stringify(x.fieldTypes),
         createdAt: x.createdAt,
         createdBy: x.createdBy,
+        updatedAt: x.updatedAt,
+        updatedBy: x.updatedBy,
       }),
       fromEntity: (e) => ({
         id: e.rowKey,
@@ -27,8 +34,13 @@ export class ExportStore extends RecordStore<Export> {
         mapping: JSON.parse(String(e.mapping)),
         mode: e.mode as Export['mode'],
         schedule: e.schedule as Export['schedule'],
+        tags: typeof e.tags === 'string' ? JSON.parse(e.tags) : [],
+        runAutomations: e.runAutomations === undefined ? true : Boolean(e.runAutomations),
+        removalGuardPercent: e.removalGuardPercent === undefined ? DEFAULT_REMOVAL_GUARD_PERCENT : Number(e.removalGuardPercent),
+        fieldTypes: typeof e.fieldTypes === 'string' ? JSON.parse(e.fieldTypes) : {},
         createdAt: String(e.createdAt),
         createdBy: String(e.createdBy),
+        ...(typeof e.updatedAt === 'string' ? { updatedAt: e.updatedAt, updatedBy: String(e.updatedBy) } : {}),
       }),
     });
   }

@@ -1,5 +1,5 @@
 import type { TableClient } from '@azure/data-tables';
-import { ensureTable, isNotFound } from './tables.js';
+import { ensureTable, isConflict, isNotFound } from './tables.js';
 
 type Entity = Record<string, unknown> & { partitionKey: string; rowKey: string };
 
@@ -19,7 +19,9 @@ export class RecordStore<T extends { id: string }> {
   ) {}
 
   #entity(record: T): Entity {
-    return { partitionKey: this.codec.partition, rowKey: record.id, ...this.codec.toEntity(record) };
+    const e: Entity = { partitionKey: this.codec.partition, rowKey: record.id, ...this.codec.toEntity(record) };
+    for (const key of Object.keys(e)) if (e[key] === undefined) delete e[key];
+    return e;
   }
 
   async create(record: T): Promise<void> {
@@ -29,6 +31,33 @@ export class RecordStore<T extends { id: string }> {
   async replace(record: T): Promise<void> {
     this.#cache.delete(record.id);
     await (await ensureTable(this.table)).updateEntity(this.#entity(record), 'Replace');
+  }
+
+  /**
+   * Read-modify-write under the record's ETag, retried on conflict; `change` returns the new record
+   * or undefined to leave it. Returns the record as stored afterwards (undefined when there is none).
+   */
+  async update(id: string, change: (record: T) => T | undefined): Promise<T | undefined> {
+    const table = await ensureTable(this.table);
+    this.#cache.delete(id);
+    for (;;) {
+      let e;
+      try {
+        e = await table.getEntity<Entity>(this.codec.partition, id);
+      } catch (error) {
+        if (isNotFound(error)) return undefined;
+        throw error;
+      }
+      const current = this.codec.fromEntity(e);
+      const next = change(current);
+      if (!next) return current;
+      try {
+        await table.updateEntity(this.#entity(next), 'Replace', { etag: e.etag });
+        return next;
+      } catch (error) {
+        if (!isConflict(error)) throw error;
+      }
+    }
   }
 
   async get(id: string): Promise<T | undefined> {

@@ -1,7 +1,8 @@
 import type { AppendBlobClient, BlobServiceClient, ContainerClient } from '@azure/storage-blob';
 import type { ImportContact } from '../activecampaign/client.js';
+import { statusOf } from './tables.js';
 
-/** Container of the files runs write: batch payloads, rejected rows, payload samples. */
+/** Container of the files runs write: batch payloads, rejected rows, payload samples, export state. */
 export const RUN_FILES_CONTAINER = 'export-runs';
 
 export interface RejectedRow {
@@ -11,20 +12,49 @@ export interface RejectedRow {
   reason: string;
 }
 
+/** A contact this export unsubscribed earlier that is back in the segment, and when it was unsubscribed. */
+export interface Returner {
+  email: string;
+  unsubscribedAt: number;
+}
+
 const CSV_HEADER = 'file,row,email,reason\n';
 /** An append block carries at most 4 MiB. */
 const MAX_APPEND_BYTES = 4 * 1024 * 1024;
 
 export function csvField(value: string | number): string {
   const s = String(value);
-  // A leading =, +, - or @ would be a formula in a spreadsheet.
-  const safe = /^[=+\-@]/.test(s) ? `'${s}` : s;
+  // A leading =, +, - or @ (or a tab or carriage return before one) makes a spreadsheet read a formula.
+  const safe = /^[=+\-@\t\r]/.test(s) ? `'${s}` : s;
   return /[",\n\r]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
 }
 
 export function rejectedRowCsv(r: RejectedRow): string {
   return `${csvField(r.file)},${csvField(r.row)},${csvField(r.email)},${csvField(r.reason)}\n`;
 }
+
+const pad = (batch: number) => String(batch).padStart(7, '0');
+
+/**
+ * Every blob a run or an export's state uses, named in one place. A run's files live under
+ * `runs/<runId>/`; what only matters while it sends (payloads, failed emails, returners, the
+ * pending state) is deleted when it ends, the rest (rejected rows, a dry run's sample) after
+ * RUN_RETENTION_DAYS.
+ */
+export const runFileNames = {
+  runPrefix: (runId: string) => `runs/${runId}/`,
+  batch: (runId: string, batch: number) => `runs/${runId}/batches/${pad(batch)}.json`,
+  failed: (runId: string, batch: number) => `runs/${runId}/failed/${pad(batch)}.json`,
+  returners: (runId: string, batch: number) => `runs/${runId}/returners/${pad(batch)}.json`,
+  pendingState: (runId: string) => `runs/${runId}/state-pending.tsv.gz`,
+  rejected: (runId: string) => `runs/${runId}/rejected.csv`,
+  sample: (runId: string) => `runs/${runId}/sample.json`,
+  state: (exportId: string, runId: string) => `state/${exportId}/${runId}.tsv.gz`,
+  statePrefix: (exportId: string) => `state/${exportId}/`,
+};
+
+/** Prefixes under a run that hold contact data only needed while it sends. */
+const WORK_FOLDERS = ['batches/', 'failed/', 'returners/'];
 
 export class RunFiles {
   readonly container: ContainerClient;
@@ -43,66 +73,112 @@ export class RunFiles {
     return this.container;
   }
 
-  batchName(runId: string, batch: number): string {
-    return `runs/${runId}/batches/${String(batch).padStart(7, '0')}.json`;
+  /** `container/name` of a run file, as a run names it. */
+  path(name: string): string {
+    return `${RUN_FILES_CONTAINER}/${name}`;
   }
 
-  rejectedName(runId: string): string {
-    return `runs/${runId}/rejected.csv`;
-  }
-
-  /** `container/name` of the rejected rows, as a run names them. */
   rejectedPath(runId: string): string {
-    return `${RUN_FILES_CONTAINER}/${this.rejectedName(runId)}`;
+    return this.path(runFileNames.rejected(runId));
+  }
+
+  samplePath(runId: string): string {
+    return this.path(runFileNames.sample(runId));
   }
 
   async writeBatch(runId: string, batch: number, contacts: ImportContact[]): Promise<void> {
-    const body = JSON.stringify({ contacts });
-    await (await this.ready()).getBlockBlobClient(this.batchName(runId, batch)).upload(body, Buffer.byteLength(body), {
-      blobHTTPHeaders: { blobContentType: 'application/json' },
-    });
+    await this.#writeJson(runFileNames.batch(runId, batch), { contacts });
+  }
+
+  /** The batch's payload, or undefined when it is gone (its run ended and cleaned up). */
+  async readBatch(runId: string, batch: number): Promise<ImportContact[] | undefined> {
+    return (await this.#readJson<{ contacts: ImportContact[] }>(runFileNames.batch(runId, batch)))?.contacts;
   }
 
   /** Adds to the emails of one batch that ActiveCampaign rejected or could not process. */
   async addFailedEmails(runId: string, batch: number, emails: string[]): Promise<void> {
     if (emails.length === 0) return;
     const all = [...new Set([...(await this.readFailedEmails(runId, batch)), ...emails])];
-    const body = JSON.stringify(all);
-    await (await this.ready()).getBlockBlobClient(`runs/${runId}/failed/${String(batch).padStart(7, '0')}.json`).upload(body, Buffer.byteLength(body));
+    await this.#writeJson(runFileNames.failed(runId, batch), all);
   }
 
   async readFailedEmails(runId: string, batch: number): Promise<string[]> {
-    const blob = (await this.ready()).getBlobClient(`runs/${runId}/failed/${String(batch).padStart(7, '0')}.json`);
-    if (!(await blob.exists())) return [];
-    return JSON.parse((await blob.downloadToBuffer()).toString('utf8'));
+    return (await this.#readJson<string[]>(runFileNames.failed(runId, batch))) ?? [];
   }
 
-  async readBatch(runId: string, batch: number): Promise<ImportContact[]> {
-    const buffer = await (await this.ready()).getBlobClient(this.batchName(runId, batch)).downloadToBuffer();
-    return (JSON.parse(buffer.toString('utf8')) as { contacts: ImportContact[] }).contacts;
+  async writeReturners(runId: string, batch: number, returners: Returner[]): Promise<void> {
+    await this.#writeJson(runFileNames.returners(runId, batch), returners);
   }
 
-  samplePath(runId: string): string {
-    return `${RUN_FILES_CONTAINER}/runs/${runId}/sample.json`;
+  async readReturners(runId: string, batch: number): Promise<Returner[]> {
+    return (await this.#readJson<Returner[]>(runFileNames.returners(runId, batch))) ?? [];
+  }
+
+  async writeSample(runId: string, sample: unknown): Promise<void> {
+    await this.#writeJson(runFileNames.sample(runId), sample);
   }
 
   /**
-   * The run's rejected-rows CSV, appended to by the planner and the send workers. `fresh` starts
-   * it over (a planner that runs again after a crash must not list rows twice).
+   * The run's rejected-rows CSV, appended to by the planner and the workers. `fresh` starts it over
+   * (a planner that runs again after a crash must not list rows twice).
    */
   async rejectedRows(runId: string, options: { fresh?: boolean } = {}): Promise<RejectedRowsWriter> {
-    const blob = (await this.ready()).getAppendBlobClient(this.rejectedName(runId));
+    const blob = (await this.ready()).getAppendBlobClient(runFileNames.rejected(runId));
     if (options.fresh) await blob.deleteIfExists();
     const created = await blob.createIfNotExists({ blobHTTPHeaders: { blobContentType: 'text/csv; charset=utf-8' } });
     if (created.succeeded) await blob.appendBlock(CSV_HEADER, CSV_HEADER.length);
     return new RejectedRowsWriter(blob);
   }
 
+  /** A run file as a stream (rejected rows downloads), or undefined when there is none. */
+  async download(name: string): Promise<{ body: NodeJS.ReadableStream; contentLength?: number } | undefined> {
+    try {
+      const response = await (await this.ready()).getBlobClient(name).download();
+      return { body: response.readableStreamBody!, contentLength: response.contentLength };
+    } catch (error) {
+      if (statusOf(error) === 404) return undefined;
+      throw error;
+    }
+  }
+
   /** A run file's text, by its name in the container or its `container/name` path. */
   async readText(name: string): Promise<string | undefined> {
     const blob = (await this.ready()).getBlobClient(name.replace(`${RUN_FILES_CONTAINER}/`, ''));
-    if (!(await blob.exists())) return undefined;
-    return (await blob.downloadToBuffer()).toString('utf8');
+    try {
+      return (await blob.downloadToBuffer()).toString('utf8');
+    } catch (error) {
+      if (statusOf(error) === 404) return undefined;
+      throw error;
+    }
+  }
+
+  /** Deletes what a run only needed while it sent: payloads, failed emails, returners, pending state. */
+  async deleteWorkFiles(runId: string): Promise<number> {
+    let deleted = 0;
+    for (const folder of WORK_FOLDERS) deleted += await this.deletePrefix(`${runFileNames.runPrefix(runId)}${folder}`);
+    await (await this.ready()).getBlobClient(runFileNames.pendingState(runId)).deleteIfExists();
+    return deleted;
+  }
+
+  /** Deletes every blob under a prefix; returns how many. */
+  async deletePrefix(prefix: string): Promise<number> {
+    const container = await this.ready();
+    let deleted = 0;
+    for await (const blob of container.listBlobsFlat({ prefix })) {
+      await container.getBlobClient(blob.name).deleteIfExists();
+      deleted++;
+    }
+    return deleted;
+  }
+
+  async #writeJson(name: string, value: unknown): Promise<void> {
+    const body = JSON.stringify(value);
+    await (await this.ready()).getBlockBlobClient(name).upload(body, Buffer.byteLength(body), { blobHTTPHeaders: { blobContentType: 'application/json' } });
+  }
+
+  async #readJson<T>(name: string): Promise<T | undefined> {
+    const text = await this.readText(name);
+    return text === undefined ? undefined : (JSON.parse(text) as T);
   }
 }
 

@@ -1,11 +1,15 @@
 import type { TableClient } from '@azure/data-tables';
 
-/** Table names of the app's state (in AzureWebJobsStorage). */
+/** Table names of the app's state (in AzureWebJobsStorage): one table a kind of record. */
 export const TABLES = {
   connections: 'connections',
   exports: 'exports',
   runs: 'runs',
   batches: 'batches',
+  /** One entity an export while a run holds it (one active run per export). */
+  leases: 'runleases',
+  /** Where each export's committed state blob is. */
+  exportState: 'exportstate',
   rateBudget: 'ratebudget',
 } as const;
 
@@ -28,3 +32,6 @@ export function statusOf(error: unknown): number | undefined {
 export const isNotFound = (error: unknown) => statusOf(error) === 404;
 /** 409 on create, 412 on a conditional update: someone else wrote first. */
 export const isConflict = (error: unknown) => statusOf(error) === 409 || statusOf(error) === 412;
+
+/** An OData string literal (quotes doubled), for a filter on a key the app made. */
+export const odataString = (value: string) => `'${value.replace(/'/g, "''")}'`;

@@ -14,11 +14,12 @@ export function canonicalJson(value: unknown): string {
 }
 
 /**
- * What was sent for a contact, as 12 hex digits (48 bits) of SHA-256 over its canonical JSON
- * and the list id: a changed value, a changed mapping or another list all count as a change.
+ * What was sent for a contact, as 48 bits of SHA-256 over its canonical JSON and the list id: a
+ * changed value, a changed mapping, a tag or another list all count as a change.
  */
-export function fingerprint(contact: ImportContact, listId: number): string {
+export function fingerprint(contact: ImportContact, listId: number): number {
   const { subscribe: _s, unsubscribe: _u, ...content } = contact;
   if (content.fields) content.fields = [...content.fields].sort((a, b) => a.id - b.id);
-  return createHash('sha256').update(`${listId}\n${canonicalJson(content)}`).digest('hex').slice(0, 12);
+  if (content.tags) content.tags = [...content.tags].sort();
+  return parseInt(createHash('sha256').update(`${listId}\n${canonicalJson(content)}`).digest('hex').slice(0, 12), 16);
 }

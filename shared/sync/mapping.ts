@@ -1,6 +1,8 @@
 import type { ImportContact } from '../activecampaign/client.js';
-import type { DataMapping } from '../model.js';
-import { emailProblem, normalizeEmail } from './email.js';
+import type { DataMapping, FieldDefinition } from '../model.js';
+import { checkEmail } from './email.js';
+import { convertFieldValue, splitValues } from './fieldValues.js';
+import { checkPhone } from './phone.js';
 
 /** A mapped column that is missing or ambiguous in the source. */
 export class MappingError extends Error {
@@ -14,6 +16,7 @@ export interface ResolvedMapping {
   firstName?: string;
   lastName?: string;
   phone?: string;
+  tags?: string;
   fields: [fieldId: number, column: string][];
 }
 
@@ -34,31 +37,51 @@ export function resolveMapping(mapping: DataMapping, columns: readonly string[],
     firstName: mapping.firstName ? find(mapping.firstName, 'first name') : undefined,
     lastName: mapping.lastName ? find(mapping.lastName, 'last name') : undefined,
     phone: mapping.phone ? find(mapping.phone, 'phone') : undefined,
+    tags: mapping.tags ? find(mapping.tags, 'tags') : undefined,
     fields: Object.entries(mapping.fields ?? {}).map(([id, column]) => [Number(id), find(column, `field ${id}`)]),
   };
 }
 
-export type MapResult = { contact: ImportContact; reason?: undefined } | { contact?: undefined; reason: string };
+/** What every contact of an export gets besides its row: static tags, and the fields' types. */
+export interface MappingContext {
+  tags?: readonly string[];
+  fieldTypes?: Readonly<Record<string, FieldDefinition>>;
+}
+
+/** A contact, or why the row is rejected: `reason` for the rejected rows, `category` (no values) for the run's summary. */
+export type MapResult =
+  | { contact: ImportContact; reason?: undefined; category?: undefined }
+  | { contact?: undefined; reason: string; category: string };
+
+const refuse = (reason: string, category = reason): MapResult => ({ reason, category });
 
 /**
  * One source row as the importer's contact (without list membership). Empty optional values are
  * left out, so a blank cell never wipes a value already in ActiveCampaign.
  */
-export function mapRecord(record: Record<string, string>, resolved: ResolvedMapping): MapResult {
-  const email = normalizeEmail(record[resolved.email]);
-  const problem = emailProblem(email);
-  if (problem) return { reason: problem };
-  const contact: ImportContact = { email };
+export function mapRecord(record: Record<string, string>, resolved: ResolvedMapping, context: MappingContext = {}): MapResult {
+  const email = checkEmail(record[resolved.email]);
+  if (email.problem !== undefined) return refuse(email.problem);
+  const contact: ImportContact = { email: email.email };
   const text = (column: string | undefined) => (column === undefined ? '' : (record[column] ?? '').trim());
   const firstName = text(resolved.firstName);
   const lastName = text(resolved.lastName);
   const phone = text(resolved.phone);
   if (firstName) contact.first_name = firstName;
   if (lastName) contact.last_name = lastName;
-  if (phone) contact.phone = phone;
+  if (phone) {
+    const checked = checkPhone(phone);
+    if (checked.problem !== undefined) return refuse(`column "${resolved.phone}": ${checked.problem}`, checked.problem);
+    contact.phone = checked.phone;
+  }
   for (const [id, column] of resolved.fields) {
     const value = text(column);
-    if (value) (contact.fields ??= []).push({ id, value });
+    if (!value) continue;
+    const converted = convertFieldValue(value, context.fieldTypes?.[String(id)], column);
+    if (converted.problem !== undefined) return refuse(converted.problem, converted.category);
+    (contact.fields ??= []).push({ id, value: converted.value });
   }
+  const tags = [...(context.tags ?? []), ...(resolved.tags ? splitValues(text(resolved.tags)) : [])];
+  if (tags.length > 0) contact.tags = [...new Set(tags)];
   return { contact };
 }

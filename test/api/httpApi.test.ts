@@ -10,7 +10,7 @@ const admin = principalHeader('ada@example.com', [ADMIN_ROLE]);
 const contributor = principalHeader('carl@example.com', [CONTRIBUTOR_ROLE]);
 const nobody = principalHeader('nora@example.com', []);
 const doc = openApiDocument() as { paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema: object }> }> }>> };
-const ajv = new Ajv2020.default({ strict: false, allErrors: true });
+const ajv = new Ajv2020.default({ strict: false, allErrors: true, validateFormats: false });
 ajv.addSchema({ ...(doc as unknown as { components: object }), $id: 'api' } as object);
 
 interface Recorded {
@@ -40,7 +40,7 @@ describe('the HTTP API', () => {
   beforeAll(async () => {
     h = await startHarness({ apiKeys: [API_KEY], requestsPerSecond: 100, bulkImportsPerMinute: 6_000 });
     runner = await startRunnerProcess(h.env);
-    await uploadText(h.blobs, 'apitest', 'seg.csv', 'email,name\na@example.com,A\nb@example.com,B\n');
+    await uploadText(h.blobs, 'apitest', 'seg.csv', 'email,name\na@example.com,A\nb@example.com,B\nnot-an-email,C\n');
     const base = { hostname: h.emulator.hostname, apiKey: API_KEY, dataPrivacyConsent: true };
     adminOnly = (await call('POST', '/connections', {}, { displayName: 'Admins', ...base }, admin)).body.id;
     shared = (await call('POST', '/connections', {}, { displayName: 'Shared', allowContributors: true, ...base }, admin)).body.id;
@@ -70,24 +70,39 @@ describe('the HTTP API', () => {
     });
     const newConnection = { displayName: 'N', hostname: h.emulator.hostname, apiKey: API_KEY, dataPrivacyConsent: true };
     const newExport = (connectionId: string) => ({ displayName: 'N', connectionId, listId: 1, source: { container: 'apitest', path: 'seg.csv' }, mapping: { email: 'email' } });
+    const preview = { container: 'apitest', path: 'seg.csv' };
     // [method, route, params, body, no principal, no role, contributor, admin] and, where it differs, the contributor on an admin-only connection.
     const matrix: [string, string, Record<string, string>, unknown, number[], number?][] = [
       ['GET', '/health', {}, undefined, [200, 200, 200, 200]],
       ['GET', '/openapi.json', {}, undefined, [200, 200, 200, 200]],
+      ['GET', '/me', {}, undefined, [401, 200, 200, 200]],
       ['POST', '/connections', {}, newConnection, [401, 403, 403, 201]],
       ['GET', '/connections', {}, undefined, [401, 403, 200, 200]],
       ['GET', '/connections/{id}', { id: shared }, undefined, [401, 403, 200, 200]],
       ['GET', '/connections/{id}', { id: adminOnly }, undefined, [401, 403, 404, 200], 404],
+      ['GET', '/connections/{id}/lists', { id: shared }, undefined, [401, 403, 200, 200]],
+      ['GET', '/connections/{id}/lists', { id: adminOnly }, undefined, [401, 403, 404, 200], 404],
+      ['GET', '/connections/{id}/fields', { id: shared }, undefined, [401, 403, 200, 200]],
+      ['GET', '/connections/{id}/fields', { id: adminOnly }, undefined, [401, 403, 404, 200], 404],
       ['PATCH', '/connections/{id}', { id: shared }, { displayName: 'Shared (renamed)' }, [401, 403, 403, 200]],
+      ['POST', '/sources/preview', {}, preview, [401, 403, 200, 200]],
       ['POST', '/exports', {}, newExport(shared), [401, 403, 201, 201]],
       ['POST', '/exports', {}, newExport(adminOnly), [401, 403, 403, 201], 403],
       ['GET', '/exports', {}, undefined, [401, 403, 200, 200]],
       ['GET', '/exports/{id}', { id: sharedExport }, undefined, [401, 403, 200, 200]],
       ['GET', '/exports/{id}', { id: adminExport }, undefined, [401, 403, 404, 200], 404],
+      ['PATCH', '/exports/{id}', { id: sharedExport }, { displayName: 'E (renamed)' }, [401, 403, 200, 200]],
+      ['PATCH', '/exports/{id}', { id: adminExport }, { displayName: 'E (renamed)' }, [401, 403, 404, 200], 404],
       ['GET', '/exports/{id}/runs', { id: sharedExport }, undefined, [401, 403, 200, 200]],
       ['GET', '/exports/{id}/runs', { id: adminExport }, undefined, [401, 403, 404, 200], 404],
       ['GET', '/exports/{id}/runs/{runId}', { id: sharedExport, runId: runS }, undefined, [401, 403, 200, 200]],
       ['GET', '/exports/{id}/runs/{runId}', { id: adminExport, runId: runA }, undefined, [401, 403, 404, 200], 404],
+      ['GET', '/exports/{id}/runs/{runId}/rejected', { id: sharedExport, runId: runS }, undefined, [401, 403, 200, 200]],
+      ['GET', '/exports/{id}/runs/{runId}/rejected', { id: adminExport, runId: runA }, undefined, [401, 403, 404, 200], 404],
+      ['GET', '/exports/{id}/runs/{runId}/sample', { id: sharedExport, runId: runS }, undefined, [401, 403, 200, 200]],
+      ['GET', '/exports/{id}/runs/{runId}/sample', { id: adminExport, runId: runA }, undefined, [401, 403, 404, 404], 404],
+      ['POST', '/exports/{id}/runs/{runId}/cancel', { id: sharedExport, runId: runS }, undefined, [401, 403, 409, 409]],
+      ['POST', '/exports/{id}/runs/{runId}/cancel', { id: adminExport, runId: runA }, undefined, [401, 403, 404, 409], 404],
       ['POST', '/exports/{id}/runs', { id: adminExport }, { dryRun: true }, [401, 403, 404, 202], 404],
       ['DELETE', '/exports/{id}', { id: adminExport }, undefined, [401, 403, 404, 204], 404],
       ['DELETE', '/connections/{id}', { id: shared }, undefined, [401, 403, 403, 409]],
@@ -143,6 +158,86 @@ describe('the HTTP API', () => {
     }
   });
 
+  it('answers wrong ids, paths, principals and content types with 4xx and a message, never 500', async () => {
+    const raw = (method: string, path: string, init: { headers?: Record<string, string>; body?: string } = {}) =>
+      fetch(`${runner.url}${path}`, { method, headers: { 'x-ms-client-principal': admin, ...init.headers }, body: init.body });
+    // An id that is not ours never reaches a table key.
+    for (const path of ['/exports/a%2Fb', '/exports/x\'y', '/connections/a%2Fb', `/exports/${sharedExport}/runs/not-a-run`, `/exports/${sharedExport}/runs/..%2F..`]) {
+      const res = await raw('GET', path);
+      expect(res.status, path).toBe(404);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('NotFound');
+    }
+    expect((await raw('GET', '/exports/%E0%A4%A')).status).toBe(400);
+    // A principal whose claims hold nonsense is a caller without a role, not a crash.
+    const odd = Buffer.from(JSON.stringify({ auth_typ: 'aad', claims: [null, 7, { typ: null }, { typ: 'roles', val: ['Exports.Admin'] }] })).toString('base64');
+    expect((await fetch(`${runner.url}/exports`, { headers: { 'x-ms-client-principal': odd } })).status).toBe(403);
+    expect((await fetch(`${runner.url}/exports`, { headers: { 'x-ms-client-principal': '%%%not base64' } })).status).toBe(401);
+    // A cross-site form cannot send JSON: every state-changing call refuses any other content type.
+    const exp = JSON.stringify({ displayName: 'x', connectionId: shared, listId: 1, source: { container: 'apitest', path: 'seg.csv' }, mapping: { email: 'email' } });
+    for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', undefined]) {
+      const headers: Record<string, string> = type ? { 'content-type': type } : {};
+      const post = await raw('POST', '/exports', { headers, body: exp });
+      expect(post.status, String(type)).toBe(415);
+      expect(((await post.json()) as { error: { message: string } }).error.message).toMatch(/content-type: application\/json/);
+    }
+    expect((await raw('DELETE', `/exports/${sharedExport}`)).status).toBe(415);
+    expect((await raw('POST', `/exports/${sharedExport}/runs`)).status).toBe(415);
+    expect((await raw('POST', '/exports', { headers: { 'content-type': 'application/json; charset=utf-8' }, body: exp })).status).toBe(201);
+  });
+
+  it('keeps sources inside the containers exports may read, and refuses wrong input in small ways', async () => {
+    const body = (patch: Record<string, unknown>) => ({ displayName: 'x', connectionId: shared, listId: 1, source: { container: 'apitest', path: 'seg.csv' }, mapping: { email: 'email' }, ...patch });
+    await uploadText(h.blobs, 'apitest', 'dup/seg.csv', 'email,name,email\na@example.com,A,b@example.com\n');
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ source: { container: 'export-runs', path: 'runs' } }, /^source.container: the container "export-runs" belongs to the app/],
+      [{ source: { container: 'azure-webjobs-hosts', path: '' } }, /belongs to the app or the Functions host/],
+      [{ source: { container: 'Bad_Name!', path: 'x' } }, /^source.container: "Bad_Name!" is not a valid container name/],
+      [{ source: { container: 'apitest', path: '../export-runs/runs' } }, /^source.path: the path contains a "\." or "\.\." segment/],
+      [{ source: { container: 'apitest', path: 'a\\b' } }, /backslash/],
+      [{ source: { container: 'apitest', path: 'a\u0000b' } }, /control character/],
+      [{ listId: 2_147_483_648 }, /^listId: /],
+      [{ listId: 0 }, /^listId: /],
+      [{ mapping: { email: 'email', fields: { __proto__: 'name' } } }, /"__proto__" is not an ActiveCampaign custom field id/],
+      [{ source: { container: 'apitest', path: 'dup/seg.csv' } }, /names the column "email" twice/],
+    ];
+    for (const [patch, message] of cases) {
+      // JSON.stringify keeps an own "__proto__" key only when it is one: build that body by hand.
+      const text = JSON.stringify(body(patch)).replace('"fields":{}', '"fields":{"__proto__":"name"}');
+      const res = await fetch(`${runner.url}/exports`, { method: 'POST', headers: { 'x-ms-client-principal': admin, 'content-type': 'application/json' }, body: text });
+      const json = (await res.json()) as { error: { message: string } };
+      expect(res.status, JSON.stringify(patch)).toBe(400);
+      expect(json.error.message).toMatch(message);
+    }
+    // A preview of an app container is refused the same way.
+    const res = await api(runner.url, 'POST', '/sources/preview', { container: 'export-runs', path: '' }, admin);
+    expect(res.status).toBe(400);
+  });
+
+  it('pages the run history newest first, and streams rejected rows as a CSV attachment', async () => {
+    for (let i = 0; i < 2; i++) {
+      const started = await api(runner.url, 'POST', `/exports/${sharedExport}/runs`, { dryRun: true }, admin);
+      expect(started.status).toBe(202);
+      await waitFor('the dry run', async () => ((await api(runner.url, 'GET', `/exports/${sharedExport}/runs/${started.body.runId}`)).body.finishedAt ? true : undefined));
+    }
+    const all = (await api(runner.url, 'GET', `/exports/${sharedExport}/runs`, undefined, admin)).body.value as { runId: string; startedAt: string }[];
+    expect(all.length).toBeGreaterThanOrEqual(3);
+    expect([...all].sort((a, b) => b.startedAt.localeCompare(a.startedAt)).map((r) => r.runId)).toEqual(all.map((r) => r.runId));
+    const first = await api(runner.url, 'GET', `/exports/${sharedExport}/runs?top=2`, undefined, admin);
+    expect(first.body.value).toHaveLength(2);
+    expect(first.body.continuationToken).toBeTruthy();
+    const next = await api(runner.url, 'GET', `/exports/${sharedExport}/runs?top=2&continuationToken=${encodeURIComponent(first.body.continuationToken)}`, undefined, admin);
+    expect(next.body.value[0].runId).toBe(all[2].runId);
+    expect((await api(runner.url, 'GET', `/exports/${sharedExport}/runs?top=0`, undefined, admin)).status).toBe(400);
+
+    const csv = await fetch(`${runner.url}/exports/${sharedExport}/runs/${all[0].runId}/rejected`, { headers: { 'x-ms-client-principal': contributor } });
+    expect(csv.status).toBe(200);
+    expect(csv.headers.get('content-type')).toBe('text/csv; charset=utf-8');
+    expect(csv.headers.get('content-disposition')).toBe(`attachment; filename="rejected-${all[0].runId}.csv"`);
+    const text = await csv.text();
+    expect(text.split('\n')[0]).toBe('file,row,email,reason');
+    expect(text).toContain('apitest/seg.csv,4,not-an-email,');
+  });
+
   it('replaces a key without recreating the connection, checking it first', async () => {
     const bad = await call('PATCH', '/connections/{id}', { id: adminOnly }, { apiKey: 'not-the-key' }, admin);
     expect(bad.status).toBe(400);
@@ -172,6 +267,8 @@ describe('the HTTP API', () => {
       if (schema) {
         const resolved = JSON.parse(JSON.stringify(schema).replace(/"#\/components/g, '"api#/components'));
         expect(ajv.validate(resolved, r.body), `${r.method} ${r.route} ${r.status}: ${ajv.errorsText()}`).toBe(true);
+      } else if (response.content?.['text/csv']) {
+        expect(typeof r.body).toBe('string');
       } else {
         expect(r.body).toBeUndefined();
       }

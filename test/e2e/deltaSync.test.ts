@@ -110,9 +110,18 @@ describe('delta sync, mirror mode, dry runs and the scheduled refresh', () => {
     const sample = JSON.parse((await h.svc.runFiles.readText(dry.payloadSample!))!);
     expect(sample.contacts[0]).toMatchObject({ email: 'full40@example.com', fields: [{ id: 1, value: 'Rome' }], subscribe: [{ listid: String(listId) }] });
     expect(sample.contacts.at(-1)).toMatchObject({ unsubscribe: [{ listid: String(listId) }] });
-    // The dry run committed nothing: a real run still sees the same changes.
-    const real = await run(exp);
-    expect(real.counts).toMatchObject({ read: 35, unchanged: 30, upserted: 5, unsubscribed: 10 });
+    // 10 of the 40 contacts last sent would leave: more than the default guard (10%), and the dry run says so.
+    expect(dry.removals).toEqual({ unsubscribes: 10, lastSent: 40, limitPercent: 10, allowed: 4, exceeded: true, confirmed: false });
+    // The dry run committed nothing, and the guard stops the real run before anything is sent.
+    const stopped = await run(exp);
+    expect(stopped.status).toBe('failed');
+    expect(stopped.error).toMatch(/^Stopped before sending anything: this run would unsubscribe 10 of the 40 contacts the export last sent \(25\.0%\), more than its removal guard allows \(10%: 4\)/);
+    expect(stopped.counts).toEqual({ read: 35, rejected: 0, duplicate: 0, unchanged: 30, upserted: 0, unsubscribed: 0, failed: 5 });
+    expect(h.emulator.acceptedImports).toBe(importsBefore);
+    const confirmed = await run(exp, { confirmRemovals: true });
+    expect(confirmed.status).toBe('completed');
+    expect(confirmed.removals).toMatchObject({ exceeded: true, confirmed: true });
+    expect(confirmed.counts).toMatchObject({ read: 35, unchanged: 30, upserted: 5, unsubscribed: 10 });
   });
 
   it('a scheduled refresh starts runs only for new snapshots, and a refresh of an unchanged one sends no request', async () => {

@@ -72,7 +72,7 @@ describe('an export run through the local runner', () => {
 
     const rejected = await h.svc.runFiles.readText(run.rejectedRows);
     expect(rejected).toContain('file,row,email,reason');
-    expect(rejected).toContain('segments/vip/customers.csv,602,not-an-email,invalid email');
+    expect(rejected).toContain('segments/vip/customers.csv,602,not-an-email,"invalid email: it needs exactly one ""@"" between a name and a domain"');
     expect(rejected).toContain('segments/vip/customers.csv,603,,missing email');
 
     // The run's custom event and metrics (as log lines locally; Application Insights in Azure).

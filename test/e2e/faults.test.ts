@@ -70,9 +70,10 @@ describe('runs under ActiveCampaign faults (local runner, emulator fault modes)'
     expect(inList(emails)).toHaveLength(100);
   });
 
-  it('gives a batch up as failed after a bounded number of interrupted imports, and the counts still add up', async () => {
+  it('gives a batch up after a bounded number of interrupted imports; a run that sent nothing is failed, with the reason', async () => {
     const { run, emails } = await exportContacts(50, 'interrupt', { importOutcome: { status: 'interrupted', count: 3 } });
-    expect(run.status).toBe('completedWithErrors');
+    expect(run.status).toBe('failed');
+    expect(run.error).toBe('No contact reached ActiveCampaign: 50 failed, most with "ActiveCampaign reported the import interrupted"');
     expect(run.counts).toMatchObject({ read: 50, upserted: 0, failed: 50 });
     expect(inList(emails)).toHaveLength(0);
   });
@@ -85,9 +86,22 @@ describe('runs under ActiveCampaign faults (local runner, emulator fault modes)'
     expect(c.read).toBe(c.rejected + c.duplicate + c.unchanged + c.upserted + c.failed);
   });
 
-  it('fails a batch at once when ActiveCampaign answers with its login page (a bad key)', async () => {
-    const { run } = await exportContacts(20, 'html', { htmlLoginPage: true });
+  it('stops the run at once when ActiveCampaign answers with its login page (a bad key): failed, saying what to do, nothing more posted', async () => {
+    const importsBefore = h.emulator.requests.filter((r) => r.kind === 'bulkImport').length;
+    const { run } = await exportContacts(2_000, 'html', { htmlLoginPage: true });
+    expect(run.status).toBe('failed');
+    expect(run.error).toMatch(/^ActiveCampaign refused the API key of connection "emulator" \(127\.0\.0\.1:\d+, 200\); nothing more was sent\. Replace the key/);
+    expect(run.counts).toMatchObject({ read: 2_000, upserted: 0, failed: 2_000 });
+    // Eight batches were ready to go: only those already past their last check when the key was refused were posted.
+    const posts = h.emulator.requests.filter((r) => r.kind === 'bulkImport').slice(importsBefore);
+    expect(posts.length).toBeGreaterThan(0);
+    expect(posts.filter((r) => r.at > Date.parse(run.finishedAt!))).toEqual([]);
+  });
+
+  it('counts every contact in the summary of a run that completed with errors', async () => {
+    const { run } = await exportContacts(30, 'sum', { failInProcessing: (e) => e === 'sum3@example.com' });
     expect(run.status).toBe('completedWithErrors');
-    expect(run.counts).toMatchObject({ read: 20, upserted: 0, failed: 20 });
+    expect(run.error).toBe('1 contact(s) failed and will be sent again by the next run: ActiveCampaign could not process the contact (1)');
+    expect(run.reasons).toEqual([{ kind: 'failed', reason: 'ActiveCampaign could not process the contact', count: 1 }]);
   });
 });

@@ -48,7 +48,7 @@ describe('runs over Customer Insights layouts (local runner, Azurite, emulator)'
     expect(r.snapshot?.files).toHaveLength(2);
     expect(h.emulator.contacts.get('cdm450@example.com')).toMatchObject({ firstName: 'Name450', fields: { '2': 'Oslo, NO' }, lists: { '1': 1 } });
     const csv = await h.svc.runFiles.readText(r.rejectedRows!);
-    expect(csv).toContain('cix/exports/HighValue/part1.csv,301,broken-email,invalid email');
+    expect(csv).toContain('cix/exports/HighValue/part1.csv,301,broken-email,"invalid email: it needs exactly one ""@"" between a name and a domain"');
   });
 
   it('fails the run before anything is sent when a partition is not UTF-8, naming the file', async () => {

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { poisonQueue, QUEUES } from '../../shared/store/workQueues.js';
+import { poisonQueue, QUEUES } from '../../shared/runs/runQueues.js';
 import { ROOT } from '../support/harness.js';
 
 interface Binding {
@@ -28,11 +28,13 @@ describe('function registrations', () => {
   const regs = registrations({ REFRESH_SCHEDULE: '0 5 * * * *' });
   const triggers = regs.map((r) => ({ name: r.name, trigger: Object.values(r.bindings).find((b) => b.direction === 'in')! }));
 
-  it('has one file per function and one trigger per function', () => {
+  it('registers every function once, each with one trigger', () => {
     expect(regs.map((r) => r.name).sort()).toEqual(
       [
-        'checkImport', 'createConnection', 'failPoisonedBatch', 'failPoisonedPlan', 'failPoisonedStatusCheck', 'createExport', 'deleteConnection', 'deleteExport', 'getConnection', 'getExport',
-        'getRun', 'health', 'listConnections', 'openApi', 'listExports', 'listRuns', 'planRun', 'refreshTimer', 'sendBatch', 'startRun', 'updateConnection', 'watchRun',
+        'checkImport', 'createConnection', 'handlePoisonedBatch', 'handlePoisonedPlan', 'handlePoisonedStatusCheck', 'handlePoisonedWatch', 'createExport', 'deleteConnection',
+        'deleteExport', 'getConnection', 'getExport', 'getRun', 'health', 'listConnections', 'openApi', 'listExports', 'listRuns', 'planRun', 'refreshTimer', 'sendBatch',
+        'startRun', 'updateConnection', 'watchRun', 'updateExport', 'cancelRun', 'getRejectedRows', 'getPayloadSample', 'listConnectionLists', 'listConnectionFields',
+        'previewSource', 'me',
       ].sort(),
     );
     for (const r of regs) expect(Object.values(r.bindings).filter((b) => /trigger$/i.test(b.type))).toHaveLength(1);
@@ -46,15 +48,16 @@ describe('function registrations', () => {
         'POST connections', 'GET connections', 'GET connections/{id}', 'DELETE connections/{id}',
         'POST exports', 'GET exports', 'GET exports/{id}', 'DELETE exports/{id}',
         'POST exports/{id}/runs', 'GET exports/{id}/runs', 'GET exports/{id}/runs/{runId}', 'GET health',
+        'PATCH exports/{id}', 'POST exports/{id}/runs/{runId}/cancel', 'GET exports/{id}/runs/{runId}/rejected',
+        'GET connections/{id}/lists', 'GET connections/{id}/fields', 'POST sources/preview', 'GET me',
       ]),
     );
   });
 
-  it('binds the queue functions to the queues the code sends to, in AzureWebJobsStorage', () => {
+  it('binds the queue functions to the queues the code sends to, and every queue has a poison handler', () => {
     const queues = triggers.filter((t) => t.trigger.type === 'queueTrigger');
     const names = Object.values(QUEUES);
-    const withPoisonHandlers = [QUEUES.plan, QUEUES.batches, QUEUES.status];
-    expect(queues.map((q) => q.trigger.queueName).sort()).toEqual([...names, ...withPoisonHandlers.map(poisonQueue)].sort());
+    expect(queues.map((q) => q.trigger.queueName).sort()).toEqual([...names, ...names.map(poisonQueue)].sort());
     for (const q of queues) expect(q.trigger.connection).toBe('AzureWebJobsStorage');
   });
 

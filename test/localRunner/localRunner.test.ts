@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { QueueClient } from '@azure/storage-queue';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeMessage } from '../../shared/store/workQueues.js';
+import { encodeMessage } from '../../shared/runs/runQueues.js';
 import { startAzurite, type AzuriteInstance } from '../../tools/azurite.js';
 import { ROOT, startRunnerProcess, waitFor, type RunnerProcess } from '../support/harness.js';
 

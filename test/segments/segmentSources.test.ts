@@ -2,7 +2,7 @@ import { gzipSync } from 'node:zlib';
 import type { BlobServiceClient } from '@azure/storage-blob';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readSegmentFile, type SegmentRow } from '../../shared/segments/readRows.js';
+import { readSegmentFile, type SegmentRow } from '../../shared/segments/readSegmentFile.js';
 import { SegmentError } from '../../shared/segments/segmentError.js';
 import { locateSnapshot } from '../../shared/segments/snapshot.js';
 import type { SegmentSource } from '../../shared/model.js';
@@ -158,7 +158,7 @@ describe('structural problems name the file and the problem', () => {
     ['a corrupt Parquet file', async (c: string) => (await put(c, 'bad.parquet', Buffer.from('PAR1 this is not parquet PAR1')), { container: c, path: 'bad.parquet' }), /bad.parquet is not a readable Parquet file/],
     ['an unterminated quote', async (c: string) => (await put(c, 'q.csv', 'email,name\na@example.com,"open\n'), { container: c, path: 'q.csv' }), /q.csv: corrupt CSV/],
     ['a model.json that is not JSON', async (c: string) => (await put(c, 'm/model.json', '{nope'), { container: c, path: 'm' }), /model.json is not a readable model.json/],
-    ['a partition that does not exist', async (c: string) => (await put(c, 'm/model.json', JSON.stringify({ entities: [{ name: 'E', attributes: [{ name: 'Email' }], partitions: [{ location: `https://a.blob.core.windows.net/${c}/m/missing.csv` }] }] })), { container: c, path: 'm' }), /partition .*missing.csv does not exist/],
+    ['a partition that does not exist', async (c: string) => (await put(c, 'm/model.json', JSON.stringify({ entities: [{ name: 'E', attributes: [{ name: 'Email' }], partitions: [{ location: `https://a.blob.core.windows.net/${c}/m/missing.csv` }] }] })), { container: c, path: 'm' }), /names the partition .*missing.csv, which does not exist \(yet\)/],
   ])('%s', async (_what, setup, message) => {
     const c = fresh();
     await blobs.getContainerClient(c).createIfNotExists();

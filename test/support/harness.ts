@@ -24,6 +24,8 @@ export function appEnv(azurite: AzuriteInstance, emulator: ActiveCampaignEmulato
     IMPORT_POLL_INTERVAL_SECONDS: '1',
     LOCAL_SECRETS_DIR: mkdtempSync(join(tmpdir(), 'secrets-')),
     REFRESH_SCHEDULE: '0 0 0 1 1 *',
+    // Tests write a segment and run it at once; the quiet period is tested on its own.
+    SNAPSHOT_QUIET_SECONDS: '0',
     ...extra,
   };
 }
@@ -60,13 +62,16 @@ export { startRunnerProcess, type RunnerProcess } from '../../tools/localRunner/
 
 export const adminHeader = principalHeader('admin@example.com', [ADMIN_ROLE]);
 
-/** A JSON call to the app's HTTP API; `principal` null sends no caller at all. */
+/** A JSON call to the app's HTTP API; `principal` null sends no caller at all. A body that is not JSON comes back as text. */
 export async function api(base: string, method: string, path: string, body?: unknown, principal: string | null = adminHeader) {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (principal) headers['x-ms-client-principal'] = principal;
   const res = await fetch(`${base}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   const text = await res.text();
-  return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
+  const isJson = (res.headers.get('content-type') ?? '').includes('json');
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const parsed: any = text ? (isJson ? JSON.parse(text) : text) : undefined;
+  return { status: res.status, headers: res.headers, body: parsed };
 }
 
 export async function uploadText(blobs: BlobServiceClient, container: string, name: string, content: string | Buffer): Promise<void> {

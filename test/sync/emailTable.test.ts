@@ -8,16 +8,39 @@ describe('EmailTable', () => {
     expect(table.size).toBe(200_000);
     for (let i = 0; i < 200_000; i += 997) expect(table.get(`person${i}@example.com`)).toBe(i * 1_000_003);
     expect(table.get('nobody@example.com')).toBeUndefined();
-    expect(table.has('person5@example.com')).toBe(true);
-    expect(table.has('person5@example.co')).toBe(false);
+    expect(table.get('person5@example.co')).toBeUndefined();
   });
 
-  it('keeps 48-bit fingerprints exactly and overwrites a value', () => {
+  it('keeps 48-bit fingerprints and negative markers exactly, and overwrites a value', () => {
     const table = new EmailTable();
     table.set('a@example.com', 0xffffffffffff);
     expect(table.get('a@example.com')).toBe(0xffffffffffff);
     table.set('a@example.com', 7);
     expect(table.get('a@example.com')).toBe(7);
-    expect(table.size).toBe(1);
+    table.set('b@example.com', -1);
+    table.set('c@example.com', -(2 + 1_790_000_000));
+    expect(table.get('b@example.com')).toBe(-1);
+    expect(table.get('c@example.com')).toBe(-1_790_000_002);
+    expect(table.size).toBe(3);
+    expect(() => table.set('d@example.com', 2 ** 48)).toThrow(RangeError);
+  });
+
+  it('tells a duplicate from a first sighting, apart from the previous value', () => {
+    const table = new EmailTable();
+    table.set('old@example.com', 42);
+    expect(table.isSeen('old@example.com')).toBe(false);
+    expect(table.see('old@example.com')).toBe(false);
+    expect(table.see('old@example.com')).toBe(true);
+    expect(table.get('old@example.com')).toBe(42);
+    expect(table.see('new@example.com')).toBe(false);
+    expect(table.get('new@example.com')).toBeUndefined();
+    expect(table.isSeen('new@example.com')).toBe(true);
+    table.set('new@example.com', 5);
+    expect(table.isSeen('new@example.com')).toBe(true);
+  });
+
+  it('holds ten million contacts in 16,777,216 slots of 15 bytes (about 250 MB)', () => {
+    const table = new EmailTable(10_000_000);
+    expect(table.byteLength).toBe(16_777_216 * 15);
   });
 });

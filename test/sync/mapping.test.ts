@@ -1,27 +1,48 @@
 import { describe, expect, it } from 'vitest';
-import { emailProblem, normalizeEmail } from '../../shared/sync/email.js';
+import { checkEmail } from '../../shared/sync/email.js';
 import { mapRecord, MappingError, resolveMapping } from '../../shared/sync/mapping.js';
 
 describe('email rule', () => {
-  it.each(['a@example.com', 'first.last+tag@sub.example.co.uk', "o'brien@example.ie".replace("'", ''), 'x_y-z@ex-ample.io'])('accepts %s', (e) => {
-    expect(emailProblem(normalizeEmail(e))).toBeUndefined();
+  it.each(['a@example.com', 'first.last+tag@sub.example.co.uk', "o'brien@example.ie", 'x_y-z@ex-ample.io', "a!#$%&'*+/=?^_`{|}~-@example.com", 'user@example.xn--p1ai'])('accepts %s', (e) => {
+    expect(checkEmail(e)).toEqual({ email: e.toLowerCase() });
   });
   it.each([
     ['', 'missing email'],
-    ['plainaddress', 'invalid email'],
-    ['a@b', 'invalid email'],
-    ['a b@example.com', 'invalid email'],
-    ['a@@example.com', 'invalid email'],
-    ['a@example.c', 'invalid email'],
-    ['.a@example.com', 'invalid email'],
-    ['a..b@example.com', 'invalid email'],
-    ['a@-example.com', 'invalid email'],
-    ['"quoted"@example.com', 'invalid email'],
+    ['plainaddress', 'invalid email: it needs exactly one "@" between a name and a domain'],
+    ['a@b', 'invalid email: the domain is not a valid domain name'],
+    ['a b@example.com', /before the "@" has a character/],
+    ['a@@example.com', /exactly one "@"/],
+    ['a@example.123', /domain/],
+    ['.a@example.com', /before the "@"/],
+    ['a..b@example.com', /before the "@"/],
+    ['a@-example.com', /domain/],
+    ['"quoted"@example.com', /before the "@"/],
+    ['a@[127.0.0.1]', /IP address/],
+    ['jöran@example.com', /non-ASCII/],
+    [`${'x'.repeat(65)}@example.com`, /more than 64/],
   ])('refuses %j', (e, reason) => {
-    expect(emailProblem(normalizeEmail(e))).toBe(reason);
+    const { problem } = checkEmail(e);
+    if (typeof reason === 'string') expect(problem).toBe(reason);
+    else expect(problem).toMatch(reason);
   });
-  it('trims and lower-cases', () => {
-    expect(normalizeEmail('  Jane.Doe@Example.COM \t')).toBe('jane.doe@example.com');
+  it.each([
+    ['a\u0000b@example.com', 'U+0000'],
+    ['ab\u0007@example.com', 'U+0007'],
+    ['a\u200bb@example.com', 'U+200B'],
+    ['a@exa\u200dmple.com', 'U+200D'],
+    ['a\ufeffb@example.com', 'U+FEFF'],
+    ['a\u202eb@example.com', 'U+202E'],
+  ])('refuses control and invisible characters, naming them: %j', (e, code) => {
+    expect(checkEmail(e).problem).toBe(`invalid email: contains an invisible or control character (${code})`);
+  });
+  it('trims and lower-cases ASCII letters only', () => {
+    expect(checkEmail('  Jane.Doe@Example.COM \t')).toEqual({ email: 'jane.doe@example.com' });
+    // "İ".toLowerCase() is "i̇" (two code points): such a local part is refused, never turned into another address.
+    expect(checkEmail('İnci@example.com').problem).toMatch(/non-ASCII/);
+  });
+  it('converts an internationalised domain to punycode', () => {
+    expect(checkEmail('kontakt@Bücher.example')).toEqual({ email: 'kontakt@xn--bcher-kva.example' });
+    expect(checkEmail('a@xn--.example').problem).toMatch(/domain/);
   });
 });
 
@@ -30,7 +51,7 @@ describe('resolveMapping', () => {
 
   it('matches exactly first, then case-insensitively', () => {
     const r = resolveMapping({ email: 'email', firstName: 'FIRST_NAME', lastName: 'LastName', fields: { '3': 'Tier' } }, columns);
-    expect(r).toEqual({ email: 'Email', firstName: 'first_name', lastName: 'LastName', phone: undefined, fields: [[3, 'Tier']] });
+    expect(r).toEqual({ email: 'Email', firstName: 'first_name', lastName: 'LastName', phone: undefined, tags: undefined, fields: [[3, 'Tier']] });
   });
 
   it('refuses an ambiguous column', () => {
@@ -53,7 +74,73 @@ describe('mapRecord', () => {
   });
 
   it('gives the reason for a refused row', () => {
-    expect(mapRecord({ e: 'nope', f: 'x', p: '', tier: '' }, resolved)).toEqual({ reason: 'invalid email' });
-    expect(mapRecord({ e: '   ', f: 'x', p: '', tier: '' }, resolved)).toEqual({ reason: 'missing email' });
+    expect(mapRecord({ e: 'nope', f: 'x', p: '', tier: '' }, resolved).reason).toMatch(/^invalid email/);
+    expect(mapRecord({ e: '   ', f: 'x', p: '', tier: '' }, resolved)).toEqual({ reason: 'missing email', category: 'missing email' });
+  });
+
+  it('trims phones and refuses those with letters or too many characters, naming the column', () => {
+    expect(mapRecord({ e: 'a@example.com', f: '', p: ' +47 (22) 12-34.56 ext. 9 ', tier: '' }, resolved).contact?.phone).toBe('+47 (22) 12-34.56 ext. 9');
+    expect(mapRecord({ e: 'a@example.com', f: '', p: 'call me', tier: '' }, resolved).reason).toBe('column "p": invalid phone: only digits, spaces, + ( ) - . / and an extension are allowed');
+    expect(mapRecord({ e: 'a@example.com', f: '', p: '=1+2', tier: '' }, resolved).reason).toMatch(/invalid phone/);
+    expect(mapRecord({ e: 'a@example.com', f: '', p: '1'.repeat(31), tier: '' }, resolved).reason).toMatch(/longer than 30/);
+  });
+
+  it('adds static tags and the tags of a column, once each', () => {
+    const withTags = resolveMapping({ email: 'e', tags: 'segments' }, ['e', 'segments']);
+    const row = { e: 'a@example.com', segments: 'VIP; EU ;VIP' };
+    expect(mapRecord(row, withTags, { tags: ['CI: High value', 'EU'] }).contact?.tags).toEqual(['CI: High value', 'EU', 'VIP']);
+    expect(mapRecord({ e: 'a@example.com', segments: '["x","y"]' }, withTags).contact?.tags).toEqual(['x', 'y']);
+    expect(mapRecord({ e: 'a@example.com', segments: '' }, withTags).contact?.tags).toBeUndefined();
+  });
+});
+
+describe('typed custom fields', () => {
+  const fieldTypes = {
+    '1': { id: '1', title: 'Birthday', type: 'date' },
+    '2': { id: '2', title: 'Joined', type: 'datetime' },
+    '3': { id: '3', title: 'Tier', type: 'dropdown', options: ['Gold', 'Silver'] },
+    '4': { id: '4', title: 'Interests', type: 'checkbox', options: ['Golf', 'Sailing', 'Chess'] },
+    '5': { id: '5', title: 'Score', type: 'number' },
+  };
+  const resolved = resolveMapping({ email: 'e', fields: { '1': 'bday', '2': 'joined', '3': 'tier', '4': 'interests', '5': 'score' } }, ['e', 'bday', 'joined', 'tier', 'interests', 'score']);
+  const map = (row: Record<string, string>) => mapRecord({ e: 'a@example.com', bday: '', joined: '', tier: '', interests: '', score: '', ...row }, resolved, { fieldTypes });
+  const value = (row: Record<string, string>, id: number) => map(row).contact?.fields?.find((f) => f.id === id)?.value;
+
+  it.each([
+    ['2024-03-05', '2024-03-05'],
+    ['2024/03/05', '2024-03-05'],
+    ['20240305', '2024-03-05'],
+    ['2024-03-05T23:30:00-05:00', '2024-03-05'],
+  ])('converts the date %s', (input, expected) => {
+    expect(value({ bday: input }, 1)).toBe(expected);
+  });
+
+  it.each(['3/5/2024', '05.03.2024', '2024-02-30', 'soon'])('refuses the date %s, naming column, field and value', (input) => {
+    expect(map({ bday: input }).reason).toBe(`column "bday" → field 1 "Birthday" (date): ${JSON.stringify(input)} is not a date (accepted: YYYY-MM-DD, YYYY/MM/DD, YYYYMMDD, or an ISO 8601 date-time (its date is used))`);
+  });
+
+  it('converts date-times to ISO 8601 in UTC, and refuses the rest', () => {
+    expect(value({ joined: '2024-03-05T10:00:00+02:00' }, 2)).toBe('2024-03-05T08:00:00Z');
+    expect(value({ joined: '2024-03-05 10:00' }, 2)).toBe('2024-03-05T10:00:00Z');
+    expect(value({ joined: '2024-03-05' }, 2)).toBe('2024-03-05T00:00:00Z');
+    expect(map({ joined: '2024-03-05T25:00:00Z' }).reason).toMatch(/is not an ISO 8601 date-time/);
+  });
+
+  it('takes options in any case, multi-value fields as ||a||b||, and refuses unknown options', () => {
+    expect(value({ tier: 'gold' }, 3)).toBe('Gold');
+    expect(map({ tier: 'Bronze' }).reason).toBe('column "tier" → field 3 "Tier" (dropdown): "Bronze" is not one of the field\'s options (Gold, Silver)');
+    expect(value({ interests: 'Golf;sailing' }, 4)).toBe('||Golf||Sailing||');
+    expect(value({ interests: '["Chess"]' }, 4)).toBe('||Chess||');
+    expect(map({ interests: 'Golf;Darts' }).reason).toMatch(/"Darts", not among the field's options/);
+  });
+
+  it('takes numbers and refuses text in a number field', () => {
+    expect(value({ score: ' 42.5 ' }, 5)).toBe('42.5');
+    expect(map({ score: 'many' }).reason).toMatch(/is not a number/);
+    expect(map({ score: 'many' }).category).toBe('column "score" → field 5 "Score" (number): a value that does not convert');
+  });
+
+  it('sends nothing for an empty value, whatever the type', () => {
+    expect(map({}).contact?.fields).toBeUndefined();
   });
 });

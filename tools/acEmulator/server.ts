@@ -16,7 +16,10 @@ export interface EmulatorList {
 export interface EmulatorField {
   id: number;
   title: string;
+  /** dropdown, hidden, checkbox, date, text, datetime, textarea, NULL, listbox, radio, number (the documented types). */
   type: string;
+  /** The values of a dropdown, radio, checkbox or listbox field (served as `fieldOptions`). */
+  options?: string[];
 }
 
 export interface EmulatorContact {
@@ -28,6 +31,9 @@ export interface EmulatorContact {
   fields: Record<string, string>;
   /** list id → 1 (active) or 2 (unsubscribed), as ActiveCampaign's contactList status. */
   lists: Record<string, 1 | 2>;
+  /** list id → when the membership last changed (ms since epoch): the contactList's `udate`. */
+  listUpdated: Record<string, number>;
+  tags: string[];
 }
 
 export interface EmulatorFaults {
@@ -80,6 +86,7 @@ interface ImportBatch {
   id: string;
   createdAt: number;
   contacts: ImportPayloadContact[];
+  excludeAutomations: boolean;
   outcome: 'completed' | 'failed' | 'interrupted';
   result?: { success: string[]; failure: string[] };
 }
@@ -90,6 +97,7 @@ interface ImportPayloadContact {
   last_name?: string;
   phone?: string;
   fields?: { id: number | string; value: string }[];
+  tags?: string[];
   subscribe?: { listid: number | string }[];
   unsubscribe?: { listid: number | string }[];
 }
@@ -127,19 +135,92 @@ function listBody(origin: string, list: EmulatorList) {
   };
 }
 
+/** Option ids are the field id times 1000 plus the option's position. */
+const optionId = (f: EmulatorField, i: number) => String(f.id * 1000 + i + 1);
+
 function fieldBody(origin: string, f: EmulatorField, ordernum: number) {
   return {
     title: f.title, descript: null, type: f.type, isrequired: '0', perstag: f.title.toUpperCase().replace(/\W+/g, '_'),
     defval: null, show_in_list: '0', rows: '0', cols: '0', visible: '1', service: '', ordernum: String(ordernum),
-    cdate: '2024-01-01T00:00:00-06:00', udate: '2024-01-01T00:00:00-06:00', options: [], relations: [],
+    cdate: '2024-01-01T00:00:00-06:00', udate: '2024-01-01T00:00:00-06:00', options: (f.options ?? []).map((_, i) => optionId(f, i)), relations: [],
     links: links(`${origin}/api/3/fields/${f.id}`, ['options', 'relations']), id: String(f.id),
   };
 }
 
-// A simplified form of the check ActiveCampaign's importer applies to `email`.
-const EMAIL = /^[^\s@"'<>(),;:\\[\]]+@[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*\.[a-z]{2,}$/i;
+/** A fieldOption as the documentation's fieldOption example shows it. */
+function fieldOptionBody(origin: string, f: EmulatorField, value: string, i: number) {
+  return {
+    orderid: i + 1, value, label: value, isdefault: 0, field: String(f.id),
+    cdate: '2024-01-01T00:00:00-06:00', udate: '2024-01-01T00:00:00-06:00',
+    links: { field: `${origin}/api/3/fieldOptions/${optionId(f, i)}/field` }, id: optionId(f, i),
+  };
+}
+
+/** ActiveCampaign's timestamps: ISO 8601 with an offset, no fraction. */
+const acTime = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, '-00:00');
+
+function contactBody(origin: string, c: EmulatorContact) {
+  return {
+    cdate: '2024-01-01T00:00:00-06:00', email: c.email, phone: c.phone, firstName: c.firstName, lastName: c.lastName, orgid: '0',
+    segmentio_id: '', bounced_hard: '0', bounced_soft: '0', bounced_date: '0000-00-00', ip: '0', ua: '', hash: '', socialdata_lastcheck: '0000-00-00 00:00:00',
+    email_local: '', email_domain: '', sentcnt: '0', rating_tstamp: '0000-00-00', gravatar: '0', deleted: '0', anonymized: '0',
+    udate: '2024-01-01T00:00:00-06:00', deleted_at: '0000-00-00 00:00:00', scoreValues: [],
+    links: links(`${origin}/api/3/contacts/${c.id}`, ['bounceLogs', 'contactAutomations', 'contactData', 'contactGoals', 'contactLists', 'contactLogs', 'contactTags', 'contactDeals', 'deals', 'fieldValues', 'geoIps', 'notes', 'organization', 'plusAppend', 'trackingLogs', 'scoreValues']),
+    id: String(c.id), organization: null,
+  };
+}
+
+function contactListBody(origin: string, c: EmulatorContact, listId: string) {
+  const id = `${c.id}${listId}`;
+  return {
+    contact: String(c.id), list: listId, form: null, seriesid: '0', sdate: acTime(c.listUpdated[listId] ?? 0), udate: acTime(c.listUpdated[listId] ?? 0),
+    status: String(c.lists[listId]), responder: '1', sync: '0', unsubreason: null, campaign: null, message: null,
+    first_name: c.firstName, last_name: c.lastName, ip4Sub: '0', sourceid: '0', autosyncLog: null, ip4_last: '0', ip4Unsub: '0',
+    created_timestamp: '2024-01-01 00:00:00', updated_timestamp: '2024-01-01 00:00:00', created_by: null, updated_by: null, unsubscribeAutomation: null,
+    links: links(`${origin}/api/3/contactLists/${id}`, ['automation', 'list', 'contact', 'form', 'autosyncLog', 'campaign', 'unsubscribeAutomation', 'message']),
+    id, automation: null,
+  };
+}
+
+/**
+ * Whether a custom field value is one ActiveCampaign's field type takes (the forms its "custom
+ * field value" documentation gives): dates YYYY-MM-DD, date-times ISO 8601, numbers, dropdown and
+ * radio one option, checkbox and listbox `||a||b||` of options.
+ */
+export function fieldValueProblem(f: EmulatorField | undefined, value: string): string | undefined {
+  if (!f) return undefined;
+  const options = f.options ?? [];
+  switch (f.type) {
+    case 'date':
+      return /^\d{4}-\d{2}-\d{2}$/.test(value) && !Number.isNaN(Date.parse(value)) ? undefined : 'is not a date (YYYY-MM-DD)';
+    case 'datetime':
+      return /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?(Z|[+-]\d{2}:\d{2})$/.test(value) && !Number.isNaN(Date.parse(value)) ? undefined : 'is not an ISO 8601 date-time';
+    case 'number':
+      return value.trim() !== '' && Number.isFinite(Number(value)) ? undefined : 'is not a number';
+    case 'dropdown':
+    case 'radio':
+      return options.includes(value) ? undefined : 'is not one of the options';
+    case 'checkbox':
+    case 'listbox': {
+      const m = /^\|\|(.+)\|\|$/.exec(value);
+      if (!m) return 'is not in the form ||a||b||';
+      return m[1].split('||').every((v) => options.includes(v)) ? undefined : 'names a value that is not one of the options';
+    }
+    default:
+      return undefined;
+  }
+}
+
+// The check ActiveCampaign's importer applies to `email` is not documented: the emulator takes a
+// dot-atom local part (RFC 5322 atext, apostrophes included) and an ASCII domain.
+const EMAIL = /^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+(?:\.[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+)*@[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*\.[a-z0-9-]{2,}$/i;
 const MAX_CONTACTS = 250;
 const MAX_BYTES = 400_000;
+
+/** `limit` and `offset` of a listing (ActiveCampaign's pages hold at most 100). */
+function page(url: URL): { limit: number; offset: number } {
+  return { limit: Math.min(100, Number(url.searchParams.get('limit') ?? 20) || 20), offset: Number(url.searchParams.get('offset') ?? 0) || 0 };
+}
 
 export class ActiveCampaignEmulator {
   readonly contacts = new Map<string, EmulatorContact>();
@@ -150,6 +231,8 @@ export class ActiveCampaignEmulator {
   refusedForRate = 0;
   acceptedRequests = 0;
   acceptedImports = 0;
+  /** Contacts imported without exclude_automations (each would have started the account's automations). */
+  automationsTriggered = 0;
   readonly options: Required<Omit<EmulatorOptions, 'port'>>;
   #server = createServer((req, res) => void this.#handle(req, res));
   #recentRequests: number[] = [];
@@ -328,12 +411,47 @@ export class ActiveCampaignEmulator {
       if (!list) return send(404, { message: `No Result found for _List with id ${listMatch[1]}` });
       return send(200, listBody(this.url, list));
     }
+    if (req.method === 'GET' && path === '/lists') {
+      this.acceptedRequests++;
+      const { limit, offset } = page(url);
+      const lists = this.options.lists.slice(offset, offset + limit).map((l) => listBody(this.url, l).list);
+      return send(200, { lists, meta: { total: String(this.options.lists.length) } });
+    }
     if (req.method === 'GET' && path === '/fields') {
       this.acceptedRequests++;
-      const limit = Math.min(100, Number(url.searchParams.get('limit') ?? 20) || 20);
-      const offset = Number(url.searchParams.get('offset') ?? 0) || 0;
-      const page = this.options.fields.slice(offset, offset + limit).map((f, i) => fieldBody(this.url, f, offset + i + 1));
-      return send(200, { fieldOptions: [], fieldRels: [], fields: page, meta: { total: String(this.options.fields.length) } });
+      const { limit, offset } = page(url);
+      const fields = this.options.fields.slice(offset, offset + limit);
+      const fieldOptions = fields.flatMap((f) => (f.options ?? []).map((o, i) => fieldOptionBody(this.url, f, o, i)));
+      return send(200, { fieldOptions, fieldRels: [], fields: fields.map((f, i) => fieldBody(this.url, f, offset + i + 1)), meta: { total: String(this.options.fields.length) } });
+    }
+    if (req.method === 'GET' && path === '/contacts') {
+      this.acceptedRequests++;
+      const email = url.searchParams.get('email')?.trim().toLowerCase();
+      const listId = url.searchParams.get('listid');
+      const status = url.searchParams.get('status');
+      const found = [...this.contacts.values()].filter(
+        (c) => (!email || c.email === email) && (!listId || c.lists[listId] !== undefined) && (!status || status === '-1' || (listId ? String(c.lists[listId]) === status : Object.values(c.lists).map(String).includes(status))),
+      );
+      return send(200, { scoreValues: [], contacts: found.slice(0, 100).map((c) => contactBody(this.url, c)), meta: { total: String(found.length) } });
+    }
+    const contactListsMatch = /^\/contacts\/([^/]+)\/contactLists$/.exec(path);
+    if (req.method === 'GET' && contactListsMatch) {
+      this.acceptedRequests++;
+      const contact = [...this.contacts.values()].find((c) => String(c.id) === contactListsMatch[1]);
+      if (!contact) return send(404, { message: `No Result found for Subscriber with id ${contactListsMatch[1]}` });
+      return send(200, { contactLists: Object.keys(contact.lists).map((l) => contactListBody(this.url, contact, l)) });
+    }
+    if (req.method === 'POST' && path === '/contactLists') {
+      this.acceptedRequests++;
+      const cl = (body as { contactList?: { list?: unknown; contact?: unknown; status?: unknown } } | undefined)?.contactList;
+      const contact = [...this.contacts.values()].find((c) => String(c.id) === String(cl?.contact));
+      const status = Number(cl?.status);
+      if (!cl || !contact || !this.options.lists.some((l) => String(l.id) === String(cl.list)) || (status !== 1 && status !== 2)) {
+        return send(400, { errors: [{ title: 'The contact list could not be updated', detail: 'contact, list and status (1 or 2) are required', code: 'field_invalid', source: { pointer: '/data/attributes/contactList' } }] });
+      }
+      // Unlike the importer, contactLists can re-subscribe (the documentation warns about it).
+      this.#setList(contact, String(cl.list), status as 1 | 2, Date.now());
+      return send(200, { contacts: [contactBody(this.url, contact)], contactList: { ...contactListBody(this.url, contact, String(cl.list)), status } });
     }
     if (req.method === 'GET' && path === '/import/info') {
       this.acceptedRequests++;
@@ -390,6 +508,16 @@ export class ActiveCampaignEmulator {
     contacts.forEach((c: ImportPayloadContact, index: number) => {
       if (!c || typeof c.email !== 'string' || !EMAIL.test(c.email)) failureReasons.push({ contact: index, failureReason: 'Field‘ email’ incorrect format' });
       else if (this.faults.rejectInValidation?.(c.email)) failureReasons.push({ contact: index, failureReason: 'Field‘ email’ is on a blocklist' });
+      else if (c.tags !== undefined && !(Array.isArray(c.tags) && c.tags.every((t) => typeof t === 'string'))) failureReasons.push({ contact: index, failureReason: 'Field‘ tags’ must be an array of strings' });
+      else {
+        for (const f of c.fields ?? []) {
+          const problem = fieldValueProblem(this.options.fields.find((d) => String(d.id) === String(f.id)), String(f.value));
+          if (problem) {
+            failureReasons.push({ contact: index, failureReason: `Field‘ ${f.id}’ ${problem}` });
+            break;
+          }
+        }
+      }
     });
     if (failureReasons.length > 0) {
       return send(400, {
@@ -403,7 +531,7 @@ export class ActiveCampaignEmulator {
     this.acceptedImports++;
     const outcome = this.faults.importOutcome && this.faults.importOutcome.count > 0 ? this.faults.importOutcome.status : 'completed';
     if (this.faults.importOutcome && outcome !== 'completed') this.faults.importOutcome.count--;
-    const batch: ImportBatch = { id: randomUUID(), createdAt: at, contacts: contacts as ImportPayloadContact[], outcome };
+    const batch: ImportBatch = { id: randomUUID(), createdAt: at, contacts: contacts as ImportPayloadContact[], outcome, excludeAutomations: (body as { exclude_automations?: unknown }).exclude_automations === true };
     this.imports.set(batch.id, batch);
     // The import is applied when its processing phase ends, whether or not anyone polls.
     setTimeout(() => this.#complete(batch), this.options.importPhaseInMs * 3).unref();
@@ -435,7 +563,7 @@ export class ActiveCampaignEmulator {
       }
       let contact = this.contacts.get(email);
       if (!contact) {
-        contact = { id: this.#nextContactId++, email, firstName: '', lastName: '', phone: '', fields: {}, lists: {} };
+        contact = { id: this.#nextContactId++, email, firstName: '', lastName: '', phone: '', fields: {}, lists: {}, listUpdated: {}, tags: [] };
         this.contacts.set(email, contact);
         success.push(String(contact.id));
       }
@@ -443,13 +571,28 @@ export class ActiveCampaignEmulator {
       if (c.last_name !== undefined) contact.lastName = c.last_name;
       if (c.phone !== undefined) contact.phone = c.phone;
       for (const f of c.fields ?? []) contact.fields[String(f.id)] = f.value;
+      // The importer adds tags; it never removes one.
+      for (const t of c.tags ?? []) if (!contact.tags.includes(t)) contact.tags.push(t);
       for (const s of c.subscribe ?? []) {
         // The importer cannot re-subscribe a contact who unsubscribed from the list.
-        if (contact.lists[String(s.listid)] !== 2) contact.lists[String(s.listid)] = 1;
+        if (contact.lists[String(s.listid)] !== 2) this.#setList(contact, String(s.listid), 1, Date.now());
       }
-      for (const u of c.unsubscribe ?? []) contact.lists[String(u.listid)] = 2;
+      for (const u of c.unsubscribe ?? []) this.#setList(contact, String(u.listid), 2, Date.now());
+      if (!batch.excludeAutomations) this.automationsTriggered++;
     }
     batch.result = { success, failure };
+  }
+
+  #setList(contact: EmulatorContact, listId: string, status: 1 | 2, at: number): void {
+    if (contact.lists[listId] === status) return;
+    contact.lists[listId] = status;
+    contact.listUpdated[listId] = at;
+  }
+
+  /** A contact unsubscribing from a list on its own (an unsubscribe link), at `at`. */
+  unsubscribeByContact(email: string, listId: number, at = Date.now()): void {
+    const contact = this.contacts.get(email);
+    if (contact) this.#setList(contact, String(listId), 2, at);
   }
 
   #admin(url: URL, res: ServerResponse): void {

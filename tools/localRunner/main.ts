@@ -61,7 +61,8 @@ async function main(): Promise<void> {
     azurite = await startAzurite(ports);
     console.log(`Embedded Azurite (in memory) on blob ${ports.blob}, queue ${ports.queue}, table ${ports.table}`);
   }
-  const runner = new LocalRunner({ port: Number(process.env.PORT ?? 7071), ...args });
+  const lease = Number(process.env.LOCAL_RUNNER_MESSAGE_LEASE_SECONDS);
+  const runner = new LocalRunner({ port: Number(process.env.PORT ?? 7071), ...args, ...(lease > 0 ? { messageLeaseInMs: lease * 1000 } : {}) });
   await runner.start();
   const where = runner.url ? `ready at ${runner.url}` : `ready (${(args.triggers ?? []).join(', ')} triggers only)`;
   console.log(`Local runner ${where} (this is not the Azure Functions host; see README)`);
@@ -77,6 +78,12 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
+  // `npm start` passes SIGTERM to the shell it started, which dies without passing it on: a runner
+  // whose parent is gone stops as if it had been signalled, so that it and its Azurite free their ports.
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) void stop('parent process gone');
+  }, 500).unref();
 }
 
 main().catch((error) => {

@@ -22,6 +22,8 @@ export interface LocalRunnerOptions {
   log?: (line: string) => void;
   /** Only these triggers run (for example, a send-worker-only instance): 'http', 'timer', 'queue'. */
   triggers?: ('http' | 'timer' | 'queue')[];
+  /** The message lease (default the host's 10 minutes); crash tests shorten it to see redelivery sooner. */
+  messageLeaseInMs?: number;
 }
 
 interface RouteMatcher {
@@ -32,8 +34,14 @@ interface RouteMatcher {
 }
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
-/** How long a received message stays invisible while its handler runs; renewed at half-time. */
-const MESSAGE_LEASE_IN_MS = 60_000;
+/**
+ * How long a received message stays invisible while its handler runs, renewed at half-time: the
+ * Functions host receives with 10 minutes and renews while the function runs (azure-webjobs-sdk,
+ * QueueListener: "if the function runs longer than this, the invisibility will be updated on a timer
+ * periodically"). A message held by an instance that dies comes back after up to this long; a
+ * handler that fails releases its message after host.json's visibilityTimeout instead.
+ */
+export const HOST_MESSAGE_LEASE_IN_MS = 10 * 60_000;
 /** The longest delay setTimeout keeps (2^31 - 1 ms). */
 export const MAX_TIMER_DELAY_IN_MS = 2 ** 31 - 1;
 
@@ -55,6 +63,7 @@ export class LocalRunner {
       hostJsonPath: options.hostJsonPath ?? join(ROOT, 'host.json'),
       log: options.log ?? ((line) => console.log(line)),
       triggers: options.triggers ?? ['http', 'timer', 'queue'],
+      messageLeaseInMs: options.messageLeaseInMs ?? HOST_MESSAGE_LEASE_IN_MS,
     };
   }
 
@@ -83,7 +92,16 @@ export class LocalRunner {
       }
     }
     if (this.options.triggers.includes('http')) {
-      this.#server = createServer((req, res) => void this.#track(this.#serveHttp(req, res)));
+      this.#server = createServer((req, res) => {
+        void this.#track(
+          this.#serveHttp(req, res).catch((error) => {
+            // Whatever went wrong, the caller gets an answer instead of a hanging request.
+            this.options.log(`[http] error: ${(error as Error).stack ?? error}`);
+            if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
+            res.end(JSON.stringify({ error: { code: 'InternalError', message: 'The request failed' } }));
+          }),
+        );
+      });
       await new Promise<void>((resolve, reject) => {
         this.#server!.once('error', reject);
         this.#server!.listen(this.options.port, '127.0.0.1', () => resolve());
@@ -158,7 +176,12 @@ export class LocalRunner {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const params: Record<string, string> = {};
-    match.r.params.forEach((name, i) => (params[name] = decodeURIComponent(match.m![i + 1] ?? '')));
+    try {
+      match.r.params.forEach((name, i) => (params[name] = decodeURIComponent(match.m![i + 1] ?? '')));
+    } catch {
+      // As the host does: a malformed escape such as %E0%A4%A is the caller's error, not a crash.
+      return send(400, { error: { code: 'BadRequest', message: 'The URL has a malformed percent-encoding' } });
+    }
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
     const request = new HttpRequest({
@@ -234,7 +257,7 @@ export class LocalRunner {
       }
       let messages: DequeuedMessageItem[];
       try {
-        messages = (await queue.receiveMessages({ numberOfMessages: settings.batchSize, visibilityTimeout: MESSAGE_LEASE_IN_MS / 1000 })).receivedMessageItems;
+        messages = (await queue.receiveMessages({ numberOfMessages: settings.batchSize, visibilityTimeout: Math.ceil(this.options.messageLeaseInMs / 1000) })).receivedMessageItems;
       } catch (error) {
         if (this.#stopping) break;
         this.options.log(`[${reg.name}] could not read queue ${queueName}: ${(error as Error).message}`);
@@ -289,11 +312,11 @@ export class LocalRunner {
     }
     const renew = setInterval(async () => {
       try {
-        popReceipt = (await queue.updateMessage(message.messageId, popReceipt, undefined, MESSAGE_LEASE_IN_MS / 1000)).popReceipt!;
+        popReceipt = (await queue.updateMessage(message.messageId, popReceipt, undefined, Math.ceil(this.options.messageLeaseInMs / 1000))).popReceipt!;
       } catch {
         /* the next renewal or the final delete reports a lost message */
       }
-    }, MESSAGE_LEASE_IN_MS / 2);
+    }, this.options.messageLeaseInMs / 2);
     try {
       const context = await this.#context(reg, {
         id: message.messageId,

@@ -3,24 +3,30 @@ import { PassThrough } from 'node:stream';
 import { createInterface } from 'node:readline';
 import type { BlockBlobClient } from '@azure/storage-blob';
 import type { TableClient } from '@azure/data-tables';
-import type { RunFiles } from '../store/runFiles.js';
-import { ensureTable, isConflict, isNotFound } from '../store/tables.js';
 import { EmailTable } from '../sync/emailTable.js';
+import { stateText, stateValue } from '../sync/delta.js';
+import { runFileNames, type RunFiles } from './runFiles.js';
+import { ensureTable, isNotFound } from './tables.js';
 
 /**
  * An export's state from its last successful run: each contact's email and the fingerprint of
- * what was sent. Kept as one gzip-compressed `email<TAB>fingerprint` blob per commit (about
- * 15 MB for a million contacts), with a small pointer entity; never a row per contact.
+ * what was sent (or a marker, see sync/delta.ts). Kept as one gzip-compressed `email<TAB>value`
+ * blob per commit (about 15 MB for a million contacts), with a small pointer entity; never a row
+ * per contact.
  */
-const POINTER_PK = 'state';
-/** A fingerprint that matches nothing: the contact is sent again by the next run. */
-export const UNKNOWN_FINGERPRINT = '-';
-
 export interface StatePointer {
   blob: string;
   runId: string;
   contacts: number;
   committedAt: string;
+}
+
+/** How a run's end changes its pending state before it is committed. */
+export interface StateChanges {
+  /** Contacts left out (they failed: the next run sends them again). */
+  drop: ReadonlySet<string>;
+  /** Contacts whose value is replaced, or added when the pending state lacks them (leavers). */
+  set: ReadonlyMap<string, number>;
 }
 
 export class ExportStateStore {
@@ -31,7 +37,7 @@ export class ExportStateStore {
 
   async pointer(exportId: string): Promise<StatePointer | undefined> {
     try {
-      const e = await (await ensureTable(this.table)).getEntity<StatePointer>(POINTER_PK, exportId);
+      const e = await (await ensureTable(this.table)).getEntity<StatePointer>('state', exportId);
       return { blob: e.blob, runId: e.runId, contacts: Number(e.contacts), committedAt: e.committedAt };
     } catch (error) {
       if (isNotFound(error)) return undefined;
@@ -39,72 +45,69 @@ export class ExportStateStore {
     }
   }
 
-  /** The committed state as email → fingerprint (48 bits as a number), in a compact table. */
-  async load(exportId: string): Promise<EmailTable> {
+  /** The committed state in the planner's email table, sized for it and `expectedMore` contacts. */
+  async load(exportId: string, expectedMore = 0): Promise<EmailTable> {
     const pointer = await this.pointer(exportId);
-    const state = new EmailTable(pointer?.contacts ?? 0);
+    const state = new EmailTable((pointer?.contacts ?? 0) + expectedMore);
     if (!pointer) return state;
-    for await (const [email, print] of this.#lines(pointer.blob)) state.set(email, print === UNKNOWN_FINGERPRINT ? -1 : parseInt(print, 16));
+    for await (const [email, value] of this.#lines(pointer.blob)) state.set(email, value);
     return state;
   }
 
-  /** The emails of the committed state, streamed again (the table keeps only their hashes). */
-  async *emails(exportId: string): AsyncGenerator<string> {
+  /** The committed state streamed again (the table keeps hashes, not emails). */
+  async *entries(exportId: string): AsyncGenerator<[string, number]> {
     const pointer = await this.pointer(exportId);
     if (!pointer) return;
-    for await (const [email] of this.#lines(pointer.blob)) yield email;
+    yield* this.#lines(pointer.blob);
   }
 
   /** A writer for the state a run would commit, streamed to a blob while the run plans. */
   async pendingWriter(runId: string): Promise<StateWriter> {
-    const blob = (await this.files.ready()).getBlockBlobClient(`runs/${runId}/state-pending.tsv.gz`);
-    return new StateWriter(blob);
+    return new StateWriter((await this.files.ready()).getBlockBlobClient(runFileNames.pendingState(runId)));
   }
 
-  /**
-   * Commits a run's pending state without the contacts that failed (so the next run sends them
-   * again), plus contacts whose unsubscribe failed (so the next run tries again), then points the
-   * export at it. Safe to repeat: the blob is named by the run.
-   */
-  async commit(exportId: string, runId: string, failed: Set<string>, keep: string[]): Promise<StatePointer> {
+  /** Commits a run's pending state with its end's changes, then points the export at it. Safe to repeat. */
+  async commit(exportId: string, runId: string, changes: StateChanges): Promise<StatePointer> {
     const container = await this.files.ready();
-    const name = `state/${exportId}/${runId}.tsv.gz`;
+    const name = runFileNames.state(exportId, runId);
     const writer = new StateWriter(container.getBlockBlobClient(name));
-    for await (const [email, print] of this.#lines(`runs/${runId}/state-pending.tsv.gz`)) {
-      if (!failed.has(email)) await writer.add(email, print);
+    const pending = new Map(changes.set);
+    for await (const [email, value] of this.#lines(runFileNames.pendingState(runId))) {
+      if (changes.drop.has(email)) continue;
+      const replaced = pending.get(email);
+      pending.delete(email);
+      await writer.add(email, replaced ?? value);
     }
-    for (const email of keep) await writer.add(email, UNKNOWN_FINGERPRINT);
+    for (const [email, value] of pending) await writer.add(email, value);
     await writer.close();
     const pointer: StatePointer = { blob: name, runId, contacts: writer.count, committedAt: new Date().toISOString() };
-    const table = await ensureTable(this.table);
     const previous = await this.pointer(exportId);
-    await table.upsertEntity({ partitionKey: POINTER_PK, rowKey: exportId, ...pointer }, 'Replace');
+    await (await ensureTable(this.table)).upsertEntity({ partitionKey: 'state', rowKey: exportId, ...pointer }, 'Replace');
     if (previous && previous.blob !== name) await container.getBlobClient(previous.blob).deleteIfExists();
     return pointer;
   }
 
+  /** Forgets an export's state: its pointer and every state blob it had. */
   async delete(exportId: string): Promise<void> {
-    const pointer = await this.pointer(exportId);
-    if (!pointer) return;
-    await (await this.files.ready()).getBlobClient(pointer.blob).deleteIfExists();
+    await this.files.deletePrefix(runFileNames.statePrefix(exportId));
     try {
-      await (await ensureTable(this.table)).deleteEntity(POINTER_PK, exportId);
+      await (await ensureTable(this.table)).deleteEntity('state', exportId);
     } catch (error) {
-      if (!isNotFound(error) && !isConflict(error)) throw error;
+      if (!isNotFound(error)) throw error;
     }
   }
 
-  async *#lines(name: string): AsyncGenerator<[string, string]> {
+  async *#lines(name: string): AsyncGenerator<[string, number]> {
     const download = await (await this.files.ready()).getBlobClient(name).download();
     const lines = createInterface({ input: download.readableStreamBody!.pipe(createGunzip()), crlfDelay: Infinity });
     for await (const line of lines) {
       const tab = line.indexOf('\t');
-      if (tab > 0) yield [line.slice(0, tab), line.slice(tab + 1)];
+      if (tab > 0) yield [line.slice(0, tab), stateValue(line.slice(tab + 1))];
     }
   }
 }
 
-/** Streams `email<TAB>fingerprint` lines, gzip-compressed, into a block blob. */
+/** Streams `email<TAB>value` lines, gzip-compressed, into a block blob. */
 export class StateWriter {
   readonly #gzip = createGzip();
   readonly #upload: Promise<unknown>;
@@ -119,9 +122,9 @@ export class StateWriter {
     this.#upload.catch(() => undefined);
   }
 
-  async add(email: string, print: string): Promise<void> {
+  async add(email: string, value: number): Promise<void> {
     this.count++;
-    this.#pending += `${email}\t${print}\n`;
+    this.#pending += `${email}\t${stateText(value)}\n`;
     if (this.#pending.length >= 256 * 1024) await this.#flush();
   }
 

@@ -1,0 +1,122 @@
+import { z } from 'zod';
+import { DEFAULT_REMOVAL_GUARD_PERCENT } from '../sync/removalGuard.js';
+import { VALUE_SEPARATOR } from '../sync/fieldValues.js';
+
+/**
+ * The request bodies of exports and runs. The same schemas validate requests and describe them in
+ * the OpenAPI document (their descriptions are the API's field documentation).
+ */
+const column = z.string().trim().min(1).max(256);
+
+/** ActiveCampaign ids are positive 32-bit integers. */
+export const MAX_ACTIVECAMPAIGN_ID = 2_147_483_647;
+
+const listId = z
+  .union([z.number().int().positive().max(MAX_ACTIVECAMPAIGN_ID), z.string().regex(/^[1-9]\d{0,9}$/, 'must be a positive integer').transform(Number)])
+  .refine((n) => n <= MAX_ACTIVECAMPAIGN_ID, 'must be at most 2147483647')
+  .describe('The ActiveCampaign list id the segment is kept in sync with (Lists in ActiveCampaign, or GET /api/connections/{id}/lists)');
+
+/** Custom field id → column. Keys are checked on the raw object: a key such as "__proto__" would otherwise vanish silently. */
+const fieldMap = z.preprocess(
+  (raw, ctx) => {
+    if (raw && typeof raw === 'object' && !Array.isArray(raw)) {
+      for (const key of Object.keys(raw)) {
+        if (!/^[1-9]\d{0,9}$/.test(key) || Number(key) > MAX_ACTIVECAMPAIGN_ID) ctx.addIssue({ code: 'custom', message: `"${key}" is not an ActiveCampaign custom field id (a positive number)` });
+      }
+    }
+    return raw;
+  },
+  z.record(z.string().regex(/^[1-9]\d{0,9}$/), column),
+);
+
+export const sourceSchema = z
+  .strictObject({
+    container: z.string().trim().min(1).max(63).describe('A container of SEGMENTS_STORAGE (lower-case letters, digits, hyphens)'),
+    path: z.string().trim().max(1024).describe('The folder or file in the container: a Common Data Model folder (with model.json), a Customer Insights table folder, a file or a folder of files'),
+    table: z.string().trim().min(1).max(256).optional().describe('Common Data Model folders: the entity to read (needed when model.json has several)'),
+  })
+  .describe('Where the segment lands in Blob Storage');
+
+export const mappingSchema = z
+  .strictObject({
+    email: column.describe('The column holding the email address (required)'),
+    firstName: column.optional().describe('The column sent as first name'),
+    lastName: column.optional().describe('The column sent as last name'),
+    phone: column.optional().describe('The column sent as phone (digits, spaces and + ( ) - . /, at most 30 characters)'),
+    fields: fieldMap
+      .optional()
+      .describe('ActiveCampaign custom field id → column (GET /api/connections/{id}/fields lists the ids). Values are converted to the field\'s type: dates, date-times, numbers, options'),
+    tags: column.optional().describe(`A column whose value holds tags for the contact: a JSON array, or tags separated by "${VALUE_SEPARATOR}"`),
+  })
+  .describe('Data matching: which source column fills which ActiveCampaign field. Column names match exactly, then ignoring case');
+
+const exportFields = {
+  displayName: z.string().trim().min(1).max(200).describe('The name people see'),
+  listId,
+  source: sourceSchema,
+  mapping: mappingSchema,
+  mode: z
+    .enum(['upsert', 'mirror'])
+    .describe('upsert (default): new and changed contacts are subscribed, contacts who left the segment stay. mirror: also unsubscribes contacts who left the segment (ActiveCampaign cannot re-subscribe them by import; the app does it through contactLists when they return)'),
+  schedule: z
+    .enum(['refresh', 'manual'])
+    .describe('refresh (default): runs on every scheduled refresh (REFRESH_SCHEDULE, every 15 minutes by default) that finds a new complete snapshot; manual: only on demand'),
+  tags: z
+    .array(z.string().trim().min(1).max(255))
+    .max(20)
+    .describe('Tags added to every contact the export sends. ActiveCampaign\'s importer adds tags and never removes them'),
+  runAutomations: z.boolean().describe('true (default): ActiveCampaign runs its automations for imported contacts; false: contacts are sent with exclude_automations'),
+  removalGuardPercent: z
+    .number()
+    .int()
+    .min(0)
+    .max(100)
+    .describe(`Mirror mode: the most a run may unsubscribe, in % of the contacts the export last sent, without confirmRemovals (default ${DEFAULT_REMOVAL_GUARD_PERCENT})`),
+};
+
+export const createExportSchema = z.strictObject({
+  ...exportFields,
+  connectionId: z.string().trim().min(1).max(100).describe('The connection the export sends through'),
+  mode: exportFields.mode.optional(),
+  schedule: exportFields.schedule.optional(),
+  tags: exportFields.tags.optional(),
+  runAutomations: exportFields.runAutomations.optional(),
+  removalGuardPercent: exportFields.removalGuardPercent.optional(),
+});
+
+export const updateExportSchema = z
+  .strictObject({
+    displayName: exportFields.displayName.optional(),
+    listId: listId.optional(),
+    source: sourceSchema.optional(),
+    mapping: mappingSchema.optional(),
+    mode: exportFields.mode.optional(),
+    schedule: exportFields.schedule.optional(),
+    tags: exportFields.tags.optional(),
+    runAutomations: exportFields.runAutomations.optional(),
+    removalGuardPercent: exportFields.removalGuardPercent.optional(),
+  })
+  .describe('The settings to change; the others stay. Validated as on creation');
+
+export const startRunSchema = z.strictObject({
+  dryRun: z.boolean().optional().describe('Plan and count, write the rejected rows and a sample of the payloads, send nothing'),
+  fullSync: z.boolean().optional().describe('Send every contact again, changed or not'),
+  confirmRemovals: z
+    .boolean()
+    .optional()
+    .describe('Mirror mode: let this run unsubscribe more contacts than the export\'s removalGuardPercent allows (after checking the segment really shrank)'),
+});
+
+export const listRunsQuery = z.strictObject({
+  top: z.coerce.number().int().min(1).max(100).optional(),
+  continuationToken: z.string().max(2000).optional(),
+});
+
+export const previewSchema = z.strictObject({
+  container: sourceSchema.shape.container,
+  path: sourceSchema.shape.path,
+  table: sourceSchema.shape.table,
+});
+
+export type CreateExportInput = z.infer<typeof createExportSchema>;
+export type UpdateExportInput = z.infer<typeof updateExportSchema>;

@@ -1,0 +1,84 @@
+import type { Principal } from '../auth/principal.js';
+import { ConflictError, NotFoundError } from '../errors.js';
+import { TERMINAL_STATUSES, type Run } from '../model.js';
+import { endRun, startRun } from '../runs/runLifecycle.js';
+import { SnapshotNotReadyError } from '../segments/segmentError.js';
+import { locateSnapshot } from '../segments/snapshot.js';
+import type { AppServices } from '../services.js';
+import { isRunId, publicRun, RunActiveError, type RunRecord } from '../store/runStore.js';
+import { getExport, type ExportDeps } from './exportService.js';
+
+type RunDeps = Pick<AppServices, 'exports' | 'connections' | 'runs' | 'runFiles' | 'exportState' | 'queues' | 'telemetry' | 'config'>;
+
+/**
+ * Starts a run on demand (202: planning happens on the queue). A snapshot still being written is
+ * refused with the reason and when to try again, rather than exported half-written.
+ */
+export async function startManualRun(deps: ExportDeps, principal: Principal, id: string, input: { dryRun?: boolean; fullSync?: boolean; confirmRemovals?: boolean }): Promise<Run> {
+  const { exp } = await getExport(deps, principal, id);
+  try {
+    await locateSnapshot(deps.segments.blobs, exp.source, { allowedContainers: deps.config.segmentsContainers, quietPeriodInMs: deps.config.snapshotQuietPeriodInMs });
+  } catch (error) {
+    if (error instanceof SnapshotNotReadyError) {
+      throw new ConflictError('SnapshotNotReady', `${error.message}`, { retryAfterSeconds: Math.ceil(error.retryAfterInMs / 1000) });
+    }
+    // Other problems (no such folder, an empty snapshot) are the run's to report: it fails with them.
+  }
+  try {
+    return publicRun(await startRun(deps, exp, { trigger: 'manual', ...input }));
+  } catch (error) {
+    if (error instanceof RunActiveError) throw new ConflictError('RunActive', `Export ${id} already has an active run (${error.runId})`, { runId: error.runId });
+    throw error;
+  }
+}
+
+async function findRun(deps: RunDeps, principal: Principal, exportId: string, runId: string): Promise<RunRecord> {
+  await getExport(deps, principal, exportId);
+  const run = isRunId(runId) ? await deps.runs.getRun(exportId, runId) : undefined;
+  if (!run) throw new NotFoundError(`Run ${runId}`);
+  return run;
+}
+
+export async function getRun(deps: RunDeps, principal: Principal, exportId: string, runId: string): Promise<Run> {
+  return publicRun(await findRun(deps, principal, exportId, runId));
+}
+
+/** A page of the export's runs, newest first; `continuationToken` names the next page. */
+export async function listRuns(deps: RunDeps, principal: Principal, exportId: string, page: { top?: number; continuationToken?: string } = {}): Promise<{ value: Run[]; continuationToken?: string }> {
+  await getExport(deps, principal, exportId);
+  try {
+    const { runs, continuationToken } = await deps.runs.listRuns(exportId, page);
+    return { value: runs.map(publicRun), ...(continuationToken ? { continuationToken } : {}) };
+  } catch (error) {
+    if (page.continuationToken && (error as { statusCode?: number }).statusCode === 400) throw new NotFoundError('That page of runs');
+    throw error;
+  }
+}
+
+/**
+ * Cancels a run without deleting its export: nothing is sent after the answer (every worker reads
+ * the run's status just before it posts), the counts add up at once, the export's state stays.
+ */
+export async function cancelRun(deps: RunDeps, principal: Principal, exportId: string, runId: string): Promise<Run> {
+  const run = await findRun(deps, principal, exportId, runId);
+  if (TERMINAL_STATUSES.has(run.status)) throw new ConflictError('RunEnded', `Run ${runId} already ended (${run.status})`);
+  const ended = await endRun(deps, exportId, runId, 'cancelled', `Cancelled by ${principal.name}`);
+  return publicRun(ended ?? run);
+}
+
+/** The run's rejected rows (CSV), streamed; 404 when it has none (or they are past RUN_RETENTION_DAYS). */
+export async function rejectedRows(deps: RunDeps, principal: Principal, exportId: string, runId: string): Promise<{ body: NodeJS.ReadableStream; contentLength?: number; fileName: string }> {
+  const run = await findRun(deps, principal, exportId, runId);
+  if (!run.rejectedRows) throw new NotFoundError(`Rejected rows of run ${runId}`);
+  const file = await deps.runFiles.download(run.rejectedRows.replace(/^[^/]+\//, ''));
+  if (!file) throw new NotFoundError(`Rejected rows of run ${runId} (kept for RUN_RETENTION_DAYS days)`);
+  return { ...file, fileName: `rejected-${runId}.csv` };
+}
+
+/** A dry run's sample of payloads (JSON); 404 when the run has none. */
+export async function payloadSample(deps: RunDeps, principal: Principal, exportId: string, runId: string): Promise<unknown> {
+  const run = await findRun(deps, principal, exportId, runId);
+  const text = run.payloadSample ? await deps.runFiles.readText(run.payloadSample) : undefined;
+  if (text === undefined) throw new NotFoundError(`Payload sample of run ${runId}`);
+  return JSON.parse(text);
+}

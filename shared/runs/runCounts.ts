@@ -1,0 +1,113 @@
+import type { RunCounts, RunReason, RunStatus } from '../model.js';
+import { TERMINAL_BATCH, type BatchState, type PlanSummary } from '../store/runStore.js';
+
+/**
+ * The run's counts and outcome as pure rules. The planner's summary is kept as it wrote it, each
+ * batch records its own outcome, and everything the run shows is derived from the two here.
+ * At a terminal status: read = rejected + duplicate + unchanged + upserted + failed.
+ */
+
+/** Contacts of a batch that were to be upserted and are not yet accounted for (a batch's "unconfirmed"). */
+export function unconfirmedUpserts(b: Pick<BatchState, 'contacts' | 'rejected' | 'unsubscribes'>): number {
+  return Math.max(0, b.contacts - b.rejected - b.unsubscribes);
+}
+
+export interface BatchSums {
+  batches: number;
+  terminal: number;
+  /** Outcomes of terminal batches. */
+  upserted: number;
+  unsubscribed: number;
+  failed: number;
+  /** Unsubscribes of terminal batches that did not take effect (the next run tries again). */
+  unsubscribesFailed: number;
+  /** Contacts ActiveCampaign rejected, in any batch (recorded when they are dropped). */
+  rejected: number;
+  /** Upserts of batches that have no outcome yet. */
+  unconfirmed: number;
+  /** Reason → contacts, of failures and of ActiveCampaign's rejections. */
+  failedReasons: Record<string, number>;
+  rejectedReasons: Record<string, number>;
+}
+
+export function sumBatches(batches: Iterable<BatchState>): BatchSums {
+  const sums: BatchSums = { batches: 0, terminal: 0, upserted: 0, unsubscribed: 0, failed: 0, unsubscribesFailed: 0, rejected: 0, unconfirmed: 0, failedReasons: {}, rejectedReasons: {} };
+  for (const b of batches) {
+    sums.batches++;
+    sums.rejected += b.rejected;
+    addReasons(sums.rejectedReasons, b.rejectedReasons ?? {});
+    if (!TERMINAL_BATCH.has(b.status)) {
+      sums.unconfirmed += unconfirmedUpserts(b);
+      continue;
+    }
+    sums.terminal++;
+    sums.upserted += b.upserted;
+    sums.unsubscribed += b.unsubscribed;
+    sums.failed += b.failed;
+    const lostUnsubscribes = Math.max(0, b.unsubscribes - b.unsubscribed);
+    sums.unsubscribesFailed += lostUnsubscribes;
+    const lost = b.failed + lostUnsubscribes;
+    if (lost > 0) addReasons(sums.failedReasons, { [b.error ?? 'not sent']: lost });
+  }
+  return sums;
+}
+
+function addReasons(into: Record<string, number>, from: Record<string, number>): void {
+  for (const [reason, n] of Object.entries(from)) into[reason] = (into[reason] ?? 0) + n;
+}
+
+/**
+ * The run's counts. `final`: the run is ending now, so batches without an outcome count as failed
+ * (not sent, or not confirmed); while it sends they are simply not counted yet.
+ */
+export function runCounts(plan: PlanSummary, sums: BatchSums, final: boolean): RunCounts {
+  return {
+    read: plan.read,
+    duplicate: plan.duplicate,
+    unchanged: plan.unchanged,
+    rejected: plan.rejected + sums.rejected,
+    upserted: sums.upserted,
+    unsubscribed: sums.unsubscribed,
+    failed: sums.failed + (final ? sums.unconfirmed : 0),
+  };
+}
+
+/** Reasons, commonest first: rejections (planner's and ActiveCampaign's) and failures. */
+export function runReasons(plan: PlanSummary, sums: BatchSums, limit = 10): RunReason[] {
+  const reasons: RunReason[] = [];
+  const rejected: Record<string, number> = { ...plan.rejectedReasons };
+  addReasons(rejected, sums.rejectedReasons);
+  for (const [reason, count] of Object.entries(rejected)) reasons.push({ kind: 'rejected', reason, count });
+  for (const [reason, count] of Object.entries(sums.failedReasons)) reasons.push({ kind: 'failed', reason, count });
+  return reasons.sort((a, b) => b.count - a.count).slice(0, limit);
+}
+
+/**
+ * How a run that sent everything it could ends. A run that achieved nothing is `failed`, with its
+ * commonest reason: every contact it tried to send failed, or every row it read was rejected. A
+ * run with rejections or failures is `completedWithErrors` with a summary of them.
+ */
+export function runOutcome(counts: RunCounts, reasons: RunReason[], sums: Pick<BatchSums, 'unsubscribesFailed'>): { status: RunStatus; error?: string } {
+  const commonest = (kind: RunReason['kind']) => reasons.find((r) => r.kind === kind);
+  const distinct = counts.read - counts.duplicate;
+  if (counts.failed > 0 && counts.upserted + counts.unsubscribed === 0) {
+    const r = commonest('failed');
+    return { status: 'failed', error: `No contact reached ActiveCampaign: ${counts.failed} failed${r ? `, most with "${r.reason}"` : ''}` };
+  }
+  if (distinct > 0 && counts.rejected >= distinct && counts.upserted + counts.unsubscribed === 0) {
+    const r = commonest('rejected');
+    return { status: 'failed', error: `Every row was rejected${r ? `, most for "${r.reason}"` : ''}: check the data matching (see the rejected rows)` };
+  }
+  if (counts.failed > 0 || counts.rejected > 0 || sums.unsubscribesFailed > 0) return { status: 'completedWithErrors', error: summary(counts, reasons, sums.unsubscribesFailed) };
+  return { status: 'completed' };
+}
+
+function summary(counts: RunCounts, reasons: RunReason[], unsubscribesFailed: number): string {
+  const parts: string[] = [];
+  const top = (kind: RunReason['kind']) =>
+    reasons.filter((r) => r.kind === kind).slice(0, 3).map((r) => `${r.reason} (${r.count})`).join('; ');
+  if (counts.failed > 0) parts.push(`${counts.failed} contact(s) failed and will be sent again by the next run: ${top('failed')}`);
+  if (unsubscribesFailed > 0) parts.push(`${unsubscribesFailed} unsubscribe(s) did not take effect and will be tried again`);
+  if (counts.rejected > 0) parts.push(`${counts.rejected} row(s) rejected: ${top('rejected')}`);
+  return parts.join('. ');
+}

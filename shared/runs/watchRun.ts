@@ -1,0 +1,62 @@
+import { TERMINAL_STATUSES } from '../model.js';
+import type { AppServices } from '../services.js';
+import { TERMINAL_BATCH, type BatchState, type RunRecord } from '../store/runStore.js';
+import { runCounts, sumBatches } from './runCounts.js';
+import { collect, finalizeRun, type LifecycleDeps } from './runLifecycle.js';
+import type { WatchMessage } from './runQueues.js';
+
+export type WatchDeps = LifecycleDeps & Pick<AppServices, 'config'>;
+
+/**
+ * No batch reached its outcome for this long: the batches still open get their messages again (a
+ * lost or poisoned message must not hold the run; each batch is claimed, so a copy is harmless).
+ */
+export const BATCHES_STALLED_AFTER_IN_MS = 10 * 60_000;
+
+/**
+ * The run watcher, on its own queue: every poll interval it adds up the run's batches, shows the
+ * live counts on the run, and finalizes it once every batch is terminal; then it looks again.
+ * A message of a superseded watcher chain (the run names the current one) does nothing.
+ */
+export async function watchRun(deps: WatchDeps, message: WatchMessage, log: (m: string) => void = () => {}): Promise<void> {
+  const { exportId, runId, watchId } = message;
+  const run = await deps.runs.getRun(exportId, runId);
+  if (!run || TERMINAL_STATUSES.has(run.status) || !run.plan || run.status !== 'sending') return;
+  if (watchId && run.watchId && watchId !== run.watchId) return;
+  const batches = await collect(deps.runs.listBatches(runId));
+  const sums = sumBatches(batches);
+  if (sums.terminal >= run.plan.batches) {
+    await finalizeRun(deps, exportId, runId, { sums, batches });
+    return;
+  }
+  const now = new Date().toISOString();
+  const progressed = sums.terminal !== run.batches.done;
+  const stalledSince = Date.parse(run.batchProgressAt ?? run.lastProgressAt ?? run.startedAt);
+  const stalled = !progressed && Date.now() - stalledSince > BATCHES_STALLED_AFTER_IN_MS;
+  const { run: current } = await deps.runs.updateRun(exportId, runId, (r) =>
+    r.status !== 'sending' || !r.plan
+      ? undefined
+      : {
+          ...r,
+          counts: runCounts(r.plan, sums, false),
+          batches: { total: r.plan.batches, done: sums.terminal },
+          lastProgressAt: now,
+          batchProgressAt: progressed || stalled ? now : r.batchProgressAt,
+        },
+  );
+  if (stalled) await resendOpenBatches(deps, current, batches, log);
+  await deps.queues.watch(message, deps.config.importPollIntervalInMs);
+}
+
+/** Sends again the messages of the run's open batches: a batch message, or a status check for an accepted import. */
+export async function resendOpenBatches(deps: Pick<AppServices, 'queues' | 'config'>, run: RunRecord, batches: BatchState[], log: (m: string) => void): Promise<number> {
+  let sent = 0;
+  for (const b of batches) {
+    if (TERMINAL_BATCH.has(b.status)) continue;
+    if (b.status === 'submitted' && b.importId) await deps.queues.statusCheck({ exportId: run.exportId, runId: run.runId, batch: b.batch, importId: b.importId }, 0);
+    else await deps.queues.batches({ exportId: run.exportId, runId: run.runId, batch: b.batch });
+    sent++;
+  }
+  if (sent > 0) log(`Run ${run.runId}: no batch finished for ${BATCHES_STALLED_AFTER_IN_MS / 60_000} minutes; ${sent} open batch(es) sent again`);
+  return sent;
+}

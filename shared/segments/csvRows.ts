@@ -1,0 +1,54 @@
+import type { Transform } from 'node:stream';
+import type { BlobServiceClient } from '@azure/storage-blob';
+import { parse } from 'csv-parse';
+import type { SegmentRow } from './readSegmentFile.js';
+import { SegmentError } from './segmentError.js';
+import type { SegmentFile } from './snapshot.js';
+import { pipeText, storageProblem } from './textStream.js';
+
+/** A header (or model.json's attribute list) that names a column twice is refused: no "second wins". */
+export function checkColumns(columns: readonly string[], where: string): void {
+  const seen = new Set<string>();
+  for (const c of columns) {
+    if (seen.has(c)) throw new SegmentError(`${where} names the column "${c}" twice`);
+    seen.add(c);
+  }
+}
+
+/** Rows of a CSV file: a header row where the file has one, else the columns model.json names. */
+export async function* csvRows(blobs: BlobServiceClient, file: SegmentFile, options: { abortSignal?: AbortSignal } = {}): AsyncGenerator<SegmentRow> {
+  const where = `${file.container}/${file.name}`;
+  const parser = parse({
+    delimiter: file.delimiter,
+    quote: file.quote === false ? null : file.quote,
+    relax_column_count: true,
+    skip_empty_lines: true,
+  }) as unknown as Transform;
+  const { done } = await pipeText(blobs, file, parser, options);
+  let columns = file.columns;
+  let row = 0;
+  try {
+    for await (const values of parser as AsyncIterable<string[]>) {
+      row++;
+      if (row === 1 && file.header) {
+        const header = values.map((v) => v.trim());
+        // With model.json the attributes name the columns; a header row is only skipped.
+        if (!columns) {
+          if (header.every((h) => !h)) throw new SegmentError(`${where}: the header row is empty`);
+          checkColumns(header, `${where}: the header row`);
+          columns = header;
+        }
+        continue;
+      }
+      if (!columns) throw new SegmentError(`${where}: no header row and no column names`);
+      const record: Record<string, string> = {};
+      for (let i = 0; i < columns.length; i++) record[columns[i]] = values[i] ?? '';
+      yield { file: where, row, record };
+    }
+    await done;
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (typeof code === 'string' && code.startsWith('CSV_')) throw new SegmentError(`${where}: corrupt CSV near row ${row + 1}: ${(error as Error).message}`);
+    throw storageProblem(error, where) ?? error;
+  }
+}

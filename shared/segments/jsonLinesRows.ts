@@ -1,0 +1,60 @@
+import { Transform } from 'node:stream';
+import type { BlobServiceClient } from '@azure/storage-blob';
+import type { SegmentRow } from './readSegmentFile.js';
+import { SegmentError } from './segmentError.js';
+import type { SegmentFile } from './snapshot.js';
+import { pipeText, storageProblem } from './textStream.js';
+
+/** Rows of a JSON Lines file: one object a line, blank lines skipped; values as text (objects as JSON). */
+export async function* jsonLinesRows(blobs: BlobServiceClient, file: SegmentFile, options: { abortSignal?: AbortSignal } = {}): AsyncGenerator<SegmentRow> {
+  const where = `${file.container}/${file.name}`;
+  const parser = jsonLines(where);
+  const { done } = await pipeText(blobs, file, parser, options);
+  let row = 0;
+  try {
+    for await (const record of parser as AsyncIterable<Record<string, string>>) yield { file: where, row: ++row, record };
+    await done;
+  } catch (error) {
+    throw storageProblem(error, where) ?? error;
+  }
+}
+
+function jsonLines(where: string): Transform {
+  let rest = '';
+  let line = 0;
+  const parseLine = (text: string, push: (o: unknown) => void) => {
+    line++;
+    if (!text.trim()) return;
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      throw new SegmentError(`${where}: line ${line} is not valid JSON`);
+    }
+    if (!value || typeof value !== 'object' || Array.isArray(value)) throw new SegmentError(`${where}: line ${line} is not a JSON object`);
+    const record: Record<string, string> = {};
+    for (const [k, v] of Object.entries(value)) record[k] = v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
+    push(record);
+  };
+  return new Transform({
+    readableObjectMode: true,
+    transform(chunk: Buffer | string, _enc, callback) {
+      try {
+        const lines = (rest + chunk.toString()).split('\n');
+        rest = lines.pop() ?? '';
+        for (const l of lines) parseLine(l.replace(/\r$/, ''), (o) => this.push(o));
+        callback();
+      } catch (error) {
+        callback(error as Error);
+      }
+    },
+    flush(callback) {
+      try {
+        parseLine(rest.replace(/\r$/, ''), (o) => this.push(o));
+        callback();
+      } catch (error) {
+        callback(error as Error);
+      }
+    },
+  });
+}

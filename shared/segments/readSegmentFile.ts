@@ -1,0 +1,20 @@
+import type { BlobServiceClient } from '@azure/storage-blob';
+import { csvRows } from './csvRows.js';
+import { jsonLinesRows } from './jsonLinesRows.js';
+import { parquetRows } from './parquetRows.js';
+import type { SegmentFile } from './snapshot.js';
+
+export interface SegmentRow {
+  /** `container/name` of the file the row came from. */
+  file: string;
+  /** The row's record number in its file, counting a header row (as a spreadsheet shows it). */
+  row: number;
+  record: Record<string, string>;
+}
+
+/** Streams the rows of one segment file with the reader of its format, never holding the file. */
+export function readSegmentFile(blobs: BlobServiceClient, file: SegmentFile, options: { abortSignal?: AbortSignal } = {}): AsyncGenerator<SegmentRow> {
+  if (file.format === 'parquet') return parquetRows(blobs, file);
+  if (file.format === 'jsonl') return jsonLinesRows(blobs, file, options);
+  return csvRows(blobs, file, options);
+}

@@ -1,0 +1,70 @@
+import { createGunzip } from 'node:zlib';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { BlobServiceClient } from '@azure/storage-blob';
+import { statusOf } from '../store/tables.js';
+import { SegmentError } from './segmentError.js';
+import type { SegmentFile } from './snapshot.js';
+
+/**
+ * A segment file's text, piped into `parser`: downloaded under its ETag (a file replaced mid-run
+ * fails the run instead of mixing two snapshots), gunzipped when `.gz`, and decoded as UTF-8 that
+ * must be valid (a leading BOM is dropped). `done` settles when the pipeline ends.
+ */
+export async function pipeText(blobs: BlobServiceClient, file: SegmentFile, parser: Transform, options: { abortSignal?: AbortSignal } = {}): Promise<{ done: Promise<void> }> {
+  const where = `${file.container}/${file.name}`;
+  let body: NodeJS.ReadableStream;
+  try {
+    const download = await blobs
+      .getContainerClient(file.container)
+      .getBlobClient(file.name)
+      .download(0, undefined, { conditions: file.etag ? { ifMatch: file.etag } : undefined, maxRetryRequests: 5, abortSignal: options.abortSignal });
+    body = download.readableStreamBody!;
+  } catch (error) {
+    throw storageProblem(error, where) ?? error;
+  }
+  const stages: NodeJS.ReadWriteStream[] = [];
+  if (file.gzip) stages.push(createGunzip());
+  stages.push(utf8Decoder(where));
+  const source = Readable.from(body as AsyncIterable<Buffer>);
+  const done = pipeline([source, ...stages, parser] as unknown as [NodeJS.ReadableStream, NodeJS.WritableStream]);
+  // The parser's iterator surfaces a stage's failure too; a reader that stops early ends the pipeline.
+  done.catch(() => undefined);
+  return { done };
+}
+
+/** A segment problem for a storage failure that has one (412: changed, 404: gone), else undefined. */
+export function storageProblem(error: unknown, where: string): SegmentError | undefined {
+  if (error instanceof SegmentError) return error;
+  if (statusOf(error) === 412) return new SegmentError(`${where} changed while the run was reading it`);
+  if (statusOf(error) === 404) return new SegmentError(`${where} no longer exists`);
+  const code = (error as { code?: string }).code;
+  if (code === 'Z_DATA_ERROR' || code === 'Z_BUF_ERROR') return new SegmentError(`${where} is not valid gzip: ${(error as Error).message}`);
+  return undefined;
+}
+
+/** Bytes to text, refusing anything that is not UTF-8 (a leading BOM is dropped). */
+function utf8Decoder(where: string): Transform {
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  let offset = 0;
+  const fail = (chunkLength: number) => new SegmentError(`${where} is not UTF-8 text (invalid bytes within the first ${offset + chunkLength} bytes)`);
+  return new Transform({
+    readableObjectMode: false,
+    transform(chunk: Buffer, _enc, callback) {
+      try {
+        const text = decoder.decode(chunk, { stream: true });
+        offset += chunk.length;
+        callback(null, text);
+      } catch {
+        callback(fail(chunk.length));
+      }
+    },
+    flush(callback) {
+      try {
+        callback(null, decoder.decode());
+      } catch {
+        callback(fail(0));
+      }
+    },
+  });
+}

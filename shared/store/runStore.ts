@@ -1,0 +1,338 @@
+import { randomBytes } from 'node:crypto';
+import type { TableClient, TableEntityResult } from '@azure/data-tables';
+import { COUNT_NAMES, emptyCounts, TERMINAL_STATUSES, type Run, type RunStatus } from '../model.js';
+import { ensureTable, isConflict, isNotFound, odataString } from './tables.js';
+
+/** Another run of the export holds its lease. */
+export class RunActiveError extends Error {
+  override readonly name = 'RunActiveError';
+  constructor(readonly runId: string) {
+    super(`Run ${runId} of this export is still active`);
+  }
+}
+
+/** What the planner found, kept as it wrote it: the run's counts are derived from it and the batches. */
+export interface PlanSummary {
+  read: number;
+  rejected: number;
+  duplicate: number;
+  unchanged: number;
+  batches: number;
+  /** Queue messages of the plan (a few batches each) and how many were enqueued so far. */
+  messages: number;
+  enqueued: number;
+  /** Planner rejections by reason. */
+  rejectedReasons: Record<string, number>;
+}
+
+/** A run as stored: the API's run plus the engine's own bookkeeping. */
+export interface RunRecord extends Run {
+  plan?: PlanSummary;
+  /** The one watcher message chain that may look after the run (a re-armed watcher gets a new id). */
+  watchId?: string;
+  /** When a batch last reached its outcome (the watcher sends stuck batches again after a while). */
+  batchProgressAt?: string;
+}
+
+export type BatchStatus = 'pending' | 'sending' | 'uncertain' | 'submitted' | 'completed' | 'failed' | 'cancelled';
+export const TERMINAL_BATCH: ReadonlySet<BatchStatus> = new Set(['completed', 'failed', 'cancelled']);
+
+export interface BatchState {
+  runId: string;
+  batch: number;
+  status: BatchStatus;
+  /** Contacts planned into the batch; how many are unsubscribes (mirror mode) and returners to re-subscribe. */
+  contacts: number;
+  unsubscribes: number;
+  resubscribes: number;
+  /** ActiveCampaign's batchId of the accepted import. */
+  importId?: string;
+  /** The delivery that is sending the batch, and until when its claim holds (ms since epoch). */
+  claimId?: string;
+  claimedUntil?: number;
+  /** Set (ms since epoch) just before the run's last check ahead of a post, cleared when the post is over. */
+  postingAt?: number;
+  /** Failed attempts (not throttling), resubmissions after failed imports, posts whose answer was lost. */
+  attempts: number;
+  resubmits: number;
+  uncertainPosts: number;
+  rejected: number;
+  upserted: number;
+  unsubscribed: number;
+  failed: number;
+  error?: string;
+  /** ActiveCampaign's reasons for the contacts it rejected, with how many each. */
+  rejectedReasons?: Record<string, number>;
+  /** The entity's ETag when read, so that an update can skip reading it again. */
+  etag?: string;
+}
+
+type Entity = Record<string, unknown> & { partitionKey: string; rowKey: string };
+
+/** Newest first in Table order, and readable: inverted milliseconds plus randomness. */
+export function newRunId(now = Date.now()): string {
+  return `${(9_999_999_999_999 - now).toString().padStart(13, '0')}${randomBytes(4).toString('hex')}`;
+}
+
+const RUN_ID = /^\d{13}[0-9a-f]{8}$/;
+/** Whether a string can be a run id (anything else is refused before it reaches a table key). */
+export const isRunId = (value: string) => RUN_ID.test(value);
+
+/** Owns run state: the runs, their batches and the one-active-run lease of each export. */
+export class RunStore {
+  constructor(
+    readonly runsTable: TableClient,
+    readonly batchesTable: TableClient,
+    readonly leasesTable: TableClient,
+  ) {}
+
+  /**
+   * Takes the export's lease and writes the run, or throws RunActiveError with the active run's id.
+   * A lease whose run is terminal (or gone) is stale and taken over with an ETag check.
+   */
+  async createRun(run: RunRecord): Promise<RunRecord> {
+    const leases = await ensureTable(this.leasesTable);
+    for (let attempt = 0; attempt < 10; attempt++) {
+      try {
+        await leases.createEntity({ partitionKey: 'lease', rowKey: run.exportId, runId: run.runId });
+      } catch (error) {
+        if (!isConflict(error)) throw error;
+        const lease = await getEntity(leases, 'lease', run.exportId);
+        if (!lease) continue;
+        const holder = await this.getRun(run.exportId, String(lease.runId));
+        if (holder && !TERMINAL_STATUSES.has(holder.status)) throw new RunActiveError(holder.runId);
+        try {
+          await leases.updateEntity({ partitionKey: 'lease', rowKey: run.exportId, runId: run.runId }, 'Replace', { etag: lease.etag });
+        } catch (e) {
+          if (isConflict(e) || isNotFound(e)) continue;
+          throw e;
+        }
+      }
+      await (await ensureTable(this.runsTable)).createEntity(toRunEntity(run));
+      return run;
+    }
+    throw new Error(`Could not take the run lease of export ${run.exportId}`);
+  }
+
+  /** The id of the export's active run, if any. */
+  async activeRunId(exportId: string): Promise<string | undefined> {
+    const lease = await getEntity(await ensureTable(this.leasesTable), 'lease', exportId);
+    if (!lease) return undefined;
+    const run = await this.getRun(exportId, String(lease.runId));
+    return run && !TERMINAL_STATUSES.has(run.status) ? run.runId : undefined;
+  }
+
+  async getRun(exportId: string, runId: string): Promise<RunRecord | undefined> {
+    const e = await getEntity(await ensureTable(this.runsTable), exportId, runId);
+    return e ? fromRunEntity(e) : undefined;
+  }
+
+  /** One page of the export's runs, newest first (run ids sort newest first). */
+  async listRuns(exportId: string, options: { top?: number; continuationToken?: string } = {}): Promise<{ runs: RunRecord[]; continuationToken?: string }> {
+    const table = await ensureTable(this.runsTable);
+    const pages = table
+      .listEntities<Entity>({ queryOptions: { filter: `PartitionKey eq ${odataString(exportId)}` } })
+      .byPage({ maxPageSize: options.top ?? 50, continuationToken: options.continuationToken });
+    for await (const page of pages) {
+      return { runs: page.map(fromRunEntity), continuationToken: page.continuationToken };
+    }
+    return { runs: [] };
+  }
+
+  /** Every run of an export, newest first (deleting an export, retention). */
+  async *allRuns(exportId: string): AsyncGenerator<RunRecord> {
+    const table = await ensureTable(this.runsTable);
+    for await (const e of table.listEntities<Entity>({ queryOptions: { filter: `PartitionKey eq ${odataString(exportId)}` } })) yield fromRunEntity(e);
+  }
+
+  /**
+   * Read-modify-write of a run under its ETag, retried on conflict. `change` returns the new run,
+   * or undefined to leave it as it is. Returns the run as stored afterwards and whether it changed.
+   * A run that becomes terminal gives its export's lease back.
+   */
+  async updateRun(exportId: string, runId: string, change: (run: RunRecord) => RunRecord | undefined): Promise<{ run: RunRecord; changed: boolean }> {
+    const table = await ensureTable(this.runsTable);
+    for (;;) {
+      const e = await getEntity(table, exportId, runId);
+      if (!e) throw new Error(`Run ${runId} of export ${exportId} does not exist`);
+      const current = fromRunEntity(e);
+      const next = change(structuredClone(current));
+      if (!next) return { run: current, changed: false };
+      try {
+        await table.updateEntity(toRunEntity(next), 'Replace', { etag: e.etag });
+        if (TERMINAL_STATUSES.has(next.status) && !TERMINAL_STATUSES.has(current.status)) await this.#releaseLease(exportId, runId);
+        return { run: next, changed: true };
+      } catch (error) {
+        if (!isConflict(error)) throw error;
+      }
+    }
+  }
+
+  async deleteRun(exportId: string, runId: string): Promise<void> {
+    await deleteEntity(await ensureTable(this.runsTable), exportId, runId);
+    const batches = await ensureTable(this.batchesTable);
+    for await (const e of batches.listEntities<Entity>({ queryOptions: { filter: `PartitionKey eq ${odataString(runId)}`, select: ['RowKey'] } })) {
+      await deleteEntity(batches, runId, e.rowKey);
+    }
+  }
+
+  async #releaseLease(exportId: string, runId: string): Promise<void> {
+    const leases = await ensureTable(this.leasesTable);
+    const lease = await getEntity(leases, 'lease', exportId);
+    if (!lease || lease.runId !== runId) return;
+    try {
+      await leases.deleteEntity('lease', exportId, { etag: lease.etag });
+    } catch (error) {
+      if (!isConflict(error) && !isNotFound(error)) throw error;
+    }
+  }
+
+  /** Writes a new batch; an existing one (a planner that runs again) is kept as it is. */
+  async createBatch(state: BatchState): Promise<void> {
+    try {
+      await (await ensureTable(this.batchesTable)).createEntity(toBatchEntity(state));
+    } catch (error) {
+      if (!isConflict(error)) throw error;
+    }
+  }
+
+  async getBatch(runId: string, batch: number): Promise<BatchState | undefined> {
+    const e = await getEntity(await ensureTable(this.batchesTable), runId, batchKey(batch));
+    return e ? fromBatchEntity(e) : undefined;
+  }
+
+  /**
+   * Like updateRun, for one batch; `change` may be called more than once. With `known` (a state
+   * read earlier, with its ETag) the first attempt skips the read. Every write is conditional, so
+   * two deliveries of one batch cannot both claim it.
+   */
+  async updateBatch(runId: string, batch: number, change: (state: BatchState) => BatchState | undefined, known?: BatchState): Promise<BatchState | undefined> {
+    const table = await ensureTable(this.batchesTable);
+    let current = known?.etag ? known : undefined;
+    for (;;) {
+      if (!current) {
+        const e = await getEntity(table, runId, batchKey(batch));
+        if (!e) return undefined;
+        current = fromBatchEntity(e);
+      }
+      const next = change({ ...current });
+      if (!next) return current;
+      try {
+        const result = await table.updateEntity(toBatchEntity(next), 'Replace', { etag: current.etag });
+        return { ...next, etag: result.etag };
+      } catch (error) {
+        if (!isConflict(error)) throw error;
+        current = undefined;
+      }
+    }
+  }
+
+  async *listBatches(runId: string): AsyncIterable<BatchState> {
+    const table = await ensureTable(this.batchesTable);
+    for await (const e of table.listEntities<Entity>({ queryOptions: { filter: `PartitionKey eq ${odataString(runId)}` } })) yield fromBatchEntity(e);
+  }
+}
+
+async function getEntity(table: TableClient, pk: string, rk: string): Promise<TableEntityResult<Entity> | undefined> {
+  try {
+    return await table.getEntity<Entity>(pk, rk);
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw error;
+  }
+}
+
+async function deleteEntity(table: TableClient, pk: string, rk: string): Promise<void> {
+  try {
+    await table.deleteEntity(pk, rk);
+  } catch (error) {
+    if (!isNotFound(error)) throw error;
+  }
+}
+
+const batchKey = (batch: number) => String(batch).padStart(7, '0');
+
+/** Properties kept as JSON text (Table properties are scalars). */
+const JSON_PROPERTIES = ['snapshot', 'reasons', 'removals', 'plan'] as const;
+
+function toRunEntity(run: RunRecord): Entity {
+  const { runId, exportId, counts, batches, ...rest } = run;
+  const e: Entity = { partitionKey: exportId, rowKey: runId, ...rest, batchesTotal: batches.total, batchesDone: batches.done };
+  for (const k of JSON_PROPERTIES) e[k] = run[k] === undefined ? undefined : JSON.stringify(run[k]);
+  for (const k of COUNT_NAMES) e[`count_${k}`] = counts[k];
+  for (const key of Object.keys(e)) if (e[key] === undefined) delete e[key];
+  return e;
+}
+
+function fromRunEntity(e: Entity): RunRecord {
+  const counts = emptyCounts();
+  for (const k of COUNT_NAMES) counts[k] = Number(e[`count_${k}`] ?? 0);
+  const text = (k: string) => (typeof e[k] === 'string' ? (e[k] as string) : undefined);
+  const parsed = (k: string) => (text(k) === undefined ? undefined : JSON.parse(text(k)!));
+  return {
+    runId: e.rowKey,
+    exportId: e.partitionKey,
+    trigger: e.trigger as Run['trigger'],
+    status: e.status as RunStatus,
+    snapshot: parsed('snapshot'),
+    counts,
+    error: text('error'),
+    reasons: parsed('reasons'),
+    startedAt: String(e.startedAt),
+    finishedAt: text('finishedAt'),
+    rejectedRows: text('rejectedRows'),
+    dryRun: Boolean(e.dryRun),
+    fullSync: Boolean(e.fullSync),
+    confirmRemovals: Boolean(e.confirmRemovals),
+    payloadSample: text('payloadSample'),
+    batches: { total: e.batchesTotal === undefined ? undefined : Number(e.batchesTotal), done: Number(e.batchesDone ?? 0) },
+    removals: parsed('removals'),
+    lastProgressAt: text('lastProgressAt'),
+    plan: parsed('plan'),
+    watchId: text('watchId'),
+    batchProgressAt: text('batchProgressAt'),
+  };
+}
+
+/** The run as the API shows it: without the engine's bookkeeping. */
+export function publicRun(run: RunRecord): Run {
+  const { plan: _plan, watchId: _watchId, batchProgressAt: _batchProgressAt, ...rest } = run;
+  for (const key of Object.keys(rest) as (keyof Run)[]) if (rest[key] === undefined) delete rest[key];
+  return rest;
+}
+
+function toBatchEntity(s: BatchState): Entity {
+  const e: Entity = { partitionKey: s.runId, rowKey: batchKey(s.batch), ...s };
+  delete e.runId;
+  delete e.batch;
+  delete e.etag;
+  e.rejectedReasons = s.rejectedReasons ? JSON.stringify(s.rejectedReasons) : undefined;
+  for (const key of Object.keys(e)) if (e[key] === undefined) delete e[key];
+  return e;
+}
+
+function fromBatchEntity(e: Entity): BatchState {
+  const n = (k: string) => Number(e[k] ?? 0);
+  return {
+    runId: e.partitionKey,
+    batch: Number(e.rowKey),
+    status: e.status as BatchStatus,
+    contacts: n('contacts'),
+    unsubscribes: n('unsubscribes'),
+    resubscribes: n('resubscribes'),
+    importId: (e.importId as string | undefined) ?? undefined,
+    claimId: (e.claimId as string | undefined) ?? undefined,
+    claimedUntil: e.claimedUntil === undefined ? undefined : Number(e.claimedUntil),
+    postingAt: e.postingAt === undefined ? undefined : Number(e.postingAt),
+    attempts: n('attempts'),
+    resubmits: n('resubmits'),
+    uncertainPosts: n('uncertainPosts'),
+    rejected: n('rejected'),
+    upserted: n('upserted'),
+    unsubscribed: n('unsubscribed'),
+    failed: n('failed'),
+    error: (e.error as string | undefined) ?? undefined,
+    rejectedReasons: typeof e.rejectedReasons === 'string' ? JSON.parse(e.rejectedReasons) : undefined,
+    etag: (e.etag as string | undefined) ?? undefined,
+  };
+}
