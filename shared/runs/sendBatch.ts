@@ -24,10 +24,15 @@ const MAX_VALIDATION_ROUNDS = 5;
  * instead of posted again: at most this many imports a batch.
  */
 export const MAX_UNCERTAIN_POSTS = 2;
-/** How long to wait after a lost answer before the one repeat (an import accepted late shows by then). */
-const UNCERTAIN_WAIT_IN_MS = 30_000;
-/** The most a claim can need: the budget's longest wait (30 s), the request's timeout, and a margin. */
-const claimTtlInMs = (deps: Pick<AppServices, 'config'>) => 45_000 + deps.config.activeCampaignTimeoutInMs;
+/**
+ * A posting claim lasts the request's timeout and a margin: it is taken once the budget's slot has
+ * come, so that a delivery that dies holds its batch only briefly.
+ */
+const postClaimTtlInMs = (deps: Pick<AppServices, 'config'>) => deps.config.activeCampaignTimeoutInMs + 15_000;
+/** A look-up claim is renewed every few contacts. */
+const lookupClaimTtlInMs = (deps: Pick<AppServices, 'config'>) => 2 * deps.config.activeCampaignTimeoutInMs + 15_000;
+/** How long to wait after a lost answer before the one repeat: an import accepted late shows by then. */
+const uncertainWaitInMs = (deps: Pick<AppServices, 'config'>) => Math.max(5_000, 2 * deps.config.activeCampaignTimeoutInMs);
 
 export type SendOutcome = 'submitted' | 'skipped' | 'deferred' | 'completed' | 'failed' | 'cancelled';
 
@@ -75,45 +80,52 @@ export async function sendBatch(deps: SendDeps, message: BatchMessage, log: (m: 
     await deps.queues.statusCheck({ exportId, runId, batch, importId: message.acceptedImportId }, deps.config.importPollIntervalInMs);
     return 'submitted';
   }
-  const claimed = await claim(deps, state, message.claimId);
-  if (!claimed) {
-    // Another delivery holds the batch: look again once its claim would have run out.
-    const wait = Math.max(1_000, (state.claimedUntil ?? Date.now()) - Date.now() + 1_000);
-    await deps.queues.batches({ ...message, claimId: undefined }, wait);
+  const claimId = message.claimId ?? randomUUID();
+  if (heldByAnother(state, claimId)) {
+    // Another delivery is posting the batch right now: look again once its claim would have run out.
+    await deps.queues.batches({ ...message, claimId: undefined }, Math.max(1_000, state.claimedUntil! - Date.now() + 1_000));
     return 'deferred';
   }
-  const again = { ...message, claimId: claimed.claimId };
+  const again = { ...message, claimId };
   try {
     const client = await deps.activeCampaign(connection);
-    if (claimed.uncertainPosts >= MAX_UNCERTAIN_POSTS) return await verifyArrival(deps, client, exp, claimed, log);
-    return await post(deps, client, exp, connection, claimed, again, log);
+    if (state.uncertainPosts >= MAX_UNCERTAIN_POSTS) return await verifyArrival(deps, client, exp, state, again, log);
+    return await post(deps, client, exp, connection, state, again, log);
   } catch (error) {
-    return handleFailure(deps, exp, connection, claimed, again, error, log);
+    return handleFailure(deps, connection, again, error, log);
   }
 }
 
-/** Takes the batch for this delivery (or keeps its own claim); undefined when another delivery holds it. */
-async function claim(deps: SendDeps, state: BatchState, ownClaimId: string | undefined): Promise<BatchState | undefined> {
-  const claimId = ownClaimId ?? randomUUID();
+const heldByAnother = (s: BatchState, claimId: string) => s.status === 'sending' && s.claimId !== claimId && (s.claimedUntil ?? 0) > Date.now();
+
+/** Another delivery claimed the batch between this one's first look and its post: that one sends it. */
+class ClaimHeldError extends Error {
+  override readonly name = 'ClaimHeldError';
+}
+
+/**
+ * Takes the batch for this delivery for `ttlInMs` (or renews its own claim), ETag-conditional so
+ * that two deliveries cannot both take it; undefined when another delivery holds it.
+ */
+async function claim(deps: SendDeps, state: BatchState, claimId: string, ttlInMs: number, extra: Partial<BatchState> = {}): Promise<BatchState | undefined> {
   let taken = false;
   const result = await deps.runs.updateBatch(state.runId, state.batch, (s) => {
-    if (s.status !== 'pending' && s.status !== 'sending') return undefined;
-    const held = s.status === 'sending' && s.claimId !== claimId && (s.claimedUntil ?? 0) > Date.now();
-    if (held) return undefined;
+    if ((s.status !== 'pending' && s.status !== 'sending') || heldByAnother(s, claimId)) return undefined;
     taken = true;
-    return { ...s, status: 'sending', claimId, claimedUntil: Date.now() + claimTtlInMs(deps) };
+    return { ...s, ...extra, status: 'sending', claimId, claimedUntil: Date.now() + ttlInMs };
   }, state);
   return taken ? result : undefined;
 }
 
 async function post(deps: SendDeps, client: ActiveCampaignClient, exp: Export, connection: Connection, state: BatchState, again: BatchMessage, log: (m: string) => void): Promise<SendOutcome> {
   const { exportId, runId, batch } = again;
+  const claimId = again.claimId!;
   let contacts = (await deps.runFiles.readBatch(runId, batch)) as ImportContact[] | undefined;
   if (!contacts) return 'skipped'; // the run ended and its payloads are gone
   let known = state;
   for (let round = 0; ; round++) {
     if (contacts.length === 0) {
-      await completeBatch(deps, exportId, runId, batch, { status: 'completed', upserted: 0, unsubscribed: 0, failed: 0 }, known);
+      await completeBatch(deps, exportId, runId, batch, { status: 'completed', upserted: 0, unsubscribed: 0, failed: 0 }, undefined);
       return 'completed';
     }
     let marked = false;
@@ -122,7 +134,9 @@ async function post(deps: SendDeps, client: ActiveCampaignClient, exp: Export, c
       // and then the run's status is read: a run that ends from now on waits for this post, and one
       // that ended already stops it, so nothing is sent after a cancellation was answered.
       const beforeSend = async () => {
-        known = (await deps.runs.updateBatch(runId, batch, (s) => (s.claimId !== state.claimId ? undefined : { ...s, postingAt: Date.now() }), known)) ?? known;
+        const claimed = await claim(deps, known, claimId, postClaimTtlInMs(deps), { postingAt: Date.now() });
+        if (!claimed) throw new ClaimHeldError(`Batch ${batch} of run ${runId} is being sent by another delivery`);
+        known = claimed;
         marked = true;
         const current = await deps.runs.getRun(exportId, runId);
         if (!current || TERMINAL_STATUSES.has(current.status)) throw new RunEndedError(`Run ${runId} ended before batch ${batch} was sent`);
@@ -131,12 +145,12 @@ async function post(deps: SendDeps, client: ActiveCampaignClient, exp: Export, c
       try {
         batchId = (await client.bulkImport(contacts, { beforeSend, excludeAutomations: !exp.runAutomations })).batchId;
       } catch (error) {
-        if (marked) known = (await clearPosting(deps, known, state.claimId)) ?? known;
+        if (marked) known = (await clearPosting(deps, known, claimId)) ?? known;
         throw error;
       }
       try {
         await deps.runs.updateBatch(runId, batch, (s) =>
-          s.status !== 'sending' || s.claimId !== state.claimId
+          s.status !== 'sending' || s.claimId !== claimId
             ? undefined
             : { ...s, status: 'submitted', importId: batchId, claimId: undefined, claimedUntil: undefined, postingAt: undefined, attempts: s.attempts + 1 },
         known);
@@ -178,15 +192,17 @@ async function clearPosting(deps: SendDeps, known: BatchState, claimId: string |
  * on the list (an unsubscribe: unsubscribed from it) arrived; one that is not is known not to have
  * arrived and counts as failed (the next run sends it again).
  */
-async function verifyArrival(deps: SendDeps, client: ActiveCampaignClient, exp: Export, state: BatchState, log: (m: string) => void): Promise<SendOutcome> {
+async function verifyArrival(deps: SendDeps, client: ActiveCampaignClient, exp: Export, state: BatchState, again: BatchMessage, log: (m: string) => void): Promise<SendOutcome> {
   const { runId, batch } = state;
+  const claimId = again.claimId!;
+  if (!(await claim(deps, state, claimId, lookupClaimTtlInMs(deps)))) return 'skipped';
   const contacts = await deps.runFiles.readBatch(runId, batch);
   if (!contacts) return 'skipped';
   let upserted = 0;
   let unsubscribed = 0;
   const missing: string[] = [];
   for (const [i, c] of contacts.entries()) {
-    if (i > 0 && i % 25 === 0) await deps.runs.updateBatch(runId, batch, (s) => (s.claimId === state.claimId ? { ...s, claimedUntil: Date.now() + claimTtlInMs(deps) } : undefined));
+    if (i > 0 && i % 10 === 0 && !(await claim(deps, state, claimId, lookupClaimTtlInMs(deps)))) return 'skipped';
     const isUnsubscribe = Boolean(c.unsubscribe?.length);
     const found = await client.findContacts(c.email, { listId: exp.listId, status: isUnsubscribe ? 2 : undefined }, { patienceInMs: 0 });
     if (found.length === 0) {
@@ -202,15 +218,19 @@ async function verifyArrival(deps: SendDeps, client: ActiveCampaignClient, exp: 
     unsubscribed,
     failed: missing.length,
     error: missing.length > 0 ? 'ActiveCampaign did not answer, and the contact was not on the list afterwards' : undefined,
-  }, undefined, { checkClaim: state.claimId });
+  }, undefined, { checkClaim: claimId });
   return 'completed';
 }
 
-async function handleFailure(deps: SendDeps, exp: Export, connection: Connection, state: BatchState, again: BatchMessage, error: unknown, log: (m: string) => void): Promise<SendOutcome> {
+async function handleFailure(deps: SendDeps, connection: Connection, again: BatchMessage, error: unknown, log: (m: string) => void): Promise<SendOutcome> {
   const { exportId, runId, batch } = again;
   const reason = (error as Error).message;
+  if (error instanceof ClaimHeldError) {
+    log(reason);
+    return 'skipped';
+  }
   if (error instanceof RunEndedError) {
-    await runEnded(deps, exportId, runId, state);
+    await completeBatch(deps, exportId, runId, batch, { status: 'cancelled', upserted: 0, unsubscribed: 0, failed: undefined, error: 'The run ended before the batch was sent' });
     log(reason);
     return 'cancelled';
   }
@@ -237,9 +257,10 @@ async function handleFailure(deps: SendDeps, exp: Export, connection: Connection
     return 'deferred';
   }
   if (error instanceof TransientError && error.mayHaveArrived) {
-    await deps.runs.updateBatch(runId, batch, (s) => (s.claimId !== state.claimId ? undefined : { ...s, uncertainPosts: s.uncertainPosts + 1, error: reason }));
-    await deps.queues.batches(again, UNCERTAIN_WAIT_IN_MS);
-    log(`Batch ${batch} of run ${runId}: no answer to the post (${reason}); it may have arrived, so it is checked in ${UNCERTAIN_WAIT_IN_MS / 1000} s before anything is sent again`);
+    const wait = uncertainWaitInMs(deps);
+    await deps.runs.updateBatch(runId, batch, (s) => (s.claimId !== again.claimId ? undefined : { ...s, uncertainPosts: s.uncertainPosts + 1, error: reason }));
+    await deps.queues.batches(again, wait);
+    log(`Batch ${batch} of run ${runId}: no answer to the post (${reason}); it may have arrived, so nothing is sent again for ${wait / 1000} s`);
     return 'deferred';
   }
   const attempt = (again.attempt ?? 0) + 1;

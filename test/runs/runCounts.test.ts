@@ -1,0 +1,89 @@
+import { describe, expect, it } from 'vitest';
+import { runCounts, runOutcome, runReasons, sumBatches, unconfirmedUpserts } from '../../shared/runs/runCounts.js';
+import { tally } from '../../shared/runs/checkImport.js';
+import type { BatchState, PlanSummary } from '../../shared/store/runStore.js';
+
+const plan = (p: Partial<PlanSummary> = {}): PlanSummary => ({ read: 1000, rejected: 10, duplicate: 5, unchanged: 385, batches: 3, messages: 1, enqueued: 1, rejectedReasons: { 'missing email': 10 }, ...p });
+const batch = (b: Partial<BatchState>): BatchState => ({
+  runId: 'r', batch: 1, status: 'pending', contacts: 200, unsubscribes: 0, resubscribes: 0, attempts: 0, resubmits: 0, uncertainPosts: 0, rejected: 0, upserted: 0, unsubscribed: 0, failed: 0, ...b,
+});
+const addsUp = (c: ReturnType<typeof runCounts>) => expect(c.read).toBe(c.rejected + c.duplicate + c.unchanged + c.upserted + c.failed);
+
+describe('the run counts rule', () => {
+  it('takes read, duplicates and unchanged from the plan and outcomes from the batches; nothing by subtraction', () => {
+    const sums = sumBatches([
+      batch({ batch: 1, status: 'completed', upserted: 198, rejected: 2, rejectedReasons: { 'ActiveCampaign: blocked': 2 } }),
+      batch({ batch: 2, status: 'completed', upserted: 195, failed: 5, error: 'ActiveCampaign could not process the contact' }),
+      batch({ batch: 3, status: 'submitted', contacts: 200 }),
+    ]);
+    const live = runCounts(plan(), sums, false);
+    expect(live).toEqual({ read: 1000, rejected: 12, duplicate: 5, unchanged: 385, upserted: 393, unsubscribed: 0, failed: 5 });
+    const final = runCounts(plan(), sums, true);
+    expect(final.failed).toBe(205);
+    addsUp(final);
+  });
+
+  it('counts a batch\'s unconfirmed upserts once: contacts less rejected less unsubscribes', () => {
+    expect(unconfirmedUpserts({ contacts: 250, rejected: 3, unsubscribes: 40 })).toBe(207);
+    expect(unconfirmedUpserts({ contacts: 5, rejected: 5, unsubscribes: 2 })).toBe(0);
+  });
+
+  it('adds up with unsubscribes, which are not rows read', () => {
+    const sums = sumBatches([
+      batch({ batch: 1, status: 'completed', contacts: 250, unsubscribes: 50, upserted: 200, unsubscribed: 48 }),
+      batch({ batch: 2, status: 'completed', contacts: 200, unsubscribes: 0, upserted: 200 }),
+      batch({ batch: 3, status: 'completed', contacts: 190, unsubscribes: 0, upserted: 190 }),
+    ]);
+    const counts = runCounts(plan({ read: 1000, rejected: 10, duplicate: 5, unchanged: 395 }), sums, true);
+    expect(counts).toMatchObject({ upserted: 590, unsubscribed: 48, failed: 0 });
+    addsUp(counts);
+    expect(sums.unsubscribesFailed).toBe(2);
+    expect(runOutcome(counts, runReasons(plan(), sums), sums)).toEqual({
+      status: 'completedWithErrors',
+      error: '2 unsubscribe(s) did not take effect and will be tried again. 10 row(s) rejected: missing email (10)',
+    });
+  });
+
+  it('fails a run that delivered nothing, naming the commonest reason', () => {
+    const sums = sumBatches([
+      batch({ batch: 1, status: 'failed', failed: 200, error: 'ActiveCampaign reported the import interrupted' }),
+      batch({ batch: 2, status: 'failed', failed: 200, error: 'ActiveCampaign reported the import interrupted' }),
+      batch({ batch: 3, status: 'failed', failed: 200, error: 'Processing failed repeatedly' }),
+    ]);
+    const counts = runCounts(plan({ read: 600, rejected: 0, duplicate: 0, unchanged: 0 }), sums, true);
+    expect(runOutcome(counts, runReasons(plan(), sums), sums)).toEqual({
+      status: 'failed',
+      error: 'No contact reached ActiveCampaign: 600 failed, most with "ActiveCampaign reported the import interrupted"',
+    });
+  });
+
+  it('fails a run whose every row was rejected, and completes one with nothing to send', () => {
+    const none = sumBatches([]);
+    const rejectedAll = runCounts(plan({ read: 10, rejected: 10, duplicate: 0, unchanged: 0, batches: 0, rejectedReasons: { 'invalid email: the domain is not a valid domain name': 10 } }), none, true);
+    expect(runOutcome(rejectedAll, runReasons(plan({ rejectedReasons: { 'invalid email: x': 10 } }), none), none).status).toBe('failed');
+    const unchanged = runCounts(plan({ read: 10, rejected: 0, duplicate: 0, unchanged: 10, batches: 0 }), none, true);
+    expect(runOutcome(unchanged, [], none)).toEqual({ status: 'completed' });
+  });
+
+  it('lists reasons commonest first, rejections and failures apart', () => {
+    const sums = sumBatches([batch({ status: 'completed', upserted: 180, failed: 20, error: 'x failed' })]);
+    expect(runReasons(plan({ rejectedReasons: { a: 3, b: 30 } }), sums)).toEqual([
+      { kind: 'rejected', reason: 'b', count: 30 },
+      { kind: 'failed', reason: 'x failed', count: 20 },
+      { kind: 'rejected', reason: 'a', count: 3 },
+    ]);
+  });
+});
+
+describe('tally of a completed import', () => {
+  it('counts failed upserts, unsubscribes that took effect, and leaves refused returners to the rejections', () => {
+    const contacts = [
+      { email: 'a@x.io', subscribe: [{ listid: '1' }] },
+      { email: 'b@x.io', subscribe: [{ listid: '1' }] },
+      { email: 'c@x.io', unsubscribe: [{ listid: '1' }] },
+      { email: 'd@x.io', unsubscribe: [{ listid: '1' }] },
+      { email: 'e@x.io', subscribe: [{ listid: '1' }] },
+    ];
+    expect(tally(contacts, new Set(['b@x.io', 'd@x.io']), new Set(['e@x.io']))).toEqual({ upserted: 1, unsubscribed: 1, failed: 1 });
+  });
+});

@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { decideContact, decideLeaver, stateText, stateValue, UNKNOWN, unsubscribedAt, unsubscribedMarker } from '../../shared/sync/delta.js';
+import { checkRemovals, removalGuardMessage, removalsBlocked } from '../../shared/sync/removalGuard.js';
+import { throttleDelayInMs, MAX_THROTTLE_DELAY_IN_MS, MAX_THROTTLED_FOR_IN_MS } from '../../shared/activecampaign/retryPolicy.js';
+
+describe('delta rules', () => {
+  const at = Date.UTC(2026, 10, 1);
+  it('writes and reads state values: fingerprints, unknown, and when this export unsubscribed a contact', () => {
+    expect(stateValue(stateText(0xabcdef123456))).toBe(0xabcdef123456);
+    expect(stateText(UNKNOWN)).toBe('-');
+    expect(stateText(unsubscribedMarker(at))).toBe(`u${at / 1000}`);
+    expect(unsubscribedAt(stateValue(`u${at / 1000}`))).toBe(at);
+    expect(unsubscribedAt(42)).toBeUndefined();
+  });
+
+  it('decides per contact: new, unchanged, changed, and a returner this export had unsubscribed', () => {
+    expect(decideContact(undefined, 7, false)).toBe('new');
+    expect(decideContact(7, 7, false)).toBe('unchanged');
+    expect(decideContact(7, 7, true)).toBe('changed');
+    expect(decideContact(8, 7, false)).toBe('changed');
+    expect(decideContact(UNKNOWN, 7, false)).toBe('changed');
+    expect(decideContact(unsubscribedMarker(at), 7, false)).toBe('returner');
+  });
+
+  it('unsubscribes leavers only in mirror mode, and keeps the marker of those it unsubscribed in either mode', () => {
+    expect(decideLeaver(7, true)).toBe('unsubscribe');
+    expect(decideLeaver(7, false)).toBe('forget');
+    expect(decideLeaver(unsubscribedMarker(at), true)).toBe('keepMarker');
+    expect(decideLeaver(unsubscribedMarker(at), false)).toBe('keepMarker');
+  });
+});
+
+describe('the removal guard', () => {
+  it('allows up to the limit of what the export last sent, and stops beyond it unless confirmed', () => {
+    expect(checkRemovals(100, 1000, 10, false)).toEqual({ unsubscribes: 100, lastSent: 1000, limitPercent: 10, allowed: 100, exceeded: false, confirmed: false });
+    const shrunk = checkRemovals(995, 1000, 10, false);
+    expect(removalsBlocked(shrunk)).toBe(true);
+    expect(removalsBlocked(checkRemovals(995, 1000, 10, true))).toBe(false);
+    expect(removalsBlocked(checkRemovals(1, 5, 10, false))).toBe(true);
+    expect(removalGuardMessage(shrunk)).toMatch(/unsubscribe 995 of the 1000 contacts the export last sent \(99\.5%\), more than its removal guard allows \(10%: 100\).*confirmRemovals: true/);
+  });
+});
+
+describe('throttle back-off', () => {
+  it('honours Retry-After at first, then backs off up to a cap, and gives up after a bounded time', () => {
+    const now = 1_000_000;
+    expect(throttleDelayInMs(1_000, 1, now, now)).toBe(1_000);
+    expect(throttleDelayInMs(1_000, 3, now, now)).toBe(1_000);
+    const later = [4, 6, 8, 10].map((n) => throttleDelayInMs(1_000, n, now, now, () => 0.99)!);
+    expect(later).toEqual([...later].sort((a, b) => a - b));
+    expect(later[3]).toBeGreaterThan(1_000);
+    const capped = throttleDelayInMs(1_000, 40, now, now, () => 0.99)!;
+    expect(capped).toBeLessThanOrEqual(MAX_THROTTLE_DELAY_IN_MS);
+    expect(capped).toBeGreaterThan(MAX_THROTTLE_DELAY_IN_MS / 2);
+    expect(throttleDelayInMs(120_000, 1, now, now)).toBe(120_000);
+    expect(throttleDelayInMs(1_000, 50, now, now + MAX_THROTTLED_FOR_IN_MS + 1)).toBeUndefined();
+  });
+});
