@@ -23,7 +23,7 @@ export type PlanDeps = LifecycleDeps & Pick<AppServices, 'exports' | 'segments' 
 /** How many batch writes (blob and table entity, or queue message) the planner keeps in flight. */
 const PLANNER_CONCURRENCY = 16;
 /** How often the planner shows its counts (and proves it is alive), and looks whether the run was cancelled. */
-const HEARTBEAT_IN_MS = 3_000;
+const HEARTBEAT_IN_MS = 1_000;
 /** A planner silent this long is taken for dead: its run's plan message may start planning again. */
 export const PLANNER_STALE_IN_MS = 2 * 60_000;
 /** A run whose snapshot stays incomplete this long after it started fails. */
