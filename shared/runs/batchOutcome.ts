@@ -36,6 +36,8 @@ export async function completeBatch(
 ): Promise<BatchState | undefined> {
   let recorded: BatchState | undefined;
   await deps.runs.updateBatch(runId, batch, (s) => {
+    // Called again after a conflict, with what the other writer left: decide afresh.
+    recorded = undefined;
     if (TERMINAL_BATCH.has(s.status)) return undefined;
     if (options.checkClaim && s.claimId !== options.checkClaim) return undefined;
     const { rejected, ...rest } = outcome;

@@ -11,10 +11,13 @@ export type PoisonDeps = BatchDeps & Pick<AppServices, 'runs'>;
 
 /** Times a poisoned message is brought back to its queue (later each time) before its work is ended. */
 export const MAX_POISON_RETURNS = 3;
-/** The first return waits this long, the next ones twice as long each. */
-const POISON_RETURN_DELAY_IN_MS = 2 * 60_000;
-/** A poison handler that cannot reach storage puts the message back on its own poison queue this much later. */
-const POISON_RETRY_DELAY_IN_MS = 60_000;
+/**
+ * The first return waits 24 poll intervals (2 minutes at the default 5 s), the next ones twice as
+ * long each; a poison handler that cannot reach storage puts the message back on its own poison
+ * queue 12 poll intervals later. The poll interval is the engine's clock, so tests run it faster.
+ */
+const returnDelayInMs = (deps: Pick<AppServices, 'config'>, poisoned: number) => 24 * deps.config.importPollIntervalInMs * 2 ** (poisoned - 1);
+const retryDelayInMs = (deps: Pick<AppServices, 'config'>) => 12 * deps.config.importPollIntervalInMs;
 
 /**
  * The handler of `<queue>-poison`, where the host moves a message after maxDequeueCount failed
@@ -39,9 +42,9 @@ export async function handlePoisoned(deps: PoisonDeps, queue: QueueName, raw: un
   try {
     await bringBack(deps, queue, { ...message, poisoned }, log);
   } catch (error) {
-    log(`Could not handle a poisoned ${queue} message of run ${message.runId} (${(error as Error).message}); trying again in ${POISON_RETRY_DELAY_IN_MS / 1000} s`);
+    log(`Could not handle a poisoned ${queue} message of run ${message.runId} (${(error as Error).message}); trying again in ${retryDelayInMs(deps) / 1000} s`);
     try {
-      await deps.queues.send(poisonQueue(queue), message, POISON_RETRY_DELAY_IN_MS);
+      await deps.queues.send(poisonQueue(queue), message, retryDelayInMs(deps));
     } catch (e) {
       log(`Could not put the message back on ${poisonQueue(queue)} either (${(e as Error).message}); the run's watcher or the scheduled refresh will pick the work up`);
     }
@@ -52,7 +55,7 @@ async function bringBack(deps: PoisonDeps, queue: QueueName, message: NonNullabl
   const { exportId, runId, poisoned } = message;
   const run = await deps.runs.getRun(exportId, runId);
   if (!run || TERMINAL_STATUSES.has(run.status)) return;
-  const delay = POISON_RETURN_DELAY_IN_MS * 2 ** (poisoned - 1);
+  const delay = returnDelayInMs(deps, poisoned);
   const giveUp = poisoned > MAX_POISON_RETURNS;
   switch (queue) {
     case QUEUES.plan:

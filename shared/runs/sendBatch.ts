@@ -110,6 +110,8 @@ class ClaimHeldError extends Error {
 async function claim(deps: SendDeps, state: BatchState, claimId: string, ttlInMs: number, extra: Partial<BatchState> = {}): Promise<BatchState | undefined> {
   let taken = false;
   const result = await deps.runs.updateBatch(state.runId, state.batch, (s) => {
+    // Called again after a conflict, with what the other writer left: decide afresh.
+    taken = false;
     if ((s.status !== 'pending' && s.status !== 'sending') || heldByAnother(s, claimId)) return undefined;
     taken = true;
     return { ...s, ...extra, status: 'sending', claimId, claimedUntil: Date.now() + ttlInMs };

@@ -12,6 +12,8 @@ export interface RunnerProcess {
   url: string;
   output: () => string;
   stop(): Promise<number | null>;
+  /** Kills the process at once (SIGKILL: no cleanup, as when an instance dies). */
+  kill(): Promise<void>;
 }
 
 export async function startRunnerProcess(
@@ -49,10 +51,16 @@ export async function startRunnerProcess(
     url,
     output: () => out,
     async stop() {
-      if (child.exitCode !== null) return child.exitCode;
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
       const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
       child.kill('SIGTERM');
       return exited;
+    },
+    async kill() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGKILL');
+      await exited;
     },
   };
 }

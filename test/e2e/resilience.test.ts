@@ -1,0 +1,168 @@
+import { join } from 'node:path';
+import { QueueServiceClient } from '@azure/storage-queue';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createExport } from '../../shared/exports/exportService.js';
+import { TERMINAL_STATUSES, type Export, type Run } from '../../shared/model.js';
+import { planRun } from '../../shared/runs/planRun.js';
+import { startRun } from '../../shared/runs/runLifecycle.js';
+import { encodeMessage, poisonQueue, QUEUES } from '../../shared/runs/runQueues.js';
+import { sendBatch } from '../../shared/runs/sendBatch.js';
+import { azuriteConnectionString } from '../../shared/store/storageClients.js';
+import { adminCaller, connectToEmulator, ROOT, startHarness, startRunnerProcess, uploadText, waitFor, type Harness, type RunnerProcess } from '../support/harness.js';
+import { TcpProxy } from '../support/tcpProxy.js';
+
+const emails = (prefix: string, n: number) => Array.from({ length: n }, (_, i) => `${prefix}${i}@example.com`);
+const addsUp = (run: Run) => expect(run.counts.read).toBe(run.counts.rejected + run.counts.duplicate + run.counts.unchanged + run.counts.upserted + run.counts.failed);
+
+/** Imports the emulator accepted for each batch, keyed by the batch's first email. */
+function importsPerBatch(h: Harness, since: number): number[] {
+  const perBatch = new Map<string, number>();
+  for (const r of h.emulator.requests.slice(since)) {
+    if (r.kind !== 'bulkImport' || r.status !== 200) continue;
+    const first = (r.requestBody as { contacts: { email: string }[] }).contacts[0].email;
+    perBatch.set(first, (perBatch.get(first) ?? 0) + 1);
+  }
+  return [...perBatch.values()];
+}
+
+describe('the run engine under faults', () => {
+  let h: Harness;
+  let connectionId: string;
+  let n = 0;
+
+  beforeAll(async () => {
+    h = await startHarness({ requestsPerSecond: 100, bulkImportsPerMinute: 6_000, recordBodies: true });
+    connectionId = await connectToEmulator(h);
+  });
+  afterAll(() => h?.stop());
+
+  async function newExport(count: number, prefix = `x${++n}`): Promise<Export> {
+    await uploadText(h.blobs, 'resilience', `${prefix}.csv`, ['email', ...emails(prefix, count)].join('\n'));
+    return createExport(h.svc, adminCaller, { displayName: prefix, connectionId, listId: 1, source: { container: 'resilience', path: `${prefix}.csv` }, mapping: { email: 'email' } });
+  }
+
+  const waitForEnd = (exp: Export, runId: string, timeoutInMs = 120_000) =>
+    waitFor(`run ${runId}`, async () => {
+      const r = await h.svc.runs.getRun(exp.id, runId);
+      return r && TERMINAL_STATUSES.has(r.status) ? r : undefined;
+    }, timeoutInMs, 200);
+
+  it('sends a batch once when two deliveries of its message arrive at the same time', async () => {
+    const exp = await newExport(700, 'twice');
+    const run = await startRun(h.svc, exp, { trigger: 'manual' });
+    // Planned in this process, with no runner: the batch messages stay on the queue.
+    await planRun(h.svc, { exportId: exp.id, runId: run.runId });
+    const before = h.emulator.requests.length;
+    const outcomes = await Promise.all([1, 2, 3].flatMap((batch) => [0, 1].map(() => sendBatch(h.svc, { exportId: exp.id, runId: run.runId, batch }))));
+    expect(outcomes.filter((o) => o === 'submitted')).toHaveLength(3);
+    expect(importsPerBatch(h, before)).toEqual([1, 1, 1]);
+  });
+
+  it('finishes a run whose worker process was killed as it turned sending and again in the middle of sending', async () => {
+    const env = { ...h.env, LOCAL_RUNNER_MESSAGE_LEASE_SECONDS: '3', ACTIVECAMPAIGN_TIMEOUT_SECONDS: '3', ACTIVECAMPAIGN_REQUESTS_PER_SECOND: '8' };
+    const exp = await newExport(6_000, 'crash');
+    const before = h.emulator.requests.length;
+    let worker: RunnerProcess = await startRunnerProcess(env, ['--triggers', 'queue']);
+    try {
+      const run = await startRun(h.svc, exp, { trigger: 'manual' });
+      await waitFor('sending', async () => ((await h.svc.runs.getRun(exp.id, run.runId))?.status === 'sending' ? true : undefined), 60_000, 10);
+      await worker.kill();
+      worker = await startRunnerProcess(env, ['--triggers', 'queue']);
+      await waitFor('some imports', async () => (importsPerBatch(h, before).length >= 8 ? true : undefined), 60_000, 20);
+      await worker.kill();
+      worker = await startRunnerProcess(env, ['--triggers', 'queue']);
+      const done = await waitForEnd(exp, run.runId, 180_000);
+      expect(done.status).toBe('completed');
+      expect(done.counts).toMatchObject({ read: 6_000, upserted: 6_000, failed: 0 });
+      addsUp(done);
+      const members = new Set(h.emulator.listMembers(1));
+      expect(emails('crash', 6_000).filter((e) => !members.has(e))).toEqual([]);
+    } finally {
+      await worker.stop();
+    }
+  }, 240_000);
+
+  it('costs time, not the run, when Table storage is down for a while: nothing is failed for it and no message is lost', async () => {
+    const proxy = await TcpProxy.start(h.azurite.ports.table);
+    const storage = azuriteConnectionString('127.0.0.1', { ...h.azurite.ports, table: proxy.port });
+    const worker = await startRunnerProcess({ ...h.env, AzureWebJobsStorage: storage, ACTIVECAMPAIGN_REQUESTS_PER_SECOND: '20' }, ['--triggers', 'queue', '--host-json', join(ROOT, 'test/fixtures/host-fast-poison.json')]);
+    try {
+      const exp = await newExport(5_000, 'outage');
+      const before = h.emulator.requests.length;
+      const run = await startRun(h.svc, exp, { trigger: 'manual' });
+      await waitFor('some imports', async () => (importsPerBatch(h, before).length >= 3 ? true : undefined), 60_000, 20);
+      proxy.down();
+      await new Promise((r) => setTimeout(r, 12_000));
+      proxy.up();
+      const done = await waitForEnd(exp, run.runId, 180_000);
+      expect(done.status).toBe('completed');
+      expect(done.counts).toMatchObject({ read: 5_000, upserted: 5_000, failed: 0 });
+      expect(Math.max(...importsPerBatch(h, before))).toBe(1);
+      const queues = QueueServiceClient.fromConnectionString(h.azurite.connectionString);
+      for (const q of Object.values(QUEUES)) expect(await queues.getQueueClient(`${poisonQueue(q)}-poison`).exists()).toBe(false);
+    } finally {
+      await worker.stop();
+      await proxy.close();
+    }
+  }, 240_000);
+
+  it('handles what lands in every poison queue: malformed messages are reported once and dropped, real work comes back', async () => {
+    const worker = await startRunnerProcess({ ...h.env }, ['--triggers', 'queue', '--host-json', join(ROOT, 'test/fixtures/host-fast-poison.json')]);
+    try {
+      const queues = QueueServiceClient.fromConnectionString(h.azurite.connectionString);
+      for (const q of Object.values(QUEUES)) {
+        const poison = queues.getQueueClient(poisonQueue(q));
+        await poison.createIfNotExists();
+        await poison.sendMessage(encodeMessage({ nonsense: true }));
+        await poison.sendMessage(encodeMessage('a string'));
+        await poison.sendMessage(Buffer.from('not json {').toString('base64'));
+      }
+      // A real batch on the batches' poison queue: its run is waiting for it.
+      const exp = await newExport(300, 'poisoned');
+      const run = await startRun(h.svc, exp, { trigger: 'manual' });
+      await planRun(h.svc, { exportId: exp.id, runId: run.runId });
+      const batchQueue = queues.getQueueClient(QUEUES.batches);
+      // Take the planned messages off the queue and put them on its poison queue, as the host would.
+      const planned = (await batchQueue.receiveMessages({ numberOfMessages: 32 })).receivedMessageItems;
+      expect(planned).toHaveLength(2);
+      for (const m of planned) {
+        await queues.getQueueClient(poisonQueue(QUEUES.batches)).sendMessage(m.messageText);
+        await batchQueue.deleteMessage(m.messageId, m.popReceipt);
+      }
+      const done = await waitForEnd(exp, run.runId, 120_000);
+      expect(done.status).toBe('completed');
+      expect(done.counts.upserted).toBe(300);
+      await waitFor('the poison queues to drain', async () => {
+        for (const q of Object.values(QUEUES)) if (((await queues.getQueueClient(poisonQueue(q)).getProperties()).approximateMessagesCount ?? 0) > 0) return undefined;
+        return true;
+      }, 30_000);
+      for (const q of Object.values(QUEUES)) expect(await queues.getQueueClient(`${poisonQueue(q)}-poison`).exists()).toBe(false);
+      const events = worker.output().split('\n').filter((l) => l.includes('"event":"ExportPoisonMessage"'));
+      // Twelve malformed messages (three a queue) and the two real ones, each reported once.
+      expect(events.filter((l) => l.includes('"parsed":false'))).toHaveLength(12);
+      expect(events.filter((l) => l.includes(run.runId))).toHaveLength(2);
+    } finally {
+      await worker.stop();
+    }
+  }, 180_000);
+
+  it('sends a batch at most twice when ActiveCampaign answers slower than the timeout, and counts what arrived', async () => {
+    const worker = await startRunnerProcess({ ...h.env, ACTIVECAMPAIGN_TIMEOUT_SECONDS: '1' }, ['--triggers', 'queue']);
+    try {
+      const exp = await newExport(1_000, 'slow');
+      const before = h.emulator.requests.length;
+      h.emulator.faults = { delayInMs: 1_500 };
+      const run = await startRun(h.svc, exp, { trigger: 'manual' });
+      await new Promise((r) => setTimeout(r, 7_000));
+      h.emulator.faults = {};
+      const done = await waitForEnd(exp, run.runId, 120_000);
+      expect(done.status).toBe('completed');
+      expect(done.counts).toMatchObject({ read: 1_000, upserted: 1_000, failed: 0 });
+      const perBatch = importsPerBatch(h, before);
+      expect(perBatch).toHaveLength(4);
+      expect(Math.max(...perBatch)).toBeLessThanOrEqual(2);
+    } finally {
+      await worker.stop();
+    }
+  }, 180_000);
+});
