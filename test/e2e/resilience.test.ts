@@ -107,28 +107,27 @@ describe('the run engine under faults', () => {
   }, 240_000);
 
   it('handles what lands in every poison queue: malformed messages are reported once and dropped, real work comes back', async () => {
+    const queues = QueueServiceClient.fromConnectionString(h.azurite.connectionString);
+    for (const q of Object.values(QUEUES)) {
+      const poison = queues.getQueueClient(poisonQueue(q));
+      await poison.createIfNotExists();
+      await poison.sendMessage(encodeMessage({ nonsense: true }));
+      await poison.sendMessage(encodeMessage('a string'));
+      await poison.sendMessage(Buffer.from('not json {').toString('base64'));
+    }
+    // A real run whose batch messages landed on the batches' poison queue (planned here, before any worker runs).
+    const exp = await newExport(300, 'poisoned');
+    const run = await startRun(h.svc, exp, { trigger: 'manual' });
+    await planRun(h.svc, { exportId: exp.id, runId: run.runId });
+    const batchQueue = queues.getQueueClient(QUEUES.batches);
+    const planned = (await batchQueue.receiveMessages({ numberOfMessages: 32 })).receivedMessageItems;
+    expect(planned).toHaveLength(2);
+    for (const m of planned) {
+      await queues.getQueueClient(poisonQueue(QUEUES.batches)).sendMessage(m.messageText);
+      await batchQueue.deleteMessage(m.messageId, m.popReceipt);
+    }
     const worker = await startRunnerProcess({ ...h.env }, ['--triggers', 'queue', '--host-json', join(ROOT, 'test/fixtures/host-fast-poison.json')]);
     try {
-      const queues = QueueServiceClient.fromConnectionString(h.azurite.connectionString);
-      for (const q of Object.values(QUEUES)) {
-        const poison = queues.getQueueClient(poisonQueue(q));
-        await poison.createIfNotExists();
-        await poison.sendMessage(encodeMessage({ nonsense: true }));
-        await poison.sendMessage(encodeMessage('a string'));
-        await poison.sendMessage(Buffer.from('not json {').toString('base64'));
-      }
-      // A real batch on the batches' poison queue: its run is waiting for it.
-      const exp = await newExport(300, 'poisoned');
-      const run = await startRun(h.svc, exp, { trigger: 'manual' });
-      await planRun(h.svc, { exportId: exp.id, runId: run.runId });
-      const batchQueue = queues.getQueueClient(QUEUES.batches);
-      // Take the planned messages off the queue and put them on its poison queue, as the host would.
-      const planned = (await batchQueue.receiveMessages({ numberOfMessages: 32 })).receivedMessageItems;
-      expect(planned).toHaveLength(2);
-      for (const m of planned) {
-        await queues.getQueueClient(poisonQueue(QUEUES.batches)).sendMessage(m.messageText);
-        await batchQueue.deleteMessage(m.messageId, m.popReceipt);
-      }
       const done = await waitForEnd(exp, run.runId, 120_000);
       expect(done.status).toBe('completed');
       expect(done.counts.upserted).toBe(300);
