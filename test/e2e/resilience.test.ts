@@ -5,6 +5,7 @@ import { createExport } from '../../shared/exports/exportService.js';
 import { TERMINAL_STATUSES, type Export, type Run } from '../../shared/model.js';
 import { planRun } from '../../shared/runs/planRun.js';
 import { startRun } from '../../shared/runs/runLifecycle.js';
+import { refreshExports } from '../../shared/runs/scheduledRefresh.js';
 import { encodeMessage, poisonQueue, QUEUES } from '../../shared/runs/runQueues.js';
 import { sendBatch } from '../../shared/runs/sendBatch.js';
 import { azuriteConnectionString } from '../../shared/store/storageClients.js';
@@ -144,6 +145,42 @@ describe('the run engine under faults', () => {
       await worker.stop();
     }
   }, 180_000);
+
+  it('notices a stalled run of any export (a manual one too) whose watcher was lost, and finishes it', async () => {
+    await uploadText(h.blobs, 'resilience', 'stall.csv', ['email', ...emails('stall', 300)].join('\n'));
+    const exp = await createExport(h.svc, adminCaller, { displayName: 'stall', connectionId, listId: 1, schedule: 'manual', source: { container: 'resilience', path: 'stall.csv' }, mapping: { email: 'email' } });
+    const run = await startRun(h.svc, exp, { trigger: 'manual' });
+    await planRun(h.svc, { exportId: exp.id, runId: run.runId });
+    // The watcher's message is lost (and the plan message, which would arm another, is gone too).
+    const queues = QueueServiceClient.fromConnectionString(h.azurite.connectionString);
+    for (const name of [QUEUES.progress, QUEUES.plan]) {
+      const queue = queues.getQueueClient(name);
+      await waitFor(`the ${name} message`, async () => {
+        const got = (await queue.receiveMessages({ numberOfMessages: 32, visibilityTimeout: 60 })).receivedMessageItems;
+        for (const m of got) await queue.deleteMessage(m.messageId, m.popReceipt);
+        return got.length > 0 ? true : undefined;
+      }, 10_000, 100);
+    }
+    const worker = await startRunnerProcess({ ...h.env }, ['--triggers', 'queue']);
+    try {
+      await waitFor('the batches', async () => {
+        const batches = [];
+        for await (const b of h.svc.runs.listBatches(run.runId)) batches.push(b);
+        return batches.every((b) => b.status === 'completed') ? true : undefined;
+      }, 60_000);
+      await new Promise((r) => setTimeout(r, 2_000));
+      expect((await h.svc.runs.getRun(exp.id, run.runId))!.status).toBe('sending');
+      // Ten minutes of silence later, the scheduled refresh notices it.
+      await h.svc.runs.updateRun(exp.id, run.runId, (r) => ({ ...r, lastProgressAt: new Date(Date.now() - 11 * 60_000).toISOString() }));
+      const tick = await refreshExports(h.svc);
+      expect(tick.rearmed).toEqual([{ exportId: exp.id, runId: run.runId, what: 'watcher' }]);
+      const done = await waitForEnd(exp, run.runId, 60_000);
+      expect(done.status).toBe('completed');
+      expect(done.counts.upserted).toBe(300);
+    } finally {
+      await worker.stop();
+    }
+  }, 120_000);
 
   it('sends a batch at most twice when ActiveCampaign answers slower than the timeout, and counts what arrived', async () => {
     const worker = await startRunnerProcess({ ...h.env, ACTIVECAMPAIGN_TIMEOUT_SECONDS: '1' }, ['--triggers', 'queue']);

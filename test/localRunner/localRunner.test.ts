@@ -1,7 +1,10 @@
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { connect, createServer, type AddressInfo, type Server } from 'node:net';
 import { QueueClient } from '@azure/storage-queue';
+import { azuriteConnectionString } from '../../shared/store/storageClients.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeMessage } from '../../shared/runs/runQueues.js';
 import { startAzurite, type AzuriteInstance } from '../../tools/azurite.js';
@@ -113,4 +116,59 @@ describe('the local runner', () => {
     expect(await runner.stop()).toBe(0);
     expect(runner.output()).toContain('SIGTERM: stopping');
   });
+
+  it('answers a malformed percent-encoding with 400 instead of hanging', async () => {
+    const fresh = await startRunnerProcess({ AzureWebJobsStorage: azurite.connectionString, FIXTURE_LOG: logFile }, ['--functions', join(ROOT, 'test/fixtures/functions'), '--host-json', join(ROOT, 'test/fixtures/host.json')]);
+    try {
+      const res = await fetch(`${fresh.url}/things/%E0%A4%A/parts`, { signal: AbortSignal.timeout(10_000) });
+      expect(res.status).toBe(400);
+    } finally {
+      await fresh.stop();
+    }
+  });
 });
+
+describe('npm start', () => {
+  it('stops itself and its embedded Azurite on SIGTERM to npm, freeing their ports', async () => {
+    const ports = await freePorts(3);
+    const storage = azuriteConnectionString('127.0.0.1', { blob: ports[0], queue: ports[1], table: ports[2] });
+    const child = spawn('npm', ['start', '--silent'], {
+      cwd: ROOT,
+      env: { ...process.env, AzureWebJobsStorage: storage, PORT: '0', LOCAL_SECRETS_DIR: mkdtempSync(join(tmpdir(), 'secrets-')), REFRESH_SCHEDULE: '0 0 0 1 1 *' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+    await waitFor('ready', async () => (/ready at http:\/\/127\.0\.0\.1:(\d+)/.test(out) ? true : undefined), 60_000, 100);
+    const runnerPort = Number(/ready at http:\/\/127\.0\.0\.1:(\d+)/.exec(out)![1]);
+    expect(out).toContain(`Embedded Azurite (in memory) on blob ${ports[0]}`);
+    expect(await listening(ports[0])).toBe(true);
+    child.kill('SIGTERM');
+    await waitFor('the ports to be free', async () => {
+      for (const p of [...ports, runnerPort]) if (await listening(p)) return undefined;
+      return true;
+    }, 20_000, 200);
+  }, 90_000);
+});
+
+async function freePorts(count: number): Promise<number[]> {
+  const servers = await Promise.all(Array.from({ length: count }, () => new Promise<Server>((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => resolve(s));
+  })));
+  const ports = servers.map((s) => (s.address() as AddressInfo).port);
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
+}
+
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}

@@ -432,7 +432,8 @@ export class ActiveCampaignEmulator {
       const found = [...this.contacts.values()].filter(
         (c) => (!email || c.email === email) && (!listId || c.lists[listId] !== undefined) && (!status || status === '-1' || (listId ? String(c.lists[listId]) === status : Object.values(c.lists).map(String).includes(status))),
       );
-      return send(200, { scoreValues: [], contacts: found.slice(0, 100).map((c) => contactBody(this.url, c)), meta: { total: String(found.length) } });
+      const pageInput = { segmentid: 0, formid: 0, listid: Number(listId ?? 0), tagid: 0, limit: 20, offset: 0, search: null, sort: null, seriesid: 0, waitid: 0, status: Number(status ?? -1), forceQuery: 0, cacheid: '' };
+      return send(200, { scoreValues: [], contacts: found.slice(0, 100).map((c) => contactBody(this.url, c)), meta: { total: String(found.length), page_input: pageInput } });
     }
     const contactListsMatch = /^\/contacts\/([^/]+)\/contactLists$/.exec(path);
     if (req.method === 'GET' && contactListsMatch) {
@@ -451,7 +452,9 @@ export class ActiveCampaignEmulator {
       }
       // Unlike the importer, contactLists can re-subscribe (the documentation warns about it).
       this.#setList(contact, String(cl.list), status as 1 | 2, Date.now());
-      return send(200, { contacts: [contactBody(this.url, contact)], contactList: { ...contactListBody(this.url, contact, String(cl.list)), status } });
+      // The documented answer to this POST has unsubreason "" and a numeric status (the GET's has null and a string).
+      const updated = { ...contactBody(this.url, contact), adate: acTime(Date.now()), created_utc_timestamp: '2024-01-01 00:00:00', updated_utc_timestamp: '2024-01-01 00:00:00' };
+      return send(200, { contacts: [updated], contactList: { ...contactListBody(this.url, contact, String(cl.list)), status, unsubreason: '' } });
     }
     if (req.method === 'GET' && path === '/import/info') {
       this.acceptedRequests++;

@@ -1,0 +1,172 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EMULATOR_API_KEY } from '../../tools/acEmulator/server.js';
+import { refreshExports, runStartedAt } from '../../shared/runs/scheduledRefresh.js';
+import { newRunId } from '../../shared/store/runStore.js';
+import { runFileNames } from '../../shared/store/runFiles.js';
+import { apiKeySecretName } from '../../shared/secrets/secretStore.js';
+import { api, startHarness, startRunnerProcess, uploadText, waitFor, type Harness, type RunnerProcess } from '../support/harness.js';
+
+const FIELDS = [
+  { id: 1, title: 'Birthday', type: 'date' },
+  { id: 2, title: 'Tier', type: 'dropdown', options: ['Gold', 'Silver'] },
+  { id: 3, title: 'Interests', type: 'checkbox', options: ['Golf', 'Sailing', 'Chess'] },
+  { id: 4, title: 'City', type: 'text' },
+];
+
+describe('what marketers expect of a list sync', () => {
+  let h: Harness;
+  let runner: RunnerProcess;
+  let connectionId: string;
+
+  beforeAll(async () => {
+    h = await startHarness({ requestsPerSecond: 100, bulkImportsPerMinute: 6_000, fields: FIELDS, lists: [{ id: 1, name: 'Newsletter' }, { id: 2, name: 'VIP' }, { id: 3, name: 'Slow' }] });
+    runner = await startRunnerProcess(h.env);
+    connectionId = (await api(runner.url, 'POST', '/connections', { displayName: 'Main', hostname: h.emulator.hostname, apiKey: EMULATOR_API_KEY, dataPrivacyConsent: true })).body.id;
+  });
+  afterAll(async () => {
+    await runner?.stop();
+    await h?.stop();
+  });
+
+  async function runToEnd(exportId: string, body: object = {}) {
+    const started = await api(runner.url, 'POST', `/exports/${exportId}/runs`, body);
+    expect(started.status, JSON.stringify(started.body)).toBe(202);
+    return waitFor('the run', async () => {
+      const r = await api(runner.url, 'GET', `/exports/${exportId}/runs/${started.body.runId}`);
+      return r.body.finishedAt ? r.body : undefined;
+    }, 60_000);
+  }
+
+  it('lists the account\'s lists and fields (with options) for the console', async () => {
+    expect((await api(runner.url, 'GET', `/connections/${connectionId}/lists`)).body.value).toEqual([{ id: '1', name: 'Newsletter' }, { id: '2', name: 'VIP' }, { id: '3', name: 'Slow' }]);
+    const fields = (await api(runner.url, 'GET', `/connections/${connectionId}/fields`)).body.value;
+    expect(fields.find((f: { id: string }) => f.id === '3')).toEqual({ id: '3', title: 'Interests', type: 'checkbox', options: ['Golf', 'Sailing', 'Chess'] });
+  });
+
+  it('sends tags, exclude_automations and typed custom fields; a value that does not convert rejects only its row', async () => {
+    await uploadText(h.blobs, 'sync', 'typed.csv', [
+      'email,bday,tier,interests,segments',
+      'ann@example.com,2001-02-03,gold,Golf;Chess,VIP;EU',
+      'bob@example.com,20010203,Silver,,',
+      'cyd@example.com,3/4/2001,Gold,,',
+      'dee@example.com,,Bronze,,',
+    ].join('\n'));
+    const created = await api(runner.url, 'POST', '/exports', {
+      displayName: 'Typed', connectionId, listId: 1, source: { container: 'sync', path: 'typed.csv' }, tags: ['CI: High value'], runAutomations: false,
+      mapping: { email: 'email', tags: 'segments', fields: { '1': 'bday', '2': 'tier', '3': 'interests' } },
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    expect(created.body.fieldTypes['2']).toEqual({ id: '2', title: 'Tier', type: 'dropdown', options: ['Gold', 'Silver'] });
+    const automationsBefore = h.emulator.automationsTriggered;
+    const run = await runToEnd(created.body.id);
+    expect(run.status).toBe('completedWithErrors');
+    expect(run.counts).toMatchObject({ read: 4, rejected: 2, upserted: 2, failed: 0 });
+    expect(run.reasons).toEqual([
+      { kind: 'rejected', reason: 'column "bday" → field 1 "Birthday" (date): a value that does not convert', count: 1 },
+      { kind: 'rejected', reason: 'column "tier" → field 2 "Tier" (dropdown): a value that does not convert', count: 1 },
+    ]);
+    const ann = h.emulator.contacts.get('ann@example.com')!;
+    expect(ann.fields).toEqual({ '1': '2001-02-03', '2': 'Gold', '3': '||Golf||Chess||' });
+    expect(ann.tags).toEqual(['CI: High value', 'VIP', 'EU']);
+    expect(h.emulator.contacts.get('bob@example.com')!.fields['1']).toBe('2001-02-03');
+    expect(h.emulator.automationsTriggered).toBe(automationsBefore);
+    const csv = await fetch(`${runner.url}/exports/${created.body.id}/runs/${run.runId}/rejected`, { headers: { 'x-ms-client-principal': (await import('../support/harness.js')).adminHeader } }).then((r) => r.text());
+    expect(csv).toContain('sync/typed.csv,4,cyd@example.com,"column ""bday"" → field 1 ""Birthday"" (date): ""3/4/2001"" is not a date');
+    expect(csv).toContain('sync/typed.csv,5,dee@example.com,"column ""tier"" → field 2 ""Tier"" (dropdown): ""Bronze"" is not one of the field\'s options (Gold, Silver)"');
+
+    // A tag change is a change: the next run sends the contacts whose tags changed, and automations can be turned on.
+    const edited = await api(runner.url, 'PATCH', `/exports/${created.body.id}`, { tags: ['CI: High value', 'Winter'], runAutomations: true });
+    expect(edited.status).toBe(200);
+    const again = await runToEnd(created.body.id);
+    expect(again.counts).toMatchObject({ upserted: 2, unchanged: 0 });
+    expect(h.emulator.contacts.get('bob@example.com')!.tags).toEqual(['CI: High value', 'Winter']);
+    expect(h.emulator.automationsTriggered).toBe(automationsBefore + 2);
+  });
+
+  it('edits an export (validated as on creation, not while it runs); a mapping or list change resends what changed', async () => {
+    await uploadText(h.blobs, 'sync', 'edit.csv', ['email,city,town', ...Array.from({ length: 20 }, (_, i) => `e${i}@example.com,Oslo,${i < 5 ? 'Bergen' : 'Oslo'}`)].join('\n'));
+    const exp = (await api(runner.url, 'POST', '/exports', { displayName: 'Edit', connectionId, listId: 1, source: { container: 'sync', path: 'edit.csv' }, mapping: { email: 'email', fields: { '4': 'city' } } })).body;
+    expect((await runToEnd(exp.id)).counts.upserted).toBe(20);
+    expect((await runToEnd(exp.id)).counts).toMatchObject({ upserted: 0, unchanged: 20 });
+    // Validated as on creation.
+    expect((await api(runner.url, 'PATCH', `/exports/${exp.id}`, { listId: 99 })).body.error.message).toMatch(/list 99 does not exist/);
+    expect((await api(runner.url, 'PATCH', `/exports/${exp.id}`, { mapping: { email: 'email', fields: { '4': 'nope' } } })).body.error.message).toMatch(/no field 4 column "nope"/);
+    expect((await api(runner.url, 'PATCH', `/exports/${exp.id}`, { connectionId })).status).toBe(400);
+    // Another column for the field: only the contacts whose mapped value changed are sent.
+    const remapped = await api(runner.url, 'PATCH', `/exports/${exp.id}`, { mapping: { email: 'email', fields: { '4': 'town' } } });
+    expect(remapped.body).toMatchObject({ mapping: { fields: { '4': 'town' } }, updatedBy: 'admin@example.com' });
+    expect((await runToEnd(exp.id)).counts).toMatchObject({ upserted: 5, unchanged: 15 });
+    expect(h.emulator.contacts.get('e3@example.com')!.fields['4']).toBe('Bergen');
+    // Another list: everyone is sent to it.
+    await api(runner.url, 'PATCH', `/exports/${exp.id}`, { listId: 2 });
+    expect((await runToEnd(exp.id)).counts).toMatchObject({ upserted: 20, unchanged: 0 });
+    expect(h.emulator.listMembers(2)).toHaveLength(20);
+    // Not while a run is active.
+    const started = await api(runner.url, 'POST', `/exports/${exp.id}/runs`, { fullSync: true });
+    const refused = await api(runner.url, 'PATCH', `/exports/${exp.id}`, { displayName: 'x' });
+    if (refused.status === 409) expect(refused.body).toMatchObject({ error: { code: 'RunActive' }, runId: started.body.runId });
+    else expect((await api(runner.url, 'GET', `/exports/${exp.id}/runs/${started.body.runId}`)).body.finishedAt).toBeDefined();
+    await waitFor('the run', async () => ((await api(runner.url, 'GET', `/exports/${exp.id}/runs/${started.body.runId}`)).body.finishedAt ? true : undefined));
+  });
+
+  it('cancels a run without deleting its export: nothing is sent after the answer, counts add up, state stays', async () => {
+    h.emulator.options.requestsPerSecond = 2;
+    await uploadText(h.blobs, 'sync', 'cancel.csv', ['email', ...Array.from({ length: 3_000 }, (_, i) => `k${i}@example.com`)].join('\n'));
+    const exp = (await api(runner.url, 'POST', '/exports', { displayName: 'Cancel', connectionId, listId: 3, source: { container: 'sync', path: 'cancel.csv' }, mapping: { email: 'email' } })).body;
+    const slow = await startRunnerProcess({ ...h.env, ACTIVECAMPAIGN_REQUESTS_PER_SECOND: '2' }, ['--triggers', 'queue']);
+    try {
+      const importsBefore = h.emulator.acceptedImports;
+      const started = await api(runner.url, 'POST', `/exports/${exp.id}/runs`, {});
+      await waitFor('two imports', async () => (h.emulator.acceptedImports - importsBefore >= 2 ? true : undefined), 60_000, 50);
+      const cancelled = await api(runner.url, 'POST', `/exports/${exp.id}/runs/${started.body.runId}/cancel`);
+      const answeredAt = Date.now();
+      expect(cancelled.status).toBe(202);
+      expect(cancelled.body).toMatchObject({ status: 'cancelled', error: 'Cancelled by admin@example.com' });
+      const c = cancelled.body.counts;
+      expect(c.read).toBe(c.rejected + c.duplicate + c.unchanged + c.upserted + c.failed);
+      await new Promise((r) => setTimeout(r, 4_000));
+      expect(h.emulator.requests.filter((r) => r.kind === 'bulkImport' && r.at > answeredAt)).toEqual([]);
+      expect((await api(runner.url, 'POST', `/exports/${exp.id}/runs/${started.body.runId}/cancel`)).status).toBe(409);
+      expect((await api(runner.url, 'GET', `/exports/${exp.id}`)).status).toBe(200);
+      // The state was not committed: the next run sends everyone again.
+      const next = await api(runner.url, 'POST', `/exports/${exp.id}/runs`, { dryRun: true });
+      const dry = await waitFor('the dry run', async () => {
+        const r = await api(runner.url, 'GET', `/exports/${exp.id}/runs/${next.body.runId}`);
+        return r.body.finishedAt ? r.body : undefined;
+      });
+      expect(dry.counts).toMatchObject({ upserted: 3_000, unchanged: 0 });
+    } finally {
+      h.emulator.options.requestsPerSecond = 100;
+      await slow.stop();
+    }
+  }, 120_000);
+
+  it('deletes run files after RUN_RETENTION_DAYS, and an export\'s state and run files with the export; a connection\'s key with the connection', async () => {
+    await uploadText(h.blobs, 'sync', 'keep.csv', 'email\nbad-one\nok@example.com\n');
+    const exp = (await api(runner.url, 'POST', '/exports', { displayName: 'Keep', connectionId, listId: 1, source: { container: 'sync', path: 'keep.csv' }, mapping: { email: 'email' } })).body;
+    const run = await runToEnd(exp.id);
+    expect(run.rejectedRows).toBeDefined();
+    // Files of a run that started 31 days ago.
+    const oldRunId = newRunId(Date.now() - 31 * 86_400_000);
+    expect(runStartedAt(oldRunId)).toBeLessThan(Date.now() - 30 * 86_400_000);
+    const container = await h.svc.runFiles.ready();
+    await container.getBlockBlobClient(runFileNames.rejected(oldRunId)).upload('x', 1);
+    await container.getBlockBlobClient(runFileNames.sample(oldRunId)).upload('x', 1);
+    const refreshed = await refreshExports(h.svc);
+    expect(refreshed.expiredRuns).toBeGreaterThanOrEqual(1);
+    expect(await container.getBlobClient(runFileNames.rejected(oldRunId)).exists()).toBe(false);
+    expect(await container.getBlobClient(runFileNames.rejected(run.runId)).exists()).toBe(true);
+
+    const pointer = await h.svc.exportState.pointer(exp.id);
+    expect(pointer).toBeDefined();
+    expect((await api(runner.url, 'DELETE', `/exports/${exp.id}`)).status).toBe(204);
+    expect(await h.svc.exportState.pointer(exp.id)).toBeUndefined();
+    expect(await container.getBlobClient(pointer!.blob).exists()).toBe(false);
+    expect(await container.getBlobClient(runFileNames.rejected(run.runId)).exists()).toBe(false);
+
+    const extra = (await api(runner.url, 'POST', '/connections', { displayName: 'Spare', hostname: h.emulator.hostname, apiKey: EMULATOR_API_KEY, dataPrivacyConsent: true })).body;
+    expect(await h.svc.secrets.get(apiKeySecretName(extra.id))).toBe(EMULATOR_API_KEY);
+    expect((await api(runner.url, 'DELETE', `/connections/${extra.id}`)).status).toBe(204);
+    expect(await h.svc.secrets.get(apiKeySecretName(extra.id))).toBeUndefined();
+  });
+});
