@@ -54,6 +54,8 @@ async function main(): Promise<number> {
     ACTIVECAMPAIGN_BULK_IMPORTS_PER_MINUTE: '100',
     IMPORT_POLL_INTERVAL_SECONDS: '2',
     LOCAL_SECRETS_DIR: mkdtempSync(join(tmpdir(), 'demo-secrets-')),
+    // The demo writes its segment and runs it at once: no quiet period to wait for.
+    SNAPSHOT_QUIET_SECONDS: '0',
   });
   const logs: string[] = [];
   const runner = new LocalRunner({ port: 0, log: (line) => logs.push(line) });
