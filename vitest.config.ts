@@ -9,6 +9,7 @@ export default defineConfig({
     // Each file starts its own Azurite; two at a time suits a 2-core machine.
     maxWorkers: 2,
     pool: 'forks',
+    globalSetup: ['test/support/globalSetup.ts'],
     projects: [
       { extends: true, test: { name: 'app', include: ['test/**/*.test.ts'], exclude: timingSensitive, sequence: { groupOrder: 0 } } },
       // The shared-budget test measures request timing across four processes: it runs alone,

@@ -1,6 +1,6 @@
 import { app } from '@azure/functions';
 import { createConnection, createConnectionSchema } from '../shared/connections/connectionService.js';
-import { authorized, json, readBody } from '../shared/http/requests.js';
+import { apiRoute, authorized, json, readBody } from '../shared/http/requests.js';
 import { services } from '../shared/services.js';
 
 export const createConnectionHandler = authorized('admin', async (request, principal) => {
@@ -9,4 +9,4 @@ export const createConnectionHandler = authorized('admin', async (request, princ
   return json(201, connection, { location: `/api/connections/${connection.id}` });
 });
 
-app.http('createConnection', { methods: ['POST'], route: 'connections', authLevel: 'anonymous', handler: createConnectionHandler });
+app.http('createConnection', { methods: ['POST'], route: apiRoute('connections'), authLevel: 'anonymous', handler: createConnectionHandler });

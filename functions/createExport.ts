@@ -1,7 +1,7 @@
 import { app } from '@azure/functions';
 import { createExportSchema } from '../shared/exports/exportSchema.js';
 import { createExport } from '../shared/exports/exportService.js';
-import { authorized, json, readBody } from '../shared/http/requests.js';
+import { apiRoute, authorized, json, readBody } from '../shared/http/requests.js';
 import { services } from '../shared/services.js';
 
 export const createExportHandler = authorized('contributor', async (request, principal) => {
@@ -10,4 +10,4 @@ export const createExportHandler = authorized('contributor', async (request, pri
   return json(201, exp, { location: `/api/exports/${exp.id}` });
 });
 
-app.http('createExport', { methods: ['POST'], route: 'exports', authLevel: 'anonymous', handler: createExportHandler });
+app.http('createExport', { methods: ['POST'], route: apiRoute('exports'), authLevel: 'anonymous', handler: createExportHandler });

@@ -1,6 +1,6 @@
 import { app } from '@azure/functions';
 import { deleteConnection } from '../shared/connections/connectionService.js';
-import { authorized } from '../shared/http/requests.js';
+import { apiRoute, authorized } from '../shared/http/requests.js';
 import { services } from '../shared/services.js';
 
 export const deleteConnectionHandler = authorized('admin', async (request, principal) => {
@@ -8,4 +8,4 @@ export const deleteConnectionHandler = authorized('admin', async (request, princ
   return { status: 204 };
 });
 
-app.http('deleteConnection', { methods: ['DELETE'], route: 'connections/{id}', authLevel: 'anonymous', handler: deleteConnectionHandler });
+app.http('deleteConnection', { methods: ['DELETE'], route: apiRoute('connections/{id}'), authLevel: 'anonymous', handler: deleteConnectionHandler });

@@ -1,6 +1,6 @@
 import { app } from '@azure/functions';
 import { deleteExport } from '../shared/exports/exportService.js';
-import { authorized } from '../shared/http/requests.js';
+import { apiRoute, authorized } from '../shared/http/requests.js';
 import { services } from '../shared/services.js';
 
 export const deleteExportHandler = authorized('contributor', async (request, principal) => {
@@ -8,4 +8,4 @@ export const deleteExportHandler = authorized('contributor', async (request, pri
   return { status: 204 };
 });
 
-app.http('deleteExport', { methods: ['DELETE'], route: 'exports/{id}', authLevel: 'anonymous', handler: deleteExportHandler });
+app.http('deleteExport', { methods: ['DELETE'], route: apiRoute('exports/{id}'), authLevel: 'anonymous', handler: deleteExportHandler });

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { app } from '@azure/functions';
 import { rejectedRows } from '../shared/exports/runService.js';
-import { authorized } from '../shared/http/requests.js';
+import { apiRoute, authorized } from '../shared/http/requests.js';
 import { services } from '../shared/services.js';
 
 export const getRejectedRowsHandler = authorized('contributor', async (request, principal) => {
@@ -17,4 +17,4 @@ export const getRejectedRowsHandler = authorized('contributor', async (request, 
   };
 });
 
-app.http('getRejectedRows', { methods: ['GET'], route: 'exports/{id}/runs/{runId}/rejected', authLevel: 'anonymous', handler: getRejectedRowsHandler });
+app.http('getRejectedRows', { methods: ['GET'], route: apiRoute('exports/{id}/runs/{runId}/rejected'), authLevel: 'anonymous', handler: getRejectedRowsHandler });

@@ -1,7 +1,8 @@
 import { app, type HttpResponseInit } from '@azure/functions';
+import { apiRoute } from '../shared/http/requests.js';
 
 export async function health(): Promise<HttpResponseInit> {
   return { status: 200, jsonBody: { status: 'ok' } };
 }
 
-app.http('health', { methods: ['GET'], route: 'health', authLevel: 'anonymous', handler: health });
+app.http('health', { methods: ['GET'], route: apiRoute('health'), authLevel: 'anonymous', handler: health });

@@ -1,7 +1,7 @@
 import { app } from '@azure/functions';
 import { listRunsQuery } from '../shared/exports/exportSchema.js';
 import { listRuns } from '../shared/exports/runService.js';
-import { authorized, json } from '../shared/http/requests.js';
+import { apiRoute, authorized, json } from '../shared/http/requests.js';
 import { services } from '../shared/services.js';
 
 export const listRunsHandler = authorized('contributor', async (request, principal) => {
@@ -9,4 +9,4 @@ export const listRunsHandler = authorized('contributor', async (request, princip
   return json(200, await listRuns(services(), principal, request.params.id, page));
 });
 
-app.http('listRuns', { methods: ['GET'], route: 'exports/{id}/runs', authLevel: 'anonymous', handler: listRunsHandler });
+app.http('listRuns', { methods: ['GET'], route: apiRoute('exports/{id}/runs'), authLevel: 'anonymous', handler: listRunsHandler });

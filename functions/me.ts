@@ -1,8 +1,8 @@
 import { app } from '@azure/functions';
 import { roleOf } from '../shared/auth/principal.js';
-import { authorized, json } from '../shared/http/requests.js';
+import { apiRoute, authorized, json } from '../shared/http/requests.js';
 
 /** Who the server takes the caller for (the console shows it and offers only what the role allows). */
 export const meHandler = authorized('signedIn', async (_request, principal) => json(200, { name: principal.name, role: roleOf(principal) }));
 
-app.http('me', { methods: ['GET'], route: 'me', authLevel: 'anonymous', handler: meHandler });
+app.http('me', { methods: ['GET'], route: apiRoute('me'), authLevel: 'anonymous', handler: meHandler });

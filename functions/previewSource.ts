@@ -1,7 +1,7 @@
 import { app } from '@azure/functions';
 import { previewSchema } from '../shared/exports/exportSchema.js';
 import { checkSource } from '../shared/exports/exportService.js';
-import { authorized, json, readBody } from '../shared/http/requests.js';
+import { apiRoute, authorized, json, readBody } from '../shared/http/requests.js';
 import { previewSource } from '../shared/segments/preview.js';
 import { services } from '../shared/services.js';
 
@@ -12,4 +12,4 @@ export const previewSourceHandler = authorized('contributor', async (request) =>
   return json(200, { source, ...(await previewSource(svc.segments.blobs, source, { allowedContainers, quietPeriodInMs })) });
 });
 
-app.http('previewSource', { methods: ['POST'], route: 'sources/preview', authLevel: 'anonymous', handler: previewSourceHandler });
+app.http('previewSource', { methods: ['POST'], route: apiRoute('sources/preview'), authLevel: 'anonymous', handler: previewSourceHandler });

@@ -1,7 +1,7 @@
 import { app } from '@azure/functions';
 import { startRunSchema } from '../shared/exports/exportSchema.js';
 import { startManualRun } from '../shared/exports/runService.js';
-import { authorized, json, readBody } from '../shared/http/requests.js';
+import { apiRoute, authorized, json, readBody } from '../shared/http/requests.js';
 import { services } from '../shared/services.js';
 
 export const startRunHandler = authorized('contributor', async (request, principal) => {
@@ -10,4 +10,4 @@ export const startRunHandler = authorized('contributor', async (request, princip
   return json(202, { runId: run.runId, status: run.status }, { location: `/api/exports/${run.exportId}/runs/${run.runId}` });
 });
 
-app.http('startRun', { methods: ['POST'], route: 'exports/{id}/runs', authLevel: 'anonymous', handler: startRunHandler });
+app.http('startRun', { methods: ['POST'], route: apiRoute('exports/{id}/runs'), authLevel: 'anonymous', handler: startRunHandler });

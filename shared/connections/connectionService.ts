@@ -27,6 +27,8 @@ export const createConnectionSchema = z.strictObject({
   dataPrivacyConsent: z.boolean().optional().describe("Must be true: contacts' personal data will be sent to ActiveCampaign"),
 });
 
+export const checkConnectionSchema = z.strictObject({ hostname, apiKey });
+
 export const updateConnectionSchema = z.strictObject({
   apiKey: apiKey.optional(),
   displayName: z.string().trim().min(1).max(200).optional(),
@@ -39,10 +41,11 @@ export const canUseConnection = (principal: Principal, connection: Connection) =
 const ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Checks a key against ActiveCampaign (GET /api/3/users/me) and turns failures into 400s that say what to fix. */
-export async function verifyApiKey(deps: Pick<ConnectionDeps, 'activeCampaign' | 'config'>, connection: Pick<Connection, 'id' | 'hostname'>, key: string): Promise<void> {
+export async function verifyApiKey(deps: Pick<ConnectionDeps, 'activeCampaign' | 'config'>, connection: Pick<Connection, 'id' | 'hostname'>, key: string): Promise<{ username?: string; email?: string }> {
   try {
     activeCampaignBaseUrl(connection.hostname, deps.config.insecureHosts);
-    await (await deps.activeCampaign(connection, key)).getCurrentUser();
+    const user = await (await deps.activeCampaign(connection, key)).getCurrentUser();
+    return { username: user.username, email: user.email };
   } catch (error) {
     if (error instanceof InvalidHostnameError) {
       const hint = /port/.test(error.message) ? ' (an emulator on loopback must be listed in ACTIVECAMPAIGN_INSECURE_HOSTS before the app starts)' : '';
@@ -54,6 +57,13 @@ export async function verifyApiKey(deps: Pick<ConnectionDeps, 'activeCampaign' |
     }
     throw new InvalidRequestError('ActiveCampaignCheckFailed', `ActiveCampaign at ${connection.hostname} did not confirm the API key: ${(error as Error).message}`);
   }
+}
+
+/** "Connect": checks a hostname and key with ActiveCampaign without saving anything. */
+export async function checkConnection(deps: ConnectionDeps, input: z.infer<typeof checkConnectionSchema>): Promise<{ hostname: string; user: { username?: string; email?: string } }> {
+  const hostname = input.hostname.toLowerCase();
+  const user = await verifyApiKey(deps, { id: 'check', hostname }, input.apiKey);
+  return { hostname, user };
 }
 
 export async function createConnection(deps: ConnectionDeps, principal: Principal, input: z.infer<typeof createConnectionSchema>): Promise<Connection> {

@@ -14,6 +14,20 @@ export class ApiError extends Error {
   }
 }
 
+/** A validation issue in the words a person filling a form would use. */
+function plainWords(issue: ZodError['issues'][number]): string {
+  const i = issue as typeof issue & { origin?: string; minimum?: number | bigint; maximum?: number | bigint; expected?: string; values?: unknown[]; keys?: string[] };
+  if (i.code === 'too_small' && i.origin === 'string' && Number(i.minimum) === 1) return 'is required';
+  if (i.code === 'too_small' && i.origin === 'string') return `must be at least ${i.minimum} characters`;
+  if (i.code === 'too_big' && i.origin === 'string') return `must be at most ${i.maximum} characters`;
+  if (i.code === 'too_big' && i.origin === 'array') return `must have at most ${i.maximum} items`;
+  if (i.code === 'invalid_type' && /received undefined/.test(i.message)) return 'is required';
+  if (i.code === 'invalid_type') return `must be ${i.expected === 'array' ? 'a list' : `a ${i.expected}`}`;
+  if (i.code === 'invalid_value' && i.values) return `must be one of ${i.values.map((v) => JSON.stringify(v)).join(', ')}`;
+  if (i.code === 'unrecognized_keys' && i.keys) return `unknown field${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => `"${k}"`).join(', ')}`;
+  return i.message;
+}
+
 /** The one place where domain errors become HTTP statuses. */
 function statusOf(error: DomainError): number {
   if (error instanceof NotFoundError) return 404;
@@ -33,7 +47,7 @@ export function errorResponse(error: unknown, log: (m: string) => void = () => {
   if (error instanceof ZodError) {
     const issue = error.issues[0];
     const field = issue.path.join('.') || 'body';
-    return { status: 400, jsonBody: { error: { code: 'InvalidRequest', message: `${field}: ${issue.message}` } } };
+    return { status: 400, jsonBody: { error: { code: 'InvalidRequest', message: `${field}: ${plainWords(issue)}` } } };
   }
   log(`Unhandled error: ${(error as Error)?.stack ?? String(error)}`);
   return { status: 500, jsonBody: { error: { code: 'InternalError', message: 'The request failed; see the logs for details' } } };

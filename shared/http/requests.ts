@@ -3,6 +3,12 @@ import type { z } from 'zod';
 import { isAdmin, isContributor, readPrincipal, type Principal } from '../auth/principal.js';
 import { ApiError, errorResponse } from './apiError.js';
 
+/**
+ * The API's routes live under /api; the host's own prefix is empty (host.json routePrefix "") so
+ * that the console can be served at the app's root URL by the same app.
+ */
+export const apiRoute = (path: string) => `api/${path}`;
+
 /** Request bodies larger than this are refused before parsing. */
 export const MAX_BODY_BYTES = 64 * 1024;
 
@@ -24,11 +30,16 @@ export function authorized(minimum: 'admin' | 'contributor' | 'signedIn', handle
       if (!principal) throw new ApiError(401, 'Unauthorized', 'Sign in first: no client principal on the request');
       const allowed = minimum === 'signedIn' || (minimum === 'admin' ? isAdmin(principal) : isContributor(principal));
       if (!allowed) throw new ApiError(403, 'Forbidden', `This needs the Exports.${minimum === 'admin' ? 'Admin' : 'Contributor'} role`);
-      return await handler(request, principal, context);
+      return withApiHeaders(await handler(request, principal, context));
     } catch (error) {
-      return errorResponse(error, (m) => context.error(m));
+      return withApiHeaders(errorResponse(error, (m) => context.error(m)));
     }
   };
+}
+
+/** Every API answer: never sniffed as another type, never cached (it may hold personal data). */
+export function withApiHeaders(response: HttpResponseInit): HttpResponseInit {
+  return { ...response, headers: { 'x-content-type-options': 'nosniff', 'cache-control': 'no-store', ...(response.headers as Record<string, string> | undefined) } };
 }
 
 export function requireJsonContentType(request: HttpRequest): void {

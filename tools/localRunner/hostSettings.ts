@@ -31,3 +31,9 @@ export function readQueueSettings(hostJsonPath: string): QueueSettings {
     maxPollingIntervalInMs: timeSpanInMs(q.maxPollingInterval as string | undefined, 60_000),
   };
 }
+
+/** host.json's HTTP route prefix (the host's default is "api"). */
+export function readRoutePrefix(hostJsonPath: string): string {
+  const host = JSON.parse(readFileSync(hostJsonPath, 'utf8')) as { extensions?: { http?: { routePrefix?: string } } };
+  return (host.extensions?.http?.routePrefix ?? 'api').replace(/^\/+|\/+$/g, '');
+}

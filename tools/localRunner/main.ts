@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { startAzurite, type AzuriteInstance } from '../azurite.js';
 import { DEVELOPMENT_STORAGE } from '../../shared/config.js';
 import { developmentStoragePorts } from '../../shared/store/storageClients.js';
+import { ensureConsoleBuilt } from '../buildConsole.js';
 import { LocalRunner } from './runner.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
@@ -62,10 +63,15 @@ async function main(): Promise<void> {
     console.log(`Embedded Azurite (in memory) on blob ${ports.blob}, queue ${ports.queue}, table ${ports.table}`);
   }
   const lease = Number(process.env.LOCAL_RUNNER_MESSAGE_LEASE_SECONDS);
+  // The console the runner serves is built from the current sources (only when they changed).
+  if (!args.triggers || args.triggers.includes('http')) {
+    if (await ensureConsoleBuilt()) console.log('Built the console into dist/console');
+  }
   const runner = new LocalRunner({ port: Number(process.env.PORT ?? 7071), ...args, ...(lease > 0 ? { messageLeaseInMs: lease * 1000 } : {}) });
   await runner.start();
   const where = runner.url ? `ready at ${runner.url}` : `ready (${(args.triggers ?? []).join(', ')} triggers only)`;
   console.log(`Local runner ${where} (this is not the Azure Functions host; see README)`);
+  if (runner.rootUrl) console.log(`Console: ${runner.rootUrl}  (sign in with the development sign-in, as an administrator or a contributor)`);
 
   let stopping = false;
   const stop = async (signal: string) => {

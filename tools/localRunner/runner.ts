@@ -12,7 +12,8 @@ import type { AddressInfo } from 'node:net';
 import type { DequeuedMessageItem, QueueClient, QueueServiceClient } from '@azure/storage-queue';
 import { CronExpressionParser } from 'cron-parser';
 import { installFunctionsCore, registrations, triggerOf, type Registration } from './functionsCore.js';
-import { readQueueSettings, type QueueSettings } from './hostSettings.js';
+import { applyDevSession, serveDevSignIn } from './devSignIn.js';
+import { readQueueSettings, readRoutePrefix, type QueueSettings } from './hostSettings.js';
 
 export interface LocalRunnerOptions {
   port?: number;
@@ -31,6 +32,8 @@ interface RouteMatcher {
   methods: string[];
   pattern: RegExp;
   params: string[];
+  /** A route with a catch-all parameter ({*path}) is tried after every other. */
+  catchAll: boolean;
 }
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
@@ -54,7 +57,11 @@ export class LocalRunner {
   #inFlight = new Set<Promise<unknown>>();
   #routes: RouteMatcher[] = [];
   #wakers = new Set<() => void>();
+  #routePrefix = 'api';
+  /** The API's base URL (`…/api`). */
   url = '';
+  /** The app's root URL (where the console is). */
+  rootUrl = '';
 
   constructor(options: LocalRunnerOptions = {}) {
     this.options = {
@@ -79,6 +86,7 @@ export class LocalRunner {
 
   async start(): Promise<void> {
     const regs = await this.load();
+    this.#routePrefix = readRoutePrefix(this.options.hostJsonPath);
     const { services } = await import('../../shared/services.js');
     const queueService = services().storage.queues;
     const settings = readQueueSettings(this.options.hostJsonPath);
@@ -107,6 +115,7 @@ export class LocalRunner {
         this.#server!.listen(this.options.port, '127.0.0.1', () => resolve());
       });
       const port = (this.#server.address() as AddressInfo).port;
+      this.rootUrl = `http://127.0.0.1:${port}/`;
       this.url = `http://127.0.0.1:${port}/api`;
     }
   }
@@ -145,27 +154,41 @@ export class LocalRunner {
     const trigger = triggerOf(reg);
     const route = String(trigger.route ?? reg.name).replace(/^\/+/, '');
     const params: string[] = [];
+    let catchAll = false;
     const source = route
       .split('/')
       .map((segment) => {
+        const all = /^\{\*(\w+)\}$/.exec(segment);
+        if (all) {
+          catchAll = true;
+          params.push(all[1]);
+          return '\u0000';
+        }
         const m = /^\{(\w+)(?::[^}?]+)?(\?)?\}$/.exec(segment);
         if (!m) return segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
         params.push(m[1]);
         return m[2] ? '?([^/]*)' : '([^/]+)';
       })
-      .join('/');
+      .join('/')
+      // A catch-all takes the rest of the path, slashes included, or nothing.
+      .replace(/\/\u0000$/, '(?:/(.*))?')
+      .replace(/^\u0000$/, '(.*)');
     const methods = ((trigger.methods as string[] | undefined) ?? ['GET', 'POST']).map((m) => m.toUpperCase());
-    this.#routes.push({ registration: reg, methods, pattern: new RegExp(`^${source}/?$`, 'i'), params });
+    this.#routes.push({ registration: reg, methods, pattern: new RegExp(`^${source}/?$`, 'i'), params, catchAll });
+    this.#routes.sort((a, b) => Number(a.catchAll) - Number(b.catchAll));
   }
 
   async #serveHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const { HttpRequest, HttpResponse } = await import('@azure/functions');
     const url = new URL(req.url ?? '/', `http://${req.headers.host ?? '127.0.0.1'}`);
-    const path = url.pathname.replace(/^\/api\/?/, '');
     const send = (status: number, body: unknown) => {
-      res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+      res.writeHead(status, { 'content-type': 'application/json', 'x-content-type-options': 'nosniff' }).end(JSON.stringify(body));
     };
-    if (!url.pathname.startsWith('/api/') && url.pathname !== '/api') return send(404, { error: { code: 'NotFound', message: 'Not found' } });
+    if (await serveDevSignIn(req, res, url.pathname)) return;
+    applyDevSession(req);
+    const prefix = this.#routePrefix ? `/${this.#routePrefix}` : '';
+    if (prefix && url.pathname !== prefix && !url.pathname.startsWith(`${prefix}/`)) return send(404, { error: { code: 'NotFound', message: 'Not found' } });
+    const path = url.pathname.slice(prefix.length).replace(/^\//, '');
     const candidates = this.#routes.map((r) => ({ r, m: r.pattern.exec(path) })).filter((x) => x.m);
     const match = candidates.find((x) => x.r.methods.includes(req.method ?? 'GET'));
     if (!match) {

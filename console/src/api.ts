@@ -1,0 +1,119 @@
+/**
+ * The console's only way to the app: the public HTTP API under /api. State-changing calls send
+ * JSON (the API refuses anything else, so no other site can use the session). The API's messages
+ * name the field they concern ("listId: …"); `ApiFailure.field` carries that name.
+ */
+import type { Connection, Export, Run, RunCounts } from '../../shared/model';
+
+export type { Connection, Export, Run, RunCounts };
+
+export interface Me {
+  name: string;
+  role: 'admin' | 'contributor' | 'none';
+}
+
+export interface AcList {
+  id: string;
+  name: string;
+}
+
+export interface AcField {
+  id: string;
+  title: string;
+  type: string;
+  options?: string[];
+}
+
+export interface Preview {
+  source: { container: string; path: string; table?: string };
+  layout?: 'cdm' | 'customerInsights' | 'files';
+  files: { name: string; size?: number; lastModified?: string }[];
+  columns: string[];
+  rows: Record<string, string>[];
+  problem?: string;
+  ready: boolean;
+}
+
+export class ApiFailure extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly body: Record<string, unknown> = {},
+  ) {
+    super(message);
+  }
+
+  /** The request field the message names ("mapping.email: …" → "mapping.email"), if any. */
+  get field(): string | undefined {
+    return /^([A-Za-z][\w.]*): /.exec(this.message)?.[1];
+  }
+
+  /** The message without its field prefix, for showing under the field. */
+  get detail(): string {
+    return this.field ? this.message.slice(this.field.length + 2) : this.message;
+  }
+}
+
+/** Thrown when the caller is not signed in (401): the console shows its sign-in page. */
+export class SignInNeeded extends Error {}
+
+async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const response = await fetch(`/api${path}`, {
+    method,
+    credentials: 'same-origin',
+    headers: method === 'GET' ? { accept: 'application/json' } : { 'content-type': 'application/json', accept: 'application/json' },
+    body: body === undefined ? (method === 'GET' ? undefined : '{}') : JSON.stringify(body),
+  });
+  if (response.status === 401) throw new SignInNeeded('Sign in first');
+  if (response.status === 204) return undefined as T;
+  const text = await response.text();
+  let json: Record<string, unknown> | undefined;
+  try {
+    json = text ? JSON.parse(text) : undefined;
+  } catch {
+    json = undefined;
+  }
+  if (!response.ok) {
+    const error = (json?.error ?? {}) as { code?: string; message?: string };
+    throw new ApiFailure(response.status, error.code ?? 'Error', error.message ?? `The app answered ${response.status}`, json ?? {});
+  }
+  return json as T;
+}
+
+export const api = {
+  me: () => call<Me>('GET', '/me'),
+  connections: () => call<{ value: Connection[] }>('GET', '/connections').then((r) => r.value),
+  checkConnection: (body: { hostname: string; apiKey: string }) => call<{ hostname: string; user: { username?: string; email?: string } }>('POST', '/connections/check', body),
+  createConnection: (body: { displayName: string; hostname: string; apiKey: string; allowContributors: boolean; dataPrivacyConsent: boolean }) => call<Connection>('POST', '/connections', body),
+  updateConnection: (id: string, body: { displayName?: string; apiKey?: string; allowContributors?: boolean }) => call<Connection>('PATCH', `/connections/${id}`, body),
+  deleteConnection: (id: string) => call<void>('DELETE', `/connections/${id}`),
+  lists: (connectionId: string) => call<{ value: AcList[] }>('GET', `/connections/${connectionId}/lists`).then((r) => r.value),
+  fields: (connectionId: string) => call<{ value: AcField[] }>('GET', `/connections/${connectionId}/fields`).then((r) => r.value),
+  preview: (source: { container: string; path: string; table?: string }) => call<Preview>('POST', '/sources/preview', source),
+  exports: () => call<{ value: Export[] }>('GET', '/exports').then((r) => r.value),
+  getExport: (id: string) => call<Export>('GET', `/exports/${id}`),
+  createExport: (body: Record<string, unknown>) => call<Export>('POST', '/exports', body),
+  updateExport: (id: string, body: Record<string, unknown>) => call<Export>('PATCH', `/exports/${id}`, body),
+  deleteExport: (id: string) => call<void>('DELETE', `/exports/${id}`),
+  startRun: (id: string, body: { dryRun?: boolean; fullSync?: boolean; confirmRemovals?: boolean }) => call<{ runId: string; status: string }>('POST', `/exports/${id}/runs`, body),
+  runs: (id: string, page: { top?: number; continuationToken?: string } = {}) => {
+    const query = new URLSearchParams();
+    if (page.top) query.set('top', String(page.top));
+    if (page.continuationToken) query.set('continuationToken', page.continuationToken);
+    return call<{ value: Run[]; continuationToken?: string }>('GET', `/exports/${id}/runs${query.size ? `?${query}` : ''}`);
+  },
+  getRun: (id: string, runId: string) => call<Run>('GET', `/exports/${id}/runs/${runId}`),
+  cancelRun: (id: string, runId: string) => call<Run>('POST', `/exports/${id}/runs/${runId}/cancel`),
+  sample: (id: string, runId: string) => call<{ contacts: unknown[]; wouldUpsert: number; wouldUnsubscribe: number }>('GET', `/exports/${id}/runs/${runId}/sample`),
+  rejectedRowsUrl: (id: string, runId: string) => `/api/exports/${id}/runs/${runId}/rejected`,
+};
+
+export const TERMINAL = new Set(['completed', 'completedWithErrors', 'failed', 'cancelled']);
+
+/** Plain words for a failure that is not an ApiFailure (the network, the browser). */
+export function describeError(error: unknown): string {
+  if (error instanceof ApiFailure) return error.message;
+  if (error instanceof TypeError) return 'The app could not be reached. Check the connection and try again.';
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,261 @@
+/**
+ * The admin console in a real browser (Chromium from @sparticuz/chromium, driven by playwright-core),
+ * against the local runner, Azurite and the ActiveCampaign emulator, through the console only.
+ */
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EMULATOR_API_KEY } from '../../tools/acEmulator/server.js';
+import { applyDevSession, serveDevSignIn } from '../../tools/localRunner/devSignIn.js';
+import { accessibilityViolations, launchBrowser, screenshot, signIn } from '../support/browser.js';
+import { startHarness, startRunnerProcess, uploadText, type Harness, type RunnerProcess } from '../support/harness.js';
+
+const ROWS = 600;
+const INVALID = ['not-an-email', 'also@bad'];
+
+/** A Customer Insights export destination: model.json and two headerless partitions. */
+async function writeCdmSegment(h: Harness, folder: string, rows: number, invalid: string[] = []): Promise<void> {
+  const lines = Array.from({ length: rows }, (_, i) => `${i},${invalid[i] ?? `vip${i}@example.com`},Given${i},Family${i},${['Oslo', 'Lima', 'Osaka'][i % 3]}`);
+  const half = Math.ceil(rows / 2);
+  const parts = [lines.slice(0, half), lines.slice(half)];
+  for (const [i, part] of parts.entries()) await uploadText(h.blobs, 'customerinsights', `${folder}/Vip/part-${i}.csv`, `${part.join('\r\n')}\r\n`);
+  const model = {
+    name: 'CustomerInsights',
+    entities: [
+      {
+        $type: 'LocalEntity',
+        name: 'Vip',
+        attributes: ['CustomerId', 'Email', 'FirstName', 'LastName', 'City'].map((name) => ({ name, dataType: 'string' })),
+        partitions: parts.map((_, i) => ({
+          name: `part-${i}`,
+          location: `https://contoso.blob.core.windows.net/customerinsights/${folder}/Vip/part-${i}.csv`,
+          fileFormatSettings: { $type: 'CsvFormatSettings', columnHeaders: false, delimiter: ',', quoteStyle: 'QuoteStyle.Csv' },
+        })),
+      },
+    ],
+  };
+  await uploadText(h.blobs, 'customerinsights', `${folder}/model.json`, JSON.stringify(model));
+}
+
+describe('the admin console in a browser', () => {
+  let h: Harness;
+  let runner: RunnerProcess;
+  let browser: Browser;
+  let page: Page;
+  let root: string;
+  const violations: Record<string, string[]> = {};
+
+  async function checkAccessibility(name: string): Promise<void> {
+    violations[name] = await accessibilityViolations(page);
+  }
+
+  beforeAll(async () => {
+    h = await startHarness({
+      requestsPerSecond: 100,
+      bulkImportsPerMinute: 6_000,
+      lists: [{ id: 1, name: 'Newsletter' }, { id: 2, name: 'VIP customers' }],
+      fields: [{ id: 1, title: 'City', type: 'text' }, { id: 2, title: 'Tier', type: 'dropdown', options: ['Gold', 'Silver'] }],
+    });
+    runner = await startRunnerProcess(h.env);
+    root = runner.url.replace(/api$/, '');
+    await writeCdmSegment(h, 'CustomerInsights_demo/vip-destination', ROWS, INVALID);
+    await writeCdmSegment(h, 'CustomerInsights_demo/big-destination', 5_000);
+    browser = await launchBrowser();
+    page = await (await browser.newContext({ acceptDownloads: true, viewport: { width: 1280, height: 900 } })).newPage();
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await runner?.stop();
+    await h?.stop();
+  });
+
+  it('asks a signed-out visitor to sign in, and serves the console with a strict policy', async () => {
+    const response = await page.goto(root);
+    const headers = response!.headers();
+    expect(headers['content-security-policy']).toMatch(/script-src 'self';/);
+    expect(headers['content-security-policy']).toMatch(/frame-ancestors 'none'/);
+    expect(headers['x-content-type-options']).toBe('nosniff');
+    await expect.poll(() => page.getByRole('link', { name: 'Sign in' }).count()).toBe(1);
+    await checkAccessibility('signed out');
+  });
+
+  it('lets an administrator add a connection: Save waits for "I agree", a wrong key is reported', async () => {
+    await signIn(page, root, 'ada@example.com', 'Administrator');
+    await page.getByRole('tab', { name: 'Connections' }).click();
+    await page.getByRole('button', { name: 'Add connection' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Add connection' });
+    await dialog.getByLabel('Display name').fill('Main account');
+    await dialog.getByLabel('API key').fill('wrong-key');
+    await dialog.getByLabel('REST endpoint hostname').fill(h.emulator.hostname);
+    await expect.poll(() => dialog.getByRole('button', { name: 'Save' }).isDisabled()).toBe(true);
+    await dialog.getByRole('button', { name: 'Connect' }).click();
+    await expect.poll(() => dialog.getByText(`ActiveCampaign did not accept the API key for ${h.emulator.hostname}`).count()).toBe(1);
+    await dialog.getByLabel('API key').fill(EMULATOR_API_KEY);
+    await dialog.getByRole('button', { name: 'Connect' }).click();
+    await expect.poll(() => dialog.getByText(/Connected: ActiveCampaign accepted the key/).count()).toBe(1);
+    await checkAccessibility('add connection');
+    await dialog.getByLabel('I agree').check();
+    await dialog.getByRole('button', { name: 'Save' }).click();
+    await expect.poll(() => page.getByRole('cell', { name: 'Main account', exact: true }).count()).toBe(1);
+
+    // A second one that contributors may use.
+    await page.getByRole('button', { name: 'Add connection' }).click();
+    const second = page.getByRole('dialog', { name: 'Add connection' });
+    await second.getByLabel('Display name').fill('Shared account');
+    await second.getByRole('combobox', { name: 'Who can use this connection' }).click();
+    await page.getByRole('option', { name: 'Administrators and contributors' }).click();
+    await second.getByLabel('API key').fill(EMULATOR_API_KEY);
+    await second.getByLabel('REST endpoint hostname').fill(h.emulator.hostname);
+    await second.getByLabel('I agree').check();
+    await second.getByRole('button', { name: 'Save' }).click();
+    await expect.poll(() => page.getByRole('cell', { name: 'Shared account', exact: true }).count()).toBe(1);
+    await screenshot(page, 'connections');
+    await checkAccessibility('connections');
+
+    // The key is write-only: not in the page, its storage or the console's code.
+    expect(await page.content()).not.toContain(EMULATOR_API_KEY);
+    expect(await page.evaluate(() => JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }))).not.toContain(EMULATOR_API_KEY);
+  });
+
+  it('adds a destination with the list picker and column pickers filled from a Preview of a CDM folder; saving does not run it', async () => {
+    await page.getByRole('tab', { name: 'Exports' }).click();
+    await page.getByRole('button', { name: 'Add destination' }).click();
+    await page.getByLabel('Display name').fill('VIP customers → Newsletter');
+    await page.getByRole('combobox', { name: 'Connection for export' }).click();
+    await page.getByRole('option', { name: 'Main account' }).click();
+    await page.getByRole('combobox', { name: 'ActiveCampaign list' }).click();
+    await page.getByRole('option', { name: 'Newsletter (ID 1)' }).click();
+    await page.getByLabel('Container').fill('customerinsights');
+    await page.getByLabel('Path').fill('CustomerInsights_demo/vip-destination');
+    await page.getByRole('button', { name: 'Preview' }).click();
+    await expect.poll(() => page.getByText('Recognised: Common Data Model folder (model.json).').count()).toBe(1);
+    await expect.poll(() => page.getByRole('columnheader', { name: 'Email' }).count()).toBe(1);
+    await page.getByRole('combobox', { name: 'Email' }).click();
+    await page.getByRole('option', { name: 'Email', exact: true }).click();
+    await page.getByRole('combobox', { name: 'First name' }).click();
+    await page.getByRole('option', { name: 'FirstName' }).click();
+    await page.getByRole('combobox', { name: 'Last name' }).click();
+    await page.getByRole('option', { name: 'LastName' }).click();
+    await page.getByRole('button', { name: 'Add attribute' }).click();
+    await page.getByRole('combobox', { name: 'Column 1' }).click();
+    await page.getByRole('option', { name: 'City' }).click();
+    await page.getByRole('combobox', { name: 'ActiveCampaign field 1' }).click();
+    await page.getByRole('option', { name: /^City \(ID 1/ }).click();
+    await page.getByRole('radio', { name: /^On demand only/ }).check();
+    await screenshot(page, 'add-destination');
+    await checkAccessibility('add destination');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await expect.poll(() => page.getByText(/Saved\. Saving does not run the export/).count(), { timeout: 15_000 }).toBe(1);
+    expect(await page.getByText('No runs yet.').count()).toBe(1);
+    expect(h.emulator.acceptedImports).toBe(0);
+  });
+
+  it('runs the export and shows its progress to the end; the rejected rows download through the API', async () => {
+    await page.getByRole('button', { name: 'Run now' }).click();
+    await expect.poll(() => page.getByRole('region', { name: 'Active run' }).count(), { timeout: 15_000 }).toBe(1);
+    await checkAccessibility('export page during a run');
+    await expect.poll(() => page.getByRole('region', { name: 'Active run' }).count(), { timeout: 60_000 }).toBe(0);
+    const row = page.getByRole('row').filter({ hasText: 'Completed with errors' });
+    await expect.poll(() => row.count()).toBe(1);
+    expect(await row.textContent()).toContain(`read ${ROWS} · upserted ${ROWS - INVALID.length}`);
+    expect(h.emulator.listMembers(1)).toHaveLength(ROWS - INVALID.length);
+    const [download] = await Promise.all([page.waitForEvent('download'), row.getByRole('link', { name: 'Download rejected rows' }).click()]);
+    const csv = readFileSync((await download.path())!, 'utf8');
+    expect(download.suggestedFilename()).toMatch(/^rejected-.*\.csv$/);
+    expect(csv.split('\n')[0]).toBe('file,row,email,reason');
+    expect(csv).toContain('customerinsights/CustomerInsights_demo/vip-destination/Vip/part-0.csv,1,not-an-email,');
+    expect(csv).toContain('also@bad,invalid email: the domain is not a valid domain name');
+  });
+
+  it('runs a dry run, shows its payload sample, cancels a run, and deletes the export', async () => {
+    await page.getByRole('button', { name: 'Dry run' }).click();
+    const dry = page.getByRole('row').filter({ hasText: '(dry run)' });
+    await expect.poll(() => dry.filter({ hasText: /Completed/ }).count(), { timeout: 30_000 }).toBe(1);
+    await dry.getByRole('button', { name: 'View payload sample' }).click();
+    await expect.poll(() => page.getByRole('dialog', { name: 'Payload sample' }).textContent()).toContain('"wouldUpsert": 0');
+    await page.getByRole('dialog', { name: 'Payload sample' }).getByRole('button', { name: 'Close' }).click();
+
+    // Slow imports keep a run going long enough to cancel it.
+    h.emulator.options.importPhaseInMs = 3_000;
+    await page.getByRole('button', { name: 'Full resync' }).click();
+    await expect.poll(() => page.getByRole('button', { name: 'Cancel run' }).count(), { timeout: 15_000 }).toBe(1);
+    await expect.poll(() => page.getByText(/^Batches \d+ of 3/).count(), { timeout: 15_000 }).toBe(1);
+    await screenshot(page, 'export-during-run');
+    await page.getByRole('button', { name: 'Cancel run' }).click();
+    await expect.poll(() => page.getByRole('row').filter({ hasText: 'Cancelled' }).count(), { timeout: 30_000 }).toBe(1);
+    h.emulator.options.importPhaseInMs = 50;
+
+    await page.getByRole('button', { name: 'Delete' }).click();
+    await page.getByRole('dialog', { name: 'Delete export' }).getByRole('button', { name: 'Delete' }).click();
+    await expect.poll(() => page.getByText('No exports yet.').count(), { timeout: 15_000 }).toBe(1);
+  });
+
+  it('shows a contributor only the shared connection, offers no admin action, and reports API errors next to the field', async () => {
+    await page.goto(`${root}.auth/logout`);
+    await signIn(page, root, 'carl@example.com', 'Contributor');
+    await expect.poll(() => page.getByText('carl@example.com · Contributor').count()).toBe(1);
+    await page.getByRole('tab', { name: 'Connections' }).click();
+    await expect.poll(() => page.getByRole('cell', { name: 'Shared account', exact: true }).count()).toBe(1);
+    expect(await page.getByRole('cell', { name: 'Main account', exact: true }).count()).toBe(0);
+    expect(await page.getByRole('button', { name: 'Add connection' }).count()).toBe(0);
+    expect(await page.getByRole('button', { name: /^Delete/ }).count()).toBe(0);
+    await checkAccessibility('connections (contributor)');
+
+    await page.getByRole('tab', { name: 'Exports' }).click();
+    await page.getByRole('button', { name: 'Add destination' }).click();
+    await page.getByLabel('Display name').fill('Contributor export');
+    await page.getByRole('combobox', { name: 'Connection for export' }).click();
+    expect(await page.getByRole('option').allTextContents()).toEqual(['Shared account']);
+    await page.getByRole('option', { name: 'Shared account' }).click();
+    await page.getByRole('combobox', { name: 'ActiveCampaign list' }).fill('77');
+    await page.getByLabel('Container').fill('export-runs');
+    await page.getByLabel('Path').fill('runs');
+    await page.getByRole('combobox', { name: 'Email' }).fill('Email');
+    await page.getByRole('button', { name: 'Save' }).click();
+    // The container is refused next to its field.
+    await expect.poll(() => page.getByText(/the container "export-runs" belongs to the app/).count(), { timeout: 15_000 }).toBe(1);
+    await page.getByLabel('Container').fill('customerinsights');
+    await page.getByLabel('Path').fill('CustomerInsights_demo/vip-destination');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await expect.poll(() => page.getByText('ActiveCampaign list 77 does not exist').count(), { timeout: 15_000 }).toBe(1);
+    await checkAccessibility('add destination with errors');
+  });
+
+  it('has no serious or critical accessibility violation on any page', () => {
+    expect(Object.keys(violations).length).toBeGreaterThanOrEqual(7);
+    expect(violations).toEqual(Object.fromEntries(Object.keys(violations).map((k) => [k, []])));
+  });
+
+  it('refuses the development sign-in when the app runs in Azure', async () => {
+    // The runner itself refuses to start in Azure without Key Vault; its sign-in module is checked on its own.
+    const server = createServer((req, res) => {
+      void serveDevSignIn(req, res, new URL(req.url!, 'http://x').pathname).then((served) => {
+        if (served) return;
+        applyDevSession(req);
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ principal: req.headers['x-ms-client-principal'] ?? null }));
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const before = process.env.WEBSITE_INSTANCE_ID;
+    try {
+      process.env.WEBSITE_INSTANCE_ID = 'azure-instance';
+      const res = await fetch(`${base}/.auth/login/dev`);
+      expect(res.status).toBe(403);
+      expect(await res.text()).toMatch(/not available when the app runs in Azure/);
+      expect(await (await fetch(`${base}/api/me`, { headers: { cookie: 'dev-principal=anything' } })).json()).toEqual({ principal: null });
+      delete process.env.WEBSITE_INSTANCE_ID;
+      expect((await fetch(`${base}/.auth/login/dev`)).status).toBe(200);
+      expect(await (await fetch(`${base}/api/me`, { headers: { cookie: 'dev-principal=abc' } })).json()).toEqual({ principal: 'abc' });
+      // A request that carries the header is taken as it is.
+      expect(await (await fetch(`${base}/api/me`, { headers: { cookie: 'dev-principal=abc', 'x-ms-client-principal': 'xyz' } })).json()).toEqual({ principal: 'xyz' });
+    } finally {
+      if (before === undefined) delete process.env.WEBSITE_INSTANCE_ID;
+      else process.env.WEBSITE_INSTANCE_ID = before;
+      await new Promise((r) => server.close(r));
+    }
+  });
+});
