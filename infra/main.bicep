@@ -4,12 +4,29 @@
 
 targetScope = 'resourceGroup'
 
-@description('Short name used to derive resource names (letters and digits).')
-@minLength(3)
-@maxLength(12)
-param appName string = 'segexport'
+@minLength(1)
+@maxLength(64)
+@description('The azd environment name (AZURE_ENV_NAME): 1 to 64 letters, digits and - _ . ( ). Every resource name is derived from it.')
+param environmentName string
 
-param location string = resourceGroup().location
+// Flex Consumption is not offered everywhere: these are the regions of Microsoft's own Flex
+// Consumption azd templates. `az functionapp list-flexconsumption-locations` lists today's; add
+// yours here if it has Flex Consumption now.
+@metadata({ azd: { type: 'location' } })
+@allowed([
+  'australiaeast'
+  'eastasia'
+  'eastus'
+  'eastus2'
+  'northeurope'
+  'southcentralus'
+  'southeastasia'
+  'swedencentral'
+  'uksouth'
+  'westus2'
+])
+@description('Region of every resource (one with Flex Consumption).')
+param location string
 
 @description('Application (client) ID of the Entra ID app registration that defines the app roles Exports.Admin and Exports.Contributor (see infra/app-roles.json).')
 param authClientId string
@@ -41,9 +58,28 @@ param snapshotQuietSeconds int = 300
 @description('Days that run files (rejected rows, payload samples: personal data) are kept.')
 param runRetentionDays int = 30
 
-var suffix = uniqueString(resourceGroup().id, appName)
-var storageName = take(toLower('st${appName}${suffix}'), 24)
-var functionAppName = 'func-${appName}-${suffix}'
+@description('Alert when more than this share (%) of the contacts a run tried to send failed.')
+param failedContactsAlertPercent int = 5
+
+@description('Key Vault purge protection. Off (the default, for development): `azd down --purge` frees the vault\'s name and the next `azd up` creates it again. On (production): a deleted vault keeps its name for 30 days, so redeploy into another resource group or environment name.')
+param keyVaultPurgeProtection bool = false
+
+// Resource names from any name azd accepts: the environment name's letters and digits (lower case,
+// the other characters azd allows are dropped) and a suffix unique to the resource group and environment.
+var nameLetters = toLower(replace(replace(replace(replace(replace(environmentName, '-', ''), '_', ''), '.', ''), '(', ''), ')', ''))
+var baseName = empty(nameLetters) ? 'segexport' : nameLetters
+var suffix = uniqueString(resourceGroup().id, environmentName)
+var names = {
+  storage: 'st${take(baseName, 9)}${suffix}'
+  vault: 'kv${take(baseName, 9)}${suffix}'
+  // At most 32 characters: the Functions host derives its host ID from the first 32 of the app's name.
+  functionApp: 'func-${take(baseName, 13)}-${suffix}'
+  plan: 'plan-${take(baseName, 30)}-${suffix}'
+  logs: 'log-${take(baseName, 30)}-${suffix}'
+  appInsights: 'appi-${take(baseName, 30)}-${suffix}'
+  actionGroup: 'ag-${take(baseName, 30)}-${suffix}'
+  actionGroupShort: take('seg${baseName}', 12)
+}
 var deploymentContainer = 'app-package'
 
 // Built-in role definition ids (learn.microsoft.com/azure/role-based-access-control/built-in-roles).
@@ -57,7 +93,7 @@ var roles = {
 }
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
-  name: storageName
+  name: names.storage
   location: location
   kind: 'StorageV2'
   sku: { name: 'Standard_LRS' }
@@ -81,11 +117,11 @@ resource packageContainer 'Microsoft.Storage/storageAccounts/blobServices/contai
 }
 
 resource segmentsStorage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = if (!empty(segmentsStorageAccountName)) {
-  name: empty(segmentsStorageAccountName) ? storageName : segmentsStorageAccountName
+  name: empty(segmentsStorageAccountName) ? names.storage : segmentsStorageAccountName
 }
 
 resource logs 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
-  name: 'log-${appName}-${suffix}'
+  name: names.logs
   location: location
   properties: {
     sku: { name: 'PerGB2018' }
@@ -94,7 +130,7 @@ resource logs 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
 }
 
 resource appInsights 'Microsoft.Insights/components@2020-02-02' = {
-  name: 'appi-${appName}-${suffix}'
+  name: names.appInsights
   location: location
   kind: 'web'
   properties: {
@@ -105,7 +141,7 @@ resource appInsights 'Microsoft.Insights/components@2020-02-02' = {
 }
 
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
-  name: take('kv-${appName}-${suffix}', 24)
+  name: names.vault
   location: location
   properties: {
     tenantId: subscription().tenantId
@@ -113,13 +149,14 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
     enableRbacAuthorization: true
     enableSoftDelete: true
     softDeleteRetentionInDays: 30
-    enablePurgeProtection: true
+    // Off is not allowed once on: omit the property instead of writing false.
+    enablePurgeProtection: keyVaultPurgeProtection ? true : null
     publicNetworkAccess: 'Enabled'
   }
 }
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
-  name: 'plan-${appName}-${suffix}'
+  name: names.plan
   location: location
   kind: 'functionapp'
   sku: { tier: 'FlexConsumption', name: 'FC1' }
@@ -127,7 +164,7 @@ resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
 }
 
 resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
-  name: functionAppName
+  name: names.functionApp
   location: location
   kind: 'functionapp,linux'
   tags: { 'azd-service-name': 'api' }
@@ -182,9 +219,12 @@ resource auth 'Microsoft.Web/sites/config@2024-04-01' = {
   name: 'authsettingsV2'
   properties: {
     platform: { enabled: true }
+    // Browsers are sent to Entra ID to sign in (the console at the root URL); callers that are not
+    // browsers get 401 (App Service tells them apart by their User-Agent). Only health is open.
     globalValidation: {
       requireAuthentication: true
-      unauthenticatedClientAction: 'Return401'
+      unauthenticatedClientAction: 'RedirectToLoginPage'
+      redirectToProvider: 'azureactivedirectory'
       excludedPaths: [ '/api/health' ]
     }
     identityProviders: {
@@ -192,7 +232,8 @@ resource auth 'Microsoft.Web/sites/config@2024-04-01' = {
         enabled: true
         registration: {
           clientId: authClientId
-          openIdIssuer: 'https://sts.windows.net/${authTenantId}/v2.0'
+          // The cloud's own sign-in endpoint (public, government and China clouds differ).
+          openIdIssuer: '${environment().authentication.loginEndpoint}${authTenantId}/v2.0'
         }
         validation: {
           allowedAudiences: [ 'api://${authClientId}' ]
@@ -203,6 +244,10 @@ resource auth 'Microsoft.Web/sites/config@2024-04-01' = {
   }
 }
 
+// Role assignment names are derived from the resources' ids, which ARM needs before the identity
+// exists (a principal id cannot be part of a name). Deleting the Function App alone and recreating it
+// in the same group would reuse the names with a new principal, which ARM refuses: delete the app's
+// role assignments with it (or run `azd down`), as the README says.
 // Least privilege for the app's system-assigned identity:
 // - Storage Blob Data Owner on its own account: the Functions host takes blob leases, the app writes
 //   run files and deployment reads the package (Contributor lacks the lease/ownership operations the host needs).
@@ -272,22 +317,23 @@ resource segmentsReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = i
 }
 
 resource workbook 'Microsoft.Insights/workbooks@2023-06-01' = {
-  name: guid(resourceGroup().id, appName, 'workbook')
+  name: guid(resourceGroup().id, environmentName, 'workbook')
   location: location
   kind: 'shared'
   properties: {
     displayName: 'Segment export to ActiveCampaign'
     category: 'workbook'
     sourceId: appInsights.id
-    serializedData: loadTextContent('workbook.json')
+    // Opened from Azure Monitor → Workbooks or from the resource group, the queries run against Application Insights.
+    serializedData: replace(loadTextContent('workbook.json'), '"fallbackResourceIds": []', '"fallbackResourceIds": ["${appInsights.id}"]')
   }
 }
 
 resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = if (!empty(alertEmail)) {
-  name: 'ag-${appName}-${suffix}'
+  name: names.actionGroup
   location: 'global'
   properties: {
-    groupShortName: take(appName, 12)
+    groupShortName: names.actionGroupShort
     enabled: true
     emailReceivers: [ { name: 'operator', emailAddress: alertEmail, useCommonAlertSchema: true } ]
   }
@@ -296,7 +342,7 @@ resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = if (!empty(a
 var alertRules = loadJsonContent('alerts.json')
 
 resource alerts 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview' = [for rule in alertRules: {
-  name: '${rule.name}-${appName}'
+  name: '${rule.name}-${suffix}'
   location: location
   properties: {
     displayName: rule.displayName
@@ -309,7 +355,7 @@ resource alerts 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview' = [f
     criteria: {
       allOf: [
         {
-          query: rule.query
+          query: replace(rule.query, '{failedContactsAlertPercent}', string(failedContactsAlertPercent))
           timeAggregation: 'Count'
           operator: 'GreaterThan'
           threshold: 0
@@ -322,6 +368,7 @@ resource alerts 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview' = [f
 }]
 
 output functionAppName string = functionApp.name
+output consoleUrl string = 'https://${functionApp.properties.defaultHostName}/'
 output functionAppUrl string = 'https://${functionApp.properties.defaultHostName}/api'
 output keyVaultUrl string = vault.properties.vaultUri
 output storageAccountName string = storage.name

@@ -11,6 +11,7 @@ import { BlobServiceClient } from '@azure/storage-blob';
 import { ADMIN_ROLE, principalHeader } from '../shared/auth/principal.js';
 import { EMULATOR_API_KEY, startActiveCampaignEmulator } from './acEmulator/server.js';
 import { startAzurite } from './azurite.js';
+import { ensureConsoleBuilt } from './buildConsole.js';
 import { LocalRunner } from './localRunner/runner.js';
 
 const PROFILES = 10_000;
@@ -44,6 +45,7 @@ function progressBar(done: number, total: number, width = 30): string {
 
 async function main(): Promise<number> {
   const started = Date.now();
+  if (await ensureConsoleBuilt()) console.log('Built the console into dist/console');
   console.log('Starting Azurite (in memory) and the ActiveCampaign emulator (5 requests/s, 100 imports/min)…');
   const azurite = await startAzurite();
   const emulator = await startActiveCampaignEmulator({ requestsPerSecond: 5, bulkImportsPerMinute: 100, fields: [{ id: 1, title: 'City', type: 'text' }] });
@@ -58,7 +60,8 @@ async function main(): Promise<number> {
     SNAPSHOT_QUIET_SECONDS: '0',
   });
   const logs: string[] = [];
-  const runner = new LocalRunner({ port: 0, log: (line) => logs.push(line) });
+  const keep = process.argv.includes('--keep');
+  const runner = new LocalRunner({ port: keep ? Number(process.env.PORT ?? 7071) : 0, log: (line) => logs.push(line) });
   try {
     await runner.start();
     const blobs = BlobServiceClient.fromConnectionString(azurite.connectionString);
@@ -133,6 +136,17 @@ async function main(): Promise<number> {
     if (!ok) {
       console.error('\nDemo FAILED: not every valid profile reached the list. Runner log:');
       console.error(logs.slice(-40).join('\n'));
+    }
+    console.log(`\nConsole: ${runner.rootUrl}  (development sign-in; the export is "VIP customers → Newsletter")`);
+    if (keep) {
+      console.log(`ActiveCampaign emulator: hostname ${emulator.hostname}, API key ${EMULATOR_API_KEY}`);
+      console.log('Everything keeps running (--keep): press Ctrl-C to stop.');
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', () => resolve());
+        process.once('SIGTERM', () => resolve());
+      });
+    } else {
+      console.log('Run `npm run demo -- --keep` to keep it running and look around.');
     }
     return ok ? 0 : 1;
   } finally {

@@ -62,10 +62,13 @@ async function call<T>(method: string, path: string, body?: unknown): Promise<T>
   const response = await fetch(`/api${path}`, {
     method,
     credentials: 'same-origin',
+    // In Azure, App Service Authentication redirects a browser whose session ended to the sign-in page:
+    // a fetch must not follow that, it means "sign in again".
+    redirect: 'manual',
     headers: method === 'GET' ? { accept: 'application/json' } : { 'content-type': 'application/json', accept: 'application/json' },
     body: body === undefined ? (method === 'GET' ? undefined : '{}') : JSON.stringify(body),
   });
-  if (response.status === 401) throw new SignInNeeded('Sign in first');
+  if (response.status === 401 || response.type === 'opaqueredirect') throw new SignInNeeded('Sign in first');
   if (response.status === 204) return undefined as T;
   const text = await response.text();
   let json: Record<string, unknown> | undefined;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { createConnectionSchema, updateConnectionSchema } from '../connections/connectionService.js';
+import { checkConnectionSchema, createConnectionSchema, updateConnectionSchema } from '../connections/connectionService.js';
 import { createExportSchema, previewSchema, startRunSchema, updateExportSchema } from '../exports/exportSchema.js';
 import { COUNT_NAMES } from '../model.js';
 
@@ -163,6 +163,15 @@ const paths = {
       responses: { '201': json('Created; the API key is never returned', ref('Connection'), location), ...write },
     },
     get: { operationId: 'listConnections', summary: 'Connections the caller may use', security, responses: { '200': json('The connections', list(ref('Connection'))), ...read } },
+  },
+  '/connections/check': {
+    post: {
+      operationId: 'checkConnection', summary: 'Check a hostname and API key with ActiveCampaign without saving anything (admin; the console\'s "Connect")', security, requestBody: body(checkConnectionSchema),
+      responses: {
+        '200': json('ActiveCampaign accepted the key', { type: 'object', required: ['hostname', 'user'], properties: { hostname: { type: 'string' }, user: { type: 'object', properties: { username: { type: 'string' }, email: { type: 'string' } } } } }),
+        ...write,
+      },
+    },
   },
   '/connections/{id}': {
     parameters: [idParam('id', 'Connection id')],

@@ -37,7 +37,9 @@ export async function handlePoisoned(deps: PoisonDeps, queue: QueueName, raw: un
   }
   const poisoned = (message.poisoned ?? 0) + 1;
   if (poisoned === 1) {
-    deps.telemetry.event(TELEMETRY.events.poisonMessage, { queue: poisonQueue(queue), exportId: message.exportId, runId: message.runId, parsed: true });
+    deps.telemetry.event(TELEMETRY.events.poisonMessage, {
+      queue: poisonQueue(queue), exportId: message.exportId, runId: message.runId, batch: 'batch' in message ? message.batch : undefined, parsed: true,
+    });
   }
   try {
     await bringBack(deps, queue, { ...message, poisoned }, log);

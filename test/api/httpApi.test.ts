@@ -77,6 +77,7 @@ describe('the HTTP API', () => {
       ['GET', '/openapi.json', {}, undefined, [200, 200, 200, 200]],
       ['GET', '/me', {}, undefined, [401, 200, 200, 200]],
       ['POST', '/connections', {}, newConnection, [401, 403, 403, 201]],
+      ['POST', '/connections/check', {}, { hostname: h.emulator.hostname, apiKey: API_KEY }, [401, 403, 403, 200]],
       ['GET', '/connections', {}, undefined, [401, 403, 200, 200]],
       ['GET', '/connections/{id}', { id: shared }, undefined, [401, 403, 200, 200]],
       ['GET', '/connections/{id}', { id: adminOnly }, undefined, [401, 403, 404, 200], 404],

@@ -34,7 +34,7 @@ describe('function registrations', () => {
         'checkImport', 'createConnection', 'handlePoisonedBatch', 'handlePoisonedPlan', 'handlePoisonedStatusCheck', 'handlePoisonedWatch', 'createExport', 'deleteConnection',
         'deleteExport', 'getConnection', 'getExport', 'getRun', 'health', 'listConnections', 'openApi', 'listExports', 'listRuns', 'planRun', 'refreshTimer', 'sendBatch',
         'startRun', 'updateConnection', 'watchRun', 'updateExport', 'cancelRun', 'getRejectedRows', 'getPayloadSample', 'listConnectionLists', 'listConnectionFields',
-        'previewSource', 'me',
+        'previewSource', 'me', 'console', 'checkConnection',
       ].sort(),
     );
     for (const r of regs) expect(Object.values(r.bindings).filter((b) => /trigger$/i.test(b.type))).toHaveLength(1);
@@ -43,15 +43,17 @@ describe('function registrations', () => {
   it('serves the contract routes, each route and method once', () => {
     const routes = triggers.filter((t) => t.trigger.type === 'httpTrigger').flatMap((t) => t.trigger.methods!.map((m) => `${m} ${t.trigger.route}`));
     expect(new Set(routes).size).toBe(routes.length);
+    // host.json's routePrefix is "": the API's routes carry api/ themselves, and the console takes the rest.
     expect(routes).toEqual(
       expect.arrayContaining([
-        'POST connections', 'GET connections', 'GET connections/{id}', 'DELETE connections/{id}',
-        'POST exports', 'GET exports', 'GET exports/{id}', 'DELETE exports/{id}',
-        'POST exports/{id}/runs', 'GET exports/{id}/runs', 'GET exports/{id}/runs/{runId}', 'GET health',
-        'PATCH exports/{id}', 'POST exports/{id}/runs/{runId}/cancel', 'GET exports/{id}/runs/{runId}/rejected',
-        'GET connections/{id}/lists', 'GET connections/{id}/fields', 'POST sources/preview', 'GET me',
+        'POST api/connections', 'GET api/connections', 'GET api/connections/{id}', 'DELETE api/connections/{id}',
+        'POST api/exports', 'GET api/exports', 'GET api/exports/{id}', 'DELETE api/exports/{id}',
+        'POST api/exports/{id}/runs', 'GET api/exports/{id}/runs', 'GET api/exports/{id}/runs/{runId}', 'GET api/health',
+        'PATCH api/exports/{id}', 'POST api/exports/{id}/runs/{runId}/cancel', 'GET api/exports/{id}/runs/{runId}/rejected',
+        'GET api/connections/{id}/lists', 'GET api/connections/{id}/fields', 'POST api/sources/preview', 'GET api/me', 'GET {*path}',
       ]),
     );
+    for (const r of routes.filter((r) => r !== 'GET {*path}')) expect(r).toMatch(/^[A-Z]+ api\//);
   });
 
   it('binds the queue functions to the queues the code sends to, and every queue has a poison handler', () => {

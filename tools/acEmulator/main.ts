@@ -10,6 +10,7 @@ console.log(`ActiveCampaign emulator ready at ${emulator.url}`);
 console.log(`  hostname: ${emulator.hostname}  (set ACTIVECAMPAIGN_INSECURE_HOSTS=${emulator.hostname} for the app)`);
 console.log(`  API key:  ${EMULATOR_API_KEY}`);
 console.log(`  lists:    ${emulator.options.lists.map((l) => `${l.id} (${l.name})`).join(', ')}`);
+console.log(`  fields:   ${emulator.options.fields.map((f) => `${f.id} (${f.title}, ${f.type})`).join(', ')}`);
 console.log(`  contacts: GET ${emulator.url}/__emulator/contacts?listid=1`);
 const stop = async () => {
   await emulator.close();
