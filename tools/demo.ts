@@ -9,6 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { ADMIN_ROLE, principalHeader } from '../shared/auth/principal.js';
+import { config } from '../shared/config.js';
+import { createServices, setServices } from '../shared/services.js';
+import { LogTelemetry } from '../shared/telemetry.js';
 import { EMULATOR_API_KEY, startActiveCampaignEmulator } from './acEmulator/server.js';
 import { startAzurite } from './azurite.js';
 import { ensureConsoleBuilt } from './buildConsole.js';
@@ -48,7 +51,15 @@ async function main(): Promise<number> {
   if (await ensureConsoleBuilt()) console.log('Built the console into dist/console');
   console.log('Starting Azurite (in memory) and the ActiveCampaign emulator (5 requests/s, 100 imports/min)…');
   const azurite = await startAzurite();
-  const emulator = await startActiveCampaignEmulator({ requestsPerSecond: 5, bulkImportsPerMinute: 100, fields: [{ id: 1, title: 'City', type: 'text' }] });
+  const keep = process.argv.includes('--keep');
+  // With --keep, fixed ports (the README's): the console on 7071, the emulator on 8081.
+  const emulator = await startActiveCampaignEmulator({
+    port: keep ? Number(process.env.EMULATOR_PORT ?? 8081) : 0,
+    requestsPerSecond: 5,
+    bulkImportsPerMinute: 100,
+    lists: [{ id: 1, name: 'Newsletter' }, { id: 2, name: 'VIP offers' }],
+    fields: [{ id: 1, title: 'City', type: 'text' }],
+  });
   Object.assign(process.env, {
     AzureWebJobsStorage: azurite.connectionString,
     ACTIVECAMPAIGN_INSECURE_HOSTS: emulator.hostname,
@@ -60,7 +71,8 @@ async function main(): Promise<number> {
     SNAPSHOT_QUIET_SECONDS: '0',
   });
   const logs: string[] = [];
-  const keep = process.argv.includes('--keep');
+  // The app's telemetry lines go to the runner's log with the rest, not between the progress lines.
+  setServices(createServices(config(), { telemetry: new LogTelemetry((line) => logs.push(line)) }));
   const runner = new LocalRunner({ port: keep ? Number(process.env.PORT ?? 7071) : 0, log: (line) => logs.push(line) });
   try {
     await runner.start();
@@ -137,8 +149,8 @@ async function main(): Promise<number> {
       console.error('\nDemo FAILED: not every valid profile reached the list. Runner log:');
       console.error(logs.slice(-40).join('\n'));
     }
-    console.log(`\nConsole: ${runner.rootUrl}  (development sign-in; the export is "VIP customers → Newsletter")`);
     if (keep) {
+      console.log(`\nConsole: ${runner.rootUrl}  (development sign-in; the export is "VIP customers → Newsletter")`);
       console.log(`ActiveCampaign emulator: hostname ${emulator.hostname}, API key ${EMULATOR_API_KEY}`);
       console.log('Everything keeps running (--keep): press Ctrl-C to stop.');
       await new Promise<void>((resolve) => {
@@ -146,7 +158,7 @@ async function main(): Promise<number> {
         process.once('SIGTERM', () => resolve());
       });
     } else {
-      console.log('Run `npm run demo -- --keep` to keep it running and look around.');
+      console.log('\nRun `npm run demo -- --keep` to keep it running and look around in the console.');
     }
     return ok ? 0 : 1;
   } finally {
