@@ -369,6 +369,8 @@ resource alerts 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview' = [f
 
 output functionAppName string = functionApp.name
 output consoleUrl string = 'https://${functionApp.properties.defaultHostName}/'
+// Add this as a Web redirect URI of the app registration (README, "Deploy to Azure").
+output AUTH_REDIRECT_URI string = 'https://${functionApp.properties.defaultHostName}/.auth/login/aad/callback'
 output functionAppUrl string = 'https://${functionApp.properties.defaultHostName}/api'
 output keyVaultUrl string = vault.properties.vaultUri
 output storageAccountName string = storage.name

@@ -106,7 +106,10 @@ describe('infra/main.bicep', () => {
     // The cloud's own sign-in endpoint, never the public cloud's written out.
     expect(auth).toMatch(/openIdIssuer: '\$\{environment\(\)\.authentication\.loginEndpoint\}\$\{authTenantId\}\/v2\.0'/);
     expect(bicep).not.toContain('login.microsoftonline.com');
-    const roles = JSON.parse(readFileSync(join(ROOT, 'infra/app-roles.json'), 'utf8')).appRoles.map((r: { value: string }) => r.value);
+    // The redirect URI the app registration needs comes out of the deployment (azd env get-values).
+    expect(bicep).toContain("output AUTH_REDIRECT_URI string = 'https://${functionApp.properties.defaultHostName}/.auth/login/aad/callback'");
+    // An array, as `az ad app create --app-roles @infra/app-roles.json` and the manifest's appRoles take it.
+    const roles = (JSON.parse(readFileSync(join(ROOT, 'infra/app-roles.json'), 'utf8')) as { value: string; allowedMemberTypes: string[] }[]).map((r) => r.value);
     expect(roles.sort()).toEqual([ADMIN_ROLE, CONTRIBUTOR_ROLE].sort());
   });
 
