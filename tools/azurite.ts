@@ -4,6 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
+import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import { azuriteConnectionString } from '../shared/store/storageClients.js';
 
@@ -77,4 +78,16 @@ export async function startAzurite(ports = { blob: 0, queue: 0, table: 0 }, time
       clearTimeout(timer);
     },
   };
+}
+
+/** Whether something accepts connections on a loopback port (an Azurite already running, a port still held). */
+export function isListening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
 }

@@ -105,7 +105,7 @@ describe('TableRateBudget in Table storage', () => {
     const beforeSend = async () => {
       clock += lateBy(wakes++);
     };
-    return { budget, beforeSend, wakes: () => wakes };
+    return { budget, beforeSend, wakes: () => wakes, now: () => clock };
   }
 
   it('lets an interactive call wait its turn on a busy process instead of failing for lateness', async () => {
@@ -119,6 +119,20 @@ describe('TableRateBudget in Table storage', () => {
     const { budget, beforeSend } = lateBudget('budgetlate2', () => 200);
     const error = await budget.acquire('acme.api-us1.com', 'bulkImport', { beforeSend }).catch((e) => e);
     expect(error).toBeInstanceOf(BudgetWaitError);
+  });
+
+  it('retakes the import slot of a late import, so that the minute window holds the time it goes out', async () => {
+    // The first import wakes 300 ms late twice, then goes out; a hundred more follow on time. Had it
+    // kept its first import slot, the 101st import would be due 60.08 s after that slot: less than
+    // a minute after the first import really went out, and ActiveCampaign would refuse it.
+    const { budget, beforeSend, now } = lateBudget('budgetlate4', (n) => (n < 2 ? 300 : 0));
+    const sentAt: number[] = [];
+    for (let i = 0; i < 101; i++) {
+      await budget.acquire('acme.api-us1.com', 'bulkImport', { beforeSend, patienceInMs: 120_000 });
+      sentAt.push(now());
+    }
+    expect(sentAt[1] - sentAt[0]).toBeGreaterThanOrEqual(200);
+    expect(sentAt[100] - sentAt[0]).toBeGreaterThanOrEqual(60_000);
   });
 
   it('goes out when it wakes within half the guard of its slot', async () => {

@@ -2,12 +2,12 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
-import { connect, createServer, type AddressInfo, type Server } from 'node:net';
+import { createServer, type AddressInfo, type Server } from 'node:net';
 import { QueueClient } from '@azure/storage-queue';
 import { azuriteConnectionString } from '../../shared/store/storageClients.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeMessage } from '../../shared/runs/runQueues.js';
-import { startAzurite, type AzuriteInstance } from '../../tools/azurite.js';
+import { isListening, startAzurite, type AzuriteInstance } from '../../tools/azurite.js';
 import { ROOT, startRunnerProcess, waitFor, type RunnerProcess } from '../support/harness.js';
 
 /** NCRONTAB for midnight of two days ago, yearly: the next firing is about a year away. */
@@ -143,10 +143,10 @@ describe('npm start', () => {
     await waitFor('ready', async () => (/ready at http:\/\/127\.0\.0\.1:(\d+)/.test(out) ? true : undefined), 60_000, 100);
     const runnerPort = Number(/ready at http:\/\/127\.0\.0\.1:(\d+)/.exec(out)![1]);
     expect(out).toContain(`Embedded Azurite (in memory) on blob ${ports[0]}`);
-    expect(await listening(ports[0])).toBe(true);
+    expect(await isListening(ports[0])).toBe(true);
     child.kill('SIGTERM');
     await waitFor('the ports to be free', async () => {
-      for (const p of [...ports, runnerPort]) if (await listening(p)) return undefined;
+      for (const p of [...ports, runnerPort]) if (await isListening(p)) return undefined;
       return true;
     }, 20_000, 200);
   }, 90_000);
@@ -160,15 +160,4 @@ async function freePorts(count: number): Promise<number[]> {
   const ports = servers.map((s) => (s.address() as AddressInfo).port);
   await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
   return ports;
-}
-
-function listening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }

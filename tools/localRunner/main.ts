@@ -3,9 +3,8 @@
  * Azurite when AzureWebJobsStorage is the development storage and nothing listens on its ports.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { join, resolve } from 'node:path';
-import { startAzurite, type AzuriteInstance } from '../azurite.js';
+import { isListening, startAzurite, type AzuriteInstance } from '../azurite.js';
 import { DEVELOPMENT_STORAGE } from '../../shared/config.js';
 import { developmentStoragePorts } from '../../shared/store/storageClients.js';
 import { ensureConsoleBuilt } from '../buildConsole.js';
@@ -19,17 +18,6 @@ function applyLocalSettings(): void {
   if (!existsSync(file)) return;
   const values = (JSON.parse(readFileSync(file, 'utf8')) as { Values?: Record<string, string> }).Values ?? {};
   for (const [k, v] of Object.entries(values)) if (process.env[k] === undefined && v !== '') process.env[k] = String(v);
-}
-
-function isListening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }
 
 /** `--functions DIR`, `--host-json FILE`, `--triggers queue,timer,http` (for example, a worker-only instance). */
