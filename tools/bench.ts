@@ -121,6 +121,8 @@ interface RunMeasure {
   refusedForRate: number;
   firstImportAt?: number;
   lastImportAt?: number;
+  /** Arrival times of the accepted imports. */
+  importTimes: number[];
   runnerPeakRssMb: number;
   azuritePeakRssMb: number;
 }
@@ -168,6 +170,7 @@ async function measureRun(runner: RunnerProcess, emulator: ActiveCampaignEmulato
     refusedForRate: emulator.refusedForRate - refusedBefore,
     firstImportAt: imports[0]?.at,
     lastImportAt: imports.at(-1)?.at,
+    importTimes: imports.map((r) => r.at),
     runnerPeakRssMb: peakRssMb(runner.pid),
     azuritePeakRssMb: peakRssMb(azurite.pid),
   };
@@ -176,6 +179,16 @@ async function measureRun(runner: RunnerProcess, emulator: ActiveCampaignEmulato
 /** The steady ceiling: the limits let `imports` imports start no faster than one every 60 s / limit. */
 function steadyCeilingSpan(imports: number, importsPerMinute: number): number {
   return imports <= 1 ? 0 : ((imports - 1) * 60) / importsPerMinute;
+}
+
+/**
+ * How full the app kept ActiveCampaign's sliding minute window: for every import after the first
+ * `limit`, a minute divided by the time since the import `limit` before it (1.0: each went out the
+ * moment the window let it). Unlike a span, it does not depend on the first minute's burst.
+ */
+function minuteWindowFill(times: number[], limit: number): number | undefined {
+  const shares = times.slice(limit).map((t, i) => 60_000 / (t - times[i]));
+  return shares.length > 0 ? shares.reduce((a, b) => a + b, 0) / shares.length : undefined;
 }
 
 /** Another process keeping one core busy, as a neighbour on a shared machine does. */
@@ -245,6 +258,8 @@ async function main(): Promise<void> {
     const ceilingSpan = steadyCeilingSpan(budget.imports, REAL_IMPORTS_PER_MINUTE);
     const ceilingShare = span > 0 ? ceilingSpan / span : 1;
     const refusedShare = budget.requests > 0 ? budget.refusedForRate / budget.requests : 0;
+    const windowFill = minuteWindowFill(budget.importTimes, REAL_IMPORTS_PER_MINUTE);
+    log(`run 3: the minute window was kept ${windowFill?.toFixed(4) ?? '(too few imports)'} full`);
     log(`run 3: ${budget.run.status} in ${budget.seconds.toFixed(1)} s; ${budget.imports} imports over ${span.toFixed(1)} s (steady ceiling ${ceilingSpan.toFixed(1)} s): ${ceilingShare.toFixed(4)} of the ceiling, ${budget.refusedForRate} of ${budget.requests} requests refused`);
 
     // Runs 1 and 2: the pipeline with the limits off (the emulator's, and the app's own budget: 0 turns it off).
@@ -284,6 +299,7 @@ async function main(): Promise<void> {
       command: 'npm run bench',
       contactsPerSecond: Math.round(PROFILES / speed.seconds),
       ceilingShare: Number(ceilingShare.toFixed(4)),
+      minuteWindowFill: windowFill === undefined ? null : Number(windowFill.toFixed(4)),
       refusedForRate: budget.refusedForRate,
       refusedShare: Number(refusedShare.toFixed(5)),
       peakRssMb: Math.max(speed.runnerPeakRssMb, refresh.runnerPeakRssMb),
@@ -297,7 +313,7 @@ async function main(): Promise<void> {
         importSpanSeconds: Number(span.toFixed(1)), ceilingSpanSeconds: Number(ceilingSpan.toFixed(1)), requests: budget.requests,
         achievedContactsPerSecond: Math.round(budget.contactsSent / Math.max(span, 1e-9)), ceilingContactsPerSecond: Math.round((REAL_IMPORTS_PER_MINUTE * 250) / 60),
         status: budget.run.status, counts: budget.run.counts, runnerPeakRssMb: budget.runnerPeakRssMb,
-        minutesForAMillion: Number((steadyCeilingSpan(millionImports, REAL_IMPORTS_PER_MINUTE) / ceilingShare / 60).toFixed(1)),
+        minutesForAMillion: Number((steadyCeilingSpan(millionImports, REAL_IMPORTS_PER_MINUTE) / Math.min(1, windowFill ?? ceilingShare) / 60).toFixed(1)),
       },
       memoryMb: {
         runner: { pipeline: speed.runnerPeakRssMb, refresh: refresh.runnerPeakRssMb, budget: budget.runnerPeakRssMb },
@@ -341,8 +357,9 @@ emulator on loopback.
 | 1. Pipeline, ${n(r.profiles)} profiles, limits off: end to end | **${n(r.contactsPerSecond)} contacts/s** (${r.speed.seconds} s; planner ${r.speed.plannerSeconds} s; ${r.speed.counts.upserted === r.profiles ? 'every contact delivered' : `**${n(r.speed.counts.upserted)} delivered**`}) | ≥ 25,000 contacts/s: ${target(r.contactsPerSecond >= 25_000)} |
 | 2. Refresh, mirror mode, 1% changed and 0.5% left | **${n(r.refresh.contactsSent)} contacts sent** (expected ${n(r.refresh.expected)}), ${r.refresh.requests} requests, planner ${r.refresh.plannerSeconds} s, run ${r.refresh.seconds} s | sent = change: ${target(r.refresh.contactsSent === r.refresh.expected)} |
 | 3. Budget at ActiveCampaign's real limits (${r.budget.requestsPerSecond}/s, ${r.budget.bulkImportsPerMinute} imports/min), ${n(r.budgetProfiles)} profiles${r.busyCore ? ', one core busy' : ''} | **${r.ceilingShare} of the steady ceiling** (${r.budget.imports} imports over ${r.budget.importSpanSeconds} s; the ceiling: ${r.budget.ceilingSpanSeconds} s) | ≥ 0.98: ${target(r.ceilingShare >= 0.98)} |
+| 3. How full the sliding minute window was kept | **${r.minuteWindowFill ?? 'n/a'}** (mean over the imports after the first ${r.budget.bulkImportsPerMinute} of 60 s ÷ the time since the import ${r.budget.bulkImportsPerMinute} before) | |
 | 3. Requests refused for rate | **${r.refusedForRate} of ${n(r.budget.requests)}** (${(r.refusedShare * 100).toFixed(3)} %) | ≤ 0.1 %: ${target(r.refusedShare <= 0.001)} |
-| 3. A million profiles at this share | ${r.budget.minutesForAMillion} minutes (the ceiling alone: ${((3999 * 60) / r.budget.bulkImportsPerMinute / 60).toFixed(1)} min) | |
+| 3. A million profiles at this window fill | ${r.budget.minutesForAMillion} minutes (the limits alone: ${((3999 * 60) / r.budget.bulkImportsPerMinute / 60).toFixed(1)} min) | |
 | Peak memory of the app at ${n(r.profiles)} profiles (runner process) | **${r.peakRssMb} MB** (runs 1/2: ${r.memoryMb.runner.pipeline}/${r.memoryMb.runner.refresh} MB; run 3: ${r.memoryMb.runner.budget} MB) | ≤ 512 MB: ${target(r.peakRssMb <= 512)} |
 | Peak memory of the tooling | Azurite ${r.memoryMb.azurite} MB; benchmark with the emulator (holding every contact) ${r.memoryMb.benchAndEmulator} MB | not part of the app |
 
@@ -350,9 +367,12 @@ emulator on loopback.
 
 **The steady ceiling.** ActiveCampaign allows ${r.budget.bulkImportsPerMinute} bulk imports a minute. However
 they are spread, \`k\` imports after the first need at least \`k × 60 s / ${r.budget.bulkImportsPerMinute}\` once a
-run lasts longer than a minute: that is the ceiling. The share is that time divided by the time the
-app took from its first import to its last; 1.0 is as fast as ActiveCampaign allows. (A "burst at
-every minute" ideal, which only a run shorter than a minute can reach, would understate long runs.)
+run lasts longer than a minute: that is the steady ceiling. The share is that time divided by the
+time the app took from its first import to its last. ActiveCampaign's window is sliding, so the
+first minute may burst at 5 imports a second: a run of a few minutes can read above 1.0, and the
+share tends to the truth as runs grow (a million profiles are 4,000 imports). The window fill does
+not depend on run length: 1.0 means every import after the first hundred went out the moment the
+minute window allowed it.
 
 **Refused requests** are requests the emulator timestamped closer together than its limits allow.
 The app spaces its requests by \`(1 s + 80 ms) / limit\` and keeps 100 imports in every 60 s + 80 ms,
