@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 /** Output kept for inspection; a long benchmark run logs far more, and only the start matters. */
-const MAX_OUTPUT_CHARS = 4 * 1024 * 1024;
+const MAX_OUTPUT_CHARS = Number(process.env.RUNNER_OUTPUT_CHARS ?? 4 * 1024 * 1024);
 
 export interface RunnerProcess {
   pid?: number;
