@@ -77,21 +77,22 @@ export async function endRun(
     return { ...r, ...extra.fields, counts, reasons, status, error, finishedAt: new Date().toISOString() };
   });
   if (!changed) return run;
-  const settled = (await waitForPostsInFlight(deps, runId)) ? (await deps.runs.updateRun(exportId, runId, (r) => ({ ...r, finishedAt: new Date().toISOString() }))).run : run;
+  await waitForPostsInFlight(deps, runId);
+  // Stamped again now: a post that passed its check just before the terminal write may have gone
+  // out after the first stamp (taken before that write) and ended before the wait looked.
+  const { run: settled } = await deps.runs.updateRun(exportId, runId, (r) => ({ ...r, finishedAt: new Date().toISOString() }));
   await deps.runFiles.deleteWorkFiles(runId);
   reportRunFinished(deps, settled, extra.errorCode);
   return settled;
 }
 
-/** Waits while batches of the run are marked as posting (a post that passed its last check); true when there were any. */
-async function waitForPostsInFlight(deps: Pick<AppServices, 'runs' | 'config'>, runId: string): Promise<boolean> {
+/** Waits while batches of the run are marked as posting (a post that passed its last check). */
+async function waitForPostsInFlight(deps: Pick<AppServices, 'runs' | 'config'>, runId: string): Promise<void> {
   const limit = deps.config.activeCampaignTimeoutInMs + 5_000;
-  let waited = false;
   for (;;) {
     const now = Date.now();
     const posting = (await collect(deps.runs.listBatches(runId))).filter((b) => b.status === 'sending' && b.postingAt !== undefined && now - b.postingAt < limit);
-    if (posting.length === 0) return waited;
-    waited = true;
+    if (posting.length === 0) return;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
