@@ -103,8 +103,15 @@ try {
     const baseline = process.memoryUsage().rss;
     resetPeak();
     const t0 = Date.now();
+    const trace = process.env.PLANNER_TRACE
+      ? setInterval(() => {
+        const m = process.memoryUsage();
+        log(`  rss ${mb(m.rss)} MB, heap used ${mb(m.heapUsed)} of ${mb(m.heapTotal)} MB, external ${mb(m.external)} MB (array buffers ${mb(m.arrayBuffers)} MB)`);
+      }, Number(process.env.PLANNER_TRACE) * 1000)
+      : undefined;
     const run = await startRun(svc, e, { trigger: 'manual', confirmRemovals: true });
     await planRun(svc, { exportId: e.id, runId: run.runId });
+    clearInterval(trace);
     const seconds = (Date.now() - t0) / 1000;
     const peak = peakRss();
     const planned = (await svc.runs.getRun(e.id, run.runId))!;
