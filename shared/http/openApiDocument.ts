@@ -117,7 +117,7 @@ const schemas = {
         items: { type: 'object', required: ['kind', 'reason', 'count'], properties: { kind: { enum: ['rejected', 'failed'] }, reason: { type: 'string' }, count: { type: 'integer' } } },
       },
       startedAt: { type: 'string', format: 'date-time' },
-      finishedAt: { type: 'string', format: 'date-time' },
+      finishedAt: { type: 'string', format: 'date-time', description: 'Set once nothing more can be sent for the run; when posts were in flight as it ended, a moment after the status turns terminal. Nothing is sent after this time' },
       rejectedRows: { type: 'string', description: 'container/name of the CSV of rejected rows (file, row, email, reason); download it from …/rejected' },
       payloadSample: { type: 'string', description: 'Dry runs: container/name of a sample of the payloads; read it from …/sample' },
       dryRun: { type: 'boolean' },

@@ -54,7 +54,8 @@ export type PlannedCounts = Pick<RunCounts, 'read' | 'rejected' | 'duplicate' | 
  * count as `failed` (not sent, or not confirmed), so the counts add up at once. The export's state
  * is left as it was.
  *
- * Nothing is sent for the run after this returns (nor after its `finishedAt`): a worker marks its
+ * Nothing is sent for the run after this returns, nor after its `finishedAt`, which is set only
+ * then (a moment after the status turns terminal when posts were in flight): a worker marks its
  * batch as posting and then reads the run's status just before it posts, so once the run is
  * terminal a post either never starts or was marked before; this waits for the marked posts to be
  * over (at most a request's timeout).
@@ -74,14 +75,15 @@ export async function endRun(
     if (TERMINAL_STATUSES.has(r.status)) return undefined;
     const counts = r.plan && sums ? runCounts(r.plan, sums, true) : unsentCounts(extra.planned ?? r.counts);
     const reasons = r.plan && sums ? runReasons(r.plan, sums) : r.reasons;
-    return { ...r, ...extra.fields, counts, reasons, status, error, finishedAt: new Date().toISOString() };
+    // No finishedAt yet: posts that passed their check before this write may still go out.
+    return { ...r, ...extra.fields, counts, reasons, status, error, finishedAt: undefined };
   });
   if (!changed) return run;
   await waitForPostsInFlight(deps, runId);
-  // Stamped again now: a post that passed its check just before the terminal write may have gone
-  // out after the first stamp (taken before that write) and ended before the wait looked.
-  const { run: settled } = await deps.runs.updateRun(exportId, runId, (r) => ({ ...r, finishedAt: new Date().toISOString() }));
   await deps.runFiles.deleteWorkFiles(runId);
+  // Stamped only now, after this write and the wait: a time taken before the write could precede a
+  // post that passed its check just before it and was answered (a login page) before the wait looked.
+  const { run: settled } = await deps.runs.updateRun(exportId, runId, (r) => ({ ...r, finishedAt: new Date().toISOString() }));
   reportRunFinished(deps, settled, extra.errorCode);
   return settled;
 }
@@ -126,6 +128,8 @@ export async function finalizeRun(deps: LifecycleDeps, exportId: string, runId: 
   const sums = known?.sums ?? sumBatches(batches);
   if (sums.terminal < run.plan.batches) return run;
   if (!run.dryRun) await commitState(deps, exportId, runId, batches);
+  // Every batch is over and the state is committed: the payloads go before the run reads as ended.
+  await deps.runFiles.deleteWorkFiles(runId);
   const { run: finished, changed } = await deps.runs.updateRun(exportId, runId, (r) => {
     if (TERMINAL_STATUSES.has(r.status) || !r.plan) return undefined;
     const counts = runCounts(r.plan, sums, true);
@@ -134,7 +138,6 @@ export async function finalizeRun(deps: LifecycleDeps, exportId: string, runId: 
     return { ...r, counts, reasons, ...outcome, batches: { total: r.plan.batches, done: sums.terminal }, finishedAt: new Date().toISOString() };
   });
   if (!changed) return finished;
-  await deps.runFiles.deleteWorkFiles(runId);
   reportRunFinished(deps, finished);
   return finished;
 }
@@ -146,6 +149,8 @@ export async function finalizeRun(deps: LifecycleDeps, exportId: string, runId: 
  * failed keep their marker.
  */
 async function commitState(deps: LifecycleDeps, exportId: string, runId: string, batches: BatchState[]): Promise<void> {
+  // Committed already by a finalizer that died before the run read as ended (its work files may be gone).
+  if ((await deps.exportState.pointer(exportId))?.runId === runId) return;
   const drop = new Set<string>();
   const set = new Map<string, number>();
   const now = Date.now();

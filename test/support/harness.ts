@@ -99,11 +99,14 @@ export async function connectToEmulator(h: Harness): Promise<string> {
   return connection.id;
 }
 
-/** Starts a run of the export (on the queues, where a runner process picks it up) and waits for its end. */
+/**
+ * Starts a run of the export (on the queues, where a runner process picks it up) and waits for its
+ * end: a terminal status and finishedAt (set once nothing more can be sent).
+ */
 export async function runToEnd(h: Harness, exp: Export, options: Partial<StartRunOptions> = {}, timeoutInMs = 60_000): Promise<Run> {
   const started = await startRun(h.svc, exp, { trigger: 'manual', ...options });
   return waitFor(`run ${started.runId}`, async () => {
     const r = await h.svc.runs.getRun(exp.id, started.runId);
-    return r && TERMINAL_STATUSES.has(r.status) ? r : undefined;
+    return r && TERMINAL_STATUSES.has(r.status) && r.finishedAt ? r : undefined;
   }, timeoutInMs, 200);
 }
