@@ -4,8 +4,8 @@ import { TERMINAL_BATCH } from '../store/runStore.js';
 import { TELEMETRY } from '../telemetry.js';
 import { completeBatch, type BatchDeps } from './batchOutcome.js';
 import { endRun, newWatchId } from './runLifecycle.js';
-import { parseMessage, poisonQueue, QUEUES, splitBatchMessage, type QueueName } from './runQueues.js';
-import { MAX_UNCERTAIN_POSTS } from './sendBatch.js';
+import { parseMessage, poisonQueue, QUEUES, splitBatchMessage, type BatchMessage, type QueueName, type StatusMessage } from './runQueues.js';
+import { MAX_UNCERTAIN_POSTS, recordAcceptedImport } from './sendBatch.js';
 
 export type PoisonDeps = BatchDeps & Pick<AppServices, 'runs'>;
 
@@ -73,10 +73,13 @@ async function bringBack(deps: PoisonDeps, queue: QueueName, message: NonNullabl
     }
     case QUEUES.batches:
     case QUEUES.status: {
-      const batches = queue === QUEUES.batches ? splitBatchMessage(message as Parameters<typeof splitBatchMessage>[0]).map((m) => m.batch) : [(message as { batch: number }).batch];
-      for (const batch of batches) {
+      const parts: BatchMessage[] = queue === QUEUES.batches ? splitBatchMessage(message as BatchMessage) : [{ exportId, runId, batch: (message as StatusMessage).batch }];
+      for (const part of parts) {
+        const { batch } = part;
         const state = await deps.runs.getBatch(runId, batch);
         if (!state || TERMINAL_BATCH.has(state.status)) continue;
+        // Accepted by ActiveCampaign but not recorded (storage failed): recorded now, never posted again.
+        if (await recordAcceptedImport(deps, part, state)) continue;
         if (state.status === 'submitted' && state.importId && !giveUp) {
           // Accepted by ActiveCampaign: never recorded as failed for the app's own trouble; keep checking.
           await deps.queues.statusCheck({ exportId, runId, batch, importId: state.importId, poisoned }, delay);
@@ -88,7 +91,8 @@ async function bringBack(deps: PoisonDeps, queue: QueueName, message: NonNullabl
           log(`Batch ${batch} of run ${runId} failed to process ${poisoned} times; recording it as failed`);
           await completeBatch(deps, exportId, runId, batch, { status: 'failed', upserted: 0, unsubscribed: 0, failed: undefined, error: 'Processing failed repeatedly (poison message); see the logs' });
         } else {
-          await deps.queues.batches({ exportId, runId, batch, poisoned }, delay);
+          // Its claim comes back with it, so that the next delivery recognises its own claim.
+          await deps.queues.batches({ exportId, runId, batch, claimId: part.claimId, acceptedImportId: part.acceptedImportId, poisoned }, delay);
         }
       }
       return;

@@ -74,12 +74,7 @@ export async function sendBatch(deps: SendDeps, message: BatchMessage, log: (m: 
     return 'failed';
   }
 
-  if (message.acceptedImportId && message.claimId && state.status === 'sending' && state.claimId === message.claimId) {
-    // This delivery's predecessor posted the batch and could not record the answer.
-    await deps.runs.updateBatch(runId, batch, (s) => (s.claimId !== message.claimId ? undefined : { ...s, status: 'submitted', importId: message.acceptedImportId, claimId: undefined, claimedUntil: undefined }), state);
-    await deps.queues.statusCheck({ exportId, runId, batch, importId: message.acceptedImportId }, deps.config.importPollIntervalInMs);
-    return 'submitted';
-  }
+  if (await recordAcceptedImport(deps, message, state)) return 'submitted';
   const claimId = message.claimId ?? randomUUID();
   if (heldByAnother(state, claimId)) {
     // Another delivery is posting the batch right now: look again once its claim would have run out.
@@ -94,6 +89,19 @@ export async function sendBatch(deps: SendDeps, message: BatchMessage, log: (m: 
   } catch (error) {
     return handleFailure(deps, connection, again, error, log);
   }
+}
+
+/**
+ * A message whose predecessor posted the batch and could not record the answer (storage failed)
+ * carries the import and its claim: the import is recorded and checked, never posted again.
+ * Returns false when the message carries none, or the batch moved on since.
+ */
+export async function recordAcceptedImport(deps: Pick<AppServices, 'runs' | 'queues' | 'config'>, message: BatchMessage, state: BatchState): Promise<boolean> {
+  const { exportId, runId, batch, acceptedImportId: importId, claimId } = message;
+  if (!importId || !claimId || state.status !== 'sending' || state.claimId !== claimId) return false;
+  await deps.runs.updateBatch(runId, batch, (s) => (s.claimId !== claimId ? undefined : { ...s, status: 'submitted', importId, claimId: undefined, claimedUntil: undefined, postingAt: undefined }), state);
+  await deps.queues.statusCheck({ exportId, runId, batch, importId }, deps.config.importPollIntervalInMs);
+  return true;
 }
 
 const heldByAnother = (s: BatchState, claimId: string) => s.status === 'sending' && s.claimId !== claimId && (s.claimedUntil ?? 0) > Date.now();
@@ -157,9 +165,11 @@ async function post(deps: SendDeps, client: ActiveCampaignClient, exp: Export, c
             : { ...s, status: 'submitted', importId: batchId, claimId: undefined, claimedUntil: undefined, postingAt: undefined, attempts: s.attempts + 1 },
         known);
       } catch (error) {
-        // Accepted but not recorded (storage): the next delivery records this import instead of posting again.
+        // Accepted but not recorded (storage): the next delivery records this import instead of
+        // posting again. That message is the only one: a retry of this one would post again.
         await deps.queues.batches({ ...again, acceptedImportId: batchId }, 1_000);
-        throw error;
+        log(`Batch ${batch} of run ${runId}: import ${batchId} accepted but not recorded (${(error as Error).message}); recorded by the next delivery`);
+        return 'deferred';
       }
       await deps.queues.statusCheck({ exportId, runId, batch, importId: batchId }, deps.config.importPollIntervalInMs);
       deps.telemetry.metric(TELEMETRY.metrics.contactsSent, contacts.length, { exportId, runId, hostname: connection.hostname });

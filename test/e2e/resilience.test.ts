@@ -4,9 +4,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createExport } from '../../shared/exports/exportService.js';
 import { TERMINAL_STATUSES, type Export, type Run } from '../../shared/model.js';
 import { planRun } from '../../shared/runs/planRun.js';
-import { startRun } from '../../shared/runs/runLifecycle.js';
+import { endRun, startRun } from '../../shared/runs/runLifecycle.js';
 import { refreshExports } from '../../shared/runs/scheduledRefresh.js';
-import { encodeMessage, poisonQueue, QUEUES } from '../../shared/runs/runQueues.js';
+import { handlePoisoned } from '../../shared/runs/poisonedMessages.js';
+import { encodeMessage, poisonQueue, QUEUES, type BatchMessage } from '../../shared/runs/runQueues.js';
 import { sendBatch } from '../../shared/runs/sendBatch.js';
 import { azuriteConnectionString } from '../../shared/store/storageClients.js';
 import { adminCaller, connectToEmulator, ROOT, startHarness, startRunnerProcess, uploadText, waitFor, type Harness, type RunnerProcess } from '../support/harness.js';
@@ -37,9 +38,17 @@ describe('the run engine under faults', () => {
   });
   afterAll(() => h?.stop());
 
+  /** On demand only: the scheduled refresh that a test calls must not start runs of other tests' exports. */
   async function newExport(count: number, prefix = `x${++n}`): Promise<Export> {
     await uploadText(h.blobs, 'resilience', `${prefix}.csv`, ['email', ...emails(prefix, count)].join('\n'));
-    return createExport(h.svc, adminCaller, { displayName: prefix, connectionId, listId: 1, source: { container: 'resilience', path: `${prefix}.csv` }, mapping: { email: 'email' } });
+    return createExport(h.svc, adminCaller, { displayName: prefix, connectionId, listId: 1, schedule: 'manual', source: { container: 'resilience', path: `${prefix}.csv` }, mapping: { email: 'email' } });
+  }
+
+  /** Ends a run driven by hand and clears the queues, so that no later test's worker picks its messages up. */
+  async function leaveNoWork(exp: Export, runId: string): Promise<void> {
+    await endRun(h.svc, exp.id, runId, 'cancelled', 'The test is over');
+    const queues = QueueServiceClient.fromConnectionString(h.azurite.connectionString);
+    for (const q of Object.values(QUEUES)) await queues.getQueueClient(q).clearMessages();
   }
 
   const waitForEnd = (exp: Export, runId: string, timeoutInMs = 120_000) =>
@@ -145,6 +154,60 @@ describe('the run engine under faults', () => {
       await worker.stop();
     }
   }, 180_000);
+
+  it('leaves one message, carrying the import, when storage fails just after ActiveCampaign accepted a post: the import is recorded, never posted again', async () => {
+    const exp = await newExport(300, 'unrecorded');
+    const run = await startRun(h.svc, exp, { trigger: 'manual' });
+    await planRun(h.svc, { exportId: exp.id, runId: run.runId });
+    const runs = Object.create(h.svc.runs) as typeof h.svc.runs;
+    runs.updateBatch = (runId, batch, change, known) =>
+      h.svc.runs.updateBatch(runId, batch, (s) => {
+        const next = change(s);
+        if (next?.status === 'submitted') throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:10002'), { code: 'ECONNREFUSED' });
+        return next;
+      }, known);
+    const queues = Object.create(h.svc.queues) as typeof h.svc.queues;
+    const enqueued: BatchMessage[] = [];
+    queues.batches = async (m) => void enqueued.push(m);
+    const imports = () => h.emulator.requests.filter((r) => r.kind === 'bulkImport' && r.status === 200).length;
+    const before = imports();
+
+    expect(await sendBatch({ ...h.svc, runs, queues }, { exportId: exp.id, runId: run.runId, batch: 1 })).toBe('deferred');
+    expect(imports()).toBe(before + 1);
+    expect(enqueued).toHaveLength(1);
+    expect(enqueued[0].acceptedImportId).toEqual(expect.any(String));
+
+    // Storage is back: the one message records the import.
+    expect(await sendBatch(h.svc, enqueued[0])).toBe('submitted');
+    expect(await h.svc.runs.getBatch(run.runId, 1)).toMatchObject({ status: 'submitted', importId: enqueued[0].acceptedImportId });
+    expect(imports()).toBe(before + 1);
+    await leaveNoWork(exp, run.runId);
+  });
+
+  it('brings a poisoned batch message back with the import its post started, which is recorded, not posted again', async () => {
+    // Table storage failed just after ActiveCampaign accepted a post: the worker put the import on
+    // the message, whose deliveries then failed until it landed on the poison queue.
+    const exp = await newExport(300, 'accepted');
+    const run = await startRun(h.svc, exp, { trigger: 'manual' });
+    await planRun(h.svc, { exportId: exp.id, runId: run.runId });
+    await h.svc.runs.updateBatch(run.runId, 1, (s) => ({ ...s, status: 'sending', claimId: 'claim-1', claimedUntil: Date.now() + 60_000, postingAt: Date.now() }));
+    const queues = Object.create(h.svc.queues) as typeof h.svc.queues;
+    const broughtBack: BatchMessage[] = [];
+    queues.batches = async (m) => void broughtBack.push(m);
+    const message = { exportId: exp.id, runId: run.runId, batch: 1, claimId: 'claim-1', acceptedImportId: 'import-1', attempt: 2 };
+
+    await handlePoisoned({ ...h.svc, queues }, QUEUES.batches, message);
+    const importsBefore = h.emulator.requests.filter((r) => r.kind === 'bulkImport').length;
+    expect(await h.svc.runs.getBatch(run.runId, 1)).toMatchObject({ status: 'submitted', importId: 'import-1', claimId: undefined });
+    expect(broughtBack).toEqual([]);
+
+    expect(h.emulator.requests.filter((r) => r.kind === 'bulkImport').length).toBe(importsBefore);
+
+    // A message that is brought back (its batch 2 is still pending) keeps its claim and import.
+    await handlePoisoned({ ...h.svc, queues }, QUEUES.batches, { ...message, batch: 2 });
+    expect(broughtBack).toMatchObject([{ batch: 2, claimId: 'claim-1', acceptedImportId: 'import-1', poisoned: 1 }]);
+    await leaveNoWork(exp, run.runId);
+  });
 
   it('notices a stalled run of any export (a manual one too) whose watcher was lost, and finishes it', async () => {
     await uploadText(h.blobs, 'resilience', 'stall.csv', ['email', ...emails('stall', 300)].join('\n'));
