@@ -205,6 +205,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         { name: 'SEGMENTS_CONTAINERS', value: segmentsContainers }
         { name: 'SNAPSHOT_QUIET_SECONDS', value: string(snapshotQuietSeconds) }
         { name: 'SNAPSHOT_MAX_ROWS', value: '10000000' }
+        { name: 'PLANNER_EMAILS_PER_PASS', value: '4000000' }
         { name: 'RUN_RETENTION_DAYS', value: string(runRetentionDays) }
         { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: appInsights.properties.ConnectionString }
         { name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING', value: 'Authorization=AAD' }

@@ -18,6 +18,7 @@ export const SETTING_NAMES = [
   'SEGMENTS_CONTAINERS',
   'SNAPSHOT_QUIET_SECONDS',
   'SNAPSHOT_MAX_ROWS',
+  'PLANNER_EMAILS_PER_PASS',
   'RUN_RETENTION_DAYS',
 ] as const;
 
@@ -35,6 +36,11 @@ export const DEFAULT_REFRESH_SCHEDULE = '0 */15 * * * *';
 export const DEFAULT_SNAPSHOT_QUIET_SECONDS = 300;
 /** A snapshot with more rows fails its run before anything is sent (planning memory is sized for it). */
 export const DEFAULT_SNAPSHOT_MAX_ROWS = 10_000_000;
+/**
+ * Emails the planner holds in memory at once (about 19 bytes each: 75 MB); a snapshot and previous
+ * state with more are read in several passes (sync/planPasses.ts).
+ */
+export const DEFAULT_PLANNER_EMAILS_PER_PASS = 4_000_000;
 export const DEFAULT_RUN_RETENTION_DAYS = 30;
 
 export interface StorageSetting {
@@ -67,6 +73,7 @@ export interface AppConfig {
   segmentsContainers?: string[];
   snapshotQuietPeriodInMs: number;
   snapshotMaxRows: number;
+  plannerEmailsPerPass: number;
   runRetentionDays: number;
 }
 
@@ -112,6 +119,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       ACTIVECAMPAIGN_TIMEOUT_SECONDS: positiveNumber('ACTIVECAMPAIGN_TIMEOUT_SECONDS', 30),
       SNAPSHOT_QUIET_SECONDS: positiveNumber('SNAPSHOT_QUIET_SECONDS', DEFAULT_SNAPSHOT_QUIET_SECONDS, true),
       SNAPSHOT_MAX_ROWS: positiveNumber('SNAPSHOT_MAX_ROWS', DEFAULT_SNAPSHOT_MAX_ROWS),
+      PLANNER_EMAILS_PER_PASS: positiveNumber('PLANNER_EMAILS_PER_PASS', DEFAULT_PLANNER_EMAILS_PER_PASS),
       RUN_RETENTION_DAYS: positiveNumber('RUN_RETENTION_DAYS', DEFAULT_RUN_RETENTION_DAYS),
     })
     .safeParse(env);
@@ -156,6 +164,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     segmentsContainers: containers,
     snapshotQuietPeriodInMs: numbers.data.SNAPSHOT_QUIET_SECONDS * 1000,
     snapshotMaxRows: Math.floor(numbers.data.SNAPSHOT_MAX_ROWS),
+    plannerEmailsPerPass: Math.max(1, Math.floor(numbers.data.PLANNER_EMAILS_PER_PASS)),
     runRetentionDays: numbers.data.RUN_RETENTION_DAYS,
   };
 }

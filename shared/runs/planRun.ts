@@ -4,15 +4,17 @@ import { readSegmentFile } from '../segments/readSegmentFile.js';
 import { SegmentError, SnapshotNotReadyError } from '../segments/segmentError.js';
 import { locateSnapshot, type Snapshot } from '../segments/snapshot.js';
 import type { AppServices } from '../services.js';
-import type { StateWriter } from '../store/exportStateStore.js';
+import type { StatePointer, StateWriter } from '../store/exportStateStore.js';
 import type { RejectedRowsWriter, Returner } from '../store/runFiles.js';
 import type { PlanSummary, RunRecord } from '../store/runStore.js';
 import { ImportBatcher } from '../sync/batching.js';
 import { decideContact, decideLeaver, unsubscribedAt } from '../sync/delta.js';
-import type { EmailTable } from '../sync/emailTable.js';
+import { checkEmail } from '../sync/email.js';
+import { ALL_EMAILS, EmailTable, type EmailRange } from '../sync/emailTable.js';
 import { fingerprint } from '../sync/fingerprint.js';
 import { mapRecord, MappingError, resolveMapping, type ResolvedMapping } from '../sync/mapping.js';
 import { checkRemovals, removalGuardMessage, removalsBlocked } from '../sync/removalGuard.js';
+import { PlanPasses, snapshotRowsBound, type PlanPass } from '../sync/planPasses.js';
 import { SYNC_MODES } from '../sync/syncModes.js';
 import { endRun, finalizeRun, newWatchId, reportRunFinished, type LifecycleDeps } from './runLifecycle.js';
 import { runCounts, sumBatches } from './runCounts.js';
@@ -106,8 +108,9 @@ interface PlannedBatch {
 
 /**
  * locate → read → map and validate → dedupe → diff → guard → batch → enqueue. It streams the
- * snapshot once; memory grows with distinct emails (one compact table for dedupe and the previous
- * state), not with rows. Batch payloads are written as it goes, but nothing is enqueued until the
+ * snapshot; memory grows with distinct emails (one compact table for dedupe and the previous
+ * state), not with rows, and never past PLANNER_EMAILS_PER_PASS: more are read in passes, one range
+ * of the email hash each (sync/planPasses.ts). Batch payloads are written as it goes, but nothing is enqueued until the
  * whole snapshot has been read and the removal guard passed: a structural problem anywhere, or a
  * shrunken segment, fails the run with nothing sent.
  */
@@ -136,13 +139,22 @@ class Planner {
     this.log(`Run ${run.runId}: snapshot ${snapshot.id} (${snapshot.layout}, ${snapshot.segmentFiles.length} file(s))`);
     this.#rejected = await deps.runFiles.rejectedRows(run.runId, { fresh: true });
     const previous = await deps.exportState.pointer(exp.id);
-    // Sized for the previous state and a tenth more: a segment of the same size does not make it grow.
-    const emails = await deps.exportState.load(exp.id, Math.ceil((previous?.contacts ?? 0) / 10));
     if (!run.dryRun) this.#pendingState = await deps.exportState.pendingWriter(run.runId);
-
-    if (await this.#readSnapshot(emails)) return;
-    if (this.counts.read === 0) throw new SegmentError(`The snapshot at ${exp.source.container}/${exp.source.path} has no rows (empty snapshot)`);
-    const leavers = previous ? await this.#leavers(emails) : { unsubscribes: 0, lastSent: 0 };
+    const passes = new PlanPasses(deps.config.plannerEmailsPerPass, (previous?.contacts ?? 0) + snapshotRowsBound(snapshot.segmentFiles, deps.config.snapshotMaxRows));
+    const leavers = { unsubscribes: 0, lastSent: 0 };
+    let pass: PlanPass | undefined = passes.first();
+    for (let n = 1; pass; n++) {
+      if (pass.range !== ALL_EMAILS) this.log(`Run ${run.runId}: pass ${n}, emails whose hash is in [${pass.range.start}, ${pass.range.end}) of 2^32`);
+      const emails = await deps.exportState.load(previous, pass);
+      if (await this.#readSnapshot(emails, pass.range, n === 1)) return;
+      if (n === 1 && this.counts.read === 0) throw new SegmentError(`The snapshot at ${exp.source.container}/${exp.source.path} has no rows (empty snapshot)`);
+      if (previous) {
+        const found = await this.#leavers(previous, emails, pass.range);
+        leavers.unsubscribes += found.unsubscribes;
+        leavers.lastSent += found.lastSent;
+      }
+      pass = passes.next(pass.range, emails.size);
+    }
     const removals = SYNC_MODES[exp.mode].unsubscribeLeavers ? leavers : undefined;
     await this.#flushBatch(this.#batcher.flush());
     await this.#writes.drain();
@@ -164,19 +176,28 @@ class Planner {
     await this.#startSending(check);
   }
 
-  /** Returns true when the run ended (was cancelled) while reading. */
-  async #readSnapshot(emails: EmailTable): Promise<boolean> {
+  /**
+   * Reads the snapshot for the contacts whose email is in `range` (a pass); the first pass counts
+   * every row and rejects the rows without a valid email. Returns true when the run ended (was
+   * cancelled) while reading.
+   */
+  async #readSnapshot(emails: EmailTable, range: EmailRange, firstPass: boolean): Promise<boolean> {
     const { exp, run, deps } = this;
     const subscribe = [{ listid: String(exp.listId) }];
     const context = { tags: exp.tags, fieldTypes: exp.fieldTypes };
+    let rows = 0;
     for (const file of this.snapshot.segmentFiles) {
       let resolved: ResolvedMapping | undefined = file.columns ? resolveMapping(exp.mapping, file.columns, `${file.container}/${file.name}`) : undefined;
       for await (const row of readSegmentFile(deps.segments.blobs, file)) {
         resolved ??= resolveMapping(exp.mapping, Object.keys(row.record), row.file);
-        if (++this.counts.read > deps.config.snapshotMaxRows) {
+        if (firstPass && ++this.counts.read > deps.config.snapshotMaxRows) {
           throw new SegmentError(`The snapshot has more than ${deps.config.snapshotMaxRows} rows, the most an export may have (SNAPSHOT_MAX_ROWS); nothing was sent`);
         }
-        if ((this.counts.read & 1023) === 0 && (await this.#heartbeat())) return true;
+        if ((++rows & 1023) === 0 && (await this.#heartbeat())) return true;
+        if (range !== ALL_EMAILS) {
+          const { email } = checkEmail(row.record[resolved.email]);
+          if (email === undefined ? !firstPass : !EmailTable.inRange(email, range)) continue;
+        }
         const mapped = mapRecord(row.record, resolved, context);
         if (!mapped.contact) {
           await this.#reject(row.file, row.row, row.record[resolved.email] ?? '', mapped.reason, mapped.category);
@@ -209,16 +230,16 @@ class Planner {
   }
 
   /**
-   * Contacts of the previous state that this snapshot does not have: in mirror mode they are
+   * Contacts of the previous state (in the pass's range) that this snapshot does not have: in mirror mode they are
    * unsubscribed; those this export unsubscribed before keep their marker in either mode. Returns
    * what the removal guard needs.
    */
-  async #leavers(emails: EmailTable): Promise<{ unsubscribes: number; lastSent: number }> {
+  async #leavers(previous: StatePointer, emails: EmailTable, range: EmailRange): Promise<{ unsubscribes: number; lastSent: number }> {
     const unsubscribe = [{ listid: String(this.exp.listId) }];
     const unsubscribeLeavers = SYNC_MODES[this.exp.mode].unsubscribeLeavers;
     let unsubscribes = 0;
     let lastSent = 0;
-    for await (const [email, value] of this.deps.exportState.entries(this.exp.id)) {
+    for await (const [email, value] of this.deps.exportState.entries(previous, range)) {
       if (unsubscribedAt(value) === undefined) lastSent++;
       if (emails.isSeen(email)) continue;
       const decision = decideLeaver(value, unsubscribeLeavers);

@@ -3,7 +3,7 @@ import { PassThrough } from 'node:stream';
 import { createInterface } from 'node:readline';
 import type { BlockBlobClient } from '@azure/storage-blob';
 import type { TableClient } from '@azure/data-tables';
-import { EmailTable } from '../sync/emailTable.js';
+import { ALL_EMAILS, EmailTable, type EmailRange } from '../sync/emailTable.js';
 import { stateText, stateValue } from '../sync/delta.js';
 import { runFileNames, type RunFiles } from './runFiles.js';
 import { ensureTable, isNotFound } from './tables.js';
@@ -45,20 +45,20 @@ export class ExportStateStore {
     }
   }
 
-  /** The committed state in the planner's email table, sized for it and `expectedMore` contacts. */
-  async load(exportId: string, expectedMore = 0): Promise<EmailTable> {
-    const pointer = await this.pointer(exportId);
-    const state = new EmailTable((pointer?.contacts ?? 0) + expectedMore);
-    if (!pointer) return state;
-    for await (const [email, value] of this.#lines(pointer.blob)) state.set(email, value);
+  /**
+   * The contacts in `range` of a committed state (the planner's pointer: every pass of a plan reads
+   * the same one), in an email table sized for `capacity` emails.
+   */
+  async load(pointer: StatePointer | undefined, options: { range?: EmailRange; capacity: number }): Promise<EmailTable> {
+    const state = new EmailTable(options.capacity);
+    for await (const [email, value] of this.entries(pointer, options.range)) state.set(email, value);
     return state;
   }
 
-  /** The committed state streamed again (the table keeps hashes, not emails). */
-  async *entries(exportId: string): AsyncGenerator<[string, number]> {
-    const pointer = await this.pointer(exportId);
+  /** A committed state streamed again (the email table keeps hashes, not emails), or its contacts in `range`. */
+  async *entries(pointer: StatePointer | undefined, range: EmailRange = ALL_EMAILS): AsyncGenerator<[string, number]> {
     if (!pointer) return;
-    yield* this.#lines(pointer.blob);
+    for await (const entry of this.#lines(pointer.blob)) if (EmailTable.inRange(entry[0], range)) yield entry;
   }
 
   /** A writer for the state a run would commit, streamed to a blob while the run plans. */

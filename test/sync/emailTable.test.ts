@@ -39,8 +39,28 @@ describe('EmailTable', () => {
     expect(table.isSeen('new@example.com')).toBe(true);
   });
 
-  it('holds ten million contacts in 16,777,216 slots of 15 bytes (about 250 MB)', () => {
-    const table = new EmailTable(10_000_000);
-    expect(table.byteLength).toBe(16_777_216 * 15);
+  it('is sized to what it expects, not to a power of two: 4 million emails in 5,000,001 slots of 15 bytes (75 MB)', () => {
+    expect(new EmailTable(4_000_000).byteLength).toBe(5_000_001 * 15);
+    expect(EmailTable.bytesFor(4_000_000)).toBe(5_000_001 * 15);
+  });
+
+  it('grows past the size it was given and keeps every entry', () => {
+    const table = new EmailTable(10);
+    for (let i = 0; i < 5_000; i++) table.set(`g${i}@example.com`, i);
+    expect(table.size).toBe(5_000);
+    expect(table.byteLength).toBeGreaterThan(5_000 * 15);
+    for (let i = 0; i < 5_000; i++) expect(table.get(`g${i}@example.com`)).toBe(i);
+  });
+
+  it('places emails evenly over the hash positions that passes split', () => {
+    const quarters = [0, 0, 0, 0];
+    for (let i = 0; i < 40_000; i++) quarters[Math.floor(EmailTable.position(`q${i}@example.org`) / 2 ** 30)]++;
+    for (const n of quarters) expect(Math.abs(n - 10_000)).toBeLessThan(500);
+    const range = { start: 2 ** 30, end: 2 ** 31 };
+    const email = Array.from({ length: 100 }, (_, i) => `r${i}@example.org`).find((e) => EmailTable.inRange(e, range))!;
+    const p = EmailTable.position(email);
+    expect(p >= range.start && p < range.end).toBe(true);
+    expect(EmailTable.inRange(email, { start: 0, end: p })).toBe(false);
+    expect(EmailTable.inRange(email, { start: p, end: p + 1 })).toBe(true);
   });
 });
