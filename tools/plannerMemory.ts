@@ -1,22 +1,25 @@
 /**
  * `npm run bench:planner`: the planner's memory at the largest snapshot an export may have
- * (PLANNER_ROWS, default SNAPSHOT_MAX_ROWS' default of 10,000,000), in this process against Azurite:
- *   A. a first run (no previous state: the email table grows as it reads);
- *   B. a refresh of the same snapshot over the state A would commit (the table is sized up front);
+ * (PLANNER_ROWS, default SNAPSHOT_MAX_ROWS' default of 10,000,000) against Azurite:
+ *   A. a first run (no previous state);
+ *   B. a refresh of the same snapshot over the state A would commit;
  *   C. a refresh over that state with a snapshot of as many other emails (the worst case: the
  *      previous state and the new snapshot have nothing in common). PLANNER_SKIP_DISJOINT=1 leaves it out.
- * Each scenario plans a real run (payloads written, messages enqueued, nothing sent) and reports
- * the process's peak resident memory (Linux VmHWM, reset before each) over its baseline.
+ * Each scenario plans a real run (payloads written, messages enqueued, nothing sent) in a process of
+ * its own that does nothing else, as a Functions worker would, and reports that process's peak
+ * resident memory (Linux VmHWM): everything it needs, Node and the SDKs included. Azurite and the
+ * ActiveCampaign emulator run in the parent. PLANNER_TRACE=<seconds> logs the child's memory as it plans.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { readConfig } from '../shared/config.js';
 import { createConnection } from '../shared/connections/connectionService.js';
 import { createExport } from '../shared/exports/exportService.js';
-import type { Export } from '../shared/model.js';
 import { planRun } from '../shared/runs/planRun.js';
 import { endRun, startRun } from '../shared/runs/runLifecycle.js';
 import { createServices } from '../shared/services.js';
@@ -30,19 +33,55 @@ const admin = { name: 'bench@example.com', roles: ['admin' as const] };
 const log = (m: string) => console.log(`[planner ${new Date().toISOString().slice(11, 19)}] ${m}`);
 const mb = (bytes: number) => Math.round(bytes / 2 ** 20);
 
-/** Peak resident memory of this process since the last reset, in bytes. */
+/** What the parent hands a child: the settings to plan with and the export to plan. */
+interface ChildTask {
+  env: Record<string, string>;
+  exportId: string;
+  name: string;
+}
+
+/** Peak resident memory of this process since it started, in bytes. */
 function peakRss(): number {
   const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
   return m ? Number(m[1]) * 1024 : process.memoryUsage().rss;
 }
 
-/** Resets VmHWM to the current resident memory (Linux: write 5 to clear_refs). */
-function resetPeak(): void {
-  try {
-    writeFileSync('/proc/self/clear_refs', '5');
-  } catch {
-    // Not Linux, or not allowed: the peak is then since the start of the process.
-  }
+/** In the child: plans one run, reports its peak memory, commits the state the run would commit and ends it unsent. */
+async function planInThisProcess(task: ChildTask): Promise<void> {
+  const svc = createServices(readConfig(task.env));
+  const exp = (await svc.exports.get(task.exportId))!;
+  const before = process.memoryUsage().rss;
+  const t0 = Date.now();
+  const trace = process.env.PLANNER_TRACE
+    ? setInterval(() => {
+      const m = process.memoryUsage();
+      log(`  rss ${mb(m.rss)} MB, heap used ${mb(m.heapUsed)} of ${mb(m.heapTotal)} MB, external ${mb(m.external)} MB (array buffers ${mb(m.arrayBuffers)} MB)`);
+    }, Number(process.env.PLANNER_TRACE) * 1000)
+    : undefined;
+  const run = await startRun(svc, exp, { trigger: 'manual', confirmRemovals: true });
+  await planRun(svc, { exportId: exp.id, runId: run.runId }, (m) => (/ pass \d+, /.test(m) ? log(`  ${m}`) : undefined));
+  clearInterval(trace);
+  const seconds = (Date.now() - t0) / 1000;
+  const peak = peakRss();
+  const planned = (await svc.runs.getRun(exp.id, run.runId))!;
+  if (planned.status !== 'sending' && planned.status !== 'completed') throw new Error(`${task.name}: the run is ${planned.status}: ${planned.error}`);
+  const c = planned.counts;
+  log(`${task.name}: read ${c.read.toLocaleString('en')}, unchanged ${c.unchanged.toLocaleString('en')}, ${planned.plan!.batches.toLocaleString('en')} batches; planned in ${seconds.toFixed(1)} s`);
+  log(`${task.name}: peak resident memory of the planning process ${mb(peak)} MB (${mb(before)} MB before planning)`);
+  if (planned.status === 'completed') return; // nothing to send: the run committed its state itself
+  await svc.exportState.commit(exp.id, run.runId, { drop: new Set(), set: new Map() });
+  await endRun(svc, exp.id, run.runId, 'cancelled', 'Measured: planned only');
+}
+
+/** In the parent: runs one scenario in a child process and waits for it. */
+function planInChild(task: ChildTask): Promise<void> {
+  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url)], {
+    env: { ...process.env, PLANNER_CHILD: JSON.stringify(task) },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  // Telemetry lines of the child are noise here.
+  child.stdout.on('data', (chunk: Buffer) => process.stdout.write(chunk.toString().split('\n').filter((l) => !l.startsWith('telemetry ')).join('\n')));
+  return new Promise((resolve, reject) => child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${task.name}: the planning process exited with ${code}`)))));
 }
 
 async function uploadSegment(blobs: BlobServiceClient, folder: string, firstEmail: number): Promise<void> {
@@ -71,67 +110,43 @@ async function uploadSegment(blobs: BlobServiceClient, folder: string, firstEmai
   await container.getBlockBlobClient(`${folder}/model.json`).upload(model, model.length);
 }
 
-const azurite = await startAzurite();
-const emulator = await startActiveCampaignEmulator({ lists: [{ id: 1, name: 'Planner' }] });
-try {
-  const svc = createServices(
-    readConfig({
+async function main(): Promise<void> {
+  const azurite = await startAzurite();
+  const emulator = await startActiveCampaignEmulator({ lists: [{ id: 1, name: 'Planner' }] });
+  try {
+    const env = {
       AzureWebJobsStorage: azurite.connectionString,
       ACTIVECAMPAIGN_INSECURE_HOSTS: emulator.hostname,
       LOCAL_SECRETS_DIR: mkdtempSync(join(tmpdir(), 'planner-secrets-')),
       SNAPSHOT_QUIET_SECONDS: '0',
       SNAPSHOT_MAX_ROWS: String(Math.max(ROWS, 10_000_000)),
-    }),
-  );
-  const blobs = BlobServiceClient.fromConnectionString(azurite.connectionString);
-  const connection = await createConnection(svc, admin, { displayName: 'emulator', hostname: emulator.hostname, apiKey: EMULATOR_API_KEY, dataPrivacyConsent: true });
-  const started = Date.now();
-  await uploadSegment(blobs, 'same', 0);
-  if (process.env.PLANNER_SKIP_DISJOINT !== '1') await uploadSegment(blobs, 'other', ROWS);
-  log(`${ROWS.toLocaleString('en')} rows a snapshot in ${PARTITIONS} partitions written in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  const exp = await createExport(svc, admin, {
-    displayName: 'planner memory', connectionId: connection.id, listId: 1, mode: 'mirror',
-    source: { container: CONTAINER, path: 'same' }, mapping: { email: 'Email', firstName: 'FirstName', lastName: 'LastName' },
-    // The worst case replaces every contact: the removal guard is not what is measured here.
-    removalGuardPercent: 100,
-  });
-
-  /** Plans one run of `exp`, commits the state it would commit, and ends it unsent. */
-  async function plan(name: string, e: Export): Promise<void> {
-    global.gc?.();
-    await new Promise((r) => setTimeout(r, 200));
-    const baseline = process.memoryUsage().rss;
-    resetPeak();
-    const t0 = Date.now();
-    const trace = process.env.PLANNER_TRACE
-      ? setInterval(() => {
-        const m = process.memoryUsage();
-        log(`  rss ${mb(m.rss)} MB, heap used ${mb(m.heapUsed)} of ${mb(m.heapTotal)} MB, external ${mb(m.external)} MB (array buffers ${mb(m.arrayBuffers)} MB)`);
-      }, Number(process.env.PLANNER_TRACE) * 1000)
-      : undefined;
-    const run = await startRun(svc, e, { trigger: 'manual', confirmRemovals: true });
-    await planRun(svc, { exportId: e.id, runId: run.runId });
-    clearInterval(trace);
-    const seconds = (Date.now() - t0) / 1000;
-    const peak = peakRss();
-    const planned = (await svc.runs.getRun(e.id, run.runId))!;
-    if (planned.status !== 'sending' && planned.status !== 'completed') throw new Error(`${name}: the run is ${planned.status}: ${planned.error}`);
-    const c = planned.counts;
-    log(`${name}: read ${c.read.toLocaleString('en')}, unchanged ${c.unchanged.toLocaleString('en')}, ${planned.plan!.batches.toLocaleString('en')} batches; planned in ${seconds.toFixed(1)} s`);
-    log(`${name}: resident memory ${mb(baseline)} MB before, peak ${mb(peak)} MB while planning (${mb(peak - baseline)} MB more)`);
-    if (planned.status === 'completed') return; // nothing to send: the run committed its state itself
-    await svc.exportState.commit(e.id, run.runId, { drop: new Set(), set: new Map() });
-    await endRun(svc, e.id, run.runId, 'cancelled', 'Measured: planned only');
+      ...(process.env.PLANNER_EMAILS_PER_PASS ? { PLANNER_EMAILS_PER_PASS: process.env.PLANNER_EMAILS_PER_PASS } : {}),
+    };
+    const svc = createServices(readConfig(env));
+    const blobs = BlobServiceClient.fromConnectionString(azurite.connectionString);
+    const connection = await createConnection(svc, admin, { displayName: 'emulator', hostname: emulator.hostname, apiKey: EMULATOR_API_KEY, dataPrivacyConsent: true });
+    const started = Date.now();
+    await uploadSegment(blobs, 'same', 0);
+    if (process.env.PLANNER_SKIP_DISJOINT !== '1') await uploadSegment(blobs, 'other', ROWS);
+    log(`${ROWS.toLocaleString('en')} rows a snapshot in ${PARTITIONS} partitions written in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    const exp = await createExport(svc, admin, {
+      displayName: 'planner memory', connectionId: connection.id, listId: 1, mode: 'mirror',
+      source: { container: CONTAINER, path: 'same' }, mapping: { email: 'Email', firstName: 'FirstName', lastName: 'LastName' },
+      // The worst case replaces every contact: the removal guard is not what is measured here.
+      removalGuardPercent: 100,
+    });
+    await planInChild({ env, exportId: exp.id, name: 'A. first run' });
+    await planInChild({ env, exportId: exp.id, name: 'B. refresh, same snapshot' });
+    if (process.env.PLANNER_SKIP_DISJOINT !== '1') {
+      await svc.exports.update(exp.id, (x) => ({ ...x, source: { container: CONTAINER, path: 'other' } }));
+      await planInChild({ env, exportId: exp.id, name: 'C. refresh, no email in common' });
+    }
+    log(`Node ${process.version}; emails per pass ${svc.config.plannerEmailsPerPass.toLocaleString('en')}; total ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  } finally {
+    await emulator.close();
+    await azurite.stop();
   }
-
-  await plan('A. first run', exp);
-  await plan('B. refresh, same snapshot', exp);
-  if (process.env.PLANNER_SKIP_DISJOINT !== '1') {
-    const other = await svc.exports.update(exp.id, (x) => ({ ...x, source: { container: CONTAINER, path: 'other' } }));
-    await plan('C. refresh, no email in common', other!);
-  }
-  log(`Node ${process.version}; total ${((Date.now() - started) / 1000).toFixed(0)} s`);
-} finally {
-  await emulator.close();
-  await azurite.stop();
 }
+
+const task = process.env.PLANNER_CHILD;
+await (task ? planInThisProcess(JSON.parse(task) as ChildTask) : main());
