@@ -23,6 +23,7 @@ import { createExport } from '../shared/exports/exportService.js';
 import { planRun } from '../shared/runs/planRun.js';
 import { endRun, startRun } from '../shared/runs/runLifecycle.js';
 import { createServices } from '../shared/services.js';
+import { NO_CHANGES } from '../shared/store/exportStateStore.js';
 import { EMULATOR_API_KEY, startActiveCampaignEmulator } from './acEmulator/server.js';
 import { startAzurite } from './azurite.js';
 
@@ -69,7 +70,7 @@ async function planInThisProcess(task: ChildTask): Promise<void> {
   log(`${task.name}: read ${c.read.toLocaleString('en')}, unchanged ${c.unchanged.toLocaleString('en')}, ${planned.plan!.batches.toLocaleString('en')} batches; planned in ${seconds.toFixed(1)} s`);
   log(`${task.name}: peak resident memory of the planning process ${mb(peak)} MB (${mb(before)} MB before planning)`);
   if (planned.status === 'completed') return; // nothing to send: the run committed its state itself
-  await svc.exportState.commit(exp.id, run.runId, { drop: new Set(), set: new Map() });
+  await svc.exportState.commit(exp.id, run.runId, NO_CHANGES);
   await endRun(svc, exp.id, run.runId, 'cancelled', 'Measured: planned only');
 }
 

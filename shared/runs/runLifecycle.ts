@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { emptyCounts, TERMINAL_STATUSES, type Export, type Run, type RunCounts } from '../model.js';
 import type { AppServices } from '../services.js';
 import { newRunId, type BatchState, type RunRecord } from '../store/runStore.js';
-import type { StateChanges } from '../store/exportStateStore.js';
+import { EmailTable, type EmailRange } from '../sync/emailTable.js';
+import { equalRanges } from '../sync/planPasses.js';
 import { UNKNOWN, unsubscribedMarker } from '../sync/delta.js';
 import { TELEMETRY } from '../telemetry.js';
 import { runCounts, runOutcome, runReasons, sumBatches, type BatchSums } from './runCounts.js';
@@ -146,35 +147,44 @@ export async function finalizeRun(deps: LifecycleDeps, exportId: string, runId: 
  * The export's new state: this run's contacts, less those that failed or were rejected (sent again
  * next time); unsubscribes that took effect marked as such (so that a contact who comes back is
  * re-subscribed), those that did not kept as unknown (tried again); returners whose re-subscription
- * failed keep their marker.
+ * failed keep their marker. The changes are held one range of emails at a time, at most
+ * PLANNER_EMAILS_PER_PASS (a run that failed whole changes all of its contacts).
  */
 async function commitState(deps: LifecycleDeps, exportId: string, runId: string, batches: BatchState[]): Promise<void> {
   // Committed already by a finalizer that died before the run read as ended (its work files may be gone).
   if ((await deps.exportState.pointer(exportId))?.runId === runId) return;
-  const drop = new Set<string>();
-  const set = new Map<string, number>();
+  const touched = batches.filter((b) => b.status !== 'completed' || b.failed > 0 || b.rejected > 0 || b.unsubscribes > 0 || b.resubscribes > 0);
+  // At most this many pending contacts change: the named ones, or a whole batch that did not complete.
+  const bound = touched.reduce((n, b) => n + b.failed + b.rejected + (b.status !== 'completed' ? b.contacts : 0), 0);
+  const perPass = deps.config.plannerEmailsPerPass;
   const now = Date.now();
-  for (const b of batches) {
-    const whole = b.status !== 'completed';
-    if (!whole && b.failed === 0 && b.rejected === 0 && b.unsubscribes === 0 && b.resubscribes === 0) continue;
-    const named = new Set(await deps.runFiles.readFailedEmails(runId, b.batch));
-    const returners = new Map(b.resubscribes > 0 ? (await deps.runFiles.readReturners(runId, b.batch)).map((r) => [r.email, r.unsubscribedAt]) : []);
-    // Contacts ActiveCampaign rejected were taken out of the payload; their emails are named.
-    for (const email of named) {
-      const returnedAt = returners.get(email);
-      if (returnedAt === undefined) drop.add(email);
-      else set.set(email, unsubscribedMarker(returnedAt));
+  const changesIn = async (range: EmailRange, add: (email: string, value: number) => Promise<void>): Promise<EmailTable> => {
+    const changed = new EmailTable(Math.min(bound, perPass));
+    const drop = (email: string) => changed.see(email);
+    for (const b of touched) {
+      const whole = b.status !== 'completed';
+      const named = new Set((await deps.runFiles.readFailedEmails(runId, b.batch)).filter((email) => EmailTable.inRange(email, range)));
+      const returners = new Map(b.resubscribes > 0 ? (await deps.runFiles.readReturners(runId, b.batch)).map((r) => [r.email, r.unsubscribedAt]) : []);
+      // Contacts ActiveCampaign rejected were taken out of the payload; their emails are named.
+      for (const email of named) {
+        const returnedAt = returners.get(email);
+        if (returnedAt === undefined) drop(email);
+        else changed.set(email, unsubscribedMarker(returnedAt));
+      }
+      if (!whole && named.size === 0 && b.unsubscribes === 0) continue;
+      for (const c of (await deps.runFiles.readBatch(runId, b.batch)) ?? []) {
+        if (!EmailTable.inRange(c.email, range)) continue;
+        const failed = whole || named.has(c.email);
+        const returnedAt = returners.get(c.email);
+        // A leaver is not in the pending state: it is added with its unsubscribe's outcome.
+        if (c.unsubscribe?.length) await add(c.email, failed ? UNKNOWN : unsubscribedMarker(now));
+        else if (failed && returnedAt !== undefined) changed.set(c.email, unsubscribedMarker(returnedAt));
+        else if (failed) drop(c.email);
+      }
     }
-    for (const c of (await deps.runFiles.readBatch(runId, b.batch)) ?? []) {
-      const failed = whole || named.has(c.email);
-      const returnedAt = returners.get(c.email);
-      if (c.unsubscribe?.length) set.set(c.email, failed ? UNKNOWN : unsubscribedMarker(now));
-      else if (failed && returnedAt !== undefined) set.set(c.email, unsubscribedMarker(returnedAt));
-      else if (failed) drop.add(c.email);
-    }
-  }
-  const changes: StateChanges = { drop, set };
-  await deps.exportState.commit(exportId, runId, changes);
+    return changed;
+  };
+  await deps.exportState.commit(exportId, runId, { ranges: equalRanges(bound / perPass), changesIn });
 }
 
 /** The id of a new watcher chain (a re-armed watcher supersedes the old one). */

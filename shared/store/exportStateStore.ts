@@ -21,13 +21,24 @@ export interface StatePointer {
   committedAt: string;
 }
 
-/** How a run's end changes its pending state before it is committed. */
+/**
+ * How a run's end changes its pending state before it is committed, one range of emails at a time
+ * (a run that failed whole changes every contact: its changes are held a range at a time, like the
+ * planner's emails).
+ */
 export interface StateChanges {
-  /** Contacts left out (they failed: the next run sends them again). */
-  drop: ReadonlySet<string>;
-  /** Contacts whose value is replaced, or added when the pending state lacks them (leavers). */
-  set: ReadonlyMap<string, number>;
+  /** Together every email, once. */
+  ranges: readonly EmailRange[];
+  /**
+   * The changes in `range`: in the table, a pending contact with a value gets that value, one seen
+   * without a value is left out (it failed: the next run sends it again); contacts the pending state
+   * lacks (leavers this run unsubscribed) are handed to `add`.
+   */
+  changesIn(range: EmailRange, add: (email: string, value: number) => Promise<void>): Promise<EmailTable>;
 }
+
+/** A commit that keeps the pending state as it is. */
+export const NO_CHANGES: StateChanges = { ranges: [ALL_EMAILS], changesIn: async () => new EmailTable(0) };
 
 export class ExportStateStore {
   constructor(
@@ -71,14 +82,14 @@ export class ExportStateStore {
     const container = await this.files.ready();
     const name = runFileNames.state(exportId, runId);
     const writer = new StateWriter(container.getBlockBlobClient(name));
-    const pending = new Map(changes.set);
-    for await (const [email, value] of this.#lines(runFileNames.pendingState(runId))) {
-      if (changes.drop.has(email)) continue;
-      const replaced = pending.get(email);
-      pending.delete(email);
-      await writer.add(email, replaced ?? value);
+    const add = (email: string, value: number) => writer.add(email, value);
+    for (const range of changes.ranges) {
+      const changed = await changes.changesIn(range, add);
+      for await (const [email, value] of this.#lines(runFileNames.pendingState(runId))) {
+        if (!EmailTable.inRange(email, range) || changed.isSeen(email)) continue;
+        await writer.add(email, changed.get(email) ?? value);
+      }
     }
-    for (const [email, value] of pending) await writer.add(email, value);
     await writer.close();
     const pointer: StatePointer = { blob: name, runId, contacts: writer.count, committedAt: new Date().toISOString() };
     const previous = await this.pointer(exportId);

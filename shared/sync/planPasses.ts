@@ -66,3 +66,9 @@ export function snapshotRowsBound(files: readonly { format: string; gzip: boolea
   }
   return Math.min(bound, maxRows);
 }
+
+/** `parts` ranges of equal width that together cover every email. */
+export function equalRanges(parts: number): EmailRange[] {
+  const n = Math.max(1, Math.ceil(parts));
+  return Array.from({ length: n }, (_, i) => ({ start: Math.floor((HASH_SPACE * i) / n), end: i === n - 1 ? HASH_SPACE : Math.floor((HASH_SPACE * (i + 1)) / n) }));
+}

@@ -3,9 +3,10 @@ import { readConfig } from '../../shared/config.js';
 import { createExport } from '../../shared/exports/exportService.js';
 import type { Export } from '../../shared/model.js';
 import { planRun } from '../../shared/runs/planRun.js';
-import { endRun, startRun } from '../../shared/runs/runLifecycle.js';
+import { endRun, finalizeRun, startRun } from '../../shared/runs/runLifecycle.js';
 import { createServices, type AppServices } from '../../shared/services.js';
-import { unsubscribedMarker } from '../../shared/sync/delta.js';
+import { stateText, unsubscribedAt, unsubscribedMarker } from '../../shared/sync/delta.js';
+import { ALL_EMAILS, EmailTable } from '../../shared/sync/emailTable.js';
 import { adminCaller, connectToEmulator, startHarness, uploadText, type Harness } from '../support/harness.js';
 
 interface Planned {
@@ -69,7 +70,9 @@ describe('planning in passes (Azurite)', () => {
       returners.push(...(await svc.runFiles.readReturners(run.runId, b)).map((r) => r.email));
     }
     const rejected = ((await svc.runFiles.readText(svc.runFiles.rejectedPath(run.runId))) ?? '').split('\n').slice(1).filter(Boolean).sort();
-    const pointer = await svc.exportState.commit(exp.id, run.runId, { drop: new Set(), set: commitSet });
+    const values = new EmailTable();
+    for (const [email, value] of commitSet) values.set(email, value);
+    const pointer = await svc.exportState.commit(exp.id, run.runId, { ranges: [ALL_EMAILS], changesIn: async () => values });
     const state: string[] = [];
     for await (const [email, value] of svc.exportState.entries(pointer)) state.push(`${email} ${value}`);
     await endRun(svc, exp.id, run.runId, 'cancelled', 'planned only');
@@ -115,5 +118,57 @@ describe('planning in passes (Azurite)', () => {
     // The planned state holds every accepted email of the snapshot (leavers join it only when their unsubscribe is sent).
     expect(one.state).toHaveLength(100 + 700 + 100 + 294);
     expect(many.state).toEqual(one.state);
+  });
+  it('commits a run’s end in many ranges as in one: named failures, a run that failed whole, leavers and returners', async () => {
+    const startedAt = Date.now();
+    /** The committed state after the second run ends with `outcome`, the markers of this test's time made comparable. */
+    async function endWith(svc: AppServices, outcome: 'named' | 'whole'): Promise<string[]> {
+      await uploadText(h.blobs, 'passes', 'seg.csv', first());
+      const exp = await createExport(svc, adminCaller, {
+        displayName: `commit ${++exports}`, connectionId, listId: 1, mode: 'mirror',
+        source: { container: 'passes', path: 'seg.csv' }, mapping: { email: 'email', firstName: 'first', phone: 'phone', fields: { '1': 'city' } },
+      });
+      const unsubscribed = new Map(Array.from({ length: 50 }, (_, i) => [`p${900 + i}@example.com`, unsubscribedMarker(Date.parse('2026-11-01T00:00:00Z'))]));
+      await plan(svc, exp, unsubscribed);
+      await uploadText(h.blobs, 'passes', 'seg.csv', second());
+      const run = await startRun(svc, exp, { trigger: 'manual', confirmRemovals: true });
+      await planRun(svc, { exportId: exp.id, runId: run.runId });
+      const planned = (await svc.runs.getRun(exp.id, run.runId))!;
+      for (let b = 1; b <= planned.plan!.batches; b++) {
+        const contacts = (await svc.runFiles.readBatch(run.runId, b))!;
+        // Every seventh contact could not be processed (named); or the whole batch failed.
+        const named = contacts.map((c) => c.email).filter((email) => Number(/\d+/.exec(email)![0]) % 7 === 0);
+        if (outcome === 'named') await svc.runFiles.addFailedEmails(run.runId, b, named);
+        await svc.runs.updateBatch(run.runId, b, (st) =>
+          outcome === 'whole'
+            ? { ...st, status: 'failed', failed: st.contacts - st.unsubscribes, error: 'test' }
+            : { ...st, status: 'completed', failed: named.length, upserted: st.contacts - st.unsubscribes - named.length, unsubscribed: st.unsubscribes },
+        );
+      }
+      await finalizeRun(svc, exp.id, run.runId);
+      const state: string[] = [];
+      for await (const [email, value] of svc.exportState.entries(await svc.exportState.pointer(exp.id))) {
+        state.push(`${email} ${(unsubscribedAt(value) ?? 0) >= startedAt - 1_000 ? 'unsubscribed-now' : stateText(value)}`);
+      }
+      return state.sort();
+    }
+    const manyPasses = createServices(readConfig({ ...h.env, PLANNER_EMAILS_PER_PASS: '40' }));
+    for (const outcome of ['named', 'whole'] as const) {
+      const one = await endWith(h.svc, outcome);
+      const many = await endWith(manyPasses, outcome);
+      expect(many).toEqual(one);
+      const values = new Map(one.map((line) => line.split(' ', 2) as [string, string]));
+      // Leavers: unsubscribed now, or unknown (tried again) when their unsubscribe failed.
+      expect(values.get('p801@example.com')).toBe(outcome === 'named' ? 'unsubscribed-now' : '-');
+      expect(values.get('p805@example.com')).toBe('-');
+      // A returner whose re-subscription failed keeps the marker of its unsubscribe.
+      const marker = stateText(unsubscribedMarker(Date.parse('2026-11-01T00:00:00Z')));
+      expect(values.get('p903@example.com')).toBe(marker);
+      expect(values.get('p904@example.com')).toEqual(outcome === 'named' ? expect.stringMatching(/^[0-9a-f]{12}$/) : marker);
+      // A failed contact is left out (sent again next time); an unchanged one (not sent) keeps its fingerprint.
+      expect(values.has('n7@example.com')).toBe(false);
+      expect(values.get('p200@example.com')).toMatch(/^[0-9a-f]{12}$/);
+      expect(values.has('n8@example.com')).toBe(outcome === 'named');
+    }
   });
 });
