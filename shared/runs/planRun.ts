@@ -143,9 +143,12 @@ class Planner {
     const passes = new PlanPasses(deps.config.plannerEmailsPerPass, (previous?.contacts ?? 0) + snapshotRowsBound(snapshot.segmentFiles, deps.config.snapshotMaxRows));
     const leavers = { unsubscribes: 0, lastSent: 0 };
     let pass: PlanPass | undefined = passes.first();
+    // One table for every pass: a second one would be held until the collector frees the first.
+    const emails = new EmailTable(pass.capacity);
     for (let n = 1; pass; n++) {
       if (pass.range !== ALL_EMAILS) this.log(`Run ${run.runId}: pass ${n}, emails whose hash is in [${pass.range.start}, ${pass.range.end}) of 2^32`);
-      const emails = await deps.exportState.load(previous, pass);
+      emails.reset(pass.capacity);
+      await deps.exportState.load(previous, emails, pass.range);
       if (await this.#readSnapshot(emails, pass.range, n === 1)) return;
       if (n === 1 && this.counts.read === 0) throw new SegmentError(`The snapshot at ${exp.source.container}/${exp.source.path} has no rows (empty snapshot)`);
       if (previous) {

@@ -56,14 +56,9 @@ export class ExportStateStore {
     }
   }
 
-  /**
-   * The contacts in `range` of a committed state (the planner's pointer: every pass of a plan reads
-   * the same one), in an email table sized for `capacity` emails.
-   */
-  async load(pointer: StatePointer | undefined, options: { range?: EmailRange; capacity: number }): Promise<EmailTable> {
-    const state = new EmailTable(options.capacity);
-    for await (const [email, value] of this.entries(pointer, options.range)) state.set(email, value);
-    return state;
+  /** Adds the contacts in `range` of a committed state (the planner's pointer: every pass of a plan reads the same one) to `table`. */
+  async load(pointer: StatePointer | undefined, table: EmailTable, range: EmailRange = ALL_EMAILS): Promise<void> {
+    for await (const [email, value] of this.entries(pointer, range)) table.set(email, value);
   }
 
   /** A committed state streamed again (the email table keeps hashes, not emails), or its contacts in `range`. */

@@ -156,6 +156,18 @@ export class EmailTable {
     return i !== undefined && (this.#flags[i] & SEEN) !== 0;
   }
 
+  /** Empties the table for `capacity` emails, keeping its arrays when they are large enough. */
+  reset(capacity: number): void {
+    if (EmailTable.slotsFor(capacity) > this.#flags.length) {
+      const fresh = new EmailTable(capacity);
+      [this.#keyHi, this.#keyLo, this.#valueLo, this.#valueHi, this.#flags] = [fresh.#keyHi, fresh.#keyLo, fresh.#valueLo, fresh.#valueHi, fresh.#flags];
+    } else {
+      // Keys and values are written when a slot is claimed: the flags alone say what is used.
+      this.#flags.fill(0);
+    }
+    this.#size = 0;
+  }
+
   /** Doubles the slots (only when the table was sized too small: the planner sizes it for its pass). */
   #grow(): void {
     const old = { keyHi: this.#keyHi, keyLo: this.#keyLo, valueLo: this.#valueLo, valueHi: this.#valueHi, flags: this.#flags };

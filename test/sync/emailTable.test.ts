@@ -63,4 +63,20 @@ describe('EmailTable', () => {
     expect(EmailTable.inRange(email, { start: 0, end: p })).toBe(false);
     expect(EmailTable.inRange(email, { start: p, end: p + 1 })).toBe(true);
   });
+  it('empties for the next pass in the arrays it has, and allocates only when asked for more', () => {
+    const table = new EmailTable(1_000);
+    for (let i = 0; i < 1_000; i++) table.set(`a${i}@example.com`, i);
+    table.see('a1@example.com');
+    const bytes = table.byteLength;
+    table.reset(500);
+    expect(table.size).toBe(0);
+    expect(table.byteLength).toBe(bytes);
+    expect(table.get('a1@example.com')).toBeUndefined();
+    expect(table.isSeen('a1@example.com')).toBe(false);
+    for (let i = 0; i < 1_000; i++) table.set(`b${i}@example.com`, -i - 1);
+    for (let i = 0; i < 1_000; i++) expect(table.get(`b${i}@example.com`)).toBe(-i - 1);
+    table.reset(10_000);
+    expect(table.byteLength).toBe(EmailTable.bytesFor(10_000));
+    expect(table.get('b1@example.com')).toBeUndefined();
+  });
 });
