@@ -39,19 +39,23 @@ export async function startAzurite(ports = { blob: 0, queue: 0, table: 0 }, time
   );
   const found: Partial<Record<'blob' | 'queue' | 'table', number>> = {};
   let output = '';
+  let started = () => {};
+  const onStdout = (chunk: Buffer) => {
+    output += chunk.toString();
+    for (const m of output.matchAll(/Azurite (Blob|Queue|Table) service is successfully listening at http:\/\/[^:]+:(\d+)/g)) {
+      found[m[1].toLowerCase() as 'blob'] = Number(m[2]);
+    }
+    if (found.blob && found.queue && found.table) started();
+  };
+  const onStderr = (chunk: Buffer) => (output += chunk.toString());
   const ready = new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`Azurite did not start within ${timeoutInMs} ms:\n${output}`)), timeoutInMs);
-    child.stdout!.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      for (const m of output.matchAll(/Azurite (Blob|Queue|Table) service is successfully listening at http:\/\/[^:]+:(\d+)/g)) {
-        found[m[1].toLowerCase() as 'blob'] = Number(m[2]);
-      }
-      if (found.blob && found.queue && found.table) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    started = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    child.stdout!.on('data', onStdout);
+    child.stderr!.on('data', onStderr);
     child.once('exit', (code) => {
       clearTimeout(timer);
       reject(new Error(`Azurite exited with code ${code}:\n${output}`));
@@ -63,7 +67,9 @@ export async function startAzurite(ports = { blob: 0, queue: 0, table: 0 }, time
     child.kill('SIGKILL');
     throw error;
   }
-  child.stdout!.resume();
+  // Started: what it prints from now on is drained, not kept (kept and rescanned, it grew without end).
+  child.stdout!.off('data', onStdout).resume();
+  child.stderr!.off('data', onStderr).resume();
   const actual = { blob: found.blob!, queue: found.queue!, table: found.table! };
   return {
     connectionString: azuriteConnectionString('127.0.0.1', actual),
