@@ -1,5 +1,6 @@
 import type { ImportContact } from '../activecampaign/client.js';
 import { TERMINAL_STATUSES, type Export, type Run, type RunCounts } from '../model.js';
+import { Pool } from '../pool.js';
 import { readSegmentFile } from '../segments/readSegmentFile.js';
 import { SegmentError, SnapshotNotReadyError } from '../segments/segmentError.js';
 import { locateSnapshot, type Snapshot } from '../segments/snapshot.js';
@@ -397,30 +398,4 @@ export async function enqueueRemaining(deps: PlanDeps, run: RunRecord, log: (m: 
   const watchId = newWatchId();
   await deps.runs.updateRun(run.exportId, run.runId, (r) => (r.status !== 'sending' ? undefined : { ...r, watchId }));
   await deps.queues.watch({ exportId: run.exportId, runId: run.runId, watchId }, deps.config.importPollIntervalInMs);
-}
-
-/** At most `size` promises in flight; `run` waits for room, `drain` for all. Errors surface. */
-class Pool {
-  #inFlight = new Set<Promise<void>>();
-  #error: unknown;
-  constructor(readonly size: number) {}
-
-  async run(task: () => Promise<unknown>): Promise<void> {
-    if (this.#error) throw this.#error;
-    while (this.#inFlight.size >= this.size) await Promise.race(this.#inFlight);
-    if (this.#error) throw this.#error;
-    const p: Promise<void> = task().then(
-      () => void this.#inFlight.delete(p),
-      (e) => {
-        this.#inFlight.delete(p);
-        this.#error ??= e;
-      },
-    );
-    this.#inFlight.add(p);
-  }
-
-  async drain(): Promise<void> {
-    await Promise.all(this.#inFlight);
-    if (this.#error) throw this.#error;
-  }
 }

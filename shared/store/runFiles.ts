@@ -1,6 +1,10 @@
 import type { AppendBlobClient, BlobServiceClient, ContainerClient } from '@azure/storage-blob';
 import type { ImportContact } from '../activecampaign/client.js';
+import { Pool } from '../pool.js';
 import { statusOf } from './tables.js';
+
+/** Deletes in flight at once when a run's files go. */
+const DELETE_CONCURRENCY = 16;
 
 /** Container of the files runs write: batch payloads, rejected rows, payload samples, export state. */
 export const RUN_FILES_CONTAINER = 'export-runs';
@@ -160,14 +164,16 @@ export class RunFiles {
     return deleted;
   }
 
-  /** Deletes every blob under a prefix; returns how many. */
+  /** Deletes every blob under a prefix, several at a time (a 10-million-contact run has 40,000 payloads); returns how many. */
   async deletePrefix(prefix: string): Promise<number> {
     const container = await this.ready();
+    const deletes = new Pool(DELETE_CONCURRENCY);
     let deleted = 0;
     for await (const blob of container.listBlobsFlat({ prefix })) {
-      await container.getBlobClient(blob.name).deleteIfExists();
+      await deletes.run(() => container.getBlobClient(blob.name).deleteIfExists());
       deleted++;
     }
+    await deletes.drain();
     return deleted;
   }
 

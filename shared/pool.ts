@@ -1,0 +1,25 @@
+/** At most `size` promises in flight; `run` waits for room, `drain` for all. Errors surface. */
+export class Pool {
+  #inFlight = new Set<Promise<void>>();
+  #error: unknown;
+  constructor(readonly size: number) {}
+
+  async run(task: () => Promise<unknown>): Promise<void> {
+    if (this.#error) throw this.#error;
+    while (this.#inFlight.size >= this.size) await Promise.race(this.#inFlight);
+    if (this.#error) throw this.#error;
+    const p: Promise<void> = task().then(
+      () => void this.#inFlight.delete(p),
+      (e) => {
+        this.#inFlight.delete(p);
+        this.#error ??= e;
+      },
+    );
+    this.#inFlight.add(p);
+  }
+
+  async drain(): Promise<void> {
+    await Promise.all(this.#inFlight);
+    if (this.#error) throw this.#error;
+  }
+}
