@@ -1,8 +1,10 @@
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { poisonQueue, QUEUES } from '../../shared/runs/runQueues.js';
 import { ROOT } from '../support/harness.js';
+import { timeSpanInMs } from '../../tools/localRunner/hostSettings.js';
 
 interface Binding {
   type: string;
@@ -65,6 +67,14 @@ describe('function registrations', () => {
 
   it('schedules the refresh timer from REFRESH_SCHEDULE', () => {
     expect(triggers.find((t) => t.name === 'refreshTimer')?.trigger.schedule).toBe('0 5 * * * *');
+  });
+
+  it('lets a plan of the largest snapshot finish before the host stops it', () => {
+    // A plan the host stops is delivered again and starts over, so a timeout below the planning time
+    // of SNAPSHOT_MAX_ROWS would fail every such run. 10 million rows planned in three passes took
+    // 26 minutes on two busy cores (npm run bench:planner); Flex Consumption allows any timeout.
+    const host = JSON.parse(readFileSync(join(ROOT, 'host.json'), 'utf8')) as { functionTimeout: string };
+    expect(timeSpanInMs(host.functionTimeout, 0)).toBeGreaterThanOrEqual(2 * 60 * 60 * 1000);
   });
 
   it('declares no output bindings the host could silently drop (queues are written through the SDK)', () => {
