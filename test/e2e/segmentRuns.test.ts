@@ -72,6 +72,19 @@ describe('runs over Customer Insights layouts (local runner, Azurite, emulator)'
     expect(r.error).toBe('cix/later.csv has no email column "Email" (columns: Mail, Name)');
   });
 
+  it('fails the run before anything is sent when a header names a column twice at run time, naming it', async () => {
+    // Created before the file exists, so only the run can see the header: no "second wins".
+    const exp = await createExport(h.svc, adminCaller, { displayName: 'x', connectionId, listId: 1, source: { container: 'cix', path: 'twice' }, mapping: { email: 'email' } });
+    await uploadText(h.blobs, 'cix', 'twice/a.csv', 'email,name\n' + Array.from({ length: 300 }, (_, i) => `twice${i}@example.com,A`).join('\n'));
+    await uploadText(h.blobs, 'cix', 'twice/b.csv', 'email,name,email\nb@example.com,B,c@example.com\n');
+    const importsBefore = h.emulator.acceptedImports;
+    const r = await runToEnd(h, exp);
+    expect(r.status).toBe('failed');
+    expect(r.error).toMatch(/cix\/twice\/b\.csv.*names the column "email" twice/);
+    expect(h.emulator.acceptedImports).toBe(importsBefore);
+    expect(h.emulator.contacts.has('twice1@example.com')).toBe(false);
+  });
+
   it('fails an empty snapshot', async () => {
     await uploadText(h.blobs, 'cix', 'empty.csv', 'email,name\n');
     const r = await run({ container: 'cix', path: 'empty.csv' }, { email: 'email' }).catch((e) => e);
