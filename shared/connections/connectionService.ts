@@ -17,7 +17,8 @@ const hostname = z
   .min(1)
   .max(253)
   .describe("The account's API hostname only, such as acme.api-us1.com, without https:// (ActiveCampaign: Settings → Developer → URL)");
-const apiKey = z.string().trim().min(1).max(500).describe('The API key (ActiveCampaign: Settings → Developer → Key). Stored in Key Vault, never returned');
+// Sent as the Api-Token header: a space, a line break or a non-ASCII character could never be a key.
+const apiKey = z.string().trim().min(1).max(500).regex(/^[\x21-\x7e]+$/, 'must be the key as ActiveCampaign shows it (letters and digits, no spaces or line breaks)').describe('The API key (ActiveCampaign: Settings → Developer → Key). Stored in Key Vault, never returned');
 
 export const createConnectionSchema = z.strictObject({
   displayName: z.string().trim().min(1).max(200).describe('The name people see'),

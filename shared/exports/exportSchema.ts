@@ -62,7 +62,8 @@ const exportFields = {
     .enum(['refresh', 'manual'])
     .describe('refresh (default): runs on every scheduled refresh (REFRESH_SCHEDULE, every 15 minutes by default) that finds a new complete snapshot; manual: only on demand'),
   tags: z
-    .array(z.string().trim().min(1).max(255))
+    // eslint-disable-next-line no-control-regex
+    .array(z.string().trim().min(1).max(255).regex(/^[^\u0000-\u001f\u007f]*$/, 'must not contain control characters'))
     .max(20)
     .describe('Tags added to every contact the export sends. ActiveCampaign\'s importer adds tags and never removes them'),
   runAutomations: z.boolean().describe('true (default): ActiveCampaign runs its automations for imported contacts; false: contacts are sent with exclude_automations'),

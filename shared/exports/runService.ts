@@ -1,11 +1,11 @@
 import type { Principal } from '../auth/principal.js';
-import { ConflictError, NotFoundError } from '../errors.js';
+import { ConflictError, InvalidRequestError, NotFoundError } from '../errors.js';
 import { TERMINAL_STATUSES, type Run } from '../model.js';
 import { endRun, startRun } from '../runs/runLifecycle.js';
 import { SnapshotNotReadyError } from '../segments/segmentError.js';
 import { locateSnapshot } from '../segments/snapshot.js';
 import type { AppServices } from '../services.js';
-import { isRunId, publicRun, RunActiveError, type RunRecord } from '../store/runStore.js';
+import { isRunId, isRunPageToken, publicRun, RunActiveError, type RunRecord } from '../store/runStore.js';
 import { getExport, type ExportDeps } from './exportService.js';
 
 type RunDeps = Pick<AppServices, 'exports' | 'connections' | 'runs' | 'runFiles' | 'exportState' | 'queues' | 'telemetry' | 'config'>;
@@ -46,11 +46,14 @@ export async function getRun(deps: RunDeps, principal: Principal, exportId: stri
 /** A page of the export's runs, newest first; `continuationToken` names the next page. */
 export async function listRuns(deps: RunDeps, principal: Principal, exportId: string, page: { top?: number; continuationToken?: string } = {}): Promise<{ value: Run[]; continuationToken?: string }> {
   await getExport(deps, principal, exportId);
+  const notOurs = () => new InvalidRequestError('InvalidRequest', 'continuationToken: not a page of this export\'s runs (use the token the previous page gave, or leave it out for the newest runs)');
+  if (page.continuationToken !== undefined && !isRunPageToken(page.continuationToken)) throw notOurs();
   try {
     const { runs, continuationToken } = await deps.runs.listRuns(exportId, page);
     return { value: runs.map(publicRun), ...(continuationToken ? { continuationToken } : {}) };
   } catch (error) {
-    if (page.continuationToken && (error as { statusCode?: number }).statusCode === 400) throw new NotFoundError('That page of runs');
+    // A token of the right shape with keys the storage service cannot read.
+    if (page.continuationToken && (error as { statusCode?: number }).statusCode === 400) throw notOurs();
     throw error;
   }
 }

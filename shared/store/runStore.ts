@@ -78,6 +78,20 @@ const RUN_ID = /^\d{13}[0-9a-f]{8}$/;
 /** Whether a string can be a run id (anything else is refused before it reaches a table key). */
 export const isRunId = (value: string) => RUN_ID.test(value);
 
+/**
+ * Whether a continuation token has the shape of those `listRuns` gives: the Tables SDK's token, base64
+ * of {nextPartitionKey, nextRowKey} (whose values only the storage service reads). The SDK throws a
+ * SyntaxError on any other.
+ */
+export function isRunPageToken(token: string): boolean {
+  try {
+    const t = JSON.parse(Buffer.from(token, 'base64').toString('latin1')) as { nextPartitionKey?: unknown; nextRowKey?: unknown } | null;
+    return t !== null && typeof t === 'object' && typeof t.nextPartitionKey === 'string' && (t.nextRowKey === undefined || typeof t.nextRowKey === 'string');
+  } catch {
+    return false;
+  }
+}
+
 /** Owns run state: the runs, their batches and the one-active-run lease of each export. */
 export class RunStore {
   constructor(

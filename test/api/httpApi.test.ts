@@ -133,6 +133,8 @@ describe('the HTTP API', () => {
       [{ displayName: 'x'.repeat(70_000), hostname: 'a.example.com', apiKey: 'k', dataPrivacyConsent: true }, /larger than/],
       [{ displayName: 'x', hostname: h.emulator.hostname, apiKey: 'wrong-key', dataPrivacyConsent: true }, /did not accept the API key/],
       [{ displayName: 'x', hostname: '127.0.0.1:1', apiKey: 'k', dataPrivacyConsent: true }, /port/],
+      // A key pasted with a line break in it is the key's fault, not "ActiveCampaign could not be reached".
+      [{ displayName: 'x', hostname: h.emulator.hostname, apiKey: 'emulator-api-key\n0123', dataPrivacyConsent: true }, /^apiKey: must be the key as ActiveCampaign shows it/],
     ];
     for (const [body, message] of cases) {
       const res = await fetch(`${runner.url}/connections`, {
@@ -151,6 +153,7 @@ describe('the HTTP API', () => {
       [{ displayName: 'x', connectionId: shared, listId: 'one', source: { container: 'apitest', path: 'seg.csv' }, mapping: { email: 'email' } }, /^listId: /],
       [{ displayName: 'x', connectionId: shared, listId: 1, source: { container: 'apitest', path: 'seg.csv' }, mapping: {} }, /^mapping.email: /],
       [{ displayName: 'x', connectionId: 'nope', listId: 1, source: { container: 'apitest', path: 'seg.csv' }, mapping: { email: 'email' } }, /connection nope does not exist/],
+      [{ displayName: 'x', connectionId: shared, listId: 1, source: { container: 'apitest', path: 'seg.csv' }, mapping: { email: 'email' }, tags: ['VIP\u0000'] }, /^tags.0: must not contain control characters/],
     ];
     for (const [body, message] of exportCases) {
       const res = await call('POST', '/exports', {}, body, admin);
@@ -229,6 +232,12 @@ describe('the HTTP API', () => {
     const next = await api(runner.url, 'GET', `/exports/${sharedExport}/runs?top=2&continuationToken=${encodeURIComponent(first.body.continuationToken)}`, undefined, admin);
     expect(next.body.value[0].runId).toBe(all[2].runId);
     expect((await api(runner.url, 'GET', `/exports/${sharedExport}/runs?top=0`, undefined, admin)).status).toBe(400);
+    // A token this API did not give for this export is a wrong request, not a crash (it was a 500).
+    for (const token of ['garbage', Buffer.from('null').toString('base64'), Buffer.from('{"nextRowKey":7}').toString('base64')]) {
+      const res = await api(runner.url, 'GET', `/exports/${sharedExport}/runs?continuationToken=${encodeURIComponent(token)}`, undefined, admin);
+      expect(res.status, token).toBe(400);
+      expect(res.body.error.message).toMatch(/^continuationToken: not a page of this export's runs/);
+    }
 
     const csv = await fetch(`${runner.url}/exports/${sharedExport}/runs/${all[0].runId}/rejected`, { headers: { 'x-ms-client-principal': contributor } });
     expect(csv.status).toBe(200);
