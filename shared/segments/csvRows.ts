@@ -2,7 +2,7 @@ import type { Transform } from 'node:stream';
 import type { BlobServiceClient } from '@azure/storage-blob';
 import { parse } from 'csv-parse';
 import type { SegmentRow } from './readSegmentFile.js';
-import { SegmentError } from './segmentError.js';
+import { MAX_ROW_LENGTH, SegmentError } from './segmentError.js';
 import type { SegmentFile } from './snapshot.js';
 import { pipeText, storageProblem } from './textStream.js';
 
@@ -23,6 +23,7 @@ export async function* csvRows(blobs: BlobServiceClient, file: SegmentFile, opti
     quote: file.quote === false ? null : file.quote,
     relax_column_count: true,
     skip_empty_lines: true,
+    max_record_size: MAX_ROW_LENGTH,
   }) as unknown as Transform;
   const { done } = await pipeText(blobs, file, parser, options);
   let columns = file.columns;
@@ -48,6 +49,7 @@ export async function* csvRows(blobs: BlobServiceClient, file: SegmentFile, opti
     await done;
   } catch (error) {
     const code = (error as { code?: string }).code;
+    if (code === 'CSV_MAX_RECORD_SIZE') throw new SegmentError(`${where}: row ${row + 1} is longer than ${MAX_ROW_LENGTH / 2 ** 20} MiB (a quote that is never closed?)`);
     if (typeof code === 'string' && code.startsWith('CSV_')) throw new SegmentError(`${where}: corrupt CSV near row ${row + 1}: ${(error as Error).message}`);
     throw storageProblem(error, where) ?? error;
   }

@@ -1,7 +1,7 @@
 import { Transform } from 'node:stream';
 import type { BlobServiceClient } from '@azure/storage-blob';
 import type { SegmentRow } from './readSegmentFile.js';
-import { SegmentError } from './segmentError.js';
+import { MAX_ROW_LENGTH, SegmentError } from './segmentError.js';
 import type { SegmentFile } from './snapshot.js';
 import { pipeText, storageProblem } from './textStream.js';
 
@@ -40,9 +40,17 @@ function jsonLines(where: string): Transform {
     readableObjectMode: true,
     transform(chunk: Buffer | string, _enc, callback) {
       try {
-        const lines = (rest + chunk.toString()).split('\n');
-        rest = lines.pop() ?? '';
-        for (const l of lines) parseLine(l.replace(/\r$/, ''), (o) => this.push(o));
+        // Only the new text is searched for line ends: a long line costs its length once, not per chunk.
+        const text = chunk.toString();
+        let start = 0;
+        for (let end = text.indexOf('\n'); end !== -1; start = end + 1, end = text.indexOf('\n', start)) {
+          parseLine((rest + text.slice(start, end)).replace(/\r$/, ''), (o) => this.push(o));
+          rest = '';
+        }
+        rest += text.slice(start);
+        if (rest.length > MAX_ROW_LENGTH) {
+          throw new SegmentError(`${where}: line ${line + 1} is longer than ${MAX_ROW_LENGTH / 2 ** 20} MiB (JSON Lines holds one object a line; is this one JSON document?)`);
+        }
         callback();
       } catch (error) {
         callback(error as Error);

@@ -157,6 +157,9 @@ describe('structural problems name the file and the problem', () => {
     ['a line that is not JSON', async (c: string) => (await put(c, 'bad.jsonl', '{"email":"a@example.com"}\n{oops\n'), { container: c, path: 'bad.jsonl' }), /bad.jsonl: line 2 is not valid JSON/],
     ['a corrupt Parquet file', async (c: string) => (await put(c, 'bad.parquet', Buffer.from('PAR1 this is not parquet PAR1')), { container: c, path: 'bad.parquet' }), /bad.parquet is not a readable Parquet file/],
     ['an unterminated quote', async (c: string) => (await put(c, 'q.csv', 'email,name\na@example.com,"open\n'), { container: c, path: 'q.csv' }), /q.csv: corrupt CSV/],
+    // Without a bound, the rest of the file after such a quote is held in memory as one field.
+    ['an unterminated quote that swallows the rest of a large file', async (c: string) => (await put(c, 'big.csv', `email,name\na@example.com,"open\n${'b@example.com,Bob\n'.repeat(150_000)}`), { container: c, path: 'big.csv' }), /big.csv: row 2 is longer than 1 MiB \(a quote that is never closed\?\)/],
+    ['a JSON document on one line instead of JSON Lines', async (c: string) => (await put(c, 'all.jsonl', JSON.stringify(Array.from({ length: 60_000 }, (_, i) => ({ email: `p${i}@example.com` })))), { container: c, path: 'all.jsonl' }), /all.jsonl: line 1 is longer than 1 MiB \(JSON Lines holds one object a line/],
     ['a model.json that is not JSON', async (c: string) => (await put(c, 'm/model.json', '{nope'), { container: c, path: 'm' }), /model.json is not a readable model.json/],
     ['a partition that does not exist', async (c: string) => (await put(c, 'm/model.json', JSON.stringify({ entities: [{ name: 'E', attributes: [{ name: 'Email' }], partitions: [{ location: `https://a.blob.core.windows.net/${c}/m/missing.csv` }] }] })), { container: c, path: 'm' }), /names the partition .*missing.csv, which does not exist \(yet\)/],
   ])('%s', async (_what, setup, message) => {
