@@ -150,6 +150,8 @@ describe('the admin console in a browser', () => {
     await page.getByRole('button', { name: 'Save' }).click();
     await expect.poll(() => page.getByText(/Saved\. Saving does not run the export/).count(), { timeout: 15_000 }).toBe(1);
     expect(await page.getByText('No runs yet.').count()).toBe(1);
+    // The export's page names the list, not only its id.
+    await expect.poll(() => page.getByText('Newsletter (ID 1)', { exact: true }).count(), { timeout: 15_000 }).toBe(1);
     expect(h.emulator.acceptedImports).toBe(0);
   });
 

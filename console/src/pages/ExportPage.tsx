@@ -21,7 +21,7 @@ import {
   tokens,
 } from '@fluentui/react-components';
 import { useCallback, useEffect, useRef, useState } from 'react';
-import { api, TERMINAL, type Connection, type Export, type Me, type Run } from '../api';
+import { api, TERMINAL, type AcList, type Connection, type Export, type Me, type Run } from '../api';
 import { ErrorBar, formatDate, formatDuration, InfoBar, StatusBadge, useCommonStyles } from '../components/common';
 import { RunChart } from '../components/RunChart';
 import { hashQuery, navigate } from '../route';
@@ -41,12 +41,20 @@ const COUNT_LABELS: [keyof Run['counts'], string][] = [
 ];
 const PAGE = 10;
 
+/** "Newsletter (ID 1)"; a list ActiveCampaign no longer has says so (its runs would fail). */
+function listLabel(listId: number, lists: AcList[] | undefined): string {
+  if (!lists) return `ID ${listId}`;
+  const list = lists.find((l) => Number(l.id) === listId);
+  return list ? `${list.name} (ID ${listId})` : `ID ${listId}: not found in ActiveCampaign (deleted?)`;
+}
+
 /** One export: its settings, its actions, the active run as it goes, and its run history. */
 export function ExportPage({ me: _me, exportId }: { me: Me; exportId: string }) {
   const styles = useStyles();
   const common = useCommonStyles();
   const [exp, setExp] = useState<Export>();
   const [connection, setConnection] = useState<Connection>();
+  const [lists, setLists] = useState<AcList[]>();
   const [runs, setRuns] = useState<Run[]>([]);
   const [next, setNext] = useState<string>();
   const [error, setError] = useState<unknown>();
@@ -68,6 +76,8 @@ export function ExportPage({ me: _me, exportId }: { me: Me; exportId: string }) 
         const e = await api.getExport(exportId);
         setExp(e);
         setConnection((await api.connections()).find((c) => c.id === e.connectionId));
+        // The list's name is a courtesy: the page works without ActiveCampaign answering.
+        void api.lists(e.connectionId).then(setLists, () => undefined);
         await loadRuns();
       } catch (e) {
         setError(e);
@@ -121,7 +131,7 @@ export function ExportPage({ me: _me, exportId }: { me: Me; exportId: string }) 
         <dt className={styles.term}>Connection</dt>
         <dd>{connection?.displayName ?? exp.connectionId}</dd>
         <dt className={styles.term}>ActiveCampaign list</dt>
-        <dd>{exp.listId}</dd>
+        <dd>{listLabel(exp.listId, lists)}</dd>
         <dt className={styles.term}>Source</dt>
         <dd>
           {exp.source.container}/{exp.source.path}
