@@ -97,7 +97,7 @@ export const updateExportSchema = z
     runAutomations: exportFields.runAutomations.optional(),
     removalGuardPercent: exportFields.removalGuardPercent.optional(),
   })
-  .describe('The settings to change; the others stay. Validated as on creation');
+  .describe('The settings to change; the others stay. Validated as on creation. Another listId starts afresh: the export forgets its state and the next run sends every contact to the new list (the old list is left as it is)');
 
 export const startRunSchema = z.strictObject({
   dryRun: z.boolean().optional().describe('Plan and count, write the rejected rows and a sample of the payloads, send nothing'),

@@ -68,7 +68,7 @@ export async function createExport(deps: ExportDeps, principal: Principal, input
   return exp;
 }
 
-/** Edits an export (not while it runs): validated as on creation; the next run sends what the change changed. */
+/** Edits an export (not while it runs): validated as on creation; the next run sends what the change changed (another list: everyone). */
 export async function updateExport(deps: ExportDeps, principal: Principal, id: string, input: UpdateExportInput): Promise<Export> {
   const { exp } = await getExport(deps, principal, id);
   const active = await deps.runs.activeRunId(id);
@@ -86,6 +86,10 @@ export async function updateExport(deps: ExportDeps, principal: Principal, id: s
     updatedBy: principal.name,
   }));
   if (!updated) throw new NotFoundError(`Export ${id}`);
+  // The state says who is on the old list. Kept, mirror mode would "unsubscribe" from the new list
+  // contacts who were never on it (and leave them subscribed to the old one), and the removal guard
+  // would weigh the new list by the old one. Another list starts afresh; the old list is left as it is.
+  if (updated.listId !== exp.listId) await deps.exportState.delete(id);
   return updated;
 }
 

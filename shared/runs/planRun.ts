@@ -91,7 +91,8 @@ export async function planRun(deps: PlanDeps, message: PlanMessage, log: (m: str
   } catch (error) {
     if (error instanceof SegmentError || error instanceof MappingError) {
       log(`Run ${runId} failed: ${error.message}`);
-      await endRun(deps, exportId, runId, 'failed', error.message, { planned: planner.counts });
+      // The snapshot is kept on the run: the scheduled refresh backs off from a snapshot that keeps failing.
+      await endRun(deps, exportId, runId, 'failed', error.message, { planned: planner.counts, fields: { snapshot: { id: snapshot.id, files: snapshot.files } } });
       return;
     }
     throw error;

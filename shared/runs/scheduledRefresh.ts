@@ -1,4 +1,4 @@
-import type { Export } from '../model.js';
+import { TERMINAL_STATUSES, type Export, type Run } from '../model.js';
 import { SegmentError } from '../segments/segmentError.js';
 import { locateSnapshot } from '../segments/snapshot.js';
 import type { AppServices } from '../services.js';
@@ -81,10 +81,43 @@ async function whyNotRefresh(deps: RefreshDeps, exp: Export): Promise<string | u
     throw error;
   }
   const { runs } = await deps.runs.listRuns(exp.id, { top: 20 });
+  return refreshSkipReason(runs, snapshotId, exp.updatedAt ? Date.parse(exp.updatedAt) : undefined, Date.now());
+}
+
+/** A snapshot whose runs failed is tried again after this, doubling with each failure, up to a day. */
+export const FAILED_SNAPSHOT_RETRY_IN_MS = 15 * 60_000;
+const MAX_FAILED_SNAPSHOT_RETRY_IN_MS = 24 * 3_600_000;
+
+/**
+ * Why the scheduled refresh leaves an export alone this tick (undefined: start a run). Pure: the
+ * export's runs newest first, the newest complete snapshot's id, when the export was last edited.
+ * - A snapshot a run exported is not exported again, unless the export was edited since that run
+ *   started (an edited mapping, list or tags is applied by the next refresh).
+ * - A snapshot a run stopped at the removal guard, or a run a person cancelled, waits for a person
+ *   (confirm, Run now, an edit) or a new snapshot: repeating it would only stop again, and alert.
+ * - A snapshot whose runs failed is tried again after 15 min, 30 min, 1 h … at most a day apart:
+ *   a passing fault heals on its own, a broken file does not raise an alert every tick.
+ * Dry runs do not count.
+ */
+export function refreshSkipReason(runs: readonly Pick<Run, 'runId' | 'status' | 'dryRun' | 'snapshot' | 'startedAt' | 'removals'>[], snapshotId: string, editedAt: number | undefined, now: number): string | undefined {
+  let failures = 0;
+  let lastFailureAt = 0;
   for (const run of runs) {
-    if (SUCCESSFUL.has(run.status) && !run.dryRun) return run.snapshot?.id === snapshotId ? 'snapshot already exported' : undefined;
+    if (run.dryRun || !TERMINAL_STATUSES.has(run.status)) continue;
+    const startedAt = Date.parse(run.startedAt);
+    if (run.snapshot?.id !== snapshotId || (editedAt !== undefined && editedAt > startedAt)) break;
+    if (SUCCESSFUL.has(run.status)) return 'snapshot already exported';
+    if (run.status === 'cancelled') return `run ${run.runId} on this snapshot was cancelled: waiting for a new snapshot, an edit of the export, or Run now`;
+    if (run.removals?.exceeded && !run.removals.confirmed) {
+      return `run ${run.runId} stopped at the removal guard on this snapshot: waiting for a person to confirm the removals, a new snapshot, or an edit of the export`;
+    }
+    failures++;
+    lastFailureAt = Math.max(lastFailureAt, startedAt);
   }
-  return undefined;
+  if (failures === 0) return undefined;
+  const wait = Math.min(FAILED_SNAPSHOT_RETRY_IN_MS * 2 ** (failures - 1), MAX_FAILED_SNAPSHOT_RETRY_IN_MS);
+  if (now - lastFailureAt >= wait) return undefined;
+  return `${failures} run(s) failed on this snapshot; the next try is at ${new Date(lastFailureAt + wait).toISOString()}`;
 }
 
 /**

@@ -109,6 +109,20 @@ describe('what marketers expect of a list sync', () => {
     await waitFor('the run', async () => ((await api(runner.url, 'GET', `/exports/${exp.id}/runs/${started.body.runId}`)).body.finishedAt ? true : undefined));
   });
 
+  it('starts afresh on another list: mirror mode never unsubscribes from the new list contacts who were only on the old one', async () => {
+    const everyone = Array.from({ length: 20 }, (_, i) => `m${i}@example.com`);
+    await uploadText(h.blobs, 'sync', 'move.csv', ['email', ...everyone].join('\n'));
+    const exp = (await api(runner.url, 'POST', '/exports', { displayName: 'Move', connectionId, listId: 1, mode: 'mirror', source: { container: 'sync', path: 'move.csv' }, mapping: { email: 'email' } })).body;
+    expect((await runToEnd(exp.id)).counts.upserted).toBe(20);
+    // One contact leaves the segment (within the removal guard) as the export moves to list 2.
+    await uploadText(h.blobs, 'sync', 'move.csv', ['email', ...everyone.slice(1)].join('\n'));
+    expect((await api(runner.url, 'PATCH', `/exports/${exp.id}`, { listId: 2 })).status).toBe(200);
+    const moved = await runToEnd(exp.id);
+    expect(moved.counts).toMatchObject({ read: 19, upserted: 19, unsubscribed: 0, failed: 0 });
+    expect(h.emulator.listMembers(2).filter((e) => e.startsWith('m')).sort()).toEqual(everyone.slice(1).sort());
+    expect(h.emulator.contacts.get('m0@example.com')!.lists).toEqual({ '1': 1 });
+  });
+
   it('cancels a run without deleting its export: nothing is sent after the answer, counts add up, state stays', async () => {
     h.emulator.options.requestsPerSecond = 2;
     await uploadText(h.blobs, 'sync', 'cancel.csv', ['email', ...Array.from({ length: 3_000 }, (_, i) => `k${i}@example.com`)].join('\n'));

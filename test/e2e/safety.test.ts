@@ -54,7 +54,14 @@ describe('safe to trust with a real list', () => {
     // The alert rules fire on a failed run; the event says why.
     await waitFor('the event', async () => (runner.output().includes('"errorCode":"RemovalGuard"') ? true : undefined), 10_000);
 
-    // A scheduled refresh cannot confirm: it stops the same way.
+    // The scheduled refresh leaves a snapshot stopped at the guard to a person: repeating it would
+    // plan it, stop again and alert, every tick.
+    const after = await refreshExports(h.svc);
+    expect(after.started.map((s) => s.exportId)).not.toContain(exp.id);
+    expect(after.skipped.find((s) => s.exportId === exp.id)?.reason).toMatch(/stopped at the removal guard on this snapshot: waiting for a person/);
+
+    // A scheduled refresh cannot confirm: on a new snapshot that shrank as much, it stops the same way.
+    await uploadText(h.blobs, 'safety', 'shrink/segment.csv', csv(emails('s', 0, 6)));
     const refresh = await refreshExports(h.svc);
     const started = refresh.started.find((s) => s.exportId === exp.id)!;
     const scheduled = await waitFor('the scheduled run', async () => {
@@ -63,6 +70,9 @@ describe('safe to trust with a real list', () => {
     });
     expect(scheduled.status).toBe('failed');
     expect(h.emulator.acceptedImports).toBe(importsBefore);
+    const next = await refreshExports(h.svc);
+    expect(next.started.map((s) => s.exportId)).not.toContain(exp.id);
+    expect(next.skipped.find((s) => s.exportId === exp.id)?.reason).toMatch(/stopped at the removal guard on this snapshot: waiting for a person/);
   });
 
   it('takes a Customer Insights time folder only once its files are quiet, and a CDM folder only when every partition exists', async () => {
