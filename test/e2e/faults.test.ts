@@ -98,6 +98,18 @@ describe('runs under ActiveCampaign faults (local runner, emulator fault modes)'
     expect(posts.filter((r) => r.at > Date.parse(run.finishedAt!))).toEqual([]);
   });
 
+  it('stops the run at once when the key is revoked after the export was saved (403): failed, saying what to do', async () => {
+    const keys = h.emulator.options.apiKeys;
+    try {
+      const { run } = await exportContacts(1_000, 'revoked', () => ((h.emulator.options.apiKeys = ['another-key']), {}));
+      expect(run.status).toBe('failed');
+      expect(run.error).toMatch(/^ActiveCampaign refused the API key of connection "emulator" \(127\.0\.0\.1:\d+, 403\); nothing more was sent\. Replace the key/);
+      expect(run.counts).toMatchObject({ read: 1_000, upserted: 0, failed: 1_000 });
+    } finally {
+      h.emulator.options.apiKeys = keys;
+    }
+  });
+
   it('counts every contact in the summary of a run that completed with errors', async () => {
     const { run } = await exportContacts(30, 'sum', { failInProcessing: (e) => e === 'sum3@example.com' });
     expect(run.status).toBe('completedWithErrors');
