@@ -198,7 +198,11 @@ export function ExportForm({ me: _me, exportId }: { me: Me; exportId?: string })
           </Field>
         )}
         <ErrorBar error={accountError} title="ActiveCampaign's lists and fields could not be read" />
-        <Field label="ActiveCampaign list" required hint="Pick a list, or type its ID." validationMessage={fieldMessage(error, 'listId')}>
+        <Field
+          label="ActiveCampaign list"
+          required
+          hint={exportId ? 'Pick a list, or type its ID. Another list starts the export afresh: its next run sends every contact there, and the old list is left as it is.' : 'Pick a list, or type its ID.'}
+          validationMessage={fieldMessage(error, 'listId')}>
           <Combobox freeform placeholder="Choose or type a list ID" value={draft.listText} onChange={(e) => set({ listText: (e.target as HTMLInputElement).value })} onOptionSelect={(_, d) => d.optionText !== undefined && set({ listText: d.optionText })}>
             {lists.map((l) => (
               <Option key={l.id} value={l.id} text={`${l.name} (ID ${l.id})`}>
