@@ -24,6 +24,7 @@ export function removalGuardMessage(check: RemovalCheck): string {
     `Stopped before sending anything: this run would unsubscribe ${check.unsubscribes} of the ${check.lastSent} contacts the export last sent${share}, ` +
     `more than its removal guard allows (${check.limitPercent}%: ${check.allowed}). ActiveCampaign cannot re-subscribe them. ` +
     `Check the segment (a snapshot written only in part shrinks it); if it really shrank, start a run with confirmRemovals: true ` +
-    `("Run and confirm removals" in the console), or raise the export's removalGuardPercent.`
+    `("Run and confirm removals" in the console), or raise the export's removalGuardPercent. ` +
+    `Until then, scheduled refreshes leave this snapshot alone.`
   );
 }
