@@ -123,3 +123,13 @@ export interface Run {
   /** When the planner or the run watcher last showed progress. */
   lastProgressAt?: string;
 }
+
+/** What the scheduled refresh will do with an export, as things stand now (GET /api/exports/{id}). */
+export interface RefreshOutlook {
+  /** The refresh's next tick (REFRESH_SCHEDULE, UTC). */
+  nextCheckAt?: string;
+  /** Whether that tick would start a run if nothing changed before it. */
+  wouldRun: boolean;
+  /** Why it would not. */
+  reason?: string;
+}

@@ -3,9 +3,9 @@
  * JSON (the API refuses anything else, so no other site can use the session). The API's messages
  * name the field they concern ("listId: …"); `ApiFailure.field` carries that name.
  */
-import type { Connection, Export, Run, RunCounts } from '../../shared/model';
+import type { Connection, Export, RefreshOutlook, Run, RunCounts } from '../../shared/model';
 
-export type { Connection, Export, Run, RunCounts };
+export type { Connection, Export, RefreshOutlook, Run, RunCounts };
 
 export interface Me {
   name: string;
@@ -95,7 +95,7 @@ export const api = {
   fields: (connectionId: string) => call<{ value: AcField[] }>('GET', `/connections/${connectionId}/fields`).then((r) => r.value),
   preview: (source: { container: string; path: string; table?: string }) => call<Preview>('POST', '/sources/preview', source),
   exports: () => call<{ value: Export[] }>('GET', '/exports').then((r) => r.value),
-  getExport: (id: string) => call<Export>('GET', `/exports/${id}`),
+  getExport: (id: string) => call<Export & { refresh?: RefreshOutlook }>('GET', `/exports/${id}`),
   createExport: (body: Record<string, unknown>) => call<Export>('POST', '/exports', body),
   updateExport: (id: string, body: Record<string, unknown>) => call<Export>('PATCH', `/exports/${id}`, body),
   deleteExport: (id: string) => call<void>('DELETE', `/exports/${id}`),

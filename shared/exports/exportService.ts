@@ -3,8 +3,9 @@ import { ActiveCampaignError, NotFoundError as ActiveCampaignNotFound } from '..
 import { isAdmin, type Principal } from '../auth/principal.js';
 import { canUseConnection } from '../connections/connectionService.js';
 import { ConflictError, ForbiddenError, InvalidRequestError, NotFoundError } from '../errors.js';
-import type { Connection, Export, FieldDefinition } from '../model.js';
+import type { Connection, Export, FieldDefinition, RefreshOutlook } from '../model.js';
 import { endRun } from '../runs/runLifecycle.js';
+import { refreshOutlook } from '../runs/scheduledRefresh.js';
 import { readSegmentFile } from '../segments/readSegmentFile.js';
 import { SegmentError } from '../segments/segmentError.js';
 import { locateSnapshot } from '../segments/snapshot.js';
@@ -30,6 +31,12 @@ export async function getExport(deps: Pick<AppServices, 'exports' | 'connections
   const connection = await deps.connections.get(exp.connectionId);
   if (!isAdmin(principal) && (!connection || !canUseConnection(principal, connection))) throw new NotFoundError(`Export ${id}`);
   return { exp, connection: connection && publicConnection(connection) };
+}
+
+/** One export as its page shows it: with what the scheduled refresh will do next, and why. */
+export async function describeExport(deps: Pick<AppServices, 'exports' | 'connections' | 'runs' | 'segments' | 'config'>, principal: Principal, id: string): Promise<Export & { refresh: RefreshOutlook }> {
+  const { exp } = await getExport(deps, principal, id);
+  return { ...exp, refresh: await refreshOutlook(deps, exp) };
 }
 
 export async function listExports(deps: Pick<AppServices, 'exports' | 'connections'>, principal: Principal): Promise<Export[]> {

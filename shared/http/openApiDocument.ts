@@ -87,6 +87,17 @@ const schemas = {
       createdBy: { type: 'string' },
       updatedAt: { type: 'string', format: 'date-time' },
       updatedBy: { type: 'string' },
+      refresh: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['wouldRun'],
+        description: 'GET /api/exports/{id} only: what the scheduled refresh will do with the export, as things stand now',
+        properties: {
+          nextCheckAt: { type: 'string', format: 'date-time', description: 'The next tick of REFRESH_SCHEDULE (UTC)' },
+          wouldRun: { type: 'boolean', description: 'Whether that tick would start a run if nothing changed before it' },
+          reason: { type: 'string', description: 'Why it would not: on demand only, an active run, no complete snapshot yet, the snapshot already exported, a removal-guard stop or a cancel waiting for a person, or failed runs backing off (with the next try)' },
+        },
+      },
     },
   },
   Field: {

@@ -1,4 +1,5 @@
-import { TERMINAL_STATUSES, type Export, type Run } from '../model.js';
+import { CronExpressionParser } from 'cron-parser';
+import { TERMINAL_STATUSES, type Export, type RefreshOutlook, type Run } from '../model.js';
 import { SegmentError } from '../segments/segmentError.js';
 import { locateSnapshot } from '../segments/snapshot.js';
 import type { AppServices } from '../services.js';
@@ -71,7 +72,7 @@ export async function refreshExports(deps: RefreshDeps, log: (m: string) => void
   return result;
 }
 
-async function whyNotRefresh(deps: RefreshDeps, exp: Export): Promise<string | undefined> {
+async function whyNotRefresh(deps: Pick<RefreshDeps, 'runs' | 'segments' | 'config'>, exp: Export): Promise<string | undefined> {
   let snapshotId: string;
   try {
     snapshotId = (await locateSnapshot(deps.segments.blobs, exp.source, { allowedContainers: deps.config.segmentsContainers, quietPeriodInMs: deps.config.snapshotQuietPeriodInMs })).id;
@@ -82,6 +83,20 @@ async function whyNotRefresh(deps: RefreshDeps, exp: Export): Promise<string | u
   }
   const { runs } = await deps.runs.listRuns(exp.id, { top: 20 });
   return refreshSkipReason(runs, snapshotId, exp.updatedAt ? Date.parse(exp.updatedAt) : undefined, Date.now());
+}
+
+/** The same decision a tick makes (`whyNotRefresh`), without starting anything. */
+export async function refreshOutlook(deps: Pick<RefreshDeps, 'runs' | 'segments' | 'config'>, exp: Export, now = new Date()): Promise<RefreshOutlook> {
+  if (exp.schedule !== 'refresh') return { wouldRun: false, reason: 'on demand only' };
+  let nextCheckAt: string | undefined;
+  try {
+    nextCheckAt = CronExpressionParser.parse(deps.config.refreshSchedule, { currentDate: now, tz: 'UTC' }).next().toISOString() ?? undefined;
+  } catch {
+    // An expression cron-parser does not read still runs under the Functions host: only the time is unknown.
+  }
+  const active = await deps.runs.activeRunId(exp.id);
+  const reason = active ? `run ${active} is active` : await whyNotRefresh(deps, exp);
+  return { ...(nextCheckAt ? { nextCheckAt } : {}), wouldRun: !reason, ...(reason ? { reason } : {}) };
 }
 
 /** A snapshot whose runs failed is tried again after this, doubling with each failure, up to a day. */

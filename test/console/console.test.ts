@@ -58,7 +58,8 @@ describe('the admin console in a browser', () => {
       lists: [{ id: 1, name: 'Newsletter' }, { id: 2, name: 'VIP customers' }],
       fields: [{ id: 1, title: 'City', type: 'text' }, { id: 2, title: 'Tier', type: 'dropdown', options: ['Gold', 'Silver'] }],
     });
-    runner = await startRunnerProcess(h.env);
+    // The scheduled refresh never fires during the test (an export set to refresh must not start runs of its own).
+    runner = await startRunnerProcess({ ...h.env, REFRESH_SCHEDULE: '0 0 0 1 1 *' });
     root = runner.url.replace(/api$/, '');
     await writeCdmSegment(h, 'CustomerInsights_demo/vip-destination', ROWS, INVALID);
     await writeCdmSegment(h, 'CustomerInsights_demo/big-destination', 5_000);
@@ -170,6 +171,18 @@ describe('the admin console in a browser', () => {
     expect(csv.split('\n')[0]).toBe('file,row,email,reason');
     expect(csv).toContain('customerinsights/CustomerInsights_demo/vip-destination/Vip/part-0.csv,1,not-an-email,');
     expect(csv).toContain('also@bad,invalid email: the domain is not a valid domain name');
+  });
+
+  it('edits the export; its page then says what the next scheduled refresh will do', async () => {
+    await page.getByRole('button', { name: 'Edit' }).click();
+    await page.getByRole('radio', { name: /^Every scheduled refresh/ }).check();
+    await page.getByRole('button', { name: 'Save' }).click();
+    // Edited since its last run: the next tick applies the edit, on the same snapshot.
+    await expect.poll(() => page.getByText(/^Every scheduled refresh · next check .+: starts a run$/).count(), { timeout: 15_000 }).toBe(1);
+    await page.getByRole('button', { name: 'Edit' }).click();
+    await page.getByRole('radio', { name: /^On demand only/ }).check();
+    await page.getByRole('button', { name: 'Save' }).click();
+    await expect.poll(() => page.getByText('On demand only', { exact: true }).count(), { timeout: 15_000 }).toBe(1);
   });
 
   it('runs a dry run, shows its payload sample, cancels a run, and deletes the export', async () => {

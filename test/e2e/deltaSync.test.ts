@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createExport } from '../../shared/exports/exportService.js';
+import { createExport, describeExport, updateExport } from '../../shared/exports/exportService.js';
 import { TERMINAL_STATUSES, type Export, type Run, type SyncMode } from '../../shared/model.js';
 import type { StartRunOptions } from '../../shared/runs/runLifecycle.js';
 import { refreshExports } from '../../shared/runs/scheduledRefresh.js';
@@ -126,6 +126,10 @@ describe('delta sync, mirror mode, dry runs and the scheduled refresh', () => {
 
   it('a scheduled refresh starts runs only for new snapshots, and a refresh of an unchanged one sends no request', async () => {
     const exp = await newExport('tick', 'upsert', people(0, 20));
+    // The export's page says what the next tick will do.
+    const outlook = async () => (await describeExport(h.svc, adminCaller, exp.id)).refresh;
+    expect(await outlook()).toMatchObject({ wouldRun: true });
+    expect(Date.parse((await outlook()).nextCheckAt!)).toBeGreaterThan(Date.now());
     const first = await refreshExports(h.svc);
     const started = first.started.find((s) => s.exportId === exp.id)!;
     expect(started).toBeDefined();
@@ -143,8 +147,20 @@ describe('delta sync, mirror mode, dry runs and the scheduled refresh', () => {
     expect(idle.started.find((s) => s.exportId === exp.id)).toBeUndefined();
     expect(idle.skipped.find((s) => s.exportId === exp.id)?.reason).toBe('snapshot already exported');
     expect(h.emulator.requests.length).toBe(requestsBefore);
+    expect(await outlook()).toMatchObject({ wouldRun: false, reason: 'snapshot already exported' });
+
+    // An edit is applied by the next tick, on the same snapshot.
+    await updateExport(h.svc, adminCaller, exp.id, { tags: ['Edited'] });
+    expect(await outlook()).toMatchObject({ wouldRun: true });
+    const edited = (await refreshExports(h.svc)).started.find((s) => s.exportId === exp.id)!;
+    expect(edited).toBeDefined();
+    expect(await outlook()).toMatchObject({ wouldRun: false, reason: `run ${edited.runId} is active` });
+    await waitFor('the run after the edit', async () => ((await h.svc.runs.getRun(exp.id, edited.runId))?.finishedAt ? true : undefined));
+    expect((await h.svc.runs.getRun(exp.id, edited.runId))!.counts).toMatchObject({ upserted: 20 });
+    expect(h.emulator.contacts.get('tick0@example.com')!.tags).toContain('Edited');
 
     await uploadText(h.blobs, 'delta', 'tick/segment.csv', csv(people(0, 21), 'tick'));
+    expect(await outlook()).toMatchObject({ wouldRun: true });
     const next = await refreshExports(h.svc);
     expect(next.started.find((s) => s.exportId === exp.id)).toBeDefined();
   });

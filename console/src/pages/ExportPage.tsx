@@ -21,7 +21,7 @@ import {
   tokens,
 } from '@fluentui/react-components';
 import { useCallback, useEffect, useRef, useState } from 'react';
-import { api, TERMINAL, type AcList, type Connection, type Export, type Me, type Run } from '../api';
+import { api, TERMINAL, type AcList, type Connection, type Export, type Me, type RefreshOutlook, type Run } from '../api';
 import { ErrorBar, formatDate, formatDuration, InfoBar, StatusBadge, useCommonStyles } from '../components/common';
 import { RunChart } from '../components/RunChart';
 import { hashQuery, navigate } from '../route';
@@ -48,11 +48,21 @@ function listLabel(listId: number, lists: AcList[] | undefined): string {
   return list ? `${list.name} (ID ${listId})` : `ID ${listId}: not found in ActiveCampaign (deleted?)`;
 }
 
+/** "Every scheduled refresh · next check 10:15 AM: runs then (a new snapshot)", or why it waits. */
+function scheduleLabel(exp: Export, refresh: RefreshOutlook | undefined): string {
+  const name = SCHEDULE_NAMES[exp.schedule];
+  if (exp.schedule !== 'refresh' || !refresh) return name;
+  const at = refresh.nextCheckAt ? new Date(refresh.nextCheckAt) : undefined;
+  const when = at ? ` · next check ${at.toDateString() === new Date().toDateString() ? at.toLocaleTimeString() : at.toLocaleString()}` : '';
+  return `${name}${when}: ${refresh.wouldRun ? 'starts a run' : `waits (${refresh.reason})`}`;
+}
+
 /** One export: its settings, its actions, the active run as it goes, and its run history. */
 export function ExportPage({ me: _me, exportId }: { me: Me; exportId: string }) {
   const styles = useStyles();
   const common = useCommonStyles();
   const [exp, setExp] = useState<Export>();
+  const [refresh, setRefresh] = useState<RefreshOutlook>();
   const [connection, setConnection] = useState<Connection>();
   const [lists, setLists] = useState<AcList[]>();
   const [runs, setRuns] = useState<Run[]>([]);
@@ -92,6 +102,12 @@ export function ExportPage({ me: _me, exportId }: { me: Me; exportId: string }) 
     const timer = setInterval(() => void loadRuns().catch(() => undefined), 2_000);
     return () => clearInterval(timer);
   }, [active, loadRuns]);
+
+  const activeId = active?.runId;
+  // What the scheduled refresh will do changes with every run: look again when one starts or ends.
+  useEffect(() => {
+    void api.getExport(exportId).then((e) => setRefresh(e.refresh), () => undefined);
+  }, [exportId, activeId]);
 
   const act = async (label: string, action: () => Promise<unknown>) => {
     setBusy(label);
@@ -145,7 +161,7 @@ export function ExportPage({ me: _me, exportId }: { me: Me; exportId: string }) 
           {exp.mode === 'mirror' ? ` (removal guard ${exp.removalGuardPercent}%)` : ''}
         </dd>
         <dt className={styles.term}>Schedule</dt>
-        <dd>{SCHEDULE_NAMES[exp.schedule]}</dd>
+        <dd>{scheduleLabel(exp, refresh)}</dd>
         <dt className={styles.term}>Tags</dt>
         <dd>{exp.tags.length ? exp.tags.join(', ') : 'None'}</dd>
         <dt className={styles.term}>Automations</dt>
