@@ -13,7 +13,7 @@ import { decideContact, decideLeaver, unsubscribedAt } from '../sync/delta.js';
 import { checkEmail } from '../sync/email.js';
 import { ALL_EMAILS, EmailTable, type EmailRange } from '../sync/emailTable.js';
 import { fingerprint } from '../sync/fingerprint.js';
-import { mapRecord, MappingError, resolveMapping, type ResolvedMapping } from '../sync/mapping.js';
+import { mappedColumns, mapRecord, MappingError, resolveMapping, type ResolvedMapping } from '../sync/mapping.js';
 import { checkRemovals, removalGuardMessage, removalsBlocked } from '../sync/removalGuard.js';
 import { PlanPasses, snapshotRowsBound, type PlanPass } from '../sync/planPasses.js';
 import { SYNC_MODES } from '../sync/syncModes.js';
@@ -122,6 +122,10 @@ class Planner {
   readonly batches: PlannedBatch[] = [];
   readonly sample: ImportContact[] = [];
   readonly #batcher = new ImportBatcher();
+  /** Columnar files decode only what the mapping reads. */
+  get #columns(): string[] {
+    return mappedColumns(this.exp.mapping);
+  }
   readonly #writes = new Pool(PLANNER_CONCURRENCY);
   #returners: Returner[] = [];
   #rejected!: RejectedRowsWriter;
@@ -193,7 +197,7 @@ class Planner {
     let rows = 0;
     for (const file of this.snapshot.segmentFiles) {
       let resolved: ResolvedMapping | undefined = file.columns ? resolveMapping(exp.mapping, file.columns, `${file.container}/${file.name}`) : undefined;
-      for await (const row of readSegmentFile(deps.segments.blobs, file)) {
+      for await (const row of readSegmentFile(deps.segments.blobs, file, { columns: this.#columns })) {
         resolved ??= resolveMapping(exp.mapping, Object.keys(row.record), row.file);
         if (firstPass && ++this.counts.read > deps.config.snapshotMaxRows) {
           throw new SegmentError(`The snapshot has more than ${deps.config.snapshotMaxRows} rows, the most an export may have (SNAPSHOT_MAX_ROWS); nothing was sent`);

@@ -1,5 +1,5 @@
 import type { BlobServiceClient } from '@azure/storage-blob';
-import { parquetMetadataAsync, parquetReadObjects, type AsyncBuffer } from 'hyparquet';
+import { parquetMetadataAsync, parquetScan, type AsyncBuffer, type FileMetaData } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
 import { checkColumns } from './csvRows.js';
 import type { SegmentRow } from './readSegmentFile.js';
@@ -7,11 +7,16 @@ import { SegmentError } from './segmentError.js';
 import type { SegmentFile } from './snapshot.js';
 import { storageProblem } from './textStream.js';
 
+/** Rows decoded at a time within a row group, where the file's offset index lets a read stop at a page. */
+const ROWS_PER_SLICE = 65_536;
+
 /**
- * Rows of a Parquet file, one row group at a time, read with ranged blob downloads (the footer
- * first), so memory follows the largest row group, not the file.
+ * Rows of a Parquet file, read with ranged blob downloads (the footer first). Only the columns asked
+ * for are decoded (a Customer Insights profile has dozens; an export maps a few), column by column,
+ * and rows are handed out one at a time: memory follows the mapped columns of one row group (of one
+ * slice of it where the file has an offset index), not the file.
  */
-export async function* parquetRows(blobs: BlobServiceClient, file: SegmentFile): AsyncGenerator<SegmentRow> {
+export async function* parquetRows(blobs: BlobServiceClient, file: SegmentFile, options: { columns?: readonly string[] } = {}): AsyncGenerator<SegmentRow> {
   const where = `${file.container}/${file.name}`;
   const blob = blobs.getContainerClient(file.container).getBlobClient(file.name);
   const conditions = file.etag ? { ifMatch: file.etag } : undefined;
@@ -28,31 +33,74 @@ export async function* parquetRows(blobs: BlobServiceClient, file: SegmentFile):
       return data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer;
     },
   };
-  let metadata;
+  const corrupt = (error: unknown, what: string) => storageProblem(error, where) ?? new SegmentError(`${where}${what}: ${(error as Error).message}`);
+  let metadata: FileMetaData;
+  let scan;
   try {
     metadata = await parquetMetadataAsync(buffer);
+    checkColumns(topLevelColumns(metadata), where);
+    scan = await parquetScan({ file: buffer, metadata, columns: columnsToRead(metadata, options.columns), compressors });
   } catch (error) {
-    throw storageProblem(error, where) ?? new SegmentError(`${where} is not a readable Parquet file: ${(error as Error).message}`);
+    if (error instanceof SegmentError) throw error;
+    throw corrupt(error, ' is not a readable Parquet file');
   }
-  checkColumns(metadata.schema.slice(1).map((s) => s.name), where);
+  const columns = columnsToRead(metadata, options.columns) ?? topLevelColumns(metadata);
+  const sliced = hasOffsetIndex(metadata);
   let row = 0;
-  let rowStart = 0;
-  for (const group of metadata.row_groups) {
-    const rowEnd = rowStart + Number(group.num_rows);
-    let objects: Record<string, unknown>[];
-    try {
-      objects = await parquetReadObjects({ file: buffer, metadata, rowStart, rowEnd, compressors });
-    } catch (error) {
-      throw storageProblem(error, where) ?? new SegmentError(`${where}: corrupt Parquet row group at row ${rowStart + 1}: ${(error as Error).message}`);
-    }
-    rowStart = rowEnd;
-    for (const object of objects) {
-      row++;
-      const record: Record<string, string> = {};
-      for (const [k, v] of Object.entries(object)) record[k] = parquetText(v);
-      yield { file: where, row, record };
+  for (const range of scan.ranges) {
+    for (let start = range.rowStart; start < range.rowEnd; ) {
+      const end = sliced ? Math.min(range.rowEnd, start + ROWS_PER_SLICE) : range.rowEnd;
+      let data: ArrayLike<unknown>[];
+      try {
+        data = [];
+        for (const column of columns) data.push(await scan.readColumn({ column, rowStart: start, rowEnd: end }));
+      } catch (error) {
+        throw corrupt(error, `: corrupt Parquet data at row ${start + 1}`);
+      }
+      for (let i = 0; i < end - start; i++) {
+        row++;
+        const record: Record<string, string> = {};
+        for (let c = 0; c < columns.length; c++) record[columns[c]] = parquetText(data[c][i]);
+        yield { file: where, row, record };
+      }
+      start = end;
     }
   }
+}
+
+function topLevelColumns(metadata: FileMetaData): string[] {
+  const root = metadata.schema[0];
+  const names: string[] = [];
+  // The schema is a flattened tree: the root's children are the top-level columns, each followed by its own children.
+  for (let i = 1, left = root.num_children ?? 0; left > 0 && i < metadata.schema.length; left--) {
+    names.push(metadata.schema[i].name);
+    let skip = metadata.schema[i].num_children ?? 0;
+    i++;
+    while (skip > 0 && i < metadata.schema.length) {
+      skip += (metadata.schema[i].num_children ?? 0) - 1;
+      i++;
+    }
+  }
+  return names;
+}
+
+/**
+ * The file's columns the reader needs: those whose names match a wanted one, ignoring case (the
+ * mapping matches exactly, then ignoring case, and must see every candidate to call one ambiguous).
+ * Undefined (every column) when nothing is asked for, or when a wanted column is missing, so that
+ * the mapping's error lists the columns the file has.
+ */
+function columnsToRead(metadata: FileMetaData, wanted: readonly string[] | undefined): string[] | undefined {
+  if (!wanted) return undefined;
+  const all = topLevelColumns(metadata);
+  const lower = new Set(wanted.map((w) => w.toLowerCase()));
+  const found = all.filter((c) => lower.has(c.toLowerCase()));
+  const foundLower = new Set(found.map((c) => c.toLowerCase()));
+  return [...lower].every((w) => foundLower.has(w)) ? found : undefined;
+}
+
+function hasOffsetIndex(metadata: FileMetaData): boolean {
+  return metadata.row_groups.every((g) => g.columns.every((c) => c.offset_index_offset !== undefined));
 }
 
 function parquetText(value: unknown): string {

@@ -12,9 +12,18 @@ export interface SegmentRow {
   record: Record<string, string>;
 }
 
+export interface ReadOptions {
+  abortSignal?: AbortSignal;
+  /**
+   * The columns the caller uses (names as mapped: matched exactly or ignoring case). A columnar
+   * format decodes only these; a row may still carry others. Unset: every column.
+   */
+  columns?: readonly string[];
+}
+
 /** Streams the rows of one segment file with the reader of its format, never holding the file. */
-export function readSegmentFile(blobs: BlobServiceClient, file: SegmentFile, options: { abortSignal?: AbortSignal } = {}): AsyncGenerator<SegmentRow> {
-  if (file.format === 'parquet') return parquetRows(blobs, file);
+export function readSegmentFile(blobs: BlobServiceClient, file: SegmentFile, options: ReadOptions = {}): AsyncGenerator<SegmentRow> {
+  if (file.format === 'parquet') return parquetRows(blobs, file, options);
   if (file.format === 'jsonl') return jsonLinesRows(blobs, file, options);
   return csvRows(blobs, file, options);
 }

@@ -42,6 +42,12 @@ export function resolveMapping(mapping: DataMapping, columns: readonly string[],
   };
 }
 
+/** The columns a mapping reads, as it names them. */
+export function mappedColumns(mapping: DataMapping): string[] {
+  const named = [mapping.email, mapping.firstName, mapping.lastName, mapping.phone, mapping.tags, ...Object.values(mapping.fields ?? {})];
+  return [...new Set(named.filter((c): c is string => !!c))];
+}
+
 /** What every contact of an export gets besides its row: static tags, and the fields' types. */
 export interface MappingContext {
   tags?: readonly string[];

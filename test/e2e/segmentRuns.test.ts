@@ -1,3 +1,4 @@
+import { parquetWriteBuffer } from 'hyparquet-writer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createExport } from '../../shared/exports/exportService.js';
 import type { DataMapping, Run, SegmentSource } from '../../shared/model.js';
@@ -49,6 +50,27 @@ describe('runs over Customer Insights layouts (local runner, Azurite, emulator)'
     expect(h.emulator.contacts.get('cdm450@example.com')).toMatchObject({ firstName: 'Name450', fields: { '2': 'Oslo, NO' }, lists: { '1': 1 } });
     const csv = await h.svc.runFiles.readText(r.rejectedRows!);
     expect(csv).toContain('cix/exports/HighValue/part1.csv,301,broken-email,"invalid email: it needs exactly one ""@"" between a name and a domain"');
+  });
+
+  it('exports a Parquet file in several row groups, its columns matched ignoring case', async () => {
+    const n = 1_200;
+    const file = parquetWriteBuffer({
+      columnData: [
+        { name: 'Email', data: Array.from({ length: n }, (_, i) => (i === 7 ? 'not-an-email' : `pq${i}@example.com`)), type: 'STRING' },
+        { name: 'FirstName', data: Array.from({ length: n }, (_, i) => `Given${i}`), type: 'STRING' },
+        { name: 'Notes', data: Array.from({ length: n }, () => 'x'.repeat(200)), type: 'STRING' },
+        { name: 'Score', data: Array.from({ length: n }, (_, i) => i), type: 'INT32' },
+      ],
+      rowGroupSize: 500,
+    });
+    await uploadText(h.blobs, 'cix', 'parquet/segment.parquet', Buffer.from(file));
+    // Column names are matched ignoring case, as for CSV.
+    const r = await run({ container: 'cix', path: 'parquet/segment.parquet' }, { email: 'email', firstName: 'firstname' });
+    expect(r.counts).toMatchObject({ read: n, rejected: 1, upserted: n - 1, failed: 0 });
+    expect(h.emulator.contacts.get('pq1100@example.com')).toMatchObject({ firstName: 'Given1100', lists: { '1': 1 } });
+    const csv = await h.svc.runFiles.readText(r.rejectedRows!);
+    expect(csv).toContain('cix/parquet/segment.parquet,8,not-an-email,');
+
   });
 
   it('fails the run before anything is sent when a partition is not UTF-8, naming the file', async () => {

@@ -80,6 +80,36 @@ describe('CSV files', () => {
   });
 });
 
+describe('Parquet columns', () => {
+  it('decodes only the columns asked for (matched ignoring case, every candidate kept), and every column when one is missing', async () => {
+    const c = fresh();
+    const n = 300;
+    const text = (prefix: string) => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
+    await put(c, 'wide.parquet', parquetWriteBuffer({
+      columnData: [
+        { name: 'Email', data: text('w').map((v) => `${v}@example.com`), type: 'STRING' },
+        { name: 'FirstName', data: text('F'), type: 'STRING' },
+        { name: 'FIRSTNAME', data: text('G'), type: 'STRING' },
+        { name: 'Unused', data: text('u'), type: 'STRING' },
+      ],
+      rowGroupSize: 128,
+    }));
+    const snapshot = await locateSnapshot(blobs, { container: c, path: 'wide.parquet' });
+    const rows = async (columns?: string[]) => {
+      const out: SegmentRow[] = [];
+      for await (const r of readSegmentFile(blobs, snapshot.segmentFiles[0], { columns })) out.push(r);
+      return out;
+    };
+    const some = await rows(['email', 'firstname']);
+    expect(some).toHaveLength(n);
+    // Both spellings of the first name are read, so that the mapping can call the column ambiguous.
+    expect(some[299]).toEqual({ file: `${c}/wide.parquet`, row: 300, record: { Email: 'w299@example.com', FirstName: 'F299', FIRSTNAME: 'G299' } });
+    // A column the file lacks: every column is read, and the mapping's error names them all.
+    expect(Object.keys((await rows(['Email', 'Surname']))[0].record)).toEqual(['Email', 'FirstName', 'FIRSTNAME', 'Unused']);
+    expect(Object.keys((await rows())[0].record)).toEqual(['Email', 'FirstName', 'FIRSTNAME', 'Unused']);
+  });
+});
+
 describe('Customer Insights table folders', () => {
   it('reads every partition of the newest time folder only', async () => {
     const c = fresh();
