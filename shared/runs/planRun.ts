@@ -1,4 +1,5 @@
 import type { ImportContact } from '../activecampaign/client.js';
+import { AuthenticationError } from '../activecampaign/errors.js';
 import { TERMINAL_STATUSES, type Export, type Run, type RunCounts } from '../model.js';
 import { Pool } from '../pool.js';
 import { readSegmentFile } from '../segments/readSegmentFile.js';
@@ -17,11 +18,12 @@ import { mappedColumns, mapRecord, MappingError, resolveMapping, type ResolvedMa
 import { checkRemovals, removalGuardMessage, removalsBlocked } from '../sync/removalGuard.js';
 import { PlanPasses, snapshotRowsBound, type PlanPass } from '../sync/planPasses.js';
 import { SYNC_MODES } from '../sync/syncModes.js';
+import { keyRefusedMessage } from './batchOutcome.js';
 import { endRun, finalizeRun, newWatchId, reportRunFinished, type LifecycleDeps } from './runLifecycle.js';
 import { runCounts, sumBatches } from './runCounts.js';
 import type { PlanMessage } from './runQueues.js';
 
-export type PlanDeps = LifecycleDeps & Pick<AppServices, 'exports' | 'segments' | 'config'>;
+export type PlanDeps = LifecycleDeps & Pick<AppServices, 'exports' | 'segments' | 'config' | 'connections' | 'activeCampaign'>;
 
 /** How many batch writes (blob and table entity, or queue message) the planner keeps in flight. */
 const PLANNER_CONCURRENCY = 16;
@@ -81,6 +83,7 @@ export async function planRun(deps: PlanDeps, message: PlanMessage, log: (m: str
     }
     throw error;
   }
+  if (!run.dryRun && (await keyRefused(deps, exp, runId, snapshot))) return;
   const { changed, run: planning } = await deps.runs.updateRun(exportId, runId, (r) =>
     r.status === 'queued' || r.status === 'planning' ? { ...r, status: 'planning', lastProgressAt: new Date().toISOString() } : undefined,
   );
@@ -96,6 +99,24 @@ export async function planRun(deps: PlanDeps, message: PlanMessage, log: (m: str
       return;
     }
     throw error;
+  }
+}
+
+/**
+ * A run whose key ActiveCampaign refuses fails before it plans: planning ten million rows takes half
+ * an hour, and every batch would be refused. One cheap read, without waiting for the budget; any
+ * other trouble (busy, slow, unreachable) is left to the batches, which know how to wait.
+ */
+async function keyRefused(deps: PlanDeps, exp: Export, runId: string, snapshot: Snapshot): Promise<boolean> {
+  const connection = await deps.connections.get(exp.connectionId);
+  if (!connection) return false;
+  try {
+    await (await deps.activeCampaign(connection)).getCurrentUser({ patienceInMs: 0 });
+    return false;
+  } catch (error) {
+    if (!(error instanceof AuthenticationError)) return false;
+    await endRun(deps, exp.id, runId, 'failed', keyRefusedMessage(connection, error), { errorCode: 'KeyRefused', fields: { snapshot: { id: snapshot.id, files: snapshot.files } } });
+    return true;
   }
 }
 

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createExport } from '../../shared/exports/exportService.js';
 import type { Run } from '../../shared/model.js';
 import type { EmulatorFaults } from '../../tools/acEmulator/server.js';
-import { adminCaller, connectToEmulator, runToEnd, startHarness, startRunnerProcess, uploadText, type Harness, type RunnerProcess } from '../support/harness.js';
+import { startRun } from '../../shared/runs/runLifecycle.js';
+import { adminCaller, connectToEmulator, runToEnd, startHarness, startRunnerProcess, uploadText, waitFor, type Harness, type RunnerProcess } from '../support/harness.js';
 
 describe('runs under ActiveCampaign faults (local runner, emulator fault modes)', () => {
   let h: Harness;
@@ -86,25 +87,40 @@ describe('runs under ActiveCampaign faults (local runner, emulator fault modes)'
     expect(c.read).toBe(c.rejected + c.duplicate + c.unchanged + c.upserted + c.failed);
   });
 
-  it('stops the run at once when ActiveCampaign answers with its login page (a bad key): failed, saying what to do, nothing more posted', async () => {
+  it('stops the run at once when ActiveCampaign answers with its login page while it sends (a bad key): failed, saying what to do, nothing more posted', async () => {
     const importsBefore = h.emulator.requests.filter((r) => r.kind === 'bulkImport').length;
-    const { run } = await exportContacts(2_000, 'html', { htmlLoginPage: true });
+    const emails = Array.from({ length: 2_000 }, (_, i) => `html${i}@example.com`);
+    await uploadText(h.blobs, 'segments', 'faults/html.csv', ['email', ...emails].join('\n'));
+    const exp = await createExport(h.svc, adminCaller, { displayName: 'html', connectionId, listId: 1, source: { container: 'segments', path: 'faults/html.csv' }, mapping: { email: 'email' } });
+    const started = await startRun(h.svc, exp, { trigger: 'manual' });
+    // The key is refused once the run sends (it was accepted when the run began).
+    await waitFor('the first import', async () => (h.emulator.requests.filter((r) => r.kind === 'bulkImport').length > importsBefore ? true : undefined), 60_000, 5);
+    h.emulator.faults = { htmlLoginPage: true };
+    const run = await waitFor('the run', async () => {
+      const r = await h.svc.runs.getRun(exp.id, started.runId);
+      return r?.finishedAt ? r : undefined;
+    }, 60_000);
+    h.emulator.faults = {};
     expect(run.status).toBe('failed');
     expect(run.error).toMatch(/^ActiveCampaign refused the API key of connection "emulator" \(127\.0\.0\.1:\d+, 200\); nothing more was sent\. Replace the key/);
-    expect(run.counts).toMatchObject({ read: 2_000, upserted: 0, failed: 2_000 });
+    expect(run.counts.read).toBe(2_000);
+    expect(run.counts.upserted).toBeLessThan(2_000);
     // Eight batches were ready to go: only those already past their last check when the key was refused were posted.
     const posts = h.emulator.requests.filter((r) => r.kind === 'bulkImport').slice(importsBefore);
     expect(posts.length).toBeGreaterThan(0);
     expect(posts.filter((r) => r.at > Date.parse(run.finishedAt!))).toEqual([]);
   });
 
-  it('stops the run at once when the key is revoked after the export was saved (403): failed, saying what to do', async () => {
+  it('fails a run whose key was revoked after the export was saved (403) before it plans: nothing read, nothing sent, saying what to do', async () => {
     const keys = h.emulator.options.apiKeys;
+    const importsBefore = h.emulator.requests.filter((r) => r.kind === 'bulkImport').length;
     try {
       const { run } = await exportContacts(1_000, 'revoked', () => ((h.emulator.options.apiKeys = ['another-key']), {}));
       expect(run.status).toBe('failed');
       expect(run.error).toMatch(/^ActiveCampaign refused the API key of connection "emulator" \(127\.0\.0\.1:\d+, 403\); nothing more was sent\. Replace the key/);
-      expect(run.counts).toMatchObject({ read: 1_000, upserted: 0, failed: 1_000 });
+      expect(run.counts).toEqual({ read: 0, rejected: 0, duplicate: 0, unchanged: 0, upserted: 0, unsubscribed: 0, failed: 0 });
+      expect(run.snapshot?.files).toHaveLength(1);
+      expect(h.emulator.requests.filter((r) => r.kind === 'bulkImport').length).toBe(importsBefore);
     } finally {
       h.emulator.options.apiKeys = keys;
     }
