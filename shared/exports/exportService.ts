@@ -181,7 +181,7 @@ async function checkMappingAgainstSource(deps: ExportDeps, source: Export['sourc
       resolveMapping(mapping, file.columns, `${file.container}/${file.name}`);
       return;
     }
-    for await (const row of readSegmentFile(deps.segments.blobs, file)) {
+    for await (const row of readSegmentFile(deps.segments.blobs, file, { maxRows: 1 })) {
       resolveMapping(mapping, Object.keys(row.record), row.file);
       return;
     }

@@ -16,7 +16,7 @@ const ROWS_PER_SLICE = 65_536;
  * and rows are handed out one at a time: memory follows the mapped columns of one row group (of one
  * slice of it where the file has an offset index), not the file.
  */
-export async function* parquetRows(blobs: BlobServiceClient, file: SegmentFile, options: { columns?: readonly string[] } = {}): AsyncGenerator<SegmentRow> {
+export async function* parquetRows(blobs: BlobServiceClient, file: SegmentFile, options: { columns?: readonly string[]; maxRows?: number } = {}): AsyncGenerator<SegmentRow> {
   const where = `${file.container}/${file.name}`;
   const blob = blobs.getContainerClient(file.container).getBlobClient(file.name);
   const conditions = file.etag ? { ifMatch: file.etag } : undefined;
@@ -47,9 +47,12 @@ export async function* parquetRows(blobs: BlobServiceClient, file: SegmentFile, 
   const columns = columnsToRead(metadata, options.columns) ?? topLevelColumns(metadata);
   const sliced = hasOffsetIndex(metadata);
   let row = 0;
+  // A caller that reads a few rows (a preview) gets them without the whole row group decoded.
+  let left = options.maxRows ?? Infinity;
   for (const range of scan.ranges) {
-    for (let start = range.rowStart; start < range.rowEnd; ) {
-      const end = sliced ? Math.min(range.rowEnd, start + ROWS_PER_SLICE) : range.rowEnd;
+    for (let start = range.rowStart; start < range.rowEnd && left > 0; ) {
+      const end = Math.min(sliced ? Math.min(range.rowEnd, start + ROWS_PER_SLICE) : range.rowEnd, start + left);
+      left -= end - start;
       let data: ArrayLike<unknown>[];
       try {
         data = [];

@@ -43,7 +43,7 @@ export async function previewSource(blobs: BlobServiceClient, source: SegmentSou
   const rows: Record<string, string>[] = [];
   let columns = first.columns ?? [];
   try {
-    for await (const row of readSegmentFile(blobs, first)) {
+    for await (const row of readSegmentFile(blobs, first, { maxRows: MAX_ROWS })) {
       if (rows.length === 0 && columns.length === 0) columns = Object.keys(row.record);
       rows.push(row.record);
       if (rows.length >= MAX_ROWS) break;

@@ -19,6 +19,8 @@ export interface ReadOptions {
    * format decodes only these; a row may still carry others. Unset: every column.
    */
   columns?: readonly string[];
+  /** The most rows the caller reads (a preview, a look at the columns): a columnar format decodes no more. */
+  maxRows?: number;
 }
 
 /** Streams the rows of one segment file with the reader of its format, never holding the file. */

@@ -95,9 +95,9 @@ describe('Parquet columns', () => {
       rowGroupSize: 128,
     }));
     const snapshot = await locateSnapshot(blobs, { container: c, path: 'wide.parquet' });
-    const rows = async (columns?: string[]) => {
+    const rows = async (columns?: string[], maxRows?: number) => {
       const out: SegmentRow[] = [];
-      for await (const r of readSegmentFile(blobs, snapshot.segmentFiles[0], { columns })) out.push(r);
+      for await (const r of readSegmentFile(blobs, snapshot.segmentFiles[0], { columns, maxRows })) out.push(r);
       return out;
     };
     const some = await rows(['email', 'firstname']);
@@ -107,6 +107,9 @@ describe('Parquet columns', () => {
     // A column the file lacks: every column is read, and the mapping's error names them all.
     expect(Object.keys((await rows(['Email', 'Surname']))[0].record)).toEqual(['Email', 'FirstName', 'FIRSTNAME', 'Unused']);
     expect(Object.keys((await rows())[0].record)).toEqual(['Email', 'FirstName', 'FIRSTNAME', 'Unused']);
+    // A preview decodes no more rows than it shows, across row groups too.
+    expect((await rows(undefined, 5)).map((r) => r.row)).toEqual([1, 2, 3, 4, 5]);
+    expect((await rows(['email'], 200)).at(-1)).toEqual({ file: `${c}/wide.parquet`, row: 200, record: { Email: 'w199@example.com' } });
   });
 });
 
