@@ -4,7 +4,7 @@ import { TERMINAL_STATUSES, type Export, type Run, type RunCounts } from '../mod
 import { Pool } from '../pool.js';
 import { readSegmentFile } from '../segments/readSegmentFile.js';
 import { SegmentError, SnapshotNotReadyError } from '../segments/segmentError.js';
-import { locateSnapshot, type Snapshot } from '../segments/snapshot.js';
+import { locateSnapshot, snapshotRef, type Snapshot } from '../segments/snapshot.js';
 import type { AppServices } from '../services.js';
 import type { StatePointer, StateWriter } from '../store/exportStateStore.js';
 import type { RejectedRowsWriter, Returner } from '../store/runFiles.js';
@@ -95,7 +95,7 @@ export async function planRun(deps: PlanDeps, message: PlanMessage, log: (m: str
     if (error instanceof SegmentError || error instanceof MappingError) {
       log(`Run ${runId} failed: ${error.message}`);
       // The snapshot is kept on the run: the scheduled refresh backs off from a snapshot that keeps failing.
-      await endRun(deps, exportId, runId, 'failed', error.message, { planned: planner.counts, fields: { snapshot: { id: snapshot.id, files: snapshot.files } } });
+      await endRun(deps, exportId, runId, 'failed', error.message, { planned: planner.counts, fields: { snapshot: snapshotRef(snapshot) } });
       return;
     }
     throw error;
@@ -115,7 +115,7 @@ async function keyRefused(deps: PlanDeps, exp: Export, runId: string, snapshot: 
     return false;
   } catch (error) {
     if (!(error instanceof AuthenticationError)) return false;
-    await endRun(deps, exp.id, runId, 'failed', keyRefusedMessage(connection, error), { errorCode: 'KeyRefused', fields: { snapshot: { id: snapshot.id, files: snapshot.files } } });
+    await endRun(deps, exp.id, runId, 'failed', keyRefusedMessage(connection, error), { errorCode: 'KeyRefused', fields: { snapshot: snapshotRef(snapshot) } });
     return true;
   }
 }
@@ -143,10 +143,6 @@ class Planner {
   readonly batches: PlannedBatch[] = [];
   readonly sample: ImportContact[] = [];
   readonly #batcher = new ImportBatcher();
-  /** Columnar files decode only what the mapping reads. */
-  get #columns(): string[] {
-    return mappedColumns(this.exp.mapping);
-  }
   readonly #writes = new Pool(PLANNER_CONCURRENCY);
   #returners: Returner[] = [];
   #rejected!: RejectedRowsWriter;
@@ -216,9 +212,11 @@ class Planner {
     const subscribe = [{ listid: String(exp.listId) }];
     const context = { tags: exp.tags, fieldTypes: exp.fieldTypes };
     let rows = 0;
+    // Columnar files decode only what the mapping reads.
+    const columns = mappedColumns(exp.mapping);
     for (const file of this.snapshot.segmentFiles) {
       let resolved: ResolvedMapping | undefined = file.columns ? resolveMapping(exp.mapping, file.columns, `${file.container}/${file.name}`) : undefined;
-      for await (const row of readSegmentFile(deps.segments.blobs, file, { columns: this.#columns })) {
+      for await (const row of readSegmentFile(deps.segments.blobs, file, { columns })) {
         resolved ??= resolveMapping(exp.mapping, Object.keys(row.record), row.file);
         if (firstPass && ++this.counts.read > deps.config.snapshotMaxRows) {
           throw new SegmentError(`The snapshot has more than ${deps.config.snapshotMaxRows} rows, the most an export may have (SNAPSHOT_MAX_ROWS); nothing was sent`);
@@ -329,7 +327,7 @@ class Planner {
 
   #snapshotFields(): Partial<Run> {
     return {
-      snapshot: { id: this.snapshot.id, files: this.snapshot.files },
+      snapshot: snapshotRef(this.snapshot),
       rejectedRows: this.#rejected.count > 0 ? this.deps.runFiles.rejectedPath(this.run.runId) : undefined,
     };
   }

@@ -1,5 +1,5 @@
 import type { BlobServiceClient } from '@azure/storage-blob';
-import { parquetMetadataAsync, parquetScan, type AsyncBuffer, type FileMetaData } from 'hyparquet';
+import { parquetMetadataAsync, parquetScan, parquetSchema, type AsyncBuffer, type FileMetaData } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
 import { checkColumns } from './csvRows.js';
 import type { SegmentRow } from './readSegmentFile.js';
@@ -35,16 +35,18 @@ export async function* parquetRows(blobs: BlobServiceClient, file: SegmentFile, 
   };
   const corrupt = (error: unknown, what: string) => storageProblem(error, where) ?? new SegmentError(`${where}${what}: ${(error as Error).message}`);
   let metadata: FileMetaData;
+  let columns: string[];
   let scan;
   try {
     metadata = await parquetMetadataAsync(buffer);
-    checkColumns(topLevelColumns(metadata), where);
-    scan = await parquetScan({ file: buffer, metadata, columns: columnsToRead(metadata, options.columns), compressors });
+    const all = parquetSchema(metadata).children.map((c) => c.element.name);
+    checkColumns(all, where);
+    columns = columnsToRead(all, options.columns);
+    scan = await parquetScan({ file: buffer, metadata, columns, compressors });
   } catch (error) {
     if (error instanceof SegmentError) throw error;
     throw corrupt(error, ' is not a readable Parquet file');
   }
-  const columns = columnsToRead(metadata, options.columns) ?? topLevelColumns(metadata);
   const sliced = hasOffsetIndex(metadata);
   let row = 0;
   // A caller that reads a few rows (a preview) gets them without the whole row group decoded.
@@ -71,35 +73,18 @@ export async function* parquetRows(blobs: BlobServiceClient, file: SegmentFile, 
   }
 }
 
-function topLevelColumns(metadata: FileMetaData): string[] {
-  const root = metadata.schema[0];
-  const names: string[] = [];
-  // The schema is a flattened tree: the root's children are the top-level columns, each followed by its own children.
-  for (let i = 1, left = root.num_children ?? 0; left > 0 && i < metadata.schema.length; left--) {
-    names.push(metadata.schema[i].name);
-    let skip = metadata.schema[i].num_children ?? 0;
-    i++;
-    while (skip > 0 && i < metadata.schema.length) {
-      skip += (metadata.schema[i].num_children ?? 0) - 1;
-      i++;
-    }
-  }
-  return names;
-}
-
 /**
  * The file's columns the reader needs: those whose names match a wanted one, ignoring case (the
  * mapping matches exactly, then ignoring case, and must see every candidate to call one ambiguous).
- * Undefined (every column) when nothing is asked for, or when a wanted column is missing, so that
- * the mapping's error lists the columns the file has.
+ * Every column when nothing is asked for, or when a wanted column is missing, so that the mapping's
+ * error lists the columns the file has.
  */
-function columnsToRead(metadata: FileMetaData, wanted: readonly string[] | undefined): string[] | undefined {
-  if (!wanted) return undefined;
-  const all = topLevelColumns(metadata);
+function columnsToRead(all: string[], wanted: readonly string[] | undefined): string[] {
+  if (!wanted) return all;
   const lower = new Set(wanted.map((w) => w.toLowerCase()));
   const found = all.filter((c) => lower.has(c.toLowerCase()));
   const foundLower = new Set(found.map((c) => c.toLowerCase()));
-  return [...lower].every((w) => foundLower.has(w)) ? found : undefined;
+  return [...lower].every((w) => foundLower.has(w)) ? found : all;
 }
 
 function hasOffsetIndex(metadata: FileMetaData): boolean {

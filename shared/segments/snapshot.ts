@@ -119,6 +119,9 @@ function quiet(snapshot: Snapshot, options: LocateOptions): Snapshot {
   return snapshot;
 }
 
+/** What a run records of its snapshot: the id and the files (names and ETags). */
+export const snapshotRef = (snapshot: Snapshot): SnapshotRef => ({ id: snapshot.id, files: snapshot.files });
+
 function snapshotOf(layout: Snapshot['layout'], segmentFiles: SegmentFile[]): Snapshot {
   segmentFiles.sort((a, b) => a.name.localeCompare(b.name, 'en', { numeric: true }));
   const files = segmentFiles.map((f) => ({ name: `${f.container}/${f.name}`, etag: f.etag }));

@@ -85,6 +85,7 @@ export function ExportPage({ me: _me, exportId }: { me: Me; exportId: string }) 
       try {
         const e = await api.getExport(exportId);
         setExp(e);
+        setRefresh(e.refresh);
         setConnection((await api.connections()).find((c) => c.id === e.connectionId));
         // The list's name is a courtesy: the page works without ActiveCampaign answering.
         void api.lists(e.connectionId).then(setLists, () => undefined);
@@ -104,8 +105,14 @@ export function ExportPage({ me: _me, exportId }: { me: Me; exportId: string }) 
   }, [active, loadRuns]);
 
   const activeId = active?.runId;
-  // What the scheduled refresh will do changes with every run: look again when one starts or ends.
+  // What the scheduled refresh will do changes with every run: look again when one starts or ends
+  // (the first load has it already).
+  const seenActive = useRef(false);
   useEffect(() => {
+    if (!seenActive.current) {
+      seenActive.current = true;
+      return;
+    }
     void api.getExport(exportId).then((e) => setRefresh(e.refresh), () => undefined);
   }, [exportId, activeId]);
 
