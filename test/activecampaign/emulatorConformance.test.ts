@@ -1,7 +1,9 @@
 /**
- * Checks the emulator (and the requests the app sends) against the third-party OpenAPI copy in
- * ../shared/ac-openapi/ (activecampaign-v3.json, OpenAPI 3.1): each answer validates against the
- * documented schema and has the documented example's shape (same keys, same JSON types).
+ * Checks the emulator (and the requests the app sends) against ActiveCampaign's documented API:
+ * test/fixtures/activecampaign-openapi.json, the paths the app and the emulator use, copied from a
+ * public OpenAPI 3.1 reconstruction of developers.activecampaign.com/reference (its `info` names the
+ * source). Each answer validates against the documented schema and has the documented example's
+ * shape (same keys, same JSON types).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,7 +14,7 @@ import { mapRecord, resolveMapping } from '../../shared/sync/mapping.js';
 import { ActiveCampaignEmulator, EMULATOR_API_KEY, startActiveCampaignEmulator } from '../../tools/acEmulator/server.js';
 import { ROOT } from '../support/harness.js';
 
-const spec = JSON.parse(readFileSync(join(ROOT, '..', 'shared', 'ac-openapi', 'activecampaign-v3.json'), 'utf8'));
+const spec = JSON.parse(readFileSync(join(ROOT, 'test', 'fixtures', 'activecampaign-openapi.json'), 'utf8'));
 const ajv = new Ajv2020.default({ strict: false, allErrors: true, validateFormats: false });
 
 function operation(path: string, method: string) {

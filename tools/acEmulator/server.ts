@@ -1,7 +1,7 @@
 /**
  * A loopback ActiveCampaign API v3 emulator for tests, the demo and the benchmark. It implements
- * the endpoints the app calls as ActiveCampaign documents them (see ../shared/design/facts.md and
- * ../shared/ac-openapi/): Api-Token authentication, the per-account rate limits, the bulk
+ * the endpoints the app calls as ActiveCampaign documents them (developers.activecampaign.com/reference;
+ * the subset of the API's schema in test/fixtures/activecampaign-openapi.json): Api-Token authentication, the per-account rate limits, the bulk
  * importer's validation and size limits, and asynchronous imports. Not part of the deployed app.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';

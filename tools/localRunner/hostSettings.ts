@@ -18,7 +18,7 @@ export function timeSpanInMs(value: string | undefined, fallback: number): numbe
   return (((Number(days ?? 0) * 24 + Number(h)) * 60 + Number(min)) * 60 + Number(s)) * 1000 + Math.round(Number(`0.${frac ?? 0}`) * 1000);
 }
 
-/** Defaults are the Functions host's own (facts.md: batchSize 16, maxDequeueCount 5, visibilityTimeout 0). */
+/** Defaults are the Functions host's own (learn.microsoft.com, "Azure Queue storage trigger", host.json: batchSize 16, maxDequeueCount 5, visibilityTimeout 0). */
 export function readQueueSettings(hostJsonPath: string): QueueSettings {
   const host = JSON.parse(readFileSync(hostJsonPath, 'utf8')) as { extensions?: { queues?: Record<string, unknown> } };
   const q = host.extensions?.queues ?? {};
