@@ -69,10 +69,23 @@ export interface Export {
 export type RunStatus = 'queued' | 'planning' | 'sending' | 'completed' | 'completedWithErrors' | 'failed' | 'cancelled';
 export const TERMINAL_STATUSES: ReadonlySet<RunStatus> = new Set(['completed', 'completedWithErrors', 'failed', 'cancelled']);
 
-export const COUNT_NAMES = ['read', 'rejected', 'duplicate', 'unchanged', 'upserted', 'unsubscribed', 'failed'] as const;
-export type RunCounts = Record<(typeof COUNT_NAMES)[number], number>;
+/**
+ * A run's counts. At a terminal status every row read is accounted for once:
+ * read = rejected + duplicate + unchanged + upserted + failed + unknown + notSent + wouldUpsert.
+ * - failed: ActiveCampaign refused or could not process the contact (or the app gave up on it);
+ * - unknown: sent, but whether it arrived is not known (answers lost; the next run sends it again);
+ * - notSent: planned, never sent because the run ended first (cancelled, or failed as a whole);
+ * - wouldUpsert, wouldUnsubscribe: a dry run's "would send" (a dry run sends nothing).
+ * `unsubscribed` and `wouldUnsubscribe` count contacts that left the segment: not rows read.
+ */
+export const COUNT_NAMES = ['read', 'rejected', 'duplicate', 'unchanged', 'upserted', 'unsubscribed', 'failed', 'unknown', 'notSent', 'wouldUpsert', 'wouldUnsubscribe'] as const;
+export type CountName = (typeof COUNT_NAMES)[number];
+export type RunCounts = Record<CountName, number>;
 
-export const emptyCounts = (): RunCounts => ({ read: 0, rejected: 0, duplicate: 0, unchanged: 0, upserted: 0, unsubscribed: 0, failed: 0 });
+export const emptyCounts = (): RunCounts => Object.fromEntries(COUNT_NAMES.map((k) => [k, 0])) as RunCounts;
+
+/** The rows a run's counts account for (the right-hand side of the sum rule). */
+export const accountedRows = (c: RunCounts) => c.rejected + c.duplicate + c.unchanged + c.upserted + c.failed + c.unknown + c.notSent + c.wouldUpsert;
 
 export interface SnapshotRef {
   id: string;

@@ -4,26 +4,37 @@ import type { AppServices } from '../services.js';
 import { TERMINAL_BATCH, type BatchState } from '../store/runStore.js';
 import { TELEMETRY } from '../telemetry.js';
 import { unconfirmedUpserts } from './runCounts.js';
-import { endRun, type LifecycleDeps } from './runLifecycle.js';
+import { endRun, settleEndedRun, type LifecycleDeps } from './runLifecycle.js';
 
 /** What the workers of a run's batches share (the send worker, the status checker, the poison handlers). */
 export type BatchDeps = LifecycleDeps & Pick<AppServices, 'config'>;
+
+/** Where a batch's upserts without an outcome go when it ends whole (see model.ts for the counts). */
+export type Unaccounted = 'failed' | 'unknown' | 'notSent';
 
 export interface BatchOutcome {
   status: 'completed' | 'failed' | 'cancelled';
   upserted: number;
   unsubscribed: number;
-  /** Failed upserts; undefined: every upsert not yet accounted for (the batch's unconfirmed contacts). */
-  failed: number | undefined;
+  failed?: number;
+  /** Upserts not sent (a returner the run did not re-subscribe because it had ended). */
+  notSent?: number;
+  /** Every upsert of the batch not otherwise accounted for goes to this count (a batch that ends whole). */
+  rest?: Unaccounted;
   error?: string;
   /** Contacts rejected at the last moment, counted with the outcome in the same write. */
   rejected?: { count: number; reason: string };
 }
 
+/** A batch that ends whole, with nothing confirmed: its upserts go to `rest`. */
+export const wholeBatch = (status: BatchOutcome['status'], rest: Unaccounted, error: string): BatchOutcome => ({ status, upserted: 0, unsubscribed: 0, rest, error });
+
 /**
  * Records a batch's terminal outcome once (a redelivered message finds it already terminal; with
  * `checkClaim`, only while that delivery still holds the batch). Only the batch's own entity is
  * written: the run watcher adds batches up, so a thousand workers never contend for the run's entity.
+ * A batch that ends whole after a post whose answer was lost never says `failed` or `notSent` for
+ * contacts that may have arrived: they are `unknown`.
  */
 export async function completeBatch(
   deps: Pick<AppServices, 'runs' | 'telemetry'>,
@@ -40,18 +51,31 @@ export async function completeBatch(
     recorded = undefined;
     if (TERMINAL_BATCH.has(s.status)) return undefined;
     if (options.checkClaim && s.claimId !== options.checkClaim) return undefined;
-    const { rejected, ...rest } = outcome;
+    const { rejected, rest, ...counted } = outcome;
     const withRejected = rejected ? { ...s, rejected: s.rejected + rejected.count, rejectedReasons: addReason(s.rejectedReasons, rejected.reason, rejected.count) } : s;
-    recorded = { ...withRejected, ...rest, failed: outcome.failed ?? unconfirmedUpserts(withRejected), claimId: undefined, claimedUntil: undefined, postingAt: undefined };
+    const unaccounted: Unaccounted | undefined = rest && s.uncertainPosts > 0 ? 'unknown' : rest;
+    const remaining = unaccounted ? unconfirmedUpserts(withRejected) - counted.upserted - (counted.failed ?? 0) - (counted.notSent ?? 0) : 0;
+    recorded = {
+      ...withRejected,
+      ...counted,
+      failed: (counted.failed ?? 0) + (unaccounted === 'failed' ? remaining : 0),
+      unknown: unaccounted === 'unknown' ? remaining : 0,
+      notSent: (counted.notSent ?? 0) + (unaccounted === 'notSent' ? remaining : 0),
+      claimId: undefined,
+      claimedUntil: undefined,
+      postingAt: undefined,
+    };
     return recorded;
   }, known);
   if (recorded && recorded.failed > 0) deps.telemetry.metric(TELEMETRY.metrics.failedContacts, recorded.failed, { exportId, runId });
   return recorded;
 }
 
-/** The run ended while the batch waited: it is cancelled, its contacts without an outcome count as failed. */
-export async function runEnded(deps: Pick<AppServices, 'runs' | 'telemetry'>, exportId: string, runId: string, state: BatchState): Promise<void> {
-  await completeBatch(deps, exportId, runId, state.batch, { status: 'cancelled', upserted: 0, unsubscribed: 0, failed: undefined, error: 'The run ended before the batch was sent' }, state);
+/** The run ended before the batch was sent: its contacts were not sent (or, after a lost answer, are not known). */
+export async function runEnded(deps: Pick<AppServices, 'runs' | 'runFiles' | 'telemetry'>, exportId: string, runId: string, state: BatchState): Promise<void> {
+  await completeBatch(deps, exportId, runId, state.batch, wholeBatch('cancelled', 'notSent', 'The run ended before the batch was sent'), state);
+  // An accepted import whose check gave up: its files were kept for the check, and go now.
+  if (state.importId) await settleEndedRun(deps, exportId, runId, state.batch);
 }
 
 /** The export's connection is gone (deleted outside the app): the run cannot go on. */

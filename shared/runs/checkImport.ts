@@ -7,8 +7,8 @@ import type { AppServices } from '../services.js';
 import type { Returner } from '../store/runFiles.js';
 import type { BatchState } from '../store/runStore.js';
 import { TELEMETRY } from '../telemetry.js';
-import { completeBatch, connectionGone, keyRefusedMessage, writeRejectedRows, type BatchDeps } from './batchOutcome.js';
-import { endRun } from './runLifecycle.js';
+import { completeBatch, connectionGone, keyRefusedMessage, wholeBatch, writeRejectedRows, type BatchDeps, type BatchOutcome } from './batchOutcome.js';
+import { endRun, settleEndedRun } from './runLifecycle.js';
 import type { StatusMessage } from './runQueues.js';
 import { MAX_UNCERTAIN_POSTS } from './sendBatch.js';
 
@@ -41,29 +41,48 @@ export async function checkImport(deps: CheckDeps, message: StatusMessage, log: 
   const state = await deps.runs.getBatch(runId, batch);
   if (!state || state.status !== 'submitted' || state.importId !== importId) return 'skipped';
   const run = await deps.runs.getRun(exportId, runId);
-  if (!run || TERMINAL_STATUSES.has(run.status)) return 'skipped';
+  if (!run) return 'skipped';
+  // An import ActiveCampaign accepted is checked to its end even after its run ended (cancelled):
+  // its contacts arrived or not, and the run's counts say which. Nothing is sent for it any more.
+  const ended = TERMINAL_STATUSES.has(run.status);
   const exp = await deps.exports.getCached(exportId);
   if (!exp) {
-    await endRun(deps, exportId, runId, 'cancelled', 'The export was deleted');
+    if (!ended) await endRun(deps, exportId, runId, 'cancelled', 'The export was deleted');
     return 'skipped';
   }
   const connection = await deps.connections.getCached(exp.connectionId);
   if (!connection) {
-    await connectionGone(deps, exp, runId);
+    if (!ended) await connectionGone(deps, exp, runId);
     return 'failed';
   }
+  const endWhole = async (outcome: BatchOutcome): Promise<CheckOutcome> => {
+    await completeBatch(deps, exportId, runId, batch, outcome, state);
+    await settleEndedRun(deps, exportId, runId, batch);
+    return outcome.status === 'failed' ? 'failed' : 'completed';
+  };
   try {
     const client = await deps.activeCampaign(connection);
     // Patience 0: a throttled check goes back on the queue instead of holding a worker.
     const info = await client.getImportInfo(importId, { patienceInMs: 0 });
-    if (info.status === 'completed') return await complete(deps, client, exp, state, info.failure);
-    if (info.status === 'failed' || info.status === 'interrupted') return await resubmit(deps, message, state, `ActiveCampaign reported the import ${info.status}`, log);
+    if (info.status === 'completed') {
+      const outcome = await complete(deps, client, exp, state, info.failure, ended);
+      if (ended) await settleEndedRun(deps, exportId, runId, batch);
+      return outcome;
+    }
+    if (info.status === 'failed' || info.status === 'interrupted') {
+      const reason = `ActiveCampaign reported the import ${info.status}`;
+      return ended ? await endWhole(wholeBatch('failed', 'failed', reason)) : await resubmit(deps, message, state, reason, log);
+    }
     const polls = (message.polls ?? 0) + 1;
-    if (polls >= MAX_POLLS) return await resubmit(deps, message, state, `The import did not finish after ${polls} checks`, log);
+    if (polls >= MAX_POLLS) {
+      const reason = `The import did not finish after ${polls} checks`;
+      return ended ? await endWhole(wholeBatch('failed', 'unknown', reason)) : await resubmit(deps, message, state, reason, log);
+    }
     await deps.queues.statusCheck({ ...message, polls, attempt: 0, throttles: 0, throttledSince: undefined }, deps.config.importPollIntervalInMs);
     return 'pending';
   } catch (error) {
     if (error instanceof AuthenticationError) {
+      if (ended) return endWhole(wholeBatch('failed', 'unknown', `The import could not be checked: ${error.message}`));
       await endRun(deps, exportId, runId, 'failed', keyRefusedMessage(connection, error), { errorCode: 'KeyRefused' });
       return 'failed';
     }
@@ -88,16 +107,22 @@ export async function checkImport(deps: CheckDeps, message: StatusMessage, log: 
 }
 
 /**
- * A completed import: contacts named in `failure` failed; returners are re-subscribed; the others
- * took effect. Safe to repeat (a throttled re-subscription puts the check back and redoes it).
+ * A completed import: contacts named in `failure` failed; returners are re-subscribed (not when
+ * the run has ended: nothing is sent for it then, and they count as not sent); the others took
+ * effect. Safe to repeat (a throttled re-subscription puts the check back and redoes it).
  */
-async function complete(deps: CheckDeps, client: ActiveCampaignClient, exp: Export, state: BatchState, failure: string[]): Promise<CheckOutcome> {
+async function complete(deps: CheckDeps, client: ActiveCampaignClient, exp: Export, state: BatchState, failure: string[], ended: boolean): Promise<CheckOutcome> {
   const { runId, batch } = state;
   const failedEmails = new Set(failure.map((e) => e.trim().toLowerCase()));
   const contacts = (await deps.runFiles.readBatch(runId, batch)) ?? [];
   const returners = state.resubscribes > 0 ? (await deps.runFiles.readReturners(runId, batch)).filter((r) => !failedEmails.has(r.email)) : [];
   const refused: { email: string; reason: string }[] = [];
+  const notResubscribed = new Set<string>();
   for (const r of returners) {
+    if (ended) {
+      notResubscribed.add(r.email);
+      continue;
+    }
     const outcome = await resubscribe(client, r, exp.listId);
     if (outcome === 'refused') refused.push({ email: r.email, reason: RETURNER_REFUSED });
     else if (outcome === 'missing') failedEmails.add(r.email);
@@ -105,10 +130,11 @@ async function complete(deps: CheckDeps, client: ActiveCampaignClient, exp: Expo
   if (failedEmails.size > 0) await deps.runFiles.addFailedEmails(runId, batch, [...failedEmails]);
   // A refused returner stays in the export's state as sent (not retried): the contact's own unsubscribe stands.
   if (refused.length > 0) await writeRejectedRows(deps, exp.id, runId, refused);
-  const counts = tally(contacts, failedEmails, new Set(refused.map((r) => r.email)));
+  const counts = tally(contacts.filter((c) => !notResubscribed.has(c.email)), failedEmails, new Set(refused.map((r) => r.email)));
   await completeBatch(deps, exp.id, runId, batch, {
     status: 'completed',
     ...counts,
+    notSent: notResubscribed.size,
     rejected: refused.length > 0 ? { count: refused.length, reason: RETURNER_REFUSED } : undefined,
     error: failedEmails.size > 0 ? 'ActiveCampaign could not process the contact' : undefined,
   }, state);
@@ -153,7 +179,7 @@ async function resubmit(deps: CheckDeps, message: StatusMessage, state: BatchSta
   const { exportId, runId, batch } = message;
   if (state.resubmits >= MAX_RESUBMITS) {
     log(`Batch ${batch} of run ${runId} failed: ${reason}`);
-    await completeBatch(deps, exportId, runId, batch, { status: 'failed', upserted: 0, unsubscribed: 0, failed: undefined, error: reason });
+    await completeBatch(deps, exportId, runId, batch, wholeBatch('failed', 'failed', reason));
     return 'failed';
   }
   const updated = await deps.runs.updateBatch(runId, batch, (s) =>

@@ -1,6 +1,6 @@
 import type { ImportContact } from '../activecampaign/client.js';
 import { AuthenticationError } from '../activecampaign/errors.js';
-import { TERMINAL_STATUSES, type Export, type Run, type RunCounts } from '../model.js';
+import { emptyCounts, TERMINAL_STATUSES, type Export, type Run, type RunCounts } from '../model.js';
 import { Pool } from '../pool.js';
 import { readSegmentFile } from '../segments/readSegmentFile.js';
 import { SegmentError, SnapshotNotReadyError } from '../segments/segmentError.js';
@@ -313,7 +313,7 @@ class Planner {
       if (returners.length > 0) await this.deps.runFiles.writeReturners(runId, planned.batch, returners);
       await this.deps.runs.createBatch({
         runId, batch: planned.batch, status: 'pending', contacts: planned.contacts, unsubscribes: planned.unsubscribes, resubscribes: returners.length,
-        attempts: 0, resubmits: 0, uncertainPosts: 0, rejected: 0, upserted: 0, unsubscribed: 0, failed: 0,
+        attempts: 0, resubmits: 0, uncertainPosts: 0, rejected: 0, upserted: 0, unsubscribed: 0, failed: 0, unknown: 0, notSent: 0,
       });
     });
   }
@@ -382,7 +382,7 @@ class Planner {
             removals,
             status: this.counts.rejected > 0 ? 'completedWithErrors' : 'completed',
             error: this.counts.rejected > 0 ? `${this.counts.rejected} row(s) would be rejected (see the rejected rows)` : undefined,
-            counts: { ...r.counts, ...this.counts, upserted: wouldUpsert, unsubscribed: wouldUnsubscribe, failed: 0 },
+            counts: { ...emptyCounts(), ...this.counts, wouldUpsert, wouldUnsubscribe },
             payloadSample: deps.runFiles.samplePath(run.runId),
             batches: { total: this.batches.length, done: 0 },
             finishedAt: new Date().toISOString(),

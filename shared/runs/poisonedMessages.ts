@@ -2,7 +2,7 @@ import { TERMINAL_STATUSES } from '../model.js';
 import type { AppServices } from '../services.js';
 import { TERMINAL_BATCH } from '../store/runStore.js';
 import { TELEMETRY } from '../telemetry.js';
-import { completeBatch, type BatchDeps } from './batchOutcome.js';
+import { completeBatch, wholeBatch, type BatchDeps } from './batchOutcome.js';
 import { endRun, newWatchId } from './runLifecycle.js';
 import { parseMessage, poisonQueue, QUEUES, splitBatchMessage, type BatchMessage, type QueueName, type StatusMessage } from './runQueues.js';
 import { MAX_UNCERTAIN_POSTS, recordAcceptedImport } from './sendBatch.js';
@@ -56,7 +56,8 @@ export async function handlePoisoned(deps: PoisonDeps, queue: QueueName, raw: un
 async function bringBack(deps: PoisonDeps, queue: QueueName, message: NonNullable<ReturnType<typeof parseMessage>> & { poisoned: number }, log: (m: string) => void): Promise<void> {
   const { exportId, runId, poisoned } = message;
   const run = await deps.runs.getRun(exportId, runId);
-  if (!run || TERMINAL_STATUSES.has(run.status)) return;
+  // An accepted import is checked to its end even after its run ended.
+  if (!run || (TERMINAL_STATUSES.has(run.status) && queue !== QUEUES.status)) return;
   const delay = returnDelayInMs(deps, poisoned);
   const giveUp = poisoned > MAX_POISON_RETURNS;
   switch (queue) {
@@ -89,7 +90,7 @@ async function bringBack(deps: PoisonDeps, queue: QueueName, message: NonNullabl
           await deps.queues.batches({ exportId, runId, batch, poisoned: 0 }, delay);
         } else if (giveUp) {
           log(`Batch ${batch} of run ${runId} failed to process ${poisoned} times; recording it as failed`);
-          await completeBatch(deps, exportId, runId, batch, { status: 'failed', upserted: 0, unsubscribed: 0, failed: undefined, error: 'Processing failed repeatedly (poison message); see the logs' });
+          await completeBatch(deps, exportId, runId, batch, wholeBatch('failed', 'failed', 'Processing failed repeatedly (poison message); see the logs'));
         } else {
           // Its claim comes back with it, so that the next delivery recognises its own claim.
           await deps.queues.batches({ exportId, runId, batch, claimId: part.claimId, acceptedImportId: part.acceptedImportId, poisoned }, delay);

@@ -1,10 +1,10 @@
-import type { RunCounts, RunReason, RunStatus } from '../model.js';
+import { emptyCounts, type RunCounts, type RunReason, type RunStatus } from '../model.js';
 import { TERMINAL_BATCH, type BatchState, type PlanSummary } from '../store/runStore.js';
 
 /**
  * The run's counts and outcome as pure rules. The planner's summary is kept as it wrote it, each
  * batch records its own outcome, and everything the run shows is derived from the two here.
- * At a terminal status: read = rejected + duplicate + unchanged + upserted + failed.
+ * At a terminal status every row read is accounted for (model.ts: accountedRows).
  */
 
 /** Contacts of a batch that were to be upserted and are not yet accounted for (a batch's "unconfirmed"). */
@@ -19,35 +19,48 @@ export interface BatchSums {
   upserted: number;
   unsubscribed: number;
   failed: number;
+  unknown: number;
+  notSent: number;
   /** Unsubscribes of terminal batches that did not take effect (the next run tries again). */
   unsubscribesFailed: number;
   /** Contacts ActiveCampaign rejected, in any batch (recorded when they are dropped). */
   rejected: number;
-  /** Upserts of batches that have no outcome yet. */
-  unconfirmed: number;
+  /** Upserts of batches that have no outcome yet: posted or being checked (their outcome may still come), and never posted. */
+  open: { posted: number; unposted: number };
   /** Reason → contacts, of failures and of ActiveCampaign's rejections. */
   failedReasons: Record<string, number>;
   rejectedReasons: Record<string, number>;
 }
 
+/**
+ * Whether a batch without an outcome may have reached ActiveCampaign: an accepted import being
+ * checked, a post under way, or a post whose answer was lost.
+ */
+export const mayHaveBeenPosted = (b: Pick<BatchState, 'status' | 'importId' | 'postingAt' | 'uncertainPosts'>) =>
+  (b.status === 'submitted' && b.importId !== undefined) || b.postingAt !== undefined || b.uncertainPosts > 0;
+
 export function sumBatches(batches: Iterable<BatchState>): BatchSums {
-  const sums: BatchSums = { batches: 0, terminal: 0, upserted: 0, unsubscribed: 0, failed: 0, unsubscribesFailed: 0, rejected: 0, unconfirmed: 0, failedReasons: {}, rejectedReasons: {} };
+  const sums: BatchSums = {
+    batches: 0, terminal: 0, upserted: 0, unsubscribed: 0, failed: 0, unknown: 0, notSent: 0, unsubscribesFailed: 0, rejected: 0,
+    open: { posted: 0, unposted: 0 }, failedReasons: {}, rejectedReasons: {},
+  };
   for (const b of batches) {
     sums.batches++;
     sums.rejected += b.rejected;
     addReasons(sums.rejectedReasons, b.rejectedReasons ?? {});
     if (!TERMINAL_BATCH.has(b.status)) {
-      sums.unconfirmed += unconfirmedUpserts(b);
+      sums.open[mayHaveBeenPosted(b) ? 'posted' : 'unposted'] += unconfirmedUpserts(b);
       continue;
     }
     sums.terminal++;
     sums.upserted += b.upserted;
     sums.unsubscribed += b.unsubscribed;
     sums.failed += b.failed;
+    sums.unknown += b.unknown;
+    sums.notSent += b.notSent;
     const lostUnsubscribes = Math.max(0, b.unsubscribes - b.unsubscribed);
     sums.unsubscribesFailed += lostUnsubscribes;
-    const lost = b.failed + lostUnsubscribes;
-    if (lost > 0) addReasons(sums.failedReasons, { [b.error ?? 'not sent']: lost });
+    if (b.failed + b.unknown + lostUnsubscribes > 0) addReasons(sums.failedReasons, { [b.error ?? 'not sent']: b.failed + b.unknown + lostUnsubscribes });
   }
   return sums;
 }
@@ -57,18 +70,23 @@ function addReasons(into: Record<string, number>, from: Record<string, number>):
 }
 
 /**
- * The run's counts. `final`: the run is ending now, so batches without an outcome count as failed
- * (not sent, or not confirmed); while it sends they are simply not counted yet.
+ * The run's counts. `final`: the run has ended (or is ending now), so batches without an outcome
+ * are counted by what is known of them: one that may have been posted is `unknown` (an accepted
+ * import goes on being checked after a cancel, and its outcome replaces this when it comes), one
+ * never posted is `notSent`. While the run sends they are simply not counted yet.
  */
 export function runCounts(plan: PlanSummary, sums: BatchSums, final: boolean): RunCounts {
   return {
+    ...emptyCounts(),
     read: plan.read,
     duplicate: plan.duplicate,
     unchanged: plan.unchanged,
     rejected: plan.rejected + sums.rejected,
     upserted: sums.upserted,
     unsubscribed: sums.unsubscribed,
-    failed: sums.failed + (final ? sums.unconfirmed : 0),
+    failed: sums.failed,
+    unknown: sums.unknown + (final ? sums.open.posted : 0),
+    notSent: sums.notSent + (final ? sums.open.unposted : 0),
   };
 }
 
@@ -85,12 +103,13 @@ export function runReasons(plan: PlanSummary, sums: BatchSums, limit = 10): RunR
 /**
  * How a run that sent everything it could ends. A run that achieved nothing is `failed`, with its
  * commonest reason: every contact it tried to send failed, or every row it read was rejected. A
- * run with rejections or failures is `completedWithErrors` with a summary of them.
+ * run with rejections, failures or contacts whose arrival is not known is `completedWithErrors`
+ * with a summary of them.
  */
 export function runOutcome(counts: RunCounts, reasons: RunReason[], sums: Pick<BatchSums, 'unsubscribesFailed'>): { status: RunStatus; error?: string } {
   const commonest = (kind: RunReason['kind']) => reasons.find((r) => r.kind === kind);
   const distinct = counts.read - counts.duplicate;
-  if (counts.failed > 0 && counts.upserted + counts.unsubscribed === 0) {
+  if (counts.failed > 0 && counts.upserted + counts.unsubscribed + counts.unknown === 0) {
     const r = commonest('failed');
     return { status: 'failed', error: `No contact reached ActiveCampaign: ${counts.failed} failed${r ? `, most with "${r.reason}"` : ''}` };
   }
@@ -98,7 +117,7 @@ export function runOutcome(counts: RunCounts, reasons: RunReason[], sums: Pick<B
     const r = commonest('rejected');
     return { status: 'failed', error: `Every row was rejected${r ? `, most for "${r.reason}"` : ''}: check the data matching (see the rejected rows)` };
   }
-  if (counts.failed > 0 || counts.rejected > 0 || sums.unsubscribesFailed > 0) return { status: 'completedWithErrors', error: summary(counts, reasons, sums.unsubscribesFailed) };
+  if (counts.failed > 0 || counts.unknown > 0 || counts.rejected > 0 || sums.unsubscribesFailed > 0) return { status: 'completedWithErrors', error: summary(counts, reasons, sums.unsubscribesFailed) };
   return { status: 'completed' };
 }
 
@@ -107,6 +126,7 @@ function summary(counts: RunCounts, reasons: RunReason[], unsubscribesFailed: nu
   const top = (kind: RunReason['kind']) =>
     reasons.filter((r) => r.kind === kind).slice(0, 3).map((r) => `${r.reason} (${r.count})`).join('; ');
   if (counts.failed > 0) parts.push(`${counts.failed} contact(s) failed and will be sent again by the next run: ${top('failed')}`);
+  if (counts.unknown > 0) parts.push(`${counts.unknown} contact(s) were sent but ActiveCampaign's answer was lost, so whether they arrived is not known; the next run sends them again`);
   if (unsubscribesFailed > 0) parts.push(`${unsubscribesFailed} unsubscribe(s) did not take effect and will be tried again`);
   if (counts.rejected > 0) parts.push(`${counts.rejected} row(s) rejected: ${top('rejected')}`);
   return parts.join('. ');

@@ -51,9 +51,10 @@ export type PlannedCounts = Pick<RunCounts, 'read' | 'rejected' | 'duplicate' | 
 
 /**
  * Ends a run now (cancelled, or failed for a reason of the whole run) unless it already ended.
- * Its counts are settled from what ActiveCampaign confirmed so far: contacts without an outcome
- * count as `failed` (not sent, or not confirmed), so the counts add up at once. The export's state
- * is left as it was.
+ * Its counts are settled from what ActiveCampaign confirmed so far: contacts never sent count as
+ * `notSent`, those that may have arrived as `unknown`, so the counts add up at once. An import
+ * ActiveCampaign accepted goes on being checked, and its outcome replaces `unknown` when it comes
+ * (settleEndedRun). The export's state is left as it was.
  *
  * Nothing is sent for the run after this returns, nor after its `finishedAt`, which is set only
  * then (a moment after the status turns terminal when posts were in flight): a worker marks its
@@ -81,12 +82,45 @@ export async function endRun(
   });
   if (!changed) return run;
   await waitForPostsInFlight(deps, runId);
-  await deps.runFiles.deleteWorkFiles(runId);
+  // Accepted imports keep their payloads until they are checked (the status checker deletes them then).
+  const batches = run.plan ? await collect(deps.runs.listBatches(runId)) : [];
+  const checking = new Set(batches.filter((b) => b.status === 'submitted' && b.importId).map((b) => b.batch));
+  await deps.runFiles.deleteWorkFiles(runId, checking);
   // Stamped only now, after this write and the wait: a time taken before the write could precede a
   // post that passed its check just before it and was answered (a login page) before the wait looked.
-  const { run: settled } = await deps.runs.updateRun(exportId, runId, (r) => ({ ...r, finishedAt: new Date().toISOString() }));
+  await deps.runs.updateRun(exportId, runId, (r) => ({ ...r, finishedAt: new Date().toISOString() }));
+  const settled = (await recountEndedRun(deps, exportId, runId)) ?? run;
   reportRunFinished(deps, settled, extra.errorCode);
   return settled;
+}
+
+/**
+ * A batch of a run that had already ended reached its outcome (an accepted import, checked to its
+ * end after a cancel): its files go, and the run's counts are worked out again, so that delivered
+ * contacts count as delivered. Its status and error stay.
+ */
+export async function settleEndedRun(deps: Pick<AppServices, 'runs' | 'runFiles'>, exportId: string, runId: string, batch: number): Promise<void> {
+  await deps.runFiles.deleteBatchFiles(runId, batch);
+  await recountEndedRun(deps, exportId, runId);
+}
+
+/**
+ * The ended run's counts from its batches as they are now. Two recounts at once could write in
+ * the wrong order, so each looks again after it wrote, until what it reads is what is stored.
+ */
+async function recountEndedRun(deps: Pick<AppServices, 'runs'>, exportId: string, runId: string): Promise<RunRecord | undefined> {
+  let latest: RunRecord | undefined;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const sums = sumBatches(await collect(deps.runs.listBatches(runId)));
+    const { run, changed } = await deps.runs.updateRun(exportId, runId, (r) => {
+      if (!TERMINAL_STATUSES.has(r.status) || !r.plan) return undefined;
+      const counts = runCounts(r.plan, sums, true);
+      return JSON.stringify(counts) === JSON.stringify(r.counts) ? undefined : { ...r, counts, reasons: runReasons(r.plan, sums) };
+    });
+    latest = run;
+    if (!changed) break;
+  }
+  return latest;
 }
 
 /** Waits while batches of the run are marked as posting (a post that passed its last check). */
@@ -100,16 +134,17 @@ async function waitForPostsInFlight(deps: Pick<AppServices, 'runs' | 'config'>, 
   }
 }
 
-/** Counts of a run that ends before anything was sent: what it read and did not settle is `failed`. */
+/** Counts of a run that ends before its plan was written: what it read and did not decide was not sent. */
 function unsentCounts(planned: PlannedCounts): RunCounts {
-  const failed = Math.max(0, planned.read - planned.rejected - planned.duplicate - planned.unchanged);
-  return { ...emptyCounts(), ...planned, failed };
+  const notSent = Math.max(0, planned.read - planned.rejected - planned.duplicate - planned.unchanged);
+  return { ...emptyCounts(), read: planned.read, rejected: planned.rejected, duplicate: planned.duplicate, unchanged: planned.unchanged, notSent };
 }
 
 /** The custom event every run emits when it ends (Application Insights `customEvents`). */
 export function reportRunFinished(deps: Pick<AppServices, 'telemetry'>, run: Run, errorCode?: string): void {
   const durationMs = Date.parse(run.finishedAt ?? new Date().toISOString()) - Date.parse(run.startedAt);
   const sent = run.counts.upserted + run.counts.unsubscribed;
+  // A dry run's counts say what it would do; the alerts read real runs only (dryRun says which).
   deps.telemetry.event(
     TELEMETRY.events.runFinished,
     { exportId: run.exportId, runId: run.runId, trigger: run.trigger, status: run.status, dryRun: run.dryRun, error: run.error, errorCode },

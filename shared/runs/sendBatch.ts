@@ -7,7 +7,7 @@ import { TERMINAL_STATUSES, type Connection, type Export } from '../model.js';
 import type { AppServices } from '../services.js';
 import { TERMINAL_BATCH, type BatchState } from '../store/runStore.js';
 import { TELEMETRY } from '../telemetry.js';
-import { completeBatch, connectionGone, keyRefusedMessage, recordRejected, runEnded, type BatchDeps } from './batchOutcome.js';
+import { completeBatch, connectionGone, keyRefusedMessage, recordRejected, runEnded, wholeBatch, type BatchDeps } from './batchOutcome.js';
 import { endRun } from './runLifecycle.js';
 import type { BatchMessage } from './runQueues.js';
 
@@ -242,12 +242,12 @@ async function handleFailure(deps: SendDeps, connection: Connection, again: Batc
     return 'skipped';
   }
   if (error instanceof RunEndedError) {
-    await completeBatch(deps, exportId, runId, batch, { status: 'cancelled', upserted: 0, unsubscribed: 0, failed: undefined, error: 'The run ended before the batch was sent' });
+    await completeBatch(deps, exportId, runId, batch, wholeBatch('cancelled', 'notSent', 'The run ended before the batch was sent'));
     log(reason);
     return 'cancelled';
   }
   if (error instanceof AuthenticationError) {
-    await completeBatch(deps, exportId, runId, batch, { status: 'failed', upserted: 0, unsubscribed: 0, failed: undefined, error: reason }, undefined);
+    await completeBatch(deps, exportId, runId, batch, wholeBatch('failed', 'failed', reason));
     await endRun(deps, exportId, runId, 'failed', keyRefusedMessage(connection, error), { errorCode: 'KeyRefused' });
     log(`Batch ${batch} of run ${runId}: ${reason}; the run is stopped`);
     return 'failed';
@@ -260,7 +260,7 @@ async function handleFailure(deps: SendDeps, connection: Connection, again: Batc
   if (error instanceof RateLimitError) {
     const delay = throttleDelayInMs(error.retryAfterInMs, (again.throttles ?? 0) + 1, again.throttledSince);
     if (delay === undefined) {
-      await completeBatch(deps, exportId, runId, batch, { status: 'failed', upserted: 0, unsubscribed: 0, failed: undefined, error: `ActiveCampaign kept refusing requests: ${reason}` });
+      await completeBatch(deps, exportId, runId, batch, wholeBatch('failed', 'failed', `ActiveCampaign kept refusing requests: ${reason}`));
       return 'failed';
     }
     await deps.queues.batches({ ...again, throttles: (again.throttles ?? 0) + 1, throttledSince: again.throttledSince ?? Date.now() }, delay);
@@ -286,6 +286,6 @@ async function handleFailure(deps: SendDeps, connection: Connection, again: Batc
     return 'deferred';
   }
   log(`Batch ${batch} of run ${runId} failed: ${reason}`);
-  await completeBatch(deps, exportId, runId, batch, { status: 'failed', upserted: 0, unsubscribed: 0, failed: undefined, error: reason });
+  await completeBatch(deps, exportId, runId, batch, wholeBatch('failed', 'failed', reason));
   return 'failed';
 }

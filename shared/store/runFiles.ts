@@ -156,20 +156,31 @@ export class RunFiles {
     }
   }
 
-  /** Deletes what a run only needed while it sent: payloads, failed emails, returners, pending state. */
-  async deleteWorkFiles(runId: string): Promise<number> {
+  /**
+   * Deletes what a run only needed while it sent: payloads, failed emails, returners, pending state.
+   * The files of batches in `keep` stay (an accepted import still being checked after a cancel).
+   */
+  async deleteWorkFiles(runId: string, keep: ReadonlySet<number> = new Set()): Promise<number> {
     let deleted = 0;
-    for (const folder of WORK_FOLDERS) deleted += await this.deletePrefix(`${runFileNames.runPrefix(runId)}${folder}`);
+    const kept = (name: string) => keep.size > 0 && keep.has(Number(/\/(\d+)\.json$/.exec(name)?.[1]));
+    for (const folder of WORK_FOLDERS) deleted += await this.deletePrefix(`${runFileNames.runPrefix(runId)}${folder}`, (name) => !kept(name));
     await (await this.ready()).getBlobClient(runFileNames.pendingState(runId)).deleteIfExists();
     return deleted;
   }
 
+  /** Deletes the work files of one batch (an accepted import checked after its run ended). */
+  async deleteBatchFiles(runId: string, batch: number): Promise<void> {
+    const container = await this.ready();
+    for (const name of [runFileNames.batch(runId, batch), runFileNames.failed(runId, batch), runFileNames.returners(runId, batch)]) await container.getBlobClient(name).deleteIfExists();
+  }
+
   /** Deletes every blob under a prefix, several at a time (a 10-million-contact run has 40,000 payloads); returns how many. */
-  async deletePrefix(prefix: string): Promise<number> {
+  async deletePrefix(prefix: string, which: (name: string) => boolean = () => true): Promise<number> {
     const container = await this.ready();
     const deletes = new Pool(DELETE_CONCURRENCY);
     let deleted = 0;
     for await (const blob of container.listBlobsFlat({ prefix })) {
+      if (!which(blob.name)) continue;
       await deletes.run(() => container.getBlobClient(blob.name).deleteIfExists());
       deleted++;
     }

@@ -60,6 +60,9 @@ export interface BatchState {
   upserted: number;
   unsubscribed: number;
   failed: number;
+  /** Upserts whose outcome is not known (posted, answers lost), and those never sent (the run ended first). */
+  unknown: number;
+  notSent: number;
   error?: string;
   /** ActiveCampaign's reasons for the contacts it rejected, with how many each. */
   rejectedReasons?: Record<string, number>;
@@ -345,6 +348,8 @@ function fromBatchEntity(e: Entity): BatchState {
     upserted: n('upserted'),
     unsubscribed: n('unsubscribed'),
     failed: n('failed'),
+    unknown: n('unknown'),
+    notSent: n('notSent'),
     error: (e.error as string | undefined) ?? undefined,
     rejectedReasons: typeof e.rejectedReasons === 'string' ? JSON.parse(e.rejectedReasons) : undefined,
     etag: (e.etag as string | undefined) ?? undefined,

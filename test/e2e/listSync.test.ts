@@ -1,3 +1,4 @@
+import { accountedRows } from '../../shared/model.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EMULATOR_API_KEY } from '../../tools/acEmulator/server.js';
 import { refreshExports, runStartedAt } from '../../shared/runs/scheduledRefresh.js';
@@ -137,18 +138,31 @@ describe('what marketers expect of a list sync', () => {
       expect(cancelled.status).toBe(202);
       expect(cancelled.body).toMatchObject({ status: 'cancelled', error: 'Cancelled by admin@example.com' });
       const c = cancelled.body.counts;
-      expect(c.read).toBe(c.rejected + c.duplicate + c.unchanged + c.upserted + c.failed);
+      expect(c.read).toBe(accountedRows(c));
       await new Promise((r) => setTimeout(r, 4_000));
       expect(h.emulator.requests.filter((r) => r.kind === 'bulkImport' && r.at > answeredAt)).toEqual([]);
       expect((await api(runner.url, 'POST', `/exports/${exp.id}/runs/${started.body.runId}/cancel`)).status).toBe(409);
       expect((await api(runner.url, 'GET', `/exports/${exp.id}`)).status).toBe(200);
+      // Imports ActiveCampaign accepted before the cancel are checked to their end: delivered
+      // contacts count as delivered (never failed), the rest as not sent; no failed-contacts metric.
+      const delivered = () => h.emulator.listMembers(3).filter((e) => e.startsWith('k')).length;
+      const settled = await waitFor('the accepted imports counted', async () => {
+        const r = (await api(runner.url, 'GET', `/exports/${exp.id}/runs/${started.body.runId}`)).body;
+        return r.counts.unknown === 0 && r.counts.upserted === delivered() ? r : undefined;
+      }, 30_000);
+      expect(settled.status).toBe('cancelled');
+      expect(settled.counts.upserted).toBeGreaterThanOrEqual(500);
+      expect(settled.counts).toMatchObject({ failed: 0, notSent: 3_000 - settled.counts.upserted });
+      expect(accountedRows(settled.counts)).toBe(3_000);
+      const failedMetrics = [runner, slow].flatMap((p) => [...p.output().matchAll(/"metric":"ExportFailedContacts".*?"runId":"(\w+)"/g)].map((m) => m[1]));
+      expect(failedMetrics).not.toContain(started.body.runId);
       // The state was not committed: the next run sends everyone again.
       const next = await api(runner.url, 'POST', `/exports/${exp.id}/runs`, { dryRun: true });
       const dry = await waitFor('the dry run', async () => {
         const r = await api(runner.url, 'GET', `/exports/${exp.id}/runs/${next.body.runId}`);
         return r.body.finishedAt ? r.body : undefined;
       });
-      expect(dry.counts).toMatchObject({ upserted: 3_000, unchanged: 0 });
+      expect(dry.counts).toMatchObject({ wouldUpsert: 3_000, upserted: 0, unchanged: 0 });
     } finally {
       h.emulator.options.requestsPerSecond = 100;
       await slow.stop();

@@ -8,7 +8,7 @@ import type { Export, SyncMode } from '../../shared/model.js';
 import { refreshExports } from '../../shared/runs/scheduledRefresh.js';
 import { createServices } from '../../shared/services.js';
 import { runFileNames } from '../../shared/store/runFiles.js';
-import { adminCaller, connectToEmulator, runToEnd, startHarness, startRunnerProcess, uploadText, waitFor, type Harness, type RunnerProcess } from '../support/harness.js';
+import { adminCaller, connectToEmulator, runToEnd, startHarness, startRunnerProcess, uploadText, waitFor, type Harness, type RunnerProcess, counts } from '../support/harness.js';
 
 const MAX_ROWS = 150_000;
 const emails = (prefix: string, from: number, to: number) => Array.from({ length: to - from }, (_, i) => `${prefix}${from + i}@example.com`);
@@ -48,7 +48,7 @@ describe('safe to trust with a real list', () => {
     expect(stopped.status).toBe('failed');
     expect(stopped.error).toMatch(/^Stopped before sending anything: this run would unsubscribe 995 of the 1000 contacts/);
     expect(stopped.removals).toEqual({ unsubscribes: 995, lastSent: 1000, limitPercent: 10, allowed: 100, exceeded: true, confirmed: false });
-    expect(stopped.counts).toEqual({ read: 5, rejected: 0, duplicate: 0, unchanged: 5, upserted: 0, unsubscribed: 0, failed: 0 });
+    expect(stopped.counts).toEqual(counts({ read: 5, rejected: 0, duplicate: 0, unchanged: 5, upserted: 0, unsubscribed: 0, failed: 0 }));
     expect(h.emulator.acceptedImports).toBe(importsBefore);
     expect(h.emulator.listMembers(listId)).toHaveLength(1000);
     // The alert rules fire on a failed run; the event says why.
@@ -113,7 +113,7 @@ describe('safe to trust with a real list', () => {
     await uploadText(h.blobs, 'safety', 'back/segment.csv', csv(emails('b', 0, 10)));
     const back = await runToEnd(h, exp);
     expect(back.status).toBe('completedWithErrors');
-    expect(back.counts).toEqual({ read: 10, rejected: 1, duplicate: 0, unchanged: 8, upserted: 1, unsubscribed: 0, failed: 0 });
+    expect(back.counts).toEqual(counts({ read: 10, rejected: 1, duplicate: 0, unchanged: 8, upserted: 1, unsubscribed: 0, failed: 0 }));
     expect(h.emulator.contacts.get('b8@example.com')!.lists[String(listId)]).toBe(1);
     expect(h.emulator.contacts.get('b9@example.com')!.lists[String(listId)]).toBe(2);
     const rows = await h.svc.runFiles.readText(back.rejectedRows!);
@@ -165,13 +165,15 @@ describe('safe to trust with a real list', () => {
       const r = await h.svc.runs.getRun(many.id, started.runId);
       return r?.finishedAt ? r : undefined;
     }, 60_000);
-    expect(planned.counts).toMatchObject({ read: MAX_ROWS, upserted: MAX_ROWS });
+    expect(planned.counts).toEqual(counts({ read: MAX_ROWS, wouldUpsert: MAX_ROWS }));
 
     await uploadText(h.blobs, 'safety', 'many/segment.csv', csv(emails('p', 0, MAX_ROWS + 1)));
     const importsBefore = h.emulator.acceptedImports;
     const over = await runToEnd(h, many);
     expect(over.status).toBe('failed');
     expect(over.error).toBe(`The snapshot has more than ${MAX_ROWS} rows, the most an export may have (SNAPSHOT_MAX_ROWS); nothing was sent`);
+    // Nothing was sent, so nothing failed: the rows read count as not sent (no failed-contacts alert).
+    expect(over.counts).toEqual(counts({ read: MAX_ROWS + 1, notSent: MAX_ROWS + 1 }));
     expect(h.emulator.acceptedImports).toBe(importsBefore);
   });
 

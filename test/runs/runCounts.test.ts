@@ -1,26 +1,53 @@
 import { describe, expect, it } from 'vitest';
+import { accountedRows, emptyCounts } from '../../shared/model.js';
 import { runCounts, runOutcome, runReasons, sumBatches, unconfirmedUpserts } from '../../shared/runs/runCounts.js';
 import { tally } from '../../shared/runs/checkImport.js';
 import type { BatchState, PlanSummary } from '../../shared/store/runStore.js';
 
 const plan = (p: Partial<PlanSummary> = {}): PlanSummary => ({ read: 1000, rejected: 10, duplicate: 5, unchanged: 385, batches: 3, messages: 1, enqueued: 1, rejectedReasons: { 'missing email': 10 }, ...p });
 const batch = (b: Partial<BatchState>): BatchState => ({
-  runId: 'r', batch: 1, status: 'pending', contacts: 200, unsubscribes: 0, resubscribes: 0, attempts: 0, resubmits: 0, uncertainPosts: 0, rejected: 0, upserted: 0, unsubscribed: 0, failed: 0, ...b,
+  runId: 'r', batch: 1, status: 'pending', contacts: 200, unsubscribes: 0, resubscribes: 0, attempts: 0, resubmits: 0, uncertainPosts: 0, rejected: 0, upserted: 0, unsubscribed: 0, failed: 0, unknown: 0, notSent: 0, ...b,
 });
-const addsUp = (c: ReturnType<typeof runCounts>) => expect(c.read).toBe(c.rejected + c.duplicate + c.unchanged + c.upserted + c.failed);
+const addsUp = (c: ReturnType<typeof runCounts>) => expect(c.read).toBe(accountedRows(c));
 
 describe('the run counts rule', () => {
   it('takes read, duplicates and unchanged from the plan and outcomes from the batches; nothing by subtraction', () => {
     const sums = sumBatches([
       batch({ batch: 1, status: 'completed', upserted: 198, rejected: 2, rejectedReasons: { 'ActiveCampaign: blocked': 2 } }),
       batch({ batch: 2, status: 'completed', upserted: 195, failed: 5, error: 'ActiveCampaign could not process the contact' }),
-      batch({ batch: 3, status: 'submitted', contacts: 200 }),
+      batch({ batch: 3, status: 'submitted', importId: 'i3', contacts: 200 }),
     ]);
     const live = runCounts(plan(), sums, false);
-    expect(live).toEqual({ read: 1000, rejected: 12, duplicate: 5, unchanged: 385, upserted: 393, unsubscribed: 0, failed: 5 });
+    expect(live).toEqual({ ...emptyCounts(), read: 1000, rejected: 12, duplicate: 5, unchanged: 385, upserted: 393, unsubscribed: 0, failed: 5 });
     const final = runCounts(plan(), sums, true);
-    expect(final.failed).toBe(205);
+    // An accepted import without its outcome yet may have arrived: unknown, never failed.
+    expect(final).toMatchObject({ failed: 5, unknown: 200, notSent: 0 });
     addsUp(final);
+  });
+
+  it('counts a run that ends (cancelled) by what is known of each open batch: never posted is notSent, maybe posted is unknown', () => {
+    const sums = sumBatches([
+      batch({ batch: 1, status: 'completed', upserted: 200 }),
+      batch({ batch: 2, status: 'pending' }),
+      batch({ batch: 3, status: 'sending', claimId: 'c', claimedUntil: 1 }),
+      batch({ batch: 4, status: 'sending', postingAt: 1 }),
+      batch({ batch: 5, status: 'pending', uncertainPosts: 1 }),
+      batch({ batch: 6, status: 'submitted', importId: 'i6' }),
+      batch({ batch: 7, status: 'cancelled', notSent: 200, error: 'The run ended before the batch was sent' }),
+      batch({ batch: 8, status: 'failed', unknown: 200, uncertainPosts: 2, error: 'timeout' }),
+    ]);
+    const counts = runCounts(plan({ read: 1800, rejected: 0, duplicate: 0, unchanged: 200, batches: 8 }), sums, true);
+    expect(counts).toMatchObject({ upserted: 200, failed: 0, notSent: 600, unknown: 800 });
+    addsUp(counts);
+  });
+
+  it('says a run whose answers were lost completed with errors, not that no contact arrived', () => {
+    const sums = sumBatches([batch({ batch: 1, status: 'failed', contacts: 500, unknown: 500, uncertainPosts: 2, error: 'POST timed out' })]);
+    const counts = runCounts(plan({ read: 500, rejected: 0, duplicate: 0, unchanged: 0, batches: 1, rejectedReasons: {} }), sums, true);
+    expect(counts).toMatchObject({ failed: 0, unknown: 500 });
+    const outcome = runOutcome(counts, runReasons(plan({ rejectedReasons: {} }), sums), sums);
+    expect(outcome.status).toBe('completedWithErrors');
+    expect(outcome.error).toMatch(/^500 contact\(s\) were sent but ActiveCampaign's answer was lost, so whether they arrived is not known/);
   });
 
   it('counts a batch\'s unconfirmed upserts once: contacts less rejected less unsubscribes', () => {

@@ -6,7 +6,7 @@ import { ADMIN_ROLE, principalHeader } from '../../shared/auth/principal.js';
 import { readConfig } from '../../shared/config.js';
 import { createServices, type AppServices } from '../../shared/services.js';
 import { createConnection } from '../../shared/connections/connectionService.js';
-import { TERMINAL_STATUSES, type Export, type Run } from '../../shared/model.js';
+import { emptyCounts, TERMINAL_STATUSES, type Export, type Run, type RunCounts } from '../../shared/model.js';
 import { startRun, type StartRunOptions } from '../../shared/runs/runLifecycle.js';
 import { EMULATOR_API_KEY } from '../../tools/acEmulator/server.js';
 import { startActiveCampaignEmulator, type ActiveCampaignEmulator, type EmulatorOptions } from '../../tools/acEmulator/server.js';
@@ -110,3 +110,6 @@ export async function runToEnd(h: Harness, exp: Export, options: Partial<StartRu
     return r && TERMINAL_STATUSES.has(r.status) && r.finishedAt ? r : undefined;
   }, timeoutInMs, 200);
 }
+
+/** A run's counts: the ones given, every other count 0. */
+export const counts = (given: Partial<RunCounts>): RunCounts => ({ ...emptyCounts(), ...given });
