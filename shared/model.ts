@@ -99,6 +99,18 @@ export interface RunReason {
   count: number;
 }
 
+/**
+ * What an administrator confirmed: the removals a run stopped at the guard showed. A run started
+ * with it unsubscribes only if its own snapshot and numbers are exactly these.
+ */
+export interface RemovalConfirmation {
+  /** The run the guard stopped. */
+  runId: string;
+  snapshotId: string;
+  unsubscribes: number;
+  lastSent: number;
+}
+
 /** Mirror mode's removal guard, as a run (or a dry run) measured it. */
 export interface RemovalCheck {
   /** Contacts the run would unsubscribe. */
@@ -128,7 +140,8 @@ export interface Run {
   rejectedRows?: string;
   dryRun: boolean;
   fullSync: boolean;
-  confirmRemovals: boolean;
+  /** The run the removal guard stopped whose removals this run was started to confirm (administrators only). */
+  confirmRemovals?: string;
   /** Dry runs: a sample of the payloads the run would send (`container/name`). */
   payloadSample?: string;
   batches: { total?: number; done: number };

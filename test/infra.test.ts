@@ -216,7 +216,7 @@ describe('infra/workbook.json and infra/alerts.json', () => {
     const telemetry = new LogTelemetry();
     const run: Run = {
       runId: 'r1', exportId: 'e1', trigger: 'schedule', status: 'failed', counts: emptyCounts(), error: 'x', startedAt: new Date().toISOString(),
-      dryRun: false, fullSync: false, confirmRemovals: false, batches: { done: 0 },
+      dryRun: false, fullSync: false, batches: { done: 0 },
     };
     reportRunFinished({ telemetry }, run, 'Code');
     const deps = { telemetry, config: { importPollIntervalInMs: 1000 }, queues: { send: async () => {} } } as unknown as PoisonDeps;

@@ -61,7 +61,7 @@ async function planInThisProcess(task: ChildTask): Promise<void> {
       log(`  rss ${mb(m.rss)} MB, heap used ${mb(m.heapUsed)} of ${mb(m.heapTotal)} MB, external ${mb(m.external)} MB (array buffers ${mb(m.arrayBuffers)} MB)`);
     }, Number(process.env.PLANNER_TRACE) * 1000)
     : undefined;
-  const run = await startRun(svc, exp, { trigger: 'manual', confirmRemovals: true });
+  const run = await startRun(svc, exp, { trigger: 'manual' });
   await planRun(svc, { exportId: exp.id, runId: run.runId }, (m) => (/ pass \d+, /.test(m) ? log(`  ${m}`) : undefined));
   clearInterval(trace);
   const seconds = (Date.now() - t0) / 1000;

@@ -72,7 +72,7 @@ const exportFields = {
     .int()
     .min(0)
     .max(100)
-    .describe(`Mirror mode: the most a run may unsubscribe, in % of the contacts the export last sent, without confirmRemovals (default ${DEFAULT_REMOVAL_GUARD_PERCENT})`),
+    .describe(`Mirror mode: the most a run may unsubscribe, in % of the contacts the export last sent, without confirmRemovals (default ${DEFAULT_REMOVAL_GUARD_PERCENT}; only administrators may set more)`),
 };
 
 export const createExportSchema = z.strictObject({
@@ -103,9 +103,17 @@ export const startRunSchema = z.strictObject({
   dryRun: z.boolean().optional().describe('Plan and count, write the rejected rows and a sample of the payloads, send nothing'),
   fullSync: z.boolean().optional().describe('Send every contact again, changed or not'),
   confirmRemovals: z
-    .boolean()
-    .optional()
-    .describe('Mirror mode: let this run unsubscribe more contacts than the export\'s removalGuardPercent allows (after checking the segment really shrank)'),
+    .preprocess(
+      (value, ctx) => {
+        if (typeof value === 'boolean') {
+          ctx.addIssue({ code: 'custom', message: 'give the id of the run the removal guard stopped ({"confirmRemovals": "<runId>"}): a confirmation covers exactly the removals that run showed' });
+          return z.NEVER;
+        }
+        return value;
+      },
+      z.string().regex(/^\d{13}[0-9a-f]{8}$/, 'must be the id of the run the removal guard stopped').optional(),
+    )
+    .describe('Mirror mode, administrators only: the id of the run the removal guard stopped, whose removals this run may make. It unsubscribes only if the snapshot and the numbers are still exactly what that run showed (otherwise it stops with the new numbers), within 24 hours of that run'),
 });
 
 export const listRunsQuery = z.strictObject({
@@ -121,3 +129,4 @@ export const previewSchema = z.strictObject({
 
 export type CreateExportInput = z.infer<typeof createExportSchema>;
 export type UpdateExportInput = z.infer<typeof updateExportSchema>;
+export type StartRunInput = z.infer<typeof startRunSchema>;

@@ -46,7 +46,17 @@ export async function listExports(deps: Pick<AppServices, 'exports' | 'connectio
   return all.filter((e) => usable.has(e.connectionId));
 }
 
+/**
+ * Only administrators may let a mirror run unsubscribe more than the default share without a
+ * confirmation: a contributor may lower the guard, or keep what an administrator set.
+ */
+function checkGuardRaise(principal: Principal, wanted: number | undefined, current = DEFAULT_REMOVAL_GUARD_PERCENT): void {
+  if (isAdmin(principal) || wanted === undefined || wanted <= Math.max(DEFAULT_REMOVAL_GUARD_PERCENT, current)) return;
+  throw new ForbiddenError('Forbidden', `removalGuardPercent: only administrators may raise the removal guard above ${Math.max(DEFAULT_REMOVAL_GUARD_PERCENT, current)}%`);
+}
+
 export async function createExport(deps: ExportDeps, principal: Principal, input: CreateExportInput): Promise<Export> {
+  checkGuardRaise(principal, input.removalGuardPercent);
   const connection = await usableConnection(deps, principal, input.connectionId);
   const checked = await checkExport(deps, connection, input);
   const exp: Export = {
@@ -78,6 +88,7 @@ export async function createExport(deps: ExportDeps, principal: Principal, input
 /** Edits an export (not while it runs): validated as on creation; the next run sends what the change changed (another list: everyone). */
 export async function updateExport(deps: ExportDeps, principal: Principal, id: string, input: UpdateExportInput): Promise<Export> {
   const { exp } = await getExport(deps, principal, id);
+  checkGuardRaise(principal, input.removalGuardPercent, exp.removalGuardPercent);
   const active = await deps.runs.activeRunId(id);
   if (active) throw new ConflictError('RunActive', `Export ${id} has an active run (${active}); cancel it or wait for it to end before editing`, { runId: active });
   const connection = await usableConnection(deps, principal, exp.connectionId);

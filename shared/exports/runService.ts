@@ -1,21 +1,27 @@
 import type { Principal } from '../auth/principal.js';
-import { ConflictError, InvalidRequestError, NotFoundError } from '../errors.js';
-import { TERMINAL_STATUSES, type Run } from '../model.js';
+import { isAdmin } from '../auth/principal.js';
+import { ConflictError, ForbiddenError, InvalidRequestError, NotFoundError } from '../errors.js';
+import { TERMINAL_STATUSES, type Export, type RemovalConfirmation, type Run } from '../model.js';
 import { endRun, startRun } from '../runs/runLifecycle.js';
 import { SnapshotNotReadyError } from '../segments/segmentError.js';
 import { locateSnapshot } from '../segments/snapshot.js';
 import type { AppServices } from '../services.js';
 import { isRunId, isRunPageToken, publicRun, RunActiveError, type RunRecord } from '../store/runStore.js';
+import { CONFIRMATION_TTL_IN_MS } from '../sync/removalGuard.js';
+import type { StartRunInput } from './exportSchema.js';
 import { getExport, type ExportDeps } from './exportService.js';
 
 type RunDeps = Pick<AppServices, 'exports' | 'connections' | 'runs' | 'runFiles' | 'exportState' | 'queues' | 'telemetry' | 'config'>;
 
 /**
  * Starts a run on demand (202: planning happens on the queue). A snapshot still being written is
- * refused with the reason and when to try again, rather than exported half-written.
+ * refused with the reason and when to try again, rather than exported half-written. A run that
+ * confirms removals names the run the guard stopped; only an administrator may start it, only for
+ * the export's last run, within a day of it.
  */
-export async function startManualRun(deps: ExportDeps, principal: Principal, id: string, input: { dryRun?: boolean; fullSync?: boolean; confirmRemovals?: boolean }): Promise<Run> {
+export async function startManualRun(deps: ExportDeps, principal: Principal, id: string, input: StartRunInput): Promise<Run> {
   const { exp } = await getExport(deps, principal, id);
+  const confirmation = input.confirmRemovals === undefined ? undefined : await confirmationOf(deps, principal, exp, input.confirmRemovals, input);
   try {
     await locateSnapshot(deps.segments.blobs, exp.source, { allowedContainers: deps.config.segmentsContainers, quietPeriodInMs: deps.config.snapshotQuietPeriodInMs });
   } catch (error) {
@@ -25,11 +31,36 @@ export async function startManualRun(deps: ExportDeps, principal: Principal, id:
     // Other problems (no such folder, an empty snapshot) are the run's to report: it fails with them.
   }
   try {
-    return publicRun(await startRun(deps, exp, { trigger: 'manual', ...input }));
+    return publicRun(await startRun(deps, exp, { trigger: 'manual', dryRun: input.dryRun, fullSync: input.fullSync, confirmation }));
   } catch (error) {
     if (error instanceof RunActiveError) throw new ConflictError('RunActive', `Export ${id} already has an active run (${error.runId})`, { runId: error.runId });
     throw error;
   }
+}
+
+/**
+ * What `confirmRemovals` confirms: the snapshot and the numbers of the run the guard stopped, which
+ * must be the export's last run (dry runs aside) and at most a day old. The run it starts
+ * unsubscribes only if it finds exactly those; otherwise it stops again with the new numbers.
+ */
+async function confirmationOf(deps: RunDeps, principal: Principal, exp: Export, runId: string, input: StartRunInput): Promise<RemovalConfirmation> {
+  if (!isAdmin(principal)) throw new ForbiddenError('Forbidden', 'confirmRemovals: only administrators may confirm removals');
+  if (input.dryRun) throw new InvalidRequestError('InvalidRequest', 'confirmRemovals: a dry run sends nothing, so there is nothing to confirm');
+  const guarded = isRunId(runId) ? await deps.runs.getRun(exp.id, runId) : undefined;
+  if (!guarded) throw new InvalidRequestError('InvalidRequest', `confirmRemovals: export ${exp.id} has no run ${runId}`);
+  if (guarded.dryRun || guarded.status !== 'failed' || !guarded.removals?.exceeded || guarded.removals.confirmed || !guarded.snapshot) {
+    throw new InvalidRequestError('InvalidRequest', `confirmRemovals: run ${runId} was not stopped by the removal guard; there is nothing of it to confirm`);
+  }
+  const { runs } = await deps.runs.listRuns(exp.id, { top: 20 });
+  const last = runs.find((r) => !r.dryRun);
+  if (last && last.runId !== runId) {
+    throw new ConflictError('ConfirmationOutdated', `Run ${runId} is no longer the export's last run (run ${last.runId} came after it): review and confirm what the last run showed`, { runId: last.runId });
+  }
+  const reviewedAt = Date.parse(guarded.finishedAt ?? guarded.startedAt);
+  if (Date.now() - reviewedAt > CONFIRMATION_TTL_IN_MS) {
+    throw new ConflictError('ConfirmationExpired', `The removals run ${runId} showed are more than 24 hours old: start Run now (or a dry run) to see what the segment holds today, and confirm that`);
+  }
+  return { runId, snapshotId: guarded.snapshot.id, unsubscribes: guarded.removals.unsubscribes, lastSent: guarded.removals.lastSent };
 }
 
 async function findRun(deps: RunDeps, principal: Principal, exportId: string, runId: string): Promise<RunRecord> {

@@ -188,11 +188,12 @@ class Planner {
     await this.#pendingState?.close();
     const c = this.counts;
     this.log(`Run ${run.runId}: read ${c.read}, rejected ${c.rejected}, duplicate ${c.duplicate}, unchanged ${c.unchanged}, ${this.batches.length} batch(es)`);
-    const check = removals && checkRemovals(removals.unsubscribes, removals.lastSent, exp.removalGuardPercent, run.confirmRemovals);
+    const check = removals && checkRemovals({ ...removals, snapshotId: this.snapshot.id }, exp.removalGuardPercent, run.confirmation);
     if (run.dryRun) return this.#finishDryRun(check);
     if (check && removalsBlocked(check)) {
-      this.log(`Run ${run.runId}: ${removalGuardMessage(check)}`);
-      await endRun(deps, exp.id, run.runId, 'failed', removalGuardMessage(check), {
+      const message = removalGuardMessage(check, { runId: run.runId, confirmation: run.confirmation, snapshotId: this.snapshot.id });
+      this.log(`Run ${run.runId}: ${message}`);
+      await endRun(deps, exp.id, run.runId, 'failed', message, {
         planned: this.counts,
         errorCode: 'RemovalGuard',
         fields: { removals: check, ...this.#snapshotFields() },

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { emptyCounts, TERMINAL_STATUSES, type Export, type Run, type RunCounts } from '../model.js';
+import { emptyCounts, TERMINAL_STATUSES, type Export, type RemovalConfirmation, type Run, type RunCounts } from '../model.js';
 import type { AppServices } from '../services.js';
 import { newRunId, type BatchState, type RunRecord } from '../store/runStore.js';
 import { EmailTable, type EmailRange } from '../sync/emailTable.js';
@@ -14,8 +14,8 @@ export interface StartRunOptions {
   trigger: Run['trigger'];
   dryRun?: boolean;
   fullSync?: boolean;
-  /** On demand only: let the run unsubscribe more than the export's removal guard allows. */
-  confirmRemovals?: boolean;
+  /** On demand only: the removals a run stopped at the guard showed, which this run may make (if they are still exactly those). */
+  confirmation?: RemovalConfirmation;
 }
 
 /**
@@ -33,7 +33,7 @@ export async function startRun(deps: LifecycleDeps, exp: Export, options: StartR
     startedAt: new Date().toISOString(),
     dryRun: Boolean(options.dryRun),
     fullSync: Boolean(options.fullSync),
-    confirmRemovals: options.trigger === 'manual' && Boolean(options.confirmRemovals),
+    ...(options.trigger === 'manual' && options.confirmation ? { confirmRemovals: options.confirmation.runId, confirmation: options.confirmation } : {}),
     batches: { done: 0 },
   };
   await deps.runs.createRun(run);

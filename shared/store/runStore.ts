@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { TableClient, TableEntityResult } from '@azure/data-tables';
-import { COUNT_NAMES, emptyCounts, TERMINAL_STATUSES, type Run, type RunStatus } from '../model.js';
+import { COUNT_NAMES, emptyCounts, TERMINAL_STATUSES, type RemovalConfirmation, type Run, type RunStatus } from '../model.js';
 import { ensureTable, isConflict, isNotFound, odataString } from './tables.js';
 
 /** Another run of the export holds its lease. */
@@ -28,6 +28,8 @@ export interface PlanSummary {
 /** A run as stored: the API's run plus the engine's own bookkeeping. */
 export interface RunRecord extends Run {
   plan?: PlanSummary;
+  /** The removals this run may make beyond the guard (confirmRemovals), exactly as they were shown. */
+  confirmation?: RemovalConfirmation;
   /** The one watcher message chain that may look after the run (a re-armed watcher gets a new id). */
   watchId?: string;
   /** When a batch last reached its outcome (the watcher sends stuck batches again after a while). */
@@ -270,7 +272,7 @@ async function deleteEntity(table: TableClient, pk: string, rk: string): Promise
 const batchKey = (batch: number) => String(batch).padStart(7, '0');
 
 /** Properties kept as JSON text (Table properties are scalars). */
-const JSON_PROPERTIES = ['snapshot', 'reasons', 'removals', 'plan'] as const;
+const JSON_PROPERTIES = ['snapshot', 'reasons', 'removals', 'plan', 'confirmation'] as const;
 
 function toRunEntity(run: RunRecord): Entity {
   const { runId, exportId, counts, batches, ...rest } = run;
@@ -300,12 +302,13 @@ function fromRunEntity(e: Entity): RunRecord {
     rejectedRows: text('rejectedRows'),
     dryRun: Boolean(e.dryRun),
     fullSync: Boolean(e.fullSync),
-    confirmRemovals: Boolean(e.confirmRemovals),
+    confirmRemovals: text('confirmRemovals'),
     payloadSample: text('payloadSample'),
     batches: { total: e.batchesTotal === undefined ? undefined : Number(e.batchesTotal), done: Number(e.batchesDone ?? 0) },
     removals: parsed('removals'),
     lastProgressAt: text('lastProgressAt'),
     plan: parsed('plan'),
+    confirmation: parsed('confirmation'),
     watchId: text('watchId'),
     batchProgressAt: text('batchProgressAt'),
   };
@@ -313,7 +316,7 @@ function fromRunEntity(e: Entity): RunRecord {
 
 /** The run as the API shows it: without the engine's bookkeeping. */
 export function publicRun(run: RunRecord): Run {
-  const { plan: _plan, watchId: _watchId, batchProgressAt: _batchProgressAt, ...rest } = run;
+  const { plan: _plan, watchId: _watchId, batchProgressAt: _batchProgressAt, confirmation: _confirmation, ...rest } = run;
   for (const key of Object.keys(rest) as (keyof Run)[]) if (rest[key] === undefined) delete rest[key];
   return rest;
 }

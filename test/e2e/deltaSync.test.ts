@@ -118,9 +118,10 @@ describe('delta sync, mirror mode, dry runs and the scheduled refresh', () => {
     expect(stopped.error).toMatch(/^Stopped before sending anything: this run would unsubscribe 10 of the 40 contacts the export last sent \(25\.0%\), more than its removal guard allows \(10%: 4\)/);
     expect(stopped.counts).toEqual(counts({ read: 35, unchanged: 30, notSent: 5 }));
     expect(h.emulator.acceptedImports).toBe(importsBefore);
-    const confirmed = await run(exp, { confirmRemovals: true });
+    const confirmed = await run(exp, { confirmation: { runId: stopped.runId, snapshotId: stopped.snapshot!.id, unsubscribes: 10, lastSent: 40 } });
     expect(confirmed.status).toBe('completed');
     expect(confirmed.removals).toMatchObject({ exceeded: true, confirmed: true });
+    expect(confirmed.confirmRemovals).toBe(stopped.runId);
     expect(confirmed.counts).toMatchObject({ read: 35, unchanged: 30, upserted: 5, unsubscribed: 10 });
   });
 

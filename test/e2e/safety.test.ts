@@ -1,13 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readConfig } from '../../shared/config.js';
-import { deleteConnection } from '../../shared/connections/connectionService.js';
+import { createConnection, deleteConnection } from '../../shared/connections/connectionService.js';
 import { ConflictError } from '../../shared/errors.js';
-import { createExport } from '../../shared/exports/exportService.js';
+import { createExport, updateExport } from '../../shared/exports/exportService.js';
 import { startManualRun } from '../../shared/exports/runService.js';
 import type { Export, SyncMode } from '../../shared/model.js';
 import { refreshExports } from '../../shared/runs/scheduledRefresh.js';
 import { createServices } from '../../shared/services.js';
 import { runFileNames } from '../../shared/store/runFiles.js';
+import { EMULATOR_API_KEY } from '../../tools/acEmulator/server.js';
 import { adminCaller, connectToEmulator, runToEnd, startHarness, startRunnerProcess, uploadText, waitFor, type Harness, type RunnerProcess, counts } from '../support/harness.js';
 
 const MAX_ROWS = 150_000;
@@ -73,6 +74,49 @@ describe('safe to trust with a real list', () => {
     const next = await refreshExports(h.svc);
     expect(next.started.map((s) => s.exportId)).not.toContain(exp.id);
     expect(next.skipped.find((s) => s.exportId === exp.id)?.reason).toMatch(/stopped at the removal guard on this snapshot: waiting for a person/);
+  });
+
+  it('confirms only the removals an administrator reviewed: a segment that shrank further after the review stops again, with the new numbers', async () => {
+    const exp = await newExport('review', 'mirror', csv(emails('v', 0, 1000)));
+    await runToEnd(h, exp);
+    await uploadText(h.blobs, 'safety', 'review/segment.csv', csv(emails('v', 0, 500)));
+    const stopped = await runToEnd(h, exp);
+    expect(stopped.removals).toMatchObject({ unsubscribes: 500, lastSent: 1000, exceeded: true, confirmed: false });
+    const finished = (runId: string) => waitFor(`run ${runId}`, async () => {
+      const r = await h.svc.runs.getRun(exp.id, runId);
+      return r?.finishedAt ? r : undefined;
+    });
+    // Only an administrator confirms, and a contributor may not raise the guard instead.
+    const shared = await createConnection(h.svc, adminCaller, { displayName: 'shared', hostname: h.emulator.hostname, apiKey: EMULATOR_API_KEY, allowContributors: true, dataPrivacyConsent: true });
+    const contributed = await createExport(h.svc, adminCaller, { displayName: 'contributed', connectionId: shared.id, listId: ++listId, mode: 'mirror', source: { container: 'safety', path: 'review/segment.csv' }, mapping: { email: 'email' } });
+    const contributor = { name: 'contributor@example.com', roles: ['contributor' as const] };
+    await expect(startManualRun(h.svc, contributor, contributed.id, { confirmRemovals: stopped.runId })).rejects.toMatchObject({ code: 'Forbidden', message: 'confirmRemovals: only administrators may confirm removals' });
+    await expect(updateExport(h.svc, contributor, contributed.id, { removalGuardPercent: 60 })).rejects.toMatchObject({ code: 'Forbidden', message: 'removalGuardPercent: only administrators may raise the removal guard above 10%' });
+    expect((await updateExport(h.svc, contributor, contributed.id, { removalGuardPercent: 5 })).removalGuardPercent).toBe(5);
+
+    // The snapshot shrinks to 3 rows after the review: the confirmation of 500 removals does not cover 997.
+    await uploadText(h.blobs, 'safety', 'review/segment.csv', csv(emails('v', 0, 3)));
+    const importsBefore = h.emulator.acceptedImports;
+    const again = await finished((await startManualRun(h.svc, adminCaller, exp.id, { confirmRemovals: stopped.runId })).runId);
+    expect(again.status).toBe('failed');
+    expect(again.confirmRemovals).toBe(stopped.runId);
+    expect(again.error).toContain(`the removals confirmed from run ${stopped.runId} are not what this run found (the segment has another snapshot now, and run ${stopped.runId} showed 500 of 1000): this run would unsubscribe 997 of the 1000 contacts`);
+    expect(again.removals).toMatchObject({ unsubscribes: 997, exceeded: true, confirmed: false });
+    expect(h.emulator.acceptedImports).toBe(importsBefore);
+    expect(h.emulator.listMembers(listId - 1)).toHaveLength(1000);
+    // The first stop is no longer the last run: confirming it is refused.
+    await expect(startManualRun(h.svc, adminCaller, exp.id, { confirmRemovals: stopped.runId })).rejects.toMatchObject({ code: 'ConfirmationOutdated', details: { runId: again.runId } });
+
+    // A review older than a day has expired.
+    await h.svc.runs.updateRun(exp.id, again.runId, (r) => ({ ...r, finishedAt: new Date(Date.now() - 25 * 3_600_000).toISOString() }));
+    await expect(startManualRun(h.svc, adminCaller, exp.id, { confirmRemovals: again.runId })).rejects.toMatchObject({ code: 'ConfirmationExpired' });
+    await h.svc.runs.updateRun(exp.id, again.runId, (r) => ({ ...r, finishedAt: new Date().toISOString() }));
+
+    // The new numbers, confirmed, are exactly what is made.
+    const made = await finished((await startManualRun(h.svc, adminCaller, exp.id, { confirmRemovals: again.runId })).runId);
+    expect(made.status).toBe('completed');
+    expect(made.counts).toMatchObject({ read: 3, unchanged: 3, unsubscribed: 997 });
+    expect(h.emulator.listMembers(listId - 1)).toHaveLength(3);
   });
 
   it('takes a Customer Insights time folder only once its files are quiet, and a CDM folder only when every partition exists', async () => {

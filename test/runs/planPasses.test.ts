@@ -58,7 +58,7 @@ describe('planning in passes (Azurite)', () => {
 
   /** Plans a run of `exp` with `svc` (nothing is sent), reads what it planned, commits its state as sent and ends it. */
   async function plan(svc: AppServices, exp: Export, commitSet = new Map<string, number>()): Promise<Planned> {
-    const run = await startRun(svc, exp, { trigger: 'manual', confirmRemovals: true });
+    const run = await startRun(svc, exp, { trigger: 'manual' });
     const log: string[] = [];
     await planRun(svc, { exportId: exp.id, runId: run.runId }, (m) => log.push(m));
     const planned = (await svc.runs.getRun(exp.id, run.runId))!;
@@ -89,7 +89,7 @@ describe('planning in passes (Azurite)', () => {
       await uploadText(h.blobs, 'passes', 'seg.csv', first());
       // Both exports send to list 1: the state's fingerprints include the list.
       const exp = await createExport(svc, adminCaller, {
-        displayName: `passes ${++exports}`, connectionId, listId: 1, mode: 'mirror',
+        displayName: `passes ${++exports}`, connectionId, listId: 1, mode: 'mirror', removalGuardPercent: 100,
         source: { container: 'passes', path: 'seg.csv' }, mapping: { email: 'email', firstName: 'first', phone: 'phone', fields: { '1': 'city' } },
       });
       // The first run's state marks p900..p949 as unsubscribed by this export.
@@ -125,13 +125,13 @@ describe('planning in passes (Azurite)', () => {
     async function endWith(svc: AppServices, outcome: 'named' | 'whole'): Promise<string[]> {
       await uploadText(h.blobs, 'passes', 'seg.csv', first());
       const exp = await createExport(svc, adminCaller, {
-        displayName: `commit ${++exports}`, connectionId, listId: 1, mode: 'mirror',
+        displayName: `commit ${++exports}`, connectionId, listId: 1, mode: 'mirror', removalGuardPercent: 100,
         source: { container: 'passes', path: 'seg.csv' }, mapping: { email: 'email', firstName: 'first', phone: 'phone', fields: { '1': 'city' } },
       });
       const unsubscribed = new Map(Array.from({ length: 50 }, (_, i) => [`p${900 + i}@example.com`, unsubscribedMarker(Date.parse('2026-11-01T00:00:00Z'))]));
       await plan(svc, exp, unsubscribed);
       await uploadText(h.blobs, 'passes', 'seg.csv', second());
-      const run = await startRun(svc, exp, { trigger: 'manual', confirmRemovals: true });
+      const run = await startRun(svc, exp, { trigger: 'manual' });
       await planRun(svc, { exportId: exp.id, runId: run.runId });
       const planned = (await svc.runs.getRun(exp.id, run.runId))!;
       for (let b = 1; b <= planned.plan!.batches; b++) {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decideContact, decideLeaver, stateText, stateValue, UNKNOWN, unsubscribedAt, unsubscribedMarker } from '../../shared/sync/delta.js';
-import { checkRemovals, removalGuardMessage, removalsBlocked } from '../../shared/sync/removalGuard.js';
+import { checkRemovals, confirmationDifference, removalGuardMessage, removalsBlocked } from '../../shared/sync/removalGuard.js';
 import { throttleDelayInMs, MAX_THROTTLE_DELAY_IN_MS, MAX_THROTTLED_FOR_IN_MS } from '../../shared/activecampaign/retryPolicy.js';
 
 describe('delta rules', () => {
@@ -31,13 +31,28 @@ describe('delta rules', () => {
 });
 
 describe('the removal guard', () => {
+  const found = (unsubscribes: number, lastSent: number, snapshotId = 's1') => ({ unsubscribes, lastSent, snapshotId });
+  const confirmation = { runId: '99999999999990000abcd', snapshotId: 's1', unsubscribes: 500, lastSent: 1000 };
+
   it('allows up to the limit of what the export last sent, and stops beyond it unless confirmed', () => {
-    expect(checkRemovals(100, 1000, 10, false)).toEqual({ unsubscribes: 100, lastSent: 1000, limitPercent: 10, allowed: 100, exceeded: false, confirmed: false });
-    const shrunk = checkRemovals(995, 1000, 10, false);
+    expect(checkRemovals(found(100, 1000), 10)).toEqual({ unsubscribes: 100, lastSent: 1000, limitPercent: 10, allowed: 100, exceeded: false, confirmed: false });
+    const shrunk = checkRemovals(found(995, 1000), 10);
     expect(removalsBlocked(shrunk)).toBe(true);
-    expect(removalsBlocked(checkRemovals(995, 1000, 10, true))).toBe(false);
-    expect(removalsBlocked(checkRemovals(1, 5, 10, false))).toBe(true);
-    expect(removalGuardMessage(shrunk)).toMatch(/unsubscribe 995 of the 1000 contacts the export last sent \(99\.5%\), more than its removal guard allows \(10%: 100\).*confirmRemovals: true/);
+    expect(removalsBlocked(checkRemovals(found(1, 5), 10))).toBe(true);
+    expect(removalGuardMessage(shrunk, { runId: 'r2' })).toMatch(/unsubscribe 995 of the 1000 contacts the export last sent \(99\.5%\), more than its removal guard allows \(10%: 100\).*\{"confirmRemovals": "r2"\}/);
+  });
+
+  it('lets a confirmation through only for exactly the snapshot and numbers that were reviewed', () => {
+    expect(removalsBlocked(checkRemovals(found(500, 1000), 10, confirmation))).toBe(false);
+    // The snapshot shrank further after the review (the half-written export the guard exists for).
+    const further = checkRemovals(found(997, 1000, 's2'), 10, confirmation);
+    expect(removalsBlocked(further)).toBe(true);
+    expect(removalGuardMessage(further, { runId: 'r3', confirmation, snapshotId: 's2' })).toMatch(
+      /^Stopped before sending anything: the removals confirmed from run 99999999999990000abcd are not what this run found \(the segment has another snapshot now, and run 99999999999990000abcd showed 500 of 1000\): this run would unsubscribe 997 of the 1000/,
+    );
+    expect(confirmationDifference(confirmation, found(501, 1000))).toBe('run 99999999999990000abcd showed 500 of 1000');
+    expect(confirmationDifference(confirmation, found(500, 1001))).toBe('run 99999999999990000abcd showed 500 of 1000');
+    expect(confirmationDifference(confirmation, found(500, 1000, 's9'))).toBe('the segment has another snapshot now');
   });
 });
 
