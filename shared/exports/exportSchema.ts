@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { DEFAULT_REMOVAL_GUARD_PERCENT } from '../sync/removalGuard.js';
-import { VALUE_SEPARATOR } from '../sync/fieldValues.js';
+import { MAX_TAGS, tagProblem, VALUE_SEPARATOR } from '../sync/values.js';
 
 /**
  * The request bodies of exports and runs. The same schemas validate requests and describe them in
@@ -62,10 +62,12 @@ const exportFields = {
     .enum(['refresh', 'manual'])
     .describe('refresh (default): runs on every scheduled refresh (REFRESH_SCHEDULE, every 15 minutes by default) that finds a new complete snapshot; manual: only on demand'),
   tags: z
-    // eslint-disable-next-line no-control-regex
-    .array(z.string().trim().min(1).max(255).regex(/^[^\u0000-\u001f\u007f]*$/, 'must not contain control characters'))
-    .max(20)
-    .describe('Tags added to every contact the export sends. ActiveCampaign\'s importer adds tags and never removes them'),
+    .array(z.string().trim().superRefine((tag, ctx) => {
+      const problem = tagProblem(tag);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    }))
+    .max(MAX_TAGS)
+    .describe(`Tags added to every contact the export sends (at most ${MAX_TAGS}; a tag has a visible character, at most 255 characters, no control characters and no "${VALUE_SEPARATOR}", which separates tags). ActiveCampaign's importer adds tags and never removes them`),
   runAutomations: z.boolean().describe('true (default): ActiveCampaign runs its automations for imported contacts; false: contacts are sent with exclude_automations'),
   removalGuardPercent: z
     .number()

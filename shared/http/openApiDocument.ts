@@ -30,7 +30,11 @@ const counts = {
   type: 'object',
   required: [...COUNT_NAMES],
   properties: Object.fromEntries(COUNT_NAMES.map((k) => [k, { type: 'integer', minimum: 0 }])),
-  description: 'At a terminal status, read = rejected + duplicate + unchanged + upserted + failed. Dry runs count what they would send.',
+  description:
+    'At a terminal status every row read is accounted for once: read = rejected + duplicate + unchanged + upserted + failed + unknown + notSent + wouldUpsert. ' +
+    'failed: ActiveCampaign refused or could not process the contact; unknown: sent, but whether it arrived is not known (its answers were lost: the next run sends it again); ' +
+    'notSent: never sent because the run ended first (cancelled, or failed as a whole); wouldUpsert, wouldUnsubscribe: what a dry run would send (it sends nothing). ' +
+    'unsubscribed and wouldUnsubscribe count contacts who left the segment, not rows read',
 };
 const stringMap = { type: 'object', additionalProperties: { type: 'string' } };
 
@@ -109,7 +113,7 @@ const schemas = {
   Run: {
     type: 'object',
     additionalProperties: false,
-    required: ['runId', 'exportId', 'trigger', 'status', 'counts', 'startedAt', 'dryRun', 'fullSync', 'confirmRemovals', 'batches'],
+    required: ['runId', 'exportId', 'trigger', 'status', 'counts', 'startedAt', 'dryRun', 'fullSync', 'batches'],
     properties: {
       runId: { type: 'string' },
       exportId: { type: 'string' },
@@ -133,7 +137,7 @@ const schemas = {
       payloadSample: { type: 'string', description: 'Dry runs: container/name of a sample of the payloads; read it from …/sample' },
       dryRun: { type: 'boolean' },
       fullSync: { type: 'boolean' },
-      confirmRemovals: { type: 'boolean' },
+      confirmRemovals: { type: 'string', description: 'The run the removal guard stopped whose removals this run was started to confirm' },
       batches: { type: 'object', required: ['done'], properties: { total: { type: 'integer' }, done: { type: 'integer' } } },
       removals: {
         type: 'object',

@@ -1,4 +1,5 @@
 import type { FieldDefinition } from '../model.js';
+import { splitValues } from './values.js';
 
 /**
  * Custom field values in the form ActiveCampaign's field types expect (developers.activecampaign.com,
@@ -6,22 +7,6 @@ import type { FieldDefinition } from '../model.js';
  * field's options, checkbox and listbox `||a||b||`). Converted at planning time; a value that cannot
  * be converted rejects its row with a reason, never the run.
  */
-
-/** Several values in one cell: a JSON array, or values separated by `;` (tags, checkbox and listbox fields). */
-export const VALUE_SEPARATOR = ';';
-
-export function splitValues(text: string): string[] {
-  const t = text.trim();
-  if (t.startsWith('[')) {
-    try {
-      const parsed: unknown = JSON.parse(t);
-      if (Array.isArray(parsed)) return parsed.map((v) => String(v ?? '').trim()).filter(Boolean);
-    } catch {
-      /* not JSON: split it */
-    }
-  }
-  return t.split(VALUE_SEPARATOR).map((v) => v.trim()).filter(Boolean);
-}
 
 /** A converted value, or why not: `problem` names the value (rejected rows), `category` does not (a run's summary). */
 export type FieldValue = { value: string; problem?: undefined; category?: undefined } | { value?: undefined; problem: string; category: string };
@@ -41,8 +26,17 @@ function validDate(y: string, m: string, d: string): string | undefined {
   return `${y}-${m}-${d}`;
 }
 
+/** A UTC offset as the world uses them: -12:00 to +14:00. */
+function validOffset(offset: string | undefined): boolean {
+  if (!offset || offset.toUpperCase() === 'Z') return true;
+  const m = /^[+-](\d{2}):?(\d{2})$/.exec(offset);
+  return !!m && Number(m[1]) * 60 + Number(m[2]) <= 14 * 60 && Number(m[2]) < 60;
+}
+
 function toDate(text: string): string | undefined {
-  const m = ISO_DATE.exec(text) ?? SLASHED_YMD.exec(text) ?? COMPACT_DATE.exec(text) ?? ISO_DATE_TIME.exec(text);
+  const dateTime = ISO_DATE_TIME.exec(text);
+  if (dateTime && !validOffset(dateTime[7])) return undefined;
+  const m = ISO_DATE.exec(text) ?? SLASHED_YMD.exec(text) ?? COMPACT_DATE.exec(text) ?? dateTime;
   return m ? validDate(m[1], m[2], m[3]) : undefined;
 }
 
@@ -52,7 +46,7 @@ function toDateTime(text: string): string | undefined {
     const date = toDate(text);
     return date ? `${date}T00:00:00Z` : undefined;
   }
-  if (!validDate(m[1], m[2], m[3]) || Number(m[4]) > 23 || Number(m[5]) > 59 || Number(m[6] ?? 0) > 59) return undefined;
+  if (!validDate(m[1], m[2], m[3]) || Number(m[4]) > 23 || Number(m[5]) > 59 || Number(m[6] ?? 0) > 59 || !validOffset(m[7])) return undefined;
   const offset = !m[7] || m[7].toUpperCase() === 'Z' ? 'Z' : m[7].replace(/^([+-]\d{2})(\d{2})$/, '$1:$2');
   const ms = Date.parse(`${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6] ?? '00'}${offset}`);
   if (!Number.isFinite(ms)) return undefined;
@@ -84,8 +78,12 @@ export function convertFieldValue(text: string, def: FieldDefinition | undefined
       return value ? { value } : fail('is not an ISO 8601 date-time');
     }
     case 'number': {
-      const n = Number(text.replace(/\s/g, ''));
-      return /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(text.replace(/\s/g, '')) && Number.isFinite(n) ? { value: String(n) } : fail('is not a number');
+      // Spaces and thousands separators are refused, not guessed: "1 000" and "1,000" mean different things in different places.
+      if (!/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(text)) return fail('is not a number (digits with an optional sign, decimal point and exponent; no spaces or thousands separators)');
+      const n = Number(text);
+      if (!Number.isFinite(n)) return fail('is too large a number');
+      if (n === 0 && /[1-9]/.test(text.replace(/[eE].*$/, ''))) return fail('is too small a number: it would become 0');
+      return { value: String(n) };
     }
     case 'dropdown':
     case 'radio': {
@@ -94,7 +92,11 @@ export function convertFieldValue(text: string, def: FieldDefinition | undefined
     }
     case 'checkbox':
     case 'listbox': {
-      const values = splitValues(text);
+      const split = splitValues(text);
+      if (split.problem !== undefined) return fail(`is not a list of values: ${split.problem}`);
+      const values = split.values;
+      // No value at all (";" or "[]") is an empty cell: the field is left as it is.
+      if (values.length === 0) return { value: '' };
       const chosen = values.map((v) => option(def, v));
       const missing = values.filter((_, i) => chosen[i] === undefined);
       if (missing.length > 0) return fail(`has ${missing.map(shown).join(', ')}, not among the field's options (${(def.options ?? []).join(', ') || 'none'})`);

@@ -1,8 +1,9 @@
 import type { ImportContact } from '../activecampaign/client.js';
 import type { DataMapping, FieldDefinition } from '../model.js';
 import { checkEmail } from './email.js';
-import { convertFieldValue, splitValues } from './fieldValues.js';
+import { convertFieldValue } from './fieldValues.js';
 import { checkPhone } from './phone.js';
+import { tagsOfCell } from './values.js';
 
 /** A mapped column that is missing or ambiguous in the source. */
 export class MappingError extends Error {
@@ -85,9 +86,11 @@ export function mapRecord(record: Record<string, string>, resolved: ResolvedMapp
     if (!value) continue;
     const converted = convertFieldValue(value, context.fieldTypes?.[String(id)], column);
     if (converted.problem !== undefined) return refuse(converted.problem, converted.category);
-    (contact.fields ??= []).push({ id, value: converted.value });
+    if (converted.value) (contact.fields ??= []).push({ id, value: converted.value });
   }
-  const tags = [...(context.tags ?? []), ...(resolved.tags ? splitValues(text(resolved.tags)) : [])];
+  const cell = resolved.tags ? tagsOfCell(text(resolved.tags)) : { tags: [] };
+  if (cell.problem !== undefined) return refuse(`column "${resolved.tags}": ${cell.problem}`, `column "${resolved.tags}": tags that cannot be sent`);
+  const tags = [...(context.tags ?? []), ...cell.tags];
   if (tags.length > 0) contact.tags = [...new Set(tags)];
   return { contact };
 }

@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { createExportSchema } from '../../shared/exports/exportSchema.js';
+import { tagProblem } from '../../shared/sync/values.js';
 import { checkEmail } from '../../shared/sync/email.js';
 import { mapRecord, MappingError, resolveMapping } from '../../shared/sync/mapping.js';
 
@@ -92,6 +94,35 @@ describe('mapRecord', () => {
     expect(mapRecord({ e: 'a@example.com', segments: '["x","y"]' }, withTags).contact?.tags).toEqual(['x', 'y']);
     expect(mapRecord({ e: 'a@example.com', segments: '' }, withTags).contact?.tags).toBeUndefined();
   });
+
+  it.each([
+    ['[1,{"x":1},null,"ok"]', 'the JSON array holds 1, which is not a text'],
+    ['["ok",{"x":1}]', 'the JSON array holds {"x":1}, which is not a text'],
+    ['["unterminated', '"[\\"unterminated" starts like a JSON array but is not one'],
+    [Array.from({ length: 50 }, (_, i) => `t${i}`).join(';'), '50 tags, more than the 20 a contact may get from one cell'],
+    ['x'.repeat(300), `the tag "${'x'.repeat(40)}…" is longer than 255 characters`],
+    ['ring\u0007bell', 'the tag "ring\\u0007bell" contains a control character'],
+    ['["\u200b\u200d"]', 'a tag must have a visible character'],
+    ['["CI: VIP; Gold"]', 'the tag "CI: VIP; Gold" contains ";", which separates tags'],
+    ['["\u202eevil"]', 'the tag "\u202eevil" contains a character that reorders text'],
+  ])('rejects the row whose tags cell is %j, naming why (ActiveCampaign never removes a tag)', (cell, why) => {
+    const withTags = resolveMapping({ email: 'e', tags: 'segments' }, ['e', 'segments']);
+    const mapped = mapRecord({ e: 'a@example.com', segments: cell }, withTags);
+    expect(mapped.contact).toBeUndefined();
+    expect(mapped.reason).toBe(`column "segments": ${why}`);
+    expect(mapped.category).toBe('column "segments": tags that cannot be sent');
+  });
+});
+
+describe('the tag rule, for export tags too', () => {
+  it('refuses what a column may not hold either', () => {
+    expect(tagProblem('VIP')).toBeUndefined();
+    expect(tagProblem('\u200b')).toBe('a tag must have a visible character');
+    expect(tagProblem('a;b')).toMatch(/separates tags/);
+    expect(createExportSchema.shape.tags.safeParse(['\u200b\u2060']).error?.issues[0].message).toBe('a tag must have a visible character');
+    expect(createExportSchema.shape.tags.safeParse(['CI: VIP; Gold']).error?.issues[0].message).toMatch(/contains ";", which separates tags/);
+    expect(createExportSchema.shape.tags.safeParse([' CI: VIP ', 'Gold']).data).toEqual(['CI: VIP', 'Gold']);
+  });
 });
 
 describe('typed custom fields', () => {
@@ -132,6 +163,27 @@ describe('typed custom fields', () => {
     expect(value({ interests: 'Golf;sailing' }, 4)).toBe('||Golf||Sailing||');
     expect(value({ interests: '["Chess"]' }, 4)).toBe('||Chess||');
     expect(map({ interests: 'Golf;Darts' }).reason).toMatch(/"Darts", not among the field's options/);
+  });
+
+  it('refuses a date-time offset no place on earth has', () => {
+    expect(value({ joined: '2024-03-05T10:00:00+14:00' }, 2)).toBe('2024-03-04T20:00:00Z');
+    expect(map({ joined: '2024-03-05T10:00:00+25:00' }).reason).toMatch(/is not an ISO 8601 date-time/);
+    expect(map({ joined: '2024-03-05T10:00:00+14:30' }).reason).toMatch(/is not an ISO 8601 date-time/);
+    expect(map({ bday: '2024-03-05T10:00:00+25:00' }).reason).toMatch(/is not a date/);
+  });
+
+  it('leaves a checkbox alone for a cell with no values, and names a value that is not text', () => {
+    expect(map({ interests: ';' }).contact?.fields).toBeUndefined();
+    expect(map({ interests: '[]' }).contact?.fields).toBeUndefined();
+    expect(map({ interests: '[{"x":1}]' }).reason).toBe('column "interests" → field 4 "Interests" (checkbox): "[{\\"x\\":1}]" is not a list of values: the JSON array holds {"x":1}, which is not a text');
+  });
+
+  it('refuses numbers it would have to guess at or lose', () => {
+    expect(map({ score: '1 000' }).reason).toMatch(/is not a number \(digits with an optional sign, decimal point and exponent; no spaces or thousands separators\)/);
+    expect(map({ score: '1,000' }).reason).toMatch(/is not a number/);
+    expect(map({ score: '1.5e-400' }).reason).toMatch(/"1.5e-400" is too small a number: it would become 0/);
+    expect(map({ score: '1e400' }).reason).toMatch(/is too large a number/);
+    expect(value({ score: '0.0e-5' }, 5)).toBe('0');
   });
 
   it('takes numbers and refuses text in a number field', () => {
