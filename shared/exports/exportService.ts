@@ -12,6 +12,7 @@ import { locateSnapshot } from '../segments/snapshot.js';
 import { containerProblem, normalizeSourcePath } from '../segments/sourcePolicy.js';
 import type { AppServices } from '../services.js';
 import { publicConnection, type ConnectionRecord } from '../store/connectionStore.js';
+import { ExportBeingEditedError, RunActiveError } from '../store/runStore.js';
 import { runFileNames } from '../store/runFiles.js';
 import { MappingError, resolveMapping } from '../sync/mapping.js';
 import { DEFAULT_REMOVAL_GUARD_PERCENT } from '../sync/removalGuard.js';
@@ -85,30 +86,49 @@ export async function createExport(deps: ExportDeps, principal: Principal, input
   return exp;
 }
 
-/** Edits an export (not while it runs): validated as on creation; the next run sends what the change changed (another list: everyone). */
+/** How long an edit holds its export: its checks ask ActiveCampaign, and an HTTP answer must come within 230 s. */
+const EDIT_HOLD_IN_MS = 230_000;
+
+/**
+ * Edits an export (not while it runs): validated as on creation; the next run sends what the change
+ * changed (another list: everyone). The edit holds the export's run lease while it checks and
+ * writes, so that a run never starts on settings that are about to change, nor an edit lands
+ * while a run sends on the old ones: one of the two is refused with 409.
+ */
 export async function updateExport(deps: ExportDeps, principal: Principal, id: string, input: UpdateExportInput): Promise<Export> {
   const { exp } = await getExport(deps, principal, id);
   checkGuardRaise(principal, input.removalGuardPercent, exp.removalGuardPercent);
-  const active = await deps.runs.activeRunId(id);
-  if (active) throw new ConflictError('RunActive', `Export ${id} has an active run (${active}); cancel it or wait for it to end before editing`, { runId: active });
-  const connection = await usableConnection(deps, principal, exp.connectionId);
-  const draft = { ...exp, ...input, tags: input.tags ? [...new Set(input.tags)] : exp.tags };
-  const checked = await checkExport(deps, connection, draft);
-  const updated = await deps.exports.update(id, (current) => ({
-    ...current,
-    ...input,
-    source: checked.source,
-    tags: draft.tags,
-    fieldTypes: checked.fieldTypes,
-    updatedAt: new Date().toISOString(),
-    updatedBy: principal.name,
-  }));
-  if (!updated) throw new NotFoundError(`Export ${id}`);
-  // The state says who is on the old list. Kept, mirror mode would "unsubscribe" from the new list
-  // contacts who were never on it (and leave them subscribed to the old one), and the removal guard
-  // would weigh the new list by the old one. Another list starts afresh; the old list is left as it is.
-  if (updated.listId !== exp.listId) await deps.exportState.delete(id);
-  return updated;
+  let editId: string;
+  try {
+    editId = await deps.runs.holdForEdit(id, EDIT_HOLD_IN_MS);
+  } catch (error) {
+    if (error instanceof RunActiveError) throw new ConflictError('RunActive', `Export ${id} has an active run (${error.runId}); cancel it or wait for it to end before editing`, { runId: error.runId });
+    if (error instanceof ExportBeingEditedError) throw new ConflictError('ExportBeingEdited', `Export ${id} is being edited by another request; try again in a moment`);
+    throw error;
+  }
+  try {
+    const connection = await usableConnection(deps, principal, exp.connectionId);
+    const draft = { ...exp, ...input, tags: input.tags ? [...new Set(input.tags)] : exp.tags };
+    const checked = await checkExport(deps, connection, draft);
+    if (!(await deps.runs.holdsEdit(id, editId))) throw new ConflictError('EditExpired', `Checking the edit of export ${id} took too long; nothing was saved. Try again`);
+    const updated = await deps.exports.update(id, (current) => ({
+      ...current,
+      ...input,
+      source: checked.source,
+      tags: draft.tags,
+      fieldTypes: checked.fieldTypes,
+      updatedAt: new Date().toISOString(),
+      updatedBy: principal.name,
+    }));
+    if (!updated) throw new NotFoundError(`Export ${id}`);
+    // The state says who is on the old list. Kept, mirror mode would "unsubscribe" from the new list
+    // contacts who were never on it (and leave them subscribed to the old one), and the removal guard
+    // would weigh the new list by the old one. Another list starts afresh; the old list is left as it is.
+    if (updated.listId !== exp.listId) await deps.exportState.delete(id);
+    return updated;
+  } finally {
+    await deps.runs.releaseEdit(id, editId);
+  }
 }
 
 /** Deletes an export at once: its schedule stops, an active run is cancelled, its state and its runs' files are deleted. */

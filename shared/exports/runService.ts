@@ -6,7 +6,7 @@ import { endRun, startRun } from '../runs/runLifecycle.js';
 import { SnapshotNotReadyError } from '../segments/segmentError.js';
 import { locateSnapshot } from '../segments/snapshot.js';
 import type { AppServices } from '../services.js';
-import { isRunId, isRunPageToken, publicRun, RunActiveError, type RunRecord } from '../store/runStore.js';
+import { ExportBeingEditedError, isRunId, isRunPageToken, publicRun, RunActiveError, type RunRecord } from '../store/runStore.js';
 import { CONFIRMATION_TTL_IN_MS } from '../sync/removalGuard.js';
 import type { StartRunInput } from './exportSchema.js';
 import { getExport, type ExportDeps } from './exportService.js';
@@ -34,6 +34,7 @@ export async function startManualRun(deps: ExportDeps, principal: Principal, id:
     return publicRun(await startRun(deps, exp, { trigger: 'manual', dryRun: input.dryRun, fullSync: input.fullSync, confirmation }));
   } catch (error) {
     if (error instanceof RunActiveError) throw new ConflictError('RunActive', `Export ${id} already has an active run (${error.runId})`, { runId: error.runId });
+    if (error instanceof ExportBeingEditedError) throw new ConflictError('ExportBeingEdited', `Export ${id} is being edited right now: start the run once the edit is saved (a moment)`);
     throw error;
   }
 }

@@ -4,7 +4,7 @@ import { SegmentError } from '../segments/segmentError.js';
 import { locateSnapshot } from '../segments/snapshot.js';
 import type { AppServices } from '../services.js';
 import { runFileNames } from '../store/runFiles.js';
-import { RunActiveError, type RunRecord } from '../store/runStore.js';
+import { ExportBeingEditedError, RunActiveError, type RunRecord } from '../store/runStore.js';
 import { PLANNER_STALE_IN_MS } from './planRun.js';
 import { newWatchId, startRun, type LifecycleDeps } from './runLifecycle.js';
 
@@ -57,6 +57,10 @@ export async function refreshExports(deps: RefreshDeps, log: (m: string) => void
     } catch (error) {
       if (error instanceof RunActiveError) {
         result.skipped.push({ exportId: exp.id, reason: `run ${error.runId} is active` });
+        continue;
+      }
+      if (error instanceof ExportBeingEditedError) {
+        result.skipped.push({ exportId: exp.id, reason: 'the export is being edited' });
         continue;
       }
       // One broken export must not stop the refresh of the others.

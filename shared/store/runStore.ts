@@ -11,6 +11,15 @@ export class RunActiveError extends Error {
   }
 }
 
+/** Someone is editing the export: a run must not start on settings that are about to change. */
+export class ExportBeingEditedError extends Error {
+  override readonly name = 'ExportBeingEditedError';
+}
+
+/** A lease held by an edit names no run: `edit:<id>`, until `editUntil` (ms since epoch). */
+const EDIT_PREFIX = 'edit:';
+const isEdit = (lease: Record<string, unknown>) => String(lease.runId).startsWith(EDIT_PREFIX);
+
 /** What the planner found, kept as it wrote it: the run's counts are derived from it and the batches. */
 export interface PlanSummary {
   read: number;
@@ -106,37 +115,68 @@ export class RunStore {
   ) {}
 
   /**
-   * Takes the export's lease and writes the run, or throws RunActiveError with the active run's id.
-   * A lease whose run is terminal (or gone) is stale and taken over with an ETag check.
+   * Takes the export's lease and writes the run, or throws RunActiveError with the active run's id
+   * (ExportBeingEditedError while an edit holds it). A lease whose run is terminal (or gone), or
+   * whose edit ran out, is stale and taken over with an ETag check.
    */
   async createRun(run: RunRecord): Promise<RunRecord> {
+    await this.#takeLease(run.exportId, { runId: run.runId });
+    await (await ensureTable(this.runsTable)).createEntity(toRunEntity(run));
+    return run;
+  }
+
+  /**
+   * Holds the export's lease for an edit of its settings, so that the edit and the start of a run
+   * are ordered: a run cannot start while the edit checks and writes, and an edit cannot begin while
+   * a run is active (RunActiveError). Returns the id to release it with.
+   */
+  async holdForEdit(exportId: string, ttlInMs: number): Promise<string> {
+    const editId = randomBytes(8).toString('hex');
+    await this.#takeLease(exportId, { runId: `${EDIT_PREFIX}${editId}`, editUntil: Date.now() + ttlInMs });
+    return editId;
+  }
+
+  /** Whether the edit still holds the lease (it may have run out while ActiveCampaign was slow). */
+  async holdsEdit(exportId: string, editId: string): Promise<boolean> {
+    const lease = await getEntity(await ensureTable(this.leasesTable), 'lease', exportId);
+    return !!lease && lease.runId === `${EDIT_PREFIX}${editId}` && Number(lease.editUntil) > Date.now();
+  }
+
+  async releaseEdit(exportId: string, editId: string): Promise<void> {
+    await this.#releaseLease(exportId, `${EDIT_PREFIX}${editId}`);
+  }
+
+  async #takeLease(exportId: string, holder: { runId: string; editUntil?: number }): Promise<void> {
     const leases = await ensureTable(this.leasesTable);
     for (let attempt = 0; attempt < 10; attempt++) {
       try {
-        await leases.createEntity({ partitionKey: 'lease', rowKey: run.exportId, runId: run.runId });
+        await leases.createEntity({ partitionKey: 'lease', rowKey: exportId, ...holder });
+        return;
       } catch (error) {
         if (!isConflict(error)) throw error;
-        const lease = await getEntity(leases, 'lease', run.exportId);
-        if (!lease) continue;
-        const holder = await this.getRun(run.exportId, String(lease.runId));
-        if (holder && !TERMINAL_STATUSES.has(holder.status)) throw new RunActiveError(holder.runId);
-        try {
-          await leases.updateEntity({ partitionKey: 'lease', rowKey: run.exportId, runId: run.runId }, 'Replace', { etag: lease.etag });
-        } catch (e) {
-          if (isConflict(e) || isNotFound(e)) continue;
-          throw e;
-        }
       }
-      await (await ensureTable(this.runsTable)).createEntity(toRunEntity(run));
-      return run;
+      const lease = await getEntity(leases, 'lease', exportId);
+      if (!lease) continue;
+      if (isEdit(lease)) {
+        if (Number(lease.editUntil) > Date.now()) throw new ExportBeingEditedError(`Export ${exportId} is being edited`);
+      } else {
+        const run = await this.getRun(exportId, String(lease.runId));
+        if (run && !TERMINAL_STATUSES.has(run.status)) throw new RunActiveError(run.runId);
+      }
+      try {
+        await leases.updateEntity({ partitionKey: 'lease', rowKey: exportId, ...holder }, 'Replace', { etag: lease.etag });
+        return;
+      } catch (e) {
+        if (!isConflict(e) && !isNotFound(e)) throw e;
+      }
     }
-    throw new Error(`Could not take the run lease of export ${run.exportId}`);
+    throw new Error(`Could not take the lease of export ${exportId}`);
   }
 
   /** The id of the export's active run, if any. */
   async activeRunId(exportId: string): Promise<string | undefined> {
     const lease = await getEntity(await ensureTable(this.leasesTable), 'lease', exportId);
-    if (!lease) return undefined;
+    if (!lease || isEdit(lease)) return undefined;
     const run = await this.getRun(exportId, String(lease.runId));
     return run && !TERMINAL_STATUSES.has(run.status) ? run.runId : undefined;
   }
@@ -195,10 +235,11 @@ export class RunStore {
     }
   }
 
-  async #releaseLease(exportId: string, runId: string): Promise<void> {
+  /** Gives the export's lease back if `holder` (a run id, or an edit's) still has it. */
+  async #releaseLease(exportId: string, holder: string): Promise<void> {
     const leases = await ensureTable(this.leasesTable);
     const lease = await getEntity(leases, 'lease', exportId);
-    if (!lease || lease.runId !== runId) return;
+    if (!lease || lease.runId !== holder) return;
     try {
       await leases.deleteEntity('lease', exportId, { etag: lease.etag });
     } catch (error) {

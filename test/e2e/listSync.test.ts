@@ -110,6 +110,34 @@ describe('what marketers expect of a list sync', () => {
     await waitFor('the run', async () => ((await api(runner.url, 'GET', `/exports/${exp.id}/runs/${started.body.runId}`)).body.finishedAt ? true : undefined));
   });
 
+  it('orders an edit and the start of a run: with ActiveCampaign slow, no run starts while an edit is checked, and none sends on settings an edit changes', async () => {
+    await uploadText(h.blobs, 'sync', 'order.csv', ['email', ...Array.from({ length: 300 }, (_, i) => `o${i}@example.com`)].join('\n'));
+    const exp = (await api(runner.url, 'POST', '/exports', { displayName: 'Order', connectionId, listId: 1, source: { container: 'sync', path: 'order.csv' }, mapping: { email: 'email' } })).body;
+    const since = Date.now();
+    h.emulator.faults = { delayInMs: 1_500 };
+    try {
+      const patching = api(runner.url, 'PATCH', `/exports/${exp.id}`, { listId: 2 });
+      await waitFor('the edit to check the list', async () => (h.emulator.requests.some((r) => r.path === '/api/3/lists/2' && r.at >= since) ? true : undefined), 10_000, 20);
+      const refused = await api(runner.url, 'POST', `/exports/${exp.id}/runs`, {});
+      expect(refused.status).toBe(409);
+      expect(refused.body.error).toMatchObject({ code: 'ExportBeingEdited', message: expect.stringMatching(/is being edited right now/) });
+      expect((await patching).status).toBe(200);
+    } finally {
+      h.emulator.faults = {};
+    }
+    // The run starts after the edit, on the new list only.
+    const started = await api(runner.url, 'POST', `/exports/${exp.id}/runs`, {});
+    expect(started.status).toBe(202);
+    await waitFor('the run to send', async () => ((await api(runner.url, 'GET', `/exports/${exp.id}/runs/${started.body.runId}`)).body.status === 'sending' ? true : undefined), 30_000, 20);
+    // While it is active, an edit is refused (and changes nothing).
+    const edit = await api(runner.url, 'PATCH', `/exports/${exp.id}`, { listId: 1 });
+    if (edit.status !== 409) expect((await api(runner.url, 'GET', `/exports/${exp.id}/runs/${started.body.runId}`)).body.finishedAt).toBeDefined();
+    else expect(edit.body).toMatchObject({ error: { code: 'RunActive' }, runId: started.body.runId });
+    await waitFor('the run', async () => ((await api(runner.url, 'GET', `/exports/${exp.id}/runs/${started.body.runId}`)).body.finishedAt ? true : undefined));
+    expect(h.emulator.listMembers(2).filter((e) => e.startsWith('o'))).toHaveLength(300);
+    expect(h.emulator.listMembers(1).filter((e) => e.startsWith('o'))).toEqual([]);
+  });
+
   it('starts afresh on another list: mirror mode never unsubscribes from the new list contacts who were only on the old one', async () => {
     const everyone = Array.from({ length: 20 }, (_, i) => `m${i}@example.com`);
     await uploadText(h.blobs, 'sync', 'move.csv', ['email', ...everyone].join('\n'));
