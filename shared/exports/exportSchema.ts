@@ -12,7 +12,7 @@ const column = z.string().trim().min(1).max(256);
 export const MAX_ACTIVECAMPAIGN_ID = 2_147_483_647;
 
 const listId = z
-  .union([z.number().int().positive().max(MAX_ACTIVECAMPAIGN_ID), z.string().regex(/^[1-9]\d{0,9}$/, 'must be a positive integer').transform(Number)])
+  .union([z.number().int().positive().max(MAX_ACTIVECAMPAIGN_ID), z.string().regex(/^[1-9]\d{0,9}$/).transform(Number)], { error: 'must be a list ID (a positive whole number)' })
   .refine((n) => n <= MAX_ACTIVECAMPAIGN_ID, 'must be at most 2147483647')
   .describe('The ActiveCampaign list id the segment is kept in sync with (Lists in ActiveCampaign, or GET /api/connections/{id}/lists)');
 

@@ -14,18 +14,46 @@ export class ApiError extends Error {
   }
 }
 
-/** A validation issue in the words a person filling a form would use. */
-function plainWords(issue: ZodError['issues'][number]): string {
-  const i = issue as typeof issue & { origin?: string; minimum?: number | bigint; maximum?: number | bigint; expected?: string; values?: unknown[]; keys?: string[] };
+type Issue = ZodError['issues'][number] & {
+  origin?: string;
+  minimum?: number | bigint;
+  maximum?: number | bigint;
+  inclusive?: boolean;
+  expected?: string;
+  values?: unknown[];
+  keys?: string[];
+  errors?: Issue[][];
+};
+
+const KINDS: Record<string, string> = {
+  int: 'a whole number', number: 'a number', string: 'text', boolean: 'true or false', array: 'a list', object: 'an object', bigint: 'a whole number',
+};
+
+/** A validation issue in the words a person filling a form would use: never zod's own ("Too small: expected number to be >0"). */
+export function plainWords(issue: Issue): string {
+  const i = issue;
+  const kind = KINDS[i.expected ?? ''] ?? `a ${i.expected}`;
   if (i.code === 'too_small' && i.origin === 'string' && Number(i.minimum) === 1) return 'is required';
   if (i.code === 'too_small' && i.origin === 'string') return `must be at least ${i.minimum} characters`;
   if (i.code === 'too_big' && i.origin === 'string') return `must be at most ${i.maximum} characters`;
+  if (i.code === 'too_small' && i.origin === 'number') return i.inclusive === false ? `must be more than ${i.minimum}` : `must be at least ${i.minimum}`;
+  if (i.code === 'too_big' && i.origin === 'number') return i.inclusive === false ? `must be less than ${i.maximum}` : `must be at most ${i.maximum}`;
   if (i.code === 'too_big' && i.origin === 'array') return `must have at most ${i.maximum} items`;
+  if (i.code === 'too_small' && i.origin === 'array') return `must have at least ${i.minimum} item${Number(i.minimum) === 1 ? '' : 's'}`;
   if (i.code === 'invalid_type' && /received undefined/.test(i.message)) return 'is required';
-  if (i.code === 'invalid_type') return `must be ${i.expected === 'array' ? 'a list' : `a ${i.expected}`}`;
+  if (i.code === 'invalid_type') return `must be ${kind}`;
   if (i.code === 'invalid_value' && i.values) return `must be one of ${i.values.map((v) => JSON.stringify(v)).join(', ')}`;
   if (i.code === 'unrecognized_keys' && i.keys) return `unknown field${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => `"${k}"`).join(', ')}`;
-  return i.message;
+  if (i.code === 'invalid_union' && i.message !== 'Invalid input') return i.message;
+  if (i.code === 'invalid_union' && i.errors) {
+    // The alternative that got furthest says the most (a number below its minimum, text of the wrong form).
+    const branches = i.errors.map((branch) => branch[0]).filter(Boolean);
+    const telling = branches.find((b) => b.code !== 'invalid_type');
+    if (telling) return plainWords(telling);
+    return `must be ${[...new Set(branches.map((b) => KINDS[b.expected ?? ''] ?? `a ${b.expected}`))].join(' or ')}`;
+  }
+  if (i.code === 'invalid_format' || i.code === 'custom') return i.message;
+  return i.message === 'Invalid input' ? 'is not valid' : i.message;
 }
 
 /** The one place where domain errors become HTTP statuses. */
@@ -47,7 +75,7 @@ export function errorResponse(error: unknown, log: (m: string) => void = () => {
   if (error instanceof ZodError) {
     const issue = error.issues[0];
     const field = issue.path.join('.') || 'body';
-    return { status: 400, jsonBody: { error: { code: 'InvalidRequest', message: `${field}: ${plainWords(issue)}` } } };
+    return { status: 400, jsonBody: { error: { code: 'InvalidRequest', message: `${field}: ${plainWords(issue as Issue)}` } } };
   }
   log(`Unhandled error: ${(error as Error)?.stack ?? String(error)}`);
   return { status: 500, jsonBody: { error: { code: 'InternalError', message: 'The request failed; see the logs for details' } } };

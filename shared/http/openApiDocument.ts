@@ -163,6 +163,7 @@ const schemas = {
       rows: { type: 'array', items: stringMap },
       problem: { type: 'string', description: 'A structural problem, in the words a run would use' },
       ready: { type: 'boolean', description: 'false while the snapshot is still being written, or has a problem' },
+      retryAfterSeconds: { type: 'integer', description: 'While the snapshot is still being written: when to look again (as starting a run answers)' },
     },
   },
   Me: { type: 'object', required: ['name', 'role'], properties: { name: { type: 'string' }, role: { enum: ['admin', 'contributor', 'none'] } } },

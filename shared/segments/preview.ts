@@ -13,6 +13,8 @@ export interface SourcePreview {
   /** A structural problem, in the words a run would use; `ready: false` when the snapshot is still being written. */
   problem?: string;
   ready: boolean;
+  /** Still being written: when to look again (what starting a run would answer too). */
+  retryAfterSeconds?: number;
 }
 
 /** Files listed, and rows read from the first file, at most: a preview is bounded work. */
@@ -24,13 +26,21 @@ export async function previewSource(blobs: BlobServiceClient, source: SegmentSou
   let snapshot: Snapshot;
   let ready = true;
   let problem: string | undefined;
+  let retryAfterSeconds: number | undefined;
   try {
     snapshot = await locateSnapshot(blobs, source, options);
   } catch (error) {
     if (!(error instanceof SegmentError)) throw error;
     if (!(error instanceof SnapshotNotReadyError)) return { files: [], columns: [], rows: [], problem: error.message, ready: false };
-    // Still being written: show what is there, and say so.
-    snapshot = await locateSnapshot(blobs, source, { ...options, quietPeriodInMs: 0 });
+    retryAfterSeconds = Math.ceil(error.retryAfterInMs / 1000);
+    try {
+      // A folder in its quiet period: show what is there, and say so.
+      snapshot = await locateSnapshot(blobs, source, { ...options, quietPeriodInMs: 0 });
+    } catch (again) {
+      // A Common Data Model folder whose model.json names a partition not written yet: the normal state of an export in progress.
+      if (!(again instanceof SegmentError)) throw again;
+      return { layout: 'cdm', files: [], columns: [], rows: [], problem: error.message, ready: false, retryAfterSeconds };
+    }
     ready = false;
     problem = error.message;
   }
@@ -52,5 +62,5 @@ export async function previewSource(blobs: BlobServiceClient, source: SegmentSou
     if (!(error instanceof SegmentError)) throw error;
     problem ??= error.message;
   }
-  return { layout: snapshot.layout, files, columns, rows, ...(problem ? { problem } : {}), ready: ready && !problem };
+  return { layout: snapshot.layout, files, columns, rows, ...(problem ? { problem } : {}), ready: ready && !problem, ...(retryAfterSeconds ? { retryAfterSeconds } : {}) };
 }

@@ -153,7 +153,7 @@ describe('the HTTP API', () => {
       [{ displayName: 'x', connectionId: shared, listId: 'one', source: { container: 'apitest', path: 'seg.csv' }, mapping: { email: 'email' } }, /^listId: /],
       [{ displayName: 'x', connectionId: shared, listId: 1, source: { container: 'apitest', path: 'seg.csv' }, mapping: {} }, /^mapping.email: /],
       [{ displayName: 'x', connectionId: 'nope', listId: 1, source: { container: 'apitest', path: 'seg.csv' }, mapping: { email: 'email' } }, /connection nope does not exist/],
-      [{ displayName: 'x', connectionId: shared, listId: 1, source: { container: 'apitest', path: 'seg.csv' }, mapping: { email: 'email' }, tags: ['VIP\u0000'] }, /^tags.0: must not contain control characters/],
+      [{ displayName: 'x', connectionId: shared, listId: 1, source: { container: 'apitest', path: 'seg.csv' }, mapping: { email: 'email' }, tags: ['VIP\u0000'] }, /^tags.0: the tag "VIP\\u0000" contains a control character/],
     ];
     for (const [body, message] of exportCases) {
       const res = await call('POST', '/exports', {}, body, admin);
@@ -215,6 +215,16 @@ describe('the HTTP API', () => {
     // A preview of an app container is refused the same way.
     const res = await api(runner.url, 'POST', '/sources/preview', { container: 'export-runs', path: '' }, admin);
     expect(res.status).toBe(400);
+  });
+
+  it('previews a Common Data Model folder still being written as a start of a run would see it: not ready, and when to look again (was a 500)', async () => {
+    const model = { entities: [{ name: 'Vip', attributes: [{ name: 'email' }], partitions: [1, 2].map((n) => ({ location: `https://acct.blob.core.windows.net/apitest/writing/part${n}.csv` })) }] };
+    await uploadText(h.blobs, 'apitest', 'writing/part1.csv', 'email\na@example.com\n');
+    await uploadText(h.blobs, 'apitest', 'writing/model.json', JSON.stringify(model));
+    const res = await api(runner.url, 'POST', '/sources/preview', { container: 'apitest', path: 'writing' }, admin);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ layout: 'cdm', ready: false, files: [], rows: [], retryAfterSeconds: expect.any(Number) });
+    expect(res.body.problem).toMatch(/names the partition apitest\/writing\/part2.csv, which does not exist \(yet\)/);
   });
 
   it('pages the run history newest first, and streams rejected rows as a CSV attachment', async () => {
