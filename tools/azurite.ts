@@ -6,7 +6,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
-import { azuriteConnectionString } from '../shared/store/storageClients.js';
+import { TableServiceClient } from '@azure/data-tables';
+import { BlobServiceClient } from '@azure/storage-blob';
+import { QueueServiceClient } from '@azure/storage-queue';
+import { azuriteConnectionString, expandConnectionString } from '../shared/store/storageClients.js';
 
 export interface AzuriteInstance {
   connectionString: string;
@@ -21,11 +24,16 @@ function azuriteBin(): string {
   return join(dirname(require.resolve('azurite/package.json')), 'dist', 'src', 'azurite.js');
 }
 
+const EXIT_WITH_PARENT = 'const parent = process.ppid; setInterval(() => { if (process.ppid !== parent) process.exit(0); }, 500).unref();';
+
 /** Ports 0 (the default) let the OS pick free ones; Azurite prints what it chose. */
 export async function startAzurite(ports = { blob: 0, queue: 0, table: 0 }, timeoutInMs = 30_000): Promise<AzuriteInstance> {
   const child: ChildProcess = spawn(
     process.execPath,
     [
+      // Azurite ends with the process that started it, even one killed outright: an orphan would
+      // hold the ports, and with nobody reading its output it dies on its next request.
+      `--import=data:text/javascript,${encodeURIComponent(EXIT_WITH_PARENT)}`,
       azuriteBin(),
       '--inMemoryPersistence',
       '--skipApiVersionCheck',
@@ -96,4 +104,21 @@ export function isListening(port: number): Promise<boolean> {
     });
     socket.once('error', () => resolve(false));
   });
+}
+
+/**
+ * Why the storage at a development connection string does not answer as Azure storage (undefined
+ * when blob, queue and table services all do), within a few seconds.
+ */
+export async function storageProblem(connectionString: string, timeoutInMs = 5_000): Promise<string | undefined> {
+  const cs = expandConnectionString(connectionString);
+  const abortSignal = AbortSignal.timeout(timeoutInMs);
+  try {
+    await BlobServiceClient.fromConnectionString(cs, { retryOptions: { maxTries: 1 } }).getProperties({ abortSignal });
+    await QueueServiceClient.fromConnectionString(cs, { retryOptions: { maxTries: 1 } }).getProperties({ abortSignal });
+    await TableServiceClient.fromConnectionString(cs, { allowInsecureConnection: true, retryOptions: { maxRetries: 0 } }).getProperties({ abortSignal });
+    return undefined;
+  } catch (error) {
+    return (error as Error).message.split('\n')[0].slice(0, 200);
+  }
 }

@@ -1,12 +1,16 @@
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { QueueClient } from '@azure/storage-queue';
 import { azuriteConnectionString } from '../../shared/store/storageClients.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeMessage } from '../../shared/runs/runQueues.js';
+import { ADMIN_ROLE, principalHeader } from '../../shared/auth/principal.js';
+import { MAX_BODY_BYTES } from '../../shared/http/requests.js';
+
+const signedIn = principalHeader('tester@example.com', [ADMIN_ROLE]);
 import { isListening, startAzurite, type AzuriteInstance } from '../../tools/azurite.js';
 import { ROOT, startRunnerProcess, waitFor, type RunnerProcess } from '../support/harness.js';
 
@@ -53,12 +57,25 @@ describe('the local runner', () => {
   });
 
   it('serves HTTP routes with parameters, optional parameters and the query', async () => {
-    const res = await fetch(`${runner.url}/things/42/parts?q=hello`, { method: 'POST', body: 'payload' });
+    const res = await fetch(`${runner.url}/things/42/parts?q=hello`, { method: 'POST', body: 'payload', headers: { 'x-ms-client-principal': signedIn } });
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ method: 'POST', params: { id: '42', part: '' }, q: 'hello', body: 'payload' });
     expect((await fetch(`${runner.url}/things/42/parts/7`)).status).toBe(200);
     expect((await fetch(`${runner.url}/things/42/parts/7`, { method: 'DELETE' })).status).toBe(405);
     expect((await fetch(`${runner.url}/nothing-here`)).status).toBe(404);
+  });
+
+  it('refuses a body before reading it: without a caller (as App Service Authentication does), or larger than the API takes', async () => {
+    const anonymous = await fetch(`${runner.url}/things/42/parts`, { method: 'POST', body: 'payload' });
+    expect(anonymous.status).toBe(401);
+    expect(((await anonymous.json()) as { error: { message: string } }).error.message).toBe('Sign in first: no client principal on the request');
+    const huge = await fetch(`${runner.url}/things/42/parts`, { method: 'POST', body: 'x'.repeat(MAX_BODY_BYTES + 1), headers: { 'x-ms-client-principal': signedIn } });
+    expect(huge.status).toBe(400);
+    expect(((await huge.json()) as { error: unknown }).error).toEqual({ code: 'PayloadTooLarge', message: `The body is larger than ${MAX_BODY_BYTES} bytes` });
+    // Without a declared length too (chunked), it stops reading at the limit.
+    const chunks = new ReadableStream({ start(c) { for (let i = 0; i < 100; i++) c.enqueue(new TextEncoder().encode('y'.repeat(1024))); c.close(); } });
+    const streamed = await fetch(`${runner.url}/things/42/parts`, { method: 'POST', body: chunks, duplex: 'half', headers: { 'x-ms-client-principal': signedIn } } as RequestInit);
+    expect(streamed.status).toBe(400);
   });
 
   it('decodes base64 JSON messages and deletes them after success', async () => {
@@ -128,7 +145,91 @@ describe('the local runner', () => {
   });
 });
 
+/** `npm start` in a child process; resolves with its exit code and output once it exits, or when `until` shows in its output. */
+async function npmStart(env: Record<string, string>, until?: RegExp): Promise<{ code: number | null; out: string; child: ReturnType<typeof spawn> }> {
+  const child = spawn('npm', ['start', '--silent'], {
+    cwd: ROOT,
+    env: { ...process.env, PORT: '0', LOCAL_SECRETS_DIR: mkdtempSync(join(tmpdir(), 'secrets-')), REFRESH_SCHEDULE: '0 0 0 1 1 *', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  return new Promise((resolve) => {
+    const collect = (c: Buffer) => {
+      out += c.toString();
+      if (until?.test(out)) resolve({ code: null, out, child });
+    };
+    child.stdout.on('data', collect);
+    child.stderr.on('data', collect);
+    child.once('exit', (code) => resolve({ code, out, child }));
+  });
+}
+
 describe('npm start', () => {
+  it('says what is wrong with a setting in one line, and leaves nothing running', async () => {
+    const ports = await freePorts(3);
+    const storage = azuriteConnectionString('127.0.0.1', { blob: ports[0], queue: ports[1], table: ports[2] });
+    for (const [env, line] of [
+      [{ SEGMENTS_CONTAINERS: 'ab' }, 'npm start: SEGMENTS_CONTAINERS: "ab" is not a valid container name'],
+      [{ WEBSITE_INSTANCE_ID: 'x' }, 'npm start: KEY_VAULT_URL is not set: the local development secret store is refused when running in Azure'],
+    ] as const) {
+      const { code, out } = await npmStart({ AzureWebJobsStorage: storage, ...env });
+      expect(code).toBe(1);
+      expect(out.trim()).toBe(line);
+      for (const p of ports) expect(await isListening(p)).toBe(false);
+    }
+  }, 60_000);
+
+  it('stops the Azurite it started when it cannot start itself (its port is taken)', async () => {
+    const [blob, queue, table] = await freePorts(3);
+    const taken = createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', () => r()));
+    try {
+      const port = (taken.address() as AddressInfo).port;
+      const { code, out } = await npmStart({ AzureWebJobsStorage: azuriteConnectionString('127.0.0.1', { blob, queue, table }), PORT: String(port) });
+      expect(code).toBe(1);
+      expect(out).toContain(`Embedded Azurite (in memory) on blob ${blob}`);
+      expect(out.trim().split('\n').at(-1)).toBe(`npm start: Port ${port} is in use: stop what holds it, or start with PORT=<another port>`);
+      for (const p of [blob, queue, table]) expect(await isListening(p)).toBe(false);
+    } finally {
+      await new Promise((r) => taken.close(r));
+    }
+  }, 60_000);
+
+  it('never adopts something on the storage ports that does not answer as storage', async () => {
+    const holders = await Promise.all([0, 1, 2].map(() => new Promise<Server>((resolve) => {
+      // Accepts connections and closes them: an orphan that died, or another program.
+      const s = createServer((socket) => socket.destroy());
+      s.listen(0, '127.0.0.1', () => resolve(s));
+    })));
+    try {
+      const [blob, queue, table] = holders.map((s) => (s.address() as AddressInfo).port);
+      const { code, out } = await npmStart({ AzureWebJobsStorage: azuriteConnectionString('127.0.0.1', { blob, queue, table }) });
+      expect(code).toBe(1);
+      expect(out.trim()).toMatch(new RegExp(`^npm start: Something holds the storage emulator's ports \\(127\\.0\\.0\\.1:${blob}, ${queue}, ${table}\\) but does not answer as Azure storage`));
+    } finally {
+      await Promise.all(holders.map((s) => new Promise((r) => s.close(r))));
+    }
+  }, 60_000);
+
+  it('leaves no Azurite behind when the runner is killed outright', async () => {
+    const ports = await freePorts(3);
+    const { child } = await npmStart({ AzureWebJobsStorage: azuriteConnectionString('127.0.0.1', { blob: ports[0], queue: ports[1], table: ports[2] }) }, /ready at/);
+    // npm → sh → node: the runner is a grandchild of the process this test started.
+    const processes = execFileSync('ps', ['-e', '-o', 'pid=,ppid=,args='], { encoding: 'utf8' }).trim().split('\n').map((l) => /^\s*(\d+)\s+(\d+)\s+(.*)$/.exec(l)!);
+    const family = new Set([child.pid!]);
+    for (let grew = true; grew; ) {
+      grew = false;
+      for (const [, pid, ppid] of processes) if (family.has(Number(ppid)) && !family.has(Number(pid))) family.add(Number(pid)), (grew = true);
+    }
+    const runner = processes.find(([, pid, , args]) => family.has(Number(pid)) && args.includes('localRunner/main.ts'))!;
+    process.kill(Number(runner[1]), 'SIGKILL');
+    await waitFor('the ports to be free', async () => {
+      for (const p of ports) if (await isListening(p)) return undefined;
+      return true;
+    }, 20_000, 200);
+    child.kill('SIGTERM');
+  }, 90_000);
+
   it('stops itself and its embedded Azurite on SIGTERM to npm, freeing their ports', async () => {
     const ports = await freePorts(3);
     const storage = azuriteConnectionString('127.0.0.1', { blob: ports[0], queue: ports[1], table: ports[2] });

@@ -1,4 +1,5 @@
 /** `npm run emulator`: the ActiveCampaign emulator on its own, for `npm start` sessions. */
+import { onParentGone } from '../parentWatch.js';
 import { EMULATOR_API_KEY, startActiveCampaignEmulator } from './server.js';
 
 const emulator = await startActiveCampaignEmulator({
@@ -12,9 +13,14 @@ console.log(`  API key:  ${EMULATOR_API_KEY}`);
 console.log(`  lists:    ${emulator.options.lists.map((l) => `${l.id} (${l.name})`).join(', ')}`);
 console.log(`  fields:   ${emulator.options.fields.map((f) => `${f.id} (${f.title}, ${f.type})`).join(', ')}`);
 console.log(`  contacts: GET ${emulator.url}/__emulator/contacts?listid=1`);
+let stopping = false;
 const stop = async () => {
+  if (stopping) return;
+  stopping = true;
+  // Connections are closed, not waited for: a keep-alive client must not hold the port.
   await emulator.close();
   process.exit(0);
 };
 process.on('SIGINT', () => void stop());
 process.on('SIGTERM', () => void stop());
+onParentGone(() => void stop());

@@ -4,10 +4,12 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { isListening, startAzurite, type AzuriteInstance } from '../azurite.js';
-import { DEVELOPMENT_STORAGE } from '../../shared/config.js';
+import { isListening, startAzurite, storageProblem, type AzuriteInstance } from '../azurite.js';
+import { ConfigurationError, DEVELOPMENT_STORAGE, readConfig } from '../../shared/config.js';
+import { createServices } from '../../shared/services.js';
 import { developmentStoragePorts } from '../../shared/store/storageClients.js';
 import { ensureConsoleBuilt } from '../buildConsole.js';
+import { onParentGone } from '../parentWatch.js';
 import { LocalRunner } from './runner.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
@@ -34,6 +36,34 @@ function parseArgs(argv: string[]): { functionsDir?: string; hostJsonPath?: stri
   return out;
 }
 
+/** A problem the person starting the runner fixes (a setting, a port): said in one line, no stack. */
+class StartupError extends Error {}
+
+let azurite: AzuriteInstance | undefined;
+
+/**
+ * The storage emulator on the development ports: one this runner starts (nothing listens there),
+ * or one already running that answers as Azure storage does on all three. Anything else is refused:
+ * adopting whatever holds the ports (an Azurite left by a crashed run, another program) would fail
+ * on the first request.
+ */
+async function developmentStorage(ports: { blob: number; queue: number; table: number }): Promise<void> {
+  const listening = await Promise.all([ports.blob, ports.queue, ports.table].map(isListening));
+  if (listening.every((l) => !l)) {
+    azurite = await startAzurite(ports);
+    console.log(`Embedded Azurite (in memory) on blob ${ports.blob}, queue ${ports.queue}, table ${ports.table}`);
+    return;
+  }
+  const problem = listening.every(Boolean) ? await storageProblem(process.env.AzureWebJobsStorage!) : 'only some of its ports are in use';
+  if (problem) {
+    throw new StartupError(
+      `Something holds the storage emulator's ports (127.0.0.1:${ports.blob}, ${ports.queue}, ${ports.table}) but does not answer as Azure storage (${problem}). ` +
+        'Stop it (an Azurite left by an earlier run?) and start again, or point AzureWebJobsStorage at a storage account.',
+    );
+  }
+  console.log(`Using the storage emulator that listens on blob ${ports.blob}, queue ${ports.queue}, table ${ports.table}`);
+}
+
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   applyLocalSettings();
@@ -44,19 +74,22 @@ async function main(): Promise<void> {
     console.log(JSON.stringify(registrations.map((r) => ({ name: r.name, bindings: r.bindings })), null, 2));
     return;
   }
-  let azurite: AzuriteInstance | undefined;
+  // Every setting is checked before anything starts: a bad one is one line, and nothing is left running.
+  createServices(readConfig(process.env));
   const ports = developmentStoragePorts(process.env.AzureWebJobsStorage);
-  if (ports && !(await isListening(ports.blob)) && !(await isListening(ports.queue)) && !(await isListening(ports.table))) {
-    azurite = await startAzurite(ports);
-    console.log(`Embedded Azurite (in memory) on blob ${ports.blob}, queue ${ports.queue}, table ${ports.table}`);
-  }
+  if (ports) await developmentStorage(ports);
   const lease = Number(process.env.LOCAL_RUNNER_MESSAGE_LEASE_SECONDS);
   // The console the runner serves is built from the current sources (only when they changed).
   if (!args.triggers || args.triggers.includes('http')) {
     if (await ensureConsoleBuilt()) console.log('Built the console into dist/console');
   }
   const runner = new LocalRunner({ port: Number(process.env.PORT ?? 7071), ...args, ...(lease > 0 ? { messageLeaseInMs: lease * 1000 } : {}) });
-  await runner.start();
+  try {
+    await runner.start();
+  } catch (error) {
+    if ((error as { code?: string }).code === 'EADDRINUSE') throw new StartupError(`Port ${process.env.PORT ?? 7071} is in use: stop what holds it, or start with PORT=<another port>`);
+    throw error;
+  }
   const where = runner.url ? `ready at ${runner.url}` : `ready (${(args.triggers ?? []).join(', ')} triggers only)`;
   console.log(`Local runner ${where} (this is not the Azure Functions host; see README)`);
   if (runner.rootUrl) console.log(`Console: ${runner.rootUrl}  (sign in with the development sign-in, as an administrator or a contributor)`);
@@ -72,15 +105,13 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
-  // `npm start` passes SIGTERM to the shell it started, which dies without passing it on: a runner
-  // whose parent is gone stops as if it had been signalled, so that it and its Azurite free their ports.
-  const parent = process.ppid;
-  setInterval(() => {
-    if (process.ppid !== parent) void stop('parent process gone');
-  }, 500).unref();
+  onParentGone(() => void stop('parent process gone'));
 }
 
-main().catch((error) => {
-  console.error(error);
+main().catch(async (error) => {
+  // Nothing this run started outlives it.
+  await azurite?.stop().catch(() => undefined);
+  if (error instanceof StartupError || error instanceof ConfigurationError) console.error(`npm start: ${error.message}`);
+  else console.error(error);
   process.exit(1);
 });

@@ -13,7 +13,12 @@ import type { DequeuedMessageItem, QueueClient, QueueServiceClient } from '@azur
 import { CronExpressionParser } from 'cron-parser';
 import { installFunctionsCore, registrations, triggerOf, type Registration } from './functionsCore.js';
 import { applyDevSession, serveDevSignIn } from './devSignIn.js';
+import { MAX_BODY_BYTES } from '../../shared/http/requests.js';
 import { readQueueSettings, readRoutePrefix, type QueueSettings } from './hostSettings.js';
+
+/** Methods that carry no body; paths App Service Authentication leaves open (infra/main.bicep's excludedPaths). */
+const BODYLESS = new Set(['GET', 'HEAD', 'OPTIONS']);
+const OPEN_PATHS = new Set(['/api/health']);
 
 export interface LocalRunnerOptions {
   port?: number;
@@ -196,8 +201,25 @@ export class LocalRunner {
         ? send(405, { error: { code: 'MethodNotAllowed', message: `${req.method} is not allowed here` } })
         : send(404, { error: { code: 'NotFound', message: `No function serves ${url.pathname}` } });
     }
+    // As App Service Authentication and the host do in Azure, a body is refused before it is read:
+    // without a caller (only health is open) or larger than the API takes.
+    const refuse = (status: number, code: string, message: string) => {
+      res.setHeader('connection', 'close');
+      res.once('finish', () => req.destroy());
+      send(status, { error: { code, message } });
+    };
+    if (!BODYLESS.has(req.method ?? 'GET') && !req.headers['x-ms-client-principal'] && !OPEN_PATHS.has(url.pathname.toLowerCase())) {
+      return refuse(401, 'Unauthorized', 'Sign in first: no client principal on the request');
+    }
+    const tooLarge = () => refuse(400, 'PayloadTooLarge', `The body is larger than ${MAX_BODY_BYTES} bytes`);
+    if (Number(req.headers['content-length'] ?? 0) > MAX_BODY_BYTES) return tooLarge();
     const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
+    let received = 0;
+    for await (const chunk of req) {
+      received += (chunk as Buffer).length;
+      if (received > MAX_BODY_BYTES) return tooLarge();
+      chunks.push(chunk as Buffer);
+    }
     const params: Record<string, string> = {};
     try {
       match.r.params.forEach((name, i) => (params[name] = decodeURIComponent(match.m![i + 1] ?? '')));
