@@ -3,6 +3,7 @@ import { SecretClient } from '@azure/keyvault-secrets';
 import { DefaultAzureCredential } from '@azure/identity';
 import { config, type AppConfig } from './config.js';
 import { ActiveCampaignClient } from './activecampaign/client.js';
+import type { LookupFunction } from './activecampaign/hostname.js';
 import { TableRateBudget } from './activecampaign/rateBudget.js';
 import type { Connection } from './model.js';
 import { RunQueues } from './runs/runQueues.js';
@@ -43,6 +44,8 @@ export interface ServiceOverrides {
   secretClient?: SecretClient;
   log?: (message: string) => void;
   telemetry?: Telemetry;
+  /** How ActiveCampaign hostnames are resolved (tests resolve names to loopback with a fake). */
+  dnsLookup?: LookupFunction;
 }
 
 export class MissingApiKeyError extends Error {
@@ -89,6 +92,7 @@ export function createServices(cfg: AppConfig, overrides: ServiceOverrides = {})
         timeoutInMs: cfg.activeCampaignTimeoutInMs,
         budget: cfg.requestsPerSecond > 0 && cfg.bulkImportsPerMinute > 0 ? rateBudget.forAccount(connection.hostname) : undefined,
         log: overrides.log,
+        lookup: overrides.dnsLookup,
       });
     },
   };

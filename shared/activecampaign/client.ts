@@ -3,13 +3,14 @@ import got, { RequestError } from 'got';
 import {
   ActiveCampaignError,
   AuthenticationError,
+  InvalidHostnameError,
   NotFoundError,
   RateLimitError,
   TransientError,
   ValidationError,
   type ContactFailure,
 } from './errors.js';
-import { activeCampaignBaseUrl } from './hostname.js';
+import { activeCampaignBaseUrl, NON_PUBLIC_ADDRESS, publicOnlyLookup, type LookupFunction } from './hostname.js';
 import { parseRetryAfter } from './retryPolicy.js';
 
 /** A contact as the bulk importer spells it (snake_case, unlike contact/sync). */
@@ -57,6 +58,8 @@ export interface ActiveCampaignClientOptions {
   timeoutInMs?: number;
   budget?: RequestBudget;
   log?: (message: string) => void;
+  /** How hostnames are resolved (tests give a fake); every answer is kept to public addresses. */
+  lookup?: LookupFunction;
 }
 
 export interface OperationOptions {
@@ -115,12 +118,15 @@ export class ActiveCampaignClient {
   readonly hostname: string;
   readonly #apiKey: string;
   readonly #options: ActiveCampaignClientOptions;
+  /** Undefined for a listed loopback emulator (ACTIVECAMPAIGN_INSECURE_HOSTS), which is called as it is. */
+  readonly #lookup?: LookupFunction;
 
   constructor(hostname: string, apiKey: string, options: ActiveCampaignClientOptions = {}) {
     this.baseUrl = activeCampaignBaseUrl(hostname, options.insecureHosts);
     this.hostname = hostname.trim().toLowerCase();
     this.#apiKey = apiKey;
     this.#options = options;
+    this.#lookup = this.baseUrl.startsWith('https://') ? publicOnlyLookup(options.lookup) : undefined;
   }
 
   /** The user that owns the key; the cheapest call that proves a key is valid. */
@@ -274,10 +280,12 @@ export class ActiveCampaignClient {
         retry: { limit: 0 },
         timeout: { request: this.#options.timeoutInMs ?? 30_000 },
         signal: options.abortSignal,
+        ...(this.#lookup ? { dnsLookup: this.#lookup as never } : {}),
       });
     } catch (error) {
       this.#options.log?.(`ActiveCampaign ${what} request ${requestId} failed after ${Date.now() - started} ms: ${describe(error)}`);
       if (options.abortSignal?.aborted) throw error;
+      if ((error as { code?: unknown }).code === NON_PUBLIC_ADDRESS) throw new InvalidHostnameError((error as Error).message);
       // A connection never made sent nothing; a timeout or a reset after the request went out may have done it.
       const notSent = NOT_SENT_CODES.has(String((error as { code?: unknown }).code));
       throw new TransientError(`${what} on ${this.hostname} failed: ${describe(error)}`, undefined, undefined, { cause: error, mayHaveArrived: method === 'POST' && !notSent });

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { ActiveCampaignError, AuthenticationError, InvalidHostnameError, RateLimitError, TransientError } from '../activecampaign/errors.js';
 import { activeCampaignBaseUrl } from '../activecampaign/hostname.js';
 import { isAdmin, type Principal } from '../auth/principal.js';
+import { displayName } from '../displayName.js';
 import { ConflictError, InvalidRequestError, NotFoundError, UpstreamError } from '../errors.js';
 import type { Connection } from '../model.js';
 import { apiKeySecretName } from '../secrets/secretStore.js';
@@ -21,7 +22,7 @@ const hostname = z
 const apiKey = z.string().trim().min(1).max(500).regex(/^[\x21-\x7e]+$/, 'must be the key as ActiveCampaign shows it (letters and digits, no spaces or line breaks)').describe('The API key (ActiveCampaign: Settings → Developer → Key). Stored in Key Vault, never returned');
 
 export const createConnectionSchema = z.strictObject({
-  displayName: z.string().trim().min(1).max(200).describe('The name people see'),
+  displayName,
   hostname,
   apiKey,
   allowContributors: z.boolean().optional().describe('false (default): administrators only; true: contributors may create and run exports on it too'),
@@ -32,7 +33,7 @@ export const checkConnectionSchema = z.strictObject({ hostname, apiKey });
 
 export const updateConnectionSchema = z.strictObject({
   apiKey: apiKey.optional(),
-  displayName: z.string().trim().min(1).max(200).optional(),
+  displayName: displayName.optional(),
   allowContributors: z.boolean().optional(),
 });
 
@@ -129,7 +130,7 @@ export async function deleteConnection(deps: ConnectionDeps, principal: Principa
   const users = (await deps.exports.list()).filter((e) => e.connectionId === id);
   if (users.length > 0) {
     await deps.connections.update(id, (c) => ({ ...c, deleting: undefined }));
-    throw new ConflictError('ConnectionInUse', `Connection ${id} is in use by ${users.length} export(s): ${users.map((e) => e.displayName).join(', ')}. Delete them or move them to another connection first`, {
+    throw new ConflictError('ConnectionInUse', `Connection ${id} is in use by ${users.length} export(s): ${users.map((e) => e.displayName).join(', ')}. Move them to another connection (Edit → Connection, or PATCH connectionId) or delete them first`, {
       exports: users.map((e) => ({ id: e.id, displayName: e.displayName })),
     });
   }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { displayName } from '../displayName.js';
 import { DEFAULT_REMOVAL_GUARD_PERCENT } from '../sync/removalGuard.js';
 import { MAX_TAGS, tagProblem, VALUE_SEPARATOR } from '../sync/values.js';
 
@@ -51,7 +52,7 @@ export const mappingSchema = z
   .describe('Data matching: which source column fills which ActiveCampaign field. Column names match exactly, then ignoring case');
 
 const exportFields = {
-  displayName: z.string().trim().min(1).max(200).describe('The name people see'),
+  displayName,
   listId,
   source: sourceSchema,
   mapping: mappingSchema,
@@ -90,6 +91,7 @@ export const createExportSchema = z.strictObject({
 export const updateExportSchema = z
   .strictObject({
     displayName: exportFields.displayName.optional(),
+    connectionId: z.string().trim().min(1).max(100).optional().describe('Move the export to another connection (checked as on creation); another ActiveCampaign account starts afresh, as another list does'),
     listId: listId.optional(),
     source: sourceSchema.optional(),
     mapping: mappingSchema.optional(),

@@ -77,13 +77,29 @@ export async function createExport(deps: ExportDeps, principal: Principal, input
     createdBy: principal.name,
   };
   await deps.exports.create(exp);
-  // The connection may have been deleted while the checks ran: look again, and give way if so.
-  const still = await deps.connections.get(connection.id);
-  if (!still || still.deleting) {
+  if ((await connectionOutcome(deps, connection.id)) === 'deleted') {
     await deps.exports.delete(exp.id);
     throw new ConflictError('ConnectionDeleted', `Connection ${connection.id} was deleted while the export was being saved; nothing was saved`);
   }
   return exp;
+}
+
+/**
+ * Whether a connection an export was just written onto survives a delete that may be under way.
+ * deleteConnection marks the connection, then counts its exports: either it saw the export (and
+ * gives up, clearing the mark) or it did not (and deletes the connection). This waits until one of
+ * the two has happened, so that the export goes only when the connection really went.
+ */
+async function connectionOutcome(deps: Pick<AppServices, 'connections'>, connectionId: string): Promise<'alive' | 'deleted'> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const still = await deps.connections.get(connectionId);
+    if (!still) return 'deleted';
+    if (!still.deleting) return 'alive';
+    // A delete that died between its mark and its end leaves the mark: the connection counts as gone.
+    if (Date.now() > deadline) return 'deleted';
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
 
 /** How long an edit holds its export: its checks ask ActiveCampaign, and an HTTP answer must come within 230 s. */
@@ -107,13 +123,16 @@ export async function updateExport(deps: ExportDeps, principal: Principal, id: s
     throw error;
   }
   try {
-    const connection = await usableConnection(deps, principal, exp.connectionId);
+    // Another connection is checked as on creation: the caller may use it, its account has the list and fields.
+    const connection = await usableConnection(deps, principal, input.connectionId ?? exp.connectionId);
+    const before = await deps.connections.get(exp.connectionId);
     const draft = { ...exp, ...input, tags: input.tags ? [...new Set(input.tags)] : exp.tags };
     const checked = await checkExport(deps, connection, draft);
     if (!(await deps.runs.holdsEdit(id, editId))) throw new ConflictError('EditExpired', `Checking the edit of export ${id} took too long; nothing was saved. Try again`);
     const updated = await deps.exports.update(id, (current) => ({
       ...current,
       ...input,
+      connectionId: connection.id,
       source: checked.source,
       tags: draft.tags,
       fieldTypes: checked.fieldTypes,
@@ -121,10 +140,16 @@ export async function updateExport(deps: ExportDeps, principal: Principal, id: s
       updatedBy: principal.name,
     }));
     if (!updated) throw new NotFoundError(`Export ${id}`);
+    if (connection.id !== exp.connectionId && (await connectionOutcome(deps, connection.id)) === 'deleted') {
+      await deps.exports.update(id, (current) => ({ ...current, connectionId: exp.connectionId }));
+      throw new ConflictError('ConnectionDeleted', `Connection ${connection.id} was deleted while the export was being moved to it; the export stays on its connection`);
+    }
     // The state says who is on the old list. Kept, mirror mode would "unsubscribe" from the new list
     // contacts who were never on it (and leave them subscribed to the old one), and the removal guard
-    // would weigh the new list by the old one. Another list starts afresh; the old list is left as it is.
-    if (updated.listId !== exp.listId) await deps.exportState.delete(id);
+    // would weigh the new list by the old one. Another list, or another account, starts afresh; the
+    // old list is left as it is. A connection to the same account (a new key) keeps the state.
+    const otherAccount = before?.hostname !== connection.hostname;
+    if (updated.listId !== exp.listId || otherAccount) await deps.exportState.delete(id);
     return updated;
   } finally {
     await deps.runs.releaseEdit(id, editId);

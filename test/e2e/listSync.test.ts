@@ -138,6 +138,23 @@ describe('what marketers expect of a list sync', () => {
     expect(h.emulator.listMembers(1).filter((e) => e.startsWith('o'))).toEqual([]);
   });
 
+  it('moves an export to another connection, checked as on creation, so that the old connection can be deleted', async () => {
+    await uploadText(h.blobs, 'sync', 'moveconn.csv', 'email\nmc1@example.com\nmc2@example.com\n');
+    const old = (await api(runner.url, 'POST', '/connections', { displayName: 'Old key', hostname: h.emulator.hostname, apiKey: EMULATOR_API_KEY, dataPrivacyConsent: true })).body.id;
+    const exp = (await api(runner.url, 'POST', '/exports', { displayName: 'Moving', connectionId: old, listId: 1, source: { container: 'sync', path: 'moveconn.csv' }, mapping: { email: 'email' } })).body;
+    expect((await runToEnd(exp.id)).counts.upserted).toBe(2);
+    const inUse = await api(runner.url, 'DELETE', `/connections/${old}`);
+    expect(inUse.status).toBe(409);
+    expect(inUse.body.error.message).toMatch(/Move them to another connection \(Edit → Connection, or PATCH connectionId\) or delete them first/);
+    expect((await api(runner.url, 'PATCH', `/exports/${exp.id}`, { connectionId: 'a1b2c3d4-0000-4000-8000-000000000000' })).body.error.code).toBe('UnknownConnection');
+    const moved = await api(runner.url, 'PATCH', `/exports/${exp.id}`, { connectionId });
+    expect(moved.status).toBe(200);
+    expect(moved.body.connectionId).toBe(connectionId);
+    expect((await api(runner.url, 'DELETE', `/connections/${old}`)).status).toBe(204);
+    // The same account under another connection: the export's state stays, nothing is sent again.
+    expect((await runToEnd(exp.id)).counts).toMatchObject({ unchanged: 2, upserted: 0 });
+  });
+
   it('starts afresh on another list: mirror mode never unsubscribes from the new list contacts who were only on the old one', async () => {
     const everyone = Array.from({ length: 20 }, (_, i) => `m${i}@example.com`);
     await uploadText(h.blobs, 'sync', 'move.csv', ['email', ...everyone].join('\n'));

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readConfig } from '../../shared/config.js';
 import { createConnection, deleteConnection } from '../../shared/connections/connectionService.js';
 import { ConflictError } from '../../shared/errors.js';
-import { createExport, updateExport } from '../../shared/exports/exportService.js';
+import { createExport, deleteExport, updateExport } from '../../shared/exports/exportService.js';
 import { startManualRun } from '../../shared/exports/runService.js';
 import type { Export, SyncMode } from '../../shared/model.js';
 import { refreshExports } from '../../shared/runs/scheduledRefresh.js';
@@ -167,18 +167,40 @@ describe('safe to trust with a real list', () => {
     expect(after.counts).toMatchObject({ unchanged: 10, upserted: 0, rejected: 0 });
   });
 
-  it('never leaves an export on a deleted connection when both happen at once', async () => {
-    const extra = await connectToEmulator(h);
+  it('never leaves an export on a deleted connection when both happen at once, and refuses exactly one of the two, truthfully', async () => {
     await uploadText(h.blobs, 'safety', 'race/segment.csv', csv(emails('r', 0, 3)));
+    for (const offset of [0, 100, 250, 400, 550, 700, 850]) {
+      const extra = await connectToEmulator(h);
+      h.emulator.faults = { delayInMs: 400 };
+      const [created, deleted] = await Promise.allSettled([
+        createExport(h.svc, adminCaller, { displayName: `race ${offset}`, connectionId: extra, listId: 101, source: { container: 'safety', path: 'race/segment.csv' }, mapping: { email: 'email' } }),
+        new Promise((r) => setTimeout(r, offset)).then(() => deleteConnection(h.svc, adminCaller, extra)),
+      ]);
+      h.emulator.faults = {};
+      // Both refused would say a live connection "was deleted" (or an empty one "is in use").
+      expect([created.status, deleted.status].filter((s) => s === 'rejected'), `offset ${offset}`).toHaveLength(1);
+      const alive = (await h.svc.connections.get(extra)) !== undefined;
+      if (created.status === 'rejected') expect(alive, `offset ${offset}: ${created.reason}`).toBe(false);
+      else expect((deleted as PromiseRejectedResult).reason.code).toBe('ConnectionInUse');
+      const connections = new Set((await h.svc.connections.list()).map((c) => c.id));
+      for (const e of await h.svc.exports.list()) expect(connections.has(e.connectionId), `export ${e.displayName} on a deleted connection`).toBe(true);
+      if (created.status === 'fulfilled') await deleteExport(h.svc, adminCaller, created.value.id);
+    }
+    // The export is written while the delete, which has marked the connection, is still counting its
+    // exports (slowly here): the export is kept, the delete refused (both used to be refused).
+    const extra = await connectToEmulator(h);
+    const slowCount = new Proxy(h.svc.exports, {
+      get: (target, key) => (key === 'list' ? async () => (await new Promise((r) => setTimeout(r, 1_500)), target.list()) : Reflect.get(target, key, target)),
+    });
     h.emulator.faults = { delayInMs: 400 };
     const [created, deleted] = await Promise.allSettled([
-      createExport(h.svc, adminCaller, { displayName: 'race', connectionId: extra, listId: 101, source: { container: 'safety', path: 'race/segment.csv' }, mapping: { email: 'email' } }),
-      new Promise((r) => setTimeout(r, 100)).then(() => deleteConnection(h.svc, adminCaller, extra)),
+      createExport(h.svc, adminCaller, { displayName: 'race counted', connectionId: extra, listId: 101, source: { container: 'safety', path: 'race/segment.csv' }, mapping: { email: 'email' } }),
+      new Promise((r) => setTimeout(r, 100)).then(() => deleteConnection({ ...h.svc, exports: slowCount }, adminCaller, extra)),
     ]);
     h.emulator.faults = {};
-    expect([created.status, deleted.status]).toContain('rejected');
-    const connections = new Set((await h.svc.connections.list()).map((c) => c.id));
-    for (const e of await h.svc.exports.list()) expect(connections.has(e.connectionId), `export ${e.displayName} on a deleted connection`).toBe(true);
+    expect(created.status).toBe('fulfilled');
+    expect((deleted as PromiseRejectedResult).reason.code).toBe('ConnectionInUse');
+    expect(await h.svc.connections.get(extra)).toMatchObject({ id: extra });
   });
 
   it('reads only the containers SEGMENTS_CONTAINERS names, and never the app\'s own through a model.json', async () => {
