@@ -9,7 +9,7 @@ export async function serveConsole(request: HttpRequest): Promise<HttpResponseIn
   const path = new URL(request.url).pathname;
   // A route of the API that does not exist answers like the API does.
   if (path === '/api' || path.startsWith('/api/')) return withApiHeaders(errorResponse(new NotFoundError(`The route ${path}`)));
-  return consoleFile(path);
+  return consoleFile(path, undefined, request.headers.get('accept-encoding') ?? '');
 }
 
 app.http('console', { methods: ['GET'], route: '{*path}', authLevel: 'anonymous', handler: serveConsole });

@@ -55,7 +55,9 @@ export function App() {
       <main className={styles.center}>
         <h1>Segment export to ActiveCampaign</h1>
         <Text as="p">Sign in to set up and watch the exports of your segments into ActiveCampaign lists.</Text>
-        <Link href="/.auth/login/aad?post_login_redirect_uri=/">Sign in</Link>
+        <p>
+          <Link href="/.auth/login/aad?post_login_redirect_uri=/">Sign in</Link>
+        </p>
       </main>
     );
   }
@@ -66,7 +68,9 @@ export function App() {
         <Text as="p">
           You are signed in as {me.name}, but you have no role in this app. Ask an administrator to assign you the Exports.Admin or Exports.Contributor role of its app registration.
         </Text>
-        <Link href="/.auth/logout">Sign out</Link>
+        <p>
+          <Link href="/.auth/logout">Sign out</Link>
+        </p>
       </main>
     );
   }
@@ -78,7 +82,7 @@ export function App() {
   else if (id === 'new') page = <ExportForm me={me} />;
   else if (id && action === 'edit') page = <ExportForm me={me} exportId={id} />;
   else if (id) page = <ExportPage me={me} exportId={id} />;
-  else page = <ExportsPage me={me} />;
+  else page = <ExportsPage />;
 
   return (
     <>

@@ -1,11 +1,17 @@
 /**
  * The console's only way to the app: the public HTTP API under /api. State-changing calls send
  * JSON (the API refuses anything else, so no other site can use the session). The API's messages
- * name the field they concern ("listId: …"); `ApiFailure.field` carries that name.
+ * name the field they concern ("listId: …"); `ApiFailure.field` carries that name. Request bodies
+ * are typed from the schemas the server validates with, so a renamed field fails the build.
  */
+import type { CreateExportBody, StartRunBody, UpdateExportBody } from '../../shared/exports/exportSchema';
 import type { Connection, Export, RefreshOutlook, Run, RunCounts } from '../../shared/model';
+import { TERMINAL_STATUSES } from '../../shared/model';
 
-export type { Connection, Export, RefreshOutlook, Run, RunCounts };
+export type { Connection, CreateExportBody, Export, RefreshOutlook, Run, RunCounts, StartRunBody, UpdateExportBody };
+
+/** Whether a run has ended (the server's own set of terminal statuses). */
+export const isTerminal = (run: Pick<Run, 'status'>) => TERMINAL_STATUSES.has(run.status);
 
 export interface Me {
   name: string;
@@ -32,6 +38,7 @@ export interface Preview {
   rows: Record<string, string>[];
   problem?: string;
   ready: boolean;
+  retryAfterSeconds?: number;
 }
 
 export class ApiFailure extends Error {
@@ -96,10 +103,10 @@ export const api = {
   preview: (source: { container: string; path: string; table?: string }) => call<Preview>('POST', '/sources/preview', source),
   exports: () => call<{ value: Export[] }>('GET', '/exports').then((r) => r.value),
   getExport: (id: string) => call<Export & { refresh?: RefreshOutlook }>('GET', `/exports/${id}`),
-  createExport: (body: Record<string, unknown>) => call<Export>('POST', '/exports', body),
-  updateExport: (id: string, body: Record<string, unknown>) => call<Export>('PATCH', `/exports/${id}`, body),
+  createExport: (body: CreateExportBody) => call<Export>('POST', '/exports', body),
+  updateExport: (id: string, body: UpdateExportBody) => call<Export>('PATCH', `/exports/${id}`, body),
   deleteExport: (id: string) => call<void>('DELETE', `/exports/${id}`),
-  startRun: (id: string, body: { dryRun?: boolean; fullSync?: boolean; confirmRemovals?: boolean }) => call<{ runId: string; status: string }>('POST', `/exports/${id}/runs`, body),
+  startRun: (id: string, body: StartRunBody) => call<{ runId: string; status: string }>('POST', `/exports/${id}/runs`, body),
   runs: (id: string, page: { top?: number; continuationToken?: string } = {}) => {
     const query = new URLSearchParams();
     if (page.top) query.set('top', String(page.top));
@@ -111,8 +118,6 @@ export const api = {
   sample: (id: string, runId: string) => call<{ contacts: unknown[]; wouldUpsert: number; wouldUnsubscribe: number }>('GET', `/exports/${id}/runs/${runId}/sample`),
   rejectedRowsUrl: (id: string, runId: string) => `/api/exports/${id}/runs/${runId}/rejected`,
 };
-
-export const TERMINAL = new Set(['completed', 'completedWithErrors', 'failed', 'cancelled']);
 
 /** Plain words for a failure that is not an ApiFailure (the network, the browser). */
 export function describeError(error: unknown): string {

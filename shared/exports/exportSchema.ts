@@ -134,3 +134,7 @@ export const previewSchema = z.strictObject({
 export type CreateExportInput = z.infer<typeof createExportSchema>;
 export type UpdateExportInput = z.infer<typeof updateExportSchema>;
 export type StartRunInput = z.infer<typeof startRunSchema>;
+/** The bodies as a client sends them (before the schemas' transforms): the console's request types. */
+export type CreateExportBody = z.input<typeof createExportSchema>;
+export type UpdateExportBody = z.input<typeof updateExportSchema>;
+export type StartRunBody = z.input<typeof startRunSchema>;

@@ -37,14 +37,40 @@ export function consoleDir(): string {
   return join(dir, 'dist', 'console');
 }
 
+/** The precompressed copy the browser takes (the build writes .br and .gz beside each text file). */
+function encodingFor(acceptEncoding: string): { suffix: string; encoding: string }[] {
+  const accepted = new Set(
+    acceptEncoding
+      .toLowerCase()
+      .split(',')
+      .map((part) => part.trim())
+      .filter((part) => !/;\s*q=0(\.0*)?$/.test(part))
+      .map((part) => part.split(';')[0].trim()),
+  );
+  return [
+    ...(accepted.has('br') ? [{ suffix: '.br', encoding: 'br' }] : []),
+    ...(accepted.has('gzip') ? [{ suffix: '.gz', encoding: 'gzip' }] : []),
+  ];
+}
+
 /** A console file for a request path: `/` is the page, `/assets/…` its hashed files; nothing outside the folder. */
-export async function consoleFile(path: string, root = consoleDir()): Promise<HttpResponseInit> {
+export async function consoleFile(path: string, root = consoleDir(), acceptEncoding = ''): Promise<HttpResponseInit> {
   const relative = path.replace(/^\/+/, '') || 'index.html';
   const file = resolve(root, relative);
-  if (!file.startsWith(root + sep)) return notFound();
-  let body: Buffer;
+  if (!file.startsWith(root + sep) || /\.(br|gz)$/.test(file)) return notFound();
+  let body: Buffer | undefined;
+  let encoding: string | undefined;
+  for (const candidate of encodingFor(acceptEncoding)) {
+    try {
+      body = await readFile(file + candidate.suffix);
+      encoding = candidate.encoding;
+      break;
+    } catch {
+      // Not precompressed (an image): the file as it is.
+    }
+  }
   try {
-    body = await readFile(file);
+    body ??= await readFile(file);
   } catch {
     if (relative === 'index.html') {
       return { status: 503, headers: { ...CONSOLE_SECURITY_HEADERS, 'content-type': 'text/plain; charset=utf-8' }, body: 'The console is not built: run `npm run build`.' };
@@ -59,6 +85,8 @@ export async function consoleFile(path: string, root = consoleDir()): Promise<Ht
       ...CONSOLE_SECURITY_HEADERS,
       'content-type': TYPES[extname(file)] ?? 'application/octet-stream',
       'cache-control': hashed ? 'public, max-age=31536000, immutable' : 'no-cache',
+      vary: 'accept-encoding',
+      ...(encoding ? { 'content-encoding': encoding } : {}),
     },
   };
 }

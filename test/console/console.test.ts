@@ -3,10 +3,11 @@
  * against the local runner, Azurite and the ActiveCampaign emulator, through the console only.
  */
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:http';
+import { createServer, get } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ADMIN_ROLE, principalHeader } from '../../shared/auth/principal.js';
 import { EMULATOR_API_KEY } from '../../tools/acEmulator/server.js';
 import { applyDevSession, serveDevSignIn } from '../../tools/localRunner/devSignIn.js';
 import { accessibilityViolations, launchBrowser, screenshot, signIn } from '../support/browser.js';
@@ -80,7 +81,25 @@ describe('the admin console in a browser', () => {
     expect(headers['content-security-policy']).toMatch(/frame-ancestors 'none'/);
     expect(headers['x-content-type-options']).toBe('nosniff');
     await expect.poll(() => page.getByRole('link', { name: 'Sign in' }).count()).toBe(1);
+    expect(await page.locator('main').innerText()).not.toContain('lists.Sign in');
     await checkAccessibility('signed out');
+    // The script is served compressed, and the page has an icon.
+    const script = /src="(\/assets\/[^"]+\.js)"/.exec(await (await fetch(root)).text())![1];
+    const plain = await fetch(`${root}${script.slice(1)}`, { headers: { 'accept-encoding': 'identity' } });
+    const compressed = await fetch(`${root}${script.slice(1)}`, { headers: { 'accept-encoding': 'gzip, br' } });
+    expect(compressed.headers.get('content-encoding')).toBe('br');
+    const plainText = await plain.text();
+    expect(await compressed.text()).toBe(plainText);
+    const raw = await new Promise<Buffer>((resolve, reject) => {
+      get(`${root}${script.slice(1)}`, { headers: { 'accept-encoding': 'br' } }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c)).on('end', () => resolve(Buffer.concat(chunks))).on('error', reject);
+      }).on('error', reject);
+    });
+    expect(raw.length).toBeLessThan(Buffer.byteLength(plainText) / 3);
+    const icon = await fetch(`${root}favicon.svg`);
+    expect(icon.status).toBe(200);
+    expect(icon.headers.get('content-type')).toBe('image/svg+xml');
   });
 
   it('lets an administrator add a connection: Save waits for "I agree", a wrong key is reported', async () => {
@@ -124,6 +143,13 @@ describe('the admin console in a browser', () => {
   it('adds a destination with the list picker and column pickers filled from a Preview of a CDM folder; saving does not run it', async () => {
     await page.getByRole('tab', { name: 'Exports' }).click();
     await page.getByRole('button', { name: 'Add destination' }).click();
+    // Saved empty: the first field that needs something has the focus, and its message names it.
+    await page.getByRole('button', { name: 'Save' }).click();
+    await expect.poll(() => page.evaluate('document.activeElement && document.activeElement.id')).toBe('export-displayName');
+    expect(await page.getByText('Enter a display name').count()).toBe(1);
+    expect(await page.getByText('Choose the column that holds the email address').count()).toBe(1);
+    expect(await page.getByText(/^The export was not saved: 5 fields need attention/).count()).toBe(1);
+    await checkAccessibility('add destination, saved empty');
     await page.getByLabel('Display name').fill('VIP customers → Newsletter');
     await page.getByRole('combobox', { name: 'Connection for export' }).click();
     await page.getByRole('option', { name: 'Main account' }).click();
@@ -134,6 +160,9 @@ describe('the admin console in a browser', () => {
     await page.getByRole('button', { name: 'Preview' }).click();
     await expect.poll(() => page.getByText('Recognised: Common Data Model folder (model.json).').count()).toBe(1);
     await expect.poll(() => page.getByRole('columnheader', { name: 'Email' }).count()).toBe(1);
+    // The preview's columns sit side by side, none over another.
+    const boxes = await page.getByRole('table', { name: 'First rows' }).getByRole('columnheader').evaluateAll((cells) => cells.map((c) => c.getBoundingClientRect()).map((r) => [r.left, r.right]));
+    for (let i = 1; i < boxes.length; i++) expect(boxes[i][0]).toBeGreaterThanOrEqual(boxes[i - 1][1] - 0.5);
     await page.getByRole('combobox', { name: 'Email' }).click();
     await page.getByRole('option', { name: 'Email', exact: true }).click();
     await page.getByRole('combobox', { name: 'First name' }).click();
@@ -161,6 +190,8 @@ describe('the admin console in a browser', () => {
     await expect.poll(() => page.getByRole('region', { name: 'Active run' }).count(), { timeout: 15_000 }).toBe(1);
     await checkAccessibility('export page during a run');
     await expect.poll(() => page.getByRole('region', { name: 'Active run' }).count(), { timeout: 60_000 }).toBe(0);
+    // Screen readers heard the end of the run.
+    await expect.poll(() => page.getByRole('status').textContent()).toMatch(/^Run completed with errors: read 600 · upserted 598/);
     const row = page.getByRole('row').filter({ hasText: 'Completed with errors' });
     await expect.poll(() => row.count()).toBe(1);
     expect(await row.textContent()).toContain(`read ${ROWS} · upserted ${ROWS - INVALID.length}`);
@@ -174,6 +205,25 @@ describe('the admin console in a browser', () => {
   });
 
   it('edits the export; its page then says what the next scheduled refresh will do', async () => {
+    // Edit, then Save without a change: nothing is sent, every stored value stays as it was.
+    const exportId = /#\/exports\/([^/?]+)/.exec(page.url())![1];
+    const admin = principalHeader('ada@example.com', [ADMIN_ROLE]);
+    const stored = async () => (await fetch(`${runner.url}/exports/${exportId}`, { headers: { 'x-ms-client-principal': admin } })).json();
+    await fetch(`${runner.url}/exports/${exportId}`, {
+      method: 'PATCH', headers: { 'x-ms-client-principal': admin, 'content-type': 'application/json' },
+      body: JSON.stringify({ tags: ['CI: VIP', 'Gold tier'], mapping: { email: 'Email', firstName: 'FirstName', lastName: 'LastName', fields: { '1': 'City' } } }),
+    });
+    const before = await stored();
+    await page.reload();
+    await page.getByRole('button', { name: 'Edit' }).click();
+    // The edit form names the list.
+    await expect.poll(() => page.getByRole('combobox', { name: 'ActiveCampaign list' }).inputValue(), { timeout: 15_000 }).toBe('Newsletter (ID 1)');
+    expect(await page.getByLabel('Tags for every contact').inputValue()).toBe('CI: VIP; Gold tier');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await expect.poll(() => page.getByText('Nothing was changed, so nothing was saved.').count(), { timeout: 15_000 }).toBe(1);
+    expect(await stored()).toEqual(before);
+    await fetch(`${runner.url}/exports/${exportId}`, { method: 'PATCH', headers: { 'x-ms-client-principal': admin, 'content-type': 'application/json' }, body: JSON.stringify({ tags: [] }) });
+    await page.reload();
     await page.getByRole('button', { name: 'Edit' }).click();
     await page.getByRole('radio', { name: /^Every scheduled refresh/ }).check();
     await page.getByRole('button', { name: 'Save' }).click();
@@ -189,6 +239,7 @@ describe('the admin console in a browser', () => {
     await page.getByRole('button', { name: 'Dry run' }).click();
     const dry = page.getByRole('row').filter({ hasText: '(dry run)' });
     await expect.poll(() => dry.filter({ hasText: /Completed/ }).count(), { timeout: 30_000 }).toBe(1);
+    expect(await dry.textContent()).toContain('would upsert 0 · would unsubscribe 0 · unchanged 598');
     await dry.getByRole('button', { name: 'View payload sample' }).click();
     await expect.poll(() => page.getByRole('dialog', { name: 'Payload sample' }).textContent()).toContain('"wouldUpsert": 0');
     await page.getByRole('dialog', { name: 'Payload sample' }).getByRole('button', { name: 'Close' }).click();
@@ -206,6 +257,49 @@ describe('the admin console in a browser', () => {
     await page.getByRole('button', { name: 'Delete' }).click();
     await page.getByRole('dialog', { name: 'Delete export' }).getByRole('button', { name: 'Delete' }).click();
     await expect.poll(() => page.getByText('No exports yet.').count(), { timeout: 15_000 }).toBe(1);
+  });
+
+  it('keeps a guard stop in view after a dry run, and confirms exactly its removals in a dialog that states them', async () => {
+    const admin = principalHeader('ada@example.com', [ADMIN_ROLE]);
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const call = async (method: string, path: string, body?: unknown): Promise<any> => {
+      const res = await fetch(`${runner.url}${path}`, { method, headers: { 'x-ms-client-principal': admin, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+      return res.status === 204 ? undefined : res.json();
+    };
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const runToEnd = async (exportId: string, body: object = {}): Promise<any> => {
+      const { runId } = await call('POST', `/exports/${exportId}/runs`, body);
+      return expect.poll(async () => (await call('GET', `/exports/${exportId}/runs/${runId}`)).finishedAt, { timeout: 30_000 }).toBeTruthy().then(() => call('GET', `/exports/${exportId}/runs/${runId}`));
+    };
+    await writeCdmSegment(h, 'CustomerInsights_demo/guard-destination', 200);
+    const main = (await call('GET', '/connections')).value.find((c: { displayName: string }) => c.displayName === 'Main account');
+    const exp = await call('POST', '/exports', {
+      displayName: 'Guarded mirror', connectionId: main.id, listId: 2, mode: 'mirror', schedule: 'manual',
+      source: { container: 'customerinsights', path: 'CustomerInsights_demo/guard-destination' }, mapping: { email: 'Email' },
+    });
+    await runToEnd(exp.id);
+    await writeCdmSegment(h, 'CustomerInsights_demo/guard-destination', 120);
+    const stopped = await runToEnd(exp.id);
+    expect(stopped.removals).toMatchObject({ unsubscribes: 80, lastSent: 200, exceeded: true });
+    await runToEnd(exp.id, { dryRun: true });
+
+    // The exports list shows the last real run's outcome, and that a dry run came since.
+    await page.goto(`${root}#/exports`);
+    await page.reload();
+    const listRow = page.getByRole('row').filter({ hasText: 'Guarded mirror' });
+    await expect.poll(() => listRow.textContent(), { timeout: 15_000 }).toContain('Failed · a dry run since');
+    expect(await listRow.textContent()).toContain('VIP customers (ID 2)');
+    await listRow.getByRole('link', { name: 'Guarded mirror' }).click();
+    await page.getByRole('button', { name: 'Run and confirm removals' }).click();
+    const dialog = page.getByRole('alertdialog', { name: 'Confirm removals' });
+    expect(await dialog.textContent()).toContain('Unsubscribe 80 contacts from VIP customers (ID 2)?');
+    expect(await dialog.textContent()).toContain('80 of the 200 contacts the export last sent (40.0%)');
+    await checkAccessibility('confirm removals');
+    await dialog.getByRole('button', { name: 'Unsubscribe 80 contacts' }).click();
+    const confirming = page.getByRole('row').filter({ hasText: '(confirming removals)' });
+    await expect.poll(() => confirming.filter({ hasText: 'Completed' }).count(), { timeout: 30_000 }).toBe(1);
+    expect(await confirming.textContent()).toContain('unsubscribed 80');
+    expect(await page.getByRole('button', { name: 'Run and confirm removals' }).count()).toBe(0);
   });
 
   it('shows a contributor only the shared connection, offers no admin action, and reports API errors next to the field', async () => {
@@ -240,7 +334,7 @@ describe('the admin console in a browser', () => {
   });
 
   it('has no serious or critical accessibility violation on any page', () => {
-    expect(Object.keys(violations).length).toBeGreaterThanOrEqual(7);
+    expect(Object.keys(violations).length).toBeGreaterThanOrEqual(9);
     expect(violations).toEqual(Object.fromEntries(Object.keys(violations).map((k) => [k, []])));
   });
 

@@ -12,7 +12,21 @@ export const useCommonStyles = makeStyles({
   grow: { flexGrow: 1, minWidth: '12rem' },
   table: { marginTop: tokens.spacingVerticalS },
   mono: { fontFamily: tokens.fontFamilyMonospace, fontSize: tokens.fontSizeBase200, whiteSpace: 'pre-wrap', overflowX: 'auto', maxHeight: '24rem' },
+  visuallyHidden: { position: 'absolute', width: '1px', height: '1px', margin: '-1px', padding: 0, overflow: 'hidden', clipPath: 'inset(50%)', whiteSpace: 'nowrap', border: 0 },
 });
+
+/**
+ * A polite live region: screen readers read out what it says (progress, a run's end) without
+ * moving focus. It stays in the page; only its text changes.
+ */
+export function LiveRegion({ message }: { message: string }) {
+  const styles = useCommonStyles();
+  return (
+    <div role="status" aria-live="polite" aria-atomic="true" className={styles.visuallyHidden}>
+      {message}
+    </div>
+  );
+}
 
 /** An error that belongs to no field, in plain words. */
 export function ErrorBar({ error, title }: { error: unknown; title?: string }) {

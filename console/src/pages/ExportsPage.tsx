@@ -1,33 +1,40 @@
 import { Button, Link, Spinner, Table, TableBody, TableCell, TableHeader, TableHeaderCell, TableRow, Text } from '@fluentui/react-components';
-import { useEffect, useState } from 'react';
-import { api, type Connection, type Export, type Me, type Run } from '../api';
+import { api, type AcList, type Export, type Run } from '../api';
 import { ErrorBar, InfoBar, StatusBadge, useCommonStyles } from '../components/common';
+import { lastRealRun, listLabel, useConnections, useLoaded } from '../hooks';
 import { navigate } from '../route';
+import { MODE_NAMES, SCHEDULE_NAMES } from './names';
 
-export const MODE_NAMES = { upsert: 'Upsert', mirror: 'Mirror' } as const;
-export const SCHEDULE_NAMES = { refresh: 'Every scheduled refresh', manual: 'On demand only' } as const;
+interface Row {
+  exp: Export;
+  lastReal?: Run;
+  /** A dry run newer than the last real run (it sent nothing: the outcome is the real run's). */
+  dryRunSince: boolean;
+  list: string;
+}
+
+/** The exports by name, each with its list, and the outcome of its last real run. */
+async function loadRows(): Promise<Row[]> {
+  const exports = (await api.exports()).sort((a, b) => a.displayName.localeCompare(b.displayName, undefined, { sensitivity: 'base' }));
+  const lists = new Map<string, Promise<AcList[] | undefined>>();
+  const listsOf = (connectionId: string) => {
+    if (!lists.has(connectionId)) lists.set(connectionId, api.lists(connectionId).catch(() => undefined));
+    return lists.get(connectionId)!;
+  };
+  return Promise.all(
+    exports.map(async (exp) => {
+      const [runs, accountLists] = await Promise.all([api.runs(exp.id, { top: 10 }), listsOf(exp.connectionId)]);
+      const lastReal = lastRealRun(runs.value);
+      return { exp, lastReal, dryRunSince: runs.value[0]?.dryRun === true, list: listLabel(exp.listId, accountLists) };
+    }),
+  );
+}
 
 /** Exports: each with its connection, list, schedule, mode and last run. */
-export function ExportsPage({ me: _me }: { me: Me }) {
+export function ExportsPage() {
   const styles = useCommonStyles();
-  const [exports, setExports] = useState<Export[]>();
-  const [connections, setConnections] = useState<Map<string, Connection>>(new Map());
-  const [lastRuns, setLastRuns] = useState<Map<string, Run | undefined>>(new Map());
-  const [error, setError] = useState<unknown>();
-
-  useEffect(() => {
-    void (async () => {
-      try {
-        const [list, conns] = await Promise.all([api.exports(), api.connections()]);
-        setExports(list);
-        setConnections(new Map(conns.map((c) => [c.id, c])));
-        const runs = await Promise.all(list.map(async (e) => [e.id, (await api.runs(e.id, { top: 1 })).value[0]] as const));
-        setLastRuns(new Map(runs));
-      } catch (e) {
-        setError(e);
-      }
-    })();
-  }, []);
+  const rows = useLoaded(loadRows, []);
+  const connections = useConnections();
 
   return (
     <section aria-labelledby="exports-title">
@@ -40,10 +47,10 @@ export function ExportsPage({ me: _me }: { me: Me }) {
           Add destination
         </Button>
       </div>
-      <ErrorBar error={error} />
-      {!exports ? (
+      <ErrorBar error={rows.error ?? connections.error} />
+      {!rows.value ? (
         <Spinner label="Loading exports…" />
-      ) : exports.length === 0 ? (
+      ) : rows.value.length === 0 ? (
         <InfoBar>No exports yet. Add a destination to send a segment to an ActiveCampaign list.</InfoBar>
       ) : (
         <Table aria-label="Exports" className={styles.table}>
@@ -58,16 +65,19 @@ export function ExportsPage({ me: _me }: { me: Me }) {
             </TableRow>
           </TableHeader>
           <TableBody>
-            {exports.map((e) => (
+            {rows.value.map(({ exp: e, lastReal, dryRunSince, list }) => (
               <TableRow key={e.id}>
                 <TableCell>
                   <Link href={`#/exports/${e.id}`}>{e.displayName}</Link>
                 </TableCell>
-                <TableCell>{connections.get(e.connectionId)?.displayName ?? e.connectionId}</TableCell>
-                <TableCell>{e.listId}</TableCell>
+                <TableCell>{connections.value?.get(e.connectionId)?.displayName ?? e.connectionId}</TableCell>
+                <TableCell>{list}</TableCell>
                 <TableCell>{SCHEDULE_NAMES[e.schedule]}</TableCell>
                 <TableCell>{MODE_NAMES[e.mode]}</TableCell>
-                <TableCell>{lastRuns.has(e.id) ? <StatusBadge status={lastRuns.get(e.id)?.status} /> : <Spinner size="tiny" aria-label="Loading the last run" />}</TableCell>
+                <TableCell>
+                  <StatusBadge status={lastReal?.status} />
+                  {dryRunSince ? <Text size={200}> · a dry run since</Text> : null}
+                </TableCell>
               </TableRow>
             ))}
           </TableBody>

@@ -1,0 +1,84 @@
+import { Button, Combobox, Dropdown, Field, Input, Option, Switch, Text } from '@fluentui/react-components';
+import { useCommonStyles } from '../../components/common';
+import { inputId, type Draft, type FormField } from './draft';
+import type { ExportFormState } from './useExportForm';
+
+type ColumnKey = 'email' | 'firstName' | 'lastName' | 'phone' | 'tagsColumn';
+
+/** Which column fills which ActiveCampaign field, custom fields, and the tags every contact gets. */
+export function MatchingSection({ form }: { form: ExportFormState }) {
+  const styles = useCommonStyles();
+  const { draft, set, errors, fields } = form;
+  const columns = form.preview.value?.columns ?? [];
+  const setAttribute = (i: number, patch: Partial<Draft['attributes'][number]>) => set({ attributes: draft.attributes.map((x, j) => (j === i ? { ...x, ...patch } : x)) });
+  const columnPicker = (label: string, key: ColumnKey, required = false, hint?: string) => (
+    <Field label={label} required={required} hint={hint} validationMessage={errors[key as FormField]}>
+      <Combobox
+        id={inputId(key)}
+        freeform
+        value={draft[key]}
+        selectedOptions={[draft[key]]}
+        onChange={(e) => set({ [key]: (e.target as HTMLInputElement).value })}
+        onOptionSelect={(_, d) => d.optionValue !== undefined && set({ [key]: d.optionValue })}
+      >
+        {columns.map((c) => (
+          <Option key={c}>{c}</Option>
+        ))}
+      </Combobox>
+    </Field>
+  );
+  return (
+    <>
+      <h2 className={styles.section}>Data matching</h2>
+      <Text className={styles.muted}>Which column fills which ActiveCampaign field. {columns.length ? 'The pickers offer the columns of the preview.' : 'Preview the source to pick columns from a list.'}</Text>
+      {columnPicker('Email', 'email', true)}
+      {columnPicker('First name', 'firstName')}
+      {columnPicker('Last name', 'lastName')}
+      {columnPicker('Phone', 'phone')}
+      {columnPicker('Tags column', 'tagsColumn', false, 'Optional: a column whose value holds tags (a JSON array of texts, or tags separated by ";")')}
+      <Field label="Custom fields" validationMessage={errors.fields}>
+        <div id={inputId('fields')} tabIndex={-1}>
+          {draft.attributes.map((a, i) => (
+            <div className={styles.row} key={i}>
+              <Field label={`Column ${i + 1}`} className={styles.grow}>
+                <Combobox
+                  freeform
+                  value={a.column}
+                  selectedOptions={[a.column]}
+                  onChange={(e) => setAttribute(i, { column: (e.target as HTMLInputElement).value })}
+                  onOptionSelect={(_, d) => d.optionValue !== undefined && setAttribute(i, { column: d.optionValue })}
+                >
+                  {columns.map((c) => (
+                    <Option key={c}>{c}</Option>
+                  ))}
+                </Combobox>
+              </Field>
+              <Field label={`ActiveCampaign field ${i + 1}`} className={styles.grow}>
+                <Dropdown
+                  placeholder="Choose a custom field"
+                  value={fields.find((f) => f.id === a.fieldId) ? `${fields.find((f) => f.id === a.fieldId)!.title} (ID ${a.fieldId})` : a.fieldId}
+                  selectedOptions={a.fieldId ? [a.fieldId] : []}
+                  onOptionSelect={(_, d) => setAttribute(i, { fieldId: d.optionValue ?? '' })}
+                >
+                  {fields.map((f) => (
+                    <Option key={f.id} value={f.id} text={`${f.title} (ID ${f.id})`}>
+                      {`${f.title} (ID ${f.id}, ${f.type})`}
+                    </Option>
+                  ))}
+                </Dropdown>
+              </Field>
+              <Button onClick={() => set({ attributes: draft.attributes.filter((_, j) => j !== i) })} aria-label={`Remove attribute ${i + 1}`}>
+                Remove
+              </Button>
+            </div>
+          ))}
+          <Button onClick={() => set({ attributes: [...draft.attributes, { column: '', fieldId: '' }] })}>Add attribute</Button>
+        </div>
+      </Field>
+      <Field label="Tags for every contact" hint='Separated by ";" (a tag cannot contain one). ActiveCampaign adds tags and never removes them.' validationMessage={errors.tags}>
+        <Input id={inputId('tags')} value={draft.tags} onChange={(_, d) => set({ tags: d.value })} />
+      </Field>
+      <Switch label="Run ActiveCampaign automations for imported contacts" checked={draft.runAutomations} onChange={(_, d) => set({ runAutomations: d.checked })} />
+    </>
+  );
+}
