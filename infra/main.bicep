@@ -1,6 +1,6 @@
-// Segment export to ActiveCampaign: everything the app needs in one resource group.
-// Plain resource declarations only (no registry modules), for `azd up` or `az deployment group create`.
-// NOTE: this file is checked as text by test/infra.test.ts; it was not compiled where it was written.
+// Segment export to ActiveCampaign: everything the app needs in one resource group, for `azd up` or
+// `az deployment group create`. Plain resource declarations and one local module (no registry modules:
+// they need registry access at deployment time). Compiled and linted by `npm test` (test/infra.test.ts).
 
 targetScope = 'resourceGroup'
 
@@ -9,21 +9,43 @@ targetScope = 'resourceGroup'
 @description('The azd environment name (AZURE_ENV_NAME): 1 to 64 letters, digits and - _ . ( ). Every resource name is derived from it.')
 param environmentName string
 
-// Flex Consumption is not offered everywhere: these are the regions of Microsoft's own Flex
-// Consumption azd templates. `az functionapp list-flexconsumption-locations` lists today's; add
-// yours here if it has Flex Consumption now.
+// Flex Consumption is not offered everywhere. These are the regions Microsoft's own Flex Consumption
+// azd template allows: Azure-Samples/functions-quickstart-typescript-azd, infra/main.bicep at commit
+// cba392291ff7 (2026-02-24), less eastus2euap (an early-access canary region). Azure adds regions:
+// `az functionapp list-flexconsumption-locations` lists today's; add yours here if it has Flex Consumption now.
 @metadata({ azd: { type: 'location' } })
 @allowed([
   'australiaeast'
+  'australiasoutheast'
+  'brazilsouth'
+  'canadacentral'
+  'centralindia'
+  'centralus'
   'eastasia'
   'eastus'
   'eastus2'
+  'francecentral'
+  'germanywestcentral'
+  'italynorth'
+  'japaneast'
+  'koreacentral'
+  'northcentralus'
   'northeurope'
+  'norwayeast'
+  'southafricanorth'
   'southcentralus'
   'southeastasia'
+  'southindia'
+  'spaincentral'
   'swedencentral'
+  'uaenorth'
   'uksouth'
+  'ukwest'
+  'westcentralus'
+  'westeurope'
+  'westus'
   'westus2'
+  'westus3'
 ])
 @description('Region of every resource (one with Flex Consumption).')
 param location string
@@ -34,8 +56,11 @@ param authClientId string
 @description('Tenant of that app registration.')
 param authTenantId string = subscription().tenantId
 
-@description('Optional: name of an existing storage account (in this resource group) where Customer Insights writes segment exports. Empty: segments are read from the app storage account.')
+@description('Optional: the existing storage account where Customer Insights writes segment exports, in any resource group of this subscription. The deployment only grants the app read access to it (a role assignment in that group); it never creates, changes or deletes the account. Empty: segments are read from the app storage account.')
 param segmentsStorageAccountName string = ''
+
+@description('The resource group of segmentsStorageAccountName. Keep the account out of the app\'s own group: `azd down` deletes that group and everything in it. Empty: this deployment\'s group.')
+param segmentsStorageResourceGroup string = ''
 
 @description('NCRONTAB schedule of the scheduled refresh.')
 param refreshSchedule string = '0 */15 * * * *'
@@ -78,6 +103,7 @@ var names = {
   logs: 'log-${take(baseName, 30)}-${suffix}'
   appInsights: 'appi-${take(baseName, 30)}-${suffix}'
   actionGroup: 'ag-${take(baseName, 30)}-${suffix}'
+  identity: 'id-${take(baseName, 30)}-${suffix}'
   actionGroupShort: take('seg${baseName}', 12)
 }
 var deploymentContainer = 'app-package'
@@ -90,6 +116,14 @@ var roles = {
   storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
   keyVaultSecretsOfficer: 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
+}
+
+// The app's identity, created first: its role assignments exist before the Function App does, so
+// that the first deployment of the package (which reads the deployment container with it) does not
+// wait on a system-assigned identity born in the same deployment.
+resource identity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
+  name: names.identity
+  location: location
 }
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
@@ -116,16 +150,14 @@ resource packageContainer 'Microsoft.Storage/storageAccounts/blobServices/contai
   name: deploymentContainer
 }
 
-resource segmentsStorage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = if (!empty(segmentsStorageAccountName)) {
-  name: empty(segmentsStorageAccountName) ? names.storage : segmentsStorageAccountName
-}
-
 resource logs 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
   name: names.logs
   location: location
   properties: {
     sku: { name: 'PerGB2018' }
     retentionInDays: 30
+    // Queries and ingestion through Entra ID only (Application Insights below has local auth off too).
+    features: { disableLocalAuth: true }
   }
 }
 
@@ -168,7 +200,9 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
   location: location
   kind: 'functionapp,linux'
   tags: { 'azd-service-name': 'api' }
-  identity: { type: 'SystemAssigned' }
+  identity: { type: 'UserAssigned', userAssignedIdentities: { '${identity.id}': {} } }
+  // The package goes to this container with the identity's role: both exist before the app does.
+  dependsOn: [ packageContainer, blobOwner ]
   properties: {
     serverFarmId: plan.id
     httpsOnly: true
@@ -177,7 +211,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         storage: {
           type: 'blobContainer'
           value: '${storage.properties.primaryEndpoints.blob}${deploymentContainer}'
-          authentication: { type: 'SystemAssignedIdentity' }
+          authentication: { type: 'UserAssignedIdentity', userAssignedIdentityResourceId: identity.id }
         }
       }
       scaleAndConcurrency: {
@@ -194,7 +228,10 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         { name: 'AzureWebJobsStorage__queueServiceUri', value: storage.properties.primaryEndpoints.queue }
         { name: 'AzureWebJobsStorage__tableServiceUri', value: storage.properties.primaryEndpoints.table }
         { name: 'AzureWebJobsStorage__credential', value: 'managedidentity' }
-        { name: 'SEGMENTS_STORAGE', value: empty(segmentsStorageAccountName) ? storage.properties.primaryEndpoints.blob : segmentsStorage.properties.primaryEndpoints.blob }
+        { name: 'AzureWebJobsStorage__clientId', value: identity.properties.clientId }
+        // The app's own clients (storage, Key Vault, Application Insights) take the same identity.
+        { name: 'AZURE_CLIENT_ID', value: identity.properties.clientId }
+        { name: 'SEGMENTS_STORAGE', value: empty(segmentsStorageAccountName) ? storage.properties.primaryEndpoints.blob : 'https://${segmentsStorageAccountName}.blob.${environment().suffixes.storage}/' }
         { name: 'KEY_VAULT_URL', value: vault.properties.vaultUri }
         { name: 'REFRESH_SCHEDULE', value: refreshSchedule }
         { name: 'ACTIVECAMPAIGN_REQUESTS_PER_SECOND', value: string(requestsPerSecond) }
@@ -208,7 +245,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         { name: 'PLANNER_EMAILS_PER_PASS', value: '4000000' }
         { name: 'RUN_RETENTION_DAYS', value: string(runRetentionDays) }
         { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: appInsights.properties.ConnectionString }
-        { name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING', value: 'Authorization=AAD' }
+        { name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING', value: 'ClientId=${identity.properties.clientId};Authorization=AAD' }
       ]
     }
   }
@@ -245,11 +282,8 @@ resource auth 'Microsoft.Web/sites/config@2024-04-01' = {
   }
 }
 
-// Role assignment names are derived from the resources' ids, which ARM needs before the identity
-// exists (a principal id cannot be part of a name). Deleting the Function App alone and recreating it
-// in the same group would reuse the names with a new principal, which ARM refuses: delete the app's
-// role assignments with it (or run `azd down`), as the README says.
-// Least privilege for the app's system-assigned identity:
+// Role assignment names are derived from the scope's and the identity's ids.
+// Least privilege for the app's identity:
 // - Storage Blob Data Owner on its own account: the Functions host takes blob leases, the app writes
 //   run files and deployment reads the package (Contributor lacks the lease/ownership operations the host needs).
 // - Storage Queue Data Contributor: queue triggers and the app's sends.
@@ -259,9 +293,9 @@ resource auth 'Microsoft.Web/sites/config@2024-04-01' = {
 // - Storage Blob Data Reader on the Customer Insights account (optional): read segments, nothing else.
 resource blobOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   scope: storage
-  name: guid(storage.id, functionApp.id, roles.storageBlobDataOwner)
+  name: guid(storage.id, identity.id, roles.storageBlobDataOwner)
   properties: {
-    principalId: functionApp.identity.principalId
+    principalId: identity.properties.principalId
     principalType: 'ServicePrincipal'
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataOwner)
   }
@@ -269,9 +303,9 @@ resource blobOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
 
 resource queueContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   scope: storage
-  name: guid(storage.id, functionApp.id, roles.storageQueueDataContributor)
+  name: guid(storage.id, identity.id, roles.storageQueueDataContributor)
   properties: {
-    principalId: functionApp.identity.principalId
+    principalId: identity.properties.principalId
     principalType: 'ServicePrincipal'
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageQueueDataContributor)
   }
@@ -279,9 +313,9 @@ resource queueContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' =
 
 resource tableContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   scope: storage
-  name: guid(storage.id, functionApp.id, roles.storageTableDataContributor)
+  name: guid(storage.id, identity.id, roles.storageTableDataContributor)
   properties: {
-    principalId: functionApp.identity.principalId
+    principalId: identity.properties.principalId
     principalType: 'ServicePrincipal'
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageTableDataContributor)
   }
@@ -289,9 +323,9 @@ resource tableContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' =
 
 resource secretsOfficer 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   scope: vault
-  name: guid(vault.id, functionApp.id, roles.keyVaultSecretsOfficer)
+  name: guid(vault.id, identity.id, roles.keyVaultSecretsOfficer)
   properties: {
-    principalId: functionApp.identity.principalId
+    principalId: identity.properties.principalId
     principalType: 'ServicePrincipal'
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.keyVaultSecretsOfficer)
   }
@@ -299,21 +333,23 @@ resource secretsOfficer 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
 
 resource metricsPublisher 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   scope: appInsights
-  name: guid(appInsights.id, functionApp.id, roles.monitoringMetricsPublisher)
+  name: guid(appInsights.id, identity.id, roles.monitoringMetricsPublisher)
   properties: {
-    principalId: functionApp.identity.principalId
+    principalId: identity.properties.principalId
     principalType: 'ServicePrincipal'
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.monitoringMetricsPublisher)
   }
 }
 
-resource segmentsReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(segmentsStorageAccountName)) {
-  scope: segmentsStorage
-  name: guid(segmentsStorageAccountName, functionApp.id, roles.storageBlobDataReader)
-  properties: {
-    principalId: functionApp.identity.principalId
-    principalType: 'ServicePrincipal'
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataReader)
+// Read access to the Customer Insights account, granted in its own resource group. Only a role
+// assignment is deployed there: the account itself is never created, changed or deleted.
+module segmentsReader 'modules/segmentsReader.bicep' = if (!empty(segmentsStorageAccountName)) {
+  name: 'segments-reader-${suffix}'
+  scope: resourceGroup(empty(segmentsStorageResourceGroup) ? resourceGroup().name : segmentsStorageResourceGroup)
+  params: {
+    accountName: segmentsStorageAccountName
+    principalId: identity.properties.principalId
+    roleDefinitionId: roles.storageBlobDataReader
   }
 }
 

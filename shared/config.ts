@@ -28,6 +28,9 @@ export const PLATFORM_SETTINGS = [
   'APPLICATIONINSIGHTS_CONNECTION_STRING',
   'APPLICATIONINSIGHTS_AUTHENTICATION_STRING',
   'AzureWebJobsStorage__credential',
+  'AzureWebJobsStorage__clientId',
+  // The app's identity (user-assigned): the Azure SDK's DefaultAzureCredential reads it.
+  'AZURE_CLIENT_ID',
 ] as const;
 
 export const DEVELOPMENT_STORAGE = 'UseDevelopmentStorage=true';

@@ -92,7 +92,8 @@ describe('what marketers expect of a list sync', () => {
     // Validated as on creation.
     expect((await api(runner.url, 'PATCH', `/exports/${exp.id}`, { listId: 99 })).body.error.message).toMatch(/list 99 does not exist/);
     expect((await api(runner.url, 'PATCH', `/exports/${exp.id}`, { mapping: { email: 'email', fields: { '4': 'nope' } } })).body.error.message).toMatch(/no field 4 column "nope"/);
-    expect((await api(runner.url, 'PATCH', `/exports/${exp.id}`, { connectionId })).status).toBe(400);
+    expect((await api(runner.url, 'PATCH', `/exports/${exp.id}`, { connectionId: 'not-a-connection' })).body.error.code).toBe('UnknownConnection');
+    expect((await api(runner.url, 'PATCH', `/exports/${exp.id}`, { unknownSetting: 1 })).status).toBe(400);
     // Another column for the field: only the contacts whose mapped value changed are sent.
     const remapped = await api(runner.url, 'PATCH', `/exports/${exp.id}`, { mapping: { email: 'email', fields: { '4': 'town' } } });
     expect(remapped.body).toMatchObject({ mapping: { fields: { '4': 'town' } }, updatedBy: 'admin@example.com' });

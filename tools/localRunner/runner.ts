@@ -16,6 +16,23 @@ import { applyDevSession, serveDevSignIn } from './devSignIn.js';
 import { MAX_BODY_BYTES } from '../../shared/http/requests.js';
 import { readQueueSettings, readRoutePrefix, type QueueSettings } from './hostSettings.js';
 
+/** A body of at most `limit` bytes, or undefined past it (the rest is read and dropped, never kept). */
+function readCapped(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let received = 0;
+    req.on('data', (chunk: Buffer) => {
+      received += chunk.length;
+      if (received <= limit) chunks.push(chunk);
+      // A sender that does not stop is cut off.
+      else if (received > 16 * limit) req.destroy();
+    });
+    req.once('end', () => resolve(received > limit ? undefined : Buffer.concat(chunks)));
+    req.once('error', reject);
+    req.once('close', () => received > limit && resolve(undefined));
+  });
+}
+
 /** Methods that carry no body; paths App Service Authentication leaves open (infra/main.bicep's excludedPaths). */
 const BODYLESS = new Set(['GET', 'HEAD', 'OPTIONS']);
 const OPEN_PATHS = new Set(['/api/health']);
@@ -203,9 +220,9 @@ export class LocalRunner {
     }
     // As App Service Authentication and the host do in Azure, a body is refused before it is read:
     // without a caller (only health is open) or larger than the API takes.
+    // (Node discards what is left of a request whose answer ended; the connection then closes.)
     const refuse = (status: number, code: string, message: string) => {
       res.setHeader('connection', 'close');
-      res.once('finish', () => req.destroy());
       send(status, { error: { code, message } });
     };
     if (!BODYLESS.has(req.method ?? 'GET') && !req.headers['x-ms-client-principal'] && !OPEN_PATHS.has(url.pathname.toLowerCase())) {
@@ -213,13 +230,9 @@ export class LocalRunner {
     }
     const tooLarge = () => refuse(400, 'PayloadTooLarge', `The body is larger than ${MAX_BODY_BYTES} bytes`);
     if (Number(req.headers['content-length'] ?? 0) > MAX_BODY_BYTES) return tooLarge();
-    const chunks: Buffer[] = [];
-    let received = 0;
-    for await (const chunk of req) {
-      received += (chunk as Buffer).length;
-      if (received > MAX_BODY_BYTES) return tooLarge();
-      chunks.push(chunk as Buffer);
-    }
+    const body = await readCapped(req, MAX_BODY_BYTES);
+    if (body === undefined) return tooLarge();
+    const chunks = body.length ? [body] : [];
     const params: Record<string, string> = {};
     try {
       match.r.params.forEach((name, i) => (params[name] = decodeURIComponent(match.m![i + 1] ?? '')));
