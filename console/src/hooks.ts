@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useState } from 'react';
+import { useCallback, useEffect, useRef, useState } from 'react';
 import { api, isTerminal, type AcList, type Connection, type Export, type RefreshOutlook, type Run } from './api';
 
 /** Something the page loads from the API: its value, or the error that stopped it. */
@@ -10,11 +10,15 @@ export interface Loaded<T> {
 
 export function useLoaded<T>(load: () => Promise<T>, deps: unknown[]): Loaded<T> {
   const [state, setState] = useState<{ value?: T; error?: unknown }>({});
+  // Only the newest load applies: an older answer that arrives late must not overwrite a newer one.
+  const newest = useRef(0);
   const reload = useCallback(async () => {
+    const call = ++newest.current;
     try {
-      setState({ value: await load() });
+      const value = await load();
+      if (call === newest.current) setState({ value });
     } catch (error) {
-      setState((s) => ({ ...s, error }));
+      if (call === newest.current) setState((s) => ({ ...s, error }));
     }
   }, deps);
   useEffect(() => void reload(), [reload]);

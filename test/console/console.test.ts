@@ -16,6 +16,15 @@ import { startHarness, startRunnerProcess, uploadText, type Harness, type Runner
 const ROWS = 600;
 const INVALID = ['not-an-email', 'also@bad'];
 
+/**
+ * Picks a radio and waits until it shows as picked: the console's radios are controlled, so the
+ * page shows the choice once React has rendered it (a busy machine can take a moment).
+ */
+async function choose(radio: ReturnType<Page['getByRole']>): Promise<void> {
+  await radio.click();
+  await expect.poll(() => radio.isChecked()).toBe(true);
+}
+
 /** A Customer Insights export destination: model.json and two headerless partitions. */
 async function writeCdmSegment(h: Harness, folder: string, rows: number, invalid: string[] = []): Promise<void> {
   const lines = Array.from({ length: rows }, (_, i) => `${i},${invalid[i] ?? `vip${i}@example.com`},Given${i},Family${i},${['Oslo', 'Lima', 'Osaka'][i % 3]}`);
@@ -65,7 +74,8 @@ describe('the admin console in a browser', () => {
     await writeCdmSegment(h, 'CustomerInsights_demo/vip-destination', ROWS, INVALID);
     await writeCdmSegment(h, 'CustomerInsights_demo/big-destination', 5_000);
     browser = await launchBrowser();
-    page = await (await browser.newContext({ acceptDownloads: true, viewport: { width: 1280, height: 900 } })).newPage();
+    // Reduced motion: the accessibility checks measure what the page settles on, not a dialog fading in.
+    page = await (await browser.newContext({ acceptDownloads: true, viewport: { width: 1280, height: 900 }, reducedMotion: 'reduce' })).newPage();
   }, 120_000);
 
   afterAll(async () => {
@@ -174,7 +184,7 @@ describe('the admin console in a browser', () => {
     await page.getByRole('option', { name: 'City' }).click();
     await page.getByRole('combobox', { name: 'ActiveCampaign field 1' }).click();
     await page.getByRole('option', { name: /^City \(ID 1/ }).click();
-    await page.getByRole('radio', { name: /^On demand only/ }).check();
+    await choose(page.getByRole('radio', { name: /^On demand only/ }));
     await screenshot(page, 'add-destination');
     await checkAccessibility('add destination');
     await page.getByRole('button', { name: 'Save' }).click();
@@ -225,12 +235,12 @@ describe('the admin console in a browser', () => {
     await fetch(`${runner.url}/exports/${exportId}`, { method: 'PATCH', headers: { 'x-ms-client-principal': admin, 'content-type': 'application/json' }, body: JSON.stringify({ tags: [] }) });
     await page.reload();
     await page.getByRole('button', { name: 'Edit' }).click();
-    await page.getByRole('radio', { name: /^Every scheduled refresh/ }).check();
+    await choose(page.getByRole('radio', { name: /^Every scheduled refresh/ }));
     await page.getByRole('button', { name: 'Save' }).click();
     // Edited since its last run: the next tick applies the edit, on the same snapshot.
     await expect.poll(() => page.getByText(/^Every scheduled refresh · next check .+: starts a run$/).count(), { timeout: 15_000 }).toBe(1);
     await page.getByRole('button', { name: 'Edit' }).click();
-    await page.getByRole('radio', { name: /^On demand only/ }).check();
+    await choose(page.getByRole('radio', { name: /^On demand only/ }));
     await page.getByRole('button', { name: 'Save' }).click();
     await expect.poll(() => page.getByText('On demand only', { exact: true }).count(), { timeout: 15_000 }).toBe(1);
   });
@@ -336,7 +346,7 @@ describe('the admin console in a browser', () => {
 
   it('has no serious or critical accessibility violation on any page', () => {
     expect(Object.keys(violations).length).toBeGreaterThanOrEqual(9);
-    expect(violations).toEqual(Object.fromEntries(Object.keys(violations).map((k) => [k, []])));
+    expect(Object.entries(violations).filter(([, found]) => found.length > 0)).toEqual([]);
   });
 
   it('refuses the development sign-in when the app runs in Azure', async () => {

@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useState } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { api, ApiFailure, type AcField, type AcList, type Connection, type Export, type Preview } from '../../api';
 import { navigate } from '../../route';
 import { bodyOf, changesOf, draftOf, EMPTY_DRAFT, FORM_FIELDS, formFieldOf, inputId, problemsOf, sentence, type Draft, type FormField } from './draft';
@@ -13,7 +13,14 @@ function focusFirst(errors: FieldErrors): void {
 
 /** The state of Add destination (or Edit): the draft, what the account offers, the preview, and saving. */
 export function useExportForm(exportId?: string) {
-  const [draft, setDraft] = useState<Draft>(EMPTY_DRAFT);
+  const [draft, setDraftState] = useState<Draft>(EMPTY_DRAFT);
+  // What the person entered, as of their last keystroke or click: Save reads this, so a click on
+  // Save right after a change never saves the render before it.
+  const latest = useRef<Draft>(EMPTY_DRAFT);
+  const setDraft = useCallback((next: Draft | ((d: Draft) => Draft)) => {
+    latest.current = typeof next === 'function' ? next(latest.current) : next;
+    setDraftState(latest.current);
+  }, []);
   const [original, setOriginal] = useState<Export>();
   const [connections, setConnections] = useState<Connection[]>();
   const [lists, setLists] = useState<AcList[]>([]);
@@ -30,38 +37,52 @@ export function useExportForm(exportId?: string) {
     setErrors((e) => (touched.some((k) => k in e) ? Object.fromEntries(Object.entries(e).filter(([k]) => !touched.includes(k))) : e));
   };
 
+  // A load whose effect was cleaned up (another export, or React mounting twice in development)
+  // applies nothing: a late answer must never overwrite what the person typed since.
   useEffect(() => {
+    let current = true;
     void (async () => {
       try {
-        setConnections(await api.connections());
-        if (exportId) {
-          const e = await api.getExport(exportId);
+        const loaded = await api.connections();
+        const e = exportId ? await api.getExport(exportId) : undefined;
+        if (!current) return;
+        setConnections(loaded);
+        if (e) {
           setOriginal(e);
           setDraft(draftOf(e));
         }
       } catch (e) {
-        setError(e);
+        if (current) setError(e);
       }
     })();
-  }, [exportId]);
+    return () => {
+      current = false;
+    };
+  }, [exportId, setDraft]);
 
   // The account's lists and custom fields, for the pickers; an edited export's list is then named.
   useEffect(() => {
     if (!draft.connectionId) return;
     setAccountError(undefined);
+    let current = true;
     void Promise.all([api.lists(draft.connectionId), api.fields(draft.connectionId)]).then(([l, f]) => {
+      if (!current) return;
       setLists(l);
       setFields(f);
       setDraft((d) => (original && d.listText === String(original.listId) ? { ...d, listText: draftOf(original, l).listText } : d));
-    }, setAccountError);
-  }, [draft.connectionId, original]);
+    }, (e) => current && setAccountError(e));
+    return () => {
+      current = false;
+    };
+  }, [draft.connectionId, original, setDraft]);
 
   const before = useMemo(() => (original ? bodyOf(draftOf(original), lists) : undefined), [original, lists]);
 
   const runPreview = async () => {
     setPreview({ busy: true });
     try {
-      setPreview({ busy: false, value: await api.preview({ container: draft.container.trim(), path: draft.path.trim(), ...(draft.table.trim() ? { table: draft.table.trim() } : {}) }) });
+      const { container, path, table } = latest.current;
+      setPreview({ busy: false, value: await api.preview({ container: container.trim(), path: path.trim(), ...(table.trim() ? { table: table.trim() } : {}) }) });
     } catch (e) {
       setPreview({ busy: false, error: e });
     }
@@ -69,6 +90,7 @@ export function useExportForm(exportId?: string) {
 
   const save = async () => {
     setError(undefined);
+    const draft = latest.current;
     const problems = problemsOf(draft);
     setErrors(problems);
     if (Object.keys(problems).length > 0) return focusFirst(problems);
