@@ -1,7 +1,7 @@
 import { app, type HttpResponseInit } from '@azure/functions';
 import { apiRoute } from '../shared/http/requests.js';
 
-export async function health(): Promise<HttpResponseInit> {
+export function health(): HttpResponseInit {
   return { status: 200, jsonBody: { status: 'ok' } };
 }
 

@@ -2,7 +2,7 @@ import { app, type HttpResponseInit } from '@azure/functions';
 import { apiRoute } from '../shared/http/requests.js';
 import { openApiDocument } from '../shared/http/openApiDocument.js';
 
-export async function openApi(): Promise<HttpResponseInit> {
+export function openApi(): HttpResponseInit {
   return { status: 200, jsonBody: openApiDocument() };
 }
 

@@ -1,18 +1,18 @@
 /** At most `size` promises in flight; `run` waits for room, `drain` for all. Errors surface. */
 export class Pool {
   #inFlight = new Set<Promise<void>>();
-  #error: unknown;
+  #error: Error | undefined;
   constructor(readonly size: number) {}
 
   async run(task: () => Promise<unknown>): Promise<void> {
-    if (this.#error) throw this.#error;
+    this.#throwIfFailed();
     while (this.#inFlight.size >= this.size) await Promise.race(this.#inFlight);
-    if (this.#error) throw this.#error;
+    this.#throwIfFailed();
     const p: Promise<void> = task().then(
       () => void this.#inFlight.delete(p),
       (e) => {
         this.#inFlight.delete(p);
-        this.#error ??= e;
+        this.#error ??= e instanceof Error ? e : new Error(String(e));
       },
     );
     this.#inFlight.add(p);
@@ -20,6 +20,10 @@ export class Pool {
 
   async drain(): Promise<void> {
     await Promise.all(this.#inFlight);
+    this.#throwIfFailed();
+  }
+
+  #throwIfFailed(): void {
     if (this.#error) throw this.#error;
   }
 }

@@ -102,7 +102,7 @@ export function createServices(cfg: AppConfig, overrides: ServiceOverrides = {})
 function deferredTelemetry(loading: Promise<Telemetry>, log?: (m: string) => void): Telemetry {
   let target: Telemetry | undefined;
   const waiting: ((t: Telemetry) => void)[] = [];
-  loading
+  void loading
     .catch((error) => {
       log?.(`Application Insights is unavailable (${(error as Error).message}); telemetry goes to the log`);
       return new LogTelemetry(log);

@@ -393,7 +393,7 @@ describe('the deployment package (npm run package)', () => {
     // Built into a folder of its own, so that the working tree's dist/ and deploy/ are left alone.
     execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', join(dir, 'dist')], { cwd: ROOT });
     cpSync(join(ROOT, 'dist/console'), join(dir, 'dist/console'), { recursive: true });
-    pkg = await buildPackage({ build: false, distDir: join(dir, 'dist'), stageDir: stage(), zipPath: join(dir, 'deploy.zip') });
+    pkg = buildPackage({ build: false, distDir: join(dir, 'dist'), stageDir: stage(), zipPath: join(dir, 'deploy.zip') });
   }, 240_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -17,6 +17,8 @@ import { join, resolve } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { ADMIN_ROLE, principalHeader } from '../shared/auth/principal.js';
+import type { Connection, Export, Run, RunCounts } from '../shared/model.js';
+import { apiClient } from './apiClient.js';
 import { EMULATOR_API_KEY, startActiveCampaignEmulator, type ActiveCampaignEmulator } from './acEmulator/server.js';
 import { startAzurite, type AzuriteInstance } from './azurite.js';
 import { startRunnerProcess, type RunnerProcess } from './localRunner/runnerProcess.js';
@@ -102,19 +104,10 @@ function peakRssMb(pid: number | undefined): number {
   }
 }
 
-async function call(base: string, method: string, path: string, body?: unknown): Promise<any> {
-  const res = await fetch(`${base}${path}`, {
-    method,
-    headers: { 'content-type': 'application/json', 'x-ms-client-principal': principal },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const json = await res.json().catch(() => undefined);
-  if (res.status >= 400) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
-  return json;
-}
+const call = <T>(base: string, method: string, path: string, body?: unknown) => apiClient(base, principal)<T>(method, path, body);
 
 interface RunMeasure {
-  run: any;
+  run: Run;
   seconds: number;
   plannerSeconds: number;
   requests: number;
@@ -133,12 +126,12 @@ async function measureRun(runner: RunnerProcess, emulator: ActiveCampaignEmulato
   const requestsBefore = emulator.requests.length;
   const refusedBefore = emulator.refusedForRate;
   const started = Date.now();
-  const { runId } = await call(runner.url, 'POST', `/exports/${exportId}/runs`, body);
+  const { runId } = await call<{ runId: string }>(runner.url, 'POST', `/exports/${exportId}/runs`, body);
   let plannedAt: number | undefined;
-  let run: any;
+  let run: Run;
   let lastPrint = 0;
   for (;;) {
-    run = await call(runner.url, 'GET', `/exports/${exportId}/runs/${runId}`);
+    run = await call<Run>(runner.url, 'GET', `/exports/${exportId}/runs/${runId}`);
     if (!plannedAt && !['queued', 'planning'].includes(run.status)) plannedAt = Date.now();
     if (Date.now() - lastPrint > 10_000) {
       log(`  ${run.status} batches ${run.batches?.done ?? 0}/${run.batches?.total ?? '?'} upserted ${run.counts.upserted} unsubscribed ${run.counts.unsubscribed}`);
@@ -202,7 +195,7 @@ function busyCore(): { stop: () => void } {
 async function main(): Promise<void> {
   if (process.env.BENCH_REPORT_ONLY) {
     // Renders BENCHMARKS.md again from bench-results.json (after a change to this report's text).
-    writeFileSync(join(OUT, 'BENCHMARKS.md'), markdown(JSON.parse(readFileSync(join(OUT, 'bench-results.json'), 'utf8'))));
+    writeFileSync(join(OUT, 'BENCHMARKS.md'), markdown(JSON.parse(readFileSync(join(OUT, 'bench-results.json'), 'utf8')) as BenchResults));
     return;
   }
   const benchStarted = Date.now();
@@ -238,7 +231,7 @@ async function main(): Promise<void> {
       mapping: { email: 'Email', firstName: 'FirstName', lastName: 'LastName', fields: { '1': 'City' } },
     });
     const connect = async (url: string) =>
-      (await call(url, 'POST', '/connections', { displayName: 'bench', hostname: emulator.hostname, apiKey: EMULATOR_API_KEY, dataPrivacyConsent: true })).id as string;
+      (await call<Connection>(url, 'POST', '/connections', { displayName: 'bench', hostname: emulator.hostname, apiKey: EMULATOR_API_KEY, dataPrivacyConsent: true })).id;
 
     // Run 3 (first, while the emulator holds few contacts: its own garbage collection would delay the
     // arrival times it records): the budget at ActiveCampaign's real limits, kept by both the app and
@@ -251,7 +244,7 @@ async function main(): Promise<void> {
       ACTIVECAMPAIGN_BULK_IMPORTS_PER_MINUTE: String(REAL_IMPORTS_PER_MINUTE),
       IMPORT_POLL_INTERVAL_SECONDS: '5',
     });
-    const budgetExport = await call(runner.url, 'POST', '/exports', exportBody(await connect(runner.url), 2, 'upsert', budgetSegment));
+    const budgetExport = await call<Export>(runner.url, 'POST', '/exports', exportBody(await connect(runner.url), 2, 'upsert', budgetSegment));
     emulator.resetRateWindows();
     const neighbour = BUSY_CORE ? busyCore() : undefined;
     let budget: RunMeasure;
@@ -273,7 +266,7 @@ async function main(): Promise<void> {
     // Runs 1 and 2: the pipeline with the limits off (the emulator's, and the app's own budget: 0 turns it off).
     Object.assign(emulator.options, { requestsPerSecond: 0, bulkImportsPerMinute: 0 });
     runner = await startRunner({ ...baseEnv, ACTIVECAMPAIGN_REQUESTS_PER_SECOND: '0', ACTIVECAMPAIGN_BULK_IMPORTS_PER_MINUTE: '0' });
-    const pipelineExport = await call(runner.url, 'POST', '/exports', exportBody(await connect(runner.url), 1, 'mirror', pipelineSegment));
+    const pipelineExport = await call<Export>(runner.url, 'POST', '/exports', exportBody(await connect(runner.url), 1, 'mirror', pipelineSegment));
     log('run 1: pipeline, limits off');
     const speed = await measureRun(runner, emulator, pipelineExport.id, {}, azurite);
     if (process.env.BENCH_DEBUG) writeFileSync(join(OUT, 'runner-pipeline.log'), runner.output());
@@ -298,7 +291,7 @@ async function main(): Promise<void> {
 
     const benchPeakMb = Math.round(process.resourceUsage().maxRSS / 1024);
     const millionImports = Math.ceil(1_000_000 / 250);
-    const results = {
+    const results: BenchResults = {
       profiles: PROFILES,
       budgetProfiles: BUDGET_PROFILES,
       busyCore: BUSY_CORE,
@@ -347,7 +340,34 @@ async function main(): Promise<void> {
   }
 }
 
-function markdown(r: any): string {
+/** What a benchmark run writes to bench-results.json (and renders as BENCHMARKS.md). */
+interface BenchResults {
+  profiles: number;
+  budgetProfiles: number;
+  busyCore: boolean;
+  node: string;
+  machine: string;
+  loadAverageBefore: number;
+  command: string;
+  contactsPerSecond: number;
+  ceilingShare: number;
+  minuteWindowFill: number | null;
+  refusedForRate: number;
+  refusedShare: number;
+  peakRssMb: number;
+  speed: { seconds: number; plannerSeconds: number; status: string; counts: RunCounts; requests: number };
+  refresh: { contactsSent: number; expected: number; requests: number; plannerSeconds: number; seconds: number; status: string; counts: RunCounts };
+  budget: {
+    requestsPerSecond: number; bulkImportsPerMinute: number; seconds: number; imports: number; importSpanSeconds: number; ceilingSpanSeconds: number; requests: number;
+    achievedContactsPerSecond: number; ceilingContactsPerSecond: number; status: string; counts: RunCounts; runnerPeakRssMb: number; minutesForAMillion: number;
+  };
+  memoryMb: { runner: { pipeline: number; refresh: number; budget: number }; azurite: number; benchAndEmulator: number };
+  listMembersAfterRefresh: number;
+  generateSeconds: number;
+  totalSeconds: number;
+}
+
+function markdown(r: BenchResults): string {
   const target = (ok: boolean) => (ok ? 'met' : '**missed**');
   const n = (x: number) => x.toLocaleString('en');
   return `# Benchmarks

@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { ADMIN_ROLE, principalHeader } from '../shared/auth/principal.js';
+import type { Connection, Export, Run } from '../shared/model.js';
+import { apiClient } from './apiClient.js';
 import { config } from '../shared/config.js';
 import { createServices, setServices } from '../shared/services.js';
 import { LogTelemetry } from '../shared/telemetry.js';
@@ -85,25 +87,16 @@ async function main(): Promise<number> {
     console.log(`Generated ${PROFILES} profiles (${invalid} with invalid emails) in ${partitions.length} partitions under customerinsights/${FOLDER}/`);
 
     const principal = principalHeader('demo-admin@example.com', [ADMIN_ROLE]);
-    const call = async (method: string, path: string, body?: unknown) => {
-      const res = await fetch(`${runner.url}${path}`, {
-        method,
-        headers: { 'content-type': 'application/json', 'x-ms-client-principal': principal },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      const json = await res.json().catch(() => undefined);
-      if (res.status >= 400) throw new Error(`${method} ${path} answered ${res.status}: ${JSON.stringify(json)}`);
-      return json as Record<string, any>;
-    };
+    const call = apiClient(runner.url, principal);
 
-    const connection = await call('POST', '/connections', {
+    const connection = await call<Connection>('POST', '/connections', {
       displayName: 'Demo account (emulator)',
       hostname: emulator.hostname,
       apiKey: EMULATOR_API_KEY,
       dataPrivacyConsent: true,
     });
     console.log(`Created connection ${connection.id} (${connection.hostname})`);
-    const exp = await call('POST', '/exports', {
+    const exp = await call<Export>('POST', '/exports', {
       displayName: 'VIP customers → Newsletter',
       connectionId: connection.id,
       listId: 1,
@@ -111,14 +104,14 @@ async function main(): Promise<number> {
       mapping: { email: 'EmailAddress', firstName: 'FirstName', lastName: 'LastName', fields: { '1': 'City' } },
     });
     console.log(`Created export ${exp.id} into list 1`);
-    const { runId } = await call('POST', `/exports/${exp.id}/runs`, {});
+    const { runId } = await call<{ runId: string }>('POST', `/exports/${exp.id}/runs`, {});
     console.log(`Started run ${runId}`);
 
-    let run: Record<string, any>;
+    let run: Run;
     const tty = process.stdout.isTTY;
     let lastLine = '';
     for (;;) {
-      run = await call('GET', `/exports/${exp.id}/runs/${runId}`);
+      run = await call<Run>('GET', `/exports/${exp.id}/runs/${runId}`);
       const total = run.batches?.total;
       const line = `${progressBar(run.batches?.done ?? 0, total ?? 1)} ${run.status.padEnd(19)} batches ${run.batches?.done ?? 0}/${total ?? '?'}  upserted ${run.counts.upserted}`;
       if (tty) process.stdout.write(`\r${line}`);

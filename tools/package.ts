@@ -63,6 +63,15 @@ function npm(args: string[], cwd: string): void {
   execFileSync(command, argv, { cwd, stdio: 'inherit', shell });
 }
 
+interface PackageJson {
+  name: string;
+  version: string;
+  description: string;
+  type: string;
+  engines: Record<string, string>;
+  dependencies: Record<string, string>;
+}
+
 interface LockEntry {
   version?: string;
   dev?: boolean;
@@ -102,7 +111,7 @@ function copyPackage(from: string, to: string, app: string, zip: Zippable): numb
   return files;
 }
 
-export async function buildPackage(options: PackageOptions = {}): Promise<PackageResult> {
+export function buildPackage(options: PackageOptions = {}): PackageResult {
   if (options.build !== false) npm(['run', 'build'], ROOT);
   const dist = options.distDir ?? path.join(ROOT, 'dist');
   const app = options.stageDir ?? path.join(ROOT, 'deploy');
@@ -130,10 +139,10 @@ export async function buildPackage(options: PackageOptions = {}): Promise<Packag
     walk(path.join(dist, folder));
   }
   add('host.json', readFileSync(path.join(ROOT, 'host.json')));
-  const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
+  const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as PackageJson;
   const deployed = { name: pkg.name, version: pkg.version, private: true, description: pkg.description, type: pkg.type, main: 'dist/functions/*.js', engines: pkg.engines, dependencies: pkg.dependencies };
   add('package.json', `${JSON.stringify(deployed, null, 2)}\n`);
-  const lock = JSON.parse(readFileSync(path.join(ROOT, 'package-lock.json'), 'utf8'));
+  const lock = JSON.parse(readFileSync(path.join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, LockEntry> };
   const production = productionPackages(lock);
   for (const [key] of production) files += copyPackage(path.join(ROOT, ...key.split('/')), path.join(app, ...key.split('/')), app, zip);
   // The lockfile of exactly this tree, then npm's own record of the installed tree written after it:
@@ -149,6 +158,6 @@ export async function buildPackage(options: PackageOptions = {}): Promise<Packag
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(import.meta.filename)) {
-  const result = await buildPackage({ build: !process.argv.includes('--no-build') });
+  const result = buildPackage({ build: !process.argv.includes('--no-build') });
   console.log(`Packaged ${result.files} files (${result.dependencies.length} production dependencies) into ${path.relative(ROOT, result.zipPath)}: ${(result.zipBytes / 2 ** 20).toFixed(1)} MB`);
 }

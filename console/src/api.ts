@@ -80,7 +80,7 @@ async function call<T>(method: string, path: string, body?: unknown): Promise<T>
   const text = await response.text();
   let json: Record<string, unknown> | undefined;
   try {
-    json = text ? JSON.parse(text) : undefined;
+    json = text ? (JSON.parse(text) as Record<string, unknown>) : undefined;
   } catch {
     json = undefined;
   }

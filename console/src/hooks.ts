@@ -8,28 +8,31 @@ export interface Loaded<T> {
   reload: () => Promise<void>;
 }
 
-export function useLoaded<T>(load: () => Promise<T>, deps: unknown[]): Loaded<T> {
+/** Loads `load(key)`, again when the key changes or on `reload`; `load` must be stable (a module's function). */
+export function useLoaded<K, T>(key: K, load: (key: K) => Promise<T>): Loaded<T> {
   const [state, setState] = useState<{ value?: T; error?: unknown }>({});
   // Only the newest load applies: an older answer that arrives late must not overwrite a newer one.
   const newest = useRef(0);
   const reload = useCallback(async () => {
     const call = ++newest.current;
     try {
-      const value = await load();
+      const value = await load(key);
       if (call === newest.current) setState({ value });
     } catch (error) {
       if (call === newest.current) setState((s) => ({ ...s, error }));
     }
-  }, deps);
+  }, [key, load]);
   useEffect(() => void reload(), [reload]);
   return { ...state, reload };
 }
 
+const connectionsById = async () => new Map((await api.connections()).map((c) => [c.id, c]));
+
 /** One export, with what the scheduled refresh will do next. */
-export const useExport = (id: string) => useLoaded<Export & { refresh?: RefreshOutlook }>(() => api.getExport(id), [id]);
+export const useExport = (id: string) => useLoaded<string, Export & { refresh?: RefreshOutlook }>(id, api.getExport);
 
 /** The connections the caller may use, by id. */
-export const useConnections = () => useLoaded<Map<string, Connection>>(async () => new Map((await api.connections()).map((c) => [c.id, c])), []);
+export const useConnections = () => useLoaded<undefined, Map<string, Connection>>(undefined, connectionsById);
 
 /**
  * The account's lists, for naming a list ("Newsletter (ID 1)"). A courtesy: a page works without

@@ -170,7 +170,7 @@ export class ActiveCampaignClient {
       if (!Array.isArray(body.fields)) throw unexpectedBody('fields', body);
       const byField = new Map<string, string[]>();
       for (const o of Array.isArray(body.fieldOptions) ? body.fieldOptions : []) {
-        const value = String(o.value ?? o.label ?? '');
+        const value = typeof o.value === 'string' || typeof o.value === 'number' ? String(o.value) : typeof o.label === 'string' ? o.label : '';
         if (value) byField.set(String(o.field), [...(byField.get(String(o.field)) ?? []), value]);
       }
       fields.push(...body.fields.map((f) => ({ id: String(f.id), title: String(f.title), type: String(f.type ?? ''), perstag: f.perstag, options: byField.get(String(f.id)) ?? [] })));
@@ -188,7 +188,7 @@ export class ActiveCampaignClient {
     const query = new URLSearchParams({ email });
     if (filter.listId !== undefined) query.set('listid', String(filter.listId));
     if (filter.status !== undefined) query.set('status', String(filter.status));
-    const body = (await this.#send('GET', `/contacts?${query}`, undefined, 'request', options)) as { contacts?: { id?: unknown; email?: unknown }[] };
+    const body = (await this.#send('GET', `/contacts?${query.toString()}`, undefined, 'request', options)) as { contacts?: { id?: unknown; email?: unknown }[] };
     if (!Array.isArray(body.contacts)) throw unexpectedBody('contacts', body);
     return body.contacts.map((c) => ({ id: String(c.id), email: String(c.email) }));
   }
@@ -280,7 +280,7 @@ export class ActiveCampaignClient {
         retry: { limit: 0 },
         timeout: { request: this.#options.timeoutInMs ?? 30_000 },
         signal: options.abortSignal,
-        ...(this.#lookup ? { dnsLookup: this.#lookup as never } : {}),
+        ...(this.#lookup ? { dnsLookup: this.#lookup } : {}),
       });
     } catch (error) {
       this.#options.log?.(`ActiveCampaign ${what} request ${requestId} failed after ${Date.now() - started} ms: ${describe(error)}`);
@@ -300,7 +300,7 @@ export class ActiveCampaignClient {
       if (body === undefined) throw new AuthenticationError(`${what} on ${this.hostname} answered ${status} with a body that is not JSON (is the API key right?)`, status);
       return body;
     }
-    const retryAfter = () => parseRetryAfter(response.headers['retry-after'] as string | undefined, 1_000);
+    const retryAfter = () => parseRetryAfter(response.headers['retry-after'], 1_000);
     if (status === 429 || status === 503) {
       throw new RateLimitError(`${what} on ${this.hostname} was throttled (${status})${message ? `: ${message}` : ''}`, retryAfter(), status, body);
     }
@@ -323,13 +323,16 @@ export class ActiveCampaignClient {
   }
 }
 
+/** Why a signal aborted, as an Error (a reason given as something else is wrapped). */
+export const abortReason = (signal: AbortSignal): Error => (signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason ?? 'aborted')));
+
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
+    if (signal?.aborted) return reject(abortReason(signal));
     const timer = setTimeout(resolve, ms);
     signal?.addEventListener('abort', () => {
       clearTimeout(timer);
-      reject(signal.reason);
+      reject(abortReason(signal));
     }, { once: true });
   });
 }
@@ -359,7 +362,7 @@ function contactFailures(body: unknown): ContactFailure[] {
   if (!Array.isArray(reasons)) return [];
   return reasons
     .filter((r): r is { contact: unknown; failureReason?: unknown } => !!r && typeof r === 'object' && 'contact' in r)
-    .map((r) => ({ index: Number(r.contact), reason: String(r.failureReason ?? 'rejected by ActiveCampaign') }))
+    .map((r) => ({ index: Number(r.contact), reason: typeof r.failureReason === 'string' ? r.failureReason : 'rejected by ActiveCampaign' }))
     .filter((f) => Number.isInteger(f.index) && f.index >= 0);
 }
 

@@ -68,9 +68,9 @@ export type LookupFunction = (hostname: string, options: LookupOptions, callback
  * account has (loopback, private, link-local, …), at every request, not only when a connection is
  * saved: a name can be pointed elsewhere later. `base` is injectable for tests.
  */
-export function publicOnlyLookup(base: LookupFunction = dnsLookup as unknown as LookupFunction): LookupFunction {
+export function publicOnlyLookup(base: LookupFunction = dnsLookup): LookupFunction {
   return (hostname, options, callback) => {
-    base(hostname, { ...options, all: true } as LookupAllOptions, (error, found) => {
+    base(hostname, { ...options, all: true }, (error, found) => {
       if (error) return callback(error, []);
       const addresses = found as LookupAddress[];
       for (const a of addresses) {

@@ -1,6 +1,6 @@
 import type { TableClient } from '@azure/data-tables';
 import { ensureTable, isConflict, isNotFound } from '../store/tables.js';
-import type { AcquireOptions, RequestBudget, RequestKind } from './client.js';
+import { abortReason, type AcquireOptions, type RequestBudget, type RequestKind } from './client.js';
 import { RateLimitError } from './errors.js';
 
 /** Retakes for lateness before queue work gives up and goes back on its queue. */
@@ -101,7 +101,7 @@ export class TableRateBudget {
       maxWaitInMs: 30_000,
       sleep: (ms, signal) => new Promise((resolve, reject) => {
         const timer = setTimeout(resolve, ms);
-        signal?.addEventListener('abort', () => { clearTimeout(timer); reject(signal.reason); }, { once: true });
+        signal?.addEventListener('abort', () => { clearTimeout(timer); reject(abortReason(signal)); }, { once: true });
       }),
       ...options,
     };
@@ -196,7 +196,7 @@ export class TableRateBudget {
       try {
         const e = await table.getEntity<{ requests: string; imports: string }>('account', rowKey);
         etag = e.etag;
-        state = { requests: JSON.parse(e.requests), imports: JSON.parse(e.imports) };
+        state = { requests: JSON.parse(e.requests) as number[], imports: JSON.parse(e.imports) as number[] };
       } catch (error) {
         if (!isNotFound(error)) throw error;
       }

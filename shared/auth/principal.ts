@@ -25,7 +25,7 @@ export function readPrincipal(header: string | null | undefined): Principal | un
   if (!header) return undefined;
   let parsed: ClientPrincipal;
   try {
-    parsed = JSON.parse(Buffer.from(header, 'base64').toString('utf8'));
+    parsed = JSON.parse(Buffer.from(header, 'base64').toString('utf8')) as ClientPrincipal;
   } catch {
     return undefined;
   }

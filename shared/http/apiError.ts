@@ -75,7 +75,7 @@ export function errorResponse(error: unknown, log: (m: string) => void = () => {
   if (error instanceof ZodError) {
     const issue = error.issues[0];
     const field = issue.path.join('.') || 'body';
-    return { status: 400, jsonBody: { error: { code: 'InvalidRequest', message: `${field}: ${plainWords(issue as Issue)}` } } };
+    return { status: 400, jsonBody: { error: { code: 'InvalidRequest', message: `${field}: ${plainWords(issue)}` } } };
   }
   log(`Unhandled error: ${(error as Error)?.stack ?? String(error)}`);
   return { status: 500, jsonBody: { error: { code: 'InternalError', message: 'The request failed; see the logs for details' } } };

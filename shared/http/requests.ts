@@ -14,7 +14,7 @@ export const MAX_BODY_BYTES = 64 * 1024;
 
 const STATE_CHANGING = new Set(['POST', 'PATCH', 'PUT', 'DELETE']);
 
-export type AuthorizedHandler = (request: HttpRequest, principal: Principal, context: InvocationContext) => Promise<HttpResponseInit>;
+export type AuthorizedHandler = (request: HttpRequest, principal: Principal, context: InvocationContext) => HttpResponseInit | Promise<HttpResponseInit>;
 
 /**
  * Wraps an HTTP handler: refuses a state-changing call that is not `application/json` (a form on

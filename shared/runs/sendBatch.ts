@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { ActiveCampaignClient, ImportContact } from '../activecampaign/client.js';
+import type { ActiveCampaignClient } from '../activecampaign/client.js';
 import { AuthenticationError, RateLimitError, TransientError, ValidationError } from '../activecampaign/errors.js';
 import { BudgetWaitError } from '../activecampaign/rateBudget.js';
 import { classifyFailure, retryDelayInMs, throttleDelayInMs } from '../activecampaign/retryPolicy.js';
@@ -130,7 +130,7 @@ async function claim(deps: SendDeps, state: BatchState, claimId: string, ttlInMs
 async function post(deps: SendDeps, client: ActiveCampaignClient, exp: Export, connection: Connection, state: BatchState, again: BatchMessage, log: (m: string) => void): Promise<SendOutcome> {
   const { exportId, runId, batch } = again;
   const claimId = again.claimId!;
-  let contacts = (await deps.runFiles.readBatch(runId, batch)) as ImportContact[] | undefined;
+  let contacts = (await deps.runFiles.readBatch(runId, batch));
   if (!contacts) return 'skipped'; // the run ended and its payloads are gone
   let known = state;
   for (let round = 0; ; round++) {

@@ -30,7 +30,7 @@ export async function readCdmModel(blobs: BlobServiceClient, container: string, 
   let model: CdmModel;
   try {
     const buffer = await blobs.getContainerClient(container).getBlobClient(modelName).downloadToBuffer();
-    model = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(buffer));
+    model = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(buffer)) as CdmModel;
   } catch (error) {
     if (isNotFound(error)) throw new SegmentError(`${where} does not exist`);
     throw new SegmentError(`${where} is not a readable model.json: ${(error as Error).message}`);

@@ -38,7 +38,7 @@ export interface StateChanges {
 }
 
 /** A commit that keeps the pending state as it is. */
-export const NO_CHANGES: StateChanges = { ranges: [ALL_EMAILS], changesIn: async () => new EmailTable(0) };
+export const NO_CHANGES: StateChanges = { ranges: [ALL_EMAILS], changesIn: () => Promise.resolve(new EmailTable(0)) };
 
 export class ExportStateStore {
   constructor(

@@ -327,8 +327,8 @@ function toRunEntity(run: RunRecord): Entity {
 function fromRunEntity(e: Entity): RunRecord {
   const counts = emptyCounts();
   for (const k of COUNT_NAMES) counts[k] = Number(e[`count_${k}`] ?? 0);
-  const text = (k: string) => (typeof e[k] === 'string' ? (e[k] as string) : undefined);
-  const parsed = (k: string) => (text(k) === undefined ? undefined : JSON.parse(text(k)!));
+  const text = (k: string) => (typeof e[k] === 'string' ? (e[k]) : undefined);
+  const parsed = <T>(k: string): T | undefined => (text(k) === undefined ? undefined : (JSON.parse(text(k)!) as T));
   return {
     runId: e.rowKey,
     exportId: e.partitionKey,
@@ -395,7 +395,7 @@ function fromBatchEntity(e: Entity): BatchState {
     unknown: n('unknown'),
     notSent: n('notSent'),
     error: (e.error as string | undefined) ?? undefined,
-    rejectedReasons: typeof e.rejectedReasons === 'string' ? JSON.parse(e.rejectedReasons) : undefined,
+    rejectedReasons: typeof e.rejectedReasons === 'string' ? (JSON.parse(e.rejectedReasons) as Record<string, number>) : undefined,
     etag: (e.etag as string | undefined) ?? undefined,
   };
 }

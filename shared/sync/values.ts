@@ -41,8 +41,8 @@ export function splitValues(text: string): { values: string[]; problem?: undefin
       return { problem: `${shown(t)} starts like a JSON array but is not one` };
     }
     if (!Array.isArray(parsed)) return { problem: `${shown(t)} is not a JSON array` };
-    const notText = parsed.find((v) => typeof v !== 'string');
-    if (notText !== undefined) return { problem: `the JSON array holds ${JSON.stringify(notText)?.slice(0, 40) ?? String(notText)}, which is not a text` };
+    const notText = (parsed as unknown[]).find((v) => typeof v !== 'string');
+    if (notText !== undefined) return { problem: `the JSON array holds ${(JSON.stringify(notText) ?? 'undefined').slice(0, 40)}, which is not a text` };
     return { values: (parsed as string[]).map((v) => v.trim()).filter(Boolean) };
   }
   return { values: t.split(VALUE_SEPARATOR).map((v) => v.trim()).filter(Boolean) };

@@ -40,7 +40,7 @@ function shapeMismatches(example: unknown, actual: unknown, path = '$'): string[
     return (actual as unknown[]).flatMap((item, i) => shapeMismatches(example[0], item, `${path}[${i}]`));
   }
   if (typeof example === 'object') {
-    return Object.entries(example as object).flatMap(([k, v]) =>
+    return Object.entries(example).flatMap(([k, v]) =>
       k in (actual as object) ? shapeMismatches(v, (actual as Record<string, unknown>)[k], `${path}.${k}`) : [`${path}.${k}: missing`],
     );
   }

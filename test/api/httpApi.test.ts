@@ -11,7 +11,7 @@ const contributor = principalHeader('carl@example.com', [CONTRIBUTOR_ROLE]);
 const nobody = principalHeader('nora@example.com', []);
 const doc = openApiDocument() as { paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema: object }> }> }>> };
 const ajv = new Ajv2020.default({ strict: false, allErrors: true, validateFormats: false });
-ajv.addSchema({ ...(doc as unknown as { components: object }), $id: 'api' } as object);
+ajv.addSchema({ ...(doc as unknown as { components: object }), $id: 'api' });
 
 interface Recorded {
   method: string;

@@ -207,7 +207,7 @@ describe('the admin console in a browser', () => {
     expect(await row.textContent()).toContain(`read ${ROWS} · upserted ${ROWS - INVALID.length}`);
     expect(h.emulator.listMembers(1)).toHaveLength(ROWS - INVALID.length);
     const [download] = await Promise.all([page.waitForEvent('download'), row.getByRole('link', { name: 'Download rejected rows' }).click()]);
-    const csv = readFileSync((await download.path())!, 'utf8');
+    const csv = readFileSync((await download.path()), 'utf8');
     expect(download.suggestedFilename()).toMatch(/^rejected-.*\.csv$/);
     expect(csv.split('\n')[0]).toBe('file,row,email,reason');
     expect(csv).toContain('customerinsights/CustomerInsights_demo/vip-destination/Vip/part-0.csv,1,not-an-email,');

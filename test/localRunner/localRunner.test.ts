@@ -74,7 +74,7 @@ describe('the local runner', () => {
     expect(((await huge.json()) as { error: unknown }).error).toEqual({ code: 'PayloadTooLarge', message: `The body is larger than ${MAX_BODY_BYTES} bytes` });
     // Without a declared length too (chunked), it stops reading at the limit.
     const chunks = new ReadableStream({ start(c) { for (let i = 0; i < 100; i++) c.enqueue(new TextEncoder().encode('y'.repeat(1024))); c.close(); } });
-    const streamed = await fetch(`${runner.url}/things/42/parts`, { method: 'POST', body: chunks, duplex: 'half', headers: { 'x-ms-client-principal': signedIn } } as RequestInit);
+    const streamed = await fetch(`${runner.url}/things/42/parts`, { method: 'POST', body: chunks, duplex: 'half', headers: { 'x-ms-client-principal': signedIn } });
     expect(streamed.status).toBe(400);
   });
 
@@ -219,7 +219,11 @@ describe('npm start', () => {
     const family = new Set([child.pid!]);
     for (let grew = true; grew; ) {
       grew = false;
-      for (const [, pid, ppid] of processes) if (family.has(Number(ppid)) && !family.has(Number(pid))) family.add(Number(pid)), (grew = true);
+      for (const [, pid, ppid] of processes) {
+        if (!family.has(Number(ppid)) || family.has(Number(pid))) continue;
+        family.add(Number(pid));
+        grew = true;
+      }
     }
     const runner = processes.find(([, pid, , args]) => family.has(Number(pid)) && args.includes('localRunner/main.ts'))!;
     process.kill(Number(runner[1]), 'SIGKILL');

@@ -42,7 +42,9 @@ export function bicepNames(bicep: string, environmentName: string, resourceGroup
     resourceGroup: () => ({ id: resourceGroupId }),
   } as Record<string, unknown>;
   for (const name of ['nameLetters', 'baseName', 'suffix', 'names']) {
-    const fn = new Function(...Object.keys(scope), `return (${toJavaScript(variable(bicep, name))});`);
+    // The Bicep expression, evaluated as JavaScript over the functions above (test code, over our own file).
+    // eslint-disable-next-line @typescript-eslint/no-implied-eval
+    const fn = new Function(...Object.keys(scope), `return (${toJavaScript(variable(bicep, name))});`) as (...args: unknown[]) => unknown;
     scope[name] = fn(...Object.values(scope));
   }
   return scope.names as Record<string, string>;

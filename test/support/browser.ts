@@ -36,9 +36,9 @@ export async function accessibilityViolations(page: Page): Promise<string[]> {
   await page.evaluate(`${axe.source};0`);
   // Fluent UI's focus manager (Tabster) inserts hidden <i tabindex="0" data-tabster-dummy> elements on
   // purpose: they hand focus on at the edges of groups and are never read out. They are not content.
-  const result = (await page.evaluate("axe.run({ exclude: [['[data-tabster-dummy]']] }, { resultTypes: ['violations'] })")) as {
-    violations: { id: string; impact: string; help: string; nodes: { target: string[] }[] }[];
-  };
+  const result = await page.evaluate<{ violations: { id: string; impact: string; help: string; nodes: { target: string[] }[] }[] }>(
+    "axe.run({ exclude: [['[data-tabster-dummy]']] }, { resultTypes: ['violations'] })",
+  );
   return result.violations
     .filter((v) => v.impact === 'serious' || v.impact === 'critical')
     .map((v) => `${v.impact} ${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join('; ')})`);

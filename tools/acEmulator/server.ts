@@ -451,7 +451,7 @@ export class ActiveCampaignEmulator {
         return send(400, { errors: [{ title: 'The contact list could not be updated', detail: 'contact, list and status (1 or 2) are required', code: 'field_invalid', source: { pointer: '/data/attributes/contactList' } }] });
       }
       // Unlike the importer, contactLists can re-subscribe (the documentation warns about it).
-      this.#setList(contact, String(cl.list), status as 1 | 2, Date.now());
+      this.#setList(contact, String(cl.list), status, Date.now());
       // The documented answer to this POST has unsubreason "" and a numeric status (the GET's has null and a string).
       const updated = { ...contactBody(this.url, contact), adate: acTime(Date.now()), created_utc_timestamp: '2024-01-01 00:00:00', updated_utc_timestamp: '2024-01-01 00:00:00' };
       return send(200, { contacts: [updated], contactList: { ...contactListBody(this.url, contact, String(cl.list)), status, unsubreason: '' } });

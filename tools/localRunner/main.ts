@@ -27,11 +27,12 @@ function parseArgs(argv: string[]): { functionsDir?: string; hostJsonPath?: stri
   const out: ReturnType<typeof parseArgs> = {};
   for (let i = 0; i < argv.length; i++) {
     const value = argv[i + 1];
-    if (argv[i] === "--functions") out.functionsDir = resolve(value), i++;
-    else if (argv[i] === '--host-json') out.hostJsonPath = resolve(value), i++;
-    else if (argv[i] === '--list') out.list = true;
-    else if (argv[i] === '--triggers') out.triggers = value.split(',') as ('http' | 'timer' | 'queue')[], i++;
+    if (argv[i] === '--list') out.list = true;
+    else if (argv[i] === '--functions') out.functionsDir = resolve(value);
+    else if (argv[i] === '--host-json') out.hostJsonPath = resolve(value);
+    else if (argv[i] === '--triggers') out.triggers = value.split(',') as ('http' | 'timer' | 'queue')[];
     else throw new Error(`Unknown argument ${argv[i]}`);
+    if (argv[i] !== '--list') i++;
   }
   return out;
 }

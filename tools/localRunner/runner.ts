@@ -33,6 +33,12 @@ function readCapped(req: IncomingMessage, limit: number): Promise<Buffer | undef
   });
 }
 
+/** Marks where a catch-all parameter stands while a route becomes a pattern (a character no route has). */
+const CATCH_ALL = '\uE000';
+
+/** An error as a log line: its stack when it has one. */
+const describeError = (error: unknown) => (error instanceof Error ? (error.stack ?? error.message) : String(error));
+
 /** Methods that carry no body; paths App Service Authentication leaves open (infra/main.bicep's excludedPaths). */
 const BODYLESS = new Set(['GET', 'HEAD', 'OPTIONS']);
 const OPEN_PATHS = new Set(['/api/health']);
@@ -126,7 +132,7 @@ export class LocalRunner {
         void this.#track(
           this.#serveHttp(req, res).catch((error) => {
             // Whatever went wrong, the caller gets an answer instead of a hanging request.
-            this.options.log(`[http] error: ${(error as Error).stack ?? error}`);
+            this.options.log(`[http] error: ${describeError(error)}`);
             if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
             res.end(JSON.stringify({ error: { code: 'InternalError', message: 'The request failed' } }));
           }),
@@ -174,7 +180,7 @@ export class LocalRunner {
 
   #addRoute(reg: Registration): void {
     const trigger = triggerOf(reg);
-    const route = String(trigger.route ?? reg.name).replace(/^\/+/, '');
+    const route = (typeof trigger.route === 'string' ? trigger.route : reg.name).replace(/^\/+/, '');
     const params: string[] = [];
     let catchAll = false;
     const source = route
@@ -184,7 +190,7 @@ export class LocalRunner {
         if (all) {
           catchAll = true;
           params.push(all[1]);
-          return '\u0000';
+          return CATCH_ALL;
         }
         const m = /^\{(\w+)(?::[^}?]+)?(\?)?\}$/.exec(segment);
         if (!m) return segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -193,8 +199,8 @@ export class LocalRunner {
       })
       .join('/')
       // A catch-all takes the rest of the path, slashes included, or nothing.
-      .replace(/\/\u0000$/, '(?:/(.*))?')
-      .replace(/^\u0000$/, '(.*)');
+      .replace(new RegExp(`/${CATCH_ALL}$`), '(?:/(.*))?')
+      .replace(new RegExp(`^${CATCH_ALL}$`), '(.*)');
     const methods = ((trigger.methods as string[] | undefined) ?? ['GET', 'POST']).map((m) => m.toUpperCase());
     this.#routes.push({ registration: reg, methods, pattern: new RegExp(`^${source}/?$`, 'i'), params, catchAll });
     this.#routes.sort((a, b) => Number(a.catchAll) - Number(b.catchAll));
@@ -253,13 +259,13 @@ export class LocalRunner {
     try {
       const context = await this.#context(match.r.registration);
       const result = await match.r.registration.handler(request, context);
-      const response = result instanceof HttpResponse ? result : new HttpResponse((result ?? {}) as ConstructorParameters<typeof HttpResponse>[0]);
+      const response = result instanceof HttpResponse ? result : new HttpResponse((result ?? {}));
       const body = Buffer.from(await response.arrayBuffer());
       const outHeaders: Record<string, string> = {};
       response.headers.forEach((v, k) => (outHeaders[k] = v));
       res.writeHead(response.status ?? 200, outHeaders).end(body);
     } catch (error) {
-      this.options.log(`[${match.r.registration.name}] error: ${(error as Error).stack ?? error}`);
+      this.options.log(`[${match.r.registration.name}] error: ${describeError(error)}`);
       send(500, { error: { code: 'InternalError', message: 'The function failed' } });
     }
   }
@@ -273,7 +279,7 @@ export class LocalRunner {
         const context = await this.#context(reg);
         await this.#track(Promise.resolve(reg.handler({ isPastDue: Date.now() - at > 1_000, schedule: { adjustForDST: true }, scheduleStatus: {} }, context)));
       } catch (error) {
-        this.options.log(`[${reg.name}] error: ${(error as Error).stack ?? error}`);
+        this.options.log(`[${reg.name}] error: ${describeError(error)}`);
       }
       next();
     };
@@ -368,12 +374,11 @@ export class LocalRunner {
     } catch {
       /* a plain string message */
     }
-    const renew = setInterval(async () => {
-      try {
-        popReceipt = (await queue.updateMessage(message.messageId, popReceipt, undefined, Math.ceil(this.options.messageLeaseInMs / 1000))).popReceipt!;
-      } catch {
-        /* the next renewal or the final delete reports a lost message */
-      }
+    const renew = setInterval(() => {
+      queue.updateMessage(message.messageId, popReceipt, undefined, Math.ceil(this.options.messageLeaseInMs / 1000)).then(
+        (renewed) => (popReceipt = renewed.popReceipt!),
+        () => undefined, // the next renewal or the final delete reports a lost message
+      );
     }, this.options.messageLeaseInMs / 2);
     try {
       const context = await this.#context(reg, {
@@ -389,7 +394,7 @@ export class LocalRunner {
       await queue.deleteMessage(message.messageId, popReceipt);
     } catch (error) {
       clearInterval(renew);
-      this.options.log(`[${reg.name}] error (attempt ${message.dequeueCount} of ${settings.maxDequeueCount}): ${(error as Error).stack ?? error}`);
+      this.options.log(`[${reg.name}] error (attempt ${message.dequeueCount} of ${settings.maxDequeueCount}): ${describeError(error)}`);
       try {
         if (message.dequeueCount >= settings.maxDequeueCount) await toPoison((error as Error).message);
         else await queue.updateMessage(message.messageId, popReceipt, undefined, Math.ceil(settings.visibilityTimeoutInMs / 1000));

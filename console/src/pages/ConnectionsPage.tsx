@@ -193,10 +193,10 @@ function AddConnectionDialog({ onClose }: { onClose: (changed: boolean) => void 
             {connected ? <InfoBar intent="success">{connected}</InfoBar> : null}
           </DialogContent>
           <DialogActions>
-            <Button onClick={connect} disabled={!form.hostname || !form.apiKey || busy !== undefined}>
+            <Button onClick={() => void connect()} disabled={!form.hostname || !form.apiKey || busy !== undefined}>
               {busy === 'connect' ? <Spinner size="tiny" label="Connecting…" /> : 'Connect'}
             </Button>
-            <Button appearance="primary" onClick={save} disabled={!form.agreed || !form.displayName || !form.hostname || !form.apiKey || busy !== undefined}>
+            <Button appearance="primary" onClick={() => void save()} disabled={!form.agreed || !form.displayName || !form.hostname || !form.apiKey || busy !== undefined}>
               {busy === 'save' ? <Spinner size="tiny" label="Saving…" /> : 'Save'}
             </Button>
             <Button onClick={() => onClose(false)}>Cancel</Button>
@@ -260,7 +260,7 @@ function EditConnectionDialog({ kind, connection, onClose }: { kind: 'key' | 're
             {kind === 'delete' ? <Text as="p">The connection and its API key are deleted. A connection that exports use cannot be deleted.</Text> : null}
           </DialogContent>
           <DialogActions>
-            <Button appearance="primary" onClick={submit} disabled={busy || (kind === 'key' && !apiKey) || (kind === 'rename' && !displayName)}>
+            <Button appearance="primary" onClick={() => void submit()} disabled={busy || (kind === 'key' && !apiKey) || (kind === 'rename' && !displayName)}>
               {busy ? <Spinner size="tiny" label="Working…" /> : kind === 'delete' ? 'Delete' : 'Save'}
             </Button>
             <Button onClick={() => onClose(false)}>Cancel</Button>

@@ -33,7 +33,7 @@ async function loadRows(): Promise<Row[]> {
 /** Exports: each with its connection, list, schedule, mode and last run. */
 export function ExportsPage() {
   const styles = useCommonStyles();
-  const rows = useLoaded(loadRows, []);
+  const rows = useLoaded(undefined, loadRows);
   const connections = useConnections();
 
   return (

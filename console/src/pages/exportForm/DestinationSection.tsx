@@ -50,7 +50,7 @@ export function DestinationSection({ form, editing }: { form: ExportFormState; e
           freeform
           placeholder="Choose or type a list ID"
           value={draft.listText}
-          onChange={(e) => set({ listText: (e.target as HTMLInputElement).value })}
+          onChange={(e) => set({ listText: (e.target).value })}
           onOptionSelect={(_, d) => d.optionText !== undefined && set({ listText: d.optionText })}
         >
           {lists.map((l) => (

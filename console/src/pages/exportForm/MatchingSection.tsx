@@ -18,7 +18,7 @@ export function MatchingSection({ form }: { form: ExportFormState }) {
         freeform
         value={draft[key]}
         selectedOptions={[draft[key]]}
-        onChange={(e) => set({ [key]: (e.target as HTMLInputElement).value })}
+        onChange={(e) => set({ [key]: (e.target).value })}
         onOptionSelect={(_, d) => d.optionValue !== undefined && set({ [key]: d.optionValue })}
       >
         {columns.map((c) => (
@@ -45,7 +45,7 @@ export function MatchingSection({ form }: { form: ExportFormState }) {
                   freeform
                   value={a.column}
                   selectedOptions={[a.column]}
-                  onChange={(e) => setAttribute(i, { column: (e.target as HTMLInputElement).value })}
+                  onChange={(e) => setAttribute(i, { column: (e.target).value })}
                   onOptionSelect={(_, d) => d.optionValue !== undefined && setAttribute(i, { column: d.optionValue })}
                 >
                   {columns.map((c) => (

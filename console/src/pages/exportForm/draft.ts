@@ -98,7 +98,7 @@ export function changesOf(before: CreateExportBody, after: CreateExportBody): Up
   for (const key of Object.keys(after) as (keyof CreateExportBody)[]) {
     if (JSON.stringify(after[key]) !== JSON.stringify(before[key])) changed[key] = after[key];
   }
-  return changed as UpdateExportBody;
+  return changed;
 }
 
 /** The problems the form can see without asking the app: required fields, and numbers. */

@@ -1,0 +1,47 @@
+// ESLint with typescript-eslint's type-aware recommended rules (and React's hook rules for the
+// console); Prettier formats, so no rule here is about layout. `npm test` fails on any warning.
+import js from '@eslint/js';
+import prettier from 'eslint-config-prettier';
+import reactHooks from 'eslint-plugin-react-hooks';
+import globals from 'globals';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['dist/', 'deploy/', 'coverage/', 'test-output/', '.local/', 'tools/bicep/obj/'] },
+  js.configs.recommended,
+  tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: {
+      globals: globals.node,
+      parserOptions: { projectService: { allowDefaultProject: ['eslint.config.js', 'console/vite.config.ts'] }, tsconfigRootDir: import.meta.dirname },
+    },
+  },
+  {
+    rules: {
+      // Leaving a property out of a copy is `{ left: _left, ...rest }`.
+      '@typescript-eslint/no-unused-vars': ['error', { ignoreRestSiblings: true, argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+    },
+  },
+  {
+    files: ['console/**/*.{ts,tsx}'],
+    plugins: { 'react-hooks': reactHooks },
+    // The two rules of hooks; the plugin's React Compiler checks are for apps built with that compiler.
+    rules: { 'react-hooks/rules-of-hooks': 'error', 'react-hooks/exhaustive-deps': 'error' },
+    languageOptions: { globals: globals.browser },
+  },
+  {
+    // Tests read JSON answers of every shape (that is what they check): the any-typed reads of a
+    // response body are the test's business, not a hole in the app's types.
+    files: ['test/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-unsafe-member-access': 'off',
+      '@typescript-eslint/no-unsafe-assignment': 'off',
+      '@typescript-eslint/no-unsafe-argument': 'off',
+      '@typescript-eslint/no-unsafe-return': 'off',
+      '@typescript-eslint/no-unsafe-call': 'off',
+      // A probe that waitFor polls is async by contract, whether or not it awaits.
+      '@typescript-eslint/require-await': 'off',
+    },
+  },
+  prettier,
+);
