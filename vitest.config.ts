@@ -11,7 +11,10 @@ export default defineConfig({
     pool: 'forks',
     globalSetup: ['test/support/globalSetup.ts'],
     projects: [
-      { extends: true, test: { name: 'app', include: ['test/**/*.test.ts'], exclude: timingSensitive, sequence: { groupOrder: 0 } } },
+      {
+        extends: true,
+        test: { name: 'app', include: ['test/**/*.test.ts'], exclude: timingSensitive, sequence: { groupOrder: 0 } },
+      },
       // The shared-budget test measures request timing across four processes: it runs alone,
       // after the others, so that another file's load cannot skew its clock.
       { extends: true, test: { name: 'budget', include: timingSensitive, sequence: { groupOrder: 1 } } },

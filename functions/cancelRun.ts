@@ -7,4 +7,9 @@ export const cancelRunHandler = authorized('contributor', async (request, princi
   json(202, await cancelRun(services(), principal, request.params.id, request.params.runId)),
 );
 
-app.http('cancelRun', { methods: ['POST'], route: apiRoute('exports/{id}/runs/{runId}/cancel'), authLevel: 'anonymous', handler: cancelRunHandler });
+app.http('cancelRun', {
+  methods: ['POST'],
+  route: apiRoute('exports/{id}/runs/{runId}/cancel'),
+  authLevel: 'anonymous',
+  handler: cancelRunHandler,
+});

@@ -9,4 +9,9 @@ export const checkConnectionHandler = authorized('admin', async (request) => {
   return json(200, await checkConnection(services(), input));
 });
 
-app.http('checkConnection', { methods: ['POST'], route: apiRoute('connections/check'), authLevel: 'anonymous', handler: checkConnectionHandler });
+app.http('checkConnection', {
+  methods: ['POST'],
+  route: apiRoute('connections/check'),
+  authLevel: 'anonymous',
+  handler: checkConnectionHandler,
+});

@@ -6,7 +6,16 @@ import { runLog } from '../shared/telemetry.js';
 
 export async function checkImportHandler(raw: unknown, context: InvocationContext): Promise<void> {
   const message = readMessage(QUEUES.status, raw, (m) => context.warn(m));
-  if (message) await checkImport(services(), message, runLog((m) => context.log(m), message));
+  if (message)
+    await checkImport(
+      services(),
+      message,
+      runLog((m) => context.log(m), message),
+    );
 }
 
-app.storageQueue('checkImport', { queueName: QUEUES.status, connection: 'AzureWebJobsStorage', handler: checkImportHandler });
+app.storageQueue('checkImport', {
+  queueName: QUEUES.status,
+  connection: 'AzureWebJobsStorage',
+  handler: checkImportHandler,
+});

@@ -8,7 +8,8 @@ import { withApiHeaders } from '../shared/http/requests.js';
 export async function serveConsole(request: HttpRequest): Promise<HttpResponseInit> {
   const path = new URL(request.url).pathname;
   // A route of the API that does not exist answers like the API does.
-  if (path === '/api' || path.startsWith('/api/')) return withApiHeaders(errorResponse(new NotFoundError(`The route ${path}`)));
+  if (path === '/api' || path.startsWith('/api/'))
+    return withApiHeaders(errorResponse(new NotFoundError(`The route ${path}`)));
   return consoleFile(path, undefined, request.headers.get('accept-encoding') ?? '');
 }
 

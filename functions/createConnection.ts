@@ -9,4 +9,9 @@ export const createConnectionHandler = authorized('admin', async (request, princ
   return json(201, connection, { location: `/api/connections/${connection.id}` });
 });
 
-app.http('createConnection', { methods: ['POST'], route: apiRoute('connections'), authLevel: 'anonymous', handler: createConnectionHandler });
+app.http('createConnection', {
+  methods: ['POST'],
+  route: apiRoute('connections'),
+  authLevel: 'anonymous',
+  handler: createConnectionHandler,
+});

@@ -10,4 +10,9 @@ export const createExportHandler = authorized('contributor', async (request, pri
   return json(201, exp, { location: `/api/exports/${exp.id}` });
 });
 
-app.http('createExport', { methods: ['POST'], route: apiRoute('exports'), authLevel: 'anonymous', handler: createExportHandler });
+app.http('createExport', {
+  methods: ['POST'],
+  route: apiRoute('exports'),
+  authLevel: 'anonymous',
+  handler: createExportHandler,
+});

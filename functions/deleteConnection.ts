@@ -8,4 +8,9 @@ export const deleteConnectionHandler = authorized('admin', async (request, princ
   return { status: 204 };
 });
 
-app.http('deleteConnection', { methods: ['DELETE'], route: apiRoute('connections/{id}'), authLevel: 'anonymous', handler: deleteConnectionHandler });
+app.http('deleteConnection', {
+  methods: ['DELETE'],
+  route: apiRoute('connections/{id}'),
+  authLevel: 'anonymous',
+  handler: deleteConnectionHandler,
+});

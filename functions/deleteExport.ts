@@ -8,4 +8,9 @@ export const deleteExportHandler = authorized('contributor', async (request, pri
   return { status: 204 };
 });
 
-app.http('deleteExport', { methods: ['DELETE'], route: apiRoute('exports/{id}'), authLevel: 'anonymous', handler: deleteExportHandler });
+app.http('deleteExport', {
+  methods: ['DELETE'],
+  route: apiRoute('exports/{id}'),
+  authLevel: 'anonymous',
+  handler: deleteExportHandler,
+});

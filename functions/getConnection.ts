@@ -7,4 +7,9 @@ export const getConnectionHandler = authorized('contributor', async (request, pr
   json(200, await getConnection(services(), principal, request.params.id)),
 );
 
-app.http('getConnection', { methods: ['GET'], route: apiRoute('connections/{id}'), authLevel: 'anonymous', handler: getConnectionHandler });
+app.http('getConnection', {
+  methods: ['GET'],
+  route: apiRoute('connections/{id}'),
+  authLevel: 'anonymous',
+  handler: getConnectionHandler,
+});

@@ -7,4 +7,9 @@ export const getExportHandler = authorized('contributor', async (request, princi
   json(200, await describeExport(services(), principal, request.params.id)),
 );
 
-app.http('getExport', { methods: ['GET'], route: apiRoute('exports/{id}'), authLevel: 'anonymous', handler: getExportHandler });
+app.http('getExport', {
+  methods: ['GET'],
+  route: apiRoute('exports/{id}'),
+  authLevel: 'anonymous',
+  handler: getExportHandler,
+});

@@ -7,4 +7,9 @@ export const getPayloadSampleHandler = authorized('contributor', async (request,
   json(200, await payloadSample(services(), principal, request.params.id, request.params.runId)),
 );
 
-app.http('getPayloadSample', { methods: ['GET'], route: apiRoute('exports/{id}/runs/{runId}/sample'), authLevel: 'anonymous', handler: getPayloadSampleHandler });
+app.http('getPayloadSample', {
+  methods: ['GET'],
+  route: apiRoute('exports/{id}/runs/{runId}/sample'),
+  authLevel: 'anonymous',
+  handler: getPayloadSampleHandler,
+});

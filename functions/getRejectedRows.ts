@@ -17,4 +17,9 @@ export const getRejectedRowsHandler = authorized('contributor', async (request, 
   };
 });
 
-app.http('getRejectedRows', { methods: ['GET'], route: apiRoute('exports/{id}/runs/{runId}/rejected'), authLevel: 'anonymous', handler: getRejectedRowsHandler });
+app.http('getRejectedRows', {
+  methods: ['GET'],
+  route: apiRoute('exports/{id}/runs/{runId}/rejected'),
+  authLevel: 'anonymous',
+  handler: getRejectedRowsHandler,
+});

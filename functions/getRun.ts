@@ -7,4 +7,9 @@ export const getRunHandler = authorized('contributor', async (request, principal
   json(200, await getRun(services(), principal, request.params.id, request.params.runId)),
 );
 
-app.http('getRun', { methods: ['GET'], route: apiRoute('exports/{id}/runs/{runId}'), authLevel: 'anonymous', handler: getRunHandler });
+app.http('getRun', {
+  methods: ['GET'],
+  route: apiRoute('exports/{id}/runs/{runId}'),
+  authLevel: 'anonymous',
+  handler: getRunHandler,
+});

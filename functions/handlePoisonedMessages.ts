@@ -15,7 +15,11 @@ export const handlePoisonedBatch = poisonHandler(QUEUES.batches);
 export const handlePoisonedStatusCheck = poisonHandler(QUEUES.status);
 export const handlePoisonedWatch = poisonHandler(QUEUES.progress);
 
-const registration = (queue: QueueName, handler: ReturnType<typeof poisonHandler>) => ({ queueName: poisonQueue(queue), connection: 'AzureWebJobsStorage', handler });
+const registration = (queue: QueueName, handler: ReturnType<typeof poisonHandler>) => ({
+  queueName: poisonQueue(queue),
+  connection: 'AzureWebJobsStorage',
+  handler,
+});
 app.storageQueue('handlePoisonedPlan', registration(QUEUES.plan, handlePoisonedPlan));
 app.storageQueue('handlePoisonedBatch', registration(QUEUES.batches, handlePoisonedBatch));
 app.storageQueue('handlePoisonedStatusCheck', registration(QUEUES.status, handlePoisonedStatusCheck));

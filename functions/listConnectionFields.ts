@@ -7,4 +7,9 @@ export const listConnectionFieldsHandler = authorized('contributor', async (requ
   json(200, { value: await listFields(services(), principal, request.params.id) }),
 );
 
-app.http('listConnectionFields', { methods: ['GET'], route: apiRoute('connections/{id}/fields'), authLevel: 'anonymous', handler: listConnectionFieldsHandler });
+app.http('listConnectionFields', {
+  methods: ['GET'],
+  route: apiRoute('connections/{id}/fields'),
+  authLevel: 'anonymous',
+  handler: listConnectionFieldsHandler,
+});

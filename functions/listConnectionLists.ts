@@ -7,4 +7,9 @@ export const listConnectionListsHandler = authorized('contributor', async (reque
   json(200, { value: await listLists(services(), principal, request.params.id) }),
 );
 
-app.http('listConnectionLists', { methods: ['GET'], route: apiRoute('connections/{id}/lists'), authLevel: 'anonymous', handler: listConnectionListsHandler });
+app.http('listConnectionLists', {
+  methods: ['GET'],
+  route: apiRoute('connections/{id}/lists'),
+  authLevel: 'anonymous',
+  handler: listConnectionListsHandler,
+});

@@ -7,4 +7,9 @@ export const listConnectionsHandler = authorized('contributor', async (_request,
   json(200, { value: await listConnections(services(), principal) }),
 );
 
-app.http('listConnections', { methods: ['GET'], route: apiRoute('connections'), authLevel: 'anonymous', handler: listConnectionsHandler });
+app.http('listConnections', {
+  methods: ['GET'],
+  route: apiRoute('connections'),
+  authLevel: 'anonymous',
+  handler: listConnectionsHandler,
+});

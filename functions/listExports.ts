@@ -7,4 +7,9 @@ export const listExportsHandler = authorized('contributor', async (_request, pri
   json(200, { value: await listExports(services(), principal) }),
 );
 
-app.http('listExports', { methods: ['GET'], route: apiRoute('exports'), authLevel: 'anonymous', handler: listExportsHandler });
+app.http('listExports', {
+  methods: ['GET'],
+  route: apiRoute('exports'),
+  authLevel: 'anonymous',
+  handler: listExportsHandler,
+});

@@ -9,4 +9,9 @@ export const listRunsHandler = authorized('contributor', async (request, princip
   return json(200, await listRuns(services(), principal, request.params.id, page));
 });
 
-app.http('listRuns', { methods: ['GET'], route: apiRoute('exports/{id}/runs'), authLevel: 'anonymous', handler: listRunsHandler });
+app.http('listRuns', {
+  methods: ['GET'],
+  route: apiRoute('exports/{id}/runs'),
+  authLevel: 'anonymous',
+  handler: listRunsHandler,
+});

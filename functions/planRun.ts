@@ -6,7 +6,12 @@ import { runLog } from '../shared/telemetry.js';
 
 export async function planRunHandler(raw: unknown, context: InvocationContext): Promise<void> {
   const message = readMessage(QUEUES.plan, raw, (m) => context.warn(m));
-  if (message) await planRun(services(), message, runLog((m) => context.log(m), message));
+  if (message)
+    await planRun(
+      services(),
+      message,
+      runLog((m) => context.log(m), message),
+    );
 }
 
 app.storageQueue('planRun', { queueName: QUEUES.plan, connection: 'AzureWebJobsStorage', handler: planRunHandler });

@@ -9,7 +9,15 @@ export const previewSourceHandler = authorized('contributor', async (request) =>
   const svc = services();
   const source = checkSource(svc, await readBody(request, previewSchema));
   const { segmentsContainers: allowedContainers, snapshotQuietPeriodInMs: quietPeriodInMs } = svc.config;
-  return json(200, { source, ...(await previewSource(svc.segments.blobs, source, { allowedContainers, quietPeriodInMs })) });
+  return json(200, {
+    source,
+    ...(await previewSource(svc.segments.blobs, source, { allowedContainers, quietPeriodInMs })),
+  });
 });
 
-app.http('previewSource', { methods: ['POST'], route: apiRoute('sources/preview'), authLevel: 'anonymous', handler: previewSourceHandler });
+app.http('previewSource', {
+  methods: ['POST'],
+  route: apiRoute('sources/preview'),
+  authLevel: 'anonymous',
+  handler: previewSourceHandler,
+});

@@ -8,7 +8,19 @@ export async function sendBatchHandler(raw: unknown, context: InvocationContext)
   const message = readMessage(QUEUES.batches, raw, (m) => context.warn(m));
   if (!message) return;
   // Each batch of a group on its own; one that throws fails the message, and the redelivery skips those already sent.
-  await Promise.all(splitBatchMessage(message).map((one) => sendBatch(services(), one, runLog((m) => context.log(m), one))));
+  await Promise.all(
+    splitBatchMessage(message).map((one) =>
+      sendBatch(
+        services(),
+        one,
+        runLog((m) => context.log(m), one),
+      ),
+    ),
+  );
 }
 
-app.storageQueue('sendBatch', { queueName: QUEUES.batches, connection: 'AzureWebJobsStorage', handler: sendBatchHandler });
+app.storageQueue('sendBatch', {
+  queueName: QUEUES.batches,
+  connection: 'AzureWebJobsStorage',
+  handler: sendBatchHandler,
+});

@@ -7,7 +7,16 @@ import { services } from '../shared/services.js';
 export const startRunHandler = authorized('contributor', async (request, principal) => {
   const input = await readBody(request, startRunSchema, { optional: true });
   const run = await startManualRun(services(), principal, request.params.id, input);
-  return json(202, { runId: run.runId, status: run.status }, { location: `/api/exports/${run.exportId}/runs/${run.runId}` });
+  return json(
+    202,
+    { runId: run.runId, status: run.status },
+    { location: `/api/exports/${run.exportId}/runs/${run.runId}` },
+  );
 });
 
-app.http('startRun', { methods: ['POST'], route: apiRoute('exports/{id}/runs'), authLevel: 'anonymous', handler: startRunHandler });
+app.http('startRun', {
+  methods: ['POST'],
+  route: apiRoute('exports/{id}/runs'),
+  authLevel: 'anonymous',
+  handler: startRunHandler,
+});

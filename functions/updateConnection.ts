@@ -8,4 +8,9 @@ export const updateConnectionHandler = authorized('admin', async (request, princ
   return json(200, await updateConnection(services(), principal, request.params.id, input));
 });
 
-app.http('updateConnection', { methods: ['PATCH'], route: apiRoute('connections/{id}'), authLevel: 'anonymous', handler: updateConnectionHandler });
+app.http('updateConnection', {
+  methods: ['PATCH'],
+  route: apiRoute('connections/{id}'),
+  authLevel: 'anonymous',
+  handler: updateConnectionHandler,
+});

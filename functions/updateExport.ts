@@ -9,4 +9,9 @@ export const updateExportHandler = authorized('contributor', async (request, pri
   return json(200, await updateExport(services(), principal, request.params.id, input));
 });
 
-app.http('updateExport', { methods: ['PATCH'], route: apiRoute('exports/{id}'), authLevel: 'anonymous', handler: updateExportHandler });
+app.http('updateExport', {
+  methods: ['PATCH'],
+  route: apiRoute('exports/{id}'),
+  authLevel: 'anonymous',
+  handler: updateExportHandler,
+});

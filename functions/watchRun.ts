@@ -6,7 +6,16 @@ import { runLog } from '../shared/telemetry.js';
 
 export async function watchRunHandler(raw: unknown, context: InvocationContext): Promise<void> {
   const message = readMessage(QUEUES.progress, raw, (m) => context.warn(m));
-  if (message) await watchRun(services(), message, runLog((m) => context.log(m), message));
+  if (message)
+    await watchRun(
+      services(),
+      message,
+      runLog((m) => context.log(m), message),
+    );
 }
 
-app.storageQueue('watchRun', { queueName: QUEUES.progress, connection: 'AzureWebJobsStorage', handler: watchRunHandler });
+app.storageQueue('watchRun', {
+  queueName: QUEUES.progress,
+  connection: 'AzureWebJobsStorage',
+  handler: watchRunHandler,
+});

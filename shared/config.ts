@@ -92,7 +92,10 @@ const positiveNumber = (name: string, fallback: number, allowZero = false) =>
       if (v === undefined || v.trim() === '') return fallback;
       const n = Number(v);
       if (!Number.isFinite(n) || n < 0 || (n === 0 && !allowZero)) {
-        ctx.addIssue({ code: 'custom', message: `${name} must be a ${allowZero ? 'non-negative' : 'positive'} number, got "${v}"` });
+        ctx.addIssue({
+          code: 'custom',
+          message: `${name} must be a ${allowZero ? 'non-negative' : 'positive'} number, got "${v}"`,
+        });
         return z.NEVER;
       }
       return n;
@@ -116,8 +119,16 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const numbers = z
     .object({
       // 0 turns the app's own budget off (an emulator without limits); ActiveCampaign keeps its limits regardless.
-      ACTIVECAMPAIGN_REQUESTS_PER_SECOND: positiveNumber('ACTIVECAMPAIGN_REQUESTS_PER_SECOND', DEFAULT_REQUESTS_PER_SECOND, true),
-      ACTIVECAMPAIGN_BULK_IMPORTS_PER_MINUTE: positiveNumber('ACTIVECAMPAIGN_BULK_IMPORTS_PER_MINUTE', DEFAULT_BULK_IMPORTS_PER_MINUTE, true),
+      ACTIVECAMPAIGN_REQUESTS_PER_SECOND: positiveNumber(
+        'ACTIVECAMPAIGN_REQUESTS_PER_SECOND',
+        DEFAULT_REQUESTS_PER_SECOND,
+        true,
+      ),
+      ACTIVECAMPAIGN_BULK_IMPORTS_PER_MINUTE: positiveNumber(
+        'ACTIVECAMPAIGN_BULK_IMPORTS_PER_MINUTE',
+        DEFAULT_BULK_IMPORTS_PER_MINUTE,
+        true,
+      ),
       IMPORT_POLL_INTERVAL_SECONDS: positiveNumber('IMPORT_POLL_INTERVAL_SECONDS', 5),
       ACTIVECAMPAIGN_TIMEOUT_SECONDS: positiveNumber('ACTIVECAMPAIGN_TIMEOUT_SECONDS', 30),
       SNAPSHOT_QUIET_SECONDS: positiveNumber('SNAPSHOT_QUIET_SECONDS', DEFAULT_SNAPSHOT_QUIET_SECONDS, true),
@@ -132,7 +143,9 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const segmentsStorage = readStorage(env, 'SEGMENTS_STORAGE') ?? storage;
   const keyVaultUrl = env.KEY_VAULT_URL?.trim() || undefined;
   if (keyVaultUrl && !/^https?:\/\/[^/]+/i.test(keyVaultUrl)) {
-    throw new ConfigurationError(`KEY_VAULT_URL must be a URL such as https://myvault.vault.azure.net, got "${keyVaultUrl}"`);
+    throw new ConfigurationError(
+      `KEY_VAULT_URL must be a URL such as https://myvault.vault.azure.net, got "${keyVaultUrl}"`,
+    );
   }
   const insecureHosts = (env.ACTIVECAMPAIGN_INSECURE_HOSTS ?? '')
     .split(',')
@@ -146,10 +159,13 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     }
   }
   const containers = env.SEGMENTS_CONTAINERS?.trim()
-    ? env.SEGMENTS_CONTAINERS.split(',').map((c) => c.trim()).filter(Boolean)
+    ? env.SEGMENTS_CONTAINERS.split(',')
+        .map((c) => c.trim())
+        .filter(Boolean)
     : undefined;
   for (const c of containers ?? []) {
-    if (!/^(?=.{3,63}$)[a-z0-9]+(?:-[a-z0-9]+)*$/.test(c)) throw new ConfigurationError(`SEGMENTS_CONTAINERS: "${c}" is not a valid container name`);
+    if (!/^(?=.{3,63}$)[a-z0-9]+(?:-[a-z0-9]+)*$/.test(c))
+      throw new ConfigurationError(`SEGMENTS_CONTAINERS: "${c}" is not a valid container name`);
   }
   return {
     storage,

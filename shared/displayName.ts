@@ -16,9 +16,10 @@ export const displayName = z
   .max(200)
   .transform((s) => s.normalize('NFC').trim())
   .superRefine((s, ctx) => {
-    const problem = !s || INVISIBLE.test(s)
-      ? 'is required'
-      : CONTROL.test(s)
+    const problem =
+      !s || INVISIBLE.test(s)
+        ? 'is required'
+        : CONTROL.test(s)
           ? 'must be one line of text, without control characters'
           : BIDI.test(s)
             ? 'must not contain characters that reorder text (bidirectional controls)'

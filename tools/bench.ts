@@ -51,7 +51,13 @@ interface Segment {
   profiles: number;
 }
 
-async function uploadSegment(blobs: BlobServiceClient, segment: Segment, included: (i: number) => boolean, version: (i: number) => number, tag: string): Promise<void> {
+async function uploadSegment(
+  blobs: BlobServiceClient,
+  segment: Segment,
+  included: (i: number) => boolean,
+  version: (i: number) => number,
+  tag: string,
+): Promise<void> {
   const container = blobs.getContainerClient(CONTAINER);
   await container.createIfNotExists();
   const account = 'benchaccount';
@@ -76,20 +82,37 @@ async function uploadSegment(blobs: BlobServiceClient, segment: Segment, include
     partitions.push({
       name: `part-${p}`,
       location: `https://${account}.blob.core.windows.net/${CONTAINER}/${name}`,
-      fileFormatSettings: { $type: 'CsvFormatSettings', columnHeaders: false, delimiter: ',', quoteStyle: 'QuoteStyle.Csv' },
+      fileFormatSettings: {
+        $type: 'CsvFormatSettings',
+        columnHeaders: false,
+        delimiter: ',',
+        quoteStyle: 'QuoteStyle.Csv',
+      },
     });
   }
   const model = {
     name: 'CustomerInsights',
     version: '1.0',
-    entities: [{ $type: 'LocalEntity', name: ENTITY, attributes: ['CustomerId', 'Email', 'FirstName', 'LastName', 'City'].map((name) => ({ name, dataType: 'string' })), partitions }],
+    entities: [
+      {
+        $type: 'LocalEntity',
+        name: ENTITY,
+        attributes: ['CustomerId', 'Email', 'FirstName', 'LastName', 'City'].map((name) => ({
+          name,
+          dataType: 'string',
+        })),
+        partitions,
+      },
+    ],
   };
   const text = JSON.stringify(model);
   await container.getBlockBlobClient(`${segment.destination}/model.json`).upload(text, Buffer.byteLength(text));
 }
 
 function startRunner(env: Record<string, string>): Promise<RunnerProcess> {
-  const nodeArgs = process.env.BENCH_CPU_PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROFILE_DIR}`] : [];
+  const nodeArgs = process.env.BENCH_CPU_PROFILE_DIR
+    ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROFILE_DIR}`]
+    : [];
   return startRunnerProcess(env, [], { nodeArgs });
 }
 
@@ -104,7 +127,8 @@ function peakRssMb(pid: number | undefined): number {
   }
 }
 
-const call = <T>(base: string, method: string, path: string, body?: unknown) => apiClient(base, principal)<T>(method, path, body);
+const call = <T>(base: string, method: string, path: string, body?: unknown) =>
+  apiClient(base, principal)<T>(method, path, body);
 
 interface RunMeasure {
   run: Run;
@@ -122,7 +146,13 @@ interface RunMeasure {
   azuritePeakRssMb: number;
 }
 
-async function measureRun(runner: RunnerProcess, emulator: ActiveCampaignEmulator, exportId: string, body: object, azurite: AzuriteInstance & { pid?: number }): Promise<RunMeasure> {
+async function measureRun(
+  runner: RunnerProcess,
+  emulator: ActiveCampaignEmulator,
+  exportId: string,
+  body: object,
+  azurite: AzuriteInstance & { pid?: number },
+): Promise<RunMeasure> {
   const requestsBefore = emulator.requests.length;
   const refusedBefore = emulator.refusedForRate;
   const started = Date.now();
@@ -134,7 +164,9 @@ async function measureRun(runner: RunnerProcess, emulator: ActiveCampaignEmulato
     run = await call<Run>(runner.url, 'GET', `/exports/${exportId}/runs/${runId}`);
     if (!plannedAt && !['queued', 'planning'].includes(run.status)) plannedAt = Date.now();
     if (Date.now() - lastPrint > 10_000) {
-      log(`  ${run.status} batches ${run.batches?.done ?? 0}/${run.batches?.total ?? '?'} upserted ${run.counts.upserted} unsubscribed ${run.counts.unsubscribed}`);
+      log(
+        `  ${run.status} batches ${run.batches?.done ?? 0}/${run.batches?.total ?? '?'} upserted ${run.counts.upserted} unsubscribed ${run.counts.unsubscribed}`,
+      );
       lastPrint = Date.now();
     }
     if (['completed', 'completedWithErrors', 'failed', 'cancelled'].includes(run.status)) break;
@@ -148,10 +180,16 @@ async function measureRun(runner: RunnerProcess, emulator: ActiveCampaignEmulato
       const s = Math.floor((r.at - started) / 1000);
       perSecond.set(s, (perSecond.get(s) ?? '') + (r.kind === 'bulkImport' ? 'I' : 'p'));
     }
-    for (const [s, marks] of [...perSecond].sort((a, b) => a[0] - b[0])) log(`  t+${s}s imports ${marks.split('I').length - 1} polls ${marks.split('p').length - 1}`);
+    for (const [s, marks] of [...perSecond].sort((a, b) => a[0] - b[0]))
+      log(`  t+${s}s imports ${marks.split('I').length - 1} polls ${marks.split('p').length - 1}`);
     for (const r of requests.filter((x) => x.refusedForRate).slice(0, 5)) {
       const near = requests.filter((x) => Math.abs(x.at - r.at) < 1100 && !x.refusedForRate).map((x) => x.at - r.at);
-      log(`  refused ${r.kind} ${r.status}: accepted within 1 s before ${near.filter((d) => d <= 0 && d > -1000).length}; offsets ${near.filter((d) => d <= 0).slice(-12).join(' ')}`);
+      log(
+        `  refused ${r.kind} ${r.status}: accepted within 1 s before ${near.filter((d) => d <= 0 && d > -1000).length}; offsets ${near
+          .filter((d) => d <= 0)
+          .slice(-12)
+          .join(' ')}`,
+      );
     }
   }
   const imports = requests.filter((r) => r.kind === 'bulkImport' && !r.refusedForRate);
@@ -195,16 +233,26 @@ function busyCore(): { stop: () => void } {
 async function main(): Promise<void> {
   if (process.env.BENCH_REPORT_ONLY) {
     // Renders BENCHMARKS.md again from bench-results.json (after a change to this report's text).
-    writeFileSync(join(OUT, 'BENCHMARKS.md'), markdown(JSON.parse(readFileSync(join(OUT, 'bench-results.json'), 'utf8')) as BenchResults));
+    writeFileSync(
+      join(OUT, 'BENCHMARKS.md'),
+      markdown(JSON.parse(readFileSync(join(OUT, 'bench-results.json'), 'utf8')) as BenchResults),
+    );
     return;
   }
   const benchStarted = Date.now();
-  log(`${PROFILES} profiles (budget run: ${BUDGET_PROFILES}${BUSY_CORE ? ', one core kept busy' : ''}); Node ${process.version}; ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB; load ${loadavg()[0].toFixed(2)}`);
+  log(
+    `${PROFILES} profiles (budget run: ${BUDGET_PROFILES}${BUSY_CORE ? ', one core kept busy' : ''}); Node ${process.version}; ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB; load ${loadavg()[0].toFixed(2)}`,
+  );
   const loadBefore = loadavg()[0];
   const azurite = (await startAzurite()) as AzuriteInstance & { pid?: number };
   const emulator = await startActiveCampaignEmulator({
-    requestsPerSecond: REAL_REQUESTS_PER_SECOND, bulkImportsPerMinute: REAL_IMPORTS_PER_MINUTE, importPhaseInMs: 100,
-    lists: [{ id: 1, name: 'Pipeline' }, { id: 2, name: 'Budget' }],
+    requestsPerSecond: REAL_REQUESTS_PER_SECOND,
+    bulkImportsPerMinute: REAL_IMPORTS_PER_MINUTE,
+    importPhaseInMs: 100,
+    lists: [
+      { id: 1, name: 'Pipeline' },
+      { id: 2, name: 'Budget' },
+    ],
     fields: [{ id: 1, title: 'City', type: 'text' }],
   });
   const blobs = BlobServiceClient.fromConnectionString(azurite.connectionString);
@@ -217,26 +265,55 @@ async function main(): Promise<void> {
     REFRESH_SCHEDULE: '0 0 0 1 1 *',
   };
   const pipelineSegment: Segment = { destination: 'CustomerInsights_bench/segment-exports', profiles: PROFILES };
-  const budgetSegment: Segment = { destination: 'CustomerInsights_bench_budget/segment-exports', profiles: BUDGET_PROFILES };
+  const budgetSegment: Segment = {
+    destination: 'CustomerInsights_bench_budget/segment-exports',
+    profiles: BUDGET_PROFILES,
+  };
   try {
     let t = Date.now();
-    await uploadSegment(blobs, pipelineSegment, () => true, () => 0, 'v1');
-    await uploadSegment(blobs, budgetSegment, () => true, () => 0, 'v1');
+    await uploadSegment(
+      blobs,
+      pipelineSegment,
+      () => true,
+      () => 0,
+      'v1',
+    );
+    await uploadSegment(
+      blobs,
+      budgetSegment,
+      () => true,
+      () => 0,
+      'v1',
+    );
     const generateSeconds = (Date.now() - t) / 1000;
     log(`generated the segments in ${generateSeconds.toFixed(1)} s`);
 
     const exportBody = (connectionId: string, listId: number, mode: string, segment: Segment) => ({
-      displayName: `bench ${listId}`, connectionId, listId, mode, schedule: 'manual',
+      displayName: `bench ${listId}`,
+      connectionId,
+      listId,
+      mode,
+      schedule: 'manual',
       source: { container: CONTAINER, path: segment.destination, table: ENTITY },
       mapping: { email: 'Email', firstName: 'FirstName', lastName: 'LastName', fields: { '1': 'City' } },
     });
     const connect = async (url: string) =>
-      (await call<Connection>(url, 'POST', '/connections', { displayName: 'bench', hostname: emulator.hostname, apiKey: EMULATOR_API_KEY, dataPrivacyConsent: true })).id;
+      (
+        await call<Connection>(url, 'POST', '/connections', {
+          displayName: 'bench',
+          hostname: emulator.hostname,
+          apiKey: EMULATOR_API_KEY,
+          dataPrivacyConsent: true,
+        })
+      ).id;
 
     // Run 3 (first, while the emulator holds few contacts: its own garbage collection would delay the
     // arrival times it records): the budget at ActiveCampaign's real limits, kept by both the app and
     // the emulator, with a neighbour keeping one core busy.
-    Object.assign(emulator.options, { requestsPerSecond: REAL_REQUESTS_PER_SECOND, bulkImportsPerMinute: REAL_IMPORTS_PER_MINUTE });
+    Object.assign(emulator.options, {
+      requestsPerSecond: REAL_REQUESTS_PER_SECOND,
+      bulkImportsPerMinute: REAL_IMPORTS_PER_MINUTE,
+    });
     // The app's defaults too: status checks every 5 s (their requests share the 5-a-second budget with the imports).
     let runner = await startRunner({
       ...baseEnv,
@@ -244,12 +321,19 @@ async function main(): Promise<void> {
       ACTIVECAMPAIGN_BULK_IMPORTS_PER_MINUTE: String(REAL_IMPORTS_PER_MINUTE),
       IMPORT_POLL_INTERVAL_SECONDS: '5',
     });
-    const budgetExport = await call<Export>(runner.url, 'POST', '/exports', exportBody(await connect(runner.url), 2, 'upsert', budgetSegment));
+    const budgetExport = await call<Export>(
+      runner.url,
+      'POST',
+      '/exports',
+      exportBody(await connect(runner.url), 2, 'upsert', budgetSegment),
+    );
     emulator.resetRateWindows();
     const neighbour = BUSY_CORE ? busyCore() : undefined;
     let budget: RunMeasure;
     try {
-      log(`run 3: budget at ${REAL_REQUESTS_PER_SECOND} requests/s and ${REAL_IMPORTS_PER_MINUTE} imports/min${neighbour ? ', one core kept busy by another process' : ''}`);
+      log(
+        `run 3: budget at ${REAL_REQUESTS_PER_SECOND} requests/s and ${REAL_IMPORTS_PER_MINUTE} imports/min${neighbour ? ', one core kept busy by another process' : ''}`,
+      );
       budget = await measureRun(runner, emulator, budgetExport.id, {}, azurite);
     } finally {
       neighbour?.stop();
@@ -261,21 +345,40 @@ async function main(): Promise<void> {
     const refusedShare = budget.requests > 0 ? budget.refusedForRate / budget.requests : 0;
     const windowFill = minuteWindowFill(budget.importTimes, REAL_IMPORTS_PER_MINUTE);
     log(`run 3: the minute window was kept ${windowFill?.toFixed(4) ?? '(too few imports)'} full`);
-    log(`run 3: ${budget.run.status} in ${budget.seconds.toFixed(1)} s; ${budget.imports} imports over ${span.toFixed(1)} s (steady ceiling ${ceilingSpan.toFixed(1)} s): ${ceilingShare.toFixed(4)} of the ceiling, ${budget.refusedForRate} of ${budget.requests} requests refused`);
+    log(
+      `run 3: ${budget.run.status} in ${budget.seconds.toFixed(1)} s; ${budget.imports} imports over ${span.toFixed(1)} s (steady ceiling ${ceilingSpan.toFixed(1)} s): ${ceilingShare.toFixed(4)} of the ceiling, ${budget.refusedForRate} of ${budget.requests} requests refused`,
+    );
 
     // Runs 1 and 2: the pipeline with the limits off (the emulator's, and the app's own budget: 0 turns it off).
     Object.assign(emulator.options, { requestsPerSecond: 0, bulkImportsPerMinute: 0 });
-    runner = await startRunner({ ...baseEnv, ACTIVECAMPAIGN_REQUESTS_PER_SECOND: '0', ACTIVECAMPAIGN_BULK_IMPORTS_PER_MINUTE: '0' });
-    const pipelineExport = await call<Export>(runner.url, 'POST', '/exports', exportBody(await connect(runner.url), 1, 'mirror', pipelineSegment));
+    runner = await startRunner({
+      ...baseEnv,
+      ACTIVECAMPAIGN_REQUESTS_PER_SECOND: '0',
+      ACTIVECAMPAIGN_BULK_IMPORTS_PER_MINUTE: '0',
+    });
+    const pipelineExport = await call<Export>(
+      runner.url,
+      'POST',
+      '/exports',
+      exportBody(await connect(runner.url), 1, 'mirror', pipelineSegment),
+    );
     log('run 1: pipeline, limits off');
     const speed = await measureRun(runner, emulator, pipelineExport.id, {}, azurite);
     if (process.env.BENCH_DEBUG) writeFileSync(join(OUT, 'runner-pipeline.log'), runner.output());
-    log(`run 1: ${speed.run.status} in ${speed.seconds.toFixed(1)} s (planner ${speed.plannerSeconds.toFixed(1)} s), ${Math.round(PROFILES / speed.seconds)} contacts/s`);
+    log(
+      `run 1: ${speed.run.status} in ${speed.seconds.toFixed(1)} s (planner ${speed.plannerSeconds.toFixed(1)} s), ${Math.round(PROFILES / speed.seconds)} contacts/s`,
+    );
 
     const changed = (i: number) => i % 100 === 7;
     const left = (i: number) => i % 200 === 3;
     t = Date.now();
-    await uploadSegment(blobs, pipelineSegment, (i) => !left(i), (i) => (changed(i) ? 1 : 0), 'v2');
+    await uploadSegment(
+      blobs,
+      pipelineSegment,
+      (i) => !left(i),
+      (i) => (changed(i) ? 1 : 0),
+      'v2',
+    );
     log(`rewrote the segment (1% changed, 0.5% left) in ${((Date.now() - t) / 1000).toFixed(1)} s`);
     let expectedChanged = 0;
     let expectedLeft = 0;
@@ -286,7 +389,9 @@ async function main(): Promise<void> {
     log('run 2: refresh in mirror mode');
     const refresh = await measureRun(runner, emulator, pipelineExport.id, {}, azurite);
     await runner.stop();
-    log(`run 2: ${refresh.run.status} in ${refresh.seconds.toFixed(1)} s, ${refresh.requests} requests, ${refresh.contactsSent} contacts sent (expected ${expectedChanged + expectedLeft})`);
+    log(
+      `run 2: ${refresh.run.status} in ${refresh.seconds.toFixed(1)} s, ${refresh.requests} requests, ${refresh.contactsSent} contacts sent (expected ${expectedChanged + expectedLeft})`,
+    );
     const listMembers = emulator.listMembers(1).length;
 
     const benchPeakMb = Math.round(process.resourceUsage().maxRSS / 1024);
@@ -305,17 +410,42 @@ async function main(): Promise<void> {
       refusedForRate: budget.refusedForRate,
       refusedShare: Number(refusedShare.toFixed(5)),
       peakRssMb: Math.max(speed.runnerPeakRssMb, refresh.runnerPeakRssMb),
-      speed: { seconds: Number(speed.seconds.toFixed(1)), plannerSeconds: Number(speed.plannerSeconds.toFixed(1)), status: speed.run.status, counts: speed.run.counts, requests: speed.requests },
+      speed: {
+        seconds: Number(speed.seconds.toFixed(1)),
+        plannerSeconds: Number(speed.plannerSeconds.toFixed(1)),
+        status: speed.run.status,
+        counts: speed.run.counts,
+        requests: speed.requests,
+      },
       refresh: {
-        contactsSent: refresh.contactsSent, expected: expectedChanged + expectedLeft, requests: refresh.requests, plannerSeconds: Number(refresh.plannerSeconds.toFixed(1)),
-        seconds: Number(refresh.seconds.toFixed(1)), status: refresh.run.status, counts: refresh.run.counts,
+        contactsSent: refresh.contactsSent,
+        expected: expectedChanged + expectedLeft,
+        requests: refresh.requests,
+        plannerSeconds: Number(refresh.plannerSeconds.toFixed(1)),
+        seconds: Number(refresh.seconds.toFixed(1)),
+        status: refresh.run.status,
+        counts: refresh.run.counts,
       },
       budget: {
-        requestsPerSecond: REAL_REQUESTS_PER_SECOND, bulkImportsPerMinute: REAL_IMPORTS_PER_MINUTE, seconds: Number(budget.seconds.toFixed(1)), imports: budget.imports,
-        importSpanSeconds: Number(span.toFixed(1)), ceilingSpanSeconds: Number(ceilingSpan.toFixed(1)), requests: budget.requests,
-        achievedContactsPerSecond: Math.round(budget.contactsSent / Math.max(span, 1e-9)), ceilingContactsPerSecond: Math.round((REAL_IMPORTS_PER_MINUTE * 250) / 60),
-        status: budget.run.status, counts: budget.run.counts, runnerPeakRssMb: budget.runnerPeakRssMb,
-        minutesForAMillion: Number((steadyCeilingSpan(millionImports, REAL_IMPORTS_PER_MINUTE) / Math.min(1, windowFill ?? ceilingShare) / 60).toFixed(1)),
+        requestsPerSecond: REAL_REQUESTS_PER_SECOND,
+        bulkImportsPerMinute: REAL_IMPORTS_PER_MINUTE,
+        seconds: Number(budget.seconds.toFixed(1)),
+        imports: budget.imports,
+        importSpanSeconds: Number(span.toFixed(1)),
+        ceilingSpanSeconds: Number(ceilingSpan.toFixed(1)),
+        requests: budget.requests,
+        achievedContactsPerSecond: Math.round(budget.contactsSent / Math.max(span, 1e-9)),
+        ceilingContactsPerSecond: Math.round((REAL_IMPORTS_PER_MINUTE * 250) / 60),
+        status: budget.run.status,
+        counts: budget.run.counts,
+        runnerPeakRssMb: budget.runnerPeakRssMb,
+        minutesForAMillion: Number(
+          (
+            steadyCeilingSpan(millionImports, REAL_IMPORTS_PER_MINUTE) /
+            Math.min(1, windowFill ?? ceilingShare) /
+            60
+          ).toFixed(1),
+        ),
       },
       memoryMb: {
         runner: { pipeline: speed.runnerPeakRssMb, refresh: refresh.runnerPeakRssMb, budget: budget.runnerPeakRssMb },
@@ -329,7 +459,10 @@ async function main(): Promise<void> {
     writeFileSync(join(OUT, 'bench-results.json'), JSON.stringify(results, null, 2) + '\n');
     writeFileSync(join(OUT, 'BENCHMARKS.md'), markdown(results));
     log(`wrote ${join(OUT, 'bench-results.json')} and BENCHMARKS.md`);
-    const ok = speed.run.counts.upserted === PROFILES && budget.run.counts.upserted === BUDGET_PROFILES && refresh.contactsSent === expectedChanged + expectedLeft;
+    const ok =
+      speed.run.counts.upserted === PROFILES &&
+      budget.run.counts.upserted === BUDGET_PROFILES &&
+      refresh.contactsSent === expectedChanged + expectedLeft;
     if (!ok) {
       console.error('bench: a run did not deliver what it should');
       process.exitCode = 1;
@@ -356,12 +489,35 @@ interface BenchResults {
   refusedShare: number;
   peakRssMb: number;
   speed: { seconds: number; plannerSeconds: number; status: string; counts: RunCounts; requests: number };
-  refresh: { contactsSent: number; expected: number; requests: number; plannerSeconds: number; seconds: number; status: string; counts: RunCounts };
-  budget: {
-    requestsPerSecond: number; bulkImportsPerMinute: number; seconds: number; imports: number; importSpanSeconds: number; ceilingSpanSeconds: number; requests: number;
-    achievedContactsPerSecond: number; ceilingContactsPerSecond: number; status: string; counts: RunCounts; runnerPeakRssMb: number; minutesForAMillion: number;
+  refresh: {
+    contactsSent: number;
+    expected: number;
+    requests: number;
+    plannerSeconds: number;
+    seconds: number;
+    status: string;
+    counts: RunCounts;
   };
-  memoryMb: { runner: { pipeline: number; refresh: number; budget: number }; azurite: number; benchAndEmulator: number };
+  budget: {
+    requestsPerSecond: number;
+    bulkImportsPerMinute: number;
+    seconds: number;
+    imports: number;
+    importSpanSeconds: number;
+    ceilingSpanSeconds: number;
+    requests: number;
+    achievedContactsPerSecond: number;
+    ceilingContactsPerSecond: number;
+    status: string;
+    counts: RunCounts;
+    runnerPeakRssMb: number;
+    minutesForAMillion: number;
+  };
+  memoryMb: {
+    runner: { pipeline: number; refresh: number; budget: number };
+    azurite: number;
+    benchAndEmulator: number;
+  };
   listMembersAfterRefresh: number;
   generateSeconds: number;
   totalSeconds: number;
@@ -378,7 +534,7 @@ emulator on loopback.
 
 - Machine: ${r.machine}; Node.js ${r.node}; load average ${r.loadAverageBefore} before the benchmark started
 - What else the machine was doing: Azurite, the runner and the benchmark (which holds the emulator
-  and every contact it received) share its cores${r.busyCore ? '; during run 3 another process (`node -e \'for(;;){}\'`) kept one core busy' : ''}
+  and every contact it received) share its cores${r.busyCore ? "; during run 3 another process (`node -e 'for(;;){}'`) kept one core busy" : ''}
 - Total time of the benchmark: ${r.totalSeconds} s (segment generation ${r.generateSeconds} s)
 
 | measure | value | target |

@@ -59,7 +59,10 @@ async function main(): Promise<number> {
     port: keep ? Number(process.env.EMULATOR_PORT ?? 8081) : 0,
     requestsPerSecond: 5,
     bulkImportsPerMinute: 100,
-    lists: [{ id: 1, name: 'Newsletter' }, { id: 2, name: 'VIP offers' }],
+    lists: [
+      { id: 1, name: 'Newsletter' },
+      { id: 2, name: 'VIP offers' },
+    ],
     fields: [{ id: 1, title: 'City', type: 'text' }],
   });
   Object.assign(process.env, {
@@ -84,7 +87,9 @@ async function main(): Promise<number> {
     const partitions = generatePartitions();
     for (const p of partitions) await container.getBlockBlobClient(p.name).upload(p.csv, Buffer.byteLength(p.csv));
     const invalid = PROFILES / INVALID_EVERY;
-    console.log(`Generated ${PROFILES} profiles (${invalid} with invalid emails) in ${partitions.length} partitions under customerinsights/${FOLDER}/`);
+    console.log(
+      `Generated ${PROFILES} profiles (${invalid} with invalid emails) in ${partitions.length} partitions under customerinsights/${FOLDER}/`,
+    );
 
     const principal = principalHeader('demo-admin@example.com', [ADMIN_ROLE]);
     const call = apiClient(runner.url, principal);
@@ -134,8 +139,12 @@ async function main(): Promise<number> {
     console.log(`  upserted     ${c.upserted}`);
     console.log(`  unsubscribed ${c.unsubscribed}`);
     console.log(`  failed       ${c.failed}`);
-    console.log(`  accounted    read ${c.read} = ${c.rejected + c.duplicate + c.unchanged + c.upserted + c.failed} (rejected + duplicate + unchanged + upserted + failed)`);
-    console.log(`\nActiveCampaign emulator: ${members} contacts subscribed to list 1 (expected ${expected}); ${emulator.acceptedImports} bulk imports, ${emulator.refusedForRate} requests refused for rate`);
+    console.log(
+      `  accounted    read ${c.read} = ${c.rejected + c.duplicate + c.unchanged + c.upserted + c.failed} (rejected + duplicate + unchanged + upserted + failed)`,
+    );
+    console.log(
+      `\nActiveCampaign emulator: ${members} contacts subscribed to list 1 (expected ${expected}); ${emulator.acceptedImports} bulk imports, ${emulator.refusedForRate} requests refused for rate`,
+    );
     console.log(`Finished in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     const ok = members === expected && c.upserted === expected && c.failed === 0;
     if (!ok) {

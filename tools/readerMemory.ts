@@ -24,14 +24,31 @@ const mb = (n: number) => Math.round(n / 2 ** 20);
 
 // In a child process of its own: writes the Parquet file (its arrays would count against the reader's memory).
 if (process.env.READER_PARQUET_FILE) {
-  const columnData = [{ name: 'Email', data: Array.from({ length: ROWS }, (_, i) => `customer${i}@example.com`), type: 'STRING' as const }];
-  for (let c = 0; c < PARQUET_ATTRIBUTES; c++) columnData.push({ name: `Attribute${c}`, data: Array.from({ length: ROWS }, (_, i) => `value ${c} of ${i % 5000}`), type: 'STRING' as const });
+  const columnData = [
+    {
+      name: 'Email',
+      data: Array.from({ length: ROWS }, (_, i) => `customer${i}@example.com`),
+      type: 'STRING' as const,
+    },
+  ];
+  for (let c = 0; c < PARQUET_ATTRIBUTES; c++)
+    columnData.push({
+      name: `Attribute${c}`,
+      data: Array.from({ length: ROWS }, (_, i) => `value ${c} of ${i % 5000}`),
+      type: 'STRING' as const,
+    });
   writeFileSync(process.env.READER_PARQUET_FILE, Buffer.from(parquetWriteBuffer({ columnData, rowGroupSize: ROWS })));
   process.exit(0);
 }
 
 /** Reads every row of the snapshot at `path`; rows/s and peak memory while reading. */
-async function measure(blobs: BlobServiceClient, container: string, path: string, label: string, columns?: string[]): Promise<void> {
+async function measure(
+  blobs: BlobServiceClient,
+  container: string,
+  path: string,
+  label: string,
+  columns?: string[],
+): Promise<void> {
   global.gc?.();
   const baseline = process.memoryUsage();
   let peakRss = baseline.rss;
@@ -51,8 +68,12 @@ async function measure(blobs: BlobServiceClient, container: string, path: string
     }
   }
   const seconds = (Date.now() - started) / 1000;
-  console.log(`${label}: read ${rows} rows from ${snapshot.segmentFiles.length} file(s) in ${seconds.toFixed(1)} s (${Math.round(rows / seconds)} rows/s)`);
-  console.log(`  memory before reading: rss ${mb(baseline.rss)} MB, heap ${mb(baseline.heapUsed)} MB; peak while reading: rss ${mb(peakRss)} MB, heap ${mb(peakHeap)} MB`);
+  console.log(
+    `${label}: read ${rows} rows from ${snapshot.segmentFiles.length} file(s) in ${seconds.toFixed(1)} s (${Math.round(rows / seconds)} rows/s)`,
+  );
+  console.log(
+    `  memory before reading: rss ${mb(baseline.rss)} MB, heap ${mb(baseline.heapUsed)} MB; peak while reading: rss ${mb(peakRss)} MB, heap ${mb(peakHeap)} MB`,
+  );
 }
 
 const azurite = await startAzurite();
@@ -75,24 +96,45 @@ try {
     }
     body.end(chunk);
     await upload;
-    partitions.push({ name: `p${p}`, location: `https://acct.blob.core.windows.net/readermemory/${name}`, fileFormatSettings: { $type: 'CsvFormatSettings', columnHeaders: false } });
+    partitions.push({
+      name: `p${p}`,
+      location: `https://acct.blob.core.windows.net/readermemory/${name}`,
+      fileFormatSettings: { $type: 'CsvFormatSettings', columnHeaders: false },
+    });
   }
-  const model = JSON.stringify({ entities: [{ name: 'Customers', attributes: ['CustomerId', 'Email', 'FirstName', 'LastName', 'City'].map((name) => ({ name })), partitions }] });
+  const model = JSON.stringify({
+    entities: [
+      {
+        name: 'Customers',
+        attributes: ['CustomerId', 'Email', 'FirstName', 'LastName', 'City'].map((name) => ({ name })),
+        partitions,
+      },
+    ],
+  });
   await container.getBlockBlobClient('dest/model.json').upload(model, model.length);
 
   await measure(blobs, 'readermemory', 'dest', 'CSV (Common Data Model, 4 partitions)');
 
   const parquetFile = join(tmpdir(), `reader-memory-${process.pid}.parquet`);
-  const child = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url)], { env: { ...process.env, READER_PARQUET_FILE: parquetFile }, stdio: 'inherit' });
+  const child = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url)], {
+    env: { ...process.env, READER_PARQUET_FILE: parquetFile },
+    stdio: 'inherit',
+  });
   if (child.status !== 0) throw new Error('writing the Parquet file failed');
   try {
     await container.getBlockBlobClient('parquet/segment.parquet').uploadFile(parquetFile);
-    console.log(`Parquet: ${mb(statSync(parquetFile).size)} MB, ${ROWS} rows in one row group, ${PARQUET_ATTRIBUTES + 1} columns`);
+    console.log(
+      `Parquet: ${mb(statSync(parquetFile).size)} MB, ${ROWS} rows in one row group, ${PARQUET_ATTRIBUTES + 1} columns`,
+    );
   } finally {
     rmSync(parquetFile, { force: true });
   }
   // The mapped columns first: the whole file's read leaves the process larger.
-  await measure(blobs, 'readermemory', 'parquet/segment.parquet', 'Parquet, the 3 columns an export maps', ['Email', 'Attribute0', 'Attribute1']);
+  await measure(blobs, 'readermemory', 'parquet/segment.parquet', 'Parquet, the 3 columns an export maps', [
+    'Email',
+    'Attribute0',
+    'Attribute1',
+  ]);
   await measure(blobs, 'readermemory', 'parquet/segment.parquet', 'Parquet, every column');
 } finally {
   await azurite.stop();

@@ -8,7 +8,11 @@ import { BlobServiceClient } from '@azure/storage-blob';
 import { DEVELOPMENT_STORAGE } from '../shared/config.js';
 import { expandConnectionString } from '../shared/store/storageClients.js';
 
-export const SAMPLE = { container: 'customerinsights', path: 'CustomerInsights_sample/VipCustomers', table: 'VipCustomers' } as const;
+export const SAMPLE = {
+  container: 'customerinsights',
+  path: 'CustomerInsights_sample/VipCustomers',
+  table: 'VipCustomers',
+} as const;
 const COLUMNS = ['CustomerId', 'EmailAddress', 'FirstName', 'LastName', 'City'];
 
 /** Rows of a sample segment: every `invalidEvery`-th profile has an email without "@". */
@@ -22,29 +26,40 @@ export function sampleRows(count: number, invalidEvery = 100): string[][] {
   ]);
 }
 
-const csvLine = (values: string[]) => values.map((v) => (/[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v)).join(',');
+const csvLine = (values: string[]) =>
+  values.map((v) => (/[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v)).join(',');
 
 export async function writeSampleSegment(blobs: BlobServiceClient, profiles = 1_000): Promise<string[]> {
   const container = blobs.getContainerClient(SAMPLE.container);
   await container.createIfNotExists();
   const rows = sampleRows(profiles);
   const half = Math.ceil(rows.length / 2);
-  const parts = [rows.slice(0, half), rows.slice(half)].map((part, i) => ({ name: `${SAMPLE.path}/${SAMPLE.table}/part-${i + 1}.csv`, body: `${part.map(csvLine).join('\r\n')}\r\n` }));
+  const parts = [rows.slice(0, half), rows.slice(half)].map((part, i) => ({
+    name: `${SAMPLE.path}/${SAMPLE.table}/part-${i + 1}.csv`,
+    body: `${part.map(csvLine).join('\r\n')}\r\n`,
+  }));
   for (const p of parts) await container.getBlockBlobClient(p.name).upload(p.body, Buffer.byteLength(p.body));
   const model = {
     name: 'CustomerInsights',
     version: '1.0',
-    entities: [{
-      $type: 'LocalEntity',
-      name: SAMPLE.table,
-      attributes: COLUMNS.map((name) => ({ name, dataType: 'string' })),
-      partitions: parts.map((p, i) => ({
-        name: `part-${i + 1}`,
-        // Any account host: the app reads the container and path from its own segments storage.
-        location: `https://sample.blob.core.windows.net/${SAMPLE.container}/${p.name}`,
-        fileFormatSettings: { $type: 'CsvFormatSettings', columnHeaders: false, delimiter: ',', quoteStyle: 'QuoteStyle.Csv' },
-      })),
-    }],
+    entities: [
+      {
+        $type: 'LocalEntity',
+        name: SAMPLE.table,
+        attributes: COLUMNS.map((name) => ({ name, dataType: 'string' })),
+        partitions: parts.map((p, i) => ({
+          name: `part-${i + 1}`,
+          // Any account host: the app reads the container and path from its own segments storage.
+          location: `https://sample.blob.core.windows.net/${SAMPLE.container}/${p.name}`,
+          fileFormatSettings: {
+            $type: 'CsvFormatSettings',
+            columnHeaders: false,
+            delimiter: ',',
+            quoteStyle: 'QuoteStyle.Csv',
+          },
+        })),
+      },
+    ],
   };
   const text = JSON.stringify(model, null, 2);
   // model.json last: the folder is complete when it names only partitions that exist.

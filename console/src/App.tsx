@@ -1,4 +1,14 @@
-import { Link, MessageBar, MessageBarBody, Spinner, Tab, TabList, Text, makeStyles, tokens } from '@fluentui/react-components';
+import {
+  Link,
+  MessageBar,
+  MessageBarBody,
+  Spinner,
+  Tab,
+  TabList,
+  Text,
+  makeStyles,
+  tokens,
+} from '@fluentui/react-components';
 import { useCallback, useEffect, useState } from 'react';
 import { api, describeError, SignInNeeded, type Me } from './api';
 import { ConnectionsPage } from './pages/ConnectionsPage';
@@ -45,11 +55,18 @@ export function App() {
   if (problem) {
     return (
       <main className={styles.center}>
-        <MessageBar intent="error"><MessageBarBody>{problem}</MessageBarBody></MessageBar>
+        <MessageBar intent="error">
+          <MessageBarBody>{problem}</MessageBarBody>
+        </MessageBar>
       </main>
     );
   }
-  if (me === undefined) return <main className={styles.center}><Spinner label="Loading…" /></main>;
+  if (me === undefined)
+    return (
+      <main className={styles.center}>
+        <Spinner label="Loading…" />
+      </main>
+    );
   if (me === null) {
     return (
       <main className={styles.center}>
@@ -66,7 +83,8 @@ export function App() {
       <main className={styles.center}>
         <h1>No access yet</h1>
         <Text as="p">
-          You are signed in as {me.name}, but you have no role in this app. Ask an administrator to assign you the Exports.Admin or Exports.Contributor role of its app registration.
+          You are signed in as {me.name}, but you have no role in this app. Ask an administrator to assign you the
+          Exports.Admin or Exports.Contributor role of its app registration.
         </Text>
         <p>
           <Link href="/.auth/logout">Sign out</Link>
@@ -91,7 +109,9 @@ export function App() {
         <span className={styles.user}>
           {me.name} · {ROLE_NAMES[me.role]}
         </span>
-        <Link className={styles.signOut} href="/.auth/logout">Sign out</Link>
+        <Link className={styles.signOut} href="/.auth/logout">
+          Sign out
+        </Link>
       </header>
       <nav className={styles.nav} aria-label="Sections">
         <TabList selectedValue={tab} onTabSelect={(_, d) => navigate(String(d.value))}>

@@ -72,7 +72,10 @@ async function call<T>(method: string, path: string, body?: unknown): Promise<T>
     // In Azure, App Service Authentication redirects a browser whose session ended to the sign-in page:
     // a fetch must not follow that, it means "sign in again".
     redirect: 'manual',
-    headers: method === 'GET' ? { accept: 'application/json' } : { 'content-type': 'application/json', accept: 'application/json' },
+    headers:
+      method === 'GET'
+        ? { accept: 'application/json' }
+        : { 'content-type': 'application/json', accept: 'application/json' },
     body: body === undefined ? (method === 'GET' ? undefined : '{}') : JSON.stringify(body),
   });
   if (response.status === 401 || response.type === 'opaqueredirect') throw new SignInNeeded('Sign in first');
@@ -86,7 +89,12 @@ async function call<T>(method: string, path: string, body?: unknown): Promise<T>
   }
   if (!response.ok) {
     const error = (json?.error ?? {}) as { code?: string; message?: string };
-    throw new ApiFailure(response.status, error.code ?? 'Error', error.message ?? `The app answered ${response.status}`, json ?? {});
+    throw new ApiFailure(
+      response.status,
+      error.code ?? 'Error',
+      error.message ?? `The app answered ${response.status}`,
+      json ?? {},
+    );
   }
   return json as T;
 }
@@ -94,28 +102,47 @@ async function call<T>(method: string, path: string, body?: unknown): Promise<T>
 export const api = {
   me: () => call<Me>('GET', '/me'),
   connections: () => call<{ value: Connection[] }>('GET', '/connections').then((r) => r.value),
-  checkConnection: (body: { hostname: string; apiKey: string }) => call<{ hostname: string; user: { username?: string; email?: string } }>('POST', '/connections/check', body),
-  createConnection: (body: { displayName: string; hostname: string; apiKey: string; allowContributors: boolean; dataPrivacyConsent: boolean }) => call<Connection>('POST', '/connections', body),
-  updateConnection: (id: string, body: { displayName?: string; apiKey?: string; allowContributors?: boolean }) => call<Connection>('PATCH', `/connections/${id}`, body),
+  checkConnection: (body: { hostname: string; apiKey: string }) =>
+    call<{ hostname: string; user: { username?: string; email?: string } }>('POST', '/connections/check', body),
+  createConnection: (body: {
+    displayName: string;
+    hostname: string;
+    apiKey: string;
+    allowContributors: boolean;
+    dataPrivacyConsent: boolean;
+  }) => call<Connection>('POST', '/connections', body),
+  updateConnection: (id: string, body: { displayName?: string; apiKey?: string; allowContributors?: boolean }) =>
+    call<Connection>('PATCH', `/connections/${id}`, body),
   deleteConnection: (id: string) => call<void>('DELETE', `/connections/${id}`),
-  lists: (connectionId: string) => call<{ value: AcList[] }>('GET', `/connections/${connectionId}/lists`).then((r) => r.value),
-  fields: (connectionId: string) => call<{ value: AcField[] }>('GET', `/connections/${connectionId}/fields`).then((r) => r.value),
-  preview: (source: { container: string; path: string; table?: string }) => call<Preview>('POST', '/sources/preview', source),
+  lists: (connectionId: string) =>
+    call<{ value: AcList[] }>('GET', `/connections/${connectionId}/lists`).then((r) => r.value),
+  fields: (connectionId: string) =>
+    call<{ value: AcField[] }>('GET', `/connections/${connectionId}/fields`).then((r) => r.value),
+  preview: (source: { container: string; path: string; table?: string }) =>
+    call<Preview>('POST', '/sources/preview', source),
   exports: () => call<{ value: Export[] }>('GET', '/exports').then((r) => r.value),
   getExport: (id: string) => call<Export & { refresh?: RefreshOutlook }>('GET', `/exports/${id}`),
   createExport: (body: CreateExportBody) => call<Export>('POST', '/exports', body),
   updateExport: (id: string, body: UpdateExportBody) => call<Export>('PATCH', `/exports/${id}`, body),
   deleteExport: (id: string) => call<void>('DELETE', `/exports/${id}`),
-  startRun: (id: string, body: StartRunBody) => call<{ runId: string; status: string }>('POST', `/exports/${id}/runs`, body),
+  startRun: (id: string, body: StartRunBody) =>
+    call<{ runId: string; status: string }>('POST', `/exports/${id}/runs`, body),
   runs: (id: string, page: { top?: number; continuationToken?: string } = {}) => {
     const query = new URLSearchParams();
     if (page.top) query.set('top', String(page.top));
     if (page.continuationToken) query.set('continuationToken', page.continuationToken);
-    return call<{ value: Run[]; continuationToken?: string }>('GET', `/exports/${id}/runs${query.size ? `?${query}` : ''}`);
+    return call<{ value: Run[]; continuationToken?: string }>(
+      'GET',
+      `/exports/${id}/runs${query.size ? `?${query}` : ''}`,
+    );
   },
   getRun: (id: string, runId: string) => call<Run>('GET', `/exports/${id}/runs/${runId}`),
   cancelRun: (id: string, runId: string) => call<Run>('POST', `/exports/${id}/runs/${runId}/cancel`),
-  sample: (id: string, runId: string) => call<{ contacts: unknown[]; wouldUpsert: number; wouldUnsubscribe: number }>('GET', `/exports/${id}/runs/${runId}/sample`),
+  sample: (id: string, runId: string) =>
+    call<{ contacts: unknown[]; wouldUpsert: number; wouldUnsubscribe: number }>(
+      'GET',
+      `/exports/${id}/runs/${runId}/sample`,
+    ),
   rejectedRowsUrl: (id: string, runId: string) => `/api/exports/${id}/runs/${runId}/rejected`,
 };
 

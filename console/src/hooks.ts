@@ -44,7 +44,10 @@ export function useLists(connectionId: string | undefined): AcList[] | undefined
     setLists(undefined);
     if (!connectionId) return;
     let current = true;
-    api.lists(connectionId).then((l) => current && setLists(l), () => undefined);
+    api.lists(connectionId).then(
+      (l) => current && setLists(l),
+      () => undefined,
+    );
     return () => {
       current = false;
     };
@@ -73,7 +76,10 @@ export function useRuns(exportId: string) {
       const page = await api.runs(exportId, { top: PAGE });
       // The newest page replaces what it covers; older pages the user opened stay.
       const oldest = Date.parse(page.value.at(-1)?.startedAt ?? '0');
-      setRuns((current) => [...page.value, ...current.filter((r) => !page.value.some((p) => p.runId === r.runId) && Date.parse(r.startedAt) < oldest)]);
+      setRuns((current) => [
+        ...page.value,
+        ...current.filter((r) => !page.value.some((p) => p.runId === r.runId) && Date.parse(r.startedAt) < oldest),
+      ]);
       setNext((n) => n ?? page.continuationToken);
       setLoaded(true);
     } catch (e) {

@@ -106,7 +106,14 @@ export interface ContactListMembership {
 }
 
 /** Failures that happen before a request leaves the machine. */
-const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ERR_INVALID_URL']);
+const NOT_SENT_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ERR_INVALID_URL',
+]);
 
 const IMPORT_STATUSES = new Set<ImportStatus>(['waiting', 'claimed', 'active', 'completed', 'failed', 'interrupted']);
 /** ActiveCampaign's largest page. */
@@ -148,7 +155,13 @@ export class ActiveCampaignClient {
   async listLists(options: OperationOptions = {}): Promise<ActiveCampaignList[]> {
     const lists: ActiveCampaignList[] = [];
     for (let offset = 0; ; offset += PAGE_SIZE) {
-      const body = (await this.#send('GET', `/lists?limit=${PAGE_SIZE}&offset=${offset}`, undefined, 'request', options)) as { lists?: ActiveCampaignList[]; meta?: { total?: string | number } };
+      const body = (await this.#send(
+        'GET',
+        `/lists?limit=${PAGE_SIZE}&offset=${offset}`,
+        undefined,
+        'request',
+        options,
+      )) as { lists?: ActiveCampaignList[]; meta?: { total?: string | number } };
       if (!Array.isArray(body.lists)) throw unexpectedBody('lists', body);
       lists.push(...body.lists.map((l) => ({ ...l, id: String(l.id), name: String(l.name) })));
       if (body.lists.length < PAGE_SIZE || lists.length >= Number(body.meta?.total ?? lists.length)) return lists;
@@ -162,7 +175,13 @@ export class ActiveCampaignClient {
   async listFields(options: OperationOptions = {}): Promise<ActiveCampaignField[]> {
     const fields: ActiveCampaignField[] = [];
     for (let offset = 0; ; offset += PAGE_SIZE) {
-      const body = (await this.#send('GET', `/fields?limit=${PAGE_SIZE}&offset=${offset}`, undefined, 'request', options)) as {
+      const body = (await this.#send(
+        'GET',
+        `/fields?limit=${PAGE_SIZE}&offset=${offset}`,
+        undefined,
+        'request',
+        options,
+      )) as {
         fields?: (Omit<ActiveCampaignField, 'options'> & { options?: unknown })[];
         fieldOptions?: { field?: unknown; value?: unknown; label?: unknown; orderid?: unknown }[];
         meta?: { total?: string | number };
@@ -170,10 +189,23 @@ export class ActiveCampaignClient {
       if (!Array.isArray(body.fields)) throw unexpectedBody('fields', body);
       const byField = new Map<string, string[]>();
       for (const o of Array.isArray(body.fieldOptions) ? body.fieldOptions : []) {
-        const value = typeof o.value === 'string' || typeof o.value === 'number' ? String(o.value) : typeof o.label === 'string' ? o.label : '';
+        const value =
+          typeof o.value === 'string' || typeof o.value === 'number'
+            ? String(o.value)
+            : typeof o.label === 'string'
+              ? o.label
+              : '';
         if (value) byField.set(String(o.field), [...(byField.get(String(o.field)) ?? []), value]);
       }
-      fields.push(...body.fields.map((f) => ({ id: String(f.id), title: String(f.title), type: String(f.type ?? ''), perstag: f.perstag, options: byField.get(String(f.id)) ?? [] })));
+      fields.push(
+        ...body.fields.map((f) => ({
+          id: String(f.id),
+          title: String(f.title),
+          type: String(f.type ?? ''),
+          perstag: f.perstag,
+          options: byField.get(String(f.id)) ?? [],
+        })),
+      );
       // meta.total is a string in ActiveCampaign's answers.
       const total = Number(body.meta?.total ?? fields.length);
       if (body.fields.length < PAGE_SIZE || fields.length >= total) return fields;
@@ -184,20 +216,36 @@ export class ActiveCampaignClient {
    * Contacts with this email (`GET /contacts?email=`), optionally only those on a list (`listid`)
    * with a list status (`status`: 1 active, 2 unsubscribed).
    */
-  async findContacts(email: string, filter: { listId?: number; status?: 1 | 2 } = {}, options: OperationOptions = {}): Promise<ActiveCampaignContact[]> {
+  async findContacts(
+    email: string,
+    filter: { listId?: number; status?: 1 | 2 } = {},
+    options: OperationOptions = {},
+  ): Promise<ActiveCampaignContact[]> {
     const query = new URLSearchParams({ email });
     if (filter.listId !== undefined) query.set('listid', String(filter.listId));
     if (filter.status !== undefined) query.set('status', String(filter.status));
-    const body = (await this.#send('GET', `/contacts?${query.toString()}`, undefined, 'request', options)) as { contacts?: { id?: unknown; email?: unknown }[] };
+    const body = (await this.#send('GET', `/contacts?${query.toString()}`, undefined, 'request', options)) as {
+      contacts?: { id?: unknown; email?: unknown }[];
+    };
     if (!Array.isArray(body.contacts)) throw unexpectedBody('contacts', body);
     return body.contacts.map((c) => ({ id: String(c.id), email: String(c.email) }));
   }
 
   /** A contact's list memberships (`GET /contacts/{id}/contactLists`). */
   async getContactLists(contactId: string, options: OperationOptions = {}): Promise<ContactListMembership[]> {
-    const body = (await this.#send('GET', `/contacts/${encodeURIComponent(contactId)}/contactLists`, undefined, 'request', options)) as { contactLists?: Record<string, unknown>[] };
+    const body = (await this.#send(
+      'GET',
+      `/contacts/${encodeURIComponent(contactId)}/contactLists`,
+      undefined,
+      'request',
+      options,
+    )) as { contactLists?: Record<string, unknown>[] };
     if (!Array.isArray(body.contactLists)) throw unexpectedBody('contactLists', body);
-    return body.contactLists.map((m) => ({ list: String(m.list), status: String(m.status), udate: typeof m.udate === 'string' ? m.udate : undefined }));
+    return body.contactLists.map((m) => ({
+      list: String(m.list),
+      status: String(m.status),
+      udate: typeof m.udate === 'string' ? m.udate : undefined,
+    }));
   }
 
   /**
@@ -205,10 +253,21 @@ export class ActiveCampaignClient {
    * importer this can re-subscribe a contact; `sourceid: 4` is what the documentation asks for then.
    * Repeating it is harmless (the status is set, not toggled).
    */
-  async updateListStatus(contactId: string, listId: number, status: 1 | 2, options: OperationOptions = {}): Promise<void> {
-    const contactList: Record<string, unknown> = { list: String(listId), contact: String(contactId), status: String(status) };
+  async updateListStatus(
+    contactId: string,
+    listId: number,
+    status: 1 | 2,
+    options: OperationOptions = {},
+  ): Promise<void> {
+    const contactList: Record<string, unknown> = {
+      list: String(listId),
+      contact: String(contactId),
+      status: String(status),
+    };
     if (status === 1) contactList.sourceid = 4;
-    const body = (await this.#send('POST', '/contactLists', { contactList }, 'request', options)) as { contactList?: unknown };
+    const body = (await this.#send('POST', '/contactLists', { contactList }, 'request', options)) as {
+      contactList?: unknown;
+    };
     if (!body.contactList || typeof body.contactList !== 'object') throw unexpectedBody('contactLists', body);
   }
 
@@ -222,7 +281,10 @@ export class ActiveCampaignClient {
   ): Promise<{ batchId: string; queuedContacts: number }> {
     const payload: Record<string, unknown> = { contacts };
     if (options.excludeAutomations) payload.exclude_automations = true;
-    const body = (await this.#send('POST', '/import/bulk_import', payload, 'bulkImport', options)) as Record<string, unknown>;
+    const body = (await this.#send('POST', '/import/bulk_import', payload, 'bulkImport', options)) as Record<
+      string,
+      unknown
+    >;
     // The documented example says "Success"; other answers say "success".
     const success = body.Success ?? body.success;
     if (Number(success) !== 1 || typeof body.batchId !== 'string') throw unexpectedBody('import/bulk_import', body);
@@ -230,7 +292,13 @@ export class ActiveCampaignClient {
   }
 
   async getImportInfo(batchId: string, options: OperationOptions = {}): Promise<ImportInfo> {
-    const body = (await this.#send('GET', `/import/info?batchId=${encodeURIComponent(batchId)}`, undefined, 'request', options)) as {
+    const body = (await this.#send(
+      'GET',
+      `/import/info?batchId=${encodeURIComponent(batchId)}`,
+      undefined,
+      'request',
+      options,
+    )) as {
       status?: unknown;
       success?: unknown;
       failure?: unknown;
@@ -246,7 +314,13 @@ export class ActiveCampaignClient {
     };
   }
 
-  async #send(method: 'GET' | 'POST', path: string, payload: unknown, kind: RequestKind, options: OperationOptions): Promise<unknown> {
+  async #send(
+    method: 'GET' | 'POST',
+    path: string,
+    payload: unknown,
+    kind: RequestKind,
+    options: OperationOptions,
+  ): Promise<unknown> {
     // Reads are safe to repeat: they wait out throttling within their patience. A POST is the caller's call.
     const patienceInMs = method === 'GET' ? (options.patienceInMs ?? DEFAULT_PATIENCE_IN_MS) : 0;
     const deadline = Date.now() + patienceInMs;
@@ -258,7 +332,9 @@ export class ActiveCampaignClient {
         return await this.#request(method, path, payload, options);
       } catch (error) {
         if (!(error instanceof RateLimitError) || Date.now() + error.retryAfterInMs > deadline) throw error;
-        this.#options.log?.(`ActiveCampaign ${method} ${path.split('?')[0]} throttled; trying again in ${error.retryAfterInMs} ms`);
+        this.#options.log?.(
+          `ActiveCampaign ${method} ${path.split('?')[0]} throttled; trying again in ${error.retryAfterInMs} ms`,
+        );
         await sleep(error.retryAfterInMs, options.abortSignal);
       }
     }
@@ -283,12 +359,18 @@ export class ActiveCampaignClient {
         ...(this.#lookup ? { dnsLookup: this.#lookup } : {}),
       });
     } catch (error) {
-      this.#options.log?.(`ActiveCampaign ${what} request ${requestId} failed after ${Date.now() - started} ms: ${describe(error)}`);
+      this.#options.log?.(
+        `ActiveCampaign ${what} request ${requestId} failed after ${Date.now() - started} ms: ${describe(error)}`,
+      );
       if (options.abortSignal?.aborted) throw error;
-      if ((error as { code?: unknown }).code === NON_PUBLIC_ADDRESS) throw new InvalidHostnameError((error as Error).message);
+      if ((error as { code?: unknown }).code === NON_PUBLIC_ADDRESS)
+        throw new InvalidHostnameError((error as Error).message);
       // A connection never made sent nothing; a timeout or a reset after the request went out may have done it.
       const notSent = NOT_SENT_CODES.has(String((error as { code?: unknown }).code));
-      throw new TransientError(`${what} on ${this.hostname} failed: ${describe(error)}`, undefined, undefined, { cause: error, mayHaveArrived: method === 'POST' && !notSent });
+      throw new TransientError(`${what} on ${this.hostname} failed: ${describe(error)}`, undefined, undefined, {
+        cause: error,
+        mayHaveArrived: method === 'POST' && !notSent,
+      });
     }
     const status = response.statusCode;
     this.#options.log?.(`ActiveCampaign ${what} request ${requestId} -> ${status} in ${Date.now() - started} ms`);
@@ -297,43 +379,76 @@ export class ActiveCampaignClient {
 
     if (status >= 200 && status < 300) {
       // A bad key can answer 200 with an HTML login page.
-      if (body === undefined) throw new AuthenticationError(`${what} on ${this.hostname} answered ${status} with a body that is not JSON (is the API key right?)`, status);
+      if (body === undefined)
+        throw new AuthenticationError(
+          `${what} on ${this.hostname} answered ${status} with a body that is not JSON (is the API key right?)`,
+          status,
+        );
       return body;
     }
     const retryAfter = () => parseRetryAfter(response.headers['retry-after'], 1_000);
     if (status === 429 || status === 503) {
-      throw new RateLimitError(`${what} on ${this.hostname} was throttled (${status})${message ? `: ${message}` : ''}`, retryAfter(), status, body);
+      throw new RateLimitError(
+        `${what} on ${this.hostname} was throttled (${status})${message ? `: ${message}` : ''}`,
+        retryAfter(),
+        status,
+        body,
+      );
     }
     if (status === 401 || status === 403) {
-      throw new AuthenticationError(`ActiveCampaign refused the API key for ${this.hostname} (${status})${message ? `: ${message}` : ''}`, status, body);
+      throw new AuthenticationError(
+        `ActiveCampaign refused the API key for ${this.hostname} (${status})${message ? `: ${message}` : ''}`,
+        status,
+        body,
+      );
     }
-    if (status === 404) throw new NotFoundError(`${what} on ${this.hostname}: not found${message ? ` (${message})` : ''}`, status, body);
+    if (status === 404)
+      throw new NotFoundError(`${what} on ${this.hostname}: not found${message ? ` (${message})` : ''}`, status, body);
     if (status === 400 && /rate limit/i.test(message ?? '')) {
       // The importer's per-minute limit; it names no delay, and the window is a minute.
       throw new RateLimitError(`${what} on ${this.hostname}: ${message}`, Math.max(retryAfter(), 10_000), status, body);
     }
     if (status === 400 || status === 422) {
-      throw new ValidationError(`${what} on ${this.hostname} was rejected: ${message ?? `status ${status}`}`, contactFailures(body), status, body);
+      throw new ValidationError(
+        `${what} on ${this.hostname} was rejected: ${message ?? `status ${status}`}`,
+        contactFailures(body),
+        status,
+        body,
+      );
     }
     if (status >= 500) {
       // A gateway's 502 or 504 says nothing about whether ActiveCampaign behind it acted on a POST.
-      throw new TransientError(`${what} on ${this.hostname} answered ${status}${message ? `: ${message}` : ''}`, status, body, { mayHaveArrived: method === 'POST' && (status === 502 || status === 504) });
+      throw new TransientError(
+        `${what} on ${this.hostname} answered ${status}${message ? `: ${message}` : ''}`,
+        status,
+        body,
+        { mayHaveArrived: method === 'POST' && (status === 502 || status === 504) },
+      );
     }
-    throw new ActiveCampaignError(`${what} on ${this.hostname} answered ${status}${message ? `: ${message}` : ''}`, status, body);
+    throw new ActiveCampaignError(
+      `${what} on ${this.hostname} answered ${status}${message ? `: ${message}` : ''}`,
+      status,
+      body,
+    );
   }
 }
 
 /** Why a signal aborted, as an Error (a reason given as something else is wrapped). */
-export const abortReason = (signal: AbortSignal): Error => (signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason ?? 'aborted')));
+export const abortReason = (signal: AbortSignal): Error =>
+  signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason ?? 'aborted'));
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(abortReason(signal));
     const timer = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
-      clearTimeout(timer);
-      reject(abortReason(signal));
-    }, { once: true });
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        reject(abortReason(signal));
+      },
+      { once: true },
+    );
   });
 }
 
@@ -362,7 +477,10 @@ function contactFailures(body: unknown): ContactFailure[] {
   if (!Array.isArray(reasons)) return [];
   return reasons
     .filter((r): r is { contact: unknown; failureReason?: unknown } => !!r && typeof r === 'object' && 'contact' in r)
-    .map((r) => ({ index: Number(r.contact), reason: typeof r.failureReason === 'string' ? r.failureReason : 'rejected by ActiveCampaign' }))
+    .map((r) => ({
+      index: Number(r.contact),
+      reason: typeof r.failureReason === 'string' ? r.failureReason : 'rejected by ActiveCampaign',
+    }))
     .filter((f) => Number.isInteger(f.index) && f.index >= 0);
 }
 

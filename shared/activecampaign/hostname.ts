@@ -14,9 +14,12 @@ export function activeCampaignBaseUrl(hostname: string, insecureHosts: readonly 
   const host = hostname.trim().toLowerCase();
   if (insecureHosts.includes(host)) return `http://${host}/api/3`;
   if (/^[a-z][a-z0-9+.-]*:\/\//.test(host)) {
-    throw new InvalidHostnameError(`The hostname must not include a scheme: give "acme.api-us1.com", not "${hostname}"`);
+    throw new InvalidHostnameError(
+      `The hostname must not include a scheme: give "acme.api-us1.com", not "${hostname}"`,
+    );
   }
-  if (/[/?#@\s]/.test(host)) throw new InvalidHostnameError(`The hostname "${hostname}" must not contain a path, query or credentials`);
+  if (/[/?#@\s]/.test(host))
+    throw new InvalidHostnameError(`The hostname "${hostname}" must not contain a path, query or credentials`);
   if (isIP(host.replace(/^\[|\]$/g, '')) || host.startsWith('[')) {
     throw new InvalidHostnameError(`The hostname "${hostname}" is an IP address; use the account's API hostname`);
   }
@@ -57,11 +60,17 @@ const blocks = NOT_PUBLIC.map(([net, prefix, type, kind]) => {
 /** What kind of non-public address this is (undefined for a public one). IPv4 written as IPv6 counts as IPv4. */
 export function nonPublicAddress(address: string): string | undefined {
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1];
-  const [ip, type] = mapped ? [mapped, 'ipv4' as const] : [address, isIP(address) === 6 ? ('ipv6' as const) : ('ipv4' as const)];
+  const [ip, type] = mapped
+    ? [mapped, 'ipv4' as const]
+    : [address, isIP(address) === 6 ? ('ipv6' as const) : ('ipv4' as const)];
   return blocks.find((b) => b.type === type && b.list.check(ip, type))?.kind;
 }
 
-export type LookupFunction = (hostname: string, options: LookupOptions, callback: (error: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void) => void;
+export type LookupFunction = (
+  hostname: string,
+  options: LookupOptions,
+  callback: (error: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void,
+) => void;
 
 /**
  * A DNS lookup for the HTTP client that refuses a name resolving to an address no ActiveCampaign
@@ -76,7 +85,9 @@ export function publicOnlyLookup(base: LookupFunction = dnsLookup): LookupFuncti
       for (const a of addresses) {
         const kind = nonPublicAddress(a.address);
         if (kind) {
-          const refused: NodeJS.ErrnoException = new Error(`The hostname "${hostname}" resolves to ${a.address}, ${kind} address, which no ActiveCampaign account has`);
+          const refused: NodeJS.ErrnoException = new Error(
+            `The hostname "${hostname}" resolves to ${a.address}, ${kind} address, which no ActiveCampaign account has`,
+          );
           refused.code = NON_PUBLIC_ADDRESS;
           return callback(refused, []);
         }

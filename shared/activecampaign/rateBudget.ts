@@ -99,10 +99,18 @@ export class TableRateBudget {
       guardInMs: 80,
       now: Date.now,
       maxWaitInMs: 30_000,
-      sleep: (ms, signal) => new Promise((resolve, reject) => {
-        const timer = setTimeout(resolve, ms);
-        signal?.addEventListener('abort', () => { clearTimeout(timer); reject(abortReason(signal)); }, { once: true });
-      }),
+      sleep: (ms, signal) =>
+        new Promise((resolve, reject) => {
+          const timer = setTimeout(resolve, ms);
+          signal?.addEventListener(
+            'abort',
+            () => {
+              clearTimeout(timer);
+              reject(abortReason(signal));
+            },
+            { once: true },
+          );
+        }),
       ...options,
     };
   }
@@ -221,13 +229,21 @@ export class TableRateBudget {
           }
         }
         if (slot - now > maxWaitInMs && slot > waitUntil) {
-          return new BudgetWaitError(`The ActiveCampaign budget of ${hostname} is taken for the next ${Math.round((slot - now) / 1000)} s`, slot - now - maxWaitInMs / 2);
+          return new BudgetWaitError(
+            `The ActiveCampaign budget of ${hostname} is taken for the next ${Math.round((slot - now) / 1000)} s`,
+            slot - now - maxWaitInMs / 2,
+          );
         }
         state.requests.push(slot);
         if (kind === 'bulkImport') state.imports.push(slot);
         return slot;
       });
-      const entity = { partitionKey: 'account', rowKey, requests: JSON.stringify(state.requests), imports: JSON.stringify(state.imports) };
+      const entity = {
+        partitionKey: 'account',
+        rowKey,
+        requests: JSON.stringify(state.requests),
+        imports: JSON.stringify(state.imports),
+      };
       try {
         if (etag) await table.updateEntity(entity, 'Replace', { etag });
         else await table.createEntity(entity);

@@ -57,9 +57,18 @@ export const MAX_THROTTLED_FOR_IN_MS = 30 * 60_000;
  * that a 503 storm answering "Retry-After: 1" is not hammered once a second. Undefined once the
  * work has been throttled since `since` for longer than MAX_THROTTLED_FOR_IN_MS: give up.
  */
-export function throttleDelayInMs(retryAfterInMs: number, throttles: number, since: number | undefined, now = Date.now(), random = Math.random): number | undefined {
+export function throttleDelayInMs(
+  retryAfterInMs: number,
+  throttles: number,
+  since: number | undefined,
+  now = Date.now(),
+  random = Math.random,
+): number | undefined {
   if (since !== undefined && now - since > MAX_THROTTLED_FOR_IN_MS) return undefined;
   // The first few refusals are normal at the limit: honour Retry-After as it is.
-  const backoff = throttles <= 3 ? 0 : retryDelayInMs(throttles - 3, 0, { baseDelayInMs: 1_000, maxDelayInMs: MAX_THROTTLE_DELAY_IN_MS, random });
+  const backoff =
+    throttles <= 3
+      ? 0
+      : retryDelayInMs(throttles - 3, 0, { baseDelayInMs: 1_000, maxDelayInMs: MAX_THROTTLE_DELAY_IN_MS, random });
   return Math.min(MAX_THROTTLE_DELAY_IN_MS, Math.max(Math.ceil(retryAfterInMs), backoff));
 }

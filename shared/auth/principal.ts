@@ -49,7 +49,8 @@ export const isAdmin = (p: Principal) => p.roles.includes('admin');
 export const isContributor = (p: Principal) => p.roles.includes('admin') || p.roles.includes('contributor');
 
 /** The caller's highest role, or none (signed in without an app role: the API refuses everything else). */
-export const roleOf = (p: Principal): Role | 'none' => (isAdmin(p) ? 'admin' : isContributor(p) ? 'contributor' : 'none');
+export const roleOf = (p: Principal): Role | 'none' =>
+  isAdmin(p) ? 'admin' : isContributor(p) ? 'contributor' : 'none';
 
 /** The header value for a principal with the given roles (local runs, demo, tests). */
 export function principalHeader(name: string, roles: string[]): string {

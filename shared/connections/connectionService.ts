@@ -1,6 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { ActiveCampaignError, AuthenticationError, InvalidHostnameError, RateLimitError, TransientError } from '../activecampaign/errors.js';
+import {
+  ActiveCampaignError,
+  AuthenticationError,
+  InvalidHostnameError,
+  RateLimitError,
+  TransientError,
+} from '../activecampaign/errors.js';
 import { activeCampaignBaseUrl } from '../activecampaign/hostname.js';
 import { isAdmin, type Principal } from '../auth/principal.js';
 import { displayName } from '../displayName.js';
@@ -17,16 +23,30 @@ const hostname = z
   .trim()
   .min(1)
   .max(253)
-  .describe("The account's API hostname only, such as acme.api-us1.com, without https:// (ActiveCampaign: Settings → Developer → URL)");
+  .describe(
+    "The account's API hostname only, such as acme.api-us1.com, without https:// (ActiveCampaign: Settings → Developer → URL)",
+  );
 // Sent as the Api-Token header: a space, a line break or a non-ASCII character could never be a key.
-const apiKey = z.string().trim().min(1).max(500).regex(/^[\x21-\x7e]+$/, 'must be the key as ActiveCampaign shows it (letters and digits, no spaces or line breaks)').describe('The API key (ActiveCampaign: Settings → Developer → Key). Stored in Key Vault, never returned');
+const apiKey = z
+  .string()
+  .trim()
+  .min(1)
+  .max(500)
+  .regex(/^[\x21-\x7e]+$/, 'must be the key as ActiveCampaign shows it (letters and digits, no spaces or line breaks)')
+  .describe('The API key (ActiveCampaign: Settings → Developer → Key). Stored in Key Vault, never returned');
 
 export const createConnectionSchema = z.strictObject({
   displayName,
   hostname,
   apiKey,
-  allowContributors: z.boolean().optional().describe('false (default): administrators only; true: contributors may create and run exports on it too'),
-  dataPrivacyConsent: z.boolean().optional().describe("Must be true: contacts' personal data will be sent to ActiveCampaign"),
+  allowContributors: z
+    .boolean()
+    .optional()
+    .describe('false (default): administrators only; true: contributors may create and run exports on it too'),
+  dataPrivacyConsent: z
+    .boolean()
+    .optional()
+    .describe("Must be true: contacts' personal data will be sent to ActiveCampaign"),
 });
 
 export const checkConnectionSchema = z.strictObject({ hostname, apiKey });
@@ -38,39 +58,66 @@ export const updateConnectionSchema = z.strictObject({
 });
 
 /** Whether a caller may see and use a connection. */
-export const canUseConnection = (principal: Principal, connection: Connection) => isAdmin(principal) || connection.allowContributors;
+export const canUseConnection = (principal: Principal, connection: Connection) =>
+  isAdmin(principal) || connection.allowContributors;
 
 const ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Checks a key against ActiveCampaign (GET /api/3/users/me) and turns failures into 400s that say what to fix. */
-export async function verifyApiKey(deps: Pick<ConnectionDeps, 'activeCampaign' | 'config'>, connection: Pick<Connection, 'id' | 'hostname'>, key: string): Promise<{ username?: string; email?: string }> {
+export async function verifyApiKey(
+  deps: Pick<ConnectionDeps, 'activeCampaign' | 'config'>,
+  connection: Pick<Connection, 'id' | 'hostname'>,
+  key: string,
+): Promise<{ username?: string; email?: string }> {
   try {
     activeCampaignBaseUrl(connection.hostname, deps.config.insecureHosts);
     const user = await (await deps.activeCampaign(connection, key)).getCurrentUser();
     return { username: user.username, email: user.email };
   } catch (error) {
     if (error instanceof InvalidHostnameError) {
-      const hint = /port/.test(error.message) ? ' (an emulator on loopback must be listed in ACTIVECAMPAIGN_INSECURE_HOSTS before the app starts)' : '';
+      const hint = /port/.test(error.message)
+        ? ' (an emulator on loopback must be listed in ACTIVECAMPAIGN_INSECURE_HOSTS before the app starts)'
+        : '';
       throw new InvalidRequestError('InvalidHostname', `hostname: ${error.message}${hint}`);
     }
-    if (error instanceof AuthenticationError) throw new InvalidRequestError('InvalidApiKey', `apiKey: ActiveCampaign did not accept the API key for ${connection.hostname}`);
+    if (error instanceof AuthenticationError)
+      throw new InvalidRequestError(
+        'InvalidApiKey',
+        `apiKey: ActiveCampaign did not accept the API key for ${connection.hostname}`,
+      );
     if (error instanceof TransientError || error instanceof RateLimitError) {
-      throw new InvalidRequestError('ActiveCampaignUnreachable', `hostname: ActiveCampaign at ${connection.hostname} could not be reached: ${error.message}`);
+      throw new InvalidRequestError(
+        'ActiveCampaignUnreachable',
+        `hostname: ActiveCampaign at ${connection.hostname} could not be reached: ${error.message}`,
+      );
     }
-    throw new InvalidRequestError('ActiveCampaignCheckFailed', `ActiveCampaign at ${connection.hostname} did not confirm the API key: ${(error as Error).message}`);
+    throw new InvalidRequestError(
+      'ActiveCampaignCheckFailed',
+      `ActiveCampaign at ${connection.hostname} did not confirm the API key: ${(error as Error).message}`,
+    );
   }
 }
 
 /** "Connect": checks a hostname and key with ActiveCampaign without saving anything. */
-export async function checkConnection(deps: ConnectionDeps, input: z.infer<typeof checkConnectionSchema>): Promise<{ hostname: string; user: { username?: string; email?: string } }> {
+export async function checkConnection(
+  deps: ConnectionDeps,
+  input: z.infer<typeof checkConnectionSchema>,
+): Promise<{ hostname: string; user: { username?: string; email?: string } }> {
   const hostname = input.hostname.toLowerCase();
   const user = await verifyApiKey(deps, { id: 'check', hostname }, input.apiKey);
   return { hostname, user };
 }
 
-export async function createConnection(deps: ConnectionDeps, principal: Principal, input: z.infer<typeof createConnectionSchema>): Promise<Connection> {
+export async function createConnection(
+  deps: ConnectionDeps,
+  principal: Principal,
+  input: z.infer<typeof createConnectionSchema>,
+): Promise<Connection> {
   if (input.dataPrivacyConsent !== true) {
-    throw new InvalidRequestError('ConsentRequired', "dataPrivacyConsent: must be true: contacts' personal data will be sent to ActiveCampaign");
+    throw new InvalidRequestError(
+      'ConsentRequired',
+      "dataPrivacyConsent: must be true: contacts' personal data will be sent to ActiveCampaign",
+    );
   }
   const connection: Connection = {
     id: randomUUID(),
@@ -92,28 +139,55 @@ export async function createConnection(deps: ConnectionDeps, principal: Principa
   return connection;
 }
 
-async function findConnection(deps: Pick<ConnectionDeps, 'connections'>, principal: Principal, id: string): Promise<ConnectionRecord> {
+async function findConnection(
+  deps: Pick<ConnectionDeps, 'connections'>,
+  principal: Principal,
+  id: string,
+): Promise<ConnectionRecord> {
   const connection = ID.test(id) ? await deps.connections.get(id) : undefined;
-  if (!connection || connection.deleting || !canUseConnection(principal, connection)) throw new NotFoundError(`Connection ${id}`);
+  if (!connection || connection.deleting || !canUseConnection(principal, connection))
+    throw new NotFoundError(`Connection ${id}`);
   return connection;
 }
 
-export async function getConnection(deps: Pick<ConnectionDeps, 'connections'>, principal: Principal, id: string): Promise<Connection> {
+export async function getConnection(
+  deps: Pick<ConnectionDeps, 'connections'>,
+  principal: Principal,
+  id: string,
+): Promise<Connection> {
   return publicConnection(await findConnection(deps, principal, id));
 }
 
-export async function listConnections(deps: Pick<ConnectionDeps, 'connections'>, principal: Principal): Promise<Connection[]> {
-  return (await deps.connections.list()).filter((c) => !c.deleting && canUseConnection(principal, c)).map(publicConnection);
+export async function listConnections(
+  deps: Pick<ConnectionDeps, 'connections'>,
+  principal: Principal,
+): Promise<Connection[]> {
+  return (await deps.connections.list())
+    .filter((c) => !c.deleting && canUseConnection(principal, c))
+    .map(publicConnection);
 }
 
 /** Replaces the key (checked first), the name or who may use the connection. */
-export async function updateConnection(deps: ConnectionDeps, principal: Principal, id: string, input: z.infer<typeof updateConnectionSchema>): Promise<Connection> {
+export async function updateConnection(
+  deps: ConnectionDeps,
+  principal: Principal,
+  id: string,
+  input: z.infer<typeof updateConnectionSchema>,
+): Promise<Connection> {
   const connection = await findConnection(deps, principal, id);
   if (input.apiKey) {
     await verifyApiKey(deps, connection, input.apiKey);
     await deps.secrets.set(apiKeySecretName(id), input.apiKey);
   }
-  const updated = await deps.connections.update(id, (c) => (c.deleting ? undefined : { ...c, displayName: input.displayName ?? c.displayName, allowContributors: input.allowContributors ?? c.allowContributors }));
+  const updated = await deps.connections.update(id, (c) =>
+    c.deleting
+      ? undefined
+      : {
+          ...c,
+          displayName: input.displayName ?? c.displayName,
+          allowContributors: input.allowContributors ?? c.allowContributors,
+        },
+  );
   if (!updated || updated.deleting) throw new NotFoundError(`Connection ${id}`);
   return publicConnection(updated);
 }
@@ -130,9 +204,13 @@ export async function deleteConnection(deps: ConnectionDeps, principal: Principa
   const users = (await deps.exports.list()).filter((e) => e.connectionId === id);
   if (users.length > 0) {
     await deps.connections.update(id, (c) => ({ ...c, deleting: undefined }));
-    throw new ConflictError('ConnectionInUse', `Connection ${id} is in use by ${users.length} export(s): ${users.map((e) => e.displayName).join(', ')}. Move them to another connection (Edit → Connection, or PATCH connectionId) or delete them first`, {
-      exports: users.map((e) => ({ id: e.id, displayName: e.displayName })),
-    });
+    throw new ConflictError(
+      'ConnectionInUse',
+      `Connection ${id} is in use by ${users.length} export(s): ${users.map((e) => e.displayName).join(', ')}. Move them to another connection (Edit → Connection, or PATCH connectionId) or delete them first`,
+      {
+        exports: users.map((e) => ({ id: e.id, displayName: e.displayName })),
+      },
+    );
   }
   await deps.connections.delete(id);
   await deps.secrets.delete(apiKeySecretName(id));
@@ -143,14 +221,26 @@ async function askActiveCampaign<T>(connection: Connection, call: () => Promise<
   try {
     return await call();
   } catch (error) {
-    if (error instanceof AuthenticationError) throw new ConflictError('InvalidApiKey', `ActiveCampaign refused the API key of connection "${connection.displayName}": replace the key`);
-    if (error instanceof ActiveCampaignError) throw new UpstreamError('ActiveCampaignUnreachable', `ActiveCampaign at ${connection.hostname} did not answer: ${error.message}`);
+    if (error instanceof AuthenticationError)
+      throw new ConflictError(
+        'InvalidApiKey',
+        `ActiveCampaign refused the API key of connection "${connection.displayName}": replace the key`,
+      );
+    if (error instanceof ActiveCampaignError)
+      throw new UpstreamError(
+        'ActiveCampaignUnreachable',
+        `ActiveCampaign at ${connection.hostname} did not answer: ${error.message}`,
+      );
     throw error;
   }
 }
 
 /** The account's lists, for the console's list picker. */
-export async function listLists(deps: ConnectionDeps, principal: Principal, id: string): Promise<{ id: string; name: string }[]> {
+export async function listLists(
+  deps: ConnectionDeps,
+  principal: Principal,
+  id: string,
+): Promise<{ id: string; name: string }[]> {
   const connection = await findConnection(deps, principal, id);
   const client = await deps.activeCampaign(connection);
   const lists = await askActiveCampaign(connection, () => client.listLists());
@@ -158,9 +248,18 @@ export async function listLists(deps: ConnectionDeps, principal: Principal, id: 
 }
 
 /** The account's custom fields with their types and options, for the console's data matching. */
-export async function listFields(deps: ConnectionDeps, principal: Principal, id: string): Promise<{ id: string; title: string; type: string; options?: string[] }[]> {
+export async function listFields(
+  deps: ConnectionDeps,
+  principal: Principal,
+  id: string,
+): Promise<{ id: string; title: string; type: string; options?: string[] }[]> {
   const connection = await findConnection(deps, principal, id);
   const client = await deps.activeCampaign(connection);
   const fields = await askActiveCampaign(connection, () => client.listFields());
-  return fields.map((f) => ({ id: f.id, title: f.title, type: f.type, ...(f.options.length > 0 ? { options: f.options } : {}) }));
+  return fields.map((f) => ({
+    id: f.id,
+    title: f.title,
+    type: f.type,
+    ...(f.options.length > 0 ? { options: f.options } : {}),
+  }));
 }

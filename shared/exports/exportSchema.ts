@@ -13,16 +13,31 @@ const column = z.string().trim().min(1).max(256);
 export const MAX_ACTIVECAMPAIGN_ID = 2_147_483_647;
 
 const listId = z
-  .union([z.number().int().positive().max(MAX_ACTIVECAMPAIGN_ID), z.string().regex(/^[1-9]\d{0,9}$/).transform(Number)], { error: 'must be a list ID (a positive whole number)' })
+  .union(
+    [
+      z.number().int().positive().max(MAX_ACTIVECAMPAIGN_ID),
+      z
+        .string()
+        .regex(/^[1-9]\d{0,9}$/)
+        .transform(Number),
+    ],
+    { error: 'must be a list ID (a positive whole number)' },
+  )
   .refine((n) => n <= MAX_ACTIVECAMPAIGN_ID, 'must be at most 2147483647')
-  .describe('The ActiveCampaign list id the segment is kept in sync with (Lists in ActiveCampaign, or GET /api/connections/{id}/lists)');
+  .describe(
+    'The ActiveCampaign list id the segment is kept in sync with (Lists in ActiveCampaign, or GET /api/connections/{id}/lists)',
+  );
 
 /** Custom field id → column. Keys are checked on the raw object: a key such as "__proto__" would otherwise vanish silently. */
 const fieldMap = z.preprocess(
   (raw, ctx) => {
     if (raw && typeof raw === 'object' && !Array.isArray(raw)) {
       for (const key of Object.keys(raw)) {
-        if (!/^[1-9]\d{0,9}$/.test(key) || Number(key) > MAX_ACTIVECAMPAIGN_ID) ctx.addIssue({ code: 'custom', message: `"${key}" is not an ActiveCampaign custom field id (a positive number)` });
+        if (!/^[1-9]\d{0,9}$/.test(key) || Number(key) > MAX_ACTIVECAMPAIGN_ID)
+          ctx.addIssue({
+            code: 'custom',
+            message: `"${key}" is not an ActiveCampaign custom field id (a positive number)`,
+          });
       }
     }
     return raw;
@@ -32,9 +47,26 @@ const fieldMap = z.preprocess(
 
 export const sourceSchema = z
   .strictObject({
-    container: z.string().trim().min(1).max(63).describe('A container of SEGMENTS_STORAGE (lower-case letters, digits, hyphens)'),
-    path: z.string().trim().max(1024).describe('The folder or file in the container: a Common Data Model folder (with model.json), a Customer Insights table folder, a file or a folder of files'),
-    table: z.string().trim().min(1).max(256).optional().describe('Common Data Model folders: the entity to read (needed when model.json has several)'),
+    container: z
+      .string()
+      .trim()
+      .min(1)
+      .max(63)
+      .describe('A container of SEGMENTS_STORAGE (lower-case letters, digits, hyphens)'),
+    path: z
+      .string()
+      .trim()
+      .max(1024)
+      .describe(
+        'The folder or file in the container: a Common Data Model folder (with model.json), a Customer Insights table folder, a file or a folder of files',
+      ),
+    table: z
+      .string()
+      .trim()
+      .min(1)
+      .max(256)
+      .optional()
+      .describe('Common Data Model folders: the entity to read (needed when model.json has several)'),
   })
   .describe('Where the segment lands in Blob Storage');
 
@@ -43,13 +75,23 @@ export const mappingSchema = z
     email: column.describe('The column holding the email address (required)'),
     firstName: column.optional().describe('The column sent as first name'),
     lastName: column.optional().describe('The column sent as last name'),
-    phone: column.optional().describe('The column sent as phone (digits, spaces and + ( ) - . /, at most 30 characters)'),
+    phone: column
+      .optional()
+      .describe('The column sent as phone (digits, spaces and + ( ) - . /, at most 30 characters)'),
     fields: fieldMap
       .optional()
-      .describe('ActiveCampaign custom field id → column (GET /api/connections/{id}/fields lists the ids). Values are converted to the field\'s type: dates, date-times, numbers, options'),
-    tags: column.optional().describe(`A column whose value holds tags for the contact: a JSON array, or tags separated by "${VALUE_SEPARATOR}"`),
+      .describe(
+        "ActiveCampaign custom field id → column (GET /api/connections/{id}/fields lists the ids). Values are converted to the field's type: dates, date-times, numbers, options",
+      ),
+    tags: column
+      .optional()
+      .describe(
+        `A column whose value holds tags for the contact: a JSON array, or tags separated by "${VALUE_SEPARATOR}"`,
+      ),
   })
-  .describe('Data matching: which source column fills which ActiveCampaign field. Column names match exactly, then ignoring case');
+  .describe(
+    'Data matching: which source column fills which ActiveCampaign field. Column names match exactly, then ignoring case',
+  );
 
 const exportFields = {
   displayName,
@@ -58,24 +100,41 @@ const exportFields = {
   mapping: mappingSchema,
   mode: z
     .enum(['upsert', 'mirror'])
-    .describe('upsert (default): new and changed contacts are subscribed, contacts who left the segment stay. mirror: also unsubscribes contacts who left the segment (ActiveCampaign cannot re-subscribe them by import; the app does it through contactLists when they return)'),
+    .describe(
+      'upsert (default): new and changed contacts are subscribed, contacts who left the segment stay. mirror: also unsubscribes contacts who left the segment (ActiveCampaign cannot re-subscribe them by import; the app does it through contactLists when they return)',
+    ),
   schedule: z
     .enum(['refresh', 'manual'])
-    .describe('refresh (default): runs on every scheduled refresh (REFRESH_SCHEDULE, every 15 minutes by default) that finds a new complete snapshot; manual: only on demand'),
+    .describe(
+      'refresh (default): runs on every scheduled refresh (REFRESH_SCHEDULE, every 15 minutes by default) that finds a new complete snapshot; manual: only on demand',
+    ),
   tags: z
-    .array(z.string().trim().superRefine((tag, ctx) => {
-      const problem = tagProblem(tag);
-      if (problem) ctx.addIssue({ code: 'custom', message: problem });
-    }))
+    .array(
+      z
+        .string()
+        .trim()
+        .superRefine((tag, ctx) => {
+          const problem = tagProblem(tag);
+          if (problem) ctx.addIssue({ code: 'custom', message: problem });
+        }),
+    )
     .max(MAX_TAGS)
-    .describe(`Tags added to every contact the export sends (at most ${MAX_TAGS}; a tag has a visible character, at most 255 characters, no control characters and no "${VALUE_SEPARATOR}", which separates tags). ActiveCampaign's importer adds tags and never removes them`),
-  runAutomations: z.boolean().describe('true (default): ActiveCampaign runs its automations for imported contacts; false: contacts are sent with exclude_automations'),
+    .describe(
+      `Tags added to every contact the export sends (at most ${MAX_TAGS}; a tag has a visible character, at most 255 characters, no control characters and no "${VALUE_SEPARATOR}", which separates tags). ActiveCampaign's importer adds tags and never removes them`,
+    ),
+  runAutomations: z
+    .boolean()
+    .describe(
+      'true (default): ActiveCampaign runs its automations for imported contacts; false: contacts are sent with exclude_automations',
+    ),
   removalGuardPercent: z
     .number()
     .int()
     .min(0)
     .max(100)
-    .describe(`Mirror mode: the most a run may unsubscribe, in % of the contacts the export last sent, without confirmRemovals (default ${DEFAULT_REMOVAL_GUARD_PERCENT}; only administrators may set more)`),
+    .describe(
+      `Mirror mode: the most a run may unsubscribe, in % of the contacts the export last sent, without confirmRemovals (default ${DEFAULT_REMOVAL_GUARD_PERCENT}; only administrators may set more)`,
+    ),
 };
 
 export const createExportSchema = z.strictObject({
@@ -91,7 +150,15 @@ export const createExportSchema = z.strictObject({
 export const updateExportSchema = z
   .strictObject({
     displayName: exportFields.displayName.optional(),
-    connectionId: z.string().trim().min(1).max(100).optional().describe('Move the export to another connection (checked as on creation); another ActiveCampaign account starts afresh, as another list does'),
+    connectionId: z
+      .string()
+      .trim()
+      .min(1)
+      .max(100)
+      .optional()
+      .describe(
+        'Move the export to another connection (checked as on creation); another ActiveCampaign account starts afresh, as another list does',
+      ),
     listId: listId.optional(),
     source: sourceSchema.optional(),
     mapping: mappingSchema.optional(),
@@ -101,23 +168,37 @@ export const updateExportSchema = z
     runAutomations: exportFields.runAutomations.optional(),
     removalGuardPercent: exportFields.removalGuardPercent.optional(),
   })
-  .describe('The settings to change; the others stay. Validated as on creation. Another listId starts afresh: the export forgets its state and the next run sends every contact to the new list (the old list is left as it is)');
+  .describe(
+    'The settings to change; the others stay. Validated as on creation. Another listId starts afresh: the export forgets its state and the next run sends every contact to the new list (the old list is left as it is)',
+  );
 
 export const startRunSchema = z.strictObject({
-  dryRun: z.boolean().optional().describe('Plan and count, write the rejected rows and a sample of the payloads, send nothing'),
+  dryRun: z
+    .boolean()
+    .optional()
+    .describe('Plan and count, write the rejected rows and a sample of the payloads, send nothing'),
   fullSync: z.boolean().optional().describe('Send every contact again, changed or not'),
   confirmRemovals: z
     .preprocess(
       (value, ctx) => {
         if (typeof value === 'boolean') {
-          ctx.addIssue({ code: 'custom', message: 'give the id of the run the removal guard stopped ({"confirmRemovals": "<runId>"}): a confirmation covers exactly the removals that run showed' });
+          ctx.addIssue({
+            code: 'custom',
+            message:
+              'give the id of the run the removal guard stopped ({"confirmRemovals": "<runId>"}): a confirmation covers exactly the removals that run showed',
+          });
           return z.NEVER;
         }
         return value;
       },
-      z.string().regex(/^\d{13}[0-9a-f]{8}$/, 'must be the id of the run the removal guard stopped').optional(),
+      z
+        .string()
+        .regex(/^\d{13}[0-9a-f]{8}$/, 'must be the id of the run the removal guard stopped')
+        .optional(),
     )
-    .describe('Mirror mode, administrators only: the id of the run the removal guard stopped, whose removals this run may make. It unsubscribes only if the snapshot and the numbers are still exactly what that run showed (otherwise it stops with the new numbers), within 24 hours of that run'),
+    .describe(
+      'Mirror mode, administrators only: the id of the run the removal guard stopped, whose removals this run may make. It unsubscribes only if the snapshot and the numbers are still exactly what that run showed (otherwise it stops with the new numbers), within 24 hours of that run',
+    ),
 });
 
 export const listRunsQuery = z.strictObject({

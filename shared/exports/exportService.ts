@@ -18,32 +18,58 @@ import { MappingError, resolveMapping } from '../sync/mapping.js';
 import { DEFAULT_REMOVAL_GUARD_PERCENT } from '../sync/removalGuard.js';
 import type { CreateExportInput, UpdateExportInput } from './exportSchema.js';
 
-export type ExportDeps = Pick<AppServices, 'exports' | 'connections' | 'runs' | 'runFiles' | 'exportState' | 'queues' | 'telemetry' | 'segments' | 'config' | 'activeCampaign'>;
+export type ExportDeps = Pick<
+  AppServices,
+  | 'exports'
+  | 'connections'
+  | 'runs'
+  | 'runFiles'
+  | 'exportState'
+  | 'queues'
+  | 'telemetry'
+  | 'segments'
+  | 'config'
+  | 'activeCampaign'
+>;
 
 /** Our ids are UUIDs: anything else is refused before it reaches a table key (where "/" or "#" break the request). */
 const ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export const isRecordId = (id: string) => ID.test(id);
 
 /** The export and its connection, if the caller may use them (404 otherwise, so nothing leaks). */
-export async function getExport(deps: Pick<AppServices, 'exports' | 'connections'>, principal: Principal, id: string): Promise<{ exp: Export; connection?: Connection }> {
+export async function getExport(
+  deps: Pick<AppServices, 'exports' | 'connections'>,
+  principal: Principal,
+  id: string,
+): Promise<{ exp: Export; connection?: Connection }> {
   if (!isRecordId(id)) throw new NotFoundError(`Export ${id}`);
   const exp = await deps.exports.get(id);
   if (!exp) throw new NotFoundError(`Export ${id}`);
   const connection = await deps.connections.get(exp.connectionId);
-  if (!isAdmin(principal) && (!connection || !canUseConnection(principal, connection))) throw new NotFoundError(`Export ${id}`);
+  if (!isAdmin(principal) && (!connection || !canUseConnection(principal, connection)))
+    throw new NotFoundError(`Export ${id}`);
   return { exp, connection: connection && publicConnection(connection) };
 }
 
 /** One export as its page shows it: with what the scheduled refresh will do next, and why. */
-export async function describeExport(deps: Pick<AppServices, 'exports' | 'connections' | 'runs' | 'segments' | 'config'>, principal: Principal, id: string): Promise<Export & { refresh: RefreshOutlook }> {
+export async function describeExport(
+  deps: Pick<AppServices, 'exports' | 'connections' | 'runs' | 'segments' | 'config'>,
+  principal: Principal,
+  id: string,
+): Promise<Export & { refresh: RefreshOutlook }> {
   const { exp } = await getExport(deps, principal, id);
   return { ...exp, refresh: await refreshOutlook(deps, exp) };
 }
 
-export async function listExports(deps: Pick<AppServices, 'exports' | 'connections'>, principal: Principal): Promise<Export[]> {
+export async function listExports(
+  deps: Pick<AppServices, 'exports' | 'connections'>,
+  principal: Principal,
+): Promise<Export[]> {
   const all = await deps.exports.list();
   if (isAdmin(principal)) return all;
-  const usable = new Set((await deps.connections.list()).filter((c) => canUseConnection(principal, c)).map((c) => c.id));
+  const usable = new Set(
+    (await deps.connections.list()).filter((c) => canUseConnection(principal, c)).map((c) => c.id),
+  );
   return all.filter((e) => usable.has(e.connectionId));
 }
 
@@ -51,9 +77,16 @@ export async function listExports(deps: Pick<AppServices, 'exports' | 'connectio
  * Only administrators may let a mirror run unsubscribe more than the default share without a
  * confirmation: a contributor may lower the guard, or keep what an administrator set.
  */
-function checkGuardRaise(principal: Principal, wanted: number | undefined, current = DEFAULT_REMOVAL_GUARD_PERCENT): void {
+function checkGuardRaise(
+  principal: Principal,
+  wanted: number | undefined,
+  current = DEFAULT_REMOVAL_GUARD_PERCENT,
+): void {
   if (isAdmin(principal) || wanted === undefined || wanted <= Math.max(DEFAULT_REMOVAL_GUARD_PERCENT, current)) return;
-  throw new ForbiddenError('Forbidden', `removalGuardPercent: only administrators may raise the removal guard above ${Math.max(DEFAULT_REMOVAL_GUARD_PERCENT, current)}%`);
+  throw new ForbiddenError(
+    'Forbidden',
+    `removalGuardPercent: only administrators may raise the removal guard above ${Math.max(DEFAULT_REMOVAL_GUARD_PERCENT, current)}%`,
+  );
 }
 
 export async function createExport(deps: ExportDeps, principal: Principal, input: CreateExportInput): Promise<Export> {
@@ -79,7 +112,10 @@ export async function createExport(deps: ExportDeps, principal: Principal, input
   await deps.exports.create(exp);
   if ((await connectionOutcome(deps, connection.id)) === 'deleted') {
     await deps.exports.delete(exp.id);
-    throw new ConflictError('ConnectionDeleted', `Connection ${connection.id} was deleted while the export was being saved; nothing was saved`);
+    throw new ConflictError(
+      'ConnectionDeleted',
+      `Connection ${connection.id} was deleted while the export was being saved; nothing was saved`,
+    );
   }
   return exp;
 }
@@ -90,7 +126,10 @@ export async function createExport(deps: ExportDeps, principal: Principal, input
  * gives up, clearing the mark) or it did not (and deletes the connection). This waits until one of
  * the two has happened, so that the export goes only when the connection really went.
  */
-async function connectionOutcome(deps: Pick<AppServices, 'connections'>, connectionId: string): Promise<'alive' | 'deleted'> {
+async function connectionOutcome(
+  deps: Pick<AppServices, 'connections'>,
+  connectionId: string,
+): Promise<'alive' | 'deleted'> {
   const deadline = Date.now() + 10_000;
   for (;;) {
     const still = await deps.connections.get(connectionId);
@@ -111,15 +150,29 @@ const EDIT_HOLD_IN_MS = 230_000;
  * writes, so that a run never starts on settings that are about to change, nor an edit lands
  * while a run sends on the old ones: one of the two is refused with 409.
  */
-export async function updateExport(deps: ExportDeps, principal: Principal, id: string, input: UpdateExportInput): Promise<Export> {
+export async function updateExport(
+  deps: ExportDeps,
+  principal: Principal,
+  id: string,
+  input: UpdateExportInput,
+): Promise<Export> {
   const { exp } = await getExport(deps, principal, id);
   checkGuardRaise(principal, input.removalGuardPercent, exp.removalGuardPercent);
   let editId: string;
   try {
     editId = await deps.runs.holdForEdit(id, EDIT_HOLD_IN_MS);
   } catch (error) {
-    if (error instanceof RunActiveError) throw new ConflictError('RunActive', `Export ${id} has an active run (${error.runId}); cancel it or wait for it to end before editing`, { runId: error.runId });
-    if (error instanceof ExportBeingEditedError) throw new ConflictError('ExportBeingEdited', `Export ${id} is being edited by another request; try again in a moment`);
+    if (error instanceof RunActiveError)
+      throw new ConflictError(
+        'RunActive',
+        `Export ${id} has an active run (${error.runId}); cancel it or wait for it to end before editing`,
+        { runId: error.runId },
+      );
+    if (error instanceof ExportBeingEditedError)
+      throw new ConflictError(
+        'ExportBeingEdited',
+        `Export ${id} is being edited by another request; try again in a moment`,
+      );
     throw error;
   }
   try {
@@ -128,7 +181,11 @@ export async function updateExport(deps: ExportDeps, principal: Principal, id: s
     const before = await deps.connections.get(exp.connectionId);
     const draft = { ...exp, ...input, tags: input.tags ? [...new Set(input.tags)] : exp.tags };
     const checked = await checkExport(deps, connection, draft);
-    if (!(await deps.runs.holdsEdit(id, editId))) throw new ConflictError('EditExpired', `Checking the edit of export ${id} took too long; nothing was saved. Try again`);
+    if (!(await deps.runs.holdsEdit(id, editId)))
+      throw new ConflictError(
+        'EditExpired',
+        `Checking the edit of export ${id} took too long; nothing was saved. Try again`,
+      );
     const updated = await deps.exports.update(id, (current) => ({
       ...current,
       ...input,
@@ -142,7 +199,10 @@ export async function updateExport(deps: ExportDeps, principal: Principal, id: s
     if (!updated) throw new NotFoundError(`Export ${id}`);
     if (connection.id !== exp.connectionId && (await connectionOutcome(deps, connection.id)) === 'deleted') {
       await deps.exports.update(id, (current) => ({ ...current, connectionId: exp.connectionId }));
-      throw new ConflictError('ConnectionDeleted', `Connection ${connection.id} was deleted while the export was being moved to it; the export stays on its connection`);
+      throw new ConflictError(
+        'ConnectionDeleted',
+        `Connection ${connection.id} was deleted while the export was being moved to it; the export stays on its connection`,
+      );
     }
     // The state says who is on the old list. Kept, mirror mode would "unsubscribe" from the new list
     // contacts who were never on it (and leave them subscribed to the old one), and the removal guard
@@ -166,10 +226,16 @@ export async function deleteExport(deps: ExportDeps, principal: Principal, id: s
   for await (const run of deps.runs.allRuns(id)) await deps.runFiles.deletePrefix(runFileNames.runPrefix(run.runId));
 }
 
-async function usableConnection(deps: Pick<AppServices, 'connections'>, principal: Principal, connectionId: string): Promise<ConnectionRecord> {
+async function usableConnection(
+  deps: Pick<AppServices, 'connections'>,
+  principal: Principal,
+  connectionId: string,
+): Promise<ConnectionRecord> {
   const connection = isRecordId(connectionId) ? await deps.connections.get(connectionId) : undefined;
-  if (!connection || connection.deleting) throw new InvalidRequestError('UnknownConnection', `connectionId: connection ${connectionId} does not exist`);
-  if (!canUseConnection(principal, connection)) throw new ForbiddenError('Forbidden', `Connection ${connectionId} is for admins only`);
+  if (!connection || connection.deleting)
+    throw new InvalidRequestError('UnknownConnection', `connectionId: connection ${connectionId} does not exist`);
+  if (!canUseConnection(principal, connection))
+    throw new ForbiddenError('Forbidden', `Connection ${connectionId} is for admins only`);
   return connection;
 }
 
@@ -189,8 +255,12 @@ async function checkExport(
   try {
     await client.getList(draft.listId);
   } catch (error) {
-    if (error instanceof ActiveCampaignNotFound) throw new InvalidRequestError('UnknownList', `listId: ActiveCampaign list ${draft.listId} does not exist`);
-    throw new InvalidRequestError('ActiveCampaignCheckFailed', `listId: could not check list ${draft.listId}: ${(error as Error).message}`);
+    if (error instanceof ActiveCampaignNotFound)
+      throw new InvalidRequestError('UnknownList', `listId: ActiveCampaign list ${draft.listId} does not exist`);
+    throw new InvalidRequestError(
+      'ActiveCampaignCheckFailed',
+      `listId: could not check list ${draft.listId}: ${(error as Error).message}`,
+    );
   }
   const fieldTypes: Record<string, FieldDefinition> = {};
   const fieldIds = Object.keys(draft.mapping.fields ?? {});
@@ -200,10 +270,17 @@ async function checkExport(
       known = new Map((await client.listFields()).map((f) => [String(f.id), f]));
     } catch (error) {
       if (!(error instanceof ActiveCampaignError)) throw error;
-      throw new InvalidRequestError('ActiveCampaignCheckFailed', `mapping.fields: could not read the account's custom fields: ${error.message}`);
+      throw new InvalidRequestError(
+        'ActiveCampaignCheckFailed',
+        `mapping.fields: could not read the account's custom fields: ${error.message}`,
+      );
     }
     const unknown = fieldIds.filter((id) => !known.has(id));
-    if (unknown.length > 0) throw new InvalidRequestError('UnknownField', `mapping.fields: ActiveCampaign has no custom field with id ${unknown.join(', ')}`);
+    if (unknown.length > 0)
+      throw new InvalidRequestError(
+        'UnknownField',
+        `mapping.fields: ActiveCampaign has no custom field with id ${unknown.join(', ')}`,
+      );
     for (const id of fieldIds) {
       const f = known.get(id)!;
       fieldTypes[id] = { id, title: f.title, type: f.type, ...(f.options.length > 0 ? { options: f.options } : {}) };
@@ -222,7 +299,11 @@ export function checkSource(deps: Pick<AppServices, 'config'>, source: Export['s
   return { ...source, path: path.path! };
 }
 
-async function checkMappingAgainstSource(deps: ExportDeps, source: Export['source'], mapping: Export['mapping']): Promise<void> {
+async function checkMappingAgainstSource(
+  deps: ExportDeps,
+  source: Export['source'],
+  mapping: Export['mapping'],
+): Promise<void> {
   let snapshot;
   try {
     snapshot = await locateSnapshot(deps.segments.blobs, source, { allowedContainers: deps.config.segmentsContainers });

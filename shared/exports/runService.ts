@@ -6,12 +6,22 @@ import { endRun, startRun } from '../runs/runLifecycle.js';
 import { SnapshotNotReadyError } from '../segments/segmentError.js';
 import { locateSnapshot } from '../segments/snapshot.js';
 import type { AppServices } from '../services.js';
-import { ExportBeingEditedError, isRunId, isRunPageToken, publicRun, RunActiveError, type RunRecord } from '../store/runStore.js';
+import {
+  ExportBeingEditedError,
+  isRunId,
+  isRunPageToken,
+  publicRun,
+  RunActiveError,
+  type RunRecord,
+} from '../store/runStore.js';
 import { CONFIRMATION_TTL_IN_MS } from '../sync/removalGuard.js';
 import type { StartRunInput } from './exportSchema.js';
 import { getExport, type ExportDeps } from './exportService.js';
 
-type RunDeps = Pick<AppServices, 'exports' | 'connections' | 'runs' | 'runFiles' | 'exportState' | 'queues' | 'telemetry' | 'config'>;
+type RunDeps = Pick<
+  AppServices,
+  'exports' | 'connections' | 'runs' | 'runFiles' | 'exportState' | 'queues' | 'telemetry' | 'config'
+>;
 
 /**
  * Starts a run on demand (202: planning happens on the queue). A snapshot still being written is
@@ -19,22 +29,44 @@ type RunDeps = Pick<AppServices, 'exports' | 'connections' | 'runs' | 'runFiles'
  * confirms removals names the run the guard stopped; only an administrator may start it, only for
  * the export's last run, within a day of it.
  */
-export async function startManualRun(deps: ExportDeps, principal: Principal, id: string, input: StartRunInput): Promise<Run> {
+export async function startManualRun(
+  deps: ExportDeps,
+  principal: Principal,
+  id: string,
+  input: StartRunInput,
+): Promise<Run> {
   const { exp } = await getExport(deps, principal, id);
-  const confirmation = input.confirmRemovals === undefined ? undefined : await confirmationOf(deps, principal, exp, input.confirmRemovals, input);
+  const confirmation =
+    input.confirmRemovals === undefined
+      ? undefined
+      : await confirmationOf(deps, principal, exp, input.confirmRemovals, input);
   try {
-    await locateSnapshot(deps.segments.blobs, exp.source, { allowedContainers: deps.config.segmentsContainers, quietPeriodInMs: deps.config.snapshotQuietPeriodInMs });
+    await locateSnapshot(deps.segments.blobs, exp.source, {
+      allowedContainers: deps.config.segmentsContainers,
+      quietPeriodInMs: deps.config.snapshotQuietPeriodInMs,
+    });
   } catch (error) {
     if (error instanceof SnapshotNotReadyError) {
-      throw new ConflictError('SnapshotNotReady', `${error.message}`, { retryAfterSeconds: Math.ceil(error.retryAfterInMs / 1000) });
+      throw new ConflictError('SnapshotNotReady', `${error.message}`, {
+        retryAfterSeconds: Math.ceil(error.retryAfterInMs / 1000),
+      });
     }
     // Other problems (no such folder, an empty snapshot) are the run's to report: it fails with them.
   }
   try {
-    return publicRun(await startRun(deps, exp, { trigger: 'manual', dryRun: input.dryRun, fullSync: input.fullSync, confirmation }));
+    return publicRun(
+      await startRun(deps, exp, { trigger: 'manual', dryRun: input.dryRun, fullSync: input.fullSync, confirmation }),
+    );
   } catch (error) {
-    if (error instanceof RunActiveError) throw new ConflictError('RunActive', `Export ${id} already has an active run (${error.runId})`, { runId: error.runId });
-    if (error instanceof ExportBeingEditedError) throw new ConflictError('ExportBeingEdited', `Export ${id} is being edited right now: start the run once the edit is saved (a moment)`);
+    if (error instanceof RunActiveError)
+      throw new ConflictError('RunActive', `Export ${id} already has an active run (${error.runId})`, {
+        runId: error.runId,
+      });
+    if (error instanceof ExportBeingEditedError)
+      throw new ConflictError(
+        'ExportBeingEdited',
+        `Export ${id} is being edited right now: start the run once the edit is saved (a moment)`,
+      );
     throw error;
   }
 }
@@ -44,24 +76,57 @@ export async function startManualRun(deps: ExportDeps, principal: Principal, id:
  * must be the export's last run (dry runs aside) and at most a day old. The run it starts
  * unsubscribes only if it finds exactly those; otherwise it stops again with the new numbers.
  */
-async function confirmationOf(deps: RunDeps, principal: Principal, exp: Export, runId: string, input: StartRunInput): Promise<RemovalConfirmation> {
-  if (!isAdmin(principal)) throw new ForbiddenError('Forbidden', 'confirmRemovals: only administrators may confirm removals');
-  if (input.dryRun) throw new InvalidRequestError('InvalidRequest', 'confirmRemovals: a dry run sends nothing, so there is nothing to confirm');
+async function confirmationOf(
+  deps: RunDeps,
+  principal: Principal,
+  exp: Export,
+  runId: string,
+  input: StartRunInput,
+): Promise<RemovalConfirmation> {
+  if (!isAdmin(principal))
+    throw new ForbiddenError('Forbidden', 'confirmRemovals: only administrators may confirm removals');
+  if (input.dryRun)
+    throw new InvalidRequestError(
+      'InvalidRequest',
+      'confirmRemovals: a dry run sends nothing, so there is nothing to confirm',
+    );
   const guarded = isRunId(runId) ? await deps.runs.getRun(exp.id, runId) : undefined;
-  if (!guarded) throw new InvalidRequestError('InvalidRequest', `confirmRemovals: export ${exp.id} has no run ${runId}`);
-  if (guarded.dryRun || guarded.status !== 'failed' || !guarded.removals?.exceeded || guarded.removals.confirmed || !guarded.snapshot) {
-    throw new InvalidRequestError('InvalidRequest', `confirmRemovals: run ${runId} was not stopped by the removal guard; there is nothing of it to confirm`);
+  if (!guarded)
+    throw new InvalidRequestError('InvalidRequest', `confirmRemovals: export ${exp.id} has no run ${runId}`);
+  if (
+    guarded.dryRun ||
+    guarded.status !== 'failed' ||
+    !guarded.removals?.exceeded ||
+    guarded.removals.confirmed ||
+    !guarded.snapshot
+  ) {
+    throw new InvalidRequestError(
+      'InvalidRequest',
+      `confirmRemovals: run ${runId} was not stopped by the removal guard; there is nothing of it to confirm`,
+    );
   }
   const { runs } = await deps.runs.listRuns(exp.id, { top: 20 });
   const last = runs.find((r) => !r.dryRun);
   if (last && last.runId !== runId) {
-    throw new ConflictError('ConfirmationOutdated', `Run ${runId} is no longer the export's last run (run ${last.runId} came after it): review and confirm what the last run showed`, { runId: last.runId });
+    throw new ConflictError(
+      'ConfirmationOutdated',
+      `Run ${runId} is no longer the export's last run (run ${last.runId} came after it): review and confirm what the last run showed`,
+      { runId: last.runId },
+    );
   }
   const reviewedAt = Date.parse(guarded.finishedAt ?? guarded.startedAt);
   if (Date.now() - reviewedAt > CONFIRMATION_TTL_IN_MS) {
-    throw new ConflictError('ConfirmationExpired', `The removals run ${runId} showed are more than 24 hours old: start Run now (or a dry run) to see what the segment holds today, and confirm that`);
+    throw new ConflictError(
+      'ConfirmationExpired',
+      `The removals run ${runId} showed are more than 24 hours old: start Run now (or a dry run) to see what the segment holds today, and confirm that`,
+    );
   }
-  return { runId, snapshotId: guarded.snapshot.id, unsubscribes: guarded.removals.unsubscribes, lastSent: guarded.removals.lastSent };
+  return {
+    runId,
+    snapshotId: guarded.snapshot.id,
+    unsubscribes: guarded.removals.unsubscribes,
+    lastSent: guarded.removals.lastSent,
+  };
 }
 
 async function findRun(deps: RunDeps, principal: Principal, exportId: string, runId: string): Promise<RunRecord> {
@@ -76,9 +141,18 @@ export async function getRun(deps: RunDeps, principal: Principal, exportId: stri
 }
 
 /** A page of the export's runs, newest first; `continuationToken` names the next page. */
-export async function listRuns(deps: RunDeps, principal: Principal, exportId: string, page: { top?: number; continuationToken?: string } = {}): Promise<{ value: Run[]; continuationToken?: string }> {
+export async function listRuns(
+  deps: RunDeps,
+  principal: Principal,
+  exportId: string,
+  page: { top?: number; continuationToken?: string } = {},
+): Promise<{ value: Run[]; continuationToken?: string }> {
   await getExport(deps, principal, exportId);
-  const notOurs = () => new InvalidRequestError('InvalidRequest', 'continuationToken: not a page of this export\'s runs (use the token the previous page gave, or leave it out for the newest runs)');
+  const notOurs = () =>
+    new InvalidRequestError(
+      'InvalidRequest',
+      "continuationToken: not a page of this export's runs (use the token the previous page gave, or leave it out for the newest runs)",
+    );
   if (page.continuationToken !== undefined && !isRunPageToken(page.continuationToken)) throw notOurs();
   try {
     const { runs, continuationToken } = await deps.runs.listRuns(exportId, page);
@@ -96,13 +170,19 @@ export async function listRuns(deps: RunDeps, principal: Principal, exportId: st
  */
 export async function cancelRun(deps: RunDeps, principal: Principal, exportId: string, runId: string): Promise<Run> {
   const run = await findRun(deps, principal, exportId, runId);
-  if (TERMINAL_STATUSES.has(run.status)) throw new ConflictError('RunEnded', `Run ${runId} already ended (${run.status})`);
+  if (TERMINAL_STATUSES.has(run.status))
+    throw new ConflictError('RunEnded', `Run ${runId} already ended (${run.status})`);
   const ended = await endRun(deps, exportId, runId, 'cancelled', `Cancelled by ${principal.name}`);
   return publicRun(ended ?? run);
 }
 
 /** The run's rejected rows (CSV), streamed; 404 when it has none (or they are past RUN_RETENTION_DAYS). */
-export async function rejectedRows(deps: RunDeps, principal: Principal, exportId: string, runId: string): Promise<{ body: NodeJS.ReadableStream; contentLength?: number; fileName: string }> {
+export async function rejectedRows(
+  deps: RunDeps,
+  principal: Principal,
+  exportId: string,
+  runId: string,
+): Promise<{ body: NodeJS.ReadableStream; contentLength?: number; fileName: string }> {
   const run = await findRun(deps, principal, exportId, runId);
   if (!run.rejectedRows) throw new NotFoundError(`Rejected rows of run ${runId}`);
   const file = await deps.runFiles.download(run.rejectedRows.replace(/^[^/]+\//, ''));
@@ -111,7 +191,12 @@ export async function rejectedRows(deps: RunDeps, principal: Principal, exportId
 }
 
 /** A dry run's sample of payloads (JSON); 404 when the run has none. */
-export async function payloadSample(deps: RunDeps, principal: Principal, exportId: string, runId: string): Promise<unknown> {
+export async function payloadSample(
+  deps: RunDeps,
+  principal: Principal,
+  exportId: string,
+  runId: string,
+): Promise<unknown> {
   const run = await findRun(deps, principal, exportId, runId);
   const text = run.payloadSample ? await deps.runFiles.readText(run.payloadSample) : undefined;
   if (text === undefined) throw new NotFoundError(`Payload sample of run ${runId}`);

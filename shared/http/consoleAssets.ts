@@ -73,7 +73,11 @@ export async function consoleFile(path: string, root = consoleDir(), acceptEncod
     body ??= await readFile(file);
   } catch {
     if (relative === 'index.html') {
-      return { status: 503, headers: { ...CONSOLE_SECURITY_HEADERS, 'content-type': 'text/plain; charset=utf-8' }, body: 'The console is not built: run `npm run build`.' };
+      return {
+        status: 503,
+        headers: { ...CONSOLE_SECURITY_HEADERS, 'content-type': 'text/plain; charset=utf-8' },
+        body: 'The console is not built: run `npm run build`.',
+      };
     }
     return notFound();
   }
@@ -91,4 +95,8 @@ export async function consoleFile(path: string, root = consoleDir(), acceptEncod
   };
 }
 
-const notFound = (): HttpResponseInit => ({ status: 404, headers: { ...CONSOLE_SECURITY_HEADERS, 'content-type': 'text/plain; charset=utf-8' }, body: 'Not found' });
+const notFound = (): HttpResponseInit => ({
+  status: 404,
+  headers: { ...CONSOLE_SECURITY_HEADERS, 'content-type': 'text/plain; charset=utf-8' },
+  body: 'Not found',
+});

@@ -1,5 +1,9 @@
 import { z } from 'zod';
-import { checkConnectionSchema, createConnectionSchema, updateConnectionSchema } from '../connections/connectionService.js';
+import {
+  checkConnectionSchema,
+  createConnectionSchema,
+  updateConnectionSchema,
+} from '../connections/connectionService.js';
 import { createExportSchema, previewSchema, startRunSchema, updateExportSchema } from '../exports/exportSchema.js';
 import { COUNT_NAMES } from '../model.js';
 
@@ -9,8 +13,15 @@ import { COUNT_NAMES } from '../model.js';
  * openapi.json, and a test keeps the two equal and checks every answer against it.
  */
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
-const body = (schema: z.ZodType) => ({ required: true, content: { 'application/json': { schema: z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) } } });
-const json = (description: string, schema: object, headers?: object) => ({ description, content: { 'application/json': { schema } }, ...(headers ? { headers } : {}) });
+const body = (schema: z.ZodType) => ({
+  required: true,
+  content: { 'application/json': { schema: z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) } },
+});
+const json = (description: string, schema: object, headers?: object) => ({
+  description,
+  content: { 'application/json': { schema } },
+  ...(headers ? { headers } : {}),
+});
 const error = (description: string) => json(description, ref('Error'));
 const read = {
   '401': error('No caller (App Service Authentication principal)'),
@@ -22,9 +33,19 @@ const write = {
   '415': error('State-changing calls must send content-type: application/json'),
 };
 const location = { Location: { schema: { type: 'string' }, description: 'URL of the new resource' } };
-const idParam = (name: string, what: string) => ({ name, in: 'path', required: true, schema: { type: 'string' }, description: what });
+const idParam = (name: string, what: string) => ({
+  name,
+  in: 'path',
+  required: true,
+  schema: { type: 'string' },
+  description: what,
+});
 const security = [{ appServiceAuthentication: [] }];
-const list = (item: object, extra: object = {}) => ({ type: 'object', required: ['value'], properties: { value: { type: 'array', items: item }, ...extra } });
+const list = (item: object, extra: object = {}) => ({
+  type: 'object',
+  required: ['value'],
+  properties: { value: { type: 'array', items: item }, ...extra },
+});
 
 const counts = {
   type: 'object',
@@ -43,10 +64,21 @@ const schemas = {
     type: 'object',
     required: ['error'],
     properties: {
-      error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string' }, message: { type: 'string' } } },
+      error: {
+        type: 'object',
+        required: ['code', 'message'],
+        properties: { code: { type: 'string' }, message: { type: 'string' } },
+      },
       runId: { type: 'string', description: 'With 409 RunActive: the active run' },
-      retryAfterSeconds: { type: 'integer', description: 'With 409 SnapshotNotReady: when the snapshot may be complete' },
-      exports: { type: 'array', items: { type: 'object' }, description: 'With 409 ConnectionInUse: the exports that use the connection' },
+      retryAfterSeconds: {
+        type: 'integer',
+        description: 'With 409 SnapshotNotReady: when the snapshot may be complete',
+      },
+      exports: {
+        type: 'array',
+        items: { type: 'object' },
+        description: 'With 409 ConnectionInUse: the exports that use the connection',
+      },
     },
   },
   Connection: {
@@ -56,9 +88,13 @@ const schemas = {
     properties: {
       id: { type: 'string' },
       displayName: { type: 'string' },
-      hostname: { type: 'string', description: 'The account\'s API hostname, such as acme.api-us1.com' },
+      hostname: { type: 'string', description: "The account's API hostname, such as acme.api-us1.com" },
       allowContributors: { type: 'boolean', description: 'Whether contributors may use the connection' },
-      dataPrivacyConsent: { type: 'object', required: ['givenBy', 'givenAt'], properties: { givenBy: { type: 'string' }, givenAt: { type: 'string', format: 'date-time' } } },
+      dataPrivacyConsent: {
+        type: 'object',
+        required: ['givenBy', 'givenAt'],
+        properties: { givenBy: { type: 'string' }, givenAt: { type: 'string', format: 'date-time' } },
+      },
       createdAt: { type: 'string', format: 'date-time' },
       createdBy: { type: 'string' },
     },
@@ -66,27 +102,62 @@ const schemas = {
   Export: {
     type: 'object',
     additionalProperties: false,
-    required: ['id', 'displayName', 'connectionId', 'listId', 'source', 'mapping', 'mode', 'schedule', 'tags', 'runAutomations', 'removalGuardPercent', 'fieldTypes', 'createdAt', 'createdBy'],
+    required: [
+      'id',
+      'displayName',
+      'connectionId',
+      'listId',
+      'source',
+      'mapping',
+      'mode',
+      'schedule',
+      'tags',
+      'runAutomations',
+      'removalGuardPercent',
+      'fieldTypes',
+      'createdAt',
+      'createdBy',
+    ],
     properties: {
       id: { type: 'string' },
       displayName: { type: 'string' },
       connectionId: { type: 'string' },
       listId: { type: 'integer' },
-      source: { type: 'object', required: ['container', 'path'], properties: { container: { type: 'string' }, path: { type: 'string' }, table: { type: 'string' } } },
+      source: {
+        type: 'object',
+        required: ['container', 'path'],
+        properties: { container: { type: 'string' }, path: { type: 'string' }, table: { type: 'string' } },
+      },
       mapping: {
         type: 'object',
         required: ['email'],
         properties: {
-          email: { type: 'string' }, firstName: { type: 'string' }, lastName: { type: 'string' }, phone: { type: 'string' }, tags: { type: 'string' },
+          email: { type: 'string' },
+          firstName: { type: 'string' },
+          lastName: { type: 'string' },
+          phone: { type: 'string' },
+          tags: { type: 'string' },
           fields: { ...stringMap, description: 'ActiveCampaign custom field id → column' },
         },
       },
       mode: { enum: ['upsert', 'mirror'] },
-      schedule: { enum: ['refresh', 'manual'], description: 'refresh: every scheduled refresh that finds a new complete snapshot (REFRESH_SCHEDULE); manual: on demand only' },
-      tags: { type: 'array', items: { type: 'string' }, description: 'Added to every contact sent; ActiveCampaign\'s importer never removes tags' },
+      schedule: {
+        enum: ['refresh', 'manual'],
+        description:
+          'refresh: every scheduled refresh that finds a new complete snapshot (REFRESH_SCHEDULE); manual: on demand only',
+      },
+      tags: {
+        type: 'array',
+        items: { type: 'string' },
+        description: "Added to every contact sent; ActiveCampaign's importer never removes tags",
+      },
       runAutomations: { type: 'boolean' },
       removalGuardPercent: { type: 'integer', minimum: 0, maximum: 100 },
-      fieldTypes: { type: 'object', additionalProperties: ref('Field'), description: 'The mapped custom fields as ActiveCampaign described them when the export was saved' },
+      fieldTypes: {
+        type: 'object',
+        additionalProperties: ref('Field'),
+        description: 'The mapped custom fields as ActiveCampaign described them when the export was saved',
+      },
       createdAt: { type: 'string', format: 'date-time' },
       createdBy: { type: 'string' },
       updatedAt: { type: 'string', format: 'date-time' },
@@ -95,11 +166,19 @@ const schemas = {
         type: 'object',
         additionalProperties: false,
         required: ['wouldRun'],
-        description: 'GET /api/exports/{id} only: what the scheduled refresh will do with the export, as things stand now',
+        description:
+          'GET /api/exports/{id} only: what the scheduled refresh will do with the export, as things stand now',
         properties: {
           nextCheckAt: { type: 'string', format: 'date-time', description: 'The next tick of REFRESH_SCHEDULE (UTC)' },
-          wouldRun: { type: 'boolean', description: 'Whether that tick would start a run if nothing changed before it' },
-          reason: { type: 'string', description: 'Why it would not: on demand only, an active run, no complete snapshot yet, the snapshot already exported, a removal-guard stop or a cancel waiting for a person, or failed runs backing off (with the next try)' },
+          wouldRun: {
+            type: 'boolean',
+            description: 'Whether that tick would start a run if nothing changed before it',
+          },
+          reason: {
+            type: 'string',
+            description:
+              'Why it would not: on demand only, an active run, no complete snapshot yet, the snapshot already exported, a removal-guard stop or a cancel waiting for a person, or failed runs backing off (with the next try)',
+          },
         },
       },
     },
@@ -107,7 +186,12 @@ const schemas = {
   Field: {
     type: 'object',
     required: ['id', 'title', 'type'],
-    properties: { id: { type: 'string' }, title: { type: 'string' }, type: { type: 'string' }, options: { type: 'array', items: { type: 'string' } } },
+    properties: {
+      id: { type: 'string' },
+      title: { type: 'string' },
+      type: { type: 'string' },
+      options: { type: 'array', items: { type: 'string' } },
+    },
   },
   List: { type: 'object', required: ['id', 'name'], properties: { id: { type: 'string' }, name: { type: 'string' } } },
   Run: {
@@ -122,168 +206,382 @@ const schemas = {
       snapshot: {
         type: 'object',
         required: ['id', 'files'],
-        properties: { id: { type: 'string' }, files: { type: 'array', items: { type: 'object', required: ['name', 'etag'], properties: { name: { type: 'string' }, etag: { type: 'string' } } } } },
+        properties: {
+          id: { type: 'string' },
+          files: {
+            type: 'array',
+            items: {
+              type: 'object',
+              required: ['name', 'etag'],
+              properties: { name: { type: 'string' }, etag: { type: 'string' } },
+            },
+          },
+        },
       },
       counts,
-      error: { type: 'string', description: 'Why the run failed, or (completedWithErrors) a summary of its rejections and failures' },
+      error: {
+        type: 'string',
+        description: 'Why the run failed, or (completedWithErrors) a summary of its rejections and failures',
+      },
       reasons: {
         type: 'array',
         description: 'Reasons for rejected and failed contacts, commonest first (the rejected rows have the details)',
-        items: { type: 'object', required: ['kind', 'reason', 'count'], properties: { kind: { enum: ['rejected', 'failed'] }, reason: { type: 'string' }, count: { type: 'integer' } } },
+        items: {
+          type: 'object',
+          required: ['kind', 'reason', 'count'],
+          properties: {
+            kind: { enum: ['rejected', 'failed'] },
+            reason: { type: 'string' },
+            count: { type: 'integer' },
+          },
+        },
       },
       startedAt: { type: 'string', format: 'date-time' },
-      finishedAt: { type: 'string', format: 'date-time', description: 'Set once nothing more can be sent for the run; when posts were in flight as it ended, a moment after the status turns terminal. Nothing is sent after this time' },
-      rejectedRows: { type: 'string', description: 'container/name of the CSV of rejected rows (file, row, email, reason); download it from …/rejected' },
-      payloadSample: { type: 'string', description: 'Dry runs: container/name of a sample of the payloads; read it from …/sample' },
+      finishedAt: {
+        type: 'string',
+        format: 'date-time',
+        description:
+          'Set once nothing more can be sent for the run; when posts were in flight as it ended, a moment after the status turns terminal. Nothing is sent after this time',
+      },
+      rejectedRows: {
+        type: 'string',
+        description:
+          'container/name of the CSV of rejected rows (file, row, email, reason); download it from …/rejected',
+      },
+      payloadSample: {
+        type: 'string',
+        description: 'Dry runs: container/name of a sample of the payloads; read it from …/sample',
+      },
       dryRun: { type: 'boolean' },
       fullSync: { type: 'boolean' },
-      confirmRemovals: { type: 'string', description: 'The run the removal guard stopped whose removals this run was started to confirm' },
-      batches: { type: 'object', required: ['done'], properties: { total: { type: 'integer' }, done: { type: 'integer' } } },
+      confirmRemovals: {
+        type: 'string',
+        description: 'The run the removal guard stopped whose removals this run was started to confirm',
+      },
+      batches: {
+        type: 'object',
+        required: ['done'],
+        properties: { total: { type: 'integer' }, done: { type: 'integer' } },
+      },
       removals: {
         type: 'object',
         description: 'Mirror mode: the removal guard as this run measured it',
         required: ['unsubscribes', 'lastSent', 'limitPercent', 'allowed', 'exceeded', 'confirmed'],
         properties: {
-          unsubscribes: { type: 'integer' }, lastSent: { type: 'integer' }, limitPercent: { type: 'integer' }, allowed: { type: 'integer' },
-          exceeded: { type: 'boolean' }, confirmed: { type: 'boolean' },
+          unsubscribes: { type: 'integer' },
+          lastSent: { type: 'integer' },
+          limitPercent: { type: 'integer' },
+          allowed: { type: 'integer' },
+          exceeded: { type: 'boolean' },
+          confirmed: { type: 'boolean' },
         },
       },
       lastProgressAt: { type: 'string', format: 'date-time' },
     },
   },
-  RunStarted: { type: 'object', required: ['runId', 'status'], properties: { runId: { type: 'string' }, status: { const: 'queued' } } },
+  RunStarted: {
+    type: 'object',
+    required: ['runId', 'status'],
+    properties: { runId: { type: 'string' }, status: { const: 'queued' } },
+  },
   Preview: {
     type: 'object',
     required: ['source', 'files', 'columns', 'rows', 'ready'],
     properties: {
       source: { type: 'object' },
-      layout: { enum: ['cdm', 'customerInsights', 'files'], description: 'The layout recognised: a Common Data Model folder, a Customer Insights time folder, or files' },
-      files: { type: 'array', items: { type: 'object', required: ['name'], properties: { name: { type: 'string' }, size: { type: 'integer' }, lastModified: { type: 'string' } } } },
+      layout: {
+        enum: ['cdm', 'customerInsights', 'files'],
+        description: 'The layout recognised: a Common Data Model folder, a Customer Insights time folder, or files',
+      },
+      files: {
+        type: 'array',
+        items: {
+          type: 'object',
+          required: ['name'],
+          properties: { name: { type: 'string' }, size: { type: 'integer' }, lastModified: { type: 'string' } },
+        },
+      },
       columns: { type: 'array', items: { type: 'string' } },
       rows: { type: 'array', items: stringMap },
       problem: { type: 'string', description: 'A structural problem, in the words a run would use' },
       ready: { type: 'boolean', description: 'false while the snapshot is still being written, or has a problem' },
-      retryAfterSeconds: { type: 'integer', description: 'While the snapshot is still being written: when to look again (as starting a run answers)' },
+      retryAfterSeconds: {
+        type: 'integer',
+        description: 'While the snapshot is still being written: when to look again (as starting a run answers)',
+      },
     },
   },
-  Me: { type: 'object', required: ['name', 'role'], properties: { name: { type: 'string' }, role: { enum: ['admin', 'contributor', 'none'] } } },
+  Me: {
+    type: 'object',
+    required: ['name', 'role'],
+    properties: { name: { type: 'string' }, role: { enum: ['admin', 'contributor', 'none'] } },
+  },
 };
 
 const paths = {
-  '/health': { get: { operationId: 'health', summary: 'Liveness', responses: { '200': json('The app is up', { type: 'object', properties: { status: { const: 'ok' } } }) } } },
-  '/openapi.json': { get: { operationId: 'openApi', summary: 'This document', responses: { '200': json('The OpenAPI document', { type: 'object' }) } } },
-  '/me': { get: { operationId: 'me', summary: 'The caller as the server sees it', security, responses: { '200': json('Name and role', ref('Me')), '401': read['401'] } } },
+  '/health': {
+    get: {
+      operationId: 'health',
+      summary: 'Liveness',
+      responses: { '200': json('The app is up', { type: 'object', properties: { status: { const: 'ok' } } }) },
+    },
+  },
+  '/openapi.json': {
+    get: {
+      operationId: 'openApi',
+      summary: 'This document',
+      responses: { '200': json('The OpenAPI document', { type: 'object' }) },
+    },
+  },
+  '/me': {
+    get: {
+      operationId: 'me',
+      summary: 'The caller as the server sees it',
+      security,
+      responses: { '200': json('Name and role', ref('Me')), '401': read['401'] },
+    },
+  },
   '/connections': {
     post: {
-      operationId: 'createConnection', summary: 'Create a connection (admin): the key is checked with ActiveCampaign and stored in Key Vault', security, requestBody: body(createConnectionSchema),
+      operationId: 'createConnection',
+      summary: 'Create a connection (admin): the key is checked with ActiveCampaign and stored in Key Vault',
+      security,
+      requestBody: body(createConnectionSchema),
       responses: { '201': json('Created; the API key is never returned', ref('Connection'), location), ...write },
     },
-    get: { operationId: 'listConnections', summary: 'Connections the caller may use', security, responses: { '200': json('The connections', list(ref('Connection'))), ...read } },
+    get: {
+      operationId: 'listConnections',
+      summary: 'Connections the caller may use',
+      security,
+      responses: { '200': json('The connections', list(ref('Connection'))), ...read },
+    },
   },
   '/connections/check': {
     post: {
-      operationId: 'checkConnection', summary: 'Check a hostname and API key with ActiveCampaign without saving anything (admin; the console\'s "Connect")', security, requestBody: body(checkConnectionSchema),
+      operationId: 'checkConnection',
+      summary:
+        'Check a hostname and API key with ActiveCampaign without saving anything (admin; the console\'s "Connect")',
+      security,
+      requestBody: body(checkConnectionSchema),
       responses: {
-        '200': json('ActiveCampaign accepted the key', { type: 'object', required: ['hostname', 'user'], properties: { hostname: { type: 'string' }, user: { type: 'object', properties: { username: { type: 'string' }, email: { type: 'string' } } } } }),
+        '200': json('ActiveCampaign accepted the key', {
+          type: 'object',
+          required: ['hostname', 'user'],
+          properties: {
+            hostname: { type: 'string' },
+            user: { type: 'object', properties: { username: { type: 'string' }, email: { type: 'string' } } },
+          },
+        }),
         ...write,
       },
     },
   },
   '/connections/{id}': {
     parameters: [idParam('id', 'Connection id')],
-    get: { operationId: 'getConnection', security, responses: { '200': json('The connection', ref('Connection')), ...read, '404': error('No such connection (or not visible to the caller)') } },
+    get: {
+      operationId: 'getConnection',
+      security,
+      responses: {
+        '200': json('The connection', ref('Connection')),
+        ...read,
+        '404': error('No such connection (or not visible to the caller)'),
+      },
+    },
     patch: {
-      operationId: 'updateConnection', summary: 'Replace the API key (checked first), rename, or change who may use it (admin)', security, requestBody: body(updateConnectionSchema),
+      operationId: 'updateConnection',
+      summary: 'Replace the API key (checked first), rename, or change who may use it (admin)',
+      security,
+      requestBody: body(updateConnectionSchema),
       responses: { '200': json('Updated', ref('Connection')), ...write, '404': error('No such connection') },
     },
     delete: {
-      operationId: 'deleteConnection', summary: 'Delete a connection and its key (admin)', security,
-      responses: { '204': { description: 'Deleted' }, ...read, '415': write['415'], '404': error('No such connection'), '409': error('Exports use the connection (named in `exports`)') },
+      operationId: 'deleteConnection',
+      summary: 'Delete a connection and its key (admin)',
+      security,
+      responses: {
+        '204': { description: 'Deleted' },
+        ...read,
+        '415': write['415'],
+        '404': error('No such connection'),
+        '409': error('Exports use the connection (named in `exports`)'),
+      },
     },
   },
   '/connections/{id}/lists': {
     parameters: [idParam('id', 'Connection id')],
     get: {
-      operationId: 'listConnectionLists', summary: "The ActiveCampaign account's lists", security,
-      responses: { '200': json('The lists', list(ref('List'))), ...read, '404': error('No such connection'), '409': error('ActiveCampaign refused the key'), '502': error('ActiveCampaign did not answer') },
+      operationId: 'listConnectionLists',
+      summary: "The ActiveCampaign account's lists",
+      security,
+      responses: {
+        '200': json('The lists', list(ref('List'))),
+        ...read,
+        '404': error('No such connection'),
+        '409': error('ActiveCampaign refused the key'),
+        '502': error('ActiveCampaign did not answer'),
+      },
     },
   },
   '/connections/{id}/fields': {
     parameters: [idParam('id', 'Connection id')],
     get: {
-      operationId: 'listConnectionFields', summary: "The ActiveCampaign account's custom fields, with types and options", security,
-      responses: { '200': json('The fields', list(ref('Field'))), ...read, '404': error('No such connection'), '409': error('ActiveCampaign refused the key'), '502': error('ActiveCampaign did not answer') },
+      operationId: 'listConnectionFields',
+      summary: "The ActiveCampaign account's custom fields, with types and options",
+      security,
+      responses: {
+        '200': json('The fields', list(ref('Field'))),
+        ...read,
+        '404': error('No such connection'),
+        '409': error('ActiveCampaign refused the key'),
+        '502': error('ActiveCampaign did not answer'),
+      },
     },
   },
   '/sources/preview': {
     post: {
-      operationId: 'previewSource', summary: 'What a segment source holds: layout, files, columns, first rows (bounded work)', security, requestBody: body(previewSchema),
+      operationId: 'previewSource',
+      summary: 'What a segment source holds: layout, files, columns, first rows (bounded work)',
+      security,
+      requestBody: body(previewSchema),
       responses: { '200': json('The preview', ref('Preview')), ...write },
     },
   },
   '/exports': {
     post: {
-      operationId: 'createExport', summary: 'Create an export (admin, or contributor on a connection that allows it). Saving does not run it', security, requestBody: body(createExportSchema),
-      responses: { '201': json('Created', ref('Export'), location), ...write, '409': error('The connection was deleted meanwhile') },
+      operationId: 'createExport',
+      summary: 'Create an export (admin, or contributor on a connection that allows it). Saving does not run it',
+      security,
+      requestBody: body(createExportSchema),
+      responses: {
+        '201': json('Created', ref('Export'), location),
+        ...write,
+        '409': error('The connection was deleted meanwhile'),
+      },
     },
-    get: { operationId: 'listExports', security, responses: { '200': json('The exports', list(ref('Export'))), ...read } },
+    get: {
+      operationId: 'listExports',
+      security,
+      responses: { '200': json('The exports', list(ref('Export'))), ...read },
+    },
   },
   '/exports/{id}': {
     parameters: [idParam('id', 'Export id')],
-    get: { operationId: 'getExport', security, responses: { '200': json('The export', ref('Export')), ...read, '404': error('No such export') } },
+    get: {
+      operationId: 'getExport',
+      security,
+      responses: { '200': json('The export', ref('Export')), ...read, '404': error('No such export') },
+    },
     patch: {
-      operationId: 'updateExport', summary: 'Edit an export (validated as on creation); not while a run is active', security, requestBody: body(updateExportSchema),
-      responses: { '200': json('Updated', ref('Export')), ...write, '404': error('No such export'), '409': error('A run of the export is active; runId names it') },
+      operationId: 'updateExport',
+      summary: 'Edit an export (validated as on creation); not while a run is active',
+      security,
+      requestBody: body(updateExportSchema),
+      responses: {
+        '200': json('Updated', ref('Export')),
+        ...write,
+        '404': error('No such export'),
+        '409': error('A run of the export is active; runId names it'),
+      },
     },
     delete: {
-      operationId: 'deleteExport', summary: 'Delete an export: stops its schedule, cancels an active run, deletes its state and its runs\' files', security,
+      operationId: 'deleteExport',
+      summary: "Delete an export: stops its schedule, cancels an active run, deletes its state and its runs' files",
+      security,
       responses: { '204': { description: 'Deleted' }, ...read, '415': write['415'], '404': error('No such export') },
     },
   },
   '/exports/{id}/runs': {
     parameters: [idParam('id', 'Export id')],
     post: {
-      operationId: 'startRun', summary: 'Start a run on demand', security, requestBody: { ...body(startRunSchema), required: false },
+      operationId: 'startRun',
+      summary: 'Start a run on demand',
+      security,
+      requestBody: { ...body(startRunSchema), required: false },
       responses: {
-        '202': json('Queued', ref('RunStarted'), location), ...write, '404': error('No such export'),
-        '409': error('A run of the export is active (runId names it), or the snapshot is still being written (retryAfterSeconds)'),
+        '202': json('Queued', ref('RunStarted'), location),
+        ...write,
+        '404': error('No such export'),
+        '409': error(
+          'A run of the export is active (runId names it), or the snapshot is still being written (retryAfterSeconds)',
+        ),
       },
     },
     get: {
-      operationId: 'listRuns', summary: 'Runs of the export, newest first, a page at a time', security,
+      operationId: 'listRuns',
+      summary: 'Runs of the export, newest first, a page at a time',
+      security,
       parameters: [
-        { name: 'top', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 100 }, description: 'Runs per page (default 50)' },
-        { name: 'continuationToken', in: 'query', schema: { type: 'string' }, description: 'The next page, as the previous answer named it' },
+        {
+          name: 'top',
+          in: 'query',
+          schema: { type: 'integer', minimum: 1, maximum: 100 },
+          description: 'Runs per page (default 50)',
+        },
+        {
+          name: 'continuationToken',
+          in: 'query',
+          schema: { type: 'string' },
+          description: 'The next page, as the previous answer named it',
+        },
       ],
       responses: {
-        '200': json('A page of runs', list(ref('Run'), { continuationToken: { type: 'string', description: 'Present when there are more runs' } })),
-        '400': write['400'], ...read, '404': error('No such export'),
+        '200': json(
+          'A page of runs',
+          list(ref('Run'), { continuationToken: { type: 'string', description: 'Present when there are more runs' } }),
+        ),
+        '400': write['400'],
+        ...read,
+        '404': error('No such export'),
       },
     },
   },
   '/exports/{id}/runs/{runId}': {
     parameters: [idParam('id', 'Export id'), idParam('runId', 'Run id')],
-    get: { operationId: 'getRun', security, responses: { '200': json('The run', ref('Run')), ...read, '404': error('No such export or run') } },
+    get: {
+      operationId: 'getRun',
+      security,
+      responses: { '200': json('The run', ref('Run')), ...read, '404': error('No such export or run') },
+    },
   },
   '/exports/{id}/runs/{runId}/cancel': {
     parameters: [idParam('id', 'Export id'), idParam('runId', 'Run id')],
     post: {
-      operationId: 'cancelRun', summary: 'Cancel a run: nothing is sent after the answer, the counts add up, the export\'s state stays', security,
-      responses: { '202': json('Cancelled', ref('Run')), ...read, '415': write['415'], '404': error('No such export or run'), '409': error('The run already ended') },
+      operationId: 'cancelRun',
+      summary: "Cancel a run: nothing is sent after the answer, the counts add up, the export's state stays",
+      security,
+      responses: {
+        '202': json('Cancelled', ref('Run')),
+        ...read,
+        '415': write['415'],
+        '404': error('No such export or run'),
+        '409': error('The run already ended'),
+      },
     },
   },
   '/exports/{id}/runs/{runId}/rejected': {
     parameters: [idParam('id', 'Export id'), idParam('runId', 'Run id')],
     get: {
-      operationId: 'getRejectedRows', summary: 'The run\'s rejected rows as CSV (file, row, email, reason)', security,
-      responses: { '200': { description: 'The CSV', content: { 'text/csv': { schema: { type: 'string' } } } }, ...read, '404': error('No such run, or it has no rejected rows (or they are past RUN_RETENTION_DAYS)') },
+      operationId: 'getRejectedRows',
+      summary: "The run's rejected rows as CSV (file, row, email, reason)",
+      security,
+      responses: {
+        '200': { description: 'The CSV', content: { 'text/csv': { schema: { type: 'string' } } } },
+        ...read,
+        '404': error('No such run, or it has no rejected rows (or they are past RUN_RETENTION_DAYS)'),
+      },
     },
   },
   '/exports/{id}/runs/{runId}/sample': {
     parameters: [idParam('id', 'Export id'), idParam('runId', 'Run id')],
     get: {
-      operationId: 'getPayloadSample', summary: 'A dry run\'s sample of the payloads it would send', security,
-      responses: { '200': json('The sample', { type: 'object' }), ...read, '404': error('No such run, or it has no sample') },
+      operationId: 'getPayloadSample',
+      summary: "A dry run's sample of the payloads it would send",
+      security,
+      responses: {
+        '200': json('The sample', { type: 'object' }),
+        ...read,
+        '404': error('No such run, or it has no sample'),
+      },
     },
   },
 };
@@ -296,7 +594,7 @@ export function openApiDocument(): Record<string, unknown> {
       version: '1.1.0',
       description:
         'Connections to ActiveCampaign accounts, exports of segments into ActiveCampaign lists, and their runs. ' +
-        'ActiveCampaign\'s importer adds tags and never removes them, and cannot re-subscribe a contact who unsubscribed from a list. ' +
+        "ActiveCampaign's importer adds tags and never removes them, and cannot re-subscribe a contact who unsubscribed from a list. " +
         'State-changing calls accept only application/json bodies.',
     },
     servers: [{ url: '/api' }],
@@ -306,7 +604,8 @@ export function openApiDocument(): Record<string, unknown> {
           type: 'apiKey',
           in: 'header',
           name: 'x-ms-client-principal',
-          description: 'Set by App Service Authentication (Entra ID): base64 JSON with role claims Exports.Admin or Exports.Contributor.',
+          description:
+            'Set by App Service Authentication (Entra ID): base64 JSON with role claims Exports.Admin or Exports.Contributor.',
         },
       },
       schemas,

@@ -14,7 +14,11 @@ export const MAX_BODY_BYTES = 64 * 1024;
 
 const STATE_CHANGING = new Set(['POST', 'PATCH', 'PUT', 'DELETE']);
 
-export type AuthorizedHandler = (request: HttpRequest, principal: Principal, context: InvocationContext) => HttpResponseInit | Promise<HttpResponseInit>;
+export type AuthorizedHandler = (
+  request: HttpRequest,
+  principal: Principal,
+  context: InvocationContext,
+) => HttpResponseInit | Promise<HttpResponseInit>;
 
 /**
  * Wraps an HTTP handler: refuses a state-changing call that is not `application/json` (a form on
@@ -29,7 +33,12 @@ export function authorized(minimum: 'admin' | 'contributor' | 'signedIn', handle
       const principal = readPrincipal(request.headers.get('x-ms-client-principal'));
       if (!principal) throw new ApiError(401, 'Unauthorized', 'Sign in first: no client principal on the request');
       const allowed = minimum === 'signedIn' || (minimum === 'admin' ? isAdmin(principal) : isContributor(principal));
-      if (!allowed) throw new ApiError(403, 'Forbidden', `This needs the Exports.${minimum === 'admin' ? 'Admin' : 'Contributor'} role`);
+      if (!allowed)
+        throw new ApiError(
+          403,
+          'Forbidden',
+          `This needs the Exports.${minimum === 'admin' ? 'Admin' : 'Contributor'} role`,
+        );
       return withApiHeaders(await handler(request, principal, context));
     } catch (error) {
       return withApiHeaders(errorResponse(error, (m) => context.error(m)));
@@ -39,21 +48,37 @@ export function authorized(minimum: 'admin' | 'contributor' | 'signedIn', handle
 
 /** Every API answer: never sniffed as another type, never cached (it may hold personal data). */
 export function withApiHeaders(response: HttpResponseInit): HttpResponseInit {
-  return { ...response, headers: { 'x-content-type-options': 'nosniff', 'cache-control': 'no-store', ...(response.headers as Record<string, string> | undefined) } };
+  return {
+    ...response,
+    headers: {
+      'x-content-type-options': 'nosniff',
+      'cache-control': 'no-store',
+      ...(response.headers as Record<string, string> | undefined),
+    },
+  };
 }
 
 export function requireJsonContentType(request: HttpRequest): void {
   if (!STATE_CHANGING.has(request.method.toUpperCase())) return;
   const type = (request.headers.get('content-type') ?? '').split(';')[0].trim().toLowerCase();
   if (type !== 'application/json') {
-    throw new ApiError(415, 'UnsupportedMediaType', `${request.method} calls must send "content-type: application/json"${type ? `, not "${type}"` : ''}`);
+    throw new ApiError(
+      415,
+      'UnsupportedMediaType',
+      `${request.method} calls must send "content-type: application/json"${type ? `, not "${type}"` : ''}`,
+    );
   }
 }
 
 /** Parses and validates a JSON body against a schema (unknown fields refused by the schema). */
-export async function readBody<T extends z.ZodType>(request: HttpRequest, schema: T, options: { optional?: boolean } = {}): Promise<z.infer<T>> {
+export async function readBody<T extends z.ZodType>(
+  request: HttpRequest,
+  schema: T,
+  options: { optional?: boolean } = {},
+): Promise<z.infer<T>> {
   const text = await request.text();
-  if (Buffer.byteLength(text) > MAX_BODY_BYTES) throw new ApiError(400, 'PayloadTooLarge', `The body is larger than ${MAX_BODY_BYTES} bytes`);
+  if (Buffer.byteLength(text) > MAX_BODY_BYTES)
+    throw new ApiError(400, 'PayloadTooLarge', `The body is larger than ${MAX_BODY_BYTES} bytes`);
   let value: unknown = {};
   if (text.trim()) {
     try {
@@ -67,4 +92,8 @@ export async function readBody<T extends z.ZodType>(request: HttpRequest, schema
   return schema.parse(value);
 }
 
-export const json = (status: number, body: unknown, headers?: Record<string, string>): HttpResponseInit => ({ status, jsonBody: body, headers });
+export const json = (status: number, body: unknown, headers?: Record<string, string>): HttpResponseInit => ({
+  status,
+  jsonBody: body,
+  headers,
+});

@@ -27,7 +27,13 @@ export interface BatchOutcome {
 }
 
 /** A batch that ends whole, with nothing confirmed: its upserts go to `rest`. */
-export const wholeBatch = (status: BatchOutcome['status'], rest: Unaccounted, error: string): BatchOutcome => ({ status, upserted: 0, unsubscribed: 0, rest, error });
+export const wholeBatch = (status: BatchOutcome['status'], rest: Unaccounted, error: string): BatchOutcome => ({
+  status,
+  upserted: 0,
+  unsubscribed: 0,
+  rest,
+  error,
+});
 
 /**
  * Records a batch's terminal outcome once (a redelivered message finds it already terminal; with
@@ -46,45 +52,81 @@ export async function completeBatch(
   options: { checkClaim?: string } = {},
 ): Promise<BatchState | undefined> {
   let recorded: BatchState | undefined;
-  await deps.runs.updateBatch(runId, batch, (s) => {
-    // Called again after a conflict, with what the other writer left: decide afresh.
-    recorded = undefined;
-    if (TERMINAL_BATCH.has(s.status)) return undefined;
-    if (options.checkClaim && s.claimId !== options.checkClaim) return undefined;
-    const { rejected, rest, ...counted } = outcome;
-    const withRejected = rejected ? { ...s, rejected: s.rejected + rejected.count, rejectedReasons: addReason(s.rejectedReasons, rejected.reason, rejected.count) } : s;
-    const unaccounted: Unaccounted | undefined = rest && s.uncertainPosts > 0 ? 'unknown' : rest;
-    const remaining = unaccounted ? unconfirmedUpserts(withRejected) - counted.upserted - (counted.failed ?? 0) - (counted.notSent ?? 0) : 0;
-    recorded = {
-      ...withRejected,
-      ...counted,
-      failed: (counted.failed ?? 0) + (unaccounted === 'failed' ? remaining : 0),
-      unknown: unaccounted === 'unknown' ? remaining : 0,
-      notSent: (counted.notSent ?? 0) + (unaccounted === 'notSent' ? remaining : 0),
-      claimId: undefined,
-      claimedUntil: undefined,
-      postingAt: undefined,
-    };
-    return recorded;
-  }, known);
-  if (recorded && recorded.failed > 0) deps.telemetry.metric(TELEMETRY.metrics.failedContacts, recorded.failed, { exportId, runId });
+  await deps.runs.updateBatch(
+    runId,
+    batch,
+    (s) => {
+      // Called again after a conflict, with what the other writer left: decide afresh.
+      recorded = undefined;
+      if (TERMINAL_BATCH.has(s.status)) return undefined;
+      if (options.checkClaim && s.claimId !== options.checkClaim) return undefined;
+      const { rejected, rest, ...counted } = outcome;
+      const withRejected = rejected
+        ? {
+            ...s,
+            rejected: s.rejected + rejected.count,
+            rejectedReasons: addReason(s.rejectedReasons, rejected.reason, rejected.count),
+          }
+        : s;
+      const unaccounted: Unaccounted | undefined = rest && s.uncertainPosts > 0 ? 'unknown' : rest;
+      const remaining = unaccounted
+        ? unconfirmedUpserts(withRejected) - counted.upserted - (counted.failed ?? 0) - (counted.notSent ?? 0)
+        : 0;
+      recorded = {
+        ...withRejected,
+        ...counted,
+        failed: (counted.failed ?? 0) + (unaccounted === 'failed' ? remaining : 0),
+        unknown: unaccounted === 'unknown' ? remaining : 0,
+        notSent: (counted.notSent ?? 0) + (unaccounted === 'notSent' ? remaining : 0),
+        claimId: undefined,
+        claimedUntil: undefined,
+        postingAt: undefined,
+      };
+      return recorded;
+    },
+    known,
+  );
+  if (recorded && recorded.failed > 0)
+    deps.telemetry.metric(TELEMETRY.metrics.failedContacts, recorded.failed, { exportId, runId });
   return recorded;
 }
 
 /** The run ended before the batch was sent: its contacts were not sent (or, after a lost answer, are not known). */
-export async function runEnded(deps: Pick<AppServices, 'runs' | 'runFiles' | 'telemetry'>, exportId: string, runId: string, state: BatchState): Promise<void> {
-  await completeBatch(deps, exportId, runId, state.batch, wholeBatch('cancelled', 'notSent', 'The run ended before the batch was sent'), state);
+export async function runEnded(
+  deps: Pick<AppServices, 'runs' | 'runFiles' | 'telemetry'>,
+  exportId: string,
+  runId: string,
+  state: BatchState,
+): Promise<void> {
+  await completeBatch(
+    deps,
+    exportId,
+    runId,
+    state.batch,
+    wholeBatch('cancelled', 'notSent', 'The run ended before the batch was sent'),
+    state,
+  );
   // An accepted import whose check gave up: its files were kept for the check, and go now.
   if (state.importId) await settleEndedRun(deps, exportId, runId, state.batch);
 }
 
 /** The export's connection is gone (deleted outside the app): the run cannot go on. */
 export async function connectionGone(deps: LifecycleDeps, exp: Export, runId: string): Promise<void> {
-  await endRun(deps, exp.id, runId, 'failed', `The connection ${exp.connectionId} of this export no longer exists: edit the export to use another connection`, { errorCode: 'ConnectionMissing' });
+  await endRun(
+    deps,
+    exp.id,
+    runId,
+    'failed',
+    `The connection ${exp.connectionId} of this export no longer exists: edit the export to use another connection`,
+    { errorCode: 'ConnectionMissing' },
+  );
 }
 
 /** What a run that ActiveCampaign refused the key of says to its owner. */
-export function keyRefusedMessage(connection: Pick<Connection, 'id' | 'displayName' | 'hostname'>, error: AuthenticationError): string {
+export function keyRefusedMessage(
+  connection: Pick<Connection, 'id' | 'displayName' | 'hostname'>,
+  error: AuthenticationError,
+): string {
   return (
     `ActiveCampaign refused the API key of connection "${connection.displayName}" (${connection.hostname}${error.status ? `, ${error.status}` : ''}); nothing more was sent. ` +
     `Replace the key (console: Connections → Replace key; API: PATCH /api/connections/${connection.id} {"apiKey": …}) and run the export again.`
@@ -96,25 +138,46 @@ export function keyRefusedMessage(connection: Pick<Connection, 'id' | 'displayNa
  * rejected rows, their emails as failed (left out of the export's state), the batch's count and
  * reasons. Returns the batch as stored.
  */
-export async function recordRejected(deps: Pick<AppServices, 'runs' | 'runFiles'>, exportId: string, state: BatchState, refused: { email: string; reason: string }[]): Promise<BatchState> {
+export async function recordRejected(
+  deps: Pick<AppServices, 'runs' | 'runFiles'>,
+  exportId: string,
+  state: BatchState,
+  refused: { email: string; reason: string }[],
+): Promise<BatchState> {
   const { runId, batch } = state;
   await writeRejectedRows(deps, exportId, runId, refused);
-  await deps.runFiles.addFailedEmails(runId, batch, refused.map((r) => r.email));
+  await deps.runFiles.addFailedEmails(
+    runId,
+    batch,
+    refused.map((r) => r.email),
+  );
   return (
-    (await deps.runs.updateBatch(runId, batch, (s) => {
-      let reasons = s.rejectedReasons;
-      for (const r of refused) reasons = addReason(reasons, r.reason, 1);
-      return { ...s, rejected: s.rejected + refused.length, rejectedReasons: reasons };
-    }, state)) ?? state
+    (await deps.runs.updateBatch(
+      runId,
+      batch,
+      (s) => {
+        let reasons = s.rejectedReasons;
+        for (const r of refused) reasons = addReason(reasons, r.reason, 1);
+        return { ...s, rejected: s.rejected + refused.length, rejectedReasons: reasons };
+      },
+      state,
+    )) ?? state
   );
 }
 
 /** Appends rows to the run's rejected rows (file "ActiveCampaign") and names the file on the run. */
-export async function writeRejectedRows(deps: Pick<AppServices, 'runs' | 'runFiles'>, exportId: string, runId: string, refused: { email: string; reason: string }[]): Promise<void> {
+export async function writeRejectedRows(
+  deps: Pick<AppServices, 'runs' | 'runFiles'>,
+  exportId: string,
+  runId: string,
+  refused: { email: string; reason: string }[],
+): Promise<void> {
   const writer = await deps.runFiles.rejectedRows(runId);
   for (const r of refused) await writer.add({ file: 'ActiveCampaign', row: '', email: r.email, reason: r.reason });
   await writer.flush();
-  await deps.runs.updateRun(exportId, runId, (r) => (r.rejectedRows ? undefined : { ...r, rejectedRows: deps.runFiles.rejectedPath(runId) }));
+  await deps.runs.updateRun(exportId, runId, (r) =>
+    r.rejectedRows ? undefined : { ...r, rejectedRows: deps.runFiles.rejectedPath(runId) },
+  );
 }
 
 /** Reason → count, at most ten reasons (the rest under "other"); long reasons shortened. */

@@ -7,7 +7,15 @@ import type { AppServices } from '../services.js';
 import type { Returner } from '../store/runFiles.js';
 import type { BatchState } from '../store/runStore.js';
 import { TELEMETRY } from '../telemetry.js';
-import { completeBatch, connectionGone, keyRefusedMessage, wholeBatch, writeRejectedRows, type BatchDeps, type BatchOutcome } from './batchOutcome.js';
+import {
+  completeBatch,
+  connectionGone,
+  keyRefusedMessage,
+  wholeBatch,
+  writeRejectedRows,
+  type BatchDeps,
+  type BatchOutcome,
+} from './batchOutcome.js';
 import { endRun, settleEndedRun } from './runLifecycle.js';
 import type { StatusMessage } from './runQueues.js';
 import { MAX_UNCERTAIN_POSTS } from './sendBatch.js';
@@ -26,7 +34,8 @@ const MAX_CHECK_ATTEMPTS = 12;
  */
 const UNSUBSCRIBE_SLACK_IN_MS = 10 * 60_000;
 
-const RETURNER_REFUSED = 'not re-subscribed: the contact left the list on its own after this export had unsubscribed it (ActiveCampaign keeps it unsubscribed)';
+const RETURNER_REFUSED =
+  'not re-subscribed: the contact left the list on its own after this export had unsubscribed it (ActiveCampaign keeps it unsubscribed)';
 
 export type CheckOutcome = 'pending' | 'completed' | 'resubmitted' | 'failed' | 'skipped' | 'verifying';
 
@@ -36,7 +45,11 @@ export type CheckOutcome = 'pending' | 'completed' | 'resubmitted' | 'failed' | 
  * that came back, and resubmits failed or interrupted imports a bounded number of times. A check
  * that cannot get an answer is retried; it never sends the batch again itself.
  */
-export async function checkImport(deps: CheckDeps, message: StatusMessage, log: (m: string) => void = () => {}): Promise<CheckOutcome> {
+export async function checkImport(
+  deps: CheckDeps,
+  message: StatusMessage,
+  log: (m: string) => void = () => {},
+): Promise<CheckOutcome> {
   const { exportId, runId, batch, importId } = message;
   const state = await deps.runs.getBatch(runId, batch);
   if (!state || state.status !== 'submitted' || state.importId !== importId) return 'skipped';
@@ -71,14 +84,21 @@ export async function checkImport(deps: CheckDeps, message: StatusMessage, log: 
     }
     if (info.status === 'failed' || info.status === 'interrupted') {
       const reason = `ActiveCampaign reported the import ${info.status}`;
-      return ended ? await endWhole(wholeBatch('failed', 'failed', reason)) : await resubmit(deps, message, state, reason, log);
+      return ended
+        ? await endWhole(wholeBatch('failed', 'failed', reason))
+        : await resubmit(deps, message, state, reason, log);
     }
     const polls = (message.polls ?? 0) + 1;
     if (polls >= MAX_POLLS) {
       const reason = `The import did not finish after ${polls} checks`;
-      return ended ? await endWhole(wholeBatch('failed', 'unknown', reason)) : await resubmit(deps, message, state, reason, log);
+      return ended
+        ? await endWhole(wholeBatch('failed', 'unknown', reason))
+        : await resubmit(deps, message, state, reason, log);
     }
-    await deps.queues.statusCheck({ ...message, polls, attempt: 0, throttles: 0, throttledSince: undefined }, deps.config.importPollIntervalInMs);
+    await deps.queues.statusCheck(
+      { ...message, polls, attempt: 0, throttles: 0, throttledSince: undefined },
+      deps.config.importPollIntervalInMs,
+    );
     return 'pending';
   } catch (error) {
     if (error instanceof AuthenticationError) {
@@ -93,13 +113,23 @@ export async function checkImport(deps: CheckDeps, message: StatusMessage, log: 
     if (error instanceof RateLimitError) {
       const throttles = (message.throttles ?? 0) + 1;
       const delay = throttleDelayInMs(error.retryAfterInMs, throttles, message.throttledSince);
-      if (delay === undefined) return verifyInstead(deps, message, state, `ActiveCampaign kept throttling the checks: ${error.message}`, log);
-      await deps.queues.statusCheck({ ...message, throttles, throttledSince: message.throttledSince ?? Date.now() }, delay);
-      deps.telemetry.metric(TELEMETRY.metrics.rateLimitWaits, 1, { exportId, runId, delayMs: delay, reason: error.name });
+      if (delay === undefined)
+        return verifyInstead(deps, message, state, `ActiveCampaign kept throttling the checks: ${error.message}`, log);
+      await deps.queues.statusCheck(
+        { ...message, throttles, throttledSince: message.throttledSince ?? Date.now() },
+        delay,
+      );
+      deps.telemetry.metric(TELEMETRY.metrics.rateLimitWaits, 1, {
+        exportId,
+        runId,
+        delayMs: delay,
+        reason: error.name,
+      });
       return 'pending';
     }
     const attempt = (message.attempt ?? 0) + 1;
-    if (attempt >= MAX_CHECK_ATTEMPTS) return verifyInstead(deps, message, state, `The import could not be checked: ${(error as Error).message}`, log);
+    if (attempt >= MAX_CHECK_ATTEMPTS)
+      return verifyInstead(deps, message, state, `The import could not be checked: ${(error as Error).message}`, log);
     await deps.queues.statusCheck({ ...message, attempt }, retryDelayInMs(attempt));
     log(`Import ${importId} of batch ${batch}: check ${attempt} failed (${(error as Error).message}); trying again`);
     return 'pending';
@@ -111,11 +141,21 @@ export async function checkImport(deps: CheckDeps, message: StatusMessage, log: 
  * the run has ended: nothing is sent for it then, and they count as not sent); the others took
  * effect. Safe to repeat (a throttled re-subscription puts the check back and redoes it).
  */
-async function complete(deps: CheckDeps, client: ActiveCampaignClient, exp: Export, state: BatchState, failure: string[], ended: boolean): Promise<CheckOutcome> {
+async function complete(
+  deps: CheckDeps,
+  client: ActiveCampaignClient,
+  exp: Export,
+  state: BatchState,
+  failure: string[],
+  ended: boolean,
+): Promise<CheckOutcome> {
   const { runId, batch } = state;
   const failedEmails = new Set(failure.map((e) => e.trim().toLowerCase()));
   const contacts = (await deps.runFiles.readBatch(runId, batch)) ?? [];
-  const returners = state.resubscribes > 0 ? (await deps.runFiles.readReturners(runId, batch)).filter((r) => !failedEmails.has(r.email)) : [];
+  const returners =
+    state.resubscribes > 0
+      ? (await deps.runFiles.readReturners(runId, batch)).filter((r) => !failedEmails.has(r.email))
+      : [];
   const refused: { email: string; reason: string }[] = [];
   const notResubscribed = new Set<string>();
   for (const r of returners) {
@@ -130,19 +170,34 @@ async function complete(deps: CheckDeps, client: ActiveCampaignClient, exp: Expo
   if (failedEmails.size > 0) await deps.runFiles.addFailedEmails(runId, batch, [...failedEmails]);
   // A refused returner stays in the export's state as sent (not retried): the contact's own unsubscribe stands.
   if (refused.length > 0) await writeRejectedRows(deps, exp.id, runId, refused);
-  const counts = tally(contacts.filter((c) => !notResubscribed.has(c.email)), failedEmails, new Set(refused.map((r) => r.email)));
-  await completeBatch(deps, exp.id, runId, batch, {
-    status: 'completed',
-    ...counts,
-    notSent: notResubscribed.size,
-    rejected: refused.length > 0 ? { count: refused.length, reason: RETURNER_REFUSED } : undefined,
-    error: failedEmails.size > 0 ? 'ActiveCampaign could not process the contact' : undefined,
-  }, state);
+  const counts = tally(
+    contacts.filter((c) => !notResubscribed.has(c.email)),
+    failedEmails,
+    new Set(refused.map((r) => r.email)),
+  );
+  await completeBatch(
+    deps,
+    exp.id,
+    runId,
+    batch,
+    {
+      status: 'completed',
+      ...counts,
+      notSent: notResubscribed.size,
+      rejected: refused.length > 0 ? { count: refused.length, reason: RETURNER_REFUSED } : undefined,
+      error: failedEmails.size > 0 ? 'ActiveCampaign could not process the contact' : undefined,
+    },
+    state,
+  );
   return 'completed';
 }
 
 /** Contacts of a completed import: failed ones (named), refused returners (rejected, counted there), the rest took effect. */
-export function tally(contacts: ImportContact[], failedEmails: ReadonlySet<string>, refused: ReadonlySet<string> = new Set()): { upserted: number; unsubscribed: number; failed: number } {
+export function tally(
+  contacts: ImportContact[],
+  failedEmails: ReadonlySet<string>,
+  refused: ReadonlySet<string> = new Set(),
+): { upserted: number; unsubscribed: number; failed: number } {
   let upserted = 0;
   let unsubscribed = 0;
   let failed = 0;
@@ -162,10 +217,16 @@ export function tally(contacts: ImportContact[], failedEmails: ReadonlySet<strin
  * contactLists (the importer cannot). A contact whose membership changed after this export's
  * unsubscribe (it re-joined and left on its own) is left as it is: `refused`.
  */
-export async function resubscribe(client: ActiveCampaignClient, returner: Returner, listId: number): Promise<'resubscribed' | 'refused' | 'missing'> {
+export async function resubscribe(
+  client: ActiveCampaignClient,
+  returner: Returner,
+  listId: number,
+): Promise<'resubscribed' | 'refused' | 'missing'> {
   const [contact] = await client.findContacts(returner.email, {}, { patienceInMs: 0 });
   if (!contact) return 'missing';
-  const membership = (await client.getContactLists(contact.id, { patienceInMs: 0 })).find((m) => m.list === String(listId));
+  const membership = (await client.getContactLists(contact.id, { patienceInMs: 0 })).find(
+    (m) => m.list === String(listId),
+  );
   if (membership?.status === '1') return 'resubscribed';
   if (membership?.status === '2') {
     const changedAt = Date.parse(membership.udate ?? '');
@@ -175,7 +236,13 @@ export async function resubscribe(client: ActiveCampaignClient, returner: Return
   return 'resubscribed';
 }
 
-async function resubmit(deps: CheckDeps, message: StatusMessage, state: BatchState, reason: string, log: (m: string) => void): Promise<CheckOutcome> {
+async function resubmit(
+  deps: CheckDeps,
+  message: StatusMessage,
+  state: BatchState,
+  reason: string,
+  log: (m: string) => void,
+): Promise<CheckOutcome> {
   const { exportId, runId, batch } = message;
   if (state.resubmits >= MAX_RESUBMITS) {
     log(`Batch ${batch} of run ${runId} failed: ${reason}`);
@@ -183,7 +250,9 @@ async function resubmit(deps: CheckDeps, message: StatusMessage, state: BatchSta
     return 'failed';
   }
   const updated = await deps.runs.updateBatch(runId, batch, (s) =>
-    s.status !== 'submitted' || s.importId !== message.importId ? undefined : { ...s, status: 'pending', importId: undefined, resubmits: s.resubmits + 1, error: reason },
+    s.status !== 'submitted' || s.importId !== message.importId
+      ? undefined
+      : { ...s, status: 'pending', importId: undefined, resubmits: s.resubmits + 1, error: reason },
   );
   if (updated?.status !== 'pending') return 'skipped';
   await deps.queues.batches({ exportId, runId, batch });
@@ -192,11 +261,23 @@ async function resubmit(deps: CheckDeps, message: StatusMessage, state: BatchSta
 }
 
 /** An accepted import that cannot be confirmed: the send worker looks its contacts up instead (never a new post). */
-async function verifyInstead(deps: CheckDeps, message: StatusMessage, state: BatchState, reason: string, log: (m: string) => void): Promise<CheckOutcome> {
+async function verifyInstead(
+  deps: CheckDeps,
+  message: StatusMessage,
+  state: BatchState,
+  reason: string,
+  log: (m: string) => void,
+): Promise<CheckOutcome> {
   const { exportId, runId, batch } = message;
-  const updated = await deps.runs.updateBatch(runId, batch, (s) =>
-    s.status !== 'submitted' || s.importId !== message.importId ? undefined : { ...s, status: 'pending', uncertainPosts: MAX_UNCERTAIN_POSTS, error: reason },
-  state);
+  const updated = await deps.runs.updateBatch(
+    runId,
+    batch,
+    (s) =>
+      s.status !== 'submitted' || s.importId !== message.importId
+        ? undefined
+        : { ...s, status: 'pending', uncertainPosts: MAX_UNCERTAIN_POSTS, error: reason },
+    state,
+  );
   if (updated?.status !== 'pending') return 'skipped';
   await deps.queues.batches({ exportId, runId, batch });
   log(`Batch ${batch} of run ${runId}: ${reason}; its contacts will be looked up`);

@@ -23,7 +23,8 @@ import { endRun, finalizeRun, newWatchId, reportRunFinished, type LifecycleDeps 
 import { runCounts, sumBatches } from './runCounts.js';
 import type { PlanMessage } from './runQueues.js';
 
-export type PlanDeps = LifecycleDeps & Pick<AppServices, 'exports' | 'segments' | 'config' | 'connections' | 'activeCampaign'>;
+export type PlanDeps = LifecycleDeps &
+  Pick<AppServices, 'exports' | 'segments' | 'config' | 'connections' | 'activeCampaign'>;
 
 /** How many batch writes (blob and table entity, or queue message) the planner keeps in flight. */
 const PLANNER_CONCURRENCY = 16;
@@ -46,14 +47,19 @@ const SAMPLE_SIZE = 20;
 /** Distinct rejection reasons kept in the plan (the rejected rows have every one). */
 const MAX_REASONS = 20;
 
-export const batchesPerMessage = (batches: number) => Math.min(MAX_BATCHES_PER_MESSAGE, Math.max(1, Math.ceil(batches / MIN_MESSAGES)));
+export const batchesPerMessage = (batches: number) =>
+  Math.min(MAX_BATCHES_PER_MESSAGE, Math.max(1, Math.ceil(batches / MIN_MESSAGES)));
 
 /**
  * The planner, on the plan queue. A run that is queued (or whose planner died) is planned; a run
  * that is sending has been planned and only needs its messages enqueued: a redelivered plan message
  * finishes what the first one started.
  */
-export async function planRun(deps: PlanDeps, message: PlanMessage, log: (m: string) => void = () => {}): Promise<void> {
+export async function planRun(
+  deps: PlanDeps,
+  message: PlanMessage,
+  log: (m: string) => void = () => {},
+): Promise<void> {
   const { exportId, runId } = message;
   const run = await deps.runs.getRun(exportId, runId);
   if (!run || TERMINAL_STATUSES.has(run.status)) return;
@@ -70,7 +76,10 @@ export async function planRun(deps: PlanDeps, message: PlanMessage, log: (m: str
   }
   let snapshot: Snapshot;
   try {
-    snapshot = await locateSnapshot(deps.segments.blobs, exp.source, { allowedContainers: deps.config.segmentsContainers, quietPeriodInMs: deps.config.snapshotQuietPeriodInMs });
+    snapshot = await locateSnapshot(deps.segments.blobs, exp.source, {
+      allowedContainers: deps.config.segmentsContainers,
+      quietPeriodInMs: deps.config.snapshotQuietPeriodInMs,
+    });
   } catch (error) {
     if (error instanceof SnapshotNotReadyError && Date.now() - Date.parse(run.startedAt) < MAX_SNAPSHOT_WAIT_IN_MS) {
       log(`Run ${runId} waits for its snapshot: ${error.message}`);
@@ -85,7 +94,9 @@ export async function planRun(deps: PlanDeps, message: PlanMessage, log: (m: str
   }
   if (!run.dryRun && (await keyRefused(deps, exp, runId, snapshot))) return;
   const { changed, run: planning } = await deps.runs.updateRun(exportId, runId, (r) =>
-    r.status === 'queued' || r.status === 'planning' ? { ...r, status: 'planning', lastProgressAt: new Date().toISOString() } : undefined,
+    r.status === 'queued' || r.status === 'planning'
+      ? { ...r, status: 'planning', lastProgressAt: new Date().toISOString() }
+      : undefined,
   );
   if (!changed) return;
   const planner = new Planner(deps, exp, planning, snapshot, log);
@@ -95,7 +106,10 @@ export async function planRun(deps: PlanDeps, message: PlanMessage, log: (m: str
     if (error instanceof SegmentError || error instanceof MappingError) {
       log(`Run ${runId} failed: ${error.message}`);
       // The snapshot is kept on the run: the scheduled refresh backs off from a snapshot that keeps failing.
-      await endRun(deps, exportId, runId, 'failed', error.message, { planned: planner.counts, fields: { snapshot: snapshotRef(snapshot) } });
+      await endRun(deps, exportId, runId, 'failed', error.message, {
+        planned: planner.counts,
+        fields: { snapshot: snapshotRef(snapshot) },
+      });
       return;
     }
     throw error;
@@ -115,7 +129,10 @@ async function keyRefused(deps: PlanDeps, exp: Export, runId: string, snapshot: 
     return false;
   } catch (error) {
     if (!(error instanceof AuthenticationError)) return false;
-    await endRun(deps, exp.id, runId, 'failed', keyRefusedMessage(connection, error), { errorCode: 'KeyRefused', fields: { snapshot: snapshotRef(snapshot) } });
+    await endRun(deps, exp.id, runId, 'failed', keyRefusedMessage(connection, error), {
+      errorCode: 'KeyRefused',
+      fields: { snapshot: snapshotRef(snapshot) },
+    });
     return true;
   }
 }
@@ -163,17 +180,26 @@ class Planner {
     this.#rejected = await deps.runFiles.rejectedRows(run.runId, { fresh: true });
     const previous = await deps.exportState.pointer(exp.id);
     if (!run.dryRun) this.#pendingState = await deps.exportState.pendingWriter(run.runId);
-    const passes = new PlanPasses(deps.config.plannerEmailsPerPass, (previous?.contacts ?? 0) + snapshotRowsBound(snapshot.segmentFiles, deps.config.snapshotMaxRows));
+    const passes = new PlanPasses(
+      deps.config.plannerEmailsPerPass,
+      (previous?.contacts ?? 0) + snapshotRowsBound(snapshot.segmentFiles, deps.config.snapshotMaxRows),
+    );
     const leavers = { unsubscribes: 0, lastSent: 0 };
     let pass: PlanPass | undefined = passes.first();
     // One table for every pass: a second one would be held until the collector frees the first.
     const emails = new EmailTable(pass.capacity);
     for (let n = 1; pass; n++) {
-      if (pass.range !== ALL_EMAILS) this.log(`Run ${run.runId}: pass ${n}, emails whose hash is in [${pass.range.start}, ${pass.range.end}) of 2^32`);
+      if (pass.range !== ALL_EMAILS)
+        this.log(
+          `Run ${run.runId}: pass ${n}, emails whose hash is in [${pass.range.start}, ${pass.range.end}) of 2^32`,
+        );
       emails.reset(pass.capacity);
       await deps.exportState.load(previous, emails, pass.range);
       if (await this.#readSnapshot(emails, pass.range, n === 1)) return;
-      if (n === 1 && this.counts.read === 0) throw new SegmentError(`The snapshot at ${exp.source.container}/${exp.source.path} has no rows (empty snapshot)`);
+      if (n === 1 && this.counts.read === 0)
+        throw new SegmentError(
+          `The snapshot at ${exp.source.container}/${exp.source.path} has no rows (empty snapshot)`,
+        );
       if (previous) {
         const found = await this.#leavers(previous, emails, pass.range);
         leavers.unsubscribes += found.unsubscribes;
@@ -187,11 +213,19 @@ class Planner {
     await this.#rejected.flush();
     await this.#pendingState?.close();
     const c = this.counts;
-    this.log(`Run ${run.runId}: read ${c.read}, rejected ${c.rejected}, duplicate ${c.duplicate}, unchanged ${c.unchanged}, ${this.batches.length} batch(es)`);
-    const check = removals && checkRemovals({ ...removals, snapshotId: this.snapshot.id }, exp.removalGuardPercent, run.confirmation);
+    this.log(
+      `Run ${run.runId}: read ${c.read}, rejected ${c.rejected}, duplicate ${c.duplicate}, unchanged ${c.unchanged}, ${this.batches.length} batch(es)`,
+    );
+    const check =
+      removals &&
+      checkRemovals({ ...removals, snapshotId: this.snapshot.id }, exp.removalGuardPercent, run.confirmation);
     if (run.dryRun) return this.#finishDryRun(check);
     if (check && removalsBlocked(check)) {
-      const message = removalGuardMessage(check, { runId: run.runId, confirmation: run.confirmation, snapshotId: this.snapshot.id });
+      const message = removalGuardMessage(check, {
+        runId: run.runId,
+        confirmation: run.confirmation,
+        snapshotId: this.snapshot.id,
+      });
       this.log(`Run ${run.runId}: ${message}`);
       await endRun(deps, exp.id, run.runId, 'failed', message, {
         planned: this.counts,
@@ -216,11 +250,15 @@ class Planner {
     // Columnar files decode only what the mapping reads.
     const columns = mappedColumns(exp.mapping);
     for (const file of this.snapshot.segmentFiles) {
-      let resolved: ResolvedMapping | undefined = file.columns ? resolveMapping(exp.mapping, file.columns, `${file.container}/${file.name}`) : undefined;
+      let resolved: ResolvedMapping | undefined = file.columns
+        ? resolveMapping(exp.mapping, file.columns, `${file.container}/${file.name}`)
+        : undefined;
       for await (const row of readSegmentFile(deps.segments.blobs, file, { columns })) {
         resolved ??= resolveMapping(exp.mapping, Object.keys(row.record), row.file);
         if (firstPass && ++this.counts.read > deps.config.snapshotMaxRows) {
-          throw new SegmentError(`The snapshot has more than ${deps.config.snapshotMaxRows} rows, the most an export may have (SNAPSHOT_MAX_ROWS); nothing was sent`);
+          throw new SegmentError(
+            `The snapshot has more than ${deps.config.snapshotMaxRows} rows, the most an export may have (SNAPSHOT_MAX_ROWS); nothing was sent`,
+          );
         }
         if ((++rows & 1023) === 0 && (await this.#heartbeat())) return true;
         if (range !== ALL_EMAILS) {
@@ -239,7 +277,13 @@ class Planner {
           continue;
         }
         if (!this.#batcher.fits(contact)) {
-          await this.#reject(row.file, row.row, contact.email, 'contact larger than an import request allows', 'contact larger than an import request allows');
+          await this.#reject(
+            row.file,
+            row.row,
+            contact.email,
+            'contact larger than an import request allows',
+            'contact larger than an import request allows',
+          );
           continue;
         }
         const print = fingerprint(contact, exp.listId);
@@ -250,7 +294,8 @@ class Planner {
           this.counts.unchanged++;
           continue;
         }
-        if (decision === 'returner') this.#returners.push({ email: contact.email, unsubscribedAt: unsubscribedAt(previous)! });
+        if (decision === 'returner')
+          this.#returners.push({ email: contact.email, unsubscribedAt: unsubscribedAt(previous)! });
         contact.subscribe = subscribe;
         await this.#add(contact);
       }
@@ -263,7 +308,11 @@ class Planner {
    * unsubscribed; those this export unsubscribed before keep their marker in either mode. Returns
    * what the removal guard needs.
    */
-  async #leavers(previous: StatePointer, emails: EmailTable, range: EmailRange): Promise<{ unsubscribes: number; lastSent: number }> {
+  async #leavers(
+    previous: StatePointer,
+    emails: EmailTable,
+    range: EmailRange,
+  ): Promise<{ unsubscribes: number; lastSent: number }> {
     const unsubscribe = [{ listid: String(this.exp.listId) }];
     const unsubscribeLeavers = SYNC_MODES[this.exp.mode].unsubscribeLeavers;
     let unsubscribes = 0;
@@ -285,7 +334,9 @@ class Planner {
     if (Date.now() - this.#lastBeat < HEARTBEAT_IN_MS) return false;
     this.#lastBeat = Date.now();
     const { run } = await this.deps.runs.updateRun(this.exp.id, this.run.runId, (r) =>
-      r.status !== 'planning' ? undefined : { ...r, counts: { ...r.counts, ...this.counts }, lastProgressAt: new Date().toISOString() },
+      r.status !== 'planning'
+        ? undefined
+        : { ...r, counts: { ...r.counts, ...this.counts }, lastProgressAt: new Date().toISOString() },
     );
     return run.status !== 'planning';
   }
@@ -313,15 +364,29 @@ class Planner {
       await this.deps.runFiles.writeBatch(runId, planned.batch, full.contacts);
       if (returners.length > 0) await this.deps.runFiles.writeReturners(runId, planned.batch, returners);
       await this.deps.runs.createBatch({
-        runId, batch: planned.batch, status: 'pending', contacts: planned.contacts, unsubscribes: planned.unsubscribes, resubscribes: returners.length,
-        attempts: 0, resubmits: 0, uncertainPosts: 0, rejected: 0, upserted: 0, unsubscribed: 0, failed: 0, unknown: 0, notSent: 0,
+        runId,
+        batch: planned.batch,
+        status: 'pending',
+        contacts: planned.contacts,
+        unsubscribes: planned.unsubscribes,
+        resubscribes: returners.length,
+        attempts: 0,
+        resubmits: 0,
+        uncertainPosts: 0,
+        rejected: 0,
+        upserted: 0,
+        unsubscribed: 0,
+        failed: 0,
+        unknown: 0,
+        notSent: 0,
       });
     });
   }
 
   async #reject(file: string, row: number, email: string, reason: string, category: string): Promise<void> {
     this.counts.rejected++;
-    if (category in this.rejectedReasons || Object.keys(this.rejectedReasons).length < MAX_REASONS) this.rejectedReasons[category] = (this.rejectedReasons[category] ?? 0) + 1;
+    if (category in this.rejectedReasons || Object.keys(this.rejectedReasons).length < MAX_REASONS)
+      this.rejectedReasons[category] = (this.rejectedReasons[category] ?? 0) + 1;
     else this.rejectedReasons.other = (this.rejectedReasons.other ?? 0) + 1;
     await this.#rejected.add({ file, row, email, reason });
   }
@@ -335,7 +400,13 @@ class Planner {
 
   #summary(): PlanSummary {
     const messages = Math.ceil(this.batches.length / batchesPerMessage(this.batches.length));
-    return { ...this.counts, batches: this.batches.length, messages, enqueued: 0, rejectedReasons: this.rejectedReasons };
+    return {
+      ...this.counts,
+      batches: this.batches.length,
+      messages,
+      enqueued: 0,
+      rejectedReasons: this.rejectedReasons,
+    };
   }
 
   /** Writes the plan and turns the run to `sending`, then enqueues its messages (or ends it when there is nothing to send). */
@@ -371,7 +442,14 @@ class Planner {
     const wouldUnsubscribe = this.batches.reduce((n, b) => n + b.unsubscribes, 0);
     const wouldUpsert = this.batches.reduce((n, b) => n + b.contacts, 0) - wouldUnsubscribe;
     const returners = this.batches.reduce((n, b) => n + b.returners.length, 0);
-    await deps.runFiles.writeSample(run.runId, { contacts: this.sample, batches: this.batches.length, wouldUpsert, wouldUnsubscribe, wouldResubscribe: returners, removals });
+    await deps.runFiles.writeSample(run.runId, {
+      contacts: this.sample,
+      batches: this.batches.length,
+      wouldUpsert,
+      wouldUnsubscribe,
+      wouldResubscribe: returners,
+      removals,
+    });
     const plan = this.#summary();
     const { run: done, changed } = await deps.runs.updateRun(exp.id, run.runId, (r) =>
       TERMINAL_STATUSES.has(r.status)
@@ -382,7 +460,10 @@ class Planner {
             plan,
             removals,
             status: this.counts.rejected > 0 ? 'completedWithErrors' : 'completed',
-            error: this.counts.rejected > 0 ? `${this.counts.rejected} row(s) would be rejected (see the rejected rows)` : undefined,
+            error:
+              this.counts.rejected > 0
+                ? `${this.counts.rejected} row(s) would be rejected (see the rejected rows)`
+                : undefined,
             counts: { ...emptyCounts(), ...this.counts, wouldUpsert, wouldUnsubscribe },
             payloadSample: deps.runFiles.samplePath(run.runId),
             batches: { total: this.batches.length, done: 0 },
@@ -398,7 +479,11 @@ class Planner {
  * the progress every few messages, and arms the run's watcher. A message enqueued twice is
  * harmless: each batch is claimed before it is sent.
  */
-export async function enqueueRemaining(deps: PlanDeps, run: RunRecord, log: (m: string) => void = () => {}): Promise<void> {
+export async function enqueueRemaining(
+  deps: PlanDeps,
+  run: RunRecord,
+  log: (m: string) => void = () => {},
+): Promise<void> {
   const plan = run.plan!;
   const perMessage = batchesPerMessage(plan.batches);
   const pool = new Pool(PLANNER_CONCURRENCY);
@@ -409,13 +494,17 @@ export async function enqueueRemaining(deps: PlanDeps, run: RunRecord, log: (m: 
     for (let m = next; m < until; m++) {
       const first = m * perMessage + 1;
       const group = Array.from({ length: Math.min(perMessage, plan.batches - first + 1) }, (_, i) => first + i);
-      await pool.run(() => deps.queues.batches({ exportId: run.exportId, runId: run.runId, batch: group[0], batches: group }));
+      await pool.run(() =>
+        deps.queues.batches({ exportId: run.exportId, runId: run.runId, batch: group[0], batches: group }),
+      );
     }
     await pool.drain();
     next = until;
     const done = next;
     const { run: current } = await deps.runs.updateRun(run.exportId, run.runId, (r) =>
-      r.status !== 'sending' || !r.plan || r.plan.enqueued >= done ? undefined : { ...r, plan: { ...r.plan, enqueued: done }, lastProgressAt: new Date().toISOString() },
+      r.status !== 'sending' || !r.plan || r.plan.enqueued >= done
+        ? undefined
+        : { ...r, plan: { ...r.plan, enqueued: done }, lastProgressAt: new Date().toISOString() },
     );
     if (current.status !== 'sending') return;
   }

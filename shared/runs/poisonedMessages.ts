@@ -4,7 +4,15 @@ import { TERMINAL_BATCH } from '../store/runStore.js';
 import { TELEMETRY } from '../telemetry.js';
 import { completeBatch, wholeBatch, type BatchDeps } from './batchOutcome.js';
 import { endRun, newWatchId } from './runLifecycle.js';
-import { parseMessage, poisonQueue, QUEUES, splitBatchMessage, type BatchMessage, type QueueName, type StatusMessage } from './runQueues.js';
+import {
+  parseMessage,
+  poisonQueue,
+  QUEUES,
+  splitBatchMessage,
+  type BatchMessage,
+  type QueueName,
+  type StatusMessage,
+} from './runQueues.js';
 import { MAX_UNCERTAIN_POSTS, recordAcceptedImport } from './sendBatch.js';
 
 export type PoisonDeps = BatchDeps & Pick<AppServices, 'runs'>;
@@ -16,7 +24,8 @@ export const MAX_POISON_RETURNS = 3;
  * long each; a poison handler that cannot reach storage puts the message back on its own poison
  * queue 12 poll intervals later. The poll interval is the engine's clock, so tests run it faster.
  */
-const returnDelayInMs = (deps: Pick<AppServices, 'config'>, poisoned: number) => 24 * deps.config.importPollIntervalInMs * 2 ** (poisoned - 1);
+const returnDelayInMs = (deps: Pick<AppServices, 'config'>, poisoned: number) =>
+  24 * deps.config.importPollIntervalInMs * 2 ** (poisoned - 1);
 const retryDelayInMs = (deps: Pick<AppServices, 'config'>) => 12 * deps.config.importPollIntervalInMs;
 
 /**
@@ -28,32 +37,52 @@ const retryDelayInMs = (deps: Pick<AppServices, 'config'>) => 12 * deps.config.i
  * down it puts the message back on its own poison queue instead of letting the host move it on to
  * `<queue>-poison-poison`, which nothing reads.
  */
-export async function handlePoisoned(deps: PoisonDeps, queue: QueueName, raw: unknown, log: (m: string) => void = () => {}): Promise<void> {
+export async function handlePoisoned(
+  deps: PoisonDeps,
+  queue: QueueName,
+  raw: unknown,
+  log: (m: string) => void = () => {},
+): Promise<void> {
   const message = parseMessage(queue, raw);
   if (!message) {
-    log(`A message on ${poisonQueue(queue)} is not a ${queue} message and was dropped: ${JSON.stringify(raw)?.slice(0, 200)}`);
+    log(
+      `A message on ${poisonQueue(queue)} is not a ${queue} message and was dropped: ${JSON.stringify(raw)?.slice(0, 200)}`,
+    );
     deps.telemetry.event(TELEMETRY.events.poisonMessage, { queue: poisonQueue(queue), parsed: false });
     return;
   }
   const poisoned = (message.poisoned ?? 0) + 1;
   if (poisoned === 1) {
     deps.telemetry.event(TELEMETRY.events.poisonMessage, {
-      queue: poisonQueue(queue), exportId: message.exportId, runId: message.runId, batch: 'batch' in message ? message.batch : undefined, parsed: true,
+      queue: poisonQueue(queue),
+      exportId: message.exportId,
+      runId: message.runId,
+      batch: 'batch' in message ? message.batch : undefined,
+      parsed: true,
     });
   }
   try {
     await bringBack(deps, queue, { ...message, poisoned }, log);
   } catch (error) {
-    log(`Could not handle a poisoned ${queue} message of run ${message.runId} (${(error as Error).message}); trying again in ${retryDelayInMs(deps) / 1000} s`);
+    log(
+      `Could not handle a poisoned ${queue} message of run ${message.runId} (${(error as Error).message}); trying again in ${retryDelayInMs(deps) / 1000} s`,
+    );
     try {
       await deps.queues.send(poisonQueue(queue), message, retryDelayInMs(deps));
     } catch (e) {
-      log(`Could not put the message back on ${poisonQueue(queue)} either (${(e as Error).message}); the run's watcher or the scheduled refresh will pick the work up`);
+      log(
+        `Could not put the message back on ${poisonQueue(queue)} either (${(e as Error).message}); the run's watcher or the scheduled refresh will pick the work up`,
+      );
     }
   }
 }
 
-async function bringBack(deps: PoisonDeps, queue: QueueName, message: NonNullable<ReturnType<typeof parseMessage>> & { poisoned: number }, log: (m: string) => void): Promise<void> {
+async function bringBack(
+  deps: PoisonDeps,
+  queue: QueueName,
+  message: NonNullable<ReturnType<typeof parseMessage>> & { poisoned: number },
+  log: (m: string) => void,
+): Promise<void> {
   const { exportId, runId, poisoned } = message;
   const run = await deps.runs.getRun(exportId, runId);
   // An accepted import is checked to its end even after its run ended.
@@ -62,19 +91,32 @@ async function bringBack(deps: PoisonDeps, queue: QueueName, message: NonNullabl
   const giveUp = poisoned > MAX_POISON_RETURNS;
   switch (queue) {
     case QUEUES.plan:
-      if (giveUp) await endRun(deps, exportId, runId, 'failed', 'Planning failed repeatedly; see the logs of the planRun function', { planned: run.counts });
+      if (giveUp)
+        await endRun(
+          deps,
+          exportId,
+          runId,
+          'failed',
+          'Planning failed repeatedly; see the logs of the planRun function',
+          { planned: run.counts },
+        );
       else await deps.queues.plan(message, delay);
       return;
     case QUEUES.progress: {
       // A watcher is cheap and must never be lost: always re-armed, as a new chain.
       const watchId = newWatchId();
-      await deps.runs.updateRun(exportId, runId, (r) => (TERMINAL_STATUSES.has(r.status) ? undefined : { ...r, watchId }));
+      await deps.runs.updateRun(exportId, runId, (r) =>
+        TERMINAL_STATUSES.has(r.status) ? undefined : { ...r, watchId },
+      );
       await deps.queues.watch({ exportId, runId, watchId }, deps.config.importPollIntervalInMs);
       return;
     }
     case QUEUES.batches:
     case QUEUES.status: {
-      const parts: BatchMessage[] = queue === QUEUES.batches ? splitBatchMessage(message as BatchMessage) : [{ exportId, runId, batch: (message as StatusMessage).batch }];
+      const parts: BatchMessage[] =
+        queue === QUEUES.batches
+          ? splitBatchMessage(message as BatchMessage)
+          : [{ exportId, runId, batch: (message as StatusMessage).batch }];
       for (const part of parts) {
         const { batch } = part;
         const state = await deps.runs.getBatch(runId, batch);
@@ -86,14 +128,29 @@ async function bringBack(deps: PoisonDeps, queue: QueueName, message: NonNullabl
           await deps.queues.statusCheck({ exportId, runId, batch, importId: state.importId, poisoned }, delay);
         } else if (state.status === 'submitted' && state.importId) {
           // Its checks keep failing: the send worker looks the contacts up instead (no new post).
-          await deps.runs.updateBatch(runId, batch, (s) => (s.status !== 'submitted' ? undefined : { ...s, status: 'pending', uncertainPosts: MAX_UNCERTAIN_POSTS }), state);
+          await deps.runs.updateBatch(
+            runId,
+            batch,
+            (s) =>
+              s.status !== 'submitted' ? undefined : { ...s, status: 'pending', uncertainPosts: MAX_UNCERTAIN_POSTS },
+            state,
+          );
           await deps.queues.batches({ exportId, runId, batch, poisoned: 0 }, delay);
         } else if (giveUp) {
           log(`Batch ${batch} of run ${runId} failed to process ${poisoned} times; recording it as failed`);
-          await completeBatch(deps, exportId, runId, batch, wholeBatch('failed', 'failed', 'Processing failed repeatedly (poison message); see the logs'));
+          await completeBatch(
+            deps,
+            exportId,
+            runId,
+            batch,
+            wholeBatch('failed', 'failed', 'Processing failed repeatedly (poison message); see the logs'),
+          );
         } else {
           // Its claim comes back with it, so that the next delivery recognises its own claim.
-          await deps.queues.batches({ exportId, runId, batch, claimId: part.claimId, acceptedImportId: part.acceptedImportId, poisoned }, delay);
+          await deps.queues.batches(
+            { exportId, runId, batch, claimId: part.claimId, acceptedImportId: part.acceptedImportId, poisoned },
+            delay,
+          );
         }
       }
       return;

@@ -41,8 +41,18 @@ export const mayHaveBeenPosted = (b: Pick<BatchState, 'status' | 'importId' | 'p
 
 export function sumBatches(batches: Iterable<BatchState>): BatchSums {
   const sums: BatchSums = {
-    batches: 0, terminal: 0, upserted: 0, unsubscribed: 0, failed: 0, unknown: 0, notSent: 0, unsubscribesFailed: 0, rejected: 0,
-    open: { posted: 0, unposted: 0 }, failedReasons: {}, rejectedReasons: {},
+    batches: 0,
+    terminal: 0,
+    upserted: 0,
+    unsubscribed: 0,
+    failed: 0,
+    unknown: 0,
+    notSent: 0,
+    unsubscribesFailed: 0,
+    rejected: 0,
+    open: { posted: 0, unposted: 0 },
+    failedReasons: {},
+    rejectedReasons: {},
   };
   for (const b of batches) {
     sums.batches++;
@@ -60,7 +70,8 @@ export function sumBatches(batches: Iterable<BatchState>): BatchSums {
     sums.notSent += b.notSent;
     const lostUnsubscribes = Math.max(0, b.unsubscribes - b.unsubscribed);
     sums.unsubscribesFailed += lostUnsubscribes;
-    if (b.failed + b.unknown + lostUnsubscribes > 0) addReasons(sums.failedReasons, { [b.error ?? 'not sent']: b.failed + b.unknown + lostUnsubscribes });
+    if (b.failed + b.unknown + lostUnsubscribes > 0)
+      addReasons(sums.failedReasons, { [b.error ?? 'not sent']: b.failed + b.unknown + lostUnsubscribes });
   }
   return sums;
 }
@@ -106,28 +117,48 @@ export function runReasons(plan: PlanSummary, sums: BatchSums, limit = 10): RunR
  * run with rejections, failures or contacts whose arrival is not known is `completedWithErrors`
  * with a summary of them.
  */
-export function runOutcome(counts: RunCounts, reasons: RunReason[], sums: Pick<BatchSums, 'unsubscribesFailed'>): { status: RunStatus; error?: string } {
+export function runOutcome(
+  counts: RunCounts,
+  reasons: RunReason[],
+  sums: Pick<BatchSums, 'unsubscribesFailed'>,
+): { status: RunStatus; error?: string } {
   const commonest = (kind: RunReason['kind']) => reasons.find((r) => r.kind === kind);
   const distinct = counts.read - counts.duplicate;
   if (counts.failed > 0 && counts.upserted + counts.unsubscribed + counts.unknown === 0) {
     const r = commonest('failed');
-    return { status: 'failed', error: `No contact reached ActiveCampaign: ${counts.failed} failed${r ? `, most with "${r.reason}"` : ''}` };
+    return {
+      status: 'failed',
+      error: `No contact reached ActiveCampaign: ${counts.failed} failed${r ? `, most with "${r.reason}"` : ''}`,
+    };
   }
   if (distinct > 0 && counts.rejected >= distinct && counts.upserted + counts.unsubscribed === 0) {
     const r = commonest('rejected');
-    return { status: 'failed', error: `Every row was rejected${r ? `, most for "${r.reason}"` : ''}: check the data matching (see the rejected rows)` };
+    return {
+      status: 'failed',
+      error: `Every row was rejected${r ? `, most for "${r.reason}"` : ''}: check the data matching (see the rejected rows)`,
+    };
   }
-  if (counts.failed > 0 || counts.unknown > 0 || counts.rejected > 0 || sums.unsubscribesFailed > 0) return { status: 'completedWithErrors', error: summary(counts, reasons, sums.unsubscribesFailed) };
+  if (counts.failed > 0 || counts.unknown > 0 || counts.rejected > 0 || sums.unsubscribesFailed > 0)
+    return { status: 'completedWithErrors', error: summary(counts, reasons, sums.unsubscribesFailed) };
   return { status: 'completed' };
 }
 
 function summary(counts: RunCounts, reasons: RunReason[], unsubscribesFailed: number): string {
   const parts: string[] = [];
   const top = (kind: RunReason['kind']) =>
-    reasons.filter((r) => r.kind === kind).slice(0, 3).map((r) => `${r.reason} (${r.count})`).join('; ');
-  if (counts.failed > 0) parts.push(`${counts.failed} contact(s) failed and will be sent again by the next run: ${top('failed')}`);
-  if (counts.unknown > 0) parts.push(`${counts.unknown} contact(s) were sent but ActiveCampaign's answer was lost, so whether they arrived is not known; the next run sends them again`);
-  if (unsubscribesFailed > 0) parts.push(`${unsubscribesFailed} unsubscribe(s) did not take effect and will be tried again`);
+    reasons
+      .filter((r) => r.kind === kind)
+      .slice(0, 3)
+      .map((r) => `${r.reason} (${r.count})`)
+      .join('; ');
+  if (counts.failed > 0)
+    parts.push(`${counts.failed} contact(s) failed and will be sent again by the next run: ${top('failed')}`);
+  if (counts.unknown > 0)
+    parts.push(
+      `${counts.unknown} contact(s) were sent but ActiveCampaign's answer was lost, so whether they arrived is not known; the next run sends them again`,
+    );
+  if (unsubscribesFailed > 0)
+    parts.push(`${unsubscribesFailed} unsubscribe(s) did not take effect and will be tried again`);
   if (counts.rejected > 0) parts.push(`${counts.rejected} row(s) rejected: ${top('rejected')}`);
   return parts.join('. ');
 }

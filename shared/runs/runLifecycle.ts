@@ -1,5 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { emptyCounts, TERMINAL_STATUSES, type Export, type RemovalConfirmation, type Run, type RunCounts } from '../model.js';
+import {
+  emptyCounts,
+  TERMINAL_STATUSES,
+  type Export,
+  type RemovalConfirmation,
+  type Run,
+  type RunCounts,
+} from '../model.js';
 import type { AppServices } from '../services.js';
 import { newRunId, type BatchState, type RunRecord } from '../store/runStore.js';
 import { EmailTable, type EmailRange } from '../sync/emailTable.js';
@@ -33,7 +40,9 @@ export async function startRun(deps: LifecycleDeps, exp: Export, options: StartR
     startedAt: new Date().toISOString(),
     dryRun: Boolean(options.dryRun),
     fullSync: Boolean(options.fullSync),
-    ...(options.trigger === 'manual' && options.confirmation ? { confirmRemovals: options.confirmation.runId, confirmation: options.confirmation } : {}),
+    ...(options.trigger === 'manual' && options.confirmation
+      ? { confirmRemovals: options.confirmation.runId, confirmation: options.confirmation }
+      : {}),
     batches: { done: 0 },
   };
   await deps.runs.createRun(run);
@@ -99,7 +108,12 @@ export async function endRun(
  * end after a cancel): its files go, and the run's counts are worked out again, so that delivered
  * contacts count as delivered. Its status and error stay.
  */
-export async function settleEndedRun(deps: Pick<AppServices, 'runs' | 'runFiles'>, exportId: string, runId: string, batch: number): Promise<void> {
+export async function settleEndedRun(
+  deps: Pick<AppServices, 'runs' | 'runFiles'>,
+  exportId: string,
+  runId: string,
+  batch: number,
+): Promise<void> {
   await deps.runFiles.deleteBatchFiles(runId, batch);
   await recountEndedRun(deps, exportId, runId);
 }
@@ -108,14 +122,20 @@ export async function settleEndedRun(deps: Pick<AppServices, 'runs' | 'runFiles'
  * The ended run's counts from its batches as they are now. Two recounts at once could write in
  * the wrong order, so each looks again after it wrote, until what it reads is what is stored.
  */
-async function recountEndedRun(deps: Pick<AppServices, 'runs'>, exportId: string, runId: string): Promise<RunRecord | undefined> {
+async function recountEndedRun(
+  deps: Pick<AppServices, 'runs'>,
+  exportId: string,
+  runId: string,
+): Promise<RunRecord | undefined> {
   let latest: RunRecord | undefined;
   for (let attempt = 0; attempt < 5; attempt++) {
     const sums = sumBatches(await collect(deps.runs.listBatches(runId)));
     const { run, changed } = await deps.runs.updateRun(exportId, runId, (r) => {
       if (!TERMINAL_STATUSES.has(r.status) || !r.plan) return undefined;
       const counts = runCounts(r.plan, sums, true);
-      return JSON.stringify(counts) === JSON.stringify(r.counts) ? undefined : { ...r, counts, reasons: runReasons(r.plan, sums) };
+      return JSON.stringify(counts) === JSON.stringify(r.counts)
+        ? undefined
+        : { ...r, counts, reasons: runReasons(r.plan, sums) };
     });
     latest = run;
     if (!changed) break;
@@ -128,7 +148,9 @@ async function waitForPostsInFlight(deps: Pick<AppServices, 'runs' | 'config'>, 
   const limit = deps.config.activeCampaignTimeoutInMs + 5_000;
   for (;;) {
     const now = Date.now();
-    const posting = (await collect(deps.runs.listBatches(runId))).filter((b) => b.status === 'sending' && b.postingAt !== undefined && now - b.postingAt < limit);
+    const posting = (await collect(deps.runs.listBatches(runId))).filter(
+      (b) => b.status === 'sending' && b.postingAt !== undefined && now - b.postingAt < limit,
+    );
     if (posting.length === 0) return;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
@@ -137,7 +159,14 @@ async function waitForPostsInFlight(deps: Pick<AppServices, 'runs' | 'config'>, 
 /** Counts of a run that ends before its plan was written: what it read and did not decide was not sent. */
 function unsentCounts(planned: PlannedCounts): RunCounts {
   const notSent = Math.max(0, planned.read - planned.rejected - planned.duplicate - planned.unchanged);
-  return { ...emptyCounts(), read: planned.read, rejected: planned.rejected, duplicate: planned.duplicate, unchanged: planned.unchanged, notSent };
+  return {
+    ...emptyCounts(),
+    read: planned.read,
+    rejected: planned.rejected,
+    duplicate: planned.duplicate,
+    unchanged: planned.unchanged,
+    notSent,
+  };
 }
 
 /** The custom event every run emits when it ends (Application Insights `customEvents`). */
@@ -147,7 +176,15 @@ export function reportRunFinished(deps: Pick<AppServices, 'telemetry'>, run: Run
   // A dry run's counts say what it would do; the alerts read real runs only (dryRun says which).
   deps.telemetry.event(
     TELEMETRY.events.runFinished,
-    { exportId: run.exportId, runId: run.runId, trigger: run.trigger, status: run.status, dryRun: run.dryRun, error: run.error, errorCode },
+    {
+      exportId: run.exportId,
+      runId: run.runId,
+      trigger: run.trigger,
+      status: run.status,
+      dryRun: run.dryRun,
+      error: run.error,
+      errorCode,
+    },
     { ...run.counts, sent, durationMs },
   );
 }
@@ -157,7 +194,12 @@ export function reportRunFinished(deps: Pick<AppServices, 'telemetry'>, run: Run
  * from the plan and the batches (summed again, so a worker that died between two writes cannot
  * leave them wrong), decides the outcome and deletes the payloads. Only the first caller wins.
  */
-export async function finalizeRun(deps: LifecycleDeps, exportId: string, runId: string, known?: { sums: BatchSums; batches: BatchState[] }): Promise<RunRecord | undefined> {
+export async function finalizeRun(
+  deps: LifecycleDeps,
+  exportId: string,
+  runId: string,
+  known?: { sums: BatchSums; batches: BatchState[] },
+): Promise<RunRecord | undefined> {
   const run = await deps.runs.getRun(exportId, runId);
   if (!run || TERMINAL_STATUSES.has(run.status) || !run.plan) return run;
   const batches = known?.batches ?? (await collect(deps.runs.listBatches(runId)));
@@ -171,7 +213,14 @@ export async function finalizeRun(deps: LifecycleDeps, exportId: string, runId: 
     const counts = runCounts(r.plan, sums, true);
     const reasons = runReasons(r.plan, sums);
     const outcome = runOutcome(counts, reasons, sums);
-    return { ...r, counts, reasons, ...outcome, batches: { total: r.plan.batches, done: sums.terminal }, finishedAt: new Date().toISOString() };
+    return {
+      ...r,
+      counts,
+      reasons,
+      ...outcome,
+      batches: { total: r.plan.batches, done: sums.terminal },
+      finishedAt: new Date().toISOString(),
+    };
   });
   if (!changed) return finished;
   reportRunFinished(deps, finished);
@@ -188,18 +237,29 @@ export async function finalizeRun(deps: LifecycleDeps, exportId: string, runId: 
 async function commitState(deps: LifecycleDeps, exportId: string, runId: string, batches: BatchState[]): Promise<void> {
   // Committed already by a finalizer that died before the run read as ended (its work files may be gone).
   if ((await deps.exportState.pointer(exportId))?.runId === runId) return;
-  const touched = batches.filter((b) => b.status !== 'completed' || b.failed > 0 || b.rejected > 0 || b.unsubscribes > 0 || b.resubscribes > 0);
+  const touched = batches.filter(
+    (b) => b.status !== 'completed' || b.failed > 0 || b.rejected > 0 || b.unsubscribes > 0 || b.resubscribes > 0,
+  );
   // At most this many pending contacts change: the named ones, or a whole batch that did not complete.
   const bound = touched.reduce((n, b) => n + b.failed + b.rejected + (b.status !== 'completed' ? b.contacts : 0), 0);
   const perPass = deps.config.plannerEmailsPerPass;
   const now = Date.now();
-  const changesIn = async (range: EmailRange, add: (email: string, value: number) => Promise<void>): Promise<EmailTable> => {
+  const changesIn = async (
+    range: EmailRange,
+    add: (email: string, value: number) => Promise<void>,
+  ): Promise<EmailTable> => {
     const changed = new EmailTable(Math.min(bound, perPass));
     const drop = (email: string) => changed.see(email);
     for (const b of touched) {
       const whole = b.status !== 'completed';
-      const named = new Set((await deps.runFiles.readFailedEmails(runId, b.batch)).filter((email) => EmailTable.inRange(email, range)));
-      const returners = new Map(b.resubscribes > 0 ? (await deps.runFiles.readReturners(runId, b.batch)).map((r) => [r.email, r.unsubscribedAt]) : []);
+      const named = new Set(
+        (await deps.runFiles.readFailedEmails(runId, b.batch)).filter((email) => EmailTable.inRange(email, range)),
+      );
+      const returners = new Map(
+        b.resubscribes > 0
+          ? (await deps.runFiles.readReturners(runId, b.batch)).map((r) => [r.email, r.unsubscribedAt])
+          : [],
+      );
       // Contacts ActiveCampaign rejected were taken out of the payload; their emails are named.
       for (const email of named) {
         const returnedAt = returners.get(email);

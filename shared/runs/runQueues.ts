@@ -73,14 +73,25 @@ const optionalInt = (v: unknown) => v === undefined || int(v);
 
 /** Parses a message of a queue, or undefined when it is not one (never throws). */
 export function parseMessage<Q extends QueueName>(queue: Q, value: unknown): QueueMessages[Q] | undefined {
-  if (!isObject(value) || !str(value.exportId) || !str(value.runId) || !optionalInt(value.attempt) || !optionalInt(value.poisoned)) return undefined;
+  if (
+    !isObject(value) ||
+    !str(value.exportId) ||
+    !str(value.runId) ||
+    !optionalInt(value.attempt) ||
+    !optionalInt(value.poisoned)
+  )
+    return undefined;
   switch (queue) {
     case QUEUES.plan:
     case QUEUES.progress:
       return value as unknown as QueueMessages[Q];
     case QUEUES.batches:
       if (!int(value.batch)) return undefined;
-      if (value.batches !== undefined && !(Array.isArray(value.batches) && value.batches.length <= 64 && value.batches.every(int))) return undefined;
+      if (
+        value.batches !== undefined &&
+        !(Array.isArray(value.batches) && value.batches.length <= 64 && value.batches.every(int))
+      )
+        return undefined;
       return value as unknown as QueueMessages[Q];
     case QUEUES.status:
       return int(value.batch) && str(value.importId) ? (value as unknown as QueueMessages[Q]) : undefined;
@@ -89,7 +100,11 @@ export function parseMessage<Q extends QueueName>(queue: Q, value: unknown): Que
 }
 
 /** A queue trigger's message, or undefined (logged) when it is not one: it is dropped, never retried. */
-export function readMessage<Q extends QueueName>(queue: Q, value: unknown, warn: (m: string) => void): QueueMessages[Q] | undefined {
+export function readMessage<Q extends QueueName>(
+  queue: Q,
+  value: unknown,
+  warn: (m: string) => void,
+): QueueMessages[Q] | undefined {
   const message = parseMessage(queue, value);
   if (!message) warn(`Not a ${queue} message; dropped: ${JSON.stringify(value)?.slice(0, 200)}`);
   return message;
@@ -98,7 +113,13 @@ export function readMessage<Q extends QueueName>(queue: Q, value: unknown, warn:
 /** The single-batch messages a (possibly grouped) batch message stands for. */
 export function splitBatchMessage(message: BatchMessage): BatchMessage[] {
   if (!message.batches?.length) return [message];
-  return message.batches.map((batch) => ({ exportId: message.exportId, runId: message.runId, batch, attempt: message.attempt, poisoned: message.poisoned }));
+  return message.batches.map((batch) => ({
+    exportId: message.exportId,
+    runId: message.runId,
+    batch,
+    attempt: message.attempt,
+    poisoned: message.poisoned,
+  }));
 }
 
 /** Azure Functions' queue trigger expects base64 messages; @azure/storage-queue does not encode. */

@@ -76,10 +76,18 @@ export async function refreshExports(deps: RefreshDeps, log: (m: string) => void
   return result;
 }
 
-async function whyNotRefresh(deps: Pick<RefreshDeps, 'runs' | 'segments' | 'config'>, exp: Export): Promise<string | undefined> {
+async function whyNotRefresh(
+  deps: Pick<RefreshDeps, 'runs' | 'segments' | 'config'>,
+  exp: Export,
+): Promise<string | undefined> {
   let snapshotId: string;
   try {
-    snapshotId = (await locateSnapshot(deps.segments.blobs, exp.source, { allowedContainers: deps.config.segmentsContainers, quietPeriodInMs: deps.config.snapshotQuietPeriodInMs })).id;
+    snapshotId = (
+      await locateSnapshot(deps.segments.blobs, exp.source, {
+        allowedContainers: deps.config.segmentsContainers,
+        quietPeriodInMs: deps.config.snapshotQuietPeriodInMs,
+      })
+    ).id;
   } catch (error) {
     // An incomplete snapshot (SnapshotNotReadyError) is waited for: the next tick looks again.
     if (error instanceof SegmentError) return `no complete snapshot: ${error.message}`;
@@ -90,11 +98,17 @@ async function whyNotRefresh(deps: Pick<RefreshDeps, 'runs' | 'segments' | 'conf
 }
 
 /** The same decision a tick makes (`whyNotRefresh`), without starting anything. */
-export async function refreshOutlook(deps: Pick<RefreshDeps, 'runs' | 'segments' | 'config'>, exp: Export, now = new Date()): Promise<RefreshOutlook> {
+export async function refreshOutlook(
+  deps: Pick<RefreshDeps, 'runs' | 'segments' | 'config'>,
+  exp: Export,
+  now = new Date(),
+): Promise<RefreshOutlook> {
   if (exp.schedule !== 'refresh') return { wouldRun: false, reason: 'on demand only' };
   let nextCheckAt: string | undefined;
   try {
-    nextCheckAt = CronExpressionParser.parse(deps.config.refreshSchedule, { currentDate: now, tz: 'UTC' }).next().toISOString() ?? undefined;
+    nextCheckAt =
+      CronExpressionParser.parse(deps.config.refreshSchedule, { currentDate: now, tz: 'UTC' }).next().toISOString() ??
+      undefined;
   } catch {
     // An expression cron-parser does not read still runs under the Functions host: only the time is unknown.
   }
@@ -118,7 +132,12 @@ const MAX_FAILED_SNAPSHOT_RETRY_IN_MS = 24 * 3_600_000;
  *   a passing fault heals on its own, a broken file does not raise an alert every tick.
  * Dry runs do not count.
  */
-export function refreshSkipReason(runs: readonly Pick<Run, 'runId' | 'status' | 'dryRun' | 'snapshot' | 'startedAt' | 'removals'>[], snapshotId: string, editedAt: number | undefined, now: number): string | undefined {
+export function refreshSkipReason(
+  runs: readonly Pick<Run, 'runId' | 'status' | 'dryRun' | 'snapshot' | 'startedAt' | 'removals'>[],
+  snapshotId: string,
+  editedAt: number | undefined,
+  now: number,
+): string | undefined {
   let failures = 0;
   let lastFailureAt = 0;
   for (const run of runs) {
@@ -126,7 +145,8 @@ export function refreshSkipReason(runs: readonly Pick<Run, 'runId' | 'status' | 
     const startedAt = Date.parse(run.startedAt);
     if (run.snapshot?.id !== snapshotId || (editedAt !== undefined && editedAt > startedAt)) break;
     if (SUCCESSFUL.has(run.status)) return 'snapshot already exported';
-    if (run.status === 'cancelled') return `run ${run.runId} on this snapshot was cancelled: waiting for a new snapshot, an edit of the export, or Run now`;
+    if (run.status === 'cancelled')
+      return `run ${run.runId} on this snapshot was cancelled: waiting for a new snapshot, an edit of the export, or Run now`;
     if (run.removals?.exceeded && !run.removals.confirmed) {
       return `run ${run.runId} stopped at the removal guard on this snapshot: waiting for a person to confirm the removals, a new snapshot, or an edit of the export`;
     }
@@ -144,12 +164,21 @@ export function refreshSkipReason(runs: readonly Pick<Run, 'runId' | 'status' | 
  * died and a message the host never gave back) gets a new message. A planner resumes where its run
  * says it stopped; a watcher starts a new chain that supersedes the old one.
  */
-export async function rearmIfStalled(deps: RefreshDeps, run: RunRecord, log: (m: string) => void): Promise<'planner' | 'watcher' | undefined> {
+export async function rearmIfStalled(
+  deps: RefreshDeps,
+  run: RunRecord,
+  log: (m: string) => void,
+): Promise<'planner' | 'watcher' | undefined> {
   const silentFor = Date.now() - Date.parse(run.lastProgressAt ?? run.startedAt);
   const { exportId, runId } = run;
-  const planning = run.status === 'queued' || run.status === 'planning' || (run.status === 'sending' && run.plan && run.plan.enqueued < run.plan.messages);
+  const planning =
+    run.status === 'queued' ||
+    run.status === 'planning' ||
+    (run.status === 'sending' && run.plan && run.plan.enqueued < run.plan.messages);
   if (planning && silentFor > PLANNER_STALE_IN_MS) {
-    log(`Run ${runId} of export ${exportId}: its planner has been silent for ${Math.round(silentFor / 1000)} s; planning message sent again`);
+    log(
+      `Run ${runId} of export ${exportId}: its planner has been silent for ${Math.round(silentFor / 1000)} s; planning message sent again`,
+    );
     await deps.queues.plan({ exportId, runId });
     return 'planner';
   }
@@ -157,7 +186,9 @@ export async function rearmIfStalled(deps: RefreshDeps, run: RunRecord, log: (m:
     const watchId = newWatchId();
     await deps.runs.updateRun(exportId, runId, (r) => (r.status !== 'sending' ? undefined : { ...r, watchId }));
     await deps.queues.watch({ exportId, runId, watchId }, 0);
-    log(`Run ${runId} of export ${exportId}: its watcher has been silent for ${Math.round(silentFor / 1000)} s; re-armed`);
+    log(
+      `Run ${runId} of export ${exportId}: its watcher has been silent for ${Math.round(silentFor / 1000)} s; re-armed`,
+    );
     return 'watcher';
   }
   return undefined;
@@ -170,7 +201,11 @@ export const runStartedAt = (runId: string) => 9_999_999_999_999 - Number(runId.
  * Deletes the files (rejected rows, payload samples, anything left) of runs that started before
  * `before`: they hold email addresses. The runs' records (counts, status) stay.
  */
-export async function deleteExpiredRunFiles(deps: Pick<AppServices, 'runFiles'>, before: number, log: (m: string) => void = () => {}): Promise<number> {
+export async function deleteExpiredRunFiles(
+  deps: Pick<AppServices, 'runFiles'>,
+  before: number,
+  log: (m: string) => void = () => {},
+): Promise<number> {
   const container = await deps.runFiles.ready();
   let expired = 0;
   for await (const item of container.listBlobsByHierarchy('/', { prefix: 'runs/' })) {

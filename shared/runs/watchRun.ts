@@ -18,7 +18,11 @@ export const BATCHES_STALLED_AFTER_IN_MS = 10 * 60_000;
  * live counts on the run, and finalizes it once every batch is terminal; then it looks again.
  * A message of a superseded watcher chain (the run names the current one) does nothing.
  */
-export async function watchRun(deps: WatchDeps, message: WatchMessage, log: (m: string) => void = () => {}): Promise<void> {
+export async function watchRun(
+  deps: WatchDeps,
+  message: WatchMessage,
+  log: (m: string) => void = () => {},
+): Promise<void> {
   const { exportId, runId, watchId } = message;
   const run = await deps.runs.getRun(exportId, runId);
   if (!run || TERMINAL_STATUSES.has(run.status) || !run.plan || run.status !== 'sending') return;
@@ -49,14 +53,26 @@ export async function watchRun(deps: WatchDeps, message: WatchMessage, log: (m: 
 }
 
 /** Sends again the messages of the run's open batches: a batch message, or a status check for an accepted import. */
-export async function resendOpenBatches(deps: Pick<AppServices, 'queues' | 'config'>, run: RunRecord, batches: BatchState[], log: (m: string) => void): Promise<number> {
+export async function resendOpenBatches(
+  deps: Pick<AppServices, 'queues' | 'config'>,
+  run: RunRecord,
+  batches: BatchState[],
+  log: (m: string) => void,
+): Promise<number> {
   let sent = 0;
   for (const b of batches) {
     if (TERMINAL_BATCH.has(b.status)) continue;
-    if (b.status === 'submitted' && b.importId) await deps.queues.statusCheck({ exportId: run.exportId, runId: run.runId, batch: b.batch, importId: b.importId }, 0);
+    if (b.status === 'submitted' && b.importId)
+      await deps.queues.statusCheck(
+        { exportId: run.exportId, runId: run.runId, batch: b.batch, importId: b.importId },
+        0,
+      );
     else await deps.queues.batches({ exportId: run.exportId, runId: run.runId, batch: b.batch });
     sent++;
   }
-  if (sent > 0) log(`Run ${run.runId}: no batch finished for ${BATCHES_STALLED_AFTER_IN_MS / 60_000} minutes; ${sent} open batch(es) sent again`);
+  if (sent > 0)
+    log(
+      `Run ${run.runId}: no batch finished for ${BATCHES_STALLED_AFTER_IN_MS / 60_000} minutes; ${sent} open batch(es) sent again`,
+    );
   return sent;
 }

@@ -58,7 +58,10 @@ export class KeyVaultSecretStore implements SecretStore {
 export class LocalSecretStore implements SecretStore {
   readonly dir: string;
   constructor(dir: string, runningInAzure: boolean) {
-    if (runningInAzure) throw new ConfigurationError('KEY_VAULT_URL is not set: the local development secret store is refused when running in Azure');
+    if (runningInAzure)
+      throw new ConfigurationError(
+        'KEY_VAULT_URL is not set: the local development secret store is refused when running in Azure',
+      );
     this.dir = resolve(dir);
   }
 

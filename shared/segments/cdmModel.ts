@@ -15,7 +15,13 @@ interface CdmModel {
     partitions?: {
       name?: string;
       location?: string;
-      fileFormatSettings?: { $type?: string; columnHeaders?: boolean; delimiter?: string; quoteStyle?: string; csvStyle?: string };
+      fileFormatSettings?: {
+        $type?: string;
+        columnHeaders?: boolean;
+        delimiter?: string;
+        quoteStyle?: string;
+        csvStyle?: string;
+      };
     }[];
   }[];
 }
@@ -25,7 +31,13 @@ interface CdmModel {
  * writes it). A partition's location is a full blob URL; its container and path are read from the
  * segment storage whatever account host the URL names.
  */
-export async function readCdmModel(blobs: BlobServiceClient, container: string, modelName: string, table?: string, allowedContainers?: readonly string[]): Promise<SegmentFile[]> {
+export async function readCdmModel(
+  blobs: BlobServiceClient,
+  container: string,
+  modelName: string,
+  table?: string,
+  allowedContainers?: readonly string[],
+): Promise<SegmentFile[]> {
   const where = `${container}/${modelName}`;
   let model: CdmModel;
   try {
@@ -38,18 +50,26 @@ export async function readCdmModel(blobs: BlobServiceClient, container: string, 
   const entities = Array.isArray(model.entities) ? model.entities : [];
   let entity;
   if (table) {
-    entity = entities.find((e) => e.name === table) ?? entities.find((e) => e.name?.toLowerCase() === table.toLowerCase());
-    if (!entity) throw new SegmentError(`${where} has no entity "${table}" (it has: ${entities.map((e) => e.name).join(', ') || 'none'})`);
+    entity =
+      entities.find((e) => e.name === table) ?? entities.find((e) => e.name?.toLowerCase() === table.toLowerCase());
+    if (!entity)
+      throw new SegmentError(
+        `${where} has no entity "${table}" (it has: ${entities.map((e) => e.name).join(', ') || 'none'})`,
+      );
   } else if (entities.length === 1) {
     entity = entities[0];
   } else {
-    throw new SegmentError(`${where} has ${entities.length} entities (${entities.map((e) => e.name).join(', ')}); set source.table to pick one`);
+    throw new SegmentError(
+      `${where} has ${entities.length} entities (${entities.map((e) => e.name).join(', ')}); set source.table to pick one`,
+    );
   }
   const columns = (entity.attributes ?? []).map((a) => String(a.name ?? ''));
-  if (columns.length === 0 || columns.some((c) => !c)) throw new SegmentError(`${where}: entity "${entity.name}" lists no attribute names`);
+  if (columns.length === 0 || columns.some((c) => !c))
+    throw new SegmentError(`${where}: entity "${entity.name}" lists no attribute names`);
   checkColumns(columns, `${where}: entity "${entity.name}"`);
   const partitions = entity.partitions ?? [];
-  if (partitions.length === 0) throw new SegmentError(`${where}: entity "${entity.name}" has no partitions (empty snapshot)`);
+  if (partitions.length === 0)
+    throw new SegmentError(`${where}: entity "${entity.name}" has no partitions (empty snapshot)`);
 
   const files: SegmentFile[] = [];
   for (const p of partitions) {
@@ -63,7 +83,10 @@ export async function readCdmModel(blobs: BlobServiceClient, container: string, 
       .getProperties()
       .catch((error) => {
         if (isNotFound(error)) {
-          throw new SnapshotNotReadyError(`${where} names the partition ${c}/${name}, which does not exist (yet): the snapshot is not complete`, MISSING_PARTITION_RETRY_IN_MS);
+          throw new SnapshotNotReadyError(
+            `${where} names the partition ${c}/${name}, which does not exist (yet): the snapshot is not complete`,
+            MISSING_PARTITION_RETRY_IN_MS,
+          );
         }
         throw error;
       });

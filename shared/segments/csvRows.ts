@@ -16,7 +16,11 @@ export function checkColumns(columns: readonly string[], where: string): void {
 }
 
 /** Rows of a CSV file: a header row where the file has one, else the columns model.json names. */
-export async function* csvRows(blobs: BlobServiceClient, file: SegmentFile, options: { abortSignal?: AbortSignal } = {}): AsyncGenerator<SegmentRow> {
+export async function* csvRows(
+  blobs: BlobServiceClient,
+  file: SegmentFile,
+  options: { abortSignal?: AbortSignal } = {},
+): AsyncGenerator<SegmentRow> {
   const where = `${file.container}/${file.name}`;
   const parser = parse({
     delimiter: file.delimiter,
@@ -49,8 +53,12 @@ export async function* csvRows(blobs: BlobServiceClient, file: SegmentFile, opti
     await done;
   } catch (error) {
     const code = (error as { code?: string }).code;
-    if (code === 'CSV_MAX_RECORD_SIZE') throw new SegmentError(`${where}: row ${row + 1} is longer than ${MAX_ROW_LENGTH / 2 ** 20} MiB (a quote that is never closed?)`);
-    if (typeof code === 'string' && code.startsWith('CSV_')) throw new SegmentError(`${where}: corrupt CSV near row ${row + 1}: ${(error as Error).message}`);
+    if (code === 'CSV_MAX_RECORD_SIZE')
+      throw new SegmentError(
+        `${where}: row ${row + 1} is longer than ${MAX_ROW_LENGTH / 2 ** 20} MiB (a quote that is never closed?)`,
+      );
+    if (typeof code === 'string' && code.startsWith('CSV_'))
+      throw new SegmentError(`${where}: corrupt CSV near row ${row + 1}: ${(error as Error).message}`);
     throw storageProblem(error, where) ?? error;
   }
 }

@@ -6,13 +6,18 @@ import type { SegmentFile } from './snapshot.js';
 import { pipeText, storageProblem } from './textStream.js';
 
 /** Rows of a JSON Lines file: one object a line, blank lines skipped; values as text (objects as JSON). */
-export async function* jsonLinesRows(blobs: BlobServiceClient, file: SegmentFile, options: { abortSignal?: AbortSignal } = {}): AsyncGenerator<SegmentRow> {
+export async function* jsonLinesRows(
+  blobs: BlobServiceClient,
+  file: SegmentFile,
+  options: { abortSignal?: AbortSignal } = {},
+): AsyncGenerator<SegmentRow> {
   const where = `${file.container}/${file.name}`;
   const parser = jsonLines(where);
   const { done } = await pipeText(blobs, file, parser, options);
   let row = 0;
   try {
-    for await (const record of parser as AsyncIterable<Record<string, string>>) yield { file: where, row: ++row, record };
+    for await (const record of parser as AsyncIterable<Record<string, string>>)
+      yield { file: where, row: ++row, record };
     await done;
   } catch (error) {
     throw storageProblem(error, where) ?? error;
@@ -31,9 +36,11 @@ function jsonLines(where: string): Transform {
     } catch {
       throw new SegmentError(`${where}: line ${line} is not valid JSON`);
     }
-    if (!value || typeof value !== 'object' || Array.isArray(value)) throw new SegmentError(`${where}: line ${line} is not a JSON object`);
+    if (!value || typeof value !== 'object' || Array.isArray(value))
+      throw new SegmentError(`${where}: line ${line} is not a JSON object`);
     const record: Record<string, string> = {};
-    for (const [k, v] of Object.entries(value)) record[k] = v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
+    for (const [k, v] of Object.entries(value))
+      record[k] = v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
     push(record);
   };
   return new Transform({
@@ -49,7 +56,9 @@ function jsonLines(where: string): Transform {
         }
         rest += text.slice(start);
         if (rest.length > MAX_ROW_LENGTH) {
-          throw new SegmentError(`${where}: line ${line + 1} is longer than ${MAX_ROW_LENGTH / 2 ** 20} MiB (JSON Lines holds one object a line; is this one JSON document?)`);
+          throw new SegmentError(
+            `${where}: line ${line + 1} is longer than ${MAX_ROW_LENGTH / 2 ** 20} MiB (JSON Lines holds one object a line; is this one JSON document?)`,
+          );
         }
         callback();
       } catch (error) {

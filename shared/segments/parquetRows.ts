@@ -16,7 +16,11 @@ const ROWS_PER_SLICE = 65_536;
  * and rows are handed out one at a time: memory follows the mapped columns of one row group (of one
  * slice of it where the file has an offset index), not the file.
  */
-export async function* parquetRows(blobs: BlobServiceClient, file: SegmentFile, options: { columns?: readonly string[]; maxRows?: number } = {}): AsyncGenerator<SegmentRow> {
+export async function* parquetRows(
+  blobs: BlobServiceClient,
+  file: SegmentFile,
+  options: { columns?: readonly string[]; maxRows?: number } = {},
+): AsyncGenerator<SegmentRow> {
   const where = `${file.container}/${file.name}`;
   const blob = blobs.getContainerClient(file.container).getBlobClient(file.name);
   const conditions = file.etag ? { ifMatch: file.etag } : undefined;
@@ -29,11 +33,15 @@ export async function* parquetRows(blobs: BlobServiceClient, file: SegmentFile, 
   const buffer: AsyncBuffer = {
     byteLength,
     async slice(start: number, end?: number) {
-      const data = await blob.downloadToBuffer(start, (end ?? byteLength) - start, { conditions, maxRetryRequestsPerBlock: 5 });
+      const data = await blob.downloadToBuffer(start, (end ?? byteLength) - start, {
+        conditions,
+        maxRetryRequestsPerBlock: 5,
+      });
       return data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer;
     },
   };
-  const corrupt = (error: unknown, what: string) => storageProblem(error, where) ?? new SegmentError(`${where}${what}: ${(error as Error).message}`);
+  const corrupt = (error: unknown, what: string) =>
+    storageProblem(error, where) ?? new SegmentError(`${where}${what}: ${(error as Error).message}`);
   let metadata: FileMetaData;
   let columns: string[];
   let scan;
@@ -52,7 +60,7 @@ export async function* parquetRows(blobs: BlobServiceClient, file: SegmentFile, 
   // A caller that reads a few rows (a preview) gets them without the whole row group decoded.
   let left = options.maxRows ?? Infinity;
   for (const range of scan.ranges) {
-    for (let start = range.rowStart; start < range.rowEnd && left > 0; ) {
+    for (let start = range.rowStart; start < range.rowEnd && left > 0;) {
       const end = Math.min(sliced ? Math.min(range.rowEnd, start + ROWS_PER_SLICE) : range.rowEnd, start + left);
       left -= end - start;
       let data: ArrayLike<unknown>[];

@@ -22,7 +22,11 @@ const MAX_FILES = 50;
 const MAX_ROWS = 10;
 
 /** What a source holds: the newest snapshot's layout and files, its columns and first rows. */
-export async function previewSource(blobs: BlobServiceClient, source: SegmentSource, options: LocateOptions): Promise<SourcePreview> {
+export async function previewSource(
+  blobs: BlobServiceClient,
+  source: SegmentSource,
+  options: LocateOptions,
+): Promise<SourcePreview> {
   let snapshot: Snapshot;
   let ready = true;
   let problem: string | undefined;
@@ -31,7 +35,8 @@ export async function previewSource(blobs: BlobServiceClient, source: SegmentSou
     snapshot = await locateSnapshot(blobs, source, options);
   } catch (error) {
     if (!(error instanceof SegmentError)) throw error;
-    if (!(error instanceof SnapshotNotReadyError)) return { files: [], columns: [], rows: [], problem: error.message, ready: false };
+    if (!(error instanceof SnapshotNotReadyError))
+      return { files: [], columns: [], rows: [], problem: error.message, ready: false };
     retryAfterSeconds = Math.ceil(error.retryAfterInMs / 1000);
     try {
       // A folder in its quiet period: show what is there, and say so.
@@ -39,7 +44,15 @@ export async function previewSource(blobs: BlobServiceClient, source: SegmentSou
     } catch (again) {
       // A Common Data Model folder whose model.json names a partition not written yet: the normal state of an export in progress.
       if (!(again instanceof SegmentError)) throw again;
-      return { layout: 'cdm', files: [], columns: [], rows: [], problem: error.message, ready: false, retryAfterSeconds };
+      return {
+        layout: 'cdm',
+        files: [],
+        columns: [],
+        rows: [],
+        problem: error.message,
+        ready: false,
+        retryAfterSeconds,
+      };
     }
     ready = false;
     problem = error.message;
@@ -62,5 +75,13 @@ export async function previewSource(blobs: BlobServiceClient, source: SegmentSou
     if (!(error instanceof SegmentError)) throw error;
     problem ??= error.message;
   }
-  return { layout: snapshot.layout, files, columns, rows, ...(problem ? { problem } : {}), ready: ready && !problem, ...(retryAfterSeconds ? { retryAfterSeconds } : {}) };
+  return {
+    layout: snapshot.layout,
+    files,
+    columns,
+    rows,
+    ...(problem ? { problem } : {}),
+    ready: ready && !problem,
+    ...(retryAfterSeconds ? { retryAfterSeconds } : {}),
+  };
 }

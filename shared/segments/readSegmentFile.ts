@@ -24,7 +24,11 @@ export interface ReadOptions {
 }
 
 /** Streams the rows of one segment file with the reader of its format, never holding the file. */
-export function readSegmentFile(blobs: BlobServiceClient, file: SegmentFile, options: ReadOptions = {}): AsyncGenerator<SegmentRow> {
+export function readSegmentFile(
+  blobs: BlobServiceClient,
+  file: SegmentFile,
+  options: ReadOptions = {},
+): AsyncGenerator<SegmentRow> {
   if (file.format === 'parquet') return parquetRows(blobs, file, options);
   if (file.format === 'jsonl') return jsonLinesRows(blobs, file, options);
   return csvRows(blobs, file, options);

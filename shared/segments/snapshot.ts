@@ -52,12 +52,25 @@ export function formatOf(name: string): SegmentFormat | undefined {
   return FORMATS.find(([pattern]) => pattern.test(name))?.[1];
 }
 
-export function fileOf(container: string, name: string, etag: string, props: { size?: number; lastModified?: Date } = {}): SegmentFile | undefined {
+export function fileOf(
+  container: string,
+  name: string,
+  etag: string,
+  props: { size?: number; lastModified?: Date } = {},
+): SegmentFile | undefined {
   const format = formatOf(name);
   if (!format) return undefined;
   return {
-    container, name, etag, format, gzip: /\.gz$/i.test(name), header: format === 'csv', delimiter: ',', quote: '"',
-    size: props.size, lastModified: props.lastModified?.getTime(),
+    container,
+    name,
+    etag,
+    format,
+    gzip: /\.gz$/i.test(name),
+    header: format === 'csv',
+    delimiter: ',',
+    quote: '"',
+    size: props.size,
+    lastModified: props.lastModified?.getTime(),
   };
 }
 
@@ -68,7 +81,11 @@ export function fileOf(container: string, name: string, etag: string, props: { s
  * taken only when it is complete: every partition model.json names exists, or (other layouts) no
  * file of it changed for the quiet period; otherwise SnapshotNotReadyError says why.
  */
-export async function locateSnapshot(blobs: BlobServiceClient, source: SegmentSource, options: LocateOptions = {}): Promise<Snapshot> {
+export async function locateSnapshot(
+  blobs: BlobServiceClient,
+  source: SegmentSource,
+  options: LocateOptions = {},
+): Promise<Snapshot> {
   const path = assertReadable(source.container, source.path, options.allowedContainers);
   const container = blobs.getContainerClient(source.container);
   if (!(await container.exists())) throw new SegmentError(`The container "${source.container}" does not exist`);
@@ -82,23 +99,39 @@ export async function locateSnapshot(blobs: BlobServiceClient, source: SegmentSo
 
   const single = path ? await tryProperties(container, path) : undefined;
   if (single) {
-    const file = fileOf(source.container, path, single.etag ?? '', { size: single.contentLength, lastModified: single.lastModified });
-    if (!file) throw new SegmentError(`"${path}" is not a supported segment file (.csv, .jsonl, .ndjson, .parquet, optionally .gz)`);
+    const file = fileOf(source.container, path, single.etag ?? '', {
+      size: single.contentLength,
+      lastModified: single.lastModified,
+    });
+    if (!file)
+      throw new SegmentError(
+        `"${path}" is not a supported segment file (.csv, .jsonl, .ndjson, .parquet, optionally .gz)`,
+      );
     return quiet(snapshotOf('files', [file]), options);
   }
 
   const all: SegmentFile[] = [];
   for await (const blob of container.listBlobsFlat({ prefix: path ? `${path}/` : undefined })) {
-    const file = fileOf(source.container, blob.name, blob.properties.etag ?? '', { size: blob.properties.contentLength, lastModified: blob.properties.lastModified });
+    const file = fileOf(source.container, blob.name, blob.properties.etag ?? '', {
+      size: blob.properties.contentLength,
+      lastModified: blob.properties.lastModified,
+    });
     if (file && (blob.properties.contentLength ?? 0) > 0) all.push(file);
   }
   const timed = all.filter((f) => TIME_FOLDER.test(f.name));
   if (timed.length > 0) {
     const stamp = (f: SegmentFile) => TIME_FOLDER.exec(f.name)!.slice(1).join('');
     const newest = timed.map(stamp).sort().at(-1);
-    return quiet(snapshotOf('customerInsights', timed.filter((f) => stamp(f) === newest)), options);
+    return quiet(
+      snapshotOf(
+        'customerInsights',
+        timed.filter((f) => stamp(f) === newest),
+      ),
+      options,
+    );
   }
-  if (all.length === 0) throw new SegmentError(`No segment files (.csv, .jsonl, .ndjson, .parquet) found at ${source.container}/${path}`);
+  if (all.length === 0)
+    throw new SegmentError(`No segment files (.csv, .jsonl, .ndjson, .parquet) found at ${source.container}/${path}`);
   return quiet(snapshotOf('files', all), options);
 }
 
@@ -132,7 +165,10 @@ function snapshotOf(layout: Snapshot['layout'], segmentFiles: SegmentFile[]): Sn
   return { id, files, layout, segmentFiles };
 }
 
-async function tryProperties(container: ContainerClient, name: string): Promise<{ etag?: string; contentLength?: number; lastModified?: Date } | undefined> {
+async function tryProperties(
+  container: ContainerClient,
+  name: string,
+): Promise<{ etag?: string; contentLength?: number; lastModified?: Date } | undefined> {
   try {
     return await container.getBlobClient(name).getProperties();
   } catch (error) {

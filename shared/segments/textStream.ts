@@ -11,14 +11,23 @@ import type { SegmentFile } from './snapshot.js';
  * fails the run instead of mixing two snapshots), gunzipped when `.gz`, and decoded as UTF-8 that
  * must be valid (a leading BOM is dropped). `done` settles when the pipeline ends.
  */
-export async function pipeText(blobs: BlobServiceClient, file: SegmentFile, parser: Transform, options: { abortSignal?: AbortSignal } = {}): Promise<{ done: Promise<void> }> {
+export async function pipeText(
+  blobs: BlobServiceClient,
+  file: SegmentFile,
+  parser: Transform,
+  options: { abortSignal?: AbortSignal } = {},
+): Promise<{ done: Promise<void> }> {
   const where = `${file.container}/${file.name}`;
   let body: NodeJS.ReadableStream;
   try {
     const download = await blobs
       .getContainerClient(file.container)
       .getBlobClient(file.name)
-      .download(0, undefined, { conditions: file.etag ? { ifMatch: file.etag } : undefined, maxRetryRequests: 5, abortSignal: options.abortSignal });
+      .download(0, undefined, {
+        conditions: file.etag ? { ifMatch: file.etag } : undefined,
+        maxRetryRequests: 5,
+        abortSignal: options.abortSignal,
+      });
     body = download.readableStreamBody!;
   } catch (error) {
     throw storageProblem(error, where) ?? error;
@@ -39,7 +48,8 @@ export function storageProblem(error: unknown, where: string): SegmentError | un
   if (statusOf(error) === 412) return new SegmentError(`${where} changed while the run was reading it`);
   if (statusOf(error) === 404) return new SegmentError(`${where} no longer exists`);
   const code = (error as { code?: string }).code;
-  if (code === 'Z_DATA_ERROR' || code === 'Z_BUF_ERROR') return new SegmentError(`${where} is not valid gzip: ${(error as Error).message}`);
+  if (code === 'Z_DATA_ERROR' || code === 'Z_BUF_ERROR')
+    return new SegmentError(`${where} is not valid gzip: ${(error as Error).message}`);
   return undefined;
 }
 
@@ -47,7 +57,8 @@ export function storageProblem(error: unknown, where: string): SegmentError | un
 function utf8Decoder(where: string): Transform {
   const decoder = new TextDecoder('utf-8', { fatal: true });
   let offset = 0;
-  const fail = (chunkLength: number) => new SegmentError(`${where} is not UTF-8 text (invalid bytes within the first ${offset + chunkLength} bytes)`);
+  const fail = (chunkLength: number) =>
+    new SegmentError(`${where} is not UTF-8 text (invalid bytes within the first ${offset + chunkLength} bytes)`);
   return new Transform({
     readableObjectMode: false,
     transform(chunk: Buffer, _enc, callback) {

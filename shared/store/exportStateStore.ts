@@ -88,7 +88,9 @@ export class ExportStateStore {
     await writer.close();
     const pointer: StatePointer = { blob: name, runId, contacts: writer.count, committedAt: new Date().toISOString() };
     const previous = await this.pointer(exportId);
-    await (await ensureTable(this.table)).upsertEntity({ partitionKey: 'state', rowKey: exportId, ...pointer }, 'Replace');
+    await (
+      await ensureTable(this.table)
+    ).upsertEntity({ partitionKey: 'state', rowKey: exportId, ...pointer }, 'Replace');
     if (previous && previous.blob !== name) await container.getBlobClient(previous.blob).deleteIfExists();
     return pointer;
   }
@@ -124,7 +126,9 @@ export class StateWriter {
   constructor(blob: BlockBlobClient) {
     const body = new PassThrough();
     this.#gzip.pipe(body);
-    this.#upload = blob.uploadStream(body, 4 * 1024 * 1024, 4, { blobHTTPHeaders: { blobContentType: 'text/tab-separated-values', blobContentEncoding: 'gzip' } });
+    this.#upload = blob.uploadStream(body, 4 * 1024 * 1024, 4, {
+      blobHTTPHeaders: { blobContentType: 'text/tab-separated-values', blobContentEncoding: 'gzip' },
+    });
     this.#upload.catch(() => undefined);
   }
 

@@ -36,7 +36,8 @@ export class ExportStore extends RecordStore<Export> {
         schedule: e.schedule as Export['schedule'],
         tags: typeof e.tags === 'string' ? (JSON.parse(e.tags) as string[]) : [],
         runAutomations: e.runAutomations === undefined ? true : Boolean(e.runAutomations),
-        removalGuardPercent: e.removalGuardPercent === undefined ? DEFAULT_REMOVAL_GUARD_PERCENT : Number(e.removalGuardPercent),
+        removalGuardPercent:
+          e.removalGuardPercent === undefined ? DEFAULT_REMOVAL_GUARD_PERCENT : Number(e.removalGuardPercent),
         fieldTypes: typeof e.fieldTypes === 'string' ? (JSON.parse(e.fieldTypes) as Export['fieldTypes']) : {},
         createdAt: String(e.createdAt),
         createdBy: String(e.createdBy),

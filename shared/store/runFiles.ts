@@ -163,7 +163,8 @@ export class RunFiles {
   async deleteWorkFiles(runId: string, keep: ReadonlySet<number> = new Set()): Promise<number> {
     let deleted = 0;
     const kept = (name: string) => keep.size > 0 && keep.has(Number(/\/(\d+)\.json$/.exec(name)?.[1]));
-    for (const folder of WORK_FOLDERS) deleted += await this.deletePrefix(`${runFileNames.runPrefix(runId)}${folder}`, (name) => !kept(name));
+    for (const folder of WORK_FOLDERS)
+      deleted += await this.deletePrefix(`${runFileNames.runPrefix(runId)}${folder}`, (name) => !kept(name));
     await (await this.ready()).getBlobClient(runFileNames.pendingState(runId)).deleteIfExists();
     return deleted;
   }
@@ -171,7 +172,12 @@ export class RunFiles {
   /** Deletes the work files of one batch (an accepted import checked after its run ended). */
   async deleteBatchFiles(runId: string, batch: number): Promise<void> {
     const container = await this.ready();
-    for (const name of [runFileNames.batch(runId, batch), runFileNames.failed(runId, batch), runFileNames.returners(runId, batch)]) await container.getBlobClient(name).deleteIfExists();
+    for (const name of [
+      runFileNames.batch(runId, batch),
+      runFileNames.failed(runId, batch),
+      runFileNames.returners(runId, batch),
+    ])
+      await container.getBlobClient(name).deleteIfExists();
   }
 
   /** Deletes every blob under a prefix, several at a time (a 10-million-contact run has 40,000 payloads); returns how many. */
@@ -190,7 +196,11 @@ export class RunFiles {
 
   async #writeJson(name: string, value: unknown): Promise<void> {
     const body = JSON.stringify(value);
-    await (await this.ready()).getBlockBlobClient(name).upload(body, Buffer.byteLength(body), { blobHTTPHeaders: { blobContentType: 'application/json' } });
+    await (
+      await this.ready()
+    )
+      .getBlockBlobClient(name)
+      .upload(body, Buffer.byteLength(body), { blobHTTPHeaders: { blobContentType: 'application/json' } });
   }
 
   async #readJson<T>(name: string): Promise<T | undefined> {

@@ -1,6 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import type { TableClient, TableEntityResult } from '@azure/data-tables';
-import { COUNT_NAMES, emptyCounts, TERMINAL_STATUSES, type RemovalConfirmation, type Run, type RunStatus } from '../model.js';
+import {
+  COUNT_NAMES,
+  emptyCounts,
+  TERMINAL_STATUSES,
+  type RemovalConfirmation,
+  type Run,
+  type RunStatus,
+} from '../model.js';
 import { ensureTable, isConflict, isNotFound, odataString } from './tables.js';
 
 /** Another run of the export holds its lease. */
@@ -99,8 +106,16 @@ export const isRunId = (value: string) => RUN_ID.test(value);
  */
 export function isRunPageToken(token: string): boolean {
   try {
-    const t = JSON.parse(Buffer.from(token, 'base64').toString('latin1')) as { nextPartitionKey?: unknown; nextRowKey?: unknown } | null;
-    return t !== null && typeof t === 'object' && typeof t.nextPartitionKey === 'string' && (t.nextRowKey === undefined || typeof t.nextRowKey === 'string');
+    const t = JSON.parse(Buffer.from(token, 'base64').toString('latin1')) as {
+      nextPartitionKey?: unknown;
+      nextRowKey?: unknown;
+    } | null;
+    return (
+      t !== null &&
+      typeof t === 'object' &&
+      typeof t.nextPartitionKey === 'string' &&
+      (t.nextRowKey === undefined || typeof t.nextRowKey === 'string')
+    );
   } catch {
     return false;
   }
@@ -158,13 +173,16 @@ export class RunStore {
       const lease = await getEntity(leases, 'lease', exportId);
       if (!lease) continue;
       if (isEdit(lease)) {
-        if (Number(lease.editUntil) > Date.now()) throw new ExportBeingEditedError(`Export ${exportId} is being edited`);
+        if (Number(lease.editUntil) > Date.now())
+          throw new ExportBeingEditedError(`Export ${exportId} is being edited`);
       } else {
         const run = await this.getRun(exportId, String(lease.runId));
         if (run && !TERMINAL_STATUSES.has(run.status)) throw new RunActiveError(run.runId);
       }
       try {
-        await leases.updateEntity({ partitionKey: 'lease', rowKey: exportId, ...holder }, 'Replace', { etag: lease.etag });
+        await leases.updateEntity({ partitionKey: 'lease', rowKey: exportId, ...holder }, 'Replace', {
+          etag: lease.etag,
+        });
         return;
       } catch (e) {
         if (!isConflict(e) && !isNotFound(e)) throw e;
@@ -187,7 +205,10 @@ export class RunStore {
   }
 
   /** One page of the export's runs, newest first (run ids sort newest first). */
-  async listRuns(exportId: string, options: { top?: number; continuationToken?: string } = {}): Promise<{ runs: RunRecord[]; continuationToken?: string }> {
+  async listRuns(
+    exportId: string,
+    options: { top?: number; continuationToken?: string } = {},
+  ): Promise<{ runs: RunRecord[]; continuationToken?: string }> {
     const table = await ensureTable(this.runsTable);
     const pages = table
       .listEntities<Entity>({ queryOptions: { filter: `PartitionKey eq ${odataString(exportId)}` } })
@@ -201,7 +222,10 @@ export class RunStore {
   /** Every run of an export, newest first (deleting an export, retention). */
   async *allRuns(exportId: string): AsyncGenerator<RunRecord> {
     const table = await ensureTable(this.runsTable);
-    for await (const e of table.listEntities<Entity>({ queryOptions: { filter: `PartitionKey eq ${odataString(exportId)}` } })) yield fromRunEntity(e);
+    for await (const e of table.listEntities<Entity>({
+      queryOptions: { filter: `PartitionKey eq ${odataString(exportId)}` },
+    }))
+      yield fromRunEntity(e);
   }
 
   /**
@@ -209,7 +233,11 @@ export class RunStore {
    * or undefined to leave it as it is. Returns the run as stored afterwards and whether it changed.
    * A run that becomes terminal gives its export's lease back.
    */
-  async updateRun(exportId: string, runId: string, change: (run: RunRecord) => RunRecord | undefined): Promise<{ run: RunRecord; changed: boolean }> {
+  async updateRun(
+    exportId: string,
+    runId: string,
+    change: (run: RunRecord) => RunRecord | undefined,
+  ): Promise<{ run: RunRecord; changed: boolean }> {
     const table = await ensureTable(this.runsTable);
     for (;;) {
       const e = await getEntity(table, exportId, runId);
@@ -219,7 +247,8 @@ export class RunStore {
       if (!next) return { run: current, changed: false };
       try {
         await table.updateEntity(toRunEntity(next), 'Replace', { etag: e.etag });
-        if (TERMINAL_STATUSES.has(next.status) && !TERMINAL_STATUSES.has(current.status)) await this.#releaseLease(exportId, runId);
+        if (TERMINAL_STATUSES.has(next.status) && !TERMINAL_STATUSES.has(current.status))
+          await this.#releaseLease(exportId, runId);
         return { run: next, changed: true };
       } catch (error) {
         if (!isConflict(error)) throw error;
@@ -230,7 +259,9 @@ export class RunStore {
   async deleteRun(exportId: string, runId: string): Promise<void> {
     await deleteEntity(await ensureTable(this.runsTable), exportId, runId);
     const batches = await ensureTable(this.batchesTable);
-    for await (const e of batches.listEntities<Entity>({ queryOptions: { filter: `PartitionKey eq ${odataString(runId)}`, select: ['RowKey'] } })) {
+    for await (const e of batches.listEntities<Entity>({
+      queryOptions: { filter: `PartitionKey eq ${odataString(runId)}`, select: ['RowKey'] },
+    })) {
       await deleteEntity(batches, runId, e.rowKey);
     }
   }
@@ -266,7 +297,12 @@ export class RunStore {
    * read earlier, with its ETag) the first attempt skips the read. Every write is conditional, so
    * two deliveries of one batch cannot both claim it.
    */
-  async updateBatch(runId: string, batch: number, change: (state: BatchState) => BatchState | undefined, known?: BatchState): Promise<BatchState | undefined> {
+  async updateBatch(
+    runId: string,
+    batch: number,
+    change: (state: BatchState) => BatchState | undefined,
+    known?: BatchState,
+  ): Promise<BatchState | undefined> {
     const table = await ensureTable(this.batchesTable);
     let current = known?.etag ? known : undefined;
     for (;;) {
@@ -289,7 +325,10 @@ export class RunStore {
 
   async *listBatches(runId: string): AsyncIterable<BatchState> {
     const table = await ensureTable(this.batchesTable);
-    for await (const e of table.listEntities<Entity>({ queryOptions: { filter: `PartitionKey eq ${odataString(runId)}` } })) yield fromBatchEntity(e);
+    for await (const e of table.listEntities<Entity>({
+      queryOptions: { filter: `PartitionKey eq ${odataString(runId)}` },
+    }))
+      yield fromBatchEntity(e);
   }
 }
 
@@ -317,7 +356,13 @@ const JSON_PROPERTIES = ['snapshot', 'reasons', 'removals', 'plan', 'confirmatio
 
 function toRunEntity(run: RunRecord): Entity {
   const { runId, exportId, counts, batches, ...rest } = run;
-  const e: Entity = { partitionKey: exportId, rowKey: runId, ...rest, batchesTotal: batches.total, batchesDone: batches.done };
+  const e: Entity = {
+    partitionKey: exportId,
+    rowKey: runId,
+    ...rest,
+    batchesTotal: batches.total,
+    batchesDone: batches.done,
+  };
   for (const k of JSON_PROPERTIES) e[k] = run[k] === undefined ? undefined : JSON.stringify(run[k]);
   for (const k of COUNT_NAMES) e[`count_${k}`] = counts[k];
   for (const key of Object.keys(e)) if (e[key] === undefined) delete e[key];
@@ -327,7 +372,7 @@ function toRunEntity(run: RunRecord): Entity {
 function fromRunEntity(e: Entity): RunRecord {
   const counts = emptyCounts();
   for (const k of COUNT_NAMES) counts[k] = Number(e[`count_${k}`] ?? 0);
-  const text = (k: string) => (typeof e[k] === 'string' ? (e[k]) : undefined);
+  const text = (k: string) => (typeof e[k] === 'string' ? e[k] : undefined);
   const parsed = <T>(k: string): T | undefined => (text(k) === undefined ? undefined : (JSON.parse(text(k)!) as T));
   return {
     runId: e.rowKey,
@@ -345,7 +390,10 @@ function fromRunEntity(e: Entity): RunRecord {
     fullSync: Boolean(e.fullSync),
     confirmRemovals: text('confirmRemovals'),
     payloadSample: text('payloadSample'),
-    batches: { total: e.batchesTotal === undefined ? undefined : Number(e.batchesTotal), done: Number(e.batchesDone ?? 0) },
+    batches: {
+      total: e.batchesTotal === undefined ? undefined : Number(e.batchesTotal),
+      done: Number(e.batchesDone ?? 0),
+    },
     removals: parsed('removals'),
     lastProgressAt: text('lastProgressAt'),
     plan: parsed('plan'),
@@ -357,7 +405,13 @@ function fromRunEntity(e: Entity): RunRecord {
 
 /** The run as the API shows it: without the engine's bookkeeping. */
 export function publicRun(run: RunRecord): Run {
-  const { plan: _plan, watchId: _watchId, batchProgressAt: _batchProgressAt, confirmation: _confirmation, ...rest } = run;
+  const {
+    plan: _plan,
+    watchId: _watchId,
+    batchProgressAt: _batchProgressAt,
+    confirmation: _confirmation,
+    ...rest
+  } = run;
   for (const key of Object.keys(rest) as (keyof Run)[]) if (rest[key] === undefined) delete rest[key];
   return rest;
 }
@@ -395,7 +449,8 @@ function fromBatchEntity(e: Entity): BatchState {
     unknown: n('unknown'),
     notSent: n('notSent'),
     error: (e.error as string | undefined) ?? undefined,
-    rejectedReasons: typeof e.rejectedReasons === 'string' ? (JSON.parse(e.rejectedReasons) as Record<string, number>) : undefined,
+    rejectedReasons:
+      typeof e.rejectedReasons === 'string' ? (JSON.parse(e.rejectedReasons) as Record<string, number>) : undefined,
     etag: (e.etag as string | undefined) ?? undefined,
   };
 }

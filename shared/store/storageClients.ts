@@ -6,10 +6,12 @@ import { DEVELOPMENT_STORAGE, type StorageSetting, ConfigurationError } from '..
 
 /** Azurite's documented development account (public, well-known). */
 export const AZURITE_ACCOUNT = 'devstoreaccount1';
-export const AZURITE_KEY =
-  'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
+export const AZURITE_KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
 
-export function azuriteConnectionString(host = '127.0.0.1', ports = { blob: 10000, queue: 10001, table: 10002 }): string {
+export function azuriteConnectionString(
+  host = '127.0.0.1',
+  ports = { blob: 10000, queue: 10001, table: 10002 },
+): string {
   return [
     'DefaultEndpointsProtocol=http',
     `AccountName=${AZURITE_ACCOUNT}`,
@@ -22,11 +24,15 @@ export function azuriteConnectionString(host = '127.0.0.1', ports = { blob: 1000
 
 /** `UseDevelopmentStorage=true` spelled out, so every SDK sees the same endpoints. */
 export function expandConnectionString(connectionString: string): string {
-  return connectionString.trim().replace(/;$/, '') === DEVELOPMENT_STORAGE ? azuriteConnectionString() : connectionString;
+  return connectionString.trim().replace(/;$/, '') === DEVELOPMENT_STORAGE
+    ? azuriteConnectionString()
+    : connectionString;
 }
 
 /** The ports of a development (http, loopback) connection string, or undefined. */
-export function developmentStoragePorts(connectionString: string): { blob: number; queue: number; table: number } | undefined {
+export function developmentStoragePorts(
+  connectionString: string,
+): { blob: number; queue: number; table: number } | undefined {
   const cs = expandConnectionString(connectionString);
   const port = (key: string) => {
     const m = new RegExp(`${key}=http://(?:127\\.0\\.0\\.1|localhost):(\\d+)`, 'i').exec(cs);

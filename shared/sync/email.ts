@@ -34,13 +34,17 @@ export function checkEmail(value: string | undefined): EmailCheck {
   const hidden = HIDDEN.exec(raw);
   if (hidden) return { problem: `invalid email: contains an invisible or control character (${codePoint(hidden[0])})` };
   const at = raw.lastIndexOf('@');
-  if (at <= 0 || at === raw.length - 1 || raw.indexOf('@') !== at) return { problem: 'invalid email: it needs exactly one "@" between a name and a domain' };
+  if (at <= 0 || at === raw.length - 1 || raw.indexOf('@') !== at)
+    return { problem: 'invalid email: it needs exactly one "@" between a name and a domain' };
   const local = raw.slice(0, at);
   const domainText = raw.slice(at + 1);
   // eslint-disable-next-line no-control-regex
-  if (/[^\x00-\x7f]/.test(local)) return { problem: 'invalid email: non-ASCII characters before the "@" are not accepted' };
-  if (!LOCAL_PART.test(local)) return { problem: 'invalid email: the part before the "@" has a character or dot that is not allowed' };
-  if (local.length > MAX_LOCAL_LENGTH) return { problem: `invalid email: more than ${MAX_LOCAL_LENGTH} characters before the "@"` };
+  if (/[^\x00-\x7f]/.test(local))
+    return { problem: 'invalid email: non-ASCII characters before the "@" are not accepted' };
+  if (!LOCAL_PART.test(local))
+    return { problem: 'invalid email: the part before the "@" has a character or dot that is not allowed' };
+  if (local.length > MAX_LOCAL_LENGTH)
+    return { problem: `invalid email: more than ${MAX_LOCAL_LENGTH} characters before the "@"` };
   if (domainText.startsWith('[')) return { problem: 'invalid email: an IP address is not accepted as the domain' };
   const domain = domainToASCII(domainText);
   const labels = domain.split('.');

@@ -135,7 +135,8 @@ export class EmailTable {
 
   /** Sets an email's value: an integer from -(2^32 - 1) to 2^48 - 1. */
   set(email: string, value: number): void {
-    if (!Number.isInteger(value) || value <= -TWO_TO_32 || value >= 2 ** 48) throw new RangeError(`EmailTable value out of range: ${value}`);
+    if (!Number.isInteger(value) || value <= -TWO_TO_32 || value >= 2 ** 48)
+      throw new RangeError(`EmailTable value out of range: ${value}`);
     const i = this.#claim(email);
     const magnitude = Math.abs(value);
     this.#valueLo[i] = magnitude % TWO_TO_32;
@@ -160,7 +161,13 @@ export class EmailTable {
   reset(capacity: number): void {
     if (EmailTable.slotsFor(capacity) > this.#flags.length) {
       const fresh = new EmailTable(capacity);
-      [this.#keyHi, this.#keyLo, this.#valueLo, this.#valueHi, this.#flags] = [fresh.#keyHi, fresh.#keyLo, fresh.#valueLo, fresh.#valueHi, fresh.#flags];
+      [this.#keyHi, this.#keyLo, this.#valueLo, this.#valueHi, this.#flags] = [
+        fresh.#keyHi,
+        fresh.#keyLo,
+        fresh.#valueLo,
+        fresh.#valueHi,
+        fresh.#flags,
+      ];
     } else {
       // Keys and values are written when a slot is claimed: the flags alone say what is used.
       this.#flags.fill(0);
@@ -170,7 +177,13 @@ export class EmailTable {
 
   /** Doubles the slots (only when the table was sized too small: the planner sizes it for its pass). */
   #grow(): void {
-    const old = { keyHi: this.#keyHi, keyLo: this.#keyLo, valueLo: this.#valueLo, valueHi: this.#valueHi, flags: this.#flags };
+    const old = {
+      keyHi: this.#keyHi,
+      keyLo: this.#keyLo,
+      valueLo: this.#valueLo,
+      valueHi: this.#valueHi,
+      flags: this.#flags,
+    };
     const slots = old.flags.length * 2;
     this.#keyHi = new Uint32Array(slots);
     this.#keyLo = new Uint32Array(slots);

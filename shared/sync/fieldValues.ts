@@ -9,7 +9,9 @@ import { splitValues } from './values.js';
  */
 
 /** A converted value, or why not: `problem` names the value (rejected rows), `category` does not (a run's summary). */
-export type FieldValue = { value: string; problem?: undefined; category?: undefined } | { value?: undefined; problem: string; category: string };
+export type FieldValue =
+  | { value: string; problem?: undefined; category?: undefined }
+  | { value?: undefined; problem: string; category: string };
 
 const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 const ISO_DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$/i;
@@ -18,11 +20,13 @@ const SLASHED_YMD = /^(\d{4})\/(\d{2})\/(\d{2})$/;
 
 /** Accepted date forms, as the README lists them. Day-month orders such as 3/4/2024 are ambiguous and refused. */
 export const DATE_FORMS = 'YYYY-MM-DD, YYYY/MM/DD, YYYYMMDD, or an ISO 8601 date-time (its date is used)';
-export const DATE_TIME_FORMS = 'ISO 8601: YYYY-MM-DDTHH:MM[:SS][Z|±HH:MM] (a space may replace the T; without an offset the time is UTC), or a date (midnight UTC)';
+export const DATE_TIME_FORMS =
+  'ISO 8601: YYYY-MM-DDTHH:MM[:SS][Z|±HH:MM] (a space may replace the T; without an offset the time is UTC), or a date (midnight UTC)';
 
 function validDate(y: string, m: string, d: string): string | undefined {
   const date = new Date(Date.UTC(Number(y), Number(m) - 1, Number(d)));
-  if (date.getUTCFullYear() !== Number(y) || date.getUTCMonth() !== Number(m) - 1 || date.getUTCDate() !== Number(d)) return undefined;
+  if (date.getUTCFullYear() !== Number(y) || date.getUTCMonth() !== Number(m) - 1 || date.getUTCDate() !== Number(d))
+    return undefined;
   return `${y}-${m}-${d}`;
 }
 
@@ -46,7 +50,14 @@ function toDateTime(text: string): string | undefined {
     const date = toDate(text);
     return date ? `${date}T00:00:00Z` : undefined;
   }
-  if (!validDate(m[1], m[2], m[3]) || Number(m[4]) > 23 || Number(m[5]) > 59 || Number(m[6] ?? 0) > 59 || !validOffset(m[7])) return undefined;
+  if (
+    !validDate(m[1], m[2], m[3]) ||
+    Number(m[4]) > 23 ||
+    Number(m[5]) > 59 ||
+    Number(m[6] ?? 0) > 59 ||
+    !validOffset(m[7])
+  )
+    return undefined;
   const offset = !m[7] || m[7].toUpperCase() === 'Z' ? 'Z' : m[7].replace(/^([+-]\d{2})(\d{2})$/, '$1:$2');
   const ms = Date.parse(`${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6] ?? '00'}${offset}`);
   if (!Number.isFinite(ms)) return undefined;
@@ -67,7 +78,10 @@ const shown = (value: string) => JSON.stringify(value.length > 60 ? `${value.sli
 /** A non-empty cell's value for a custom field, or why it cannot be sent. */
 export function convertFieldValue(text: string, def: FieldDefinition | undefined, column: string): FieldValue {
   if (!def) return { value: text };
-  const fail = (why: string) => ({ problem: `column "${column}" → ${describe(def)}: ${shown(text)} ${why}`, category: `column "${column}" → ${describe(def)}: a value that does not convert` });
+  const fail = (why: string) => ({
+    problem: `column "${column}" → ${describe(def)}: ${shown(text)} ${why}`,
+    category: `column "${column}" → ${describe(def)}: a value that does not convert`,
+  });
   switch (def.type) {
     case 'date': {
       const value = toDate(text);
@@ -79,7 +93,10 @@ export function convertFieldValue(text: string, def: FieldDefinition | undefined
     }
     case 'number': {
       // Spaces and thousands separators are refused, not guessed: "1 000" and "1,000" mean different things in different places.
-      if (!/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(text)) return fail('is not a number (digits with an optional sign, decimal point and exponent; no spaces or thousands separators)');
+      if (!/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(text))
+        return fail(
+          'is not a number (digits with an optional sign, decimal point and exponent; no spaces or thousands separators)',
+        );
       const n = Number(text);
       if (!Number.isFinite(n)) return fail('is too large a number');
       if (n === 0 && /[1-9]/.test(text.replace(/[eE].*$/, ''))) return fail('is too small a number: it would become 0');
@@ -88,7 +105,9 @@ export function convertFieldValue(text: string, def: FieldDefinition | undefined
     case 'dropdown':
     case 'radio': {
       const value = option(def, text);
-      return value !== undefined ? { value } : fail(`is not one of the field's options (${(def.options ?? []).join(', ') || 'none'})`);
+      return value !== undefined
+        ? { value }
+        : fail(`is not one of the field's options (${(def.options ?? []).join(', ') || 'none'})`);
     }
     case 'checkbox':
     case 'listbox': {
@@ -99,7 +118,10 @@ export function convertFieldValue(text: string, def: FieldDefinition | undefined
       if (values.length === 0) return { value: '' };
       const chosen = values.map((v) => option(def, v));
       const missing = values.filter((_, i) => chosen[i] === undefined);
-      if (missing.length > 0) return fail(`has ${missing.map(shown).join(', ')}, not among the field's options (${(def.options ?? []).join(', ') || 'none'})`);
+      if (missing.length > 0)
+        return fail(
+          `has ${missing.map(shown).join(', ')}, not among the field's options (${(def.options ?? []).join(', ') || 'none'})`,
+        );
       if (chosen.some((v) => v!.includes('||'))) return fail('holds "||", which ActiveCampaign uses between values');
       return { value: `||${[...new Set(chosen)].join('||')}||` };
     }

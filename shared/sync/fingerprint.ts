@@ -21,5 +21,11 @@ export function fingerprint(contact: ImportContact, listId: number): number {
   const { subscribe: _s, unsubscribe: _u, ...content } = contact;
   if (content.fields) content.fields = [...content.fields].sort((a, b) => a.id - b.id);
   if (content.tags) content.tags = [...content.tags].sort();
-  return parseInt(createHash('sha256').update(`${listId}\n${canonicalJson(content)}`).digest('hex').slice(0, 12), 16);
+  return parseInt(
+    createHash('sha256')
+      .update(`${listId}\n${canonicalJson(content)}`)
+      .digest('hex')
+      .slice(0, 12),
+    16,
+  );
 }

@@ -25,13 +25,20 @@ export interface ResolvedMapping {
  * Finds each mapped column among the source's columns: the exact name first, then a
  * case-insensitive match; two case-insensitive matches are ambiguous.
  */
-export function resolveMapping(mapping: DataMapping, columns: readonly string[], where = 'the segment'): ResolvedMapping {
+export function resolveMapping(
+  mapping: DataMapping,
+  columns: readonly string[],
+  where = 'the segment',
+): ResolvedMapping {
   const find = (wanted: string, role: string): string => {
     if (columns.includes(wanted)) return wanted;
     const matches = columns.filter((c) => c.toLowerCase() === wanted.toLowerCase());
     if (matches.length === 1) return matches[0];
-    if (matches.length > 1) throw new MappingError(`${where}: the ${role} column "${wanted}" is ambiguous (${matches.join(', ')})`);
-    throw new MappingError(`${where} has no ${role} column "${wanted}" (columns: ${columns.slice(0, 20).join(', ')}${columns.length > 20 ? ', …' : ''})`);
+    if (matches.length > 1)
+      throw new MappingError(`${where}: the ${role} column "${wanted}" is ambiguous (${matches.join(', ')})`);
+    throw new MappingError(
+      `${where} has no ${role} column "${wanted}" (columns: ${columns.slice(0, 20).join(', ')}${columns.length > 20 ? ', …' : ''})`,
+    );
   };
   return {
     email: find(mapping.email, 'email'),
@@ -45,7 +52,14 @@ export function resolveMapping(mapping: DataMapping, columns: readonly string[],
 
 /** The columns a mapping reads, as it names them. */
 export function mappedColumns(mapping: DataMapping): string[] {
-  const named = [mapping.email, mapping.firstName, mapping.lastName, mapping.phone, mapping.tags, ...Object.values(mapping.fields ?? {})];
+  const named = [
+    mapping.email,
+    mapping.firstName,
+    mapping.lastName,
+    mapping.phone,
+    mapping.tags,
+    ...Object.values(mapping.fields ?? {}),
+  ];
   return [...new Set(named.filter((c): c is string => !!c))];
 }
 
@@ -66,7 +80,11 @@ const refuse = (reason: string, category = reason): MapResult => ({ reason, cate
  * One source row as the importer's contact (without list membership). Empty optional values are
  * left out, so a blank cell never wipes a value already in ActiveCampaign.
  */
-export function mapRecord(record: Record<string, string>, resolved: ResolvedMapping, context: MappingContext = {}): MapResult {
+export function mapRecord(
+  record: Record<string, string>,
+  resolved: ResolvedMapping,
+  context: MappingContext = {},
+): MapResult {
   const email = checkEmail(record[resolved.email]);
   if (email.problem !== undefined) return refuse(email.problem);
   const contact: ImportContact = { email: email.email };
@@ -89,7 +107,8 @@ export function mapRecord(record: Record<string, string>, resolved: ResolvedMapp
     if (converted.value) (contact.fields ??= []).push({ id, value: converted.value });
   }
   const cell = resolved.tags ? tagsOfCell(text(resolved.tags)) : { tags: [] };
-  if (cell.problem !== undefined) return refuse(`column "${resolved.tags}": ${cell.problem}`, `column "${resolved.tags}": tags that cannot be sent`);
+  if (cell.problem !== undefined)
+    return refuse(`column "${resolved.tags}": ${cell.problem}`, `column "${resolved.tags}": tags that cannot be sent`);
   const tags = [...(context.tags ?? []), ...cell.tags];
   if (tags.length > 0) contact.tags = [...new Set(tags)];
   return { contact };

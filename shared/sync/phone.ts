@@ -12,7 +12,8 @@ export type PhoneCheck = { phone: string; problem?: undefined } | { phone?: unde
 export function checkPhone(value: string): PhoneCheck {
   const phone = value.trim();
   if (phone.length > MAX_PHONE_LENGTH) return { problem: `invalid phone: longer than ${MAX_PHONE_LENGTH} characters` };
-  if (!PHONE.test(phone)) return { problem: 'invalid phone: only digits, spaces, + ( ) - . / and an extension are allowed' };
+  if (!PHONE.test(phone))
+    return { problem: 'invalid phone: only digits, spaces, + ( ) - . / and an extension are allowed' };
   const digits = phone.replace(/\D/g, '').length;
   if (digits < 3 || digits > 20) return { problem: 'invalid phone: it needs 3 to 20 digits' };
   return { phone };

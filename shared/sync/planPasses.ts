@@ -47,7 +47,10 @@ export class PlanPasses {
     const passesLeft = Math.max(1, Math.ceil(expectedLeft / (this.emailsPerPass * TARGET_SHARE)));
     const width = passesLeft === 1 ? left : Math.ceil(left / passesLeft);
     const end = Math.min(HASH_SPACE, this.#done + width);
-    return { range: { start: this.#done, end }, capacity: Math.min(this.emailsPerPass, Math.ceil(expectedLeft / passesLeft / TARGET_SHARE)) };
+    return {
+      range: { start: this.#done, end },
+      capacity: Math.min(this.emailsPerPass, Math.ceil(expectedLeft / passesLeft / TARGET_SHARE)),
+    };
   }
 }
 
@@ -58,7 +61,10 @@ const MIN_ROW_BYTES = 6;
  * The most rows a snapshot can have: uncompressed text files cannot hold more rows with an email
  * than their bytes allow; compressed and Parquet files are bounded by the row cap only.
  */
-export function snapshotRowsBound(files: readonly { format: string; gzip: boolean; size?: number }[], maxRows: number): number {
+export function snapshotRowsBound(
+  files: readonly { format: string; gzip: boolean; size?: number }[],
+  maxRows: number,
+): number {
   let bound = 0;
   for (const f of files) {
     if (f.gzip || f.format === 'parquet' || f.size === undefined) return maxRows;
@@ -70,5 +76,8 @@ export function snapshotRowsBound(files: readonly { format: string; gzip: boolea
 /** `parts` ranges of equal width that together cover every email. */
 export function equalRanges(parts: number): EmailRange[] {
   const n = Math.max(1, Math.ceil(parts));
-  return Array.from({ length: n }, (_, i) => ({ start: Math.floor((HASH_SPACE * i) / n), end: i === n - 1 ? HASH_SPACE : Math.floor((HASH_SPACE * (i + 1)) / n) }));
+  return Array.from({ length: n }, (_, i) => ({
+    start: Math.floor((HASH_SPACE * i) / n),
+    end: i === n - 1 ? HASH_SPACE : Math.floor((HASH_SPACE * (i + 1)) / n),
+  }));
 }

@@ -29,7 +29,10 @@ export function checkRemovals(
 export const removalsBlocked = (check: RemovalCheck) => check.exceeded && !check.confirmed;
 
 /** How what a run found differs from what was confirmed (undefined: it is exactly that). */
-export function confirmationDifference(confirmation: RemovalConfirmation, found: { snapshotId: string; unsubscribes: number; lastSent: number }): string | undefined {
+export function confirmationDifference(
+  confirmation: RemovalConfirmation,
+  found: { snapshotId: string; unsubscribes: number; lastSent: number },
+): string | undefined {
   const differences: string[] = [];
   if (confirmation.snapshotId !== found.snapshotId) differences.push('the segment has another snapshot now');
   if (confirmation.unsubscribes !== found.unsubscribes || confirmation.lastSent !== found.lastSent) {
@@ -38,12 +41,19 @@ export function confirmationDifference(confirmation: RemovalConfirmation, found:
   return differences.length > 0 ? differences.join(', and ') : undefined;
 }
 
-const share = (check: RemovalCheck) => (check.lastSent > 0 ? ` (${((check.unsubscribes * 100) / check.lastSent).toFixed(1)}%)` : '');
+const share = (check: RemovalCheck) =>
+  check.lastSent > 0 ? ` (${((check.unsubscribes * 100) / check.lastSent).toFixed(1)}%)` : '';
 
 /** Why a run stopped at the guard, with its numbers and what a person can do. */
-export function removalGuardMessage(check: RemovalCheck, run: { runId: string; confirmation?: RemovalConfirmation; snapshotId?: string }): string {
+export function removalGuardMessage(
+  check: RemovalCheck,
+  run: { runId: string; confirmation?: RemovalConfirmation; snapshotId?: string },
+): string {
   const found = `this run would unsubscribe ${check.unsubscribes} of the ${check.lastSent} contacts the export last sent${share(check)}`;
-  const difference = run.confirmation && run.snapshotId ? confirmationDifference(run.confirmation, { ...check, snapshotId: run.snapshotId }) : undefined;
+  const difference =
+    run.confirmation && run.snapshotId
+      ? confirmationDifference(run.confirmation, { ...check, snapshotId: run.snapshotId })
+      : undefined;
   const opening = difference
     ? `Stopped before sending anything: the removals confirmed from run ${run.confirmation!.runId} are not what this run found (${difference}): ${found}, `
     : `Stopped before sending anything: ${found}, `;

@@ -31,7 +31,9 @@ export function tagProblem(tag: string): string | undefined {
 }
 
 /** The values of a cell: a JSON array of texts, or texts separated by `;`; each trimmed, empty ones dropped. */
-export function splitValues(text: string): { values: string[]; problem?: undefined } | { values?: undefined; problem: string } {
+export function splitValues(
+  text: string,
+): { values: string[]; problem?: undefined } | { values?: undefined; problem: string } {
   const t = text.trim();
   if (t.startsWith('[')) {
     let parsed: unknown;
@@ -42,18 +44,29 @@ export function splitValues(text: string): { values: string[]; problem?: undefin
     }
     if (!Array.isArray(parsed)) return { problem: `${shown(t)} is not a JSON array` };
     const notText = (parsed as unknown[]).find((v) => typeof v !== 'string');
-    if (notText !== undefined) return { problem: `the JSON array holds ${(JSON.stringify(notText) ?? 'undefined').slice(0, 40)}, which is not a text` };
+    if (notText !== undefined)
+      return {
+        problem: `the JSON array holds ${(JSON.stringify(notText) ?? 'undefined').slice(0, 40)}, which is not a text`,
+      };
     return { values: (parsed as string[]).map((v) => v.trim()).filter(Boolean) };
   }
-  return { values: t.split(VALUE_SEPARATOR).map((v) => v.trim()).filter(Boolean) };
+  return {
+    values: t
+      .split(VALUE_SEPARATOR)
+      .map((v) => v.trim())
+      .filter(Boolean),
+  };
 }
 
 /** The tags of a cell, each kept to the tag rule, or why the row cannot be sent. */
-export function tagsOfCell(text: string): { tags: string[]; problem?: undefined } | { tags?: undefined; problem: string } {
+export function tagsOfCell(
+  text: string,
+): { tags: string[]; problem?: undefined } | { tags?: undefined; problem: string } {
   const split = splitValues(text);
   if (split.problem !== undefined) return { problem: split.problem };
   const tags = [...new Set(split.values)];
-  if (tags.length > MAX_TAGS) return { problem: `${tags.length} tags, more than the ${MAX_TAGS} a contact may get from one cell` };
+  if (tags.length > MAX_TAGS)
+    return { problem: `${tags.length} tags, more than the ${MAX_TAGS} a contact may get from one cell` };
   for (const tag of tags) {
     const problem = tagProblem(tag);
     if (problem) return { problem };

@@ -1,9 +1,20 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ActiveCampaignClient } from '../../shared/activecampaign/client.js';
-import { AuthenticationError, NotFoundError, RateLimitError, TransientError, ValidationError } from '../../shared/activecampaign/errors.js';
-import { ActiveCampaignEmulator, EMULATOR_API_KEY, startActiveCampaignEmulator } from '../../tools/acEmulator/server.js';
+import {
+  AuthenticationError,
+  NotFoundError,
+  RateLimitError,
+  TransientError,
+  ValidationError,
+} from '../../shared/activecampaign/errors.js';
+import {
+  ActiveCampaignEmulator,
+  EMULATOR_API_KEY,
+  startActiveCampaignEmulator,
+} from '../../tools/acEmulator/server.js';
 
-const contacts = (n: number, from = 0) => Array.from({ length: n }, (_, i) => ({ email: `c${from + i}@example.com`, subscribe: [{ listid: '1' }] }));
+const contacts = (n: number, from = 0) =>
+  Array.from({ length: n }, (_, i) => ({ email: `c${from + i}@example.com`, subscribe: [{ listid: '1' }] }));
 
 async function untilImportDone(client: ActiveCampaignClient, batchId: string) {
   for (;;) {
@@ -30,7 +41,10 @@ describe('ActiveCampaignClient against the emulator', () => {
     emulator.faults = {};
     emulator.resetRateWindows();
     Object.assign(emulator.options, { requestsPerSecond: 0, bulkImportsPerMinute: 0 });
-    client = new ActiveCampaignClient(emulator.hostname, EMULATOR_API_KEY, { insecureHosts: [emulator.hostname], timeoutInMs: 2_000 });
+    client = new ActiveCampaignClient(emulator.hostname, EMULATOR_API_KEY, {
+      insecureHosts: [emulator.hostname],
+      timeoutInMs: 2_000,
+    });
   });
 
   it('proves a key with users/me, and refuses a wrong key with AuthenticationError', async () => {
@@ -68,7 +82,9 @@ describe('ActiveCampaignClient against the emulator', () => {
     const info = await untilImportDone(client, batchId);
     expect(info).toMatchObject({ status: 'completed', failure: [] });
     expect(info.success).toHaveLength(3);
-    expect(emulator.listMembers(1)).toEqual(expect.arrayContaining(['c0@example.com', 'c1@example.com', 'c2@example.com']));
+    expect(emulator.listMembers(1)).toEqual(
+      expect.arrayContaining(['c0@example.com', 'c1@example.com', 'c2@example.com']),
+    );
   });
 
   it('names the contacts that fail validation, and queues nothing', async () => {
@@ -124,7 +140,10 @@ describe('ActiveCampaignClient against the emulator', () => {
     emulator.faults.unavailableUntil = Date.now() + 60_000;
     await expect(client.getList(1, { patienceInMs: 0 })).rejects.toBeInstanceOf(RateLimitError);
     emulator.faults = { delayInMs: 3_000 };
-    const slow = new ActiveCampaignClient(emulator.hostname, EMULATOR_API_KEY, { insecureHosts: [emulator.hostname], timeoutInMs: 200 });
+    const slow = new ActiveCampaignClient(emulator.hostname, EMULATOR_API_KEY, {
+      insecureHosts: [emulator.hostname],
+      timeoutInMs: 200,
+    });
     await expect(slow.getList(1)).rejects.toBeInstanceOf(TransientError);
     const closed = new ActiveCampaignClient('127.0.0.1:1', EMULATOR_API_KEY, { insecureHosts: ['127.0.0.1:1'] });
     await expect(closed.getList(1)).rejects.toBeInstanceOf(TransientError);

@@ -11,7 +11,11 @@ import Ajv2020 from 'ajv/dist/2020.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ActiveCampaignClient } from '../../shared/activecampaign/client.js';
 import { mapRecord, resolveMapping } from '../../shared/sync/mapping.js';
-import { ActiveCampaignEmulator, EMULATOR_API_KEY, startActiveCampaignEmulator } from '../../tools/acEmulator/server.js';
+import {
+  ActiveCampaignEmulator,
+  EMULATOR_API_KEY,
+  startActiveCampaignEmulator,
+} from '../../tools/acEmulator/server.js';
 import { ROOT } from '../support/harness.js';
 
 const spec = JSON.parse(readFileSync(join(ROOT, 'test', 'fixtures', 'activecampaign-openapi.json'), 'utf8'));
@@ -41,7 +45,9 @@ function shapeMismatches(example: unknown, actual: unknown, path = '$'): string[
   }
   if (typeof example === 'object') {
     return Object.entries(example).flatMap(([k, v]) =>
-      k in (actual as object) ? shapeMismatches(v, (actual as Record<string, unknown>)[k], `${path}.${k}`) : [`${path}.${k}: missing`],
+      k in (actual as object)
+        ? shapeMismatches(v, (actual as Record<string, unknown>)[k], `${path}.${k}`)
+        : [`${path}.${k}: missing`],
     );
   }
   return [];
@@ -57,7 +63,11 @@ function expectDocumented(path: string, method: string, status: number, body: un
     expect(valid, `${method} ${path} ${status}: ${ajv.errorsText()}`).toBe(true);
   }
   const examples = exampleName
-    ? [JSON.parse(operation(path, method).responses[String(status)].content['application/json'].examples[exampleName].value)]
+    ? [
+        JSON.parse(
+          operation(path, method).responses[String(status)].content['application/json'].examples[exampleName].value,
+        ),
+      ]
     : doc.examples;
   const best = examples.map((e) => shapeMismatches(e, body)).sort((a, b) => a.length - b.length)[0] ?? [];
   expect(best, `${method} ${path} ${status} differs from the documented example`).toEqual([]);
@@ -70,7 +80,10 @@ describe('the emulator against the ActiveCampaign OpenAPI copy', () => {
 
   beforeAll(async () => {
     emulator = await startActiveCampaignEmulator({
-      recordBodies: true, requestsPerSecond: 0, bulkImportsPerMinute: 0, importPhaseInMs: 20,
+      recordBodies: true,
+      requestsPerSecond: 0,
+      bulkImportsPerMinute: 0,
+      importPhaseInMs: 20,
       // The documented request example sends field 1 as text and field 2 as a multi-value field.
       fields: [
         { id: 1, title: 'Loyalty tier', type: 'text' },
@@ -102,7 +115,9 @@ describe('the emulator against the ActiveCampaign OpenAPI copy', () => {
     expectDocumented('/fields', 'get', 200, last().responseBody);
     expect(fields[2]).toMatchObject({ id: '7', type: 'dropdown', options: ['Gold', 'Silver'] });
     const options = (last().responseBody as { fieldOptions: unknown[] }).fieldOptions;
-    const example = JSON.parse(operation('/fieldOption/bulk', 'post').responses['201'].content['application/json'].examples.Result.value).fieldOptions[0];
+    const example = JSON.parse(
+      operation('/fieldOption/bulk', 'post').responses['201'].content['application/json'].examples.Result.value,
+    ).fieldOptions[0];
     expect(shapeMismatches(example, options[0])).toEqual([]);
   });
 
@@ -112,7 +127,10 @@ describe('the emulator against the ActiveCampaign OpenAPI copy', () => {
   });
 
   it('GET /contacts?email=, GET /contacts/{id}/contactLists and POST /contactLists (which can re-subscribe)', async () => {
-    const { batchId } = await client.bulkImport([{ email: 'ret@example.com', unsubscribe: [{ listid: '1' }] }, { email: 'x@example.com', subscribe: [{ listid: '1' }] }]);
+    const { batchId } = await client.bulkImport([
+      { email: 'ret@example.com', unsubscribe: [{ listid: '1' }] },
+      { email: 'x@example.com', subscribe: [{ listid: '1' }] },
+    ]);
     await new Promise((r) => setTimeout(r, 100));
     expect((await client.getImportInfo(batchId)).status).toBe('completed');
     const [contact] = await client.findContacts('ret@example.com');
@@ -131,13 +149,30 @@ describe('the emulator against the ActiveCampaign OpenAPI copy', () => {
   });
 
   it('POST /import/bulk_import with tags, exclude_automations and typed fields: the request schema, and values checked by type', async () => {
-    const { batchId } = await client.bulkImport([{ email: 'tagged@example.com', tags: ['VIP'], fields: [{ id: 7, value: 'Gold' }, { id: 8, value: '2001-02-03' }, { id: 2, value: '||foo||baz||' }] }], { excludeAutomations: true });
+    const { batchId } = await client.bulkImport(
+      [
+        {
+          email: 'tagged@example.com',
+          tags: ['VIP'],
+          fields: [
+            { id: 7, value: 'Gold' },
+            { id: 8, value: '2001-02-03' },
+            { id: 2, value: '||foo||baz||' },
+          ],
+        },
+      ],
+      { excludeAutomations: true },
+    );
     const requestSchema = operation('/import/bulk_import', 'post').requestBody.content['application/json'].schema;
     expect(ajv.validate(requestSchema, last().requestBody), ajv.errorsText()).toBe(true);
     expect(last().requestBody).toMatchObject({ exclude_automations: true });
     expect(batchId).toBeTruthy();
     const refused = await client
-      .bulkImport([{ email: 'a@example.com', fields: [{ id: 7, value: 'Bronze' }] }, { email: 'b@example.com', fields: [{ id: 8, value: '3/4/2001' }] }, { email: 'c@example.com', fields: [{ id: 2, value: 'foo' }] }])
+      .bulkImport([
+        { email: 'a@example.com', fields: [{ id: 7, value: 'Bronze' }] },
+        { email: 'b@example.com', fields: [{ id: 8, value: '3/4/2001' }] },
+        { email: 'c@example.com', fields: [{ id: 2, value: 'foo' }] },
+      ])
       .catch((e) => e);
     expect(refused.failures).toEqual([
       { index: 0, reason: 'Field‘ 7’ is not one of the options' },
@@ -147,9 +182,18 @@ describe('the emulator against the ActiveCampaign OpenAPI copy', () => {
   });
 
   it('POST /import/bulk_import: the app request matches the documented request schema, the answer the 200 example', async () => {
-    const resolved = resolveMapping({ email: 'e', firstName: 'f', lastName: 'l', phone: 'p', fields: { '1': 'tier' } }, ['e', 'f', 'l', 'p', 'tier']);
-    const contact = mapRecord({ e: 'jane@example.com', f: 'Jane', l: 'Doe', p: '123-456-7890', tier: 'gold' }, resolved).contact!;
-    const { batchId } = await client.bulkImport([{ ...contact, subscribe: [{ listid: '1' }] }, { email: 'joe@example.com', unsubscribe: [{ listid: '1' }] }]);
+    const resolved = resolveMapping(
+      { email: 'e', firstName: 'f', lastName: 'l', phone: 'p', fields: { '1': 'tier' } },
+      ['e', 'f', 'l', 'p', 'tier'],
+    );
+    const contact = mapRecord(
+      { e: 'jane@example.com', f: 'Jane', l: 'Doe', p: '123-456-7890', tier: 'gold' },
+      resolved,
+    ).contact!;
+    const { batchId } = await client.bulkImport([
+      { ...contact, subscribe: [{ listid: '1' }] },
+      { email: 'joe@example.com', unsubscribe: [{ listid: '1' }] },
+    ]);
     const requestSchema = operation('/import/bulk_import', 'post').requestBody.content['application/json'].schema;
     expect(ajv.validate(requestSchema, last().requestBody), ajv.errorsText()).toBe(true);
     expectDocumented('/import/bulk_import', 'post', 200, last().responseBody);
@@ -157,7 +201,9 @@ describe('the emulator against the ActiveCampaign OpenAPI copy', () => {
   });
 
   it('POST /import/bulk_import accepts the documented request example', async () => {
-    const example = operation('/import/bulk_import', 'post').requestBody.content['application/json'].examples['Request Example'].value;
+    const example = operation('/import/bulk_import', 'post').requestBody.content['application/json'].examples[
+      'Request Example'
+    ].value;
     const res = await fetch(`${emulator.url}/api/3/import/bulk_import`, {
       method: 'POST',
       headers: { 'Api-Token': EMULATOR_API_KEY, 'content-type': 'application/json' },
@@ -181,7 +227,12 @@ describe('the emulator against the ActiveCampaign OpenAPI copy', () => {
   it('GET /import/info: the answer while pending and when completed, and 400 without batchId', async () => {
     const { batchId } = await client.bulkImport([{ email: 'info1@example.com' }, { email: 'info2@example.com' }]);
     await client.getImportInfo(batchId);
-    expect(ajv.validate(responseDoc('/import/info', 'get', 200).schema, { ...(last().responseBody as object), status: 'waiting' })).toBe(true);
+    expect(
+      ajv.validate(responseDoc('/import/info', 'get', 200).schema, {
+        ...(last().responseBody as object),
+        status: 'waiting',
+      }),
+    ).toBe(true);
     await new Promise((r) => setTimeout(r, 100));
     await client.getImportInfo(batchId);
     expectDocumented('/import/info', 'get', 200, last().responseBody);

@@ -57,26 +57,36 @@ describe('names that resolve to addresses no ActiveCampaign account has', () => 
   });
 
   // The fake resolver answers with loopback and private addresses: nothing is ever contacted.
-  const resolvingTo = (address: string, asked: string[] = []): LookupFunction => (hostname, options, callback) => {
-    asked.push(hostname);
-    const family = address.includes(':') ? 6 : 4;
-    if ((options as { all?: boolean }).all) callback(null, [{ address, family }]);
-    else callback(null, address, family);
-  };
+  const resolvingTo =
+    (address: string, asked: string[] = []): LookupFunction =>
+    (hostname, options, callback) => {
+      asked.push(hostname);
+      const family = address.includes(':') ? 6 : 4;
+      if ((options as { all?: boolean }).all) callback(null, [{ address, family }]);
+      else callback(null, address, family);
+    };
 
   it('refuses a request to a name that resolves to loopback, before connecting, at every request', async () => {
     const asked: string[] = [];
-    const client = new ActiveCampaignClient('acme.api-us1.com', 'key', { lookup: resolvingTo('127.0.0.1', asked), timeoutInMs: 2_000 });
+    const client = new ActiveCampaignClient('acme.api-us1.com', 'key', {
+      lookup: resolvingTo('127.0.0.1', asked),
+      timeoutInMs: 2_000,
+    });
     await expect(client.getCurrentUser({ patienceInMs: 0 })).rejects.toThrow(InvalidHostnameError);
-    await expect(client.getCurrentUser({ patienceInMs: 0 })).rejects.toThrow('The hostname "acme.api-us1.com" resolves to 127.0.0.1, a loopback address, which no ActiveCampaign account has');
+    await expect(client.getCurrentUser({ patienceInMs: 0 })).rejects.toThrow(
+      'The hostname "acme.api-us1.com" resolves to 127.0.0.1, a loopback address, which no ActiveCampaign account has',
+    );
     expect(asked).toEqual(['acme.api-us1.com', 'acme.api-us1.com']);
   });
 
   it('refuses such a connection when it is checked, naming the hostname field', async () => {
-    const svc = createServices(readConfig({ ACTIVECAMPAIGN_REQUESTS_PER_SECOND: '0' }), { dnsLookup: resolvingTo('10.0.0.7') });
+    const svc = createServices(readConfig({ ACTIVECAMPAIGN_REQUESTS_PER_SECOND: '0' }), {
+      dnsLookup: resolvingTo('10.0.0.7'),
+    });
     await expect(checkConnection(svc, { hostname: 'acme.api-us1.com', apiKey: 'key' })).rejects.toMatchObject({
       code: 'InvalidHostname',
-      message: 'hostname: The hostname "acme.api-us1.com" resolves to 10.0.0.7, a private address, which no ActiveCampaign account has',
+      message:
+        'hostname: The hostname "acme.api-us1.com" resolves to 10.0.0.7, a private address, which no ActiveCampaign account has',
     });
   });
 });

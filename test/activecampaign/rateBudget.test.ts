@@ -1,6 +1,11 @@
 import { TableClient } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BudgetWaitError, earliestSlot, earliestSpacedSlot, TableRateBudget } from '../../shared/activecampaign/rateBudget.js';
+import {
+  BudgetWaitError,
+  earliestSlot,
+  earliestSpacedSlot,
+  TableRateBudget,
+} from '../../shared/activecampaign/rateBudget.js';
 import { startAzurite, type AzuriteInstance } from '../../tools/azurite.js';
 
 /** The most events in any window of `windowInMs` (half-open, as the emulator counts). */
@@ -43,7 +48,8 @@ describe('TableRateBudget in Table storage', () => {
   });
   afterAll(() => azurite?.stop());
 
-  const table = (name: string) => TableClient.fromConnectionString(azurite.connectionString, name, { allowInsecureConnection: true });
+  const table = (name: string) =>
+    TableClient.fromConnectionString(azurite.connectionString, name, { allowInsecureConnection: true });
 
   it('keeps concurrent reservers of several budget objects within both windows, and uses the imports budget fully', async () => {
     const clock = 1_000_000;
@@ -73,7 +79,12 @@ describe('TableRateBudget in Table storage', () => {
   });
 
   it('sends work back (BudgetWaitError with a delay) instead of reserving too far ahead', async () => {
-    const budget = new TableRateBudget(table('budgettwo'), { requestsPerSecond: 2, bulkImportsPerMinute: 100, maxWaitInMs: 1_500, now: () => 5_000_000 });
+    const budget = new TableRateBudget(table('budgettwo'), {
+      requestsPerSecond: 2,
+      bulkImportsPerMinute: 100,
+      maxWaitInMs: 1_500,
+      now: () => 5_000_000,
+    });
     // Spaced 540 ms apart (2 a second plus the guard): 0, 540, 1080 fit within 1.5 s, 1620 does not.
     expect(await budget.reserve('acme.api-us1.com', 'request')).toBe(5_000_000);
     expect(await budget.reserve('acme.api-us1.com', 'request')).toBe(5_000_540);
@@ -84,7 +95,11 @@ describe('TableRateBudget in Table storage', () => {
   });
 
   it('keeps separate budgets per account hostname', async () => {
-    const budget = new TableRateBudget(table('budgetthree'), { requestsPerSecond: 1, bulkImportsPerMinute: 100, now: () => 9_000_000 });
+    const budget = new TableRateBudget(table('budgetthree'), {
+      requestsPerSecond: 1,
+      bulkImportsPerMinute: 100,
+      now: () => 9_000_000,
+    });
     expect(await budget.reserve('one.api-us1.com', 'request')).toBe(9_000_000);
     expect(await budget.reserve('two.api-us1.com', 'request')).toBe(9_000_000);
     expect(await budget.reserve('one.api-us1.com', 'request')).toBeGreaterThanOrEqual(9_001_000);
@@ -111,7 +126,9 @@ describe('TableRateBudget in Table storage', () => {
   it('lets an interactive call wait its turn on a busy process instead of failing for lateness', async () => {
     // Late by 200 ms on each of its first eight wakes, then on time.
     const { budget, beforeSend, wakes } = lateBudget('budgetlate', (n) => (n < 8 ? 200 : 0));
-    await expect(budget.acquire('acme.api-us1.com', 'request', { patienceInMs: 20_000, beforeSend })).resolves.toBeUndefined();
+    await expect(
+      budget.acquire('acme.api-us1.com', 'request', { patienceInMs: 20_000, beforeSend }),
+    ).resolves.toBeUndefined();
     expect(wakes()).toBe(9);
   });
 

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { AuthenticationError, NotFoundError, RateLimitError, TransientError, ValidationError } from '../../shared/activecampaign/errors.js';
+import {
+  AuthenticationError,
+  NotFoundError,
+  RateLimitError,
+  TransientError,
+  ValidationError,
+} from '../../shared/activecampaign/errors.js';
 import { classifyFailure, parseRetryAfter, retryDelayInMs } from '../../shared/activecampaign/retryPolicy.js';
 
 describe('classifyFailure', () => {

@@ -32,6 +32,8 @@ describe('validation messages in plain words', () => {
 
   it('names a missing required field and the confirmation form', () => {
     expect(messageFor(createExportSchema, { listId: 1 })).toMatch(/^displayName: is required$/);
-    expect(messageFor(startRunSchema, { confirmRemovals: true })).toBe('confirmRemovals: give the id of the run the removal guard stopped ({"confirmRemovals": "<runId>"}): a confirmation covers exactly the removals that run showed');
+    expect(messageFor(startRunSchema, { confirmRemovals: true })).toBe(
+      'confirmRemovals: give the id of the run the removal guard stopped ({"confirmRemovals": "<runId>"}): a confirmation covers exactly the removals that run showed',
+    );
   });
 });

@@ -27,21 +27,33 @@ async function choose(radio: ReturnType<Page['getByRole']>): Promise<void> {
 
 /** A Customer Insights export destination: model.json and two headerless partitions. */
 async function writeCdmSegment(h: Harness, folder: string, rows: number, invalid: string[] = []): Promise<void> {
-  const lines = Array.from({ length: rows }, (_, i) => `${i},${invalid[i] ?? `vip${i}@example.com`},Given${i},Family${i},${['Oslo', 'Lima', 'Osaka'][i % 3]}`);
+  const lines = Array.from(
+    { length: rows },
+    (_, i) => `${i},${invalid[i] ?? `vip${i}@example.com`},Given${i},Family${i},${['Oslo', 'Lima', 'Osaka'][i % 3]}`,
+  );
   const half = Math.ceil(rows / 2);
   const parts = [lines.slice(0, half), lines.slice(half)];
-  for (const [i, part] of parts.entries()) await uploadText(h.blobs, 'customerinsights', `${folder}/Vip/part-${i}.csv`, `${part.join('\r\n')}\r\n`);
+  for (const [i, part] of parts.entries())
+    await uploadText(h.blobs, 'customerinsights', `${folder}/Vip/part-${i}.csv`, `${part.join('\r\n')}\r\n`);
   const model = {
     name: 'CustomerInsights',
     entities: [
       {
         $type: 'LocalEntity',
         name: 'Vip',
-        attributes: ['CustomerId', 'Email', 'FirstName', 'LastName', 'City'].map((name) => ({ name, dataType: 'string' })),
+        attributes: ['CustomerId', 'Email', 'FirstName', 'LastName', 'City'].map((name) => ({
+          name,
+          dataType: 'string',
+        })),
         partitions: parts.map((_, i) => ({
           name: `part-${i}`,
           location: `https://contoso.blob.core.windows.net/customerinsights/${folder}/Vip/part-${i}.csv`,
-          fileFormatSettings: { $type: 'CsvFormatSettings', columnHeaders: false, delimiter: ',', quoteStyle: 'QuoteStyle.Csv' },
+          fileFormatSettings: {
+            $type: 'CsvFormatSettings',
+            columnHeaders: false,
+            delimiter: ',',
+            quoteStyle: 'QuoteStyle.Csv',
+          },
         })),
       },
     ],
@@ -65,8 +77,14 @@ describe('the admin console in a browser', () => {
     h = await startHarness({
       requestsPerSecond: 100,
       bulkImportsPerMinute: 6_000,
-      lists: [{ id: 1, name: 'Newsletter' }, { id: 2, name: 'VIP customers' }],
-      fields: [{ id: 1, title: 'City', type: 'text' }, { id: 2, title: 'Tier', type: 'dropdown', options: ['Gold', 'Silver'] }],
+      lists: [
+        { id: 1, name: 'Newsletter' },
+        { id: 2, name: 'VIP customers' },
+      ],
+      fields: [
+        { id: 1, title: 'City', type: 'text' },
+        { id: 2, title: 'Tier', type: 'dropdown', options: ['Gold', 'Silver'] },
+      ],
     });
     // The scheduled refresh never fires during the test (an export set to refresh must not start runs of its own).
     runner = await startRunnerProcess({ ...h.env, REFRESH_SCHEDULE: '0 0 0 1 1 *' });
@@ -75,7 +93,13 @@ describe('the admin console in a browser', () => {
     await writeCdmSegment(h, 'CustomerInsights_demo/big-destination', 5_000);
     browser = await launchBrowser();
     // Reduced motion: the accessibility checks measure what the page settles on, not a dialog fading in.
-    page = await (await browser.newContext({ acceptDownloads: true, viewport: { width: 1280, height: 900 }, reducedMotion: 'reduce' })).newPage();
+    page = await (
+      await browser.newContext({
+        acceptDownloads: true,
+        viewport: { width: 1280, height: 900 },
+        reducedMotion: 'reduce',
+      })
+    ).newPage();
   }, 120_000);
 
   afterAll(async () => {
@@ -103,7 +127,10 @@ describe('the admin console in a browser', () => {
     const raw = await new Promise<Buffer>((resolve, reject) => {
       get(`${root}${script.slice(1)}`, { headers: { 'accept-encoding': 'br' } }, (res) => {
         const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c)).on('end', () => resolve(Buffer.concat(chunks))).on('error', reject);
+        res
+          .on('data', (c: Buffer) => chunks.push(c))
+          .on('end', () => resolve(Buffer.concat(chunks)))
+          .on('error', reject);
       }).on('error', reject);
     });
     expect(raw.length).toBeLessThan(Buffer.byteLength(plainText) / 3);
@@ -122,7 +149,9 @@ describe('the admin console in a browser', () => {
     await dialog.getByLabel('REST endpoint hostname').fill(h.emulator.hostname);
     await expect.poll(() => dialog.getByRole('button', { name: 'Save' }).isDisabled()).toBe(true);
     await dialog.getByRole('button', { name: 'Connect' }).click();
-    await expect.poll(() => dialog.getByText(`ActiveCampaign did not accept the API key for ${h.emulator.hostname}`).count()).toBe(1);
+    await expect
+      .poll(() => dialog.getByText(`ActiveCampaign did not accept the API key for ${h.emulator.hostname}`).count())
+      .toBe(1);
     await dialog.getByLabel('API key').fill(EMULATOR_API_KEY);
     await dialog.getByRole('button', { name: 'Connect' }).click();
     await expect.poll(() => dialog.getByText(/Connected: ActiveCampaign accepted the key/).count()).toBe(1);
@@ -147,7 +176,9 @@ describe('the admin console in a browser', () => {
 
     // The key is write-only: not in the page, its storage or the console's code.
     expect(await page.content()).not.toContain(EMULATOR_API_KEY);
-    expect(await page.evaluate(() => JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }))).not.toContain(EMULATOR_API_KEY);
+    expect(
+      await page.evaluate(() => JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage })),
+    ).not.toContain(EMULATOR_API_KEY);
   });
 
   it('adds a destination with the list picker and column pickers filled from a Preview of a CDM folder; saving does not run it', async () => {
@@ -155,7 +186,9 @@ describe('the admin console in a browser', () => {
     await page.getByRole('button', { name: 'Add destination' }).click();
     // Saved empty: the first field that needs something has the focus, and its message names it.
     await page.getByRole('button', { name: 'Save' }).click();
-    await expect.poll(() => page.evaluate('document.activeElement && document.activeElement.id')).toBe('export-displayName');
+    await expect
+      .poll(() => page.evaluate('document.activeElement && document.activeElement.id'))
+      .toBe('export-displayName');
     expect(await page.getByText('Enter a display name').count()).toBe(1);
     expect(await page.getByText('Choose the column that holds the email address').count()).toBe(1);
     expect(await page.getByText(/^The export was not saved: 5 fields need attention/).count()).toBe(1);
@@ -171,7 +204,10 @@ describe('the admin console in a browser', () => {
     await expect.poll(() => page.getByText('Recognised: Common Data Model folder (model.json).').count()).toBe(1);
     await expect.poll(() => page.getByRole('columnheader', { name: 'Email' }).count()).toBe(1);
     // The preview's columns sit side by side, none over another.
-    const boxes = await page.getByRole('table', { name: 'First rows' }).getByRole('columnheader').evaluateAll((cells) => cells.map((c) => c.getBoundingClientRect()).map((r) => [r.left, r.right]));
+    const boxes = await page
+      .getByRole('table', { name: 'First rows' })
+      .getByRole('columnheader')
+      .evaluateAll((cells) => cells.map((c) => c.getBoundingClientRect()).map((r) => [r.left, r.right]));
     for (let i = 1; i < boxes.length; i++) expect(boxes[i][0]).toBeGreaterThanOrEqual(boxes[i - 1][1] - 0.5);
     await page.getByRole('combobox', { name: 'Email' }).click();
     await page.getByRole('option', { name: 'Email', exact: true }).click();
@@ -188,7 +224,9 @@ describe('the admin console in a browser', () => {
     await screenshot(page, 'add-destination');
     await checkAccessibility('add destination');
     await page.getByRole('button', { name: 'Save' }).click();
-    await expect.poll(() => page.getByText(/Saved\. Saving does not run the export/).count(), { timeout: 15_000 }).toBe(1);
+    await expect
+      .poll(() => page.getByText(/Saved\. Saving does not run the export/).count(), { timeout: 15_000 })
+      .toBe(1);
     expect(await page.getByText('No runs yet.').count()).toBe(1);
     // The export's page names the list, not only its id.
     await expect.poll(() => page.getByText('Newsletter (ID 1)', { exact: true }).count(), { timeout: 15_000 }).toBe(1);
@@ -201,13 +239,18 @@ describe('the admin console in a browser', () => {
     await checkAccessibility('export page during a run');
     await expect.poll(() => page.getByRole('region', { name: 'Active run' }).count(), { timeout: 60_000 }).toBe(0);
     // Screen readers heard the end of the run.
-    await expect.poll(() => page.getByRole('status').textContent()).toMatch(/^Run completed with errors: read 600 · upserted 598/);
+    await expect
+      .poll(() => page.getByRole('status').textContent())
+      .toMatch(/^Run completed with errors: read 600 · upserted 598/);
     const row = page.getByRole('row').filter({ hasText: 'Completed with errors' });
     await expect.poll(() => row.count()).toBe(1);
     expect(await row.textContent()).toContain(`read ${ROWS} · upserted ${ROWS - INVALID.length}`);
     expect(h.emulator.listMembers(1)).toHaveLength(ROWS - INVALID.length);
-    const [download] = await Promise.all([page.waitForEvent('download'), row.getByRole('link', { name: 'Download rejected rows' }).click()]);
-    const csv = readFileSync((await download.path()), 'utf8');
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      row.getByRole('link', { name: 'Download rejected rows' }).click(),
+    ]);
+    const csv = readFileSync(await download.path(), 'utf8');
     expect(download.suggestedFilename()).toMatch(/^rejected-.*\.csv$/);
     expect(csv.split('\n')[0]).toBe('file,row,email,reason');
     expect(csv).toContain('customerinsights/CustomerInsights_demo/vip-destination/Vip/part-0.csv,1,not-an-email,');
@@ -218,27 +261,44 @@ describe('the admin console in a browser', () => {
     // Edit, then Save without a change: nothing is sent, every stored value stays as it was.
     const exportId = /#\/exports\/([^/?]+)/.exec(page.url())![1];
     const admin = principalHeader('ada@example.com', [ADMIN_ROLE]);
-    const stored = async () => (await fetch(`${runner.url}/exports/${exportId}`, { headers: { 'x-ms-client-principal': admin } })).json();
+    const stored = async () =>
+      (await fetch(`${runner.url}/exports/${exportId}`, { headers: { 'x-ms-client-principal': admin } })).json();
     await fetch(`${runner.url}/exports/${exportId}`, {
-      method: 'PATCH', headers: { 'x-ms-client-principal': admin, 'content-type': 'application/json' },
-      body: JSON.stringify({ tags: ['CI: VIP', 'Gold tier'], mapping: { email: 'Email', firstName: 'FirstName', lastName: 'LastName', fields: { '1': 'City' } } }),
+      method: 'PATCH',
+      headers: { 'x-ms-client-principal': admin, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        tags: ['CI: VIP', 'Gold tier'],
+        mapping: { email: 'Email', firstName: 'FirstName', lastName: 'LastName', fields: { '1': 'City' } },
+      }),
     });
     const before = await stored();
     await page.reload();
     await page.getByRole('button', { name: 'Edit' }).click();
     // The edit form names the list.
-    await expect.poll(() => page.getByRole('combobox', { name: 'ActiveCampaign list' }).inputValue(), { timeout: 15_000 }).toBe('Newsletter (ID 1)');
+    await expect
+      .poll(() => page.getByRole('combobox', { name: 'ActiveCampaign list' }).inputValue(), { timeout: 15_000 })
+      .toBe('Newsletter (ID 1)');
     expect(await page.getByLabel('Tags for every contact').inputValue()).toBe('CI: VIP; Gold tier');
     await page.getByRole('button', { name: 'Save' }).click();
-    await expect.poll(() => page.getByText('Nothing was changed, so nothing was saved.').count(), { timeout: 15_000 }).toBe(1);
+    await expect
+      .poll(() => page.getByText('Nothing was changed, so nothing was saved.').count(), { timeout: 15_000 })
+      .toBe(1);
     expect(await stored()).toEqual(before);
-    await fetch(`${runner.url}/exports/${exportId}`, { method: 'PATCH', headers: { 'x-ms-client-principal': admin, 'content-type': 'application/json' }, body: JSON.stringify({ tags: [] }) });
+    await fetch(`${runner.url}/exports/${exportId}`, {
+      method: 'PATCH',
+      headers: { 'x-ms-client-principal': admin, 'content-type': 'application/json' },
+      body: JSON.stringify({ tags: [] }),
+    });
     await page.reload();
     await page.getByRole('button', { name: 'Edit' }).click();
     await choose(page.getByRole('radio', { name: /^Every scheduled refresh/ }));
     await page.getByRole('button', { name: 'Save' }).click();
     // Edited since its last run: the next tick applies the edit, on the same snapshot.
-    await expect.poll(() => page.getByText(/^Every scheduled refresh · next check .+: starts a run$/).count(), { timeout: 15_000 }).toBe(1);
+    await expect
+      .poll(() => page.getByText(/^Every scheduled refresh · next check .+: starts a run$/).count(), {
+        timeout: 15_000,
+      })
+      .toBe(1);
     await page.getByRole('button', { name: 'Edit' }).click();
     await choose(page.getByRole('radio', { name: /^On demand only/ }));
     await page.getByRole('button', { name: 'Save' }).click();
@@ -251,7 +311,9 @@ describe('the admin console in a browser', () => {
     await expect.poll(() => dry.filter({ hasText: /Completed/ }).count(), { timeout: 30_000 }).toBe(1);
     expect(await dry.textContent()).toContain('would upsert 0 · would unsubscribe 0 · unchanged 598');
     await dry.getByRole('button', { name: 'View payload sample' }).click();
-    await expect.poll(() => page.getByRole('dialog', { name: 'Payload sample' }).textContent()).toContain('"wouldUpsert": 0');
+    await expect
+      .poll(() => page.getByRole('dialog', { name: 'Payload sample' }).textContent())
+      .toContain('"wouldUpsert": 0');
     await page.getByRole('dialog', { name: 'Payload sample' }).getByRole('button', { name: 'Close' }).click();
 
     // Slow imports keep a run going long enough to cancel it.
@@ -261,7 +323,9 @@ describe('the admin console in a browser', () => {
     await expect.poll(() => page.getByText(/^Batches \d+ of 3/).count(), { timeout: 15_000 }).toBe(1);
     await screenshot(page, 'export-during-run');
     await page.getByRole('button', { name: 'Cancel run' }).click();
-    await expect.poll(() => page.getByRole('row').filter({ hasText: 'Cancelled' }).count(), { timeout: 30_000 }).toBe(1);
+    await expect
+      .poll(() => page.getByRole('row').filter({ hasText: 'Cancelled' }).count(), { timeout: 30_000 })
+      .toBe(1);
     h.emulator.options.importPhaseInMs = 50;
 
     await page.getByRole('button', { name: 'Delete' }).click();
@@ -273,19 +337,33 @@ describe('the admin console in a browser', () => {
     const admin = principalHeader('ada@example.com', [ADMIN_ROLE]);
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     const call = async (method: string, path: string, body?: unknown): Promise<any> => {
-      const res = await fetch(`${runner.url}${path}`, { method, headers: { 'x-ms-client-principal': admin, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+      const res = await fetch(`${runner.url}${path}`, {
+        method,
+        headers: { 'x-ms-client-principal': admin, 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
       return res.status === 204 ? undefined : res.json();
     };
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     const runToEnd = async (exportId: string, body: object = {}): Promise<any> => {
       const { runId } = await call('POST', `/exports/${exportId}/runs`, body);
-      return expect.poll(async () => (await call('GET', `/exports/${exportId}/runs/${runId}`)).finishedAt, { timeout: 30_000 }).toBeTruthy().then(() => call('GET', `/exports/${exportId}/runs/${runId}`));
+      return expect
+        .poll(async () => (await call('GET', `/exports/${exportId}/runs/${runId}`)).finishedAt, { timeout: 30_000 })
+        .toBeTruthy()
+        .then(() => call('GET', `/exports/${exportId}/runs/${runId}`));
     };
     await writeCdmSegment(h, 'CustomerInsights_demo/guard-destination', 200);
-    const main = (await call('GET', '/connections')).value.find((c: { displayName: string }) => c.displayName === 'Main account');
+    const main = (await call('GET', '/connections')).value.find(
+      (c: { displayName: string }) => c.displayName === 'Main account',
+    );
     const exp = await call('POST', '/exports', {
-      displayName: 'Guarded mirror', connectionId: main.id, listId: 2, mode: 'mirror', schedule: 'manual',
-      source: { container: 'customerinsights', path: 'CustomerInsights_demo/guard-destination' }, mapping: { email: 'Email' },
+      displayName: 'Guarded mirror',
+      connectionId: main.id,
+      listId: 2,
+      mode: 'mirror',
+      schedule: 'manual',
+      source: { container: 'customerinsights', path: 'CustomerInsights_demo/guard-destination' },
+      mapping: { email: 'Email' },
     });
     await runToEnd(exp.id);
     await writeCdmSegment(h, 'CustomerInsights_demo/guard-destination', 120);
@@ -336,11 +414,15 @@ describe('the admin console in a browser', () => {
     await page.getByRole('combobox', { name: 'Email' }).fill('Email');
     await page.getByRole('button', { name: 'Save' }).click();
     // The container is refused next to its field.
-    await expect.poll(() => page.getByText(/the container "export-runs" belongs to the app/).count(), { timeout: 15_000 }).toBe(1);
+    await expect
+      .poll(() => page.getByText(/the container "export-runs" belongs to the app/).count(), { timeout: 15_000 })
+      .toBe(1);
     await page.getByLabel('Container').fill('customerinsights');
     await page.getByLabel('Path').fill('CustomerInsights_demo/vip-destination');
     await page.getByRole('button', { name: 'Save' }).click();
-    await expect.poll(() => page.getByText('ActiveCampaign list 77 does not exist').count(), { timeout: 15_000 }).toBe(1);
+    await expect
+      .poll(() => page.getByText('ActiveCampaign list 77 does not exist').count(), { timeout: 15_000 })
+      .toBe(1);
     await checkAccessibility('add destination with errors');
   });
 
@@ -355,7 +437,9 @@ describe('the admin console in a browser', () => {
       void serveDevSignIn(req, res, new URL(req.url!, 'http://x').pathname).then((served) => {
         if (served) return;
         applyDevSession(req);
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ principal: req.headers['x-ms-client-principal'] ?? null }));
+        res
+          .writeHead(200, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ principal: req.headers['x-ms-client-principal'] ?? null }));
       });
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
@@ -366,12 +450,20 @@ describe('the admin console in a browser', () => {
       const res = await fetch(`${base}/.auth/login/dev`);
       expect(res.status).toBe(403);
       expect(await res.text()).toMatch(/not available when the app runs in Azure/);
-      expect(await (await fetch(`${base}/api/me`, { headers: { cookie: 'dev-principal=anything' } })).json()).toEqual({ principal: null });
+      expect(await (await fetch(`${base}/api/me`, { headers: { cookie: 'dev-principal=anything' } })).json()).toEqual({
+        principal: null,
+      });
       delete process.env.WEBSITE_INSTANCE_ID;
       expect((await fetch(`${base}/.auth/login/dev`)).status).toBe(200);
-      expect(await (await fetch(`${base}/api/me`, { headers: { cookie: 'dev-principal=abc' } })).json()).toEqual({ principal: 'abc' });
+      expect(await (await fetch(`${base}/api/me`, { headers: { cookie: 'dev-principal=abc' } })).json()).toEqual({
+        principal: 'abc',
+      });
       // A request that carries the header is taken as it is.
-      expect(await (await fetch(`${base}/api/me`, { headers: { cookie: 'dev-principal=abc', 'x-ms-client-principal': 'xyz' } })).json()).toEqual({ principal: 'xyz' });
+      expect(
+        await (
+          await fetch(`${base}/api/me`, { headers: { cookie: 'dev-principal=abc', 'x-ms-client-principal': 'xyz' } })
+        ).json(),
+      ).toEqual({ principal: 'xyz' });
     } finally {
       if (before === undefined) delete process.env.WEBSITE_INSTANCE_ID;
       else process.env.WEBSITE_INSTANCE_ID = before;

@@ -3,7 +3,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TERMINAL_STATUSES } from '../../shared/model.js';
 import { refreshExports } from '../../shared/runs/scheduledRefresh.js';
 import { EMULATOR_API_KEY } from '../../tools/acEmulator/server.js';
-import { api, startHarness, startRunnerProcess, uploadText, waitFor, type Harness, type RunnerProcess } from '../support/harness.js';
+import {
+  api,
+  startHarness,
+  startRunnerProcess,
+  uploadText,
+  waitFor,
+  type Harness,
+  type RunnerProcess,
+} from '../support/harness.js';
 
 describe('deleting an export during a run', () => {
   let h: Harness;
@@ -22,9 +30,18 @@ describe('deleting an export during a run', () => {
   it('cancels the run at once: nothing is sent after the delete answers, and the counts add up', async () => {
     const rows = ['email', ...Array.from({ length: 5_000 }, (_, i) => `d${i}@example.com`)];
     await uploadText(h.blobs, 'deltest', 'seg.csv', rows.join('\n'));
-    const connection = await api(runner.url, 'POST', '/connections', { displayName: 'c', hostname: h.emulator.hostname, apiKey: EMULATOR_API_KEY, dataPrivacyConsent: true });
+    const connection = await api(runner.url, 'POST', '/connections', {
+      displayName: 'c',
+      hostname: h.emulator.hostname,
+      apiKey: EMULATOR_API_KEY,
+      dataPrivacyConsent: true,
+    });
     const exp = await api(runner.url, 'POST', '/exports', {
-      displayName: 'to delete', connectionId: connection.body.id, listId: 1, source: { container: 'deltest', path: 'seg.csv' }, mapping: { email: 'email' },
+      displayName: 'to delete',
+      connectionId: connection.body.id,
+      listId: 1,
+      source: { container: 'deltest', path: 'seg.csv' },
+      mapping: { email: 'email' },
     });
     const started = await api(runner.url, 'POST', `/exports/${exp.body.id}/runs`, {});
     await waitFor('two imports', async () => (h.emulator.acceptedImports >= 2 ? true : undefined), 60_000, 50);

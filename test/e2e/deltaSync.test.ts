@@ -3,15 +3,28 @@ import { createExport, describeExport, updateExport } from '../../shared/exports
 import { TERMINAL_STATUSES, type Export, type Run, type SyncMode } from '../../shared/model.js';
 import type { StartRunOptions } from '../../shared/runs/runLifecycle.js';
 import { refreshExports } from '../../shared/runs/scheduledRefresh.js';
-import { adminCaller, connectToEmulator, runToEnd, startHarness, startRunnerProcess, uploadText, waitFor, type Harness, type RunnerProcess, counts } from '../support/harness.js';
+import {
+  adminCaller,
+  connectToEmulator,
+  runToEnd,
+  startHarness,
+  startRunnerProcess,
+  uploadText,
+  waitFor,
+  type Harness,
+  type RunnerProcess,
+  counts,
+} from '../support/harness.js';
 
 interface Person {
   id: number;
   city: string;
 }
 
-const csv = (people: Person[], prefix: string) => ['email,first,city', ...people.map((p) => `${prefix}${p.id}@example.com,P${p.id},${p.city}`)].join('\n');
-const people = (from: number, to: number, city = 'Oslo'): Person[] => Array.from({ length: to - from }, (_, i) => ({ id: from + i, city }));
+const csv = (people: Person[], prefix: string) =>
+  ['email,first,city', ...people.map((p) => `${prefix}${p.id}@example.com,P${p.id},${p.city}`)].join('\n');
+const people = (from: number, to: number, city = 'Oslo'): Person[] =>
+  Array.from({ length: to - from }, (_, i) => ({ id: from + i, city }));
 
 describe('delta sync, mirror mode, dry runs and the scheduled refresh', () => {
   let h: Harness;
@@ -37,7 +50,10 @@ describe('delta sync, mirror mode, dry runs and the scheduled refresh', () => {
   async function newExport(prefix: string, mode: SyncMode, first: Person[]): Promise<Export> {
     await uploadText(h.blobs, 'delta', `${prefix}/segment.csv`, csv(first, prefix));
     return createExport(h.svc, adminCaller, {
-      displayName: prefix, connectionId, listId: ++listId, mode,
+      displayName: prefix,
+      connectionId,
+      listId: ++listId,
+      mode,
       source: { container: 'delta', path: `${prefix}/segment.csv` },
       mapping: { email: 'email', firstName: 'first', fields: { '1': 'city' } },
     });
@@ -56,7 +72,9 @@ describe('delta sync, mirror mode, dry runs and the scheduled refresh', () => {
     await uploadText(h.blobs, 'delta', 'ups/segment.csv', csv(second(), 'ups'));
     const importsBefore = h.emulator.acceptedImports;
     const run2 = await run(exp);
-    expect(run2.counts).toEqual(counts({ read: 97, rejected: 0, duplicate: 0, unchanged: 82, upserted: 15, unsubscribed: 0, failed: 0 }));
+    expect(run2.counts).toEqual(
+      counts({ read: 97, rejected: 0, duplicate: 0, unchanged: 82, upserted: 15, unsubscribed: 0, failed: 0 }),
+    );
     expect(h.emulator.acceptedImports - importsBefore).toBe(1);
     const members = new Set(h.emulator.listMembers(listId));
     expect(members.size).toBe(105);
@@ -70,7 +88,9 @@ describe('delta sync, mirror mode, dry runs and the scheduled refresh', () => {
     await uploadText(h.blobs, 'delta', 'mir/segment.csv', csv(second(), 'mir'));
     const run2 = await run(exp);
     expect(run2.status).toBe('completed');
-    expect(run2.counts).toEqual(counts({ read: 97, rejected: 0, duplicate: 0, unchanged: 82, upserted: 15, unsubscribed: 8, failed: 0 }));
+    expect(run2.counts).toEqual(
+      counts({ read: 97, rejected: 0, duplicate: 0, unchanged: 82, upserted: 15, unsubscribed: 8, failed: 0 }),
+    );
     const members = h.emulator.listMembers(listId).sort();
     expect(members).toHaveLength(97);
     expect(members).not.toContain('mir90@example.com');
@@ -108,17 +128,32 @@ describe('delta sync, mirror mode, dry runs and the scheduled refresh', () => {
     expect(dry.counts).toEqual(counts({ read: 35, unchanged: 30, wouldUpsert: 5, wouldUnsubscribe: 10 }));
     expect(h.emulator.acceptedImports).toBe(importsBefore);
     const sample = JSON.parse((await h.svc.runFiles.readText(dry.payloadSample!))!);
-    expect(sample.contacts[0]).toMatchObject({ email: 'full40@example.com', fields: [{ id: 1, value: 'Rome' }], subscribe: [{ listid: String(listId) }] });
+    expect(sample.contacts[0]).toMatchObject({
+      email: 'full40@example.com',
+      fields: [{ id: 1, value: 'Rome' }],
+      subscribe: [{ listid: String(listId) }],
+    });
     expect(sample.contacts.at(-1)).toMatchObject({ unsubscribe: [{ listid: String(listId) }] });
     // 10 of the 40 contacts last sent would leave: more than the default guard (10%), and the dry run says so.
-    expect(dry.removals).toEqual({ unsubscribes: 10, lastSent: 40, limitPercent: 10, allowed: 4, exceeded: true, confirmed: false });
+    expect(dry.removals).toEqual({
+      unsubscribes: 10,
+      lastSent: 40,
+      limitPercent: 10,
+      allowed: 4,
+      exceeded: true,
+      confirmed: false,
+    });
     // The dry run committed nothing, and the guard stops the real run before anything is sent.
     const stopped = await run(exp);
     expect(stopped.status).toBe('failed');
-    expect(stopped.error).toMatch(/^Stopped before sending anything: this run would unsubscribe 10 of the 40 contacts the export last sent \(25\.0%\), more than its removal guard allows \(10%: 4\)/);
+    expect(stopped.error).toMatch(
+      /^Stopped before sending anything: this run would unsubscribe 10 of the 40 contacts the export last sent \(25\.0%\), more than its removal guard allows \(10%: 4\)/,
+    );
     expect(stopped.counts).toEqual(counts({ read: 35, unchanged: 30, notSent: 5 }));
     expect(h.emulator.acceptedImports).toBe(importsBefore);
-    const confirmed = await run(exp, { confirmation: { runId: stopped.runId, snapshotId: stopped.snapshot!.id, unsubscribes: 10, lastSent: 40 } });
+    const confirmed = await run(exp, {
+      confirmation: { runId: stopped.runId, snapshotId: stopped.snapshot!.id, unsubscribes: 10, lastSent: 40 },
+    });
     expect(confirmed.status).toBe('completed');
     expect(confirmed.removals).toMatchObject({ exceeded: true, confirmed: true });
     expect(confirmed.confirmRemovals).toBe(stopped.runId);
@@ -156,7 +191,9 @@ describe('delta sync, mirror mode, dry runs and the scheduled refresh', () => {
     const edited = (await refreshExports(h.svc)).started.find((s) => s.exportId === exp.id)!;
     expect(edited).toBeDefined();
     expect(await outlook()).toMatchObject({ wouldRun: false, reason: `run ${edited.runId} is active` });
-    await waitFor('the run after the edit', async () => ((await h.svc.runs.getRun(exp.id, edited.runId))?.finishedAt ? true : undefined));
+    await waitFor('the run after the edit', async () =>
+      (await h.svc.runs.getRun(exp.id, edited.runId))?.finishedAt ? true : undefined,
+    );
     expect((await h.svc.runs.getRun(exp.id, edited.runId))!.counts).toMatchObject({ upserted: 20 });
     expect(h.emulator.contacts.get('tick0@example.com')!.tags).toContain('Edited');
 
@@ -169,7 +206,12 @@ describe('delta sync, mirror mode, dry runs and the scheduled refresh', () => {
   it('manual exports are never started by the refresh', async () => {
     await uploadText(h.blobs, 'delta', 'man/segment.csv', csv(people(0, 3), 'man'));
     const exp = await createExport(h.svc, adminCaller, {
-      displayName: 'manual', connectionId, listId: 1, schedule: 'manual', source: { container: 'delta', path: 'man/segment.csv' }, mapping: { email: 'email' },
+      displayName: 'manual',
+      connectionId,
+      listId: 1,
+      schedule: 'manual',
+      source: { container: 'delta', path: 'man/segment.csv' },
+      mapping: { email: 'email' },
     });
     const result = await refreshExports(h.svc);
     expect(result.started.find((s) => s.exportId === exp.id)).toBeUndefined();

@@ -1,7 +1,16 @@
 import { accountedRows } from '../../shared/model.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EMULATOR_API_KEY } from '../../tools/acEmulator/server.js';
-import { api, startHarness, startRunnerProcess, uploadText, waitFor, type Harness, type RunnerProcess, counts } from '../support/harness.js';
+import {
+  api,
+  startHarness,
+  startRunnerProcess,
+  uploadText,
+  waitFor,
+  type Harness,
+  type RunnerProcess,
+  counts,
+} from '../support/harness.js';
 
 const TERMINAL = ['completed', 'completedWithErrors', 'failed', 'cancelled'];
 
@@ -59,7 +68,9 @@ describe('an export run through the local runner', () => {
       return TERMINAL.includes(r.body.status) ? r.body : undefined;
     });
     expect(run.status).toBe('completedWithErrors');
-    expect(run.counts).toEqual(counts({ read: 603, rejected: 2, duplicate: 1, unchanged: 0, upserted: 600, unsubscribed: 0, failed: 0 }));
+    expect(run.counts).toEqual(
+      counts({ read: 603, rejected: 2, duplicate: 1, unchanged: 0, upserted: 600, unsubscribed: 0, failed: 0 }),
+    );
     const c = run.counts;
     expect(c.read).toBe(accountedRows(c));
     expect(run.trigger).toBe('manual');
@@ -73,19 +84,36 @@ describe('an export run through the local runner', () => {
 
     const rejected = await h.svc.runFiles.readText(run.rejectedRows);
     expect(rejected).toContain('file,row,email,reason');
-    expect(rejected).toContain('segments/vip/customers.csv,602,not-an-email,"invalid email: it needs exactly one ""@"" between a name and a domain"');
+    expect(rejected).toContain(
+      'segments/vip/customers.csv,602,not-an-email,"invalid email: it needs exactly one ""@"" between a name and a domain"',
+    );
     expect(rejected).toContain('segments/vip/customers.csv,603,,missing email');
 
     // The run's custom event and metrics (as log lines locally; Application Insights in Azure).
-    await waitFor('the run event', async () => (runner.output().includes('"event":"ExportRunFinished"') ? true : undefined), 5_000);
-    const event = runner.output().split('\n').find((l) => l.includes('"event":"ExportRunFinished"'))!;
+    await waitFor(
+      'the run event',
+      async () => (runner.output().includes('"event":"ExportRunFinished"') ? true : undefined),
+      5_000,
+    );
+    const event = runner
+      .output()
+      .split('\n')
+      .find((l) => l.includes('"event":"ExportRunFinished"'))!;
     const payload = JSON.parse(event.slice(event.indexOf('{')));
-    expect(payload.properties).toMatchObject({ exportId: exp.body.id, runId: started.body.runId, trigger: 'manual', status: 'completedWithErrors' });
+    expect(payload.properties).toMatchObject({
+      exportId: exp.body.id,
+      runId: started.body.runId,
+      trigger: 'manual',
+      status: 'completedWithErrors',
+    });
     expect(payload.measurements).toMatchObject({ read: 603, upserted: 600, rejected: 2, duplicate: 1 });
     expect(payload.measurements.durationMs).toBeGreaterThan(0);
     expect(runner.output()).toMatch(/"metric":"ExportContactsSent","value":250/);
     // Every log line of the run's queue functions names the run.
-    const runLines = runner.output().split('\n').filter((l) => /^\[(planRun|sendBatch|checkImport)\]/.test(l));
+    const runLines = runner
+      .output()
+      .split('\n')
+      .filter((l) => /^\[(planRun|sendBatch|checkImport)\]/.test(l));
     expect(runLines.length).toBeGreaterThan(3);
     for (const line of runLines) expect(line).toContain(`[run ${started.body.runId} export ${exp.body.id}]`);
 

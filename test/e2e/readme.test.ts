@@ -42,7 +42,9 @@ describe('the README', () => {
   });
 
   it('walks an export end to end in "Your own setup" with the commands it shows', async () => {
-    const script = shellBlockAfter('### The API').replaceAll('http://127.0.0.1:7071/api', runner.url).replaceAll('127.0.0.1:8081', emulator.hostname);
+    const script = shellBlockAfter('### The API')
+      .replaceAll('http://127.0.0.1:7071/api', runner.url)
+      .replaceAll('127.0.0.1:8081', emulator.hostname);
     const { stdout } = await promisify(execFile)('bash', ['-euo', 'pipefail', '-c', script], {
       cwd: ROOT,
       env: { ...process.env, AzureWebJobsStorage: azurite.connectionString },
@@ -53,7 +55,9 @@ describe('the README', () => {
     const run = JSON.parse(stdout.split('\n').find((l) => l.startsWith('{"runId"'))!);
     expect(run.status).toBe('completedWithErrors');
     expect(run.counts).toMatchObject({ read: 1_000, upserted: 990, rejected: 10, failed: 0 });
-    expect(stdout).toContain('file,row,email,reason\ncustomerinsights/CustomerInsights_sample/VipCustomers/VipCustomers/part-1.csv,8,customer7.example.com,');
+    expect(stdout).toContain(
+      'file,row,email,reason\ncustomerinsights/CustomerInsights_sample/VipCustomers/VipCustomers/part-1.csv,8,customer7.example.com,',
+    );
     expect(emulator.listMembers(1)).toHaveLength(990);
   }, 150_000);
 });

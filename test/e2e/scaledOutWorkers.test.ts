@@ -5,7 +5,14 @@ import { createExport } from '../../shared/exports/exportService.js';
 import { startRun } from '../../shared/runs/runLifecycle.js';
 import { TERMINAL_STATUSES } from '../../shared/model.js';
 import { EMULATOR_API_KEY } from '../../tools/acEmulator/server.js';
-import { startHarness, startRunnerProcess, uploadText, waitFor, type Harness, type RunnerProcess } from '../support/harness.js';
+import {
+  startHarness,
+  startRunnerProcess,
+  uploadText,
+  waitFor,
+  type Harness,
+  type RunnerProcess,
+} from '../support/harness.js';
 
 const REQUESTS_PER_SECOND = 10;
 const CONTACTS = 20_000;
@@ -16,7 +23,11 @@ describe('four independent worker processes sharing one ActiveCampaign account',
   const workers: RunnerProcess[] = [];
 
   beforeAll(async () => {
-    h = await startHarness({ requestsPerSecond: REQUESTS_PER_SECOND, bulkImportsPerMinute: 6_000, importPhaseInMs: 50 });
+    h = await startHarness({
+      requestsPerSecond: REQUESTS_PER_SECOND,
+      bulkImportsPerMinute: 6_000,
+      importPhaseInMs: 50,
+    });
     for (let i = 0; i < 4; i++) workers.push(await startRunnerProcess(h.env, ['--triggers', 'queue']));
   }, 120_000);
 
@@ -30,7 +41,12 @@ describe('four independent worker processes sharing one ActiveCampaign account',
     const lines = ['email,first'];
     for (let i = 0; i < CONTACTS; i++) lines.push(`w${i}@example.com,W${i}`);
     await uploadText(h.blobs, 'segments', 'scale/all.csv', lines.join('\n'));
-    const connection = await createConnection(h.svc, admin, { displayName: 'x', hostname: h.emulator.hostname, apiKey: EMULATOR_API_KEY, dataPrivacyConsent: true });
+    const connection = await createConnection(h.svc, admin, {
+      displayName: 'x',
+      hostname: h.emulator.hostname,
+      apiKey: EMULATOR_API_KEY,
+      dataPrivacyConsent: true,
+    });
     const exp = await createExport(h.svc, admin, {
       displayName: 'scale',
       connectionId: connection.id,
@@ -39,10 +55,15 @@ describe('four independent worker processes sharing one ActiveCampaign account',
       mapping: { email: 'email', firstName: 'first' },
     });
     const started = await startRun(h.svc, exp, { trigger: 'manual' });
-    const run = await waitFor('the run to end', async () => {
-      const r = await h.svc.runs.getRun(exp.id, started.runId);
-      return r && TERMINAL_STATUSES.has(r.status) ? r : undefined;
-    }, 120_000, 500);
+    const run = await waitFor(
+      'the run to end',
+      async () => {
+        const r = await h.svc.runs.getRun(exp.id, started.runId);
+        return r && TERMINAL_STATUSES.has(r.status) ? r : undefined;
+      },
+      120_000,
+      500,
+    );
 
     expect(run.status).toBe('completed');
     expect(run.counts.upserted).toBe(CONTACTS);
@@ -50,7 +71,14 @@ describe('four independent worker processes sharing one ActiveCampaign account',
 
     const accepted = h.emulator.requests.filter((r) => !r.refusedForRate);
     for (const refused of h.emulator.requests.filter((r) => r.refusedForRate)) {
-      console.log('refused', refused, h.emulator.requests.filter((r) => Math.abs(r.at - refused.at) < 1100).map((r) => `${r.at - refused.at}${r.refusedForRate ? '!' : ''}`).join(' '));
+      console.log(
+        'refused',
+        refused,
+        h.emulator.requests
+          .filter((r) => Math.abs(r.at - refused.at) < 1100)
+          .map((r) => `${r.at - refused.at}${r.refusedForRate ? '!' : ''}`)
+          .join(' '),
+      );
     }
     expect(h.emulator.refusedForRate).toBe(0);
     expect(h.emulator.maxInSlidingWindow(1_000)).toBeLessThanOrEqual(REQUESTS_PER_SECOND);
@@ -67,6 +95,8 @@ describe('four independent worker processes sharing one ActiveCampaign account',
     const to = Math.max(...imports);
     const inSpan = accepted.filter((r) => r.at >= from && r.at <= to).length;
     const utilization = inSpan / ((REQUESTS_PER_SECOND * (to - from)) / 1000 + 1);
-    console.log(`scaled-out workers: ${imports.length} imports, ${accepted.length} requests, utilization ${utilization.toFixed(3)}`);
+    console.log(
+      `scaled-out workers: ${imports.length} imports, ${accepted.length} requests, utilization ${utilization.toFixed(3)}`,
+    );
   }, 180_000);
 });

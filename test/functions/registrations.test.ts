@@ -28,31 +28,80 @@ function registrations(env: Record<string, string> = {}): { name: string; bindin
 
 describe('function registrations', () => {
   const regs = registrations({ REFRESH_SCHEDULE: '0 5 * * * *' });
-  const triggers = regs.map((r) => ({ name: r.name, trigger: Object.values(r.bindings).find((b) => b.direction === 'in')! }));
+  const triggers = regs.map((r) => ({
+    name: r.name,
+    trigger: Object.values(r.bindings).find((b) => b.direction === 'in')!,
+  }));
 
   it('registers every function once, each with one trigger', () => {
     expect(regs.map((r) => r.name).sort()).toEqual(
       [
-        'checkImport', 'createConnection', 'handlePoisonedBatch', 'handlePoisonedPlan', 'handlePoisonedStatusCheck', 'handlePoisonedWatch', 'createExport', 'deleteConnection',
-        'deleteExport', 'getConnection', 'getExport', 'getRun', 'health', 'listConnections', 'openApi', 'listExports', 'listRuns', 'planRun', 'refreshTimer', 'sendBatch',
-        'startRun', 'updateConnection', 'watchRun', 'updateExport', 'cancelRun', 'getRejectedRows', 'getPayloadSample', 'listConnectionLists', 'listConnectionFields',
-        'previewSource', 'me', 'console', 'checkConnection',
+        'checkImport',
+        'createConnection',
+        'handlePoisonedBatch',
+        'handlePoisonedPlan',
+        'handlePoisonedStatusCheck',
+        'handlePoisonedWatch',
+        'createExport',
+        'deleteConnection',
+        'deleteExport',
+        'getConnection',
+        'getExport',
+        'getRun',
+        'health',
+        'listConnections',
+        'openApi',
+        'listExports',
+        'listRuns',
+        'planRun',
+        'refreshTimer',
+        'sendBatch',
+        'startRun',
+        'updateConnection',
+        'watchRun',
+        'updateExport',
+        'cancelRun',
+        'getRejectedRows',
+        'getPayloadSample',
+        'listConnectionLists',
+        'listConnectionFields',
+        'previewSource',
+        'me',
+        'console',
+        'checkConnection',
       ].sort(),
     );
     for (const r of regs) expect(Object.values(r.bindings).filter((b) => /trigger$/i.test(b.type))).toHaveLength(1);
   });
 
   it('serves the contract routes, each route and method once', () => {
-    const routes = triggers.filter((t) => t.trigger.type === 'httpTrigger').flatMap((t) => t.trigger.methods!.map((m) => `${m} ${t.trigger.route}`));
+    const routes = triggers
+      .filter((t) => t.trigger.type === 'httpTrigger')
+      .flatMap((t) => t.trigger.methods!.map((m) => `${m} ${t.trigger.route}`));
     expect(new Set(routes).size).toBe(routes.length);
     // host.json's routePrefix is "": the API's routes carry api/ themselves, and the console takes the rest.
     expect(routes).toEqual(
       expect.arrayContaining([
-        'POST api/connections', 'GET api/connections', 'GET api/connections/{id}', 'DELETE api/connections/{id}',
-        'POST api/exports', 'GET api/exports', 'GET api/exports/{id}', 'DELETE api/exports/{id}',
-        'POST api/exports/{id}/runs', 'GET api/exports/{id}/runs', 'GET api/exports/{id}/runs/{runId}', 'GET api/health',
-        'PATCH api/exports/{id}', 'POST api/exports/{id}/runs/{runId}/cancel', 'GET api/exports/{id}/runs/{runId}/rejected',
-        'GET api/connections/{id}/lists', 'GET api/connections/{id}/fields', 'POST api/sources/preview', 'GET api/me', 'GET {*path}',
+        'POST api/connections',
+        'GET api/connections',
+        'GET api/connections/{id}',
+        'DELETE api/connections/{id}',
+        'POST api/exports',
+        'GET api/exports',
+        'GET api/exports/{id}',
+        'DELETE api/exports/{id}',
+        'POST api/exports/{id}/runs',
+        'GET api/exports/{id}/runs',
+        'GET api/exports/{id}/runs/{runId}',
+        'GET api/health',
+        'PATCH api/exports/{id}',
+        'POST api/exports/{id}/runs/{runId}/cancel',
+        'GET api/exports/{id}/runs/{runId}/rejected',
+        'GET api/connections/{id}/lists',
+        'GET api/connections/{id}/fields',
+        'POST api/sources/preview',
+        'GET api/me',
+        'GET {*path}',
       ]),
     );
     for (const r of routes.filter((r) => r !== 'GET {*path}')) expect(r).toMatch(/^[A-Z]+ api\//);

@@ -22,7 +22,11 @@ interface Planned {
 const row = (email: string, first: string, city: string, phone = '') => `${email},${first},${city},${phone}`;
 
 /** The first snapshot: p0..p999. */
-const first = () => ['email,first,city,phone', ...Array.from({ length: 1_000 }, (_, i) => row(`p${i}@example.com`, `P${i}`, 'Oslo'))].join('\n');
+const first = () =>
+  [
+    'email,first,city,phone',
+    ...Array.from({ length: 1_000 }, (_, i) => row(`p${i}@example.com`, `P${i}`, 'Oslo')),
+  ].join('\n');
 
 /**
  * The second: p0..p99 changed, p100..p799 unchanged, p800..p899 gone (leavers), p900..p949 back
@@ -69,15 +73,30 @@ describe('planning in passes (Azurite)', () => {
       for (const c of (await svc.runFiles.readBatch(run.runId, b))!) contacts.set(c.email, JSON.stringify(c));
       returners.push(...(await svc.runFiles.readReturners(run.runId, b)).map((r) => r.email));
     }
-    const rejected = ((await svc.runFiles.readText(svc.runFiles.rejectedPath(run.runId))) ?? '').split('\n').slice(1).filter(Boolean).sort();
+    const rejected = ((await svc.runFiles.readText(svc.runFiles.rejectedPath(run.runId))) ?? '')
+      .split('\n')
+      .slice(1)
+      .filter(Boolean)
+      .sort();
     const values = new EmailTable();
     for (const [email, value] of commitSet) values.set(email, value);
-    const pointer = await svc.exportState.commit(exp.id, run.runId, { ranges: [ALL_EMAILS], changesIn: async () => values });
+    const pointer = await svc.exportState.commit(exp.id, run.runId, {
+      ranges: [ALL_EMAILS],
+      changesIn: async () => values,
+    });
     const state: string[] = [];
     for await (const [email, value] of svc.exportState.entries(pointer)) state.push(`${email} ${value}`);
     await endRun(svc, exp.id, run.runId, 'cancelled', 'planned only');
     const passes = log.filter((m) => / pass \d+, /.test(m)).length || 1;
-    return { counts: planned.counts as unknown as Record<string, number>, removals: planned.removals, contacts, returners: returners.sort(), rejected, state: state.sort(), passes };
+    return {
+      counts: planned.counts as unknown as Record<string, number>,
+      removals: planned.removals,
+      contacts,
+      returners: returners.sort(),
+      rejected,
+      state: state.sort(),
+      passes,
+    };
   }
 
   it('plans the same run in many passes as in one: contacts, duplicates, rejections, leavers, returners and state', async () => {
@@ -89,11 +108,21 @@ describe('planning in passes (Azurite)', () => {
       await uploadText(h.blobs, 'passes', 'seg.csv', first());
       // Both exports send to list 1: the state's fingerprints include the list.
       const exp = await createExport(svc, adminCaller, {
-        displayName: `passes ${++exports}`, connectionId, listId: 1, mode: 'mirror', removalGuardPercent: 100,
-        source: { container: 'passes', path: 'seg.csv' }, mapping: { email: 'email', firstName: 'first', phone: 'phone', fields: { '1': 'city' } },
+        displayName: `passes ${++exports}`,
+        connectionId,
+        listId: 1,
+        mode: 'mirror',
+        removalGuardPercent: 100,
+        source: { container: 'passes', path: 'seg.csv' },
+        mapping: { email: 'email', firstName: 'first', phone: 'phone', fields: { '1': 'city' } },
       });
       // The first run's state marks p900..p949 as unsubscribed by this export.
-      const unsubscribed = new Map(Array.from({ length: 50 }, (_, i) => [`p${900 + i}@example.com`, unsubscribedMarker(Date.parse('2026-11-01T00:00:00Z'))]));
+      const unsubscribed = new Map(
+        Array.from({ length: 50 }, (_, i) => [
+          `p${900 + i}@example.com`,
+          unsubscribedMarker(Date.parse('2026-11-01T00:00:00Z')),
+        ]),
+      );
       const run1 = await plan(svc, exp, unsubscribed);
       expect(run1.contacts.size).toBe(1_000);
       await uploadText(h.blobs, 'passes', 'seg.csv', second());
@@ -108,7 +137,10 @@ describe('planning in passes (Azurite)', () => {
     expect(one.removals).toMatchObject({ unsubscribes: 100 });
     // 100 changed, 50 returners, 294 new (6 with a bad phone), 100 leavers unsubscribed.
     expect(one.contacts.size).toBe(544);
-    expect(JSON.parse(one.contacts.get('p5@example.com')!)).toMatchObject({ first_name: 'P5', fields: [{ id: 1, value: 'Bergen' }] });
+    expect(JSON.parse(one.contacts.get('p5@example.com')!)).toMatchObject({
+      first_name: 'P5',
+      fields: [{ id: 1, value: 'Bergen' }],
+    });
     expect(JSON.parse(one.contacts.get('n3@example.com')!)).toMatchObject({ first_name: 'N3' });
     expect([...many.contacts.entries()].sort()).toEqual([...one.contacts.entries()].sort());
     expect(one.returners).toHaveLength(50);
@@ -125,10 +157,20 @@ describe('planning in passes (Azurite)', () => {
     async function endWith(svc: AppServices, outcome: 'named' | 'whole'): Promise<string[]> {
       await uploadText(h.blobs, 'passes', 'seg.csv', first());
       const exp = await createExport(svc, adminCaller, {
-        displayName: `commit ${++exports}`, connectionId, listId: 1, mode: 'mirror', removalGuardPercent: 100,
-        source: { container: 'passes', path: 'seg.csv' }, mapping: { email: 'email', firstName: 'first', phone: 'phone', fields: { '1': 'city' } },
+        displayName: `commit ${++exports}`,
+        connectionId,
+        listId: 1,
+        mode: 'mirror',
+        removalGuardPercent: 100,
+        source: { container: 'passes', path: 'seg.csv' },
+        mapping: { email: 'email', firstName: 'first', phone: 'phone', fields: { '1': 'city' } },
       });
-      const unsubscribed = new Map(Array.from({ length: 50 }, (_, i) => [`p${900 + i}@example.com`, unsubscribedMarker(Date.parse('2026-11-01T00:00:00Z'))]));
+      const unsubscribed = new Map(
+        Array.from({ length: 50 }, (_, i) => [
+          `p${900 + i}@example.com`,
+          unsubscribedMarker(Date.parse('2026-11-01T00:00:00Z')),
+        ]),
+      );
       await plan(svc, exp, unsubscribed);
       await uploadText(h.blobs, 'passes', 'seg.csv', second());
       const run = await startRun(svc, exp, { trigger: 'manual' });
@@ -142,13 +184,21 @@ describe('planning in passes (Azurite)', () => {
         await svc.runs.updateBatch(run.runId, b, (st) =>
           outcome === 'whole'
             ? { ...st, status: 'failed', failed: st.contacts - st.unsubscribes, error: 'test' }
-            : { ...st, status: 'completed', failed: named.length, upserted: st.contacts - st.unsubscribes - named.length, unsubscribed: st.unsubscribes },
+            : {
+                ...st,
+                status: 'completed',
+                failed: named.length,
+                upserted: st.contacts - st.unsubscribes - named.length,
+                unsubscribed: st.unsubscribes,
+              },
         );
       }
       await finalizeRun(svc, exp.id, run.runId);
       const state: string[] = [];
       for await (const [email, value] of svc.exportState.entries(await svc.exportState.pointer(exp.id))) {
-        state.push(`${email} ${(unsubscribedAt(value) ?? 0) >= startedAt - 1_000 ? 'unsubscribed-now' : stateText(value)}`);
+        state.push(
+          `${email} ${(unsubscribedAt(value) ?? 0) >= startedAt - 1_000 ? 'unsubscribed-now' : stateText(value)}`,
+        );
       }
       return state.sort();
     }
@@ -164,7 +214,9 @@ describe('planning in passes (Azurite)', () => {
       // A returner whose re-subscription failed keeps the marker of its unsubscribe.
       const marker = stateText(unsubscribedMarker(Date.parse('2026-11-01T00:00:00Z')));
       expect(values.get('p903@example.com')).toBe(marker);
-      expect(values.get('p904@example.com')).toEqual(outcome === 'named' ? expect.stringMatching(/^[0-9a-f]{12}$/) : marker);
+      expect(values.get('p904@example.com')).toEqual(
+        outcome === 'named' ? expect.stringMatching(/^[0-9a-f]{12}$/) : marker,
+      );
       // A failed contact is left out (sent again next time); an unchanged one (not sent) keeps its fingerprint.
       expect(values.has('n7@example.com')).toBe(false);
       expect(values.get('p200@example.com')).toMatch(/^[0-9a-f]{12}$/);

@@ -8,10 +8,18 @@ type RunSummary = Parameters<typeof refreshSkipReason>[0][number];
 let seq = 0;
 /** A run that started `minutesAgo` before `now` on `snapshot` (newest runs go first in the list). */
 const run = (status: Run['status'], minutesAgo: number, extra: Partial<RunSummary> = {}): RunSummary => ({
-  runId: `run${++seq}`, status, dryRun: false, snapshot: { id: 'S', files: [] }, startedAt: new Date(T0 - minutesAgo * MIN).toISOString(), ...extra,
+  runId: `run${++seq}`,
+  status,
+  dryRun: false,
+  snapshot: { id: 'S', files: [] },
+  startedAt: new Date(T0 - minutesAgo * MIN).toISOString(),
+  ...extra,
 });
-const guardStop = { removals: { unsubscribes: 995, lastSent: 1000, limitPercent: 10, allowed: 100, exceeded: true, confirmed: false } };
-const skip = (runs: RunSummary[], editedMinutesAgo?: number) => refreshSkipReason(runs, 'S', editedMinutesAgo === undefined ? undefined : T0 - editedMinutesAgo * MIN, T0);
+const guardStop = {
+  removals: { unsubscribes: 995, lastSent: 1000, limitPercent: 10, allowed: 100, exceeded: true, confirmed: false },
+};
+const skip = (runs: RunSummary[], editedMinutesAgo?: number) =>
+  refreshSkipReason(runs, 'S', editedMinutesAgo === undefined ? undefined : T0 - editedMinutesAgo * MIN, T0);
 
 describe('the scheduled refresh rule', () => {
   it('runs a snapshot no run exported, and not one a run exported', () => {
@@ -30,17 +38,23 @@ describe('the scheduled refresh rule', () => {
   });
 
   it('leaves a snapshot stopped at the removal guard, or cancelled, for a person, until an edit or a new snapshot', () => {
-    expect(skip([run('failed', 200, guardStop), run('completed', 24 * 60, { snapshot: { id: 'older', files: [] } })])).toMatch(/stopped at the removal guard on this snapshot: waiting for a person/);
+    expect(
+      skip([run('failed', 200, guardStop), run('completed', 24 * 60, { snapshot: { id: 'older', files: [] } })]),
+    ).toMatch(/stopped at the removal guard on this snapshot: waiting for a person/);
     // However long ago: repeating it would stop again, and alert again.
     expect(skip([run('failed', 10 * 24 * 60, guardStop)])).toMatch(/removal guard/);
     expect(skip([run('failed', 200, guardStop)], 100)).toBeUndefined();
     expect(skip([run('failed', 200, { removals: { ...guardStop.removals, confirmed: true } })])).toBeUndefined();
-    expect(skip([run('cancelled', 200)])).toMatch(/was cancelled: waiting for a new snapshot, an edit of the export, or Run now/);
+    expect(skip([run('cancelled', 200)])).toMatch(
+      /was cancelled: waiting for a new snapshot, an edit of the export, or Run now/,
+    );
     expect(refreshSkipReason([run('failed', 200, guardStop)], 'newer', undefined, T0)).toBeUndefined();
   });
 
   it('tries a snapshot whose runs failed again after 15 minutes, then 30, 60 … and at most a day apart', () => {
-    expect(skip([run('failed', 14)])).toMatch(/^1 run\(s\) failed on this snapshot; the next try is at 2026-12-01T00:01:00.000Z$/);
+    expect(skip([run('failed', 14)])).toMatch(
+      /^1 run\(s\) failed on this snapshot; the next try is at 2026-12-01T00:01:00.000Z$/,
+    );
     expect(skip([run('failed', FAILED_SNAPSHOT_RETRY_IN_MS / MIN)])).toBeUndefined();
     expect(skip([run('failed', 29), run('failed', 60)])).toMatch(/^2 run\(s\) failed/);
     expect(skip([run('failed', 30), run('failed', 60)])).toBeUndefined();
@@ -48,7 +62,9 @@ describe('the scheduled refresh rule', () => {
     expect(skip([run('failed', 60), run('failed', 100), run('failed', 120)])).toBeUndefined();
     const many = Array.from({ length: 20 }, (_, i) => run('failed', 23 * 60 + i));
     expect(skip(many)).toMatch(/^20 run\(s\) failed/);
-    expect(skip(many.map((r, i) => ({ ...r, startedAt: new Date(T0 - (24 * 60 + i) * MIN).toISOString() })))).toBeUndefined();
+    expect(
+      skip(many.map((r, i) => ({ ...r, startedAt: new Date(T0 - (24 * 60 + i) * MIN).toISOString() }))),
+    ).toBeUndefined();
     // Failures before an edit, or on another snapshot, do not count.
     expect(skip([run('failed', 5), run('failed', 60)], 30)).toMatch(/^1 run\(s\) failed/);
     expect(skip([run('failed', 5, { snapshot: { id: 'older', files: [] } })])).toBeUndefined();

@@ -4,21 +4,67 @@ import { runCounts, runOutcome, runReasons, sumBatches, unconfirmedUpserts } fro
 import { tally } from '../../shared/runs/checkImport.js';
 import type { BatchState, PlanSummary } from '../../shared/store/runStore.js';
 
-const plan = (p: Partial<PlanSummary> = {}): PlanSummary => ({ read: 1000, rejected: 10, duplicate: 5, unchanged: 385, batches: 3, messages: 1, enqueued: 1, rejectedReasons: { 'missing email': 10 }, ...p });
+const plan = (p: Partial<PlanSummary> = {}): PlanSummary => ({
+  read: 1000,
+  rejected: 10,
+  duplicate: 5,
+  unchanged: 385,
+  batches: 3,
+  messages: 1,
+  enqueued: 1,
+  rejectedReasons: { 'missing email': 10 },
+  ...p,
+});
 const batch = (b: Partial<BatchState>): BatchState => ({
-  runId: 'r', batch: 1, status: 'pending', contacts: 200, unsubscribes: 0, resubscribes: 0, attempts: 0, resubmits: 0, uncertainPosts: 0, rejected: 0, upserted: 0, unsubscribed: 0, failed: 0, unknown: 0, notSent: 0, ...b,
+  runId: 'r',
+  batch: 1,
+  status: 'pending',
+  contacts: 200,
+  unsubscribes: 0,
+  resubscribes: 0,
+  attempts: 0,
+  resubmits: 0,
+  uncertainPosts: 0,
+  rejected: 0,
+  upserted: 0,
+  unsubscribed: 0,
+  failed: 0,
+  unknown: 0,
+  notSent: 0,
+  ...b,
 });
 const addsUp = (c: ReturnType<typeof runCounts>) => expect(c.read).toBe(accountedRows(c));
 
 describe('the run counts rule', () => {
   it('takes read, duplicates and unchanged from the plan and outcomes from the batches; nothing by subtraction', () => {
     const sums = sumBatches([
-      batch({ batch: 1, status: 'completed', upserted: 198, rejected: 2, rejectedReasons: { 'ActiveCampaign: blocked': 2 } }),
-      batch({ batch: 2, status: 'completed', upserted: 195, failed: 5, error: 'ActiveCampaign could not process the contact' }),
+      batch({
+        batch: 1,
+        status: 'completed',
+        upserted: 198,
+        rejected: 2,
+        rejectedReasons: { 'ActiveCampaign: blocked': 2 },
+      }),
+      batch({
+        batch: 2,
+        status: 'completed',
+        upserted: 195,
+        failed: 5,
+        error: 'ActiveCampaign could not process the contact',
+      }),
       batch({ batch: 3, status: 'submitted', importId: 'i3', contacts: 200 }),
     ]);
     const live = runCounts(plan(), sums, false);
-    expect(live).toEqual({ ...emptyCounts(), read: 1000, rejected: 12, duplicate: 5, unchanged: 385, upserted: 393, unsubscribed: 0, failed: 5 });
+    expect(live).toEqual({
+      ...emptyCounts(),
+      read: 1000,
+      rejected: 12,
+      duplicate: 5,
+      unchanged: 385,
+      upserted: 393,
+      unsubscribed: 0,
+      failed: 5,
+    });
     const final = runCounts(plan(), sums, true);
     // An accepted import without its outcome yet may have arrived: unknown, never failed.
     expect(final).toMatchObject({ failed: 5, unknown: 200, notSent: 0 });
@@ -42,15 +88,23 @@ describe('the run counts rule', () => {
   });
 
   it('says a run whose answers were lost completed with errors, not that no contact arrived', () => {
-    const sums = sumBatches([batch({ batch: 1, status: 'failed', contacts: 500, unknown: 500, uncertainPosts: 2, error: 'POST timed out' })]);
-    const counts = runCounts(plan({ read: 500, rejected: 0, duplicate: 0, unchanged: 0, batches: 1, rejectedReasons: {} }), sums, true);
+    const sums = sumBatches([
+      batch({ batch: 1, status: 'failed', contacts: 500, unknown: 500, uncertainPosts: 2, error: 'POST timed out' }),
+    ]);
+    const counts = runCounts(
+      plan({ read: 500, rejected: 0, duplicate: 0, unchanged: 0, batches: 1, rejectedReasons: {} }),
+      sums,
+      true,
+    );
     expect(counts).toMatchObject({ failed: 0, unknown: 500 });
     const outcome = runOutcome(counts, runReasons(plan({ rejectedReasons: {} }), sums), sums);
     expect(outcome.status).toBe('completedWithErrors');
-    expect(outcome.error).toMatch(/^500 contact\(s\) were sent but ActiveCampaign's answer was lost, so whether they arrived is not known/);
+    expect(outcome.error).toMatch(
+      /^500 contact\(s\) were sent but ActiveCampaign's answer was lost, so whether they arrived is not known/,
+    );
   });
 
-  it('counts a batch\'s unconfirmed upserts once: contacts less rejected less unsubscribes', () => {
+  it("counts a batch's unconfirmed upserts once: contacts less rejected less unsubscribes", () => {
     expect(unconfirmedUpserts({ contacts: 250, rejected: 3, unsubscribes: 40 })).toBe(207);
     expect(unconfirmedUpserts({ contacts: 5, rejected: 5, unsubscribes: 2 })).toBe(0);
   });
@@ -80,14 +134,28 @@ describe('the run counts rule', () => {
     const counts = runCounts(plan({ read: 600, rejected: 0, duplicate: 0, unchanged: 0 }), sums, true);
     expect(runOutcome(counts, runReasons(plan(), sums), sums)).toEqual({
       status: 'failed',
-      error: 'No contact reached ActiveCampaign: 600 failed, most with "ActiveCampaign reported the import interrupted"',
+      error:
+        'No contact reached ActiveCampaign: 600 failed, most with "ActiveCampaign reported the import interrupted"',
     });
   });
 
   it('fails a run whose every row was rejected, and completes one with nothing to send', () => {
     const none = sumBatches([]);
-    const rejectedAll = runCounts(plan({ read: 10, rejected: 10, duplicate: 0, unchanged: 0, batches: 0, rejectedReasons: { 'invalid email: the domain is not a valid domain name': 10 } }), none, true);
-    expect(runOutcome(rejectedAll, runReasons(plan({ rejectedReasons: { 'invalid email: x': 10 } }), none), none).status).toBe('failed');
+    const rejectedAll = runCounts(
+      plan({
+        read: 10,
+        rejected: 10,
+        duplicate: 0,
+        unchanged: 0,
+        batches: 0,
+        rejectedReasons: { 'invalid email: the domain is not a valid domain name': 10 },
+      }),
+      none,
+      true,
+    );
+    expect(
+      runOutcome(rejectedAll, runReasons(plan({ rejectedReasons: { 'invalid email: x': 10 } }), none), none).status,
+    ).toBe('failed');
     const unchanged = runCounts(plan({ read: 10, rejected: 0, duplicate: 0, unchanged: 10, batches: 0 }), none, true);
     expect(runOutcome(unchanged, [], none)).toEqual({ status: 'completed' });
   });
@@ -111,6 +179,10 @@ describe('tally of a completed import', () => {
       { email: 'd@x.io', unsubscribe: [{ listid: '1' }] },
       { email: 'e@x.io', subscribe: [{ listid: '1' }] },
     ];
-    expect(tally(contacts, new Set(['b@x.io', 'd@x.io']), new Set(['e@x.io']))).toEqual({ upserted: 1, unsubscribed: 1, failed: 1 });
+    expect(tally(contacts, new Set(['b@x.io', 'd@x.io']), new Set(['e@x.io']))).toEqual({
+      upserted: 1,
+      unsubscribed: 1,
+      failed: 1,
+    });
   });
 });

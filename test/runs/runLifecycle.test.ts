@@ -18,7 +18,13 @@ describe('ending a run (Azurite)', () => {
   });
 
   it('sets finishedAt only after the posts in flight: never before a post that passed its check just before the run turned terminal, even one answered before the wait looked', async () => {
-    const exp = await createExport(h.svc, adminCaller, { displayName: 'end', connectionId, listId: 1, source: { container: 'segments', path: 'end/seg.csv' }, mapping: { email: 'email' } });
+    const exp = await createExport(h.svc, adminCaller, {
+      displayName: 'end',
+      connectionId,
+      listId: 1,
+      source: { container: 'segments', path: 'end/seg.csv' },
+      mapping: { email: 'email' },
+    });
     const run = await startRun(h.svc, exp, { trigger: 'manual' });
     // A worker read the run as `sending` while the terminal write was under way, posted, and its
     // quick answer (a login page) cleared its posting mark before endRun listed the batches.

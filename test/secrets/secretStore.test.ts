@@ -7,7 +7,11 @@ import { readConfig } from '../../shared/config.js';
 import { createConnection } from '../../shared/connections/connectionService.js';
 import { KeyVaultSecretStore, LocalSecretStore } from '../../shared/secrets/secretStore.js';
 import { createServices } from '../../shared/services.js';
-import { EMULATOR_API_KEY, startActiveCampaignEmulator, type ActiveCampaignEmulator } from '../../tools/acEmulator/server.js';
+import {
+  EMULATOR_API_KEY,
+  startActiveCampaignEmulator,
+  type ActiveCampaignEmulator,
+} from '../../tools/acEmulator/server.js';
 import { startAzurite, type AzuriteInstance } from '../../tools/azurite.js';
 import { FakeKeyVault, fakeCredential } from '../support/fakeKeyVault.js';
 
@@ -17,7 +21,10 @@ describe('Key Vault through the real SecretClient against a local fake', () => {
 
   beforeAll(async () => {
     vault = await new FakeKeyVault().listen();
-    client = new SecretClient(vault.url, fakeCredential, { allowInsecureConnection: true, disableChallengeResourceVerification: true });
+    client = new SecretClient(vault.url, fakeCredential, {
+      allowInsecureConnection: true,
+      disableChallengeResourceVerification: true,
+    });
   });
   afterAll(() => vault.close());
 
@@ -59,9 +66,18 @@ describe('Key Vault through the real SecretClient against a local fake', () => {
 
     it('keeps its key in Key Vault and nowhere on disk', async () => {
       const localDir = mkdtempSync(join(tmpdir(), 'nolocal-'));
-      const cfg = readConfig({ AzureWebJobsStorage: azurite.connectionString, KEY_VAULT_URL: vault.url, ACTIVECAMPAIGN_INSECURE_HOSTS: emulator.hostname, LOCAL_SECRETS_DIR: localDir });
+      const cfg = readConfig({
+        AzureWebJobsStorage: azurite.connectionString,
+        KEY_VAULT_URL: vault.url,
+        ACTIVECAMPAIGN_INSECURE_HOSTS: emulator.hostname,
+        LOCAL_SECRETS_DIR: localDir,
+      });
       const svc = createServices(cfg, { credential: fakeCredential, secretClient: client });
-      const connection = await createConnection(svc, { name: 'a@example.com', roles: ['admin'] }, { displayName: 'kv', hostname: emulator.hostname, apiKey: EMULATOR_API_KEY, dataPrivacyConsent: true });
+      const connection = await createConnection(
+        svc,
+        { name: 'a@example.com', roles: ['admin'] },
+        { displayName: 'kv', hostname: emulator.hostname, apiKey: EMULATOR_API_KEY, dataPrivacyConsent: true },
+      );
       expect(vault.secrets.get(`ac-api-key-${connection.id}`)?.value).toBe(EMULATOR_API_KEY);
       expect(readdirSync(localDir)).toEqual([]);
       expect(await (await svc.activeCampaign(connection)).getCurrentUser()).toMatchObject({ id: '1' });

@@ -13,7 +13,10 @@ export interface AzdService {
   language: string;
   host: string;
   remoteBuild?: boolean;
-  hooks?: Record<string, { posix?: { shell: string; run: string }; windows?: { shell: string; run: string }; shell?: string; run?: string }>;
+  hooks?: Record<
+    string,
+    { posix?: { shell: string; run: string }; windows?: { shell: string; run: string }; shell?: string; run?: string }
+  >;
 }
 
 /**
@@ -24,8 +27,10 @@ export function remoteBuildOf(service: AzdService, funcignore: string | undefine
   if (funcignore === undefined) return service.remoteBuild ?? true;
   const excludesNodeModules = ignore().add(funcignore).ignores('node_modules/');
   if (service.remoteBuild === undefined) return excludesNodeModules;
-  if (service.remoteBuild && !excludesNodeModules) throw new Error("'remoteBuild: true' requires .funcignore to exclude node_modules");
-  if (!service.remoteBuild && excludesNodeModules) throw new Error("'remoteBuild: false' cannot be used when .funcignore excludes node_modules");
+  if (service.remoteBuild && !excludesNodeModules)
+    throw new Error("'remoteBuild: true' requires .funcignore to exclude node_modules");
+  if (!service.remoteBuild && excludesNodeModules)
+    throw new Error("'remoteBuild: false' cannot be used when .funcignore excludes node_modules");
   return service.remoteBuild;
 }
 
@@ -53,7 +58,8 @@ export function zippedFiles(dir: string, funcignore: string | undefined, service
       if (name === '.azure' && isDir) continue;
       if (name === '.funcignore' && !isDir) continue;
       if (name === 'local.settings.json' && !isDir) continue;
-      if (ig ? ig.ignores(isDir ? `${rel}/` : rel) : name === 'node_modules' && isDir && service.remoteBuild !== false) continue;
+      if (ig ? ig.ignores(isDir ? `${rel}/` : rel) : name === 'node_modules' && isDir && service.remoteBuild !== false)
+        continue;
       if (isDir) walk(full);
       else out.push(rel);
     }

@@ -31,7 +31,11 @@ export function bicepPlatform(platform: NodeJS.Platform = process.platform, arch
 }
 
 /** The newest Bicep CLI in a NuGet package folder, if one was restored there. */
-export function nugetBicep(packages: string, platform: NodeJS.Platform = process.platform, arch: string = process.arch): string | undefined {
+export function nugetBicep(
+  packages: string,
+  platform: NodeJS.Platform = process.platform,
+  arch: string = process.arch,
+): string | undefined {
   const dir = join(packages, `azure.bicep.commandline.${bicepPlatform(platform, arch)}`);
   if (!existsSync(dir)) return undefined;
   const versions = readdirSync(dir).sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
@@ -44,7 +48,8 @@ export function nugetBicep(packages: string, platform: NodeJS.Platform = process
 
 function onPath(name: string): string | undefined {
   const names = process.platform === 'win32' ? [`${name}.exe`, `${name}.cmd`] : [name];
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) for (const n of names) if (dir && existsSync(join(dir, n))) return join(dir, n);
+  for (const dir of (process.env.PATH ?? '').split(delimiter))
+    for (const n of names) if (dir && existsSync(join(dir, n))) return join(dir, n);
   return undefined;
 }
 

@@ -31,7 +31,11 @@ function toJavaScript(expression: string): string {
     .replace(/^\{,/, '{');
 }
 
-export function bicepNames(bicep: string, environmentName: string, resourceGroupId = '/subscriptions/0000/resourceGroups/rg-test'): Record<string, string> {
+export function bicepNames(
+  bicep: string,
+  environmentName: string,
+  resourceGroupId = '/subscriptions/0000/resourceGroups/rg-test',
+): Record<string, string> {
   const scope = {
     environmentName,
     toLower: (s: string) => s.toLowerCase(),
@@ -44,7 +48,9 @@ export function bicepNames(bicep: string, environmentName: string, resourceGroup
   for (const name of ['nameLetters', 'baseName', 'suffix', 'names']) {
     // The Bicep expression, evaluated as JavaScript over the functions above (test code, over our own file).
     // eslint-disable-next-line @typescript-eslint/no-implied-eval
-    const fn = new Function(...Object.keys(scope), `return (${toJavaScript(variable(bicep, name))});`) as (...args: unknown[]) => unknown;
+    const fn = new Function(...Object.keys(scope), `return (${toJavaScript(variable(bicep, name))});`) as (
+      ...args: unknown[]
+    ) => unknown;
     scope[name] = fn(...Object.values(scope));
   }
   return scope.names as Record<string, string>;

@@ -36,12 +36,18 @@ export async function accessibilityViolations(page: Page): Promise<string[]> {
   await page.evaluate(`${axe.source};0`);
   // Fluent UI's focus manager (Tabster) inserts hidden <i tabindex="0" data-tabster-dummy> elements on
   // purpose: they hand focus on at the edges of groups and are never read out. They are not content.
-  const result = await page.evaluate<{ violations: { id: string; impact: string; help: string; nodes: { target: string[] }[] }[] }>(
-    "axe.run({ exclude: [['[data-tabster-dummy]']] }, { resultTypes: ['violations'] })",
-  );
+  const result = await page.evaluate<{
+    violations: { id: string; impact: string; help: string; nodes: { target: string[] }[] }[];
+  }>("axe.run({ exclude: [['[data-tabster-dummy]']] }, { resultTypes: ['violations'] })");
   return result.violations
     .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => `${v.impact} ${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join('; ')})`);
+    .map(
+      (v) =>
+        `${v.impact} ${v.id}: ${v.help} (${v.nodes
+          .map((n) => n.target.join(' '))
+          .slice(0, 3)
+          .join('; ')})`,
+    );
 }
 
 export async function screenshot(page: Page, name: string): Promise<void> {
@@ -50,7 +56,12 @@ export async function screenshot(page: Page, name: string): Promise<void> {
 }
 
 /** Signs in through the local runner's development sign-in. */
-export async function signIn(page: Page, rootUrl: string, name: string, role: 'Administrator' | 'Contributor'): Promise<void> {
+export async function signIn(
+  page: Page,
+  rootUrl: string,
+  name: string,
+  role: 'Administrator' | 'Contributor',
+): Promise<void> {
   await page.goto(`${rootUrl}.auth/login/dev`);
   await page.getByLabel('Name').fill(name);
   await page.getByLabel('Role').selectOption({ label: role });

@@ -41,22 +41,37 @@ export class FakeKeyVault {
     const authorized = req.headers.authorization === `Bearer ${FAKE_TOKEN}`;
     const send = (status: number, body?: unknown, headers: Record<string, string> = {}) => {
       this.log.push({ method: req.method ?? '', path: url.pathname, status, authorized });
-      res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(body === undefined ? '' : JSON.stringify(body));
+      res
+        .writeHead(status, { 'content-type': 'application/json', ...headers })
+        .end(body === undefined ? '' : JSON.stringify(body));
     };
-    if (!url.searchParams.get('api-version')) return send(400, { error: { code: 'MissingApiVersionParameter', message: 'api-version is required' } });
+    if (!url.searchParams.get('api-version'))
+      return send(400, { error: { code: 'MissingApiVersionParameter', message: 'api-version is required' } });
     if (!authorized) {
-      return send(401, { error: { code: 'Unauthorized', message: 'AKV10000: Request is missing a Bearer or PoP token.' } }, {
-        'www-authenticate': `Bearer authorization="https://login.microsoftonline.com/00000000-0000-0000-0000-000000000000", resource="https://vault.azure.net"`,
-      });
+      return send(
+        401,
+        { error: { code: 'Unauthorized', message: 'AKV10000: Request is missing a Bearer or PoP token.' } },
+        {
+          'www-authenticate': `Bearer authorization="https://login.microsoftonline.com/00000000-0000-0000-0000-000000000000", resource="https://vault.azure.net"`,
+        },
+      );
     }
     const [, collection, name] = url.pathname.split('/');
     const bundle = (n: string, s: { value: string; version: string; contentType?: string }) => ({
       value: s.value,
       contentType: s.contentType,
       id: `${this.url}/secrets/${n}/${s.version}`,
-      attributes: { enabled: true, created: 1_700_000_000, updated: 1_700_000_000, recoveryLevel: 'Recoverable+Purgeable' },
+      attributes: {
+        enabled: true,
+        created: 1_700_000_000,
+        updated: 1_700_000_000,
+        recoveryLevel: 'Recoverable+Purgeable',
+      },
     });
-    const notFound = () => send(404, { error: { code: 'SecretNotFound', message: `A secret with (name/id) ${name} was not found in this key vault.` } });
+    const notFound = () =>
+      send(404, {
+        error: { code: 'SecretNotFound', message: `A secret with (name/id) ${name} was not found in this key vault.` },
+      });
     if (collection === 'secrets' && req.method === 'PUT') {
       const body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
       const secret = { value: body.value, version: randomUUID().replace(/-/g, ''), contentType: body.contentType };
@@ -72,12 +87,23 @@ export class FakeKeyVault {
       if (!secret) return notFound();
       this.secrets.delete(name);
       this.deleted.set(name, secret);
-      return send(200, { ...bundle(name, secret), value: undefined, recoveryId: `${this.url}/deletedsecrets/${name}`, deletedDate: 1_700_000_100, scheduledPurgeDate: 1_800_000_000 });
+      return send(200, {
+        ...bundle(name, secret),
+        value: undefined,
+        recoveryId: `${this.url}/deletedsecrets/${name}`,
+        deletedDate: 1_700_000_100,
+        scheduledPurgeDate: 1_800_000_000,
+      });
     }
     if (collection === 'deletedsecrets' && req.method === 'GET') {
       const secret = this.deleted.get(name);
       if (!secret) return notFound();
-      return send(200, { id: `${this.url}/secrets/${name}`, recoveryId: `${this.url}/deletedsecrets/${name}`, deletedDate: 1_700_000_100, attributes: { enabled: true } });
+      return send(200, {
+        id: `${this.url}/secrets/${name}`,
+        recoveryId: `${this.url}/deletedsecrets/${name}`,
+        deletedDate: 1_700_000_100,
+        attributes: { enabled: true },
+      });
     }
     return send(405, { error: { code: 'BadRequest', message: 'Not supported by the fake' } });
   }

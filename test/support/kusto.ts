@@ -29,7 +29,9 @@ export const APP_INSIGHTS_TABLES: Record<string, string> = {
     `severityLevel:int, details:dynamic, customMeasurements:dynamic, ${COMMON}`,
 };
 
-const tables = Object.entries(APP_INSIGHTS_TABLES).map(([name, columns]) => new K.Symbols.TableSymbol.$ctor7(name, `(${columns})`, null));
+const tables = Object.entries(APP_INSIGHTS_TABLES).map(
+  ([name, columns]) => new K.Symbols.TableSymbol.$ctor7(name, `(${columns})`, null),
+);
 const globals = K.GlobalState.Default.WithDatabase(new K.Symbols.DatabaseSymbol.$ctor2('appinsights', null, tables));
 
 /** The language service's errors for a query (syntax, unknown names, types), empty when it is sound. */

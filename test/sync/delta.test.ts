@@ -1,7 +1,24 @@
 import { describe, expect, it } from 'vitest';
-import { decideContact, decideLeaver, stateText, stateValue, UNKNOWN, unsubscribedAt, unsubscribedMarker } from '../../shared/sync/delta.js';
-import { checkRemovals, confirmationDifference, removalGuardMessage, removalsBlocked } from '../../shared/sync/removalGuard.js';
-import { throttleDelayInMs, MAX_THROTTLE_DELAY_IN_MS, MAX_THROTTLED_FOR_IN_MS } from '../../shared/activecampaign/retryPolicy.js';
+import {
+  decideContact,
+  decideLeaver,
+  stateText,
+  stateValue,
+  UNKNOWN,
+  unsubscribedAt,
+  unsubscribedMarker,
+} from '../../shared/sync/delta.js';
+import {
+  checkRemovals,
+  confirmationDifference,
+  removalGuardMessage,
+  removalsBlocked,
+} from '../../shared/sync/removalGuard.js';
+import {
+  throttleDelayInMs,
+  MAX_THROTTLE_DELAY_IN_MS,
+  MAX_THROTTLED_FOR_IN_MS,
+} from '../../shared/activecampaign/retryPolicy.js';
 
 describe('delta rules', () => {
   const at = Date.UTC(2026, 10, 1);
@@ -35,11 +52,20 @@ describe('the removal guard', () => {
   const confirmation = { runId: '99999999999990000abcd', snapshotId: 's1', unsubscribes: 500, lastSent: 1000 };
 
   it('allows up to the limit of what the export last sent, and stops beyond it unless confirmed', () => {
-    expect(checkRemovals(found(100, 1000), 10)).toEqual({ unsubscribes: 100, lastSent: 1000, limitPercent: 10, allowed: 100, exceeded: false, confirmed: false });
+    expect(checkRemovals(found(100, 1000), 10)).toEqual({
+      unsubscribes: 100,
+      lastSent: 1000,
+      limitPercent: 10,
+      allowed: 100,
+      exceeded: false,
+      confirmed: false,
+    });
     const shrunk = checkRemovals(found(995, 1000), 10);
     expect(removalsBlocked(shrunk)).toBe(true);
     expect(removalsBlocked(checkRemovals(found(1, 5), 10))).toBe(true);
-    expect(removalGuardMessage(shrunk, { runId: 'r2' })).toMatch(/unsubscribe 995 of the 1000 contacts the export last sent \(99\.5%\), more than its removal guard allows \(10%: 100\).*\{"confirmRemovals": "r2"\}/);
+    expect(removalGuardMessage(shrunk, { runId: 'r2' })).toMatch(
+      /unsubscribe 995 of the 1000 contacts the export last sent \(99\.5%\), more than its removal guard allows \(10%: 100\).*\{"confirmRemovals": "r2"\}/,
+    );
   });
 
   it('lets a confirmation through only for exactly the snapshot and numbers that were reviewed', () => {

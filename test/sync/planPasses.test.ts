@@ -9,7 +9,7 @@ function simulate(positions: Float64Array, emailsPerPass: number, emailsBound: n
   const capacities: number[] = [];
   let covered = 0;
   let at = 0;
-  for (let pass: PlanPass | undefined = passes.first(); pass; ) {
+  for (let pass: PlanPass | undefined = passes.first(); pass;) {
     expect(pass.range.start).toBe(at);
     expect(pass.range.end).toBeGreaterThan(pass.range.start);
     at = pass.range.end;
@@ -24,7 +24,8 @@ function simulate(positions: Float64Array, emailsPerPass: number, emailsBound: n
   return { held, capacities, covered };
 }
 
-const positionsOf = (count: number, prefix: string) => Float64Array.from({ length: count }, (_, i) => EmailTable.position(`${prefix}${i}@example.com`));
+const positionsOf = (count: number, prefix: string) =>
+  Float64Array.from({ length: count }, (_, i) => EmailTable.position(`${prefix}${i}@example.com`));
 
 describe('the planner’s passes', () => {
   const emails = positionsOf(1_000_000, 'person');
@@ -55,9 +56,25 @@ describe('the planner’s passes', () => {
 
   it('bounds a snapshot’s rows by its text bytes, or by the row cap when they are compressed', () => {
     const csv = { format: 'csv', gzip: false };
-    expect(snapshotRowsBound([{ ...csv, size: 600 }, { ...csv, size: 61 }], 1_000)).toBe(111);
+    expect(
+      snapshotRowsBound(
+        [
+          { ...csv, size: 600 },
+          { ...csv, size: 61 },
+        ],
+        1_000,
+      ),
+    ).toBe(111);
     expect(snapshotRowsBound([{ ...csv, size: 60_000 }], 1_000)).toBe(1_000);
-    expect(snapshotRowsBound([{ ...csv, size: 600 }, { ...csv, gzip: true, size: 60 }], 1_000)).toBe(1_000);
+    expect(
+      snapshotRowsBound(
+        [
+          { ...csv, size: 600 },
+          { ...csv, gzip: true, size: 60 },
+        ],
+        1_000,
+      ),
+    ).toBe(1_000);
     expect(snapshotRowsBound([{ format: 'parquet', gzip: false, size: 60 }], 1_000)).toBe(1_000);
     expect(snapshotRowsBound([{ ...csv }], 1_000)).toBe(1_000);
   });

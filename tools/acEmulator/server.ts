@@ -110,7 +110,12 @@ const links = (base: string, names: string[]) => Object.fromEntries(names.map((n
 function userBody(origin: string) {
   return {
     user: {
-      username: 'admin', firstName: 'Emulated', lastName: 'Admin', email: 'admin@example.com', phone: '', signature: null,
+      username: 'admin',
+      firstName: 'Emulated',
+      lastName: 'Admin',
+      email: 'admin@example.com',
+      phone: '',
+      signature: null,
       links: links(`${origin}/api/3/users/1`, ['lists', 'userGroup', 'dealGroupTotals', 'dealGroupUsers', 'configs']),
       id: '1',
     },
@@ -120,17 +125,50 @@ function userBody(origin: string) {
 function listBody(origin: string, list: EmulatorList) {
   return {
     list: {
-      stringid: list.name.toLowerCase().replace(/\W+/g, '-'), userid: '1', name: list.name, cdate: '2024-01-01T00:00:00-06:00',
-      p_use_tracking: '1', p_use_analytics_read: '0', p_use_analytics_link: '0', p_use_twitter: '0', p_use_facebook: '0',
-      p_embed_image: '1', p_use_captcha: '1', send_last_broadcast: '0', private: '0', analytics_domains: null,
-      analytics_source: '', analytics_ua: '', twitter_token: '', twitter_token_secret: '', facebook_session: null,
-      carboncopy: null, subscription_notify: null, unsubscription_notify: null, require_name: '0', get_unsubscribe_reason: '0',
-      to_name: 'Subscriber', optinoptout: '1', sender_name: '', sender_addr1: '', sender_addr2: '', sender_city: '',
-      sender_state: '', sender_zip: '', sender_country: '', sender_phone: '', sender_url: 'http://www.example.com',
-      sender_reminder: 'You signed up for my mailing list.', fulladdress: '', optinmessageid: '0', optoutconf: '0',
-      deletestamp: null, udate: null,
+      stringid: list.name.toLowerCase().replace(/\W+/g, '-'),
+      userid: '1',
+      name: list.name,
+      cdate: '2024-01-01T00:00:00-06:00',
+      p_use_tracking: '1',
+      p_use_analytics_read: '0',
+      p_use_analytics_link: '0',
+      p_use_twitter: '0',
+      p_use_facebook: '0',
+      p_embed_image: '1',
+      p_use_captcha: '1',
+      send_last_broadcast: '0',
+      private: '0',
+      analytics_domains: null,
+      analytics_source: '',
+      analytics_ua: '',
+      twitter_token: '',
+      twitter_token_secret: '',
+      facebook_session: null,
+      carboncopy: null,
+      subscription_notify: null,
+      unsubscription_notify: null,
+      require_name: '0',
+      get_unsubscribe_reason: '0',
+      to_name: 'Subscriber',
+      optinoptout: '1',
+      sender_name: '',
+      sender_addr1: '',
+      sender_addr2: '',
+      sender_city: '',
+      sender_state: '',
+      sender_zip: '',
+      sender_country: '',
+      sender_phone: '',
+      sender_url: 'http://www.example.com',
+      sender_reminder: 'You signed up for my mailing list.',
+      fulladdress: '',
+      optinmessageid: '0',
+      optoutconf: '0',
+      deletestamp: null,
+      udate: null,
       links: links(`${origin}/api/3/lists/${list.id}`, ['contactGoalLists', 'user', 'addressLists']),
-      id: String(list.id), user: '1',
+      id: String(list.id),
+      user: '1',
     },
   };
 }
@@ -140,19 +178,39 @@ const optionId = (f: EmulatorField, i: number) => String(f.id * 1000 + i + 1);
 
 function fieldBody(origin: string, f: EmulatorField, ordernum: number) {
   return {
-    title: f.title, descript: null, type: f.type, isrequired: '0', perstag: f.title.toUpperCase().replace(/\W+/g, '_'),
-    defval: null, show_in_list: '0', rows: '0', cols: '0', visible: '1', service: '', ordernum: String(ordernum),
-    cdate: '2024-01-01T00:00:00-06:00', udate: '2024-01-01T00:00:00-06:00', options: (f.options ?? []).map((_, i) => optionId(f, i)), relations: [],
-    links: links(`${origin}/api/3/fields/${f.id}`, ['options', 'relations']), id: String(f.id),
+    title: f.title,
+    descript: null,
+    type: f.type,
+    isrequired: '0',
+    perstag: f.title.toUpperCase().replace(/\W+/g, '_'),
+    defval: null,
+    show_in_list: '0',
+    rows: '0',
+    cols: '0',
+    visible: '1',
+    service: '',
+    ordernum: String(ordernum),
+    cdate: '2024-01-01T00:00:00-06:00',
+    udate: '2024-01-01T00:00:00-06:00',
+    options: (f.options ?? []).map((_, i) => optionId(f, i)),
+    relations: [],
+    links: links(`${origin}/api/3/fields/${f.id}`, ['options', 'relations']),
+    id: String(f.id),
   };
 }
 
 /** A fieldOption as the documentation's fieldOption example shows it. */
 function fieldOptionBody(origin: string, f: EmulatorField, value: string, i: number) {
   return {
-    orderid: i + 1, value, label: value, isdefault: 0, field: String(f.id),
-    cdate: '2024-01-01T00:00:00-06:00', udate: '2024-01-01T00:00:00-06:00',
-    links: { field: `${origin}/api/3/fieldOptions/${optionId(f, i)}/field` }, id: optionId(f, i),
+    orderid: i + 1,
+    value,
+    label: value,
+    isdefault: 0,
+    field: String(f.id),
+    cdate: '2024-01-01T00:00:00-06:00',
+    udate: '2024-01-01T00:00:00-06:00',
+    links: { field: `${origin}/api/3/fieldOptions/${optionId(f, i)}/field` },
+    id: optionId(f, i),
   };
 }
 
@@ -161,24 +219,92 @@ const acTime = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, '
 
 function contactBody(origin: string, c: EmulatorContact) {
   return {
-    cdate: '2024-01-01T00:00:00-06:00', email: c.email, phone: c.phone, firstName: c.firstName, lastName: c.lastName, orgid: '0',
-    segmentio_id: '', bounced_hard: '0', bounced_soft: '0', bounced_date: '0000-00-00', ip: '0', ua: '', hash: '', socialdata_lastcheck: '0000-00-00 00:00:00',
-    email_local: '', email_domain: '', sentcnt: '0', rating_tstamp: '0000-00-00', gravatar: '0', deleted: '0', anonymized: '0',
-    udate: '2024-01-01T00:00:00-06:00', deleted_at: '0000-00-00 00:00:00', scoreValues: [],
-    links: links(`${origin}/api/3/contacts/${c.id}`, ['bounceLogs', 'contactAutomations', 'contactData', 'contactGoals', 'contactLists', 'contactLogs', 'contactTags', 'contactDeals', 'deals', 'fieldValues', 'geoIps', 'notes', 'organization', 'plusAppend', 'trackingLogs', 'scoreValues']),
-    id: String(c.id), organization: null,
+    cdate: '2024-01-01T00:00:00-06:00',
+    email: c.email,
+    phone: c.phone,
+    firstName: c.firstName,
+    lastName: c.lastName,
+    orgid: '0',
+    segmentio_id: '',
+    bounced_hard: '0',
+    bounced_soft: '0',
+    bounced_date: '0000-00-00',
+    ip: '0',
+    ua: '',
+    hash: '',
+    socialdata_lastcheck: '0000-00-00 00:00:00',
+    email_local: '',
+    email_domain: '',
+    sentcnt: '0',
+    rating_tstamp: '0000-00-00',
+    gravatar: '0',
+    deleted: '0',
+    anonymized: '0',
+    udate: '2024-01-01T00:00:00-06:00',
+    deleted_at: '0000-00-00 00:00:00',
+    scoreValues: [],
+    links: links(`${origin}/api/3/contacts/${c.id}`, [
+      'bounceLogs',
+      'contactAutomations',
+      'contactData',
+      'contactGoals',
+      'contactLists',
+      'contactLogs',
+      'contactTags',
+      'contactDeals',
+      'deals',
+      'fieldValues',
+      'geoIps',
+      'notes',
+      'organization',
+      'plusAppend',
+      'trackingLogs',
+      'scoreValues',
+    ]),
+    id: String(c.id),
+    organization: null,
   };
 }
 
 function contactListBody(origin: string, c: EmulatorContact, listId: string) {
   const id = `${c.id}${listId}`;
   return {
-    contact: String(c.id), list: listId, form: null, seriesid: '0', sdate: acTime(c.listUpdated[listId] ?? 0), udate: acTime(c.listUpdated[listId] ?? 0),
-    status: String(c.lists[listId]), responder: '1', sync: '0', unsubreason: null, campaign: null, message: null,
-    first_name: c.firstName, last_name: c.lastName, ip4Sub: '0', sourceid: '0', autosyncLog: null, ip4_last: '0', ip4Unsub: '0',
-    created_timestamp: '2024-01-01 00:00:00', updated_timestamp: '2024-01-01 00:00:00', created_by: null, updated_by: null, unsubscribeAutomation: null,
-    links: links(`${origin}/api/3/contactLists/${id}`, ['automation', 'list', 'contact', 'form', 'autosyncLog', 'campaign', 'unsubscribeAutomation', 'message']),
-    id, automation: null,
+    contact: String(c.id),
+    list: listId,
+    form: null,
+    seriesid: '0',
+    sdate: acTime(c.listUpdated[listId] ?? 0),
+    udate: acTime(c.listUpdated[listId] ?? 0),
+    status: String(c.lists[listId]),
+    responder: '1',
+    sync: '0',
+    unsubreason: null,
+    campaign: null,
+    message: null,
+    first_name: c.firstName,
+    last_name: c.lastName,
+    ip4Sub: '0',
+    sourceid: '0',
+    autosyncLog: null,
+    ip4_last: '0',
+    ip4Unsub: '0',
+    created_timestamp: '2024-01-01 00:00:00',
+    updated_timestamp: '2024-01-01 00:00:00',
+    created_by: null,
+    updated_by: null,
+    unsubscribeAutomation: null,
+    links: links(`${origin}/api/3/contactLists/${id}`, [
+      'automation',
+      'list',
+      'contact',
+      'form',
+      'autosyncLog',
+      'campaign',
+      'unsubscribeAutomation',
+      'message',
+    ]),
+    id,
+    automation: null,
   };
 }
 
@@ -192,9 +318,14 @@ export function fieldValueProblem(f: EmulatorField | undefined, value: string): 
   const options = f.options ?? [];
   switch (f.type) {
     case 'date':
-      return /^\d{4}-\d{2}-\d{2}$/.test(value) && !Number.isNaN(Date.parse(value)) ? undefined : 'is not a date (YYYY-MM-DD)';
+      return /^\d{4}-\d{2}-\d{2}$/.test(value) && !Number.isNaN(Date.parse(value))
+        ? undefined
+        : 'is not a date (YYYY-MM-DD)';
     case 'datetime':
-      return /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?(Z|[+-]\d{2}:\d{2})$/.test(value) && !Number.isNaN(Date.parse(value)) ? undefined : 'is not an ISO 8601 date-time';
+      return /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?(Z|[+-]\d{2}:\d{2})$/.test(value) &&
+        !Number.isNaN(Date.parse(value))
+        ? undefined
+        : 'is not an ISO 8601 date-time';
     case 'number':
       return value.trim() !== '' && Number.isFinite(Number(value)) ? undefined : 'is not a number';
     case 'dropdown':
@@ -204,7 +335,9 @@ export function fieldValueProblem(f: EmulatorField | undefined, value: string): 
     case 'listbox': {
       const m = /^\|\|(.+)\|\|$/.exec(value);
       if (!m) return 'is not in the form ||a||b||';
-      return m[1].split('||').every((v) => options.includes(v)) ? undefined : 'names a value that is not one of the options';
+      return m[1].split('||').every((v) => options.includes(v))
+        ? undefined
+        : 'names a value that is not one of the options';
     }
     default:
       return undefined;
@@ -213,13 +346,17 @@ export function fieldValueProblem(f: EmulatorField | undefined, value: string): 
 
 // The check ActiveCampaign's importer applies to `email` is not documented: the emulator takes a
 // dot-atom local part (RFC 5322 atext, apostrophes included) and an ASCII domain.
-const EMAIL = /^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+(?:\.[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+)*@[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*\.[a-z0-9-]{2,}$/i;
+const EMAIL =
+  /^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+(?:\.[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~]+)*@[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*\.[a-z0-9-]{2,}$/i;
 const MAX_CONTACTS = 250;
 const MAX_BYTES = 400_000;
 
 /** `limit` and `offset` of a listing (ActiveCampaign's pages hold at most 100). */
 function page(url: URL): { limit: number; offset: number } {
-  return { limit: Math.min(100, Number(url.searchParams.get('limit') ?? 20) || 20), offset: Number(url.searchParams.get('offset') ?? 0) || 0 };
+  return {
+    limit: Math.min(100, Number(url.searchParams.get('limit') ?? 20) || 20),
+    offset: Number(url.searchParams.get('offset') ?? 0) || 0,
+  };
 }
 
 export class ActiveCampaignEmulator {
@@ -334,9 +471,23 @@ export class ActiveCampaignEmulator {
     const raw = Buffer.concat(chunks);
     const url = new URL(req.url ?? '/', 'http://emulator');
     const kind = req.method === 'POST' && url.pathname === '/api/3/import/bulk_import' ? 'bulkImport' : 'request';
-    const send = async (status: number, body: unknown, headers: Record<string, string> = {}, refusedForRate = false, contacts?: number) => {
+    const send = async (
+      status: number,
+      body: unknown,
+      headers: Record<string, string> = {},
+      refusedForRate = false,
+      contacts?: number,
+    ) => {
       if (this.options.recordRequests) {
-        const entry: RecordedRequest = { at, method: req.method ?? 'GET', path: url.pathname, status, kind, refusedForRate, contacts };
+        const entry: RecordedRequest = {
+          at,
+          method: req.method ?? 'GET',
+          path: url.pathname,
+          status,
+          kind,
+          refusedForRate,
+          contacts,
+        };
         if (this.options.recordBodies) {
           try {
             entry.requestBody = raw.length ? JSON.parse(raw.toString('utf8')) : undefined;
@@ -366,10 +517,18 @@ export class ActiveCampaignEmulator {
       return send(403, { message: 'No Result found for Subscriber with id 0' });
     }
     if (this.faults.htmlLoginPage) {
-      return send(200, '<!DOCTYPE html><html><head><title>Login</title></head><body>Log in to ActiveCampaign</body></html>');
+      return send(
+        200,
+        '<!DOCTYPE html><html><head><title>Login</title></head><body>Log in to ActiveCampaign</body></html>',
+      );
     }
     if (this.faults.throttleUntil && at < this.faults.throttleUntil) {
-      return send(429, { message: 'Too Many Requests' }, { 'retry-after': String(Math.ceil((this.faults.throttleUntil - at) / 1000)) }, true);
+      return send(
+        429,
+        { message: 'Too Many Requests' },
+        { 'retry-after': String(Math.ceil((this.faults.throttleUntil - at) / 1000)) },
+        true,
+      );
     }
     if (this.faults.unavailableUntil && at < this.faults.unavailableUntil) {
       return send(503, { message: 'Service Unavailable' }, { 'retry-after': '1' }, true);
@@ -422,7 +581,12 @@ export class ActiveCampaignEmulator {
       const { limit, offset } = page(url);
       const fields = this.options.fields.slice(offset, offset + limit);
       const fieldOptions = fields.flatMap((f) => (f.options ?? []).map((o, i) => fieldOptionBody(this.url, f, o, i)));
-      return send(200, { fieldOptions, fieldRels: [], fields: fields.map((f, i) => fieldBody(this.url, f, offset + i + 1)), meta: { total: String(this.options.fields.length) } });
+      return send(200, {
+        fieldOptions,
+        fieldRels: [],
+        fields: fields.map((f, i) => fieldBody(this.url, f, offset + i + 1)),
+        meta: { total: String(this.options.fields.length) },
+      });
     }
     if (req.method === 'GET' && path === '/contacts') {
       this.acceptedRequests++;
@@ -430,10 +594,33 @@ export class ActiveCampaignEmulator {
       const listId = url.searchParams.get('listid');
       const status = url.searchParams.get('status');
       const found = [...this.contacts.values()].filter(
-        (c) => (!email || c.email === email) && (!listId || c.lists[listId] !== undefined) && (!status || status === '-1' || (listId ? String(c.lists[listId]) === status : Object.values(c.lists).map(String).includes(status))),
+        (c) =>
+          (!email || c.email === email) &&
+          (!listId || c.lists[listId] !== undefined) &&
+          (!status ||
+            status === '-1' ||
+            (listId ? String(c.lists[listId]) === status : Object.values(c.lists).map(String).includes(status))),
       );
-      const pageInput = { segmentid: 0, formid: 0, listid: Number(listId ?? 0), tagid: 0, limit: 20, offset: 0, search: null, sort: null, seriesid: 0, waitid: 0, status: Number(status ?? -1), forceQuery: 0, cacheid: '' };
-      return send(200, { scoreValues: [], contacts: found.slice(0, 100).map((c) => contactBody(this.url, c)), meta: { total: String(found.length), page_input: pageInput } });
+      const pageInput = {
+        segmentid: 0,
+        formid: 0,
+        listid: Number(listId ?? 0),
+        tagid: 0,
+        limit: 20,
+        offset: 0,
+        search: null,
+        sort: null,
+        seriesid: 0,
+        waitid: 0,
+        status: Number(status ?? -1),
+        forceQuery: 0,
+        cacheid: '',
+      };
+      return send(200, {
+        scoreValues: [],
+        contacts: found.slice(0, 100).map((c) => contactBody(this.url, c)),
+        meta: { total: String(found.length), page_input: pageInput },
+      });
     }
     const contactListsMatch = /^\/contacts\/([^/]+)\/contactLists$/.exec(path);
     if (req.method === 'GET' && contactListsMatch) {
@@ -444,17 +631,40 @@ export class ActiveCampaignEmulator {
     }
     if (req.method === 'POST' && path === '/contactLists') {
       this.acceptedRequests++;
-      const cl = (body as { contactList?: { list?: unknown; contact?: unknown; status?: unknown } } | undefined)?.contactList;
+      const cl = (body as { contactList?: { list?: unknown; contact?: unknown; status?: unknown } } | undefined)
+        ?.contactList;
       const contact = [...this.contacts.values()].find((c) => String(c.id) === String(cl?.contact));
       const status = Number(cl?.status);
-      if (!cl || !contact || !this.options.lists.some((l) => String(l.id) === String(cl.list)) || (status !== 1 && status !== 2)) {
-        return send(400, { errors: [{ title: 'The contact list could not be updated', detail: 'contact, list and status (1 or 2) are required', code: 'field_invalid', source: { pointer: '/data/attributes/contactList' } }] });
+      if (
+        !cl ||
+        !contact ||
+        !this.options.lists.some((l) => String(l.id) === String(cl.list)) ||
+        (status !== 1 && status !== 2)
+      ) {
+        return send(400, {
+          errors: [
+            {
+              title: 'The contact list could not be updated',
+              detail: 'contact, list and status (1 or 2) are required',
+              code: 'field_invalid',
+              source: { pointer: '/data/attributes/contactList' },
+            },
+          ],
+        });
       }
       // Unlike the importer, contactLists can re-subscribe (the documentation warns about it).
       this.#setList(contact, String(cl.list), status, Date.now());
       // The documented answer to this POST has unsubreason "" and a numeric status (the GET's has null and a string).
-      const updated = { ...contactBody(this.url, contact), adate: acTime(Date.now()), created_utc_timestamp: '2024-01-01 00:00:00', updated_utc_timestamp: '2024-01-01 00:00:00' };
-      return send(200, { contacts: [updated], contactList: { ...contactListBody(this.url, contact, String(cl.list)), status, unsubreason: '' } });
+      const updated = {
+        ...contactBody(this.url, contact),
+        adate: acTime(Date.now()),
+        created_utc_timestamp: '2024-01-01 00:00:00',
+        updated_utc_timestamp: '2024-01-01 00:00:00',
+      };
+      return send(200, {
+        contacts: [updated],
+        contactList: { ...contactListBody(this.url, contact, String(cl.list)), status, unsubreason: '' },
+      });
     }
     if (req.method === 'GET' && path === '/import/info') {
       this.acceptedRequests++;
@@ -472,11 +682,21 @@ export class ActiveCampaignEmulator {
     bytes: number,
     body: unknown,
     at: number,
-    send: (status: number, body: unknown, headers?: Record<string, string>, refusedForRate?: boolean, contacts?: number) => Promise<void>,
+    send: (
+      status: number,
+      body: unknown,
+      headers?: Record<string, string>,
+      refusedForRate?: boolean,
+      contacts?: number,
+    ) => Promise<void>,
   ): Promise<void> {
     const contacts = (body as { contacts?: unknown })?.contacts;
     if (!Array.isArray(contacts) || contacts.length === 0) {
-      return send(400, { success: 0, message: 'JSON payload did not pass validation.', failureReasons: ["'contacts' is a required field."] });
+      return send(400, {
+        success: 0,
+        message: 'JSON payload did not pass validation.',
+        failureReasons: ["'contacts' is a required field."],
+      });
     }
     const single = contacts.length === 1;
     const perMinute = single ? this.options.singleContactImportsPerMinute : this.options.bulkImportsPerMinute;
@@ -489,7 +709,9 @@ export class ActiveCampaignEmulator {
         {
           success: 0,
           message: 'Rate limit exceeded.',
-          failureReasons: [`Up to ${perMinute} imports may be requested per minute.Please batch contacts into larger requests, or retry this request in a minute.`],
+          failureReasons: [
+            `Up to ${perMinute} imports may be requested per minute.Please batch contacts into larger requests, or retry this request in a minute.`,
+          ],
         },
         {},
         true,
@@ -499,7 +721,8 @@ export class ActiveCampaignEmulator {
     if (contacts.length > MAX_CONTACTS || bytes > MAX_BYTES) {
       return send(400, {
         success: 0,
-        message: 'JSON payload did not pass validation. Please fix failure Reasons and retry. The import was not queued for processing.',
+        message:
+          'JSON payload did not pass validation. Please fix failure Reasons and retry. The import was not queued for processing.',
         failureReasons: [
           contacts.length > MAX_CONTACTS
             ? `Up to ${MAX_CONTACTS} contacts may be included in a single request.`
@@ -509,12 +732,18 @@ export class ActiveCampaignEmulator {
     }
     const failureReasons: { contact: number; failureReason: string }[] = [];
     contacts.forEach((c: ImportPayloadContact, index: number) => {
-      if (!c || typeof c.email !== 'string' || !EMAIL.test(c.email)) failureReasons.push({ contact: index, failureReason: 'Field‘ email’ incorrect format' });
-      else if (this.faults.rejectInValidation?.(c.email)) failureReasons.push({ contact: index, failureReason: 'Field‘ email’ is on a blocklist' });
-      else if (c.tags !== undefined && !(Array.isArray(c.tags) && c.tags.every((t) => typeof t === 'string'))) failureReasons.push({ contact: index, failureReason: 'Field‘ tags’ must be an array of strings' });
+      if (!c || typeof c.email !== 'string' || !EMAIL.test(c.email))
+        failureReasons.push({ contact: index, failureReason: 'Field‘ email’ incorrect format' });
+      else if (this.faults.rejectInValidation?.(c.email))
+        failureReasons.push({ contact: index, failureReason: 'Field‘ email’ is on a blocklist' });
+      else if (c.tags !== undefined && !(Array.isArray(c.tags) && c.tags.every((t) => typeof t === 'string')))
+        failureReasons.push({ contact: index, failureReason: 'Field‘ tags’ must be an array of strings' });
       else {
         for (const f of c.fields ?? []) {
-          const problem = fieldValueProblem(this.options.fields.find((d) => String(d.id) === String(f.id)), String(f.value));
+          const problem = fieldValueProblem(
+            this.options.fields.find((d) => String(d.id) === String(f.id)),
+            String(f.value),
+          );
           if (problem) {
             failureReasons.push({ contact: index, failureReason: `Field‘ ${f.id}’ ${problem}` });
             break;
@@ -525,20 +754,34 @@ export class ActiveCampaignEmulator {
     if (failureReasons.length > 0) {
       return send(400, {
         success: 0,
-        message: 'JSON payload did not pass validation. Please fix failure Reasons and retry. The import was not queued for processing.',
+        message:
+          'JSON payload did not pass validation. Please fix failure Reasons and retry. The import was not queued for processing.',
         failureReasons,
       });
     }
     recent.push(at);
     this.acceptedRequests++;
     this.acceptedImports++;
-    const outcome = this.faults.importOutcome && this.faults.importOutcome.count > 0 ? this.faults.importOutcome.status : 'completed';
+    const outcome =
+      this.faults.importOutcome && this.faults.importOutcome.count > 0 ? this.faults.importOutcome.status : 'completed';
     if (this.faults.importOutcome && outcome !== 'completed') this.faults.importOutcome.count--;
-    const batch: ImportBatch = { id: randomUUID(), createdAt: at, contacts: contacts as ImportPayloadContact[], outcome, excludeAutomations: (body as { exclude_automations?: unknown }).exclude_automations === true };
+    const batch: ImportBatch = {
+      id: randomUUID(),
+      createdAt: at,
+      contacts: contacts as ImportPayloadContact[],
+      outcome,
+      excludeAutomations: (body as { exclude_automations?: unknown }).exclude_automations === true,
+    };
     this.imports.set(batch.id, batch);
     // The import is applied when its processing phase ends, whether or not anyone polls.
     setTimeout(() => this.#complete(batch), this.options.importPhaseInMs * 3).unref();
-    return send(200, { Success: 1, queued_contacts: contacts.length, batchId: batch.id, message: 'Contact import queued' }, {}, false, contacts.length);
+    return send(
+      200,
+      { Success: 1, queued_contacts: contacts.length, batchId: batch.id, message: 'Contact import queued' },
+      {},
+      false,
+      contacts.length,
+    );
   }
 
   #importInfo(batch: ImportBatch, now: number): unknown {
@@ -566,7 +809,17 @@ export class ActiveCampaignEmulator {
       }
       let contact = this.contacts.get(email);
       if (!contact) {
-        contact = { id: this.#nextContactId++, email, firstName: '', lastName: '', phone: '', fields: {}, lists: {}, listUpdated: {}, tags: [] };
+        contact = {
+          id: this.#nextContactId++,
+          email,
+          firstName: '',
+          lastName: '',
+          phone: '',
+          fields: {},
+          lists: {},
+          listUpdated: {},
+          tags: [],
+        };
         this.contacts.set(email, contact);
         success.push(String(contact.id));
       }

@@ -12,7 +12,8 @@ const COOKIE = 'dev-principal';
 const ROLES: Record<string, string> = { admin: ADMIN_ROLE, contributor: CONTRIBUTOR_ROLE };
 const PAGE_HEADERS = {
   'content-type': 'text/html; charset=utf-8',
-  'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+  'content-security-policy':
+    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
   'x-content-type-options': 'nosniff',
   'cache-control': 'no-store',
 };
@@ -53,7 +54,11 @@ export function applyDevSession(req: IncomingMessage): void {
 export async function serveDevSignIn(req: IncomingMessage, res: ServerResponse, path: string): Promise<boolean> {
   if (!path.startsWith('/.auth/')) return false;
   if (process.env.WEBSITE_INSTANCE_ID) {
-    res.writeHead(403, { 'content-type': 'text/plain; charset=utf-8' }).end('The development sign-in is not available when the app runs in Azure: App Service Authentication signs people in.');
+    res
+      .writeHead(403, { 'content-type': 'text/plain; charset=utf-8' })
+      .end(
+        'The development sign-in is not available when the app runs in Azure: App Service Authentication signs people in.',
+      );
     return true;
   }
   if (path === '/.auth/login/aad' || (path === '/.auth/login/dev' && req.method === 'GET')) {
@@ -77,7 +82,9 @@ export async function serveDevSignIn(req: IncomingMessage, res: ServerResponse, 
     return true;
   }
   if (path === '/.auth/logout') {
-    res.writeHead(302, { location: '/', 'set-cookie': `${COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0` }).end();
+    res
+      .writeHead(302, { location: '/', 'set-cookie': `${COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0` })
+      .end();
     return true;
   }
   res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('Not found');

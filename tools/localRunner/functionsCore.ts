@@ -51,9 +51,17 @@ export function installFunctionsCore(log: (m: string) => void = () => {}): void 
     getProgrammingModel() {
       return programmingModel;
     },
-    registerFunction(metadata: { name: string; bindings: Record<string, BindingInfo> }, handler: Registration['handler']) {
+    registerFunction(
+      metadata: { name: string; bindings: Record<string, BindingInfo> },
+      handler: Registration['handler'],
+    ) {
       registrations.push({ name: metadata.name, bindings: metadata.bindings, handler });
-      return new Disposable(() => registrations.splice(registrations.findIndex((r) => r.name === metadata.name), 1));
+      return new Disposable(() =>
+        registrations.splice(
+          registrations.findIndex((r) => r.name === metadata.name),
+          1,
+        ),
+      );
     },
     registerHook() {
       return new Disposable(() => {});

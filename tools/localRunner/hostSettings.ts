@@ -15,7 +15,10 @@ export function timeSpanInMs(value: string | undefined, fallback: number): numbe
   const m = /^(?:(\d+)\.)?(\d{1,2}):(\d{2}):(\d{2})(?:\.(\d+))?$/.exec(value);
   if (!m) throw new Error(`host.json: "${value}" is not a TimeSpan such as 00:00:10`);
   const [, days, h, min, s, frac] = m;
-  return (((Number(days ?? 0) * 24 + Number(h)) * 60 + Number(min)) * 60 + Number(s)) * 1000 + Math.round(Number(`0.${frac ?? 0}`) * 1000);
+  return (
+    (((Number(days ?? 0) * 24 + Number(h)) * 60 + Number(min)) * 60 + Number(s)) * 1000 +
+    Math.round(Number(`0.${frac ?? 0}`) * 1000)
+  );
 }
 
 /** Defaults are the Functions host's own (learn.microsoft.com, "Azure Queue storage trigger", host.json: batchSize 16, maxDequeueCount 5, visibilityTimeout 0). */

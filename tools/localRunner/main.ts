@@ -23,7 +23,12 @@ function applyLocalSettings(): void {
 }
 
 /** `--functions DIR`, `--host-json FILE`, `--triggers queue,timer,http` (for example, a worker-only instance). */
-function parseArgs(argv: string[]): { functionsDir?: string; hostJsonPath?: string; triggers?: ('http' | 'timer' | 'queue')[]; list?: boolean } {
+function parseArgs(argv: string[]): {
+  functionsDir?: string;
+  hostJsonPath?: string;
+  triggers?: ('http' | 'timer' | 'queue')[];
+  list?: boolean;
+} {
   const out: ReturnType<typeof parseArgs> = {};
   for (let i = 0; i < argv.length; i++) {
     const value = argv[i + 1];
@@ -55,14 +60,18 @@ async function developmentStorage(ports: { blob: number; queue: number; table: n
     console.log(`Embedded Azurite (in memory) on blob ${ports.blob}, queue ${ports.queue}, table ${ports.table}`);
     return;
   }
-  const problem = listening.every(Boolean) ? await storageProblem(process.env.AzureWebJobsStorage!) : 'only some of its ports are in use';
+  const problem = listening.every(Boolean)
+    ? await storageProblem(process.env.AzureWebJobsStorage!)
+    : 'only some of its ports are in use';
   if (problem) {
     throw new StartupError(
       `Something holds the storage emulator's ports (127.0.0.1:${ports.blob}, ${ports.queue}, ${ports.table}) but does not answer as Azure storage (${problem}). ` +
         'Stop it (an Azurite left by an earlier run?) and start again, or point AzureWebJobsStorage at a storage account.',
     );
   }
-  console.log(`Using the storage emulator that listens on blob ${ports.blob}, queue ${ports.queue}, table ${ports.table}`);
+  console.log(
+    `Using the storage emulator that listens on blob ${ports.blob}, queue ${ports.queue}, table ${ports.table}`,
+  );
 }
 
 async function main(): Promise<void> {
@@ -72,7 +81,13 @@ async function main(): Promise<void> {
   if (args.list) {
     // The registrations as the host would receive them (name and binding metadata), as JSON.
     const registrations = await new LocalRunner(args).load();
-    console.log(JSON.stringify(registrations.map((r) => ({ name: r.name, bindings: r.bindings })), null, 2));
+    console.log(
+      JSON.stringify(
+        registrations.map((r) => ({ name: r.name, bindings: r.bindings })),
+        null,
+        2,
+      ),
+    );
     return;
   }
   // Every setting is checked before anything starts: a bad one is one line, and nothing is left running.
@@ -84,16 +99,26 @@ async function main(): Promise<void> {
   if (!args.triggers || args.triggers.includes('http')) {
     if (await ensureConsoleBuilt()) console.log('Built the console into dist/console');
   }
-  const runner = new LocalRunner({ port: Number(process.env.PORT ?? 7071), ...args, ...(lease > 0 ? { messageLeaseInMs: lease * 1000 } : {}) });
+  const runner = new LocalRunner({
+    port: Number(process.env.PORT ?? 7071),
+    ...args,
+    ...(lease > 0 ? { messageLeaseInMs: lease * 1000 } : {}),
+  });
   try {
     await runner.start();
   } catch (error) {
-    if ((error as { code?: string }).code === 'EADDRINUSE') throw new StartupError(`Port ${process.env.PORT ?? 7071} is in use: stop what holds it, or start with PORT=<another port>`);
+    if ((error as { code?: string }).code === 'EADDRINUSE')
+      throw new StartupError(
+        `Port ${process.env.PORT ?? 7071} is in use: stop what holds it, or start with PORT=<another port>`,
+      );
     throw error;
   }
   const where = runner.url ? `ready at ${runner.url}` : `ready (${(args.triggers ?? []).join(', ')} triggers only)`;
   console.log(`Local runner ${where} (this is not the Azure Functions host; see README)`);
-  if (runner.rootUrl) console.log(`Console: ${runner.rootUrl}  (sign in with the development sign-in, as an administrator or a contributor)`);
+  if (runner.rootUrl)
+    console.log(
+      `Console: ${runner.rootUrl}  (sign in with the development sign-in, as an administrator or a contributor)`,
+    );
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -112,7 +137,8 @@ async function main(): Promise<void> {
 main().catch(async (error) => {
   // Nothing this run started outlives it.
   await azurite?.stop().catch(() => undefined);
-  if (error instanceof StartupError || error instanceof ConfigurationError) console.error(`npm start: ${error.message}`);
+  if (error instanceof StartupError || error instanceof ConfigurationError)
+    console.error(`npm start: ${error.message}`);
   else console.error(error);
   process.exit(1);
 });

@@ -122,7 +122,8 @@ export class LocalRunner {
       const trigger = triggerOf(reg);
       const type = trigger.type.toLowerCase();
       if (type === 'httptrigger' && this.options.triggers.includes('http')) this.#addRoute(reg);
-      else if (type === 'timertrigger' && this.options.triggers.includes('timer')) this.#scheduleTimer(reg, String(trigger.schedule));
+      else if (type === 'timertrigger' && this.options.triggers.includes('timer'))
+        this.#scheduleTimer(reg, String(trigger.schedule));
       else if (type === 'queuetrigger' && this.options.triggers.includes('queue')) {
         this.#loops.push(this.#pollQueue(reg, queueService, String(trigger.queueName), settings));
       }
@@ -173,7 +174,8 @@ export class LocalRunner {
         invocationId,
         functionName: reg.name,
         triggerMetadata,
-        logHandler: (level, ...args) => this.options.log(`[${reg.name}] ${level === 'information' ? '' : `${level}: `}${args.map(String).join(' ')}`),
+        logHandler: (level, ...args) =>
+          this.options.log(`[${reg.name}] ${level === 'information' ? '' : `${level}: `}${args.map(String).join(' ')}`),
       });
     });
   }
@@ -210,12 +212,15 @@ export class LocalRunner {
     const { HttpRequest, HttpResponse } = await import('@azure/functions');
     const url = new URL(req.url ?? '/', `http://${req.headers.host ?? '127.0.0.1'}`);
     const send = (status: number, body: unknown) => {
-      res.writeHead(status, { 'content-type': 'application/json', 'x-content-type-options': 'nosniff' }).end(JSON.stringify(body));
+      res
+        .writeHead(status, { 'content-type': 'application/json', 'x-content-type-options': 'nosniff' })
+        .end(JSON.stringify(body));
     };
     if (await serveDevSignIn(req, res, url.pathname)) return;
     applyDevSession(req);
     const prefix = this.#routePrefix ? `/${this.#routePrefix}` : '';
-    if (prefix && url.pathname !== prefix && !url.pathname.startsWith(`${prefix}/`)) return send(404, { error: { code: 'NotFound', message: 'Not found' } });
+    if (prefix && url.pathname !== prefix && !url.pathname.startsWith(`${prefix}/`))
+      return send(404, { error: { code: 'NotFound', message: 'Not found' } });
     const path = url.pathname.slice(prefix.length).replace(/^\//, '');
     const candidates = this.#routes.map((r) => ({ r, m: r.pattern.exec(path) })).filter((x) => x.m);
     const match = candidates.find((x) => x.r.methods.includes(req.method ?? 'GET'));
@@ -231,7 +236,11 @@ export class LocalRunner {
       res.setHeader('connection', 'close');
       send(status, { error: { code, message } });
     };
-    if (!BODYLESS.has(req.method ?? 'GET') && !req.headers['x-ms-client-principal'] && !OPEN_PATHS.has(url.pathname.toLowerCase())) {
+    if (
+      !BODYLESS.has(req.method ?? 'GET') &&
+      !req.headers['x-ms-client-principal'] &&
+      !OPEN_PATHS.has(url.pathname.toLowerCase())
+    ) {
       return refuse(401, 'Unauthorized', 'Sign in first: no client principal on the request');
     }
     const tooLarge = () => refuse(400, 'PayloadTooLarge', `The body is larger than ${MAX_BODY_BYTES} bytes`);
@@ -247,7 +256,8 @@ export class LocalRunner {
       return send(400, { error: { code: 'BadRequest', message: 'The URL has a malformed percent-encoding' } });
     }
     const headers: Record<string, string> = {};
-    for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+    for (const [k, v] of Object.entries(req.headers))
+      if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
     const request = new HttpRequest({
       method: req.method ?? 'GET',
       url: url.toString(),
@@ -259,7 +269,7 @@ export class LocalRunner {
     try {
       const context = await this.#context(match.r.registration);
       const result = await match.r.registration.handler(request, context);
-      const response = result instanceof HttpResponse ? result : new HttpResponse((result ?? {}));
+      const response = result instanceof HttpResponse ? result : new HttpResponse(result ?? {});
       const body = Buffer.from(await response.arrayBuffer());
       const outHeaders: Record<string, string> = {};
       response.headers.forEach((v, k) => (outHeaders[k] = v));
@@ -277,7 +287,14 @@ export class LocalRunner {
       if (this.#stopping) return;
       try {
         const context = await this.#context(reg);
-        await this.#track(Promise.resolve(reg.handler({ isPastDue: Date.now() - at > 1_000, schedule: { adjustForDST: true }, scheduleStatus: {} }, context)));
+        await this.#track(
+          Promise.resolve(
+            reg.handler(
+              { isPastDue: Date.now() - at > 1_000, schedule: { adjustForDST: true }, scheduleStatus: {} },
+              context,
+            ),
+          ),
+        );
       } catch (error) {
         this.options.log(`[${reg.name}] error: ${describeError(error)}`);
       }
@@ -308,7 +325,12 @@ export class LocalRunner {
     this.#timers.add(timer);
   }
 
-  async #pollQueue(reg: Registration, service: QueueServiceClient, queueName: string, settings: QueueSettings): Promise<void> {
+  async #pollQueue(
+    reg: Registration,
+    service: QueueServiceClient,
+    queueName: string,
+    settings: QueueSettings,
+  ): Promise<void> {
     const queue = service.getQueueClient(queueName);
     const poison = service.getQueueClient(`${queueName}-poison`);
     await queue.createIfNotExists();
@@ -321,7 +343,12 @@ export class LocalRunner {
       }
       let messages: DequeuedMessageItem[];
       try {
-        messages = (await queue.receiveMessages({ numberOfMessages: settings.batchSize, visibilityTimeout: Math.ceil(this.options.messageLeaseInMs / 1000) })).receivedMessageItems;
+        messages = (
+          await queue.receiveMessages({
+            numberOfMessages: settings.batchSize,
+            visibilityTimeout: Math.ceil(this.options.messageLeaseInMs / 1000),
+          })
+        ).receivedMessageItems;
       } catch (error) {
         if (this.#stopping) break;
         this.options.log(`[${reg.name}] could not read queue ${queueName}: ${(error as Error).message}`);
@@ -342,7 +369,9 @@ export class LocalRunner {
       }
       idleDelay = 100;
       for (const message of messages) {
-        const p = this.#track(this.#processMessage(reg, queue, poison, message, settings)).finally(() => running.delete(p));
+        const p = this.#track(this.#processMessage(reg, queue, poison, message, settings)).finally(() =>
+          running.delete(p),
+        );
         running.add(p);
       }
     }
@@ -358,7 +387,9 @@ export class LocalRunner {
   ): Promise<void> {
     let popReceipt = message.popReceipt;
     const toPoison = async (why: string) => {
-      this.options.log(`[${reg.name}] message ${message.messageId} moved to ${poison.name} after ${message.dequeueCount} attempt(s): ${why}`);
+      this.options.log(
+        `[${reg.name}] message ${message.messageId} moved to ${poison.name} after ${message.dequeueCount} attempt(s): ${why}`,
+      );
       await poison.createIfNotExists();
       await poison.sendMessage(message.messageText);
       await queue.deleteMessage(message.messageId, popReceipt);
@@ -375,10 +406,12 @@ export class LocalRunner {
       /* a plain string message */
     }
     const renew = setInterval(() => {
-      queue.updateMessage(message.messageId, popReceipt, undefined, Math.ceil(this.options.messageLeaseInMs / 1000)).then(
-        (renewed) => (popReceipt = renewed.popReceipt!),
-        () => undefined, // the next renewal or the final delete reports a lost message
-      );
+      queue
+        .updateMessage(message.messageId, popReceipt, undefined, Math.ceil(this.options.messageLeaseInMs / 1000))
+        .then(
+          (renewed) => (popReceipt = renewed.popReceipt!),
+          () => undefined, // the next renewal or the final delete reports a lost message
+        );
     }, this.options.messageLeaseInMs / 2);
     try {
       const context = await this.#context(reg, {
@@ -394,10 +427,18 @@ export class LocalRunner {
       await queue.deleteMessage(message.messageId, popReceipt);
     } catch (error) {
       clearInterval(renew);
-      this.options.log(`[${reg.name}] error (attempt ${message.dequeueCount} of ${settings.maxDequeueCount}): ${describeError(error)}`);
+      this.options.log(
+        `[${reg.name}] error (attempt ${message.dequeueCount} of ${settings.maxDequeueCount}): ${describeError(error)}`,
+      );
       try {
         if (message.dequeueCount >= settings.maxDequeueCount) await toPoison((error as Error).message);
-        else await queue.updateMessage(message.messageId, popReceipt, undefined, Math.ceil(settings.visibilityTimeoutInMs / 1000));
+        else
+          await queue.updateMessage(
+            message.messageId,
+            popReceipt,
+            undefined,
+            Math.ceil(settings.visibilityTimeoutInMs / 1000),
+          );
       } catch (e) {
         this.options.log(`[${reg.name}] could not release message ${message.messageId}: ${(e as Error).message}`);
       }

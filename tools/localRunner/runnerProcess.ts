@@ -21,11 +21,15 @@ export async function startRunnerProcess(
   args: string[] = [],
   options: { nodeArgs?: string[]; startTimeoutInMs?: number } = {},
 ): Promise<RunnerProcess> {
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', join(ROOT, 'tools/localRunner/main.ts'), ...args], {
-    cwd: ROOT,
-    env: { ...process.env, ...env, PORT: '0' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [...(options.nodeArgs ?? []), '--import', 'tsx', join(ROOT, 'tools/localRunner/main.ts'), ...args],
+    {
+      cwd: ROOT,
+      env: { ...process.env, ...env, PORT: '0' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let out = '';
   const collect = (c: Buffer) => {
     if (out.length < MAX_OUTPUT_CHARS) out += c.toString();
@@ -33,7 +37,10 @@ export async function startRunnerProcess(
   child.stdout.on('data', collect);
   child.stderr.on('data', collect);
   const url = await new Promise<string>((resolvePromise, reject) => {
-    const timer = setTimeout(() => reject(new Error(`runner did not start:\n${out}`)), options.startTimeoutInMs ?? 30_000);
+    const timer = setTimeout(
+      () => reject(new Error(`runner did not start:\n${out}`)),
+      options.startTimeoutInMs ?? 30_000,
+    );
     const check = () => {
       if (!/ready/.test(out)) return;
       clearTimeout(timer);

@@ -3,7 +3,13 @@ import type { ReactNode } from 'react';
 import { ApiFailure, describeError } from '../api';
 
 export const useCommonStyles = makeStyles({
-  toolbar: { display: 'flex', gap: tokens.spacingHorizontalS, flexWrap: 'wrap', alignItems: 'center', margin: `${tokens.spacingVerticalM} 0` },
+  toolbar: {
+    display: 'flex',
+    gap: tokens.spacingHorizontalS,
+    flexWrap: 'wrap',
+    alignItems: 'center',
+    margin: `${tokens.spacingVerticalM} 0`,
+  },
   form: { display: 'flex', flexDirection: 'column', gap: tokens.spacingVerticalM, maxWidth: '48rem' },
   scroll: { overflowX: 'auto', maxWidth: '100%' },
   section: { marginTop: tokens.spacingVerticalXL },
@@ -11,8 +17,24 @@ export const useCommonStyles = makeStyles({
   row: { display: 'flex', gap: tokens.spacingHorizontalM, alignItems: 'flex-end', flexWrap: 'wrap' },
   grow: { flexGrow: 1, minWidth: '12rem' },
   table: { marginTop: tokens.spacingVerticalS },
-  mono: { fontFamily: tokens.fontFamilyMonospace, fontSize: tokens.fontSizeBase200, whiteSpace: 'pre-wrap', overflowX: 'auto', maxHeight: '24rem' },
-  visuallyHidden: { position: 'absolute', width: '1px', height: '1px', margin: '-1px', padding: 0, overflow: 'hidden', clipPath: 'inset(50%)', whiteSpace: 'nowrap', border: 0 },
+  mono: {
+    fontFamily: tokens.fontFamilyMonospace,
+    fontSize: tokens.fontSizeBase200,
+    whiteSpace: 'pre-wrap',
+    overflowX: 'auto',
+    maxHeight: '24rem',
+  },
+  visuallyHidden: {
+    position: 'absolute',
+    width: '1px',
+    height: '1px',
+    margin: '-1px',
+    padding: 0,
+    overflow: 'hidden',
+    clipPath: 'inset(50%)',
+    whiteSpace: 'nowrap',
+    border: 0,
+  },
 });
 
 /**
@@ -41,7 +63,13 @@ export function ErrorBar({ error, title }: { error: unknown; title?: string }) {
   );
 }
 
-export function InfoBar({ children, intent = 'info' }: { children: ReactNode; intent?: 'info' | 'success' | 'warning' }) {
+export function InfoBar({
+  children,
+  intent = 'info',
+}: {
+  children: ReactNode;
+  intent?: 'info' | 'success' | 'warning';
+}) {
   return (
     <MessageBar intent={intent}>
       <MessageBarBody>{children}</MessageBarBody>
@@ -63,7 +91,12 @@ export function exactFieldMessage(error: unknown, field: string): string | undef
 /** Whether an API failure is about none of the given fields (then it is shown at the top). */
 export function generalError(error: unknown, fields: string[]): unknown {
   if (!error) return undefined;
-  if (error instanceof ApiFailure && error.field && fields.some((f) => error.field === f || error.field!.startsWith(`${f}.`))) return undefined;
+  if (
+    error instanceof ApiFailure &&
+    error.field &&
+    fields.some((f) => error.field === f || error.field!.startsWith(`${f}.`))
+  )
+    return undefined;
   return error;
 }
 
@@ -98,4 +131,11 @@ export function formatDuration(from?: string, to?: string): string {
   return `${Math.floor(s / 3600)} h ${Math.round((s % 3600) / 60)} min`;
 }
 
-export const formatBytes = (n?: number) => (n === undefined ? '' : n < 1024 ? `${n} B` : n < 1024 ** 2 ? `${(n / 1024).toFixed(1)} KB` : `${(n / 1024 ** 2).toFixed(1)} MB`);
+export const formatBytes = (n?: number) =>
+  n === undefined
+    ? ''
+    : n < 1024
+      ? `${n} B`
+      : n < 1024 ** 2
+        ? `${(n / 1024).toFixed(1)} KB`
+        : `${(n / 1024 ** 2).toFixed(1)} MB`;

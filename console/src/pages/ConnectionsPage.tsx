@@ -28,14 +28,17 @@ const ACCESS = { admins: 'Administrators only', everyone: 'Administrators and co
 const PRIVACY =
   'Data privacy and compliance: exports send the personal data of the profiles in your segments (email addresses, names, ' +
   'phone numbers and the attributes you map) to ActiveCampaign, a third party. You are responsible for having a lawful ' +
-  'basis for it and for honouring your customers\' choices.';
+  "basis for it and for honouring your customers' choices.";
 
 /** Connections: the list, and (admins) add, replace the key, rename, change who can use, delete. */
 export function ConnectionsPage({ me }: { me: Me }) {
   const styles = useCommonStyles();
   const [connections, setConnections] = useState<Connection[]>();
   const [error, setError] = useState<unknown>();
-  const [dialog, setDialog] = useState<{ kind: 'add' | 'key' | 'rename' | 'access' | 'delete'; connection?: Connection }>();
+  const [dialog, setDialog] = useState<{
+    kind: 'add' | 'key' | 'rename' | 'access' | 'delete';
+    connection?: Connection;
+  }>();
   const isAdmin = me.role === 'admin';
 
   const load = useCallback(async () => {
@@ -94,16 +97,32 @@ export function ConnectionsPage({ me }: { me: Me }) {
                 {isAdmin ? (
                   <TableCell>
                     <div className={styles.toolbar}>
-                      <Button size="small" onClick={() => setDialog({ kind: 'key', connection: c })} aria-label={`Replace key: ${c.displayName}`}>
+                      <Button
+                        size="small"
+                        onClick={() => setDialog({ kind: 'key', connection: c })}
+                        aria-label={`Replace key: ${c.displayName}`}
+                      >
                         Replace key
                       </Button>
-                      <Button size="small" onClick={() => setDialog({ kind: 'rename', connection: c })} aria-label={`Rename: ${c.displayName}`}>
+                      <Button
+                        size="small"
+                        onClick={() => setDialog({ kind: 'rename', connection: c })}
+                        aria-label={`Rename: ${c.displayName}`}
+                      >
                         Rename
                       </Button>
-                      <Button size="small" onClick={() => setDialog({ kind: 'access', connection: c })} aria-label={`Change who can use it: ${c.displayName}`}>
+                      <Button
+                        size="small"
+                        onClick={() => setDialog({ kind: 'access', connection: c })}
+                        aria-label={`Change who can use it: ${c.displayName}`}
+                      >
                         Change who can use it
                       </Button>
-                      <Button size="small" onClick={() => setDialog({ kind: 'delete', connection: c })} aria-label={`Delete: ${c.displayName}`}>
+                      <Button
+                        size="small"
+                        onClick={() => setDialog({ kind: 'delete', connection: c })}
+                        aria-label={`Delete: ${c.displayName}`}
+                      >
                         Delete
                       </Button>
                     </div>
@@ -115,14 +134,22 @@ export function ConnectionsPage({ me }: { me: Me }) {
         </Table>
       )}
       {dialog?.kind === 'add' ? <AddConnectionDialog onClose={closed} /> : null}
-      {dialog && dialog.kind !== 'add' && dialog.connection ? <EditConnectionDialog kind={dialog.kind} connection={dialog.connection} onClose={closed} /> : null}
+      {dialog && dialog.kind !== 'add' && dialog.connection ? (
+        <EditConnectionDialog kind={dialog.kind} connection={dialog.connection} onClose={closed} />
+      ) : null}
     </section>
   );
 }
 
 function AddConnectionDialog({ onClose }: { onClose: (changed: boolean) => void }) {
   const styles = useCommonStyles();
-  const [form, setForm] = useState({ displayName: '', access: 'admins' as keyof typeof ACCESS, apiKey: '', hostname: '', agreed: false });
+  const [form, setForm] = useState({
+    displayName: '',
+    access: 'admins' as keyof typeof ACCESS,
+    apiKey: '',
+    hostname: '',
+    agreed: false,
+  });
   const [busy, setBusy] = useState<'connect' | 'save'>();
   const [error, setError] = useState<unknown>();
   const [connected, setConnected] = useState<string>();
@@ -136,7 +163,9 @@ function AddConnectionDialog({ onClose }: { onClose: (changed: boolean) => void 
     setError(undefined);
     try {
       const checked = await api.checkConnection({ hostname: form.hostname, apiKey: form.apiKey });
-      setConnected(`Connected: ActiveCampaign accepted the key for ${checked.hostname}${checked.user.username ? ` (user ${checked.user.username})` : ''}.`);
+      setConnected(
+        `Connected: ActiveCampaign accepted the key for ${checked.hostname}${checked.user.username ? ` (user ${checked.user.username})` : ''}.`,
+      );
     } catch (e) {
       setError(e);
     } finally {
@@ -147,7 +176,13 @@ function AddConnectionDialog({ onClose }: { onClose: (changed: boolean) => void 
     setBusy('save');
     setError(undefined);
     try {
-      await api.createConnection({ displayName: form.displayName, hostname: form.hostname, apiKey: form.apiKey, allowContributors: form.access === 'everyone', dataPrivacyConsent: form.agreed });
+      await api.createConnection({
+        displayName: form.displayName,
+        hostname: form.hostname,
+        apiKey: form.apiKey,
+        allowContributors: form.access === 'everyone',
+        dataPrivacyConsent: form.agreed,
+      });
       onClose(true);
     } catch (e) {
       setError(e);
@@ -168,13 +203,27 @@ function AddConnectionDialog({ onClose }: { onClose: (changed: boolean) => void 
               <Input value={form.displayName} onChange={(_, d) => set({ displayName: d.value })} />
             </Field>
             <Field label="Who can use this connection">
-              <Dropdown value={ACCESS[form.access]} selectedOptions={[form.access]} onOptionSelect={(_, d) => set({ access: d.optionValue as keyof typeof ACCESS })}>
+              <Dropdown
+                value={ACCESS[form.access]}
+                selectedOptions={[form.access]}
+                onOptionSelect={(_, d) => set({ access: d.optionValue as keyof typeof ACCESS })}
+              >
                 <Option value="admins">{ACCESS.admins}</Option>
                 <Option value="everyone">{ACCESS.everyone}</Option>
               </Dropdown>
             </Field>
-            <Field label="API key" required validationMessage={fieldMessage(error, 'apiKey')} hint="ActiveCampaign: Settings → Developer → Key. Stored in Key Vault; never shown again.">
-              <Input type="password" autoComplete="off" value={form.apiKey} onChange={(_, d) => set({ apiKey: d.value })} />
+            <Field
+              label="API key"
+              required
+              validationMessage={fieldMessage(error, 'apiKey')}
+              hint="ActiveCampaign: Settings → Developer → Key. Stored in Key Vault; never shown again."
+            >
+              <Input
+                type="password"
+                autoComplete="off"
+                value={form.apiKey}
+                onChange={(_, d) => set({ apiKey: d.value })}
+              />
             </Field>
             <Field
               label="REST endpoint hostname"
@@ -188,7 +237,11 @@ function AddConnectionDialog({ onClose }: { onClose: (changed: boolean) => void 
               {PRIVACY}
             </Text>
             <Field validationMessage={fieldMessage(error, 'dataPrivacyConsent')}>
-              <Checkbox label="I agree" checked={form.agreed} onChange={(_, d) => set({ agreed: Boolean(d.checked) })} />
+              <Checkbox
+                label="I agree"
+                checked={form.agreed}
+                onChange={(_, d) => set({ agreed: Boolean(d.checked) })}
+              />
             </Field>
             {connected ? <InfoBar intent="success">{connected}</InfoBar> : null}
           </DialogContent>
@@ -196,7 +249,11 @@ function AddConnectionDialog({ onClose }: { onClose: (changed: boolean) => void 
             <Button onClick={() => void connect()} disabled={!form.hostname || !form.apiKey || busy !== undefined}>
               {busy === 'connect' ? <Spinner size="tiny" label="Connecting…" /> : 'Connect'}
             </Button>
-            <Button appearance="primary" onClick={() => void save()} disabled={!form.agreed || !form.displayName || !form.hostname || !form.apiKey || busy !== undefined}>
+            <Button
+              appearance="primary"
+              onClick={() => void save()}
+              disabled={!form.agreed || !form.displayName || !form.hostname || !form.apiKey || busy !== undefined}
+            >
               {busy === 'save' ? <Spinner size="tiny" label="Saving…" /> : 'Save'}
             </Button>
             <Button onClick={() => onClose(false)}>Cancel</Button>
@@ -207,21 +264,42 @@ function AddConnectionDialog({ onClose }: { onClose: (changed: boolean) => void 
   );
 }
 
-function EditConnectionDialog({ kind, connection, onClose }: { kind: 'key' | 'rename' | 'access' | 'delete'; connection: Connection; onClose: (changed: boolean) => void }) {
+function EditConnectionDialog({
+  kind,
+  connection,
+  onClose,
+}: {
+  kind: 'key' | 'rename' | 'access' | 'delete';
+  connection: Connection;
+  onClose: (changed: boolean) => void;
+}) {
   const styles = useCommonStyles();
   const [apiKey, setApiKey] = useState('');
   const [displayName, setDisplayName] = useState(connection.displayName);
   const [access, setAccess] = useState<keyof typeof ACCESS>(connection.allowContributors ? 'everyone' : 'admins');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>();
-  const titles = { key: 'Replace key', rename: 'Rename', access: 'Change who can use this connection', delete: 'Delete connection' };
+  const titles = {
+    key: 'Replace key',
+    rename: 'Rename',
+    access: 'Change who can use this connection',
+    delete: 'Delete connection',
+  };
 
   const submit = async () => {
     setBusy(true);
     setError(undefined);
     try {
       if (kind === 'delete') await api.deleteConnection(connection.id);
-      else await api.updateConnection(connection.id, kind === 'key' ? { apiKey } : kind === 'rename' ? { displayName } : { allowContributors: access === 'everyone' });
+      else
+        await api.updateConnection(
+          connection.id,
+          kind === 'key'
+            ? { apiKey }
+            : kind === 'rename'
+              ? { displayName }
+              : { allowContributors: access === 'everyone' },
+        );
       onClose(true);
     } catch (e) {
       setError(e);
@@ -240,7 +318,12 @@ function EditConnectionDialog({ kind, connection, onClose }: { kind: 'key' | 're
           <DialogContent className={styles.form}>
             <ErrorBar error={generalError(error, ['apiKey', 'displayName'])} />
             {kind === 'key' ? (
-              <Field label="API key" required validationMessage={fieldMessage(error, 'apiKey')} hint="Checked with ActiveCampaign before it replaces the old one.">
+              <Field
+                label="API key"
+                required
+                validationMessage={fieldMessage(error, 'apiKey')}
+                hint="Checked with ActiveCampaign before it replaces the old one."
+              >
                 <Input type="password" autoComplete="off" value={apiKey} onChange={(_, d) => setApiKey(d.value)} />
               </Field>
             ) : null}
@@ -251,16 +334,28 @@ function EditConnectionDialog({ kind, connection, onClose }: { kind: 'key' | 're
             ) : null}
             {kind === 'access' ? (
               <Field label="Who can use this connection">
-                <Dropdown value={ACCESS[access]} selectedOptions={[access]} onOptionSelect={(_, d) => setAccess(d.optionValue as keyof typeof ACCESS)}>
+                <Dropdown
+                  value={ACCESS[access]}
+                  selectedOptions={[access]}
+                  onOptionSelect={(_, d) => setAccess(d.optionValue as keyof typeof ACCESS)}
+                >
                   <Option value="admins">{ACCESS.admins}</Option>
                   <Option value="everyone">{ACCESS.everyone}</Option>
                 </Dropdown>
               </Field>
             ) : null}
-            {kind === 'delete' ? <Text as="p">The connection and its API key are deleted. A connection that exports use cannot be deleted.</Text> : null}
+            {kind === 'delete' ? (
+              <Text as="p">
+                The connection and its API key are deleted. A connection that exports use cannot be deleted.
+              </Text>
+            ) : null}
           </DialogContent>
           <DialogActions>
-            <Button appearance="primary" onClick={() => void submit()} disabled={busy || (kind === 'key' && !apiKey) || (kind === 'rename' && !displayName)}>
+            <Button
+              appearance="primary"
+              onClick={() => void submit()}
+              disabled={busy || (kind === 'key' && !apiKey) || (kind === 'rename' && !displayName)}
+            >
               {busy ? <Spinner size="tiny" label="Working…" /> : kind === 'delete' ? 'Delete' : 'Save'}
             </Button>
             <Button onClick={() => onClose(false)}>Cancel</Button>

@@ -24,7 +24,11 @@ export function ExportForm({ me, exportId }: { me: Me; exportId?: string }) {
         <SyncSection form={form} isAdmin={me.role === 'admin'} />
         <Text className={styles.muted}>Saving does not run the export.</Text>
         <ErrorBar error={form.error} title="The export was not saved" />
-        {invalid ? <ErrorBar error={`The export was not saved: ${invalid === 1 ? 'a field needs' : `${invalid} fields need`} attention (the first one has the focus)`} /> : null}
+        {invalid ? (
+          <ErrorBar
+            error={`The export was not saved: ${invalid === 1 ? 'a field needs' : `${invalid} fields need`} attention (the first one has the focus)`}
+          />
+        ) : null}
         <div className={styles.toolbar}>
           <Button appearance="primary" onClick={() => void form.save()} disabled={form.saving}>
             {form.saving ? <Spinner size="tiny" label="Checking with ActiveCampaign and saving…" /> : 'Save'}

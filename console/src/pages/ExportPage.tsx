@@ -52,14 +52,22 @@ export function ExportPage({ me, exportId }: { me: Me; exportId: string }) {
       <h1 id="export-title">{e.displayName}</h1>
       {saved === '1' ? (
         <InfoBar intent="success">
-          Saved. Saving does not run the export: it runs {e.schedule === 'refresh' ? 'at the next scheduled refresh that finds a new snapshot, or ' : ''}when you choose Run now.
+          Saved. Saving does not run the export: it runs{' '}
+          {e.schedule === 'refresh' ? 'at the next scheduled refresh that finds a new snapshot, or ' : ''}when you
+          choose Run now.
         </InfoBar>
       ) : null}
       {saved === 'none' ? <InfoBar>Nothing was changed, so nothing was saved.</InfoBar> : null}
       <ExportDetails exp={e} connection={connections.value?.get(e.connectionId)} list={list} refresh={e.refresh} />
       <ExportActions me={me} exp={e} list={list} lastReal={runs.lastReal} active={runs.active} actions={actions} />
       <ErrorBar error={actions.error} />
-      {runs.active ? <ActiveRun run={runs.active} onCancel={() => void actions.cancel(runs.active!.runId)} cancelling={actions.busy === 'cancel'} /> : null}
+      {runs.active ? (
+        <ActiveRun
+          run={runs.active}
+          onCancel={() => void actions.cancel(runs.active!.runId)}
+          cancelling={actions.busy === 'cancel'}
+        />
+      ) : null}
       <LiveRegion message={newest && watched.current.has(newest.runId) ? announcement(newest) : ''} />
       <RunHistory exportId={exportId} runs={runs.runs} hasMore={!!runs.next} onMore={() => void runs.more()} />
     </section>

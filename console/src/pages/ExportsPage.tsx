@@ -1,4 +1,15 @@
-import { Button, Link, Spinner, Table, TableBody, TableCell, TableHeader, TableHeaderCell, TableRow, Text } from '@fluentui/react-components';
+import {
+  Button,
+  Link,
+  Spinner,
+  Table,
+  TableBody,
+  TableCell,
+  TableHeader,
+  TableHeaderCell,
+  TableRow,
+  Text,
+} from '@fluentui/react-components';
 import { api, type AcList, type Export, type Run } from '../api';
 import { ErrorBar, InfoBar, StatusBadge, useCommonStyles } from '../components/common';
 import { lastRealRun, listLabel, useConnections, useLoaded } from '../hooks';
@@ -15,10 +26,16 @@ interface Row {
 
 /** The exports by name, each with its list, and the outcome of its last real run. */
 async function loadRows(): Promise<Row[]> {
-  const exports = (await api.exports()).sort((a, b) => a.displayName.localeCompare(b.displayName, undefined, { sensitivity: 'base' }));
+  const exports = (await api.exports()).sort((a, b) =>
+    a.displayName.localeCompare(b.displayName, undefined, { sensitivity: 'base' }),
+  );
   const lists = new Map<string, Promise<AcList[] | undefined>>();
   const listsOf = (connectionId: string) => {
-    if (!lists.has(connectionId)) lists.set(connectionId, api.lists(connectionId).catch(() => undefined));
+    if (!lists.has(connectionId))
+      lists.set(
+        connectionId,
+        api.lists(connectionId).catch(() => undefined),
+      );
     return lists.get(connectionId)!;
   };
   return Promise.all(

@@ -3,14 +3,30 @@ import type { Run } from '../../api';
 import { StatusBadge } from '../../components/common';
 
 const useStyles = makeStyles({
-  card: { border: `1px solid ${tokens.colorNeutralStroke2}`, borderRadius: tokens.borderRadiusMedium, padding: tokens.spacingHorizontalL, margin: `${tokens.spacingVerticalM} 0` },
-  counts: { display: 'flex', gap: tokens.spacingHorizontalXL, flexWrap: 'wrap', margin: `${tokens.spacingVerticalS} 0` },
+  card: {
+    border: `1px solid ${tokens.colorNeutralStroke2}`,
+    borderRadius: tokens.borderRadiusMedium,
+    padding: tokens.spacingHorizontalL,
+    margin: `${tokens.spacingVerticalM} 0`,
+  },
+  counts: {
+    display: 'flex',
+    gap: tokens.spacingHorizontalXL,
+    flexWrap: 'wrap',
+    margin: `${tokens.spacingVerticalS} 0`,
+  },
   count: { display: 'flex', flexDirection: 'column' },
   countValue: { fontSize: tokens.fontSizeBase500, fontWeight: tokens.fontWeightSemibold },
 });
 
 const COUNT_LABELS: [keyof Run['counts'], string][] = [
-  ['read', 'Read'], ['upserted', 'Upserted'], ['unsubscribed', 'Unsubscribed'], ['unchanged', 'Unchanged'], ['duplicate', 'Duplicate'], ['rejected', 'Rejected'], ['failed', 'Failed'],
+  ['read', 'Read'],
+  ['upserted', 'Upserted'],
+  ['unsubscribed', 'Unsubscribed'],
+  ['unchanged', 'Unchanged'],
+  ['duplicate', 'Duplicate'],
+  ['rejected', 'Rejected'],
+  ['failed', 'Failed'],
 ];
 
 /** The run that is going on: its progress, its counts so far, and Cancel. */
@@ -24,7 +40,13 @@ export function ActiveRun({ run, onCancel, cancelling }: { run: Run; onCancel: (
         Active run <StatusBadge status={run.status} />
       </h2>
       <Field
-        label={total ? `Batches ${run.batches.done} of ${total} · ${sent} contacts sent` : run.status === 'planning' ? `Reading the segment: ${run.counts.read} rows so far` : 'Waiting to start'}
+        label={
+          total
+            ? `Batches ${run.batches.done} of ${total} · ${sent} contacts sent`
+            : run.status === 'planning'
+              ? `Reading the segment: ${run.counts.read} rows so far`
+              : 'Waiting to start'
+        }
         validationState="none"
       >
         <ProgressBar value={total ? run.batches.done / total : undefined} thickness="large" />

@@ -1,4 +1,14 @@
-import { Button, Dialog, DialogActions, DialogBody, DialogContent, DialogSurface, DialogTitle, Spinner, Text } from '@fluentui/react-components';
+import {
+  Button,
+  Dialog,
+  DialogActions,
+  DialogBody,
+  DialogContent,
+  DialogSurface,
+  DialogTitle,
+  Spinner,
+  Text,
+} from '@fluentui/react-components';
 import { useState } from 'react';
 import type { Export, Me, Run } from '../../api';
 import { InfoBar, useCommonStyles } from '../../components/common';
@@ -11,7 +21,14 @@ import type { useRunActions } from './useRunActions';
  * Run now, dry run, full resync, edit, delete; and, when the export's last real run stopped at the
  * removal guard, the confirmation of those removals (administrators; a dry run since changes nothing).
  */
-export function ExportActions({ me, exp, list, lastReal, active, actions }: {
+export function ExportActions({
+  me,
+  exp,
+  list,
+  lastReal,
+  active,
+  actions,
+}: {
   me: Me;
   exp: Export;
   list: string;
@@ -50,7 +67,9 @@ export function ExportActions({ me, exp, list, lastReal, active, actions }: {
         {busy ? <Spinner size="tiny" label="Working…" /> : null}
       </div>
       {guarded && me.role !== 'admin' ? (
-        <InfoBar intent="warning">The last run stopped at the removal guard. An administrator can review and confirm its removals on this page.</InfoBar>
+        <InfoBar intent="warning">
+          The last run stopped at the removal guard. An administrator can review and confirm its removals on this page.
+        </InfoBar>
       ) : null}
       {dialog === 'confirm' && guarded ? (
         <ConfirmRemovalsDialog
@@ -69,10 +88,16 @@ export function ExportActions({ me, exp, list, lastReal, active, actions }: {
             <DialogBody>
               <DialogTitle>Delete {exp.displayName}?</DialogTitle>
               <DialogContent>
-                <Text>Its schedule stops and an active run is cancelled at once; its state and its runs' files are deleted. Contacts already in ActiveCampaign stay.</Text>
+                <Text>
+                  Its schedule stops and an active run is cancelled at once; its state and its runs' files are deleted.
+                  Contacts already in ActiveCampaign stay.
+                </Text>
               </DialogContent>
               <DialogActions>
-                <Button appearance="primary" onClick={() => void actions.remove().then((done) => done && navigate('exports'))}>
+                <Button
+                  appearance="primary"
+                  onClick={() => void actions.remove().then((done) => done && navigate('exports'))}
+                >
                   Delete
                 </Button>
                 <Button onClick={() => setDialog(undefined)}>Cancel</Button>

@@ -4,7 +4,12 @@ import type { Connection, Export, RefreshOutlook } from '../../api';
 import { MODE_NAMES, SCHEDULE_NAMES } from '../names';
 
 const useStyles = makeStyles({
-  details: { display: 'grid', gridTemplateColumns: 'max-content 1fr', gap: `${tokens.spacingVerticalXS} ${tokens.spacingHorizontalL}`, margin: `${tokens.spacingVerticalM} 0` },
+  details: {
+    display: 'grid',
+    gridTemplateColumns: 'max-content 1fr',
+    gap: `${tokens.spacingVerticalXS} ${tokens.spacingHorizontalL}`,
+    margin: `${tokens.spacingVerticalM} 0`,
+  },
   term: { color: tokens.colorNeutralForeground3 },
 });
 
@@ -13,12 +18,24 @@ function scheduleLabel(exp: Export, refresh: RefreshOutlook | undefined): string
   const name = SCHEDULE_NAMES[exp.schedule];
   if (exp.schedule !== 'refresh' || !refresh) return name;
   const at = refresh.nextCheckAt ? new Date(refresh.nextCheckAt) : undefined;
-  const when = at ? ` · next check ${at.toDateString() === new Date().toDateString() ? at.toLocaleTimeString() : at.toLocaleString()}` : '';
+  const when = at
+    ? ` · next check ${at.toDateString() === new Date().toDateString() ? at.toLocaleTimeString() : at.toLocaleString()}`
+    : '';
   return `${name}${when}: ${refresh.wouldRun ? 'starts a run' : `waits (${refresh.reason})`}`;
 }
 
 /** An export's settings as a list of terms. */
-export function ExportDetails({ exp, connection, list, refresh }: { exp: Export; connection?: Connection; list: string; refresh?: RefreshOutlook }) {
+export function ExportDetails({
+  exp,
+  connection,
+  list,
+  refresh,
+}: {
+  exp: Export;
+  connection?: Connection;
+  list: string;
+  refresh?: RefreshOutlook;
+}) {
   const styles = useStyles();
   const rows: [string, string][] = [
     ['Connection', connection?.displayName ?? exp.connectionId],

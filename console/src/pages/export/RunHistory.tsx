@@ -1,4 +1,20 @@
-import { Button, Dialog, DialogActions, DialogBody, DialogContent, DialogSurface, DialogTitle, Link, Table, TableBody, TableCell, TableHeader, TableHeaderCell, TableRow, Text } from '@fluentui/react-components';
+import {
+  Button,
+  Dialog,
+  DialogActions,
+  DialogBody,
+  DialogContent,
+  DialogSurface,
+  DialogTitle,
+  Link,
+  Table,
+  TableBody,
+  TableCell,
+  TableHeader,
+  TableHeaderCell,
+  TableRow,
+  Text,
+} from '@fluentui/react-components';
 import { useState } from 'react';
 import { api, type Run } from '../../api';
 import { ErrorBar, formatDate, formatDuration, StatusBadge, useCommonStyles } from '../../components/common';
@@ -6,7 +22,17 @@ import { RunChart } from '../../components/RunChart';
 import { countsText } from './runText';
 
 /** The export's runs, newest first: a chart of what they sent, and a table with their files. */
-export function RunHistory({ exportId, runs, hasMore, onMore }: { exportId: string; runs: Run[]; hasMore: boolean; onMore: () => void }) {
+export function RunHistory({
+  exportId,
+  runs,
+  hasMore,
+  onMore,
+}: {
+  exportId: string;
+  runs: Run[];
+  hasMore: boolean;
+  onMore: () => void;
+}) {
   const common = useCommonStyles();
   const [sample, setSample] = useState<unknown>();
   const [error, setError] = useState<unknown>();
@@ -36,7 +62,13 @@ export function RunHistory({ exportId, runs, hasMore, onMore }: { exportId: stri
                   <TableCell>{formatDate(r.startedAt)}</TableCell>
                   <TableCell>
                     {r.trigger === 'schedule' ? 'Schedule' : 'On demand'}
-                    {r.dryRun ? ' (dry run)' : r.fullSync ? ' (full resync)' : r.confirmRemovals ? ' (confirming removals)' : ''}
+                    {r.dryRun
+                      ? ' (dry run)'
+                      : r.fullSync
+                        ? ' (full resync)'
+                        : r.confirmRemovals
+                          ? ' (confirming removals)'
+                          : ''}
                   </TableCell>
                   <TableCell>
                     <StatusBadge status={r.status} />

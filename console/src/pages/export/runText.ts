@@ -8,7 +8,14 @@ export function countsText(run: Run): string {
   if (run.dryRun) {
     return `read ${c.read} · would upsert ${c.wouldUpsert} · would unsubscribe ${c.wouldUnsubscribe} · unchanged ${c.unchanged} · rejected ${c.rejected}`;
   }
-  const parts = [`read ${c.read}`, `upserted ${c.upserted}`, `unsubscribed ${c.unsubscribed}`, `unchanged ${c.unchanged}`, `rejected ${c.rejected}`, `failed ${c.failed}`];
+  const parts = [
+    `read ${c.read}`,
+    `upserted ${c.upserted}`,
+    `unsubscribed ${c.unsubscribed}`,
+    `unchanged ${c.unchanged}`,
+    `rejected ${c.rejected}`,
+    `failed ${c.failed}`,
+  ];
   if (c.unknown > 0) parts.push(`unknown ${c.unknown}`);
   if (c.notSent > 0) parts.push(`not sent ${c.notSent}`);
   return parts.join(' · ');
@@ -20,7 +27,13 @@ export function removalsText(removals: NonNullable<Run['removals']>): string {
 }
 
 const STATUS_WORDS: Record<string, string> = {
-  queued: 'queued', planning: 'reading the segment', sending: 'sending', completed: 'completed', completedWithErrors: 'completed with errors', failed: 'failed', cancelled: 'cancelled',
+  queued: 'queued',
+  planning: 'reading the segment',
+  sending: 'sending',
+  completed: 'completed',
+  completedWithErrors: 'completed with errors',
+  failed: 'failed',
+  cancelled: 'cancelled',
 };
 
 /** What the live region says about a run: its progress, or its end. */
@@ -28,7 +41,8 @@ export function announcement(run: Run): string {
   const what = run.dryRun ? 'Dry run' : 'Run';
   const total = run.batches.total;
   // In tenths, so that a screen reader hears ten steps, not every batch.
-  if (run.status === 'sending' && total) return `${what} sending: about ${Math.floor((run.batches.done / total) * 10) * 10}% of ${total} batches done`;
+  if (run.status === 'sending' && total)
+    return `${what} sending: about ${Math.floor((run.batches.done / total) * 10) * 10}% of ${total} batches done`;
   if (run.status === 'planning') return `${what} reading the segment`;
   const ended = ['completed', 'completedWithErrors', 'failed', 'cancelled'].includes(run.status);
   return `${what} ${STATUS_WORDS[run.status] ?? run.status}${ended ? `: ${countsText(run)}${run.error ? `. ${run.error}` : ''}` : ''}`;

@@ -24,6 +24,11 @@ export function useRunActions(exportId: string, afterEach: () => Promise<void>) 
     error,
     start: (label: string, body: StartRunBody) => act(label, () => api.startRun(exportId, body)),
     cancel: (runId: string) => act('cancel', () => api.cancelRun(exportId, runId)),
-    remove: () => act('delete', () => api.deleteExport(exportId), () => Promise.resolve()),
+    remove: () =>
+      act(
+        'delete',
+        () => api.deleteExport(exportId),
+        () => Promise.resolve(),
+      ),
   };
 }

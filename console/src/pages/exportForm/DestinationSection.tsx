@@ -10,17 +10,26 @@ export function DestinationSection({ form, editing }: { form: ExportFormState; e
   return (
     <>
       <Field label="Display name" required validationMessage={errors.displayName}>
-        <Input id={inputId('displayName')} value={draft.displayName} onChange={(_, d) => set({ displayName: d.value })} />
+        <Input
+          id={inputId('displayName')}
+          value={draft.displayName}
+          onChange={(_, d) => set({ displayName: d.value })}
+        />
       </Field>
       {connections.length === 0 ? (
         <InfoBar intent="warning">
-          There is no connection you may use. An administrator adds connections (Connections → Add connection) and can allow contributors to use one.
+          There is no connection you may use. An administrator adds connections (Connections → Add connection) and can
+          allow contributors to use one.
         </InfoBar>
       ) : (
         <Field
           label="Connection for export"
           required
-          hint={editing ? 'Another connection to the same ActiveCampaign account keeps what was sent; another account starts the export afresh.' : undefined}
+          hint={
+            editing
+              ? 'Another connection to the same ActiveCampaign account keeps what was sent; another account starts the export afresh.'
+              : undefined
+          }
           validationMessage={errors.connectionId}
         >
           <Dropdown
@@ -42,7 +51,11 @@ export function DestinationSection({ form, editing }: { form: ExportFormState; e
       <Field
         label="ActiveCampaign list"
         required
-        hint={editing ? 'Pick a list, or type its ID. Another list starts the export afresh: its next run sends every contact there, and the old list is left as it is.' : 'Pick a list, or type its ID.'}
+        hint={
+          editing
+            ? 'Pick a list, or type its ID. Another list starts the export afresh: its next run sends every contact there, and the old list is left as it is.'
+            : 'Pick a list, or type its ID.'
+        }
         validationMessage={errors.listId}
       >
         <Combobox
@@ -50,7 +63,7 @@ export function DestinationSection({ form, editing }: { form: ExportFormState; e
           freeform
           placeholder="Choose or type a list ID"
           value={draft.listText}
-          onChange={(e) => set({ listText: (e.target).value })}
+          onChange={(e) => set({ listText: e.target.value })}
           onOptionSelect={(_, d) => d.optionText !== undefined && set({ listText: d.optionText })}
         >
           {lists.map((l) => (

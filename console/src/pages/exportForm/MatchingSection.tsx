@@ -10,7 +10,8 @@ export function MatchingSection({ form }: { form: ExportFormState }) {
   const styles = useCommonStyles();
   const { draft, set, errors, fields } = form;
   const columns = form.preview.value?.columns ?? [];
-  const setAttribute = (i: number, patch: Partial<Draft['attributes'][number]>) => set({ attributes: draft.attributes.map((x, j) => (j === i ? { ...x, ...patch } : x)) });
+  const setAttribute = (i: number, patch: Partial<Draft['attributes'][number]>) =>
+    set({ attributes: draft.attributes.map((x, j) => (j === i ? { ...x, ...patch } : x)) });
   const columnPicker = (label: string, key: ColumnKey, required = false, hint?: string) => (
     <Field label={label} required={required} hint={hint} validationMessage={errors[key as FormField]}>
       <Combobox
@@ -18,7 +19,7 @@ export function MatchingSection({ form }: { form: ExportFormState }) {
         freeform
         value={draft[key]}
         selectedOptions={[draft[key]]}
-        onChange={(e) => set({ [key]: (e.target).value })}
+        onChange={(e) => set({ [key]: e.target.value })}
         onOptionSelect={(_, d) => d.optionValue !== undefined && set({ [key]: d.optionValue })}
       >
         {columns.map((c) => (
@@ -30,12 +31,22 @@ export function MatchingSection({ form }: { form: ExportFormState }) {
   return (
     <>
       <h2 className={styles.section}>Data matching</h2>
-      <Text className={styles.muted}>Which column fills which ActiveCampaign field. {columns.length ? 'The pickers offer the columns of the preview.' : 'Preview the source to pick columns from a list.'}</Text>
+      <Text className={styles.muted}>
+        Which column fills which ActiveCampaign field.{' '}
+        {columns.length
+          ? 'The pickers offer the columns of the preview.'
+          : 'Preview the source to pick columns from a list.'}
+      </Text>
       {columnPicker('Email', 'email', true)}
       {columnPicker('First name', 'firstName')}
       {columnPicker('Last name', 'lastName')}
       {columnPicker('Phone', 'phone')}
-      {columnPicker('Tags column', 'tagsColumn', false, 'Optional: a column whose value holds tags (a JSON array of texts, or tags separated by ";")')}
+      {columnPicker(
+        'Tags column',
+        'tagsColumn',
+        false,
+        'Optional: a column whose value holds tags (a JSON array of texts, or tags separated by ";")',
+      )}
       <Field label="Custom fields" validationMessage={errors.fields}>
         <div id={inputId('fields')} tabIndex={-1}>
           {draft.attributes.map((a, i) => (
@@ -45,7 +56,7 @@ export function MatchingSection({ form }: { form: ExportFormState }) {
                   freeform
                   value={a.column}
                   selectedOptions={[a.column]}
-                  onChange={(e) => setAttribute(i, { column: (e.target).value })}
+                  onChange={(e) => setAttribute(i, { column: e.target.value })}
                   onOptionSelect={(_, d) => d.optionValue !== undefined && setAttribute(i, { column: d.optionValue })}
                 >
                   {columns.map((c) => (
@@ -56,7 +67,11 @@ export function MatchingSection({ form }: { form: ExportFormState }) {
               <Field label={`ActiveCampaign field ${i + 1}`} className={styles.grow}>
                 <Dropdown
                   placeholder="Choose a custom field"
-                  value={fields.find((f) => f.id === a.fieldId) ? `${fields.find((f) => f.id === a.fieldId)!.title} (ID ${a.fieldId})` : a.fieldId}
+                  value={
+                    fields.find((f) => f.id === a.fieldId)
+                      ? `${fields.find((f) => f.id === a.fieldId)!.title} (ID ${a.fieldId})`
+                      : a.fieldId
+                  }
                   selectedOptions={a.fieldId ? [a.fieldId] : []}
                   onOptionSelect={(_, d) => setAttribute(i, { fieldId: d.optionValue ?? '' })}
                 >
@@ -67,18 +82,31 @@ export function MatchingSection({ form }: { form: ExportFormState }) {
                   ))}
                 </Dropdown>
               </Field>
-              <Button onClick={() => set({ attributes: draft.attributes.filter((_, j) => j !== i) })} aria-label={`Remove attribute ${i + 1}`}>
+              <Button
+                onClick={() => set({ attributes: draft.attributes.filter((_, j) => j !== i) })}
+                aria-label={`Remove attribute ${i + 1}`}
+              >
                 Remove
               </Button>
             </div>
           ))}
-          <Button onClick={() => set({ attributes: [...draft.attributes, { column: '', fieldId: '' }] })}>Add attribute</Button>
+          <Button onClick={() => set({ attributes: [...draft.attributes, { column: '', fieldId: '' }] })}>
+            Add attribute
+          </Button>
         </div>
       </Field>
-      <Field label="Tags for every contact" hint='Separated by ";" (a tag cannot contain one). ActiveCampaign adds tags and never removes them.' validationMessage={errors.tags}>
+      <Field
+        label="Tags for every contact"
+        hint='Separated by ";" (a tag cannot contain one). ActiveCampaign adds tags and never removes them.'
+        validationMessage={errors.tags}
+      >
         <Input id={inputId('tags')} value={draft.tags} onChange={(_, d) => set({ tags: d.value })} />
       </Field>
-      <Switch label="Run ActiveCampaign automations for imported contacts" checked={draft.runAutomations} onChange={(_, d) => set({ runAutomations: d.checked })} />
+      <Switch
+        label="Run ActiveCampaign automations for imported contacts"
+        checked={draft.runAutomations}
+        onChange={(_, d) => set({ runAutomations: d.checked })}
+      />
     </>
   );
 }

@@ -1,10 +1,27 @@
-import { Button, Field, Input, Spinner, Table, TableBody, TableCell, TableHeader, TableHeaderCell, TableRow, Text, makeStyles } from '@fluentui/react-components';
+import {
+  Button,
+  Field,
+  Input,
+  Spinner,
+  Table,
+  TableBody,
+  TableCell,
+  TableHeader,
+  TableHeaderCell,
+  TableRow,
+  Text,
+  makeStyles,
+} from '@fluentui/react-components';
 import type { Preview } from '../../api';
 import { ErrorBar, formatBytes, InfoBar, useCommonStyles } from '../../components/common';
 import { inputId } from './draft';
 import type { ExportFormState } from './useExportForm';
 
-const LAYOUTS = { cdm: 'Common Data Model folder (model.json)', customerInsights: 'Customer Insights time folder', files: 'File or folder of files' } as const;
+const LAYOUTS = {
+  cdm: 'Common Data Model folder (model.json)',
+  customerInsights: 'Customer Insights time folder',
+  files: 'File or folder of files',
+} as const;
 
 // Columns as wide as their content, the table scrolling sideways: fixed columns overlapped.
 const useStyles = makeStyles({
@@ -19,7 +36,9 @@ export function SourceSection({ form }: { form: ExportFormState }) {
   return (
     <>
       <h2 className={styles.section}>Segment source</h2>
-      <Text className={styles.muted}>Where Customer Insights (or another tool) writes the segment, in the segments storage account.</Text>
+      <Text className={styles.muted}>
+        Where Customer Insights (or another tool) writes the segment, in the segments storage account.
+      </Text>
       <div className={styles.row}>
         <Field label="Container" required className={styles.grow} validationMessage={errors.container}>
           <Input id={inputId('container')} value={draft.container} onChange={(_, d) => set({ container: d.value })} />
@@ -27,7 +46,12 @@ export function SourceSection({ form }: { form: ExportFormState }) {
         <Field label="Path" className={styles.grow} validationMessage={errors.path}>
           <Input id={inputId('path')} value={draft.path} onChange={(_, d) => set({ path: d.value })} />
         </Field>
-        <Field label="Table" hint="Optional: the entity of a model.json" className={styles.grow} validationMessage={errors.table}>
+        <Field
+          label="Table"
+          hint="Optional: the entity of a model.json"
+          className={styles.grow}
+          validationMessage={errors.table}
+        >
           <Input id={inputId('table')} value={draft.table} onChange={(_, d) => set({ table: d.value })} />
         </Field>
       </div>

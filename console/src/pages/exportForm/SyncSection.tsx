@@ -12,23 +12,34 @@ export function SyncSection({ form, isAdmin }: { form: ExportFormState; isAdmin:
       <h2 className={styles.section}>Sync</h2>
       <Field label="Mode">
         <RadioGroup value={draft.mode} onChange={(_, d) => set({ mode: d.value as Draft['mode'] })}>
-          <Radio value="upsert" label="Upsert: add and update contacts; contacts who leave the segment stay on the list" />
+          <Radio
+            value="upsert"
+            label="Upsert: add and update contacts; contacts who leave the segment stay on the list"
+          />
           <Radio value="mirror" label="Mirror: also unsubscribe contacts who leave the segment" />
         </RadioGroup>
       </Field>
       {draft.mode === 'mirror' ? (
         <>
           <InfoBar intent="warning">
-            Mirror mode unsubscribes from the list the contacts who leave the segment, and ActiveCampaign's importer cannot re-subscribe them (the app re-subscribes a
-            contact it unsubscribed when it comes back). A run that would unsubscribe more than the removal guard allows stops before sending anything, until an
-            administrator confirms its removals.
+            Mirror mode unsubscribes from the list the contacts who leave the segment, and ActiveCampaign's importer
+            cannot re-subscribe them (the app re-subscribes a contact it unsubscribed when it comes back). A run that
+            would unsubscribe more than the removal guard allows stops before sending anything, until an administrator
+            confirms its removals.
           </InfoBar>
           <Field
             label="Removal guard (%)"
             hint={`The most a run may unsubscribe, as a share of the contacts the export last sent, without confirmation.${isAdmin ? '' : ' Only administrators may set more than 10.'}`}
             validationMessage={errors.removalGuardPercent}
           >
-            <Input id={inputId('removalGuardPercent')} type="number" min={0} max={100} value={draft.removalGuardPercent} onChange={(_, d) => set({ removalGuardPercent: d.value })} />
+            <Input
+              id={inputId('removalGuardPercent')}
+              type="number"
+              min={0}
+              max={100}
+              value={draft.removalGuardPercent}
+              onChange={(_, d) => set({ removalGuardPercent: d.value })}
+            />
           </Field>
         </>
       ) : null}

@@ -22,17 +22,58 @@ export interface Draft {
 }
 
 export const EMPTY_DRAFT: Draft = {
-  displayName: '', connectionId: '', listText: '', container: '', path: '', table: '', email: '', firstName: '', lastName: '', phone: '', tagsColumn: '',
-  attributes: [], tags: '', runAutomations: true, mode: 'upsert', removalGuardPercent: '10', schedule: 'refresh',
+  displayName: '',
+  connectionId: '',
+  listText: '',
+  container: '',
+  path: '',
+  table: '',
+  email: '',
+  firstName: '',
+  lastName: '',
+  phone: '',
+  tagsColumn: '',
+  attributes: [],
+  tags: '',
+  runAutomations: true,
+  mode: 'upsert',
+  removalGuardPercent: '10',
+  schedule: 'refresh',
 };
 
 /** The form's fields that can be wrong, in the order the form shows them (the first wrong one gets focus). */
-export const FORM_FIELDS = ['displayName', 'connectionId', 'listId', 'container', 'path', 'table', 'email', 'firstName', 'lastName', 'phone', 'tagsColumn', 'fields', 'tags', 'removalGuardPercent'] as const;
+export const FORM_FIELDS = [
+  'displayName',
+  'connectionId',
+  'listId',
+  'container',
+  'path',
+  'table',
+  'email',
+  'firstName',
+  'lastName',
+  'phone',
+  'tagsColumn',
+  'fields',
+  'tags',
+  'removalGuardPercent',
+] as const;
 export type FormField = (typeof FORM_FIELDS)[number];
 
 export const FIELD_LABELS: Record<FormField, string> = {
-  displayName: 'Display name', connectionId: 'Connection for export', listId: 'ActiveCampaign list', container: 'Container', path: 'Path', table: 'Table',
-  email: 'Email', firstName: 'First name', lastName: 'Last name', phone: 'Phone', tagsColumn: 'Tags column', fields: 'Custom fields', tags: 'Tags for every contact',
+  displayName: 'Display name',
+  connectionId: 'Connection for export',
+  listId: 'ActiveCampaign list',
+  container: 'Container',
+  path: 'Path',
+  table: 'Table',
+  email: 'Email',
+  firstName: 'First name',
+  lastName: 'Last name',
+  phone: 'Phone',
+  tagsColumn: 'Tags column',
+  fields: 'Custom fields',
+  tags: 'Tags for every contact',
   removalGuardPercent: 'Removal guard (%)',
 };
 
@@ -48,11 +89,23 @@ export const listOptionText = (list: AcList) => `${list.name} (ID ${list.id})`;
 export function draftOf(exp: Export, lists: AcList[] = []): Draft {
   const list = lists.find((l) => Number(l.id) === exp.listId);
   return {
-    displayName: exp.displayName, connectionId: exp.connectionId, listText: list ? listOptionText(list) : String(exp.listId),
-    container: exp.source.container, path: exp.source.path, table: exp.source.table ?? '',
-    email: exp.mapping.email, firstName: exp.mapping.firstName ?? '', lastName: exp.mapping.lastName ?? '', phone: exp.mapping.phone ?? '', tagsColumn: exp.mapping.tags ?? '',
+    displayName: exp.displayName,
+    connectionId: exp.connectionId,
+    listText: list ? listOptionText(list) : String(exp.listId),
+    container: exp.source.container,
+    path: exp.source.path,
+    table: exp.source.table ?? '',
+    email: exp.mapping.email,
+    firstName: exp.mapping.firstName ?? '',
+    lastName: exp.mapping.lastName ?? '',
+    phone: exp.mapping.phone ?? '',
+    tagsColumn: exp.mapping.tags ?? '',
     attributes: Object.entries(exp.mapping.fields ?? {}).map(([fieldId, column]) => ({ fieldId, column })),
-    tags: exp.tags.join(`${TAG_SEPARATOR} `), runAutomations: exp.runAutomations, mode: exp.mode, removalGuardPercent: String(exp.removalGuardPercent), schedule: exp.schedule,
+    tags: exp.tags.join(`${TAG_SEPARATOR} `),
+    runAutomations: exp.runAutomations,
+    mode: exp.mode,
+    removalGuardPercent: String(exp.removalGuardPercent),
+    schedule: exp.schedule,
   };
 }
 
@@ -72,7 +125,11 @@ export function bodyOf(d: Draft, lists: AcList[]): CreateExportBody {
     displayName: d.displayName,
     connectionId: d.connectionId,
     listId: listIdOf(d.listText, lists),
-    source: { container: d.container.trim(), path: d.path.trim(), ...(optional(d.table) ? { table: optional(d.table) } : {}) },
+    source: {
+      container: d.container.trim(),
+      path: d.path.trim(),
+      ...(optional(d.table) ? { table: optional(d.table) } : {}),
+    },
     mapping: {
       email: d.email.trim(),
       ...(optional(d.firstName) ? { firstName: optional(d.firstName) } : {}),
@@ -81,7 +138,10 @@ export function bodyOf(d: Draft, lists: AcList[]): CreateExportBody {
       ...(optional(d.tagsColumn) ? { tags: optional(d.tagsColumn) } : {}),
       ...(fields.length ? { fields: Object.fromEntries(fields.map((a) => [a.fieldId, a.column.trim()])) } : {}),
     },
-    tags: d.tags.split(TAG_SEPARATOR).map((t) => t.trim()).filter(Boolean),
+    tags: d.tags
+      .split(TAG_SEPARATOR)
+      .map((t) => t.trim())
+      .filter(Boolean),
     runAutomations: d.runAutomations,
     mode: d.mode,
     removalGuardPercent: d.removalGuardPercent.trim() === '' ? Number.NaN : Number(d.removalGuardPercent),
@@ -109,7 +169,8 @@ export function problemsOf(d: Draft): Partial<Record<FormField, string>> {
   if (!d.listText.trim()) problems.listId = 'Choose an ActiveCampaign list, or type its ID';
   if (!d.container.trim()) problems.container = 'Enter the container where the segment lands';
   if (!d.email.trim()) problems.email = 'Choose the column that holds the email address';
-  if (d.mode === 'mirror' && !/^(100|\d{1,2})$/.test(d.removalGuardPercent.trim())) problems.removalGuardPercent = 'Removal guard (%) must be a whole number from 0 to 100';
+  if (d.mode === 'mirror' && !/^(100|\d{1,2})$/.test(d.removalGuardPercent.trim()))
+    problems.removalGuardPercent = 'Removal guard (%) must be a whole number from 0 to 100';
   return problems;
 }
 
@@ -118,7 +179,12 @@ export function formFieldOf(apiField: string | undefined): FormField | undefined
   if (!apiField) return undefined;
   const [head, second] = apiField.split('.');
   if (head === 'source') return (['container', 'path', 'table'] as const).find((f) => f === second) ?? 'container';
-  if (head === 'mapping') return second === 'tags' ? 'tagsColumn' : second === 'fields' ? 'fields' : (['email', 'firstName', 'lastName', 'phone'] as const).find((f) => f === second) ?? 'email';
+  if (head === 'mapping')
+    return second === 'tags'
+      ? 'tagsColumn'
+      : second === 'fields'
+        ? 'fields'
+        : ((['email', 'firstName', 'lastName', 'phone'] as const).find((f) => f === second) ?? 'email');
   return (FORM_FIELDS as readonly string[]).includes(head) ? (head as FormField) : undefined;
 }
 

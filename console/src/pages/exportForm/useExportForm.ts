@@ -1,7 +1,19 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { api, ApiFailure, type AcField, type AcList, type Connection, type Export, type Preview } from '../../api';
 import { navigate } from '../../route';
-import { bodyOf, changesOf, draftOf, EMPTY_DRAFT, FORM_FIELDS, formFieldOf, inputId, problemsOf, sentence, type Draft, type FormField } from './draft';
+import {
+  bodyOf,
+  changesOf,
+  draftOf,
+  EMPTY_DRAFT,
+  FORM_FIELDS,
+  formFieldOf,
+  inputId,
+  problemsOf,
+  sentence,
+  type Draft,
+  type FormField,
+} from './draft';
 
 export type FieldErrors = Partial<Record<FormField, string>>;
 
@@ -34,7 +46,9 @@ export function useExportForm(exportId?: string) {
     setDraft((d) => ({ ...d, ...patch }));
     // A field the person changes no longer shows its old problem.
     const touched = Object.keys(patch).map((k) => (k === 'listText' ? 'listId' : k === 'attributes' ? 'fields' : k));
-    setErrors((e) => (touched.some((k) => k in e) ? Object.fromEntries(Object.entries(e).filter(([k]) => !touched.includes(k))) : e));
+    setErrors((e) =>
+      touched.some((k) => k in e) ? Object.fromEntries(Object.entries(e).filter(([k]) => !touched.includes(k))) : e,
+    );
   };
 
   // A load whose effect was cleaned up (another export, or React mounting twice in development)
@@ -65,12 +79,17 @@ export function useExportForm(exportId?: string) {
     if (!draft.connectionId) return;
     setAccountError(undefined);
     let current = true;
-    void Promise.all([api.lists(draft.connectionId), api.fields(draft.connectionId)]).then(([l, f]) => {
-      if (!current) return;
-      setLists(l);
-      setFields(f);
-      setDraft((d) => (original && d.listText === String(original.listId) ? { ...d, listText: draftOf(original, l).listText } : d));
-    }, (e) => current && setAccountError(e));
+    void Promise.all([api.lists(draft.connectionId), api.fields(draft.connectionId)]).then(
+      ([l, f]) => {
+        if (!current) return;
+        setLists(l);
+        setFields(f);
+        setDraft((d) =>
+          original && d.listText === String(original.listId) ? { ...d, listText: draftOf(original, l).listText } : d,
+        );
+      },
+      (e) => current && setAccountError(e),
+    );
     return () => {
       current = false;
     };
@@ -82,7 +101,14 @@ export function useExportForm(exportId?: string) {
     setPreview({ busy: true });
     try {
       const { container, path, table } = latest.current;
-      setPreview({ busy: false, value: await api.preview({ container: container.trim(), path: path.trim(), ...(table.trim() ? { table: table.trim() } : {}) }) });
+      setPreview({
+        busy: false,
+        value: await api.preview({
+          container: container.trim(),
+          path: path.trim(),
+          ...(table.trim() ? { table: table.trim() } : {}),
+        }),
+      });
     } catch (e) {
       setPreview({ busy: false, error: e });
     }
@@ -119,7 +145,21 @@ export function useExportForm(exportId?: string) {
     }
   };
 
-  return { draft, set, loaded: !!connections && (!exportId || !!original), connections: connections ?? [], lists, fields, accountError, preview, runPreview, errors, error, saving, save };
+  return {
+    draft,
+    set,
+    loaded: !!connections && (!exportId || !!original),
+    connections: connections ?? [],
+    lists,
+    fields,
+    accountError,
+    preview,
+    runPreview,
+    errors,
+    error,
+    saving,
+    save,
+  };
 }
 
 export type ExportFormState = ReturnType<typeof useExportForm>;
