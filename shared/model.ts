@@ -153,7 +153,9 @@ export interface Run {
   error?: string;
   reasons?: RunReason[];
   startedAt: string;
-  /** Set once nothing more can be sent for the run: a moment after the status turns terminal when posts were in flight. */
+  /**
+   * Set once nothing more can be sent for the run: a moment after the status turns terminal when posts were in flight.
+   */
   finishedAt?: string;
   /** Blob (in the run-files container) listing the rejected rows, once the run has any. */
   rejectedRows?: string;

@@ -148,7 +148,8 @@ describe.skipIf(!bicepCli)('infra/main.bicep, compiled by the Bicep CLI', () => 
     expect(deployment.authentication.userAssignedIdentityResourceId).toMatch(
       /Microsoft\.ManagedIdentity\/userAssignedIdentities/,
     );
-    // The package's container and the identity's role on it exist before the app: the first deployment does not race RBAC.
+    // The package's container and the identity's role on it exist before the app: the first deployment does not race
+    // RBAC.
     const dependsOn = JSON.stringify(app.dependsOn);
     expect(dependsOn).toContain('blobServices/containers');
     expect(dependsOn).toContain('Microsoft.Authorization/roleAssignments');
@@ -170,7 +171,8 @@ describe.skipIf(!bicepCli)('infra/main.bicep, compiled by the Bicep CLI', () => 
   });
 
   it('grants the identity exactly the roles it needs, by role definition id, on the right scopes', () => {
-    // "[subscriptionResourceId('…/roleDefinitions', variables('roles').x)]" names the role through the template's own table.
+    // "[subscriptionResourceId('…/roleDefinitions', variables('roles').x)]" names the role through the template's own
+    // table.
     const roleOf = (r: Deployed): string => {
       const id: string = r.body.properties.roleDefinitionId;
       const byVariable = /variables\('roles'\)\.(\w+)\)\]$/.exec(id)?.[1];
@@ -540,7 +542,7 @@ describe('the deployment package (npm run package)', () => {
     execFileSync(
       process.execPath,
       [
-        join(ROOT, 'node_modules/typescript/bin/tsc'),
+        join(ROOT, 'node_modules/typescript-native/bin/tsc'),
         '-p',
         join(ROOT, 'tsconfig.build.json'),
         '--outDir',

@@ -28,7 +28,10 @@ const UP = '..';
 const PARENT_PATH = new RegExp(`(?:^|[\\s'"\`(\\[])((?:\\.${'/'})*\\.\\./(?:\\.\\./)*shared\\b[^\\s'"\`)\\]]*)`, 'g');
 const PARENT_JOIN = new RegExp(`['"]\\${UP[0]}\\${UP[1]}['"]\\s*,\\s*['"]shared['"]`);
 
-/** Where a file names a parent-relative "shared" path that is outside the repository, or a file of its own that is not there. */
+/**
+ * Where a file names a parent-relative "shared" path that is outside the repository, or a file of its own that is not
+ * there.
+ */
 export function outsideReferences(file: string, text: string): string[] {
   const found: string[] = [];
   for (const m of text.matchAll(PARENT_PATH)) {

@@ -35,7 +35,10 @@ export interface PackageOptions {
   build?: boolean;
   /** Where the built app is (default dist/). */
   distDir?: string;
-  /** The staging folder (default deploy/, what azd deploys: its .gitignore keeps the folder in git and its contents out). */
+  /**
+   * The staging folder (default deploy/, what azd deploys: its .gitignore keeps the folder in git and its contents
+   * out).
+   */
   stageDir?: string;
   /** The zip written to measure the package (default deploy.zip). */
   zipPath?: string;

@@ -49,7 +49,10 @@ function peakRss(): number {
   return m ? Number(m[1]) * 1024 : process.memoryUsage().rss;
 }
 
-/** In the child: plans one run (nothing is sent), reports its peak memory and hands the state it would commit to `commitTo`. */
+/**
+ * In the child: plans one run (nothing is sent), reports its peak memory and hands the state it would commit to
+ * `commitTo`.
+ */
 async function planInThisProcess(task: ChildTask): Promise<void> {
   const svc = createServices(readConfig(task.env));
   const exp = (await svc.exports.get(task.exportId))!;

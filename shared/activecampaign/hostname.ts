@@ -33,7 +33,9 @@ export function activeCampaignBaseUrl(hostname: string, insecureHosts: readonly 
   return `https://${host}/api/3`;
 }
 
-/** Addresses no ActiveCampaign account has: this machine, private networks, link-local (cloud metadata), and the like. */
+/**
+ * Addresses no ActiveCampaign account has: this machine, private networks, link-local (cloud metadata), and the like.
+ */
 const NOT_PUBLIC: [string, number, 'ipv4' | 'ipv6', string][] = [
   ['0.0.0.0', 8, 'ipv4', 'an unspecified'],
   ['10.0.0.0', 8, 'ipv4', 'a private'],

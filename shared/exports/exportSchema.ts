@@ -28,7 +28,10 @@ const listId = z
     'The ActiveCampaign list id the segment is kept in sync with (Lists in ActiveCampaign, or GET /api/connections/{id}/lists)',
   );
 
-/** Custom field id → column. Keys are checked on the raw object: a key such as "__proto__" would otherwise vanish silently. */
+/**
+ * Custom field id → column. Keys are checked on the raw object: a key such as "__proto__" would otherwise vanish
+ * silently.
+ */
 const fieldMap = z.preprocess(
   (raw, ctx) => {
     if (raw && typeof raw === 'object' && !Array.isArray(raw)) {

@@ -216,7 +216,10 @@ export async function updateExport(
   }
 }
 
-/** Deletes an export at once: its schedule stops, an active run is cancelled, its state and its runs' files are deleted. */
+/**
+ * Deletes an export at once: its schedule stops, an active run is cancelled, its state and its runs' files are
+ * deleted.
+ */
 export async function deleteExport(deps: ExportDeps, principal: Principal, id: string): Promise<void> {
   await getExport(deps, principal, id);
   await deps.exports.delete(id);

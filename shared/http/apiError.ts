@@ -42,7 +42,10 @@ const KINDS: Record<string, string> = {
   bigint: 'a whole number',
 };
 
-/** A validation issue in the words a person filling a form would use: never zod's own ("Too small: expected number to be >0"). */
+/**
+ * A validation issue in the words a person filling a form would use: never zod's own ("Too small: expected number to
+ * be >0").
+ */
 export function plainWords(issue: Issue): string {
   const i = issue;
   const kind = KINDS[i.expected ?? ''] ?? `a ${i.expected}`;

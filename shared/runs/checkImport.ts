@@ -192,7 +192,10 @@ async function complete(
   return 'completed';
 }
 
-/** Contacts of a completed import: failed ones (named), refused returners (rejected, counted there), the rest took effect. */
+/**
+ * Contacts of a completed import: failed ones (named), refused returners (rejected, counted there), the rest took
+ * effect.
+ */
 export function tally(
   contacts: ImportContact[],
   failedEmails: ReadonlySet<string>,

@@ -409,7 +409,10 @@ class Planner {
     };
   }
 
-  /** Writes the plan and turns the run to `sending`, then enqueues its messages (or ends it when there is nothing to send). */
+  /**
+   * Writes the plan and turns the run to `sending`, then enqueues its messages (or ends it when there is nothing to
+   * send).
+   */
   async #startSending(removals: Run['removals']): Promise<void> {
     const { deps, exp, run } = this;
     const plan = this.#summary();

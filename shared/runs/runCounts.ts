@@ -25,7 +25,10 @@ export interface BatchSums {
   unsubscribesFailed: number;
   /** Contacts ActiveCampaign rejected, in any batch (recorded when they are dropped). */
   rejected: number;
-  /** Upserts of batches that have no outcome yet: posted or being checked (their outcome may still come), and never posted. */
+  /**
+   * Upserts of batches that have no outcome yet: posted or being checked (their outcome may still come), and never
+   * posted.
+   */
   open: { posted: number; unposted: number };
   /** Reason → contacts, of failures and of ActiveCampaign's rejections. */
   failedReasons: Record<string, number>;

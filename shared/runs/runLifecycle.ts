@@ -21,7 +21,10 @@ export interface StartRunOptions {
   trigger: Run['trigger'];
   dryRun?: boolean;
   fullSync?: boolean;
-  /** On demand only: the removals a run stopped at the guard showed, which this run may make (if they are still exactly those). */
+  /**
+   * On demand only: the removals a run stopped at the guard showed, which this run may make (if they are still exactly
+   * those).
+   */
   confirmation?: RemovalConfirmation;
 }
 

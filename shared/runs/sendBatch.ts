@@ -417,7 +417,8 @@ async function handleFailure(
     return 'deferred';
   }
   const attempt = (again.attempt ?? 0) + 1;
-  // A storage outage costs time, not the batch: the app's own failures get many more (capped) retries than ActiveCampaign's.
+  // A storage outage costs time, not the batch: the app's own failures get many more (capped) retries than
+  // ActiveCampaign's.
   const limit = error instanceof TransientError ? MAX_SEND_ATTEMPTS : MAX_INFRASTRUCTURE_ATTEMPTS;
   if (classifyFailure(error) === 'retryable' && attempt < limit) {
     const delay = retryDelayInMs(attempt);

@@ -42,7 +42,8 @@ export async function previewSource(
       // A folder in its quiet period: show what is there, and say so.
       snapshot = await locateSnapshot(blobs, source, { ...options, quietPeriodInMs: 0 });
     } catch (again) {
-      // A Common Data Model folder whose model.json names a partition not written yet: the normal state of an export in progress.
+      // A Common Data Model folder whose model.json names a partition not written yet: the normal state of an export in
+      // progress.
       if (!(again instanceof SegmentError)) throw again;
       return {
         layout: 'cdm',

@@ -56,7 +56,10 @@ export class ExportStateStore {
     }
   }
 
-  /** Adds the contacts in `range` of a committed state (the planner's pointer: every pass of a plan reads the same one) to `table`. */
+  /**
+   * Adds the contacts in `range` of a committed state (the planner's pointer: every pass of a plan reads the same one)
+   * to `table`.
+   */
   async load(pointer: StatePointer | undefined, table: EmailTable, range: EmailRange = ALL_EMAILS): Promise<void> {
     for await (const [email, value] of this.entries(pointer, range)) table.set(email, value);
   }

@@ -180,7 +180,10 @@ export class RunFiles {
       await container.getBlobClient(name).deleteIfExists();
   }
 
-  /** Deletes every blob under a prefix, several at a time (a 10-million-contact run has 40,000 payloads); returns how many. */
+  /**
+   * Deletes every blob under a prefix, several at a time (a 10-million-contact run has 40,000 payloads); returns how
+   * many.
+   */
   async deletePrefix(prefix: string, which: (name: string) => boolean = () => true): Promise<number> {
     const container = await this.ready();
     const deletes = new Pool(DELETE_CONCURRENCY);

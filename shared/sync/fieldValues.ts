@@ -92,7 +92,8 @@ export function convertFieldValue(text: string, def: FieldDefinition | undefined
       return value ? { value } : fail('is not an ISO 8601 date-time');
     }
     case 'number': {
-      // Spaces and thousands separators are refused, not guessed: "1 000" and "1,000" mean different things in different places.
+      // Spaces and thousands separators are refused, not guessed: "1 000" and "1,000" mean different things in
+      // different places.
       if (!/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(text))
         return fail(
           'is not a number (digits with an optional sign, decimal point and exponent; no spaces or thousands separators)',

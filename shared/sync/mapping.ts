@@ -69,7 +69,9 @@ export interface MappingContext {
   fieldTypes?: Readonly<Record<string, FieldDefinition>>;
 }
 
-/** A contact, or why the row is rejected: `reason` for the rejected rows, `category` (no values) for the run's summary. */
+/**
+ * A contact, or why the row is rejected: `reason` for the rejected rows, `category` (no values) for the run's summary.
+ */
 export type MapResult =
   | { contact: ImportContact; reason?: undefined; category?: undefined }
   | { contact?: undefined; reason: string; category: string };

@@ -117,7 +117,8 @@ describe('the HTTP API', () => {
       mapping: { email: 'email' },
     });
     const preview = { container: 'apitest', path: 'seg.csv' };
-    // [method, route, params, body, no principal, no role, contributor, admin] and, where it differs, the contributor on an admin-only connection.
+    // [method, route, params, body, no principal, no role, contributor, admin] and, where it differs, the contributor
+    // on an admin-only connection.
     const matrix: [string, string, Record<string, string>, unknown, number[], number?][] = [
       ['GET', '/health', {}, undefined, [200, 200, 200, 200]],
       ['GET', '/openapi.json', {}, undefined, [200, 200, 200, 200]],

@@ -209,7 +209,10 @@ describe('the local runner', () => {
   });
 });
 
-/** `npm start` in a child process; resolves with its exit code and output once it exits, or when `until` shows in its output. */
+/**
+ * `npm start` in a child process; resolves with its exit code and output once it exits, or when `until` shows in its
+ * output.
+ */
 async function npmStart(
   env: Record<string, string>,
   until?: RegExp,

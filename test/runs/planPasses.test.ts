@@ -60,7 +60,9 @@ describe('planning in passes (Azurite)', () => {
     await h?.stop();
   });
 
-  /** Plans a run of `exp` with `svc` (nothing is sent), reads what it planned, commits its state as sent and ends it. */
+  /**
+   * Plans a run of `exp` with `svc` (nothing is sent), reads what it planned, commits its state as sent and ends it.
+   */
   async function plan(svc: AppServices, exp: Export, commitSet = new Map<string, number>()): Promise<Planned> {
     const run = await startRun(svc, exp, { trigger: 'manual' });
     const log: string[] = [];
@@ -147,13 +149,16 @@ describe('planning in passes (Azurite)', () => {
     expect(many.returners).toEqual(one.returners);
     expect(one.rejected).toHaveLength(9);
     expect(many.rejected).toEqual(one.rejected);
-    // The planned state holds every accepted email of the snapshot (leavers join it only when their unsubscribe is sent).
+    // The planned state holds every accepted email of the snapshot (leavers join it only when their unsubscribe is
+    // sent).
     expect(one.state).toHaveLength(100 + 700 + 100 + 294);
     expect(many.state).toEqual(one.state);
   });
   it('commits a run’s end in many ranges as in one: named failures, a run that failed whole, leavers and returners', async () => {
     const startedAt = Date.now();
-    /** The committed state after the second run ends with `outcome`, the markers of this test's time made comparable. */
+    /**
+     * The committed state after the second run ends with `outcome`, the markers of this test's time made comparable.
+     */
     async function endWith(svc: AppServices, outcome: 'named' | 'whole'): Promise<string[]> {
       await uploadText(h.blobs, 'passes', 'seg.csv', first());
       const exp = await createExport(svc, adminCaller, {

@@ -46,7 +46,10 @@ export function restoreIsSkipped(dir: string): boolean {
   }
 }
 
-/** The files createDeployableZip puts in the zip: .azure, the ignore file and local.settings.json left out, then the ignore file's patterns. */
+/**
+ * The files createDeployableZip puts in the zip: .azure, the ignore file and local.settings.json left out, then the
+ * ignore file's patterns.
+ */
 export function zippedFiles(dir: string, funcignore: string | undefined, service: AzdService): string[] {
   const ig = funcignore === undefined ? undefined : ignore().add(funcignore);
   const out: string[] = [];

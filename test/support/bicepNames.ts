@@ -22,7 +22,10 @@ function variable(bicep: string, name: string): string {
   return rest.slice(0, rest.indexOf('\n}') + 2);
 }
 
-/** Bicep expression text as JavaScript: comments go, interpolated strings become template literals, object members get commas. */
+/**
+ * Bicep expression text as JavaScript: comments go, interpolated strings become template literals, object members get
+ * commas.
+ */
 function toJavaScript(expression: string): string {
   return expression
     .replace(/\n\s*\/\/[^\n]*/g, '')

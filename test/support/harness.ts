@@ -73,7 +73,10 @@ export { startRunnerProcess, type RunnerProcess } from '../../tools/localRunner/
 
 export const adminHeader = principalHeader('admin@example.com', [ADMIN_ROLE]);
 
-/** A JSON call to the app's HTTP API; `principal` null sends no caller at all. A body that is not JSON comes back as text. */
+/**
+ * A JSON call to the app's HTTP API; `principal` null sends no caller at all. A body that is not JSON comes back as
+ * text.
+ */
 export async function api(
   base: string,
   method: string,

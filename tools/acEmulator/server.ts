@@ -1,7 +1,8 @@
 /**
  * A loopback ActiveCampaign API v3 emulator for tests, the demo and the benchmark. It implements
  * the endpoints the app calls as ActiveCampaign documents them (developers.activecampaign.com/reference;
- * the subset of the API's schema in test/fixtures/activecampaign-openapi.json): Api-Token authentication, the per-account rate limits, the bulk
+ * the subset of the API's schema in test/fixtures/activecampaign-openapi.json): Api-Token authentication, the
+ * per-account rate limits, the bulk
  * importer's validation and size limits, and asynchronous imports. Not part of the deployed app.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -16,7 +17,9 @@ export interface EmulatorList {
 export interface EmulatorField {
   id: number;
   title: string;
-  /** dropdown, hidden, checkbox, date, text, datetime, textarea, NULL, listbox, radio, number (the documented types). */
+  /**
+   * dropdown, hidden, checkbox, date, text, datetime, textarea, NULL, listbox, radio, number (the documented types).
+   */
   type: string;
   /** The values of a dropdown, radio, checkbox or listbox field (served as `fieldOptions`). */
   options?: string[];

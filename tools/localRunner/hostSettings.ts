@@ -21,7 +21,10 @@ export function timeSpanInMs(value: string | undefined, fallback: number): numbe
   );
 }
 
-/** Defaults are the Functions host's own (learn.microsoft.com, "Azure Queue storage trigger", host.json: batchSize 16, maxDequeueCount 5, visibilityTimeout 0). */
+/**
+ * Defaults are the Functions host's own (learn.microsoft.com, "Azure Queue storage trigger", host.json: batchSize 16,
+ * maxDequeueCount 5, visibilityTimeout 0).
+ */
 export function readQueueSettings(hostJsonPath: string): QueueSettings {
   const host = JSON.parse(readFileSync(hostJsonPath, 'utf8')) as { extensions?: { queues?: Record<string, unknown> } };
   const q = host.extensions?.queues ?? {};

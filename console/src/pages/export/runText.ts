@@ -2,7 +2,10 @@ import type { Run, RunCounts } from '../../api';
 
 const pct = (part: number, whole: number) => (whole > 0 ? `${((part * 100) / whole).toFixed(1)}%` : '0%');
 
-/** A run's counts in one line: what a dry run would do, or what a run did (unknown and not sent only when there are any). */
+/**
+ * A run's counts in one line: what a dry run would do, or what a run did (unknown and not sent only when there are
+ * any).
+ */
 export function countsText(run: Run): string {
   const c: RunCounts = run.counts;
   if (run.dryRun) {

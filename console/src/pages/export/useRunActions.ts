@@ -1,7 +1,9 @@
 import { useState } from 'react';
 import { api, type StartRunBody } from '../../api';
 
-/** Starting, cancelling and deleting, as the export page does them: one at a time, with the last failure kept to show. */
+/**
+ * Starting, cancelling and deleting, as the export page does them: one at a time, with the last failure kept to show.
+ */
 export function useRunActions(exportId: string, afterEach: () => Promise<void>) {
   const [busy, setBusy] = useState<string>();
   const [error, setError] = useState<unknown>();

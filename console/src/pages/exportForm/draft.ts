@@ -109,7 +109,10 @@ export function draftOf(exp: Export, lists: AcList[] = []): Draft {
   };
 }
 
-/** The list the person chose: picked by name, or typed as an id (anything else goes to the API, which says what is wrong). */
+/**
+ * The list the person chose: picked by name, or typed as an id (anything else goes to the API, which says what is
+ * wrong).
+ */
 export function listIdOf(text: string, lists: AcList[]): number | string {
   const picked = lists.find((l) => listOptionText(l) === text);
   if (picked) return Number(picked.id);
