@@ -5,7 +5,7 @@ import { services } from '../shared/services.js';
 import { runLog } from '../shared/telemetry.js';
 
 export async function checkImportHandler(raw: unknown, context: InvocationContext): Promise<void> {
-  const message = readMessage(QUEUES.status, raw, (m) => context.warn(m));
+  const message = readMessage(QUEUES.importCheck, raw, (m) => context.warn(m));
   if (message)
     await checkImport(
       services(),
@@ -15,7 +15,7 @@ export async function checkImportHandler(raw: unknown, context: InvocationContex
 }
 
 app.storageQueue('checkImport', {
-  queueName: QUEUES.status,
+  queueName: QUEUES.importCheck,
   connection: 'AzureWebJobsStorage',
   handler: checkImportHandler,
 });

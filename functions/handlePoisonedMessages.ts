@@ -12,8 +12,8 @@ function poisonHandler(queue: QueueName) {
 
 export const handlePoisonedPlan = poisonHandler(QUEUES.plan);
 export const handlePoisonedBatch = poisonHandler(QUEUES.batches);
-export const handlePoisonedStatusCheck = poisonHandler(QUEUES.status);
-export const handlePoisonedWatch = poisonHandler(QUEUES.progress);
+export const handlePoisonedImportCheck = poisonHandler(QUEUES.importCheck);
+export const handlePoisonedWatch = poisonHandler(QUEUES.watch);
 
 const registration = (queue: QueueName, handler: ReturnType<typeof poisonHandler>) => ({
   queueName: poisonQueue(queue),
@@ -22,5 +22,5 @@ const registration = (queue: QueueName, handler: ReturnType<typeof poisonHandler
 });
 app.storageQueue('handlePoisonedPlan', registration(QUEUES.plan, handlePoisonedPlan));
 app.storageQueue('handlePoisonedBatch', registration(QUEUES.batches, handlePoisonedBatch));
-app.storageQueue('handlePoisonedStatusCheck', registration(QUEUES.status, handlePoisonedStatusCheck));
-app.storageQueue('handlePoisonedWatch', registration(QUEUES.progress, handlePoisonedWatch));
+app.storageQueue('handlePoisonedImportCheck', registration(QUEUES.importCheck, handlePoisonedImportCheck));
+app.storageQueue('handlePoisonedWatch', registration(QUEUES.watch, handlePoisonedWatch));

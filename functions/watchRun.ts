@@ -5,7 +5,7 @@ import { services } from '../shared/services.js';
 import { runLog } from '../shared/telemetry.js';
 
 export async function watchRunHandler(raw: unknown, context: InvocationContext): Promise<void> {
-  const message = readMessage(QUEUES.progress, raw, (m) => context.warn(m));
+  const message = readMessage(QUEUES.watch, raw, (m) => context.warn(m));
   if (message)
     await watchRun(
       services(),
@@ -15,7 +15,7 @@ export async function watchRunHandler(raw: unknown, context: InvocationContext):
 }
 
 app.storageQueue('watchRun', {
-  queueName: QUEUES.progress,
+  queueName: QUEUES.watch,
   connection: 'AzureWebJobsStorage',
   handler: watchRunHandler,
 });

@@ -6,13 +6,13 @@ import { ActiveCampaignClient } from './activecampaign/client.js';
 import type { LookupFunction } from './activecampaign/hostname.js';
 import { TableRateBudget } from './activecampaign/rateBudget.js';
 import type { Connection } from './model.js';
-import { RunQueues } from './runs/runQueues.js';
 import { apiKeySecretName, KeyVaultSecretStore, LocalSecretStore, type SecretStore } from './secrets/secretStore.js';
 import { ConnectionStore } from './store/connectionStore.js';
 import { ExportStateStore } from './store/exportStateStore.js';
 import { ExportStore } from './store/exportStore.js';
 import { RunFiles } from './store/runFiles.js';
 import { RunStore } from './store/runStore.js';
+import { StorageQueues } from './store/storageQueues.js';
 import { storageClients, type StorageClients } from './store/storageClients.js';
 import { TABLES } from './store/tables.js';
 import { applicationInsightsTelemetry, LogTelemetry, type Telemetry } from './telemetry.js';
@@ -25,7 +25,7 @@ export interface AppServices {
   config: AppConfig;
   storage: StorageClients;
   segments: StorageClients;
-  queues: RunQueues;
+  queues: StorageQueues;
   connections: ConnectionStore;
   exports: ExportStore;
   runs: RunStore;
@@ -76,7 +76,7 @@ export function createServices(cfg: AppConfig, overrides: ServiceOverrides = {})
     config: cfg,
     storage,
     segments,
-    queues: new RunQueues(storage.queues),
+    queues: new StorageQueues(storage.queues),
     connections: new ConnectionStore(storage.table(TABLES.connections)),
     exports: new ExportStore(storage.table(TABLES.exports)),
     runs: new RunStore(storage.table(TABLES.runs), storage.table(TABLES.batches), storage.table(TABLES.leases)),

@@ -13,7 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_ROLE, CONTRIBUTOR_ROLE } from '../shared/auth/principal.js';
 import { PLATFORM_SETTINGS, SETTING_NAMES } from '../shared/config.js';
 import { emptyCounts, type Run } from '../shared/model.js';
-import { handlePoisoned, type PoisonDeps } from '../shared/runs/poisonedMessages.js';
+import { handlePoisoned } from '../shared/runs/poisonedMessages.js';
+import { memoryEngine } from './support/memoryPorts.js';
 import { reportRunFinished } from '../shared/runs/runLifecycle.js';
 import { QUEUES } from '../shared/runs/runQueues.js';
 import { LogTelemetry, TELEMETRY } from '../shared/telemetry.js';
@@ -426,11 +427,7 @@ describe('infra/workbook.json and infra/alerts.json', () => {
       batches: { done: 0 },
     };
     reportRunFinished({ telemetry }, run, 'Code');
-    const deps = {
-      telemetry,
-      config: { importPollIntervalInMs: 1000 },
-      queues: { send: async () => {} },
-    } as unknown as PoisonDeps;
+    const deps = { ...memoryEngine(), telemetry };
     await handlePoisoned(deps, QUEUES.batches, { exportId: 'e1', runId: 'r1', batch: 3 });
     const emitted = telemetry.lines.map(
       (l) => JSON.parse(l.slice('telemetry '.length)) as { event: string; properties: object; measurements?: object },

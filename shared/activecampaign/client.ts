@@ -4,14 +4,14 @@ import {
   ActiveCampaignError,
   AuthenticationError,
   InvalidHostnameError,
-  NotFoundError,
+  parseRetryAfter,
+  ActiveCampaignNotFoundError,
   RateLimitError,
   TransientError,
   ValidationError,
   type ContactFailure,
 } from './errors.js';
 import { activeCampaignBaseUrl, NON_PUBLIC_ADDRESS, publicOnlyLookup, type LookupFunction } from './hostname.js';
-import { parseRetryAfter } from './retryPolicy.js';
 
 /** A contact as the bulk importer spells it (snake_case, unlike contact/sync). */
 export interface ImportContact {
@@ -39,10 +39,16 @@ export interface ImportInfo {
 
 export type RequestKind = 'request' | 'bulkImport';
 
+/**
+ * Runs once the budget grants a request, just before it is sent; throwing stops it. The run
+ * engine's send worker marks its batch as posting there and looks whether the run has ended.
+ */
+export type SendGate = () => Promise<void>;
+
 export interface AcquireOptions {
   abortSignal?: AbortSignal;
   /** Runs once the slot has come, before the budget checks the request is still on time. */
-  beforeSend?: () => Promise<void>;
+  gate?: SendGate;
   /** How long the caller may wait for the budget in all; 0: give up early (queue work retries later). */
   patienceInMs?: number;
 }
@@ -60,12 +66,12 @@ export interface ActiveCampaignClientOptions {
   log?: (message: string) => void;
   /** How hostnames are resolved (tests give a fake); every answer is kept to public addresses. */
   lookup?: LookupFunction;
+  /** Passed by every request once the budget grants it (see withGate). */
+  gate?: SendGate;
 }
 
 export interface OperationOptions {
   abortSignal?: AbortSignal;
-  /** Called once the budget grants the request, just before it is sent; throwing stops it. */
-  beforeSend?: () => Promise<void>;
   /**
    * How long a read may wait for the shared budget and for ActiveCampaign's throttling (429/503)
    * before it fails. Interactive calls wait their turn (default 20 s); queue workers pass 0 and
@@ -134,6 +140,14 @@ export class ActiveCampaignClient {
     this.#apiKey = apiKey;
     this.#options = options;
     this.#lookup = this.baseUrl.startsWith('https://') ? publicOnlyLookup(options.lookup) : undefined;
+  }
+
+  /**
+   * The same client, whose every request passes `gate` once the budget grants it, just before it
+   * is sent (the way a pipeline policy wraps an Azure SDK client's requests).
+   */
+  withGate(gate: SendGate): ActiveCampaignClient {
+    return new ActiveCampaignClient(this.hostname, this.#apiKey, { ...this.#options, gate });
   }
 
   /** The user that owns the key; the cheapest call that proves a key is valid. */
@@ -326,8 +340,9 @@ export class ActiveCampaignClient {
     const deadline = Date.now() + patienceInMs;
     for (;;) {
       const remaining = Math.max(0, deadline - Date.now());
-      if (this.#options.budget) await this.#options.budget.acquire(kind, { ...options, patienceInMs: remaining });
-      else await options.beforeSend?.();
+      const { budget, gate } = this.#options;
+      if (budget) await budget.acquire(kind, { abortSignal: options.abortSignal, patienceInMs: remaining, gate });
+      else await gate?.();
       try {
         return await this.#request(method, path, payload, options);
       } catch (error) {
@@ -403,7 +418,11 @@ export class ActiveCampaignClient {
       );
     }
     if (status === 404)
-      throw new NotFoundError(`${what} on ${this.hostname}: not found${message ? ` (${message})` : ''}`, status, body);
+      throw new ActiveCampaignNotFoundError(
+        `${what} on ${this.hostname}: not found${message ? ` (${message})` : ''}`,
+        status,
+        body,
+      );
     if (status === 400 && /rate limit/i.test(message ?? '')) {
       // The importer's per-minute limit; it names no delay, and the window is a minute.
       throw new RateLimitError(`${what} on ${this.hostname}: ${message}`, Math.max(retryAfter(), 10_000), status, body);

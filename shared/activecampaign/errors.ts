@@ -1,6 +1,6 @@
 /**
  * Typed failures of ActiveCampaign calls. A caller decides what to do from the class (or `code`)
- * alone: see `classifyFailure` in retryPolicy.ts. Messages never contain the API key.
+ * alone: the run engine's rule is runs/failurePolicy.ts. Messages never contain the API key.
  */
 export class ActiveCampaignError extends Error {
   override name = 'ActiveCampaignError';
@@ -21,8 +21,9 @@ export class AuthenticationError extends ActiveCampaignError {
   override readonly code = 'Authentication';
 }
 
-export class NotFoundError extends ActiveCampaignError {
-  override name = 'NotFoundError';
+/** 404: ActiveCampaign has no such list, contact or import. */
+export class ActiveCampaignNotFoundError extends ActiveCampaignError {
+  override name = 'ActiveCampaignNotFoundError';
   override readonly code = 'NotFound';
 }
 
@@ -85,4 +86,14 @@ export class TransientError extends ActiveCampaignError {
 export class InvalidHostnameError extends ActiveCampaignError {
   override name = 'InvalidHostnameError';
   override readonly code = 'InvalidHostname';
+}
+
+/** Retry-After as seconds or an HTTP date, in milliseconds; `fallbackInMs` when absent or unreadable. */
+export function parseRetryAfter(header: string | undefined, fallbackInMs: number, now = Date.now()): number {
+  if (!header) return fallbackInMs;
+  const seconds = Number(header);
+  if (Number.isFinite(seconds) && seconds >= 0) return Math.ceil(seconds * 1000);
+  const date = Date.parse(header);
+  if (Number.isFinite(date)) return Math.max(0, date - now);
+  return fallbackInMs;
 }

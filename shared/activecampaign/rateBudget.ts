@@ -135,7 +135,7 @@ export class TableRateBudget {
       const slot = await this.reserve(hostname, kind, deadline, late);
       const wait = slot - this.#options.now();
       if (wait > 0) await this.#options.sleep(wait, options.abortSignal);
-      await options.beforeSend?.();
+      await options.gate?.();
       if (this.#options.now() - slot <= this.#lateness()) return;
       late = slot;
       if (attempt >= MIN_RETAKES && this.#options.now() >= deadline) {

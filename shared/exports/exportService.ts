@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { ActiveCampaignError, NotFoundError as ActiveCampaignNotFound } from '../activecampaign/errors.js';
+import { ActiveCampaignError, ActiveCampaignNotFoundError } from '../activecampaign/errors.js';
 import { isAdmin, type Principal } from '../auth/principal.js';
 import { canUseConnection } from '../connections/connectionService.js';
 import { ConflictError, ForbiddenError, InvalidRequestError, NotFoundError } from '../errors.js';
@@ -12,7 +12,7 @@ import { locateSnapshot } from '../segments/snapshot.js';
 import { containerProblem, normalizeSourcePath } from '../segments/sourcePolicy.js';
 import type { AppServices } from '../services.js';
 import { publicConnection, type ConnectionRecord } from '../store/connectionStore.js';
-import { ExportBeingEditedError, RunActiveError } from '../store/runStore.js';
+import { ExportBeingEditedError, RunActiveError } from '../runs/runModel.js';
 import { runFileNames } from '../store/runFiles.js';
 import { MappingError, resolveMapping } from '../sync/mapping.js';
 import { DEFAULT_REMOVAL_GUARD_PERCENT } from '../sync/removalGuard.js';
@@ -258,7 +258,7 @@ async function checkExport(
   try {
     await client.getList(draft.listId);
   } catch (error) {
-    if (error instanceof ActiveCampaignNotFound)
+    if (error instanceof ActiveCampaignNotFoundError)
       throw new InvalidRequestError('UnknownList', `listId: ActiveCampaign list ${draft.listId} does not exist`);
     throw new InvalidRequestError(
       'ActiveCampaignCheckFailed',

@@ -6,14 +6,8 @@ import { endRun, startRun } from '../runs/runLifecycle.js';
 import { SnapshotNotReadyError } from '../segments/segmentError.js';
 import { locateSnapshot } from '../segments/snapshot.js';
 import type { AppServices } from '../services.js';
-import {
-  ExportBeingEditedError,
-  isRunId,
-  isRunPageToken,
-  publicRun,
-  RunActiveError,
-  type RunRecord,
-} from '../store/runStore.js';
+import { ExportBeingEditedError, isRunId, publicRun, RunActiveError, type RunRecord } from '../runs/runModel.js';
+import { isRunPageToken } from '../store/runStore.js';
 import { CONFIRMATION_TTL_IN_MS } from '../sync/removalGuard.js';
 import type { StartRunInput } from './exportSchema.js';
 import { getExport, type ExportDeps } from './exportService.js';

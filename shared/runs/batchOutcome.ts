@@ -1,16 +1,95 @@
 import type { AuthenticationError } from '../activecampaign/errors.js';
 import type { Connection, Export } from '../model.js';
-import type { AppServices } from '../services.js';
-import { TERMINAL_BATCH, type BatchState } from '../store/runStore.js';
 import { TELEMETRY } from '../telemetry.js';
+import type { EngineDeps } from './ports.js';
 import { unconfirmedUpserts } from './runCounts.js';
 import { endRun, settleEndedRun, type LifecycleDeps } from './runLifecycle.js';
+import { TERMINAL_BATCH, type BatchState, type Unaccounted } from './runModel.js';
+import type { BatchMessage } from './runQueues.js';
 
-/** What the workers of a run's batches share (the send worker, the status checker, the poison handlers). */
-export type BatchDeps = LifecycleDeps & Pick<AppServices, 'config'>;
+/**
+ * What the workers of a run's batches share (the send worker, the import checker, the poison
+ * handlers): loading what a batch's work needs, and every write of a batch's outcome.
+ */
+export type BatchDeps = LifecycleDeps & Pick<EngineDeps, 'exports' | 'connections' | 'activeCampaign'>;
 
-/** Where a batch's upserts without an outcome go when it ends whole (see model.ts for the counts). */
-export type Unaccounted = 'failed' | 'unknown' | 'notSent';
+/**
+ * The export and connection a batch's work needs. When either is gone the run ends (unless it has
+ * already: an accepted import of an ended run is left alone) and `gone` says which.
+ */
+export async function loadTarget(
+  deps: BatchDeps,
+  exportId: string,
+  runId: string,
+  runEnded: boolean,
+): Promise<{ exp: Export; connection: Connection } | { gone: 'export' | 'connection' }> {
+  const exp = await deps.exports.getCached(exportId);
+  if (!exp) {
+    if (!runEnded) await endRun(deps, exportId, runId, 'cancelled', 'The export was deleted');
+    return { gone: 'export' };
+  }
+  const connection = await deps.connections.getCached(exp.connectionId);
+  if (!connection) {
+    if (!runEnded) await connectionGone(deps, exp, runId);
+    return { gone: 'connection' };
+  }
+  return { exp, connection };
+}
+
+/**
+ * A message whose predecessor posted the batch and could not record the answer (storage failed)
+ * carries the import and its claim: the import is recorded and checked, never posted again.
+ * Returns false when the message carries none, or the batch moved on since.
+ */
+export async function recordAcceptedImport(
+  deps: Pick<EngineDeps, 'runs' | 'queues' | 'config'>,
+  message: BatchMessage,
+  state: BatchState,
+): Promise<boolean> {
+  const { exportId, runId, batch, acceptedImportId: importId, claimId } = message;
+  if (!importId || !claimId || state.status !== 'sending' || state.claimId !== claimId) return false;
+  await deps.runs.updateBatch(
+    runId,
+    batch,
+    (s) =>
+      s.claimId !== claimId
+        ? undefined
+        : { ...s, status: 'submitted', importId, claimId: undefined, claimedUntil: undefined, postingAt: undefined },
+    state,
+  );
+  await deps.queues.importCheck({ exportId, runId, batch, importId }, deps.config.importPollIntervalInMs);
+  return true;
+}
+
+/**
+ * Turns a batch back to `pending` so that the send worker takes it again: `resubmit` (a new post),
+ * or `verify` (its contacts are looked up, never posted again). Only from the state `expected`
+ * allows; returns whether it turned.
+ */
+export async function reopenBatch(
+  deps: Pick<EngineDeps, 'runs' | 'queues'>,
+  message: { exportId: string; runId: string; batch: number },
+  how: 'resubmit' | 'verify',
+  reason: string,
+  expected: (s: BatchState) => boolean,
+  options: { known?: BatchState; delayInMs?: number; uncertainPosts?: number } = {},
+): Promise<boolean> {
+  const { exportId, runId, batch } = message;
+  const updated = await deps.runs.updateBatch(
+    runId,
+    batch,
+    (s) =>
+      !expected(s)
+        ? undefined
+        : how === 'resubmit'
+          ? { ...s, status: 'pending', importId: undefined, resubmits: s.resubmits + 1, error: reason }
+          : { ...s, status: 'pending', uncertainPosts: options.uncertainPosts ?? s.uncertainPosts, error: reason },
+    options.known,
+  );
+  if (updated?.status !== 'pending') return false;
+  await deps.queues.batches({ exportId, runId, batch }, options.delayInMs);
+  return true;
+}
 
 export interface BatchOutcome {
   status: 'completed' | 'failed' | 'cancelled';
@@ -43,7 +122,7 @@ export const wholeBatch = (status: BatchOutcome['status'], rest: Unaccounted, er
  * contacts that may have arrived: they are `unknown`.
  */
 export async function completeBatch(
-  deps: Pick<AppServices, 'runs' | 'telemetry'>,
+  deps: Pick<EngineDeps, 'runs' | 'telemetry'>,
   exportId: string,
   runId: string,
   batch: number,
@@ -93,7 +172,7 @@ export async function completeBatch(
 
 /** The run ended before the batch was sent: its contacts were not sent (or, after a lost answer, are not known). */
 export async function runEnded(
-  deps: Pick<AppServices, 'runs' | 'runFiles' | 'telemetry'>,
+  deps: Pick<EngineDeps, 'runs' | 'runFiles' | 'telemetry'>,
   exportId: string,
   runId: string,
   state: BatchState,
@@ -139,7 +218,7 @@ export function keyRefusedMessage(
  * reasons. Returns the batch as stored.
  */
 export async function recordRejected(
-  deps: Pick<AppServices, 'runs' | 'runFiles'>,
+  deps: Pick<EngineDeps, 'runs' | 'runFiles'>,
   exportId: string,
   state: BatchState,
   refused: { email: string; reason: string }[],
@@ -167,7 +246,7 @@ export async function recordRejected(
 
 /** Appends rows to the run's rejected rows (file "ActiveCampaign") and names the file on the run. */
 export async function writeRejectedRows(
-  deps: Pick<AppServices, 'runs' | 'runFiles'>,
+  deps: Pick<EngineDeps, 'runs' | 'runFiles'>,
   exportId: string,
   runId: string,
   refused: { email: string; reason: string }[],

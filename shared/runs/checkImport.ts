@@ -1,33 +1,21 @@
 import type { ActiveCampaignClient, ImportContact } from '../activecampaign/client.js';
-import { AuthenticationError, RateLimitError } from '../activecampaign/errors.js';
-import { BudgetWaitError } from '../activecampaign/rateBudget.js';
-import { retryDelayInMs, throttleDelayInMs } from '../activecampaign/retryPolicy.js';
-import { TERMINAL_STATUSES, type Export } from '../model.js';
-import type { AppServices } from '../services.js';
-import type { Returner } from '../store/runFiles.js';
-import type { BatchState } from '../store/runStore.js';
+import type { AuthenticationError } from '../activecampaign/errors.js';
+import { TERMINAL_STATUSES, type Connection, type Export } from '../model.js';
 import { TELEMETRY } from '../telemetry.js';
 import {
   completeBatch,
-  connectionGone,
   keyRefusedMessage,
+  loadTarget,
+  reopenBatch,
   wholeBatch,
   writeRejectedRows,
   type BatchDeps,
-  type BatchOutcome,
 } from './batchOutcome.js';
+import { decideFailure, engineTiming, FAILURE_LIMITS, ImportEndedError, ImportStuckError } from './failurePolicy.js';
 import { endRun, settleEndedRun } from './runLifecycle.js';
-import type { StatusMessage } from './runQueues.js';
-import { MAX_UNCERTAIN_POSTS } from './sendBatch.js';
+import type { BatchState, Returner } from './runModel.js';
+import type { ImportCheckMessage } from './runQueues.js';
 
-export type CheckDeps = BatchDeps & Pick<AppServices, 'exports' | 'connections' | 'activeCampaign'>;
-
-/** Failed or interrupted imports are sent again this many times before the batch is `failed`. */
-export const MAX_RESUBMITS = 2;
-/** Polls before an import that never finishes is sent again (about an hour at the default interval). */
-export const MAX_POLLS = 720;
-/** Failed checks (timeouts, storage) before the contacts are looked up instead: with back-off, about 15 minutes. */
-const MAX_CHECK_ATTEMPTS = 12;
 /**
  * How long after its unsubscribe a list membership may still change without counting as someone
  * else's change (ActiveCampaign stamps the membership when it applies the import).
@@ -40,14 +28,14 @@ const RETURNER_REFUSED =
 export type CheckOutcome = 'pending' | 'completed' | 'resubmitted' | 'failed' | 'skipped' | 'verifying';
 
 /**
- * The status checker: polls ActiveCampaign's import/info until the import is done, records the
- * contacts it could not process as failed, re-subscribes contacts this export had unsubscribed
- * that came back, and resubmits failed or interrupted imports a bounded number of times. A check
- * that cannot get an answer is retried; it never sends the batch again itself.
+ * The import checker: polls ActiveCampaign's import/info until the import is done, records the
+ * contacts it could not process as failed, and re-subscribes contacts this export had unsubscribed
+ * that came back. What a failed check or import means is failurePolicy.ts's to decide (it never
+ * posts the batch itself); this carries it out.
  */
 export async function checkImport(
-  deps: CheckDeps,
-  message: StatusMessage,
+  deps: BatchDeps,
+  message: ImportCheckMessage,
   log: (m: string) => void = () => {},
 ): Promise<CheckOutcome> {
   const { exportId, runId, batch, importId } = message;
@@ -58,21 +46,9 @@ export async function checkImport(
   // An import ActiveCampaign accepted is checked to its end even after its run ended (cancelled):
   // its contacts arrived or not, and the run's counts say which. Nothing is sent for it any more.
   const ended = TERMINAL_STATUSES.has(run.status);
-  const exp = await deps.exports.getCached(exportId);
-  if (!exp) {
-    if (!ended) await endRun(deps, exportId, runId, 'cancelled', 'The export was deleted');
-    return 'skipped';
-  }
-  const connection = await deps.connections.getCached(exp.connectionId);
-  if (!connection) {
-    if (!ended) await connectionGone(deps, exp, runId);
-    return 'failed';
-  }
-  const endWhole = async (outcome: BatchOutcome): Promise<CheckOutcome> => {
-    await completeBatch(deps, exportId, runId, batch, outcome, state);
-    await settleEndedRun(deps, exportId, runId, batch);
-    return outcome.status === 'failed' ? 'failed' : 'completed';
-  };
+  const target = await loadTarget(deps, exportId, runId, ended);
+  if ('gone' in target) return target.gone === 'export' ? 'skipped' : 'failed';
+  const { exp, connection } = target;
   try {
     const client = await deps.activeCampaign(connection);
     // Patience 0: a throttled check goes back on the queue instead of holding a worker.
@@ -82,57 +58,84 @@ export async function checkImport(
       if (ended) await settleEndedRun(deps, exportId, runId, batch);
       return outcome;
     }
-    if (info.status === 'failed' || info.status === 'interrupted') {
-      const reason = `ActiveCampaign reported the import ${info.status}`;
-      return ended
-        ? await endWhole(wholeBatch('failed', 'failed', reason))
-        : await resubmit(deps, message, state, reason, log);
-    }
+    if (info.status === 'failed' || info.status === 'interrupted')
+      throw new ImportEndedError(`ActiveCampaign reported the import ${info.status}`);
     const polls = (message.polls ?? 0) + 1;
-    if (polls >= MAX_POLLS) {
-      const reason = `The import did not finish after ${polls} checks`;
-      return ended
-        ? await endWhole(wholeBatch('failed', 'unknown', reason))
-        : await resubmit(deps, message, state, reason, log);
-    }
-    await deps.queues.statusCheck(
+    if (polls >= FAILURE_LIMITS.polls) throw new ImportStuckError(`The import did not finish after ${polls} checks`);
+    await deps.queues.importCheck(
       { ...message, polls, attempt: 0, throttles: 0, throttledSince: undefined },
       deps.config.importPollIntervalInMs,
     );
     return 'pending';
   } catch (error) {
-    if (error instanceof AuthenticationError) {
-      if (ended) return endWhole(wholeBatch('failed', 'unknown', `The import could not be checked: ${error.message}`));
-      await endRun(deps, exportId, runId, 'failed', keyRefusedMessage(connection, error), { errorCode: 'KeyRefused' });
-      return 'failed';
-    }
-    if (error instanceof BudgetWaitError) {
-      await deps.queues.statusCheck(message, error.retryAfterInMs);
+    return handleFailure(deps, message, state, ended, connection, error, log);
+  }
+}
+
+/** Carries out what failurePolicy.ts decides about a failed check or import. */
+async function handleFailure(
+  deps: BatchDeps,
+  message: ImportCheckMessage,
+  state: BatchState,
+  ended: boolean,
+  connection: Connection,
+  error: unknown,
+  log: (m: string) => void,
+): Promise<CheckOutcome> {
+  const { exportId, runId, batch, importId } = message;
+  const reason = (error as Error).message;
+  const decision = decideFailure(error, {
+    work: 'check',
+    tries: message,
+    resubmits: state.resubmits,
+    runEnded: ended,
+    timing: engineTiming(deps.config),
+  });
+  const stillChecked = (s: BatchState) => s.status === 'submitted' && s.importId === importId;
+  switch (decision.action) {
+    case 'retry':
+      await deps.queues.importCheck({ ...message, ...decision.tries }, decision.delayInMs);
+      if (decision.why === 'throttled')
+        deps.telemetry.metric(TELEMETRY.metrics.rateLimitWaits, 1, {
+          exportId,
+          runId,
+          delayMs: decision.delayInMs,
+          reason: (error as Error).name,
+        });
+      if (decision.why === 'failed')
+        log(`Import ${importId} of batch ${batch}: check ${decision.tries.attempt} failed (${reason}); trying again`);
       return 'pending';
-    }
-    if (error instanceof RateLimitError) {
-      const throttles = (message.throttles ?? 0) + 1;
-      const delay = throttleDelayInMs(error.retryAfterInMs, throttles, message.throttledSince);
-      if (delay === undefined)
-        return verifyInstead(deps, message, state, `ActiveCampaign kept throttling the checks: ${error.message}`, log);
-      await deps.queues.statusCheck(
-        { ...message, throttles, throttledSince: message.throttledSince ?? Date.now() },
-        delay,
-      );
-      deps.telemetry.metric(TELEMETRY.metrics.rateLimitWaits, 1, {
+    case 'resubmit':
+      if (!(await reopenBatch(deps, message, 'resubmit', reason, stillChecked))) return 'skipped';
+      log(`Batch ${batch} of run ${runId} sent again (${reason})`);
+      return 'resubmitted';
+    case 'verify':
+      if (
+        !(await reopenBatch(deps, message, 'verify', decision.reason, stillChecked, {
+          known: state,
+          uncertainPosts: FAILURE_LIMITS.uncertainPosts,
+        }))
+      )
+        return 'skipped';
+      log(`Batch ${batch} of run ${runId}: ${decision.reason}; its contacts will be looked up`);
+      return 'verifying';
+    case 'endBatch':
+      log(`Batch ${batch} of run ${runId} failed: ${decision.reason}`);
+      await completeBatch(
+        deps,
         exportId,
         runId,
-        delayMs: delay,
-        reason: error.name,
+        batch,
+        wholeBatch(decision.status, decision.rest, decision.reason),
+        state,
+      );
+      if (ended) await settleEndedRun(deps, exportId, runId, batch);
+      return 'failed';
+    case 'endRun':
+      await endRun(deps, exportId, runId, 'failed', keyRefusedMessage(connection, error as AuthenticationError), {
+        errorCode: decision.errorCode,
       });
-      return 'pending';
-    }
-    const attempt = (message.attempt ?? 0) + 1;
-    if (attempt >= MAX_CHECK_ATTEMPTS)
-      return verifyInstead(deps, message, state, `The import could not be checked: ${(error as Error).message}`, log);
-    await deps.queues.statusCheck({ ...message, attempt }, retryDelayInMs(attempt));
-    log(`Import ${importId} of batch ${batch}: check ${attempt} failed (${(error as Error).message}); trying again`);
-    return 'pending';
+      return 'failed';
   }
 }
 
@@ -142,7 +145,7 @@ export async function checkImport(
  * effect. Safe to repeat (a throttled re-subscription puts the check back and redoes it).
  */
 async function complete(
-  deps: CheckDeps,
+  deps: BatchDeps,
   client: ActiveCampaignClient,
   exp: Export,
   state: BatchState,
@@ -237,52 +240,4 @@ export async function resubscribe(
   }
   await client.updateListStatus(contact.id, listId, 1);
   return 'resubscribed';
-}
-
-async function resubmit(
-  deps: CheckDeps,
-  message: StatusMessage,
-  state: BatchState,
-  reason: string,
-  log: (m: string) => void,
-): Promise<CheckOutcome> {
-  const { exportId, runId, batch } = message;
-  if (state.resubmits >= MAX_RESUBMITS) {
-    log(`Batch ${batch} of run ${runId} failed: ${reason}`);
-    await completeBatch(deps, exportId, runId, batch, wholeBatch('failed', 'failed', reason));
-    return 'failed';
-  }
-  const updated = await deps.runs.updateBatch(runId, batch, (s) =>
-    s.status !== 'submitted' || s.importId !== message.importId
-      ? undefined
-      : { ...s, status: 'pending', importId: undefined, resubmits: s.resubmits + 1, error: reason },
-  );
-  if (updated?.status !== 'pending') return 'skipped';
-  await deps.queues.batches({ exportId, runId, batch });
-  log(`Batch ${batch} of run ${runId} sent again (${reason})`);
-  return 'resubmitted';
-}
-
-/** An accepted import that cannot be confirmed: the send worker looks its contacts up instead (never a new post). */
-async function verifyInstead(
-  deps: CheckDeps,
-  message: StatusMessage,
-  state: BatchState,
-  reason: string,
-  log: (m: string) => void,
-): Promise<CheckOutcome> {
-  const { exportId, runId, batch } = message;
-  const updated = await deps.runs.updateBatch(
-    runId,
-    batch,
-    (s) =>
-      s.status !== 'submitted' || s.importId !== message.importId
-        ? undefined
-        : { ...s, status: 'pending', uncertainPosts: MAX_UNCERTAIN_POSTS, error: reason },
-    state,
-  );
-  if (updated?.status !== 'pending') return 'skipped';
-  await deps.queues.batches({ exportId, runId, batch });
-  log(`Batch ${batch} of run ${runId}: ${reason}; its contacts will be looked up`);
-  return 'verifying';
 }

@@ -1,14 +1,10 @@
 import type { ImportContact } from '../activecampaign/client.js';
 import { AuthenticationError } from '../activecampaign/errors.js';
-import { emptyCounts, TERMINAL_STATUSES, type Export, type Run, type RunCounts } from '../model.js';
+import { emptyCounts, TERMINAL_STATUSES, type Export, type Run } from '../model.js';
 import { Pool } from '../pool.js';
 import { readSegmentFile } from '../segments/readSegmentFile.js';
 import { SegmentError, SnapshotNotReadyError } from '../segments/segmentError.js';
 import { locateSnapshot, snapshotRef, type Snapshot } from '../segments/snapshot.js';
-import type { AppServices } from '../services.js';
-import type { StatePointer, StateWriter } from '../store/exportStateStore.js';
-import type { RejectedRowsWriter, Returner } from '../store/runFiles.js';
-import type { PlanSummary, RunRecord } from '../store/runStore.js';
 import { ImportBatcher } from '../sync/batching.js';
 import { decideContact, decideLeaver, unsubscribedAt } from '../sync/delta.js';
 import { checkEmail } from '../sync/email.js';
@@ -19,19 +15,19 @@ import { checkRemovals, removalGuardMessage, removalsBlocked } from '../sync/rem
 import { PlanPasses, snapshotRowsBound, type PlanPass } from '../sync/planPasses.js';
 import { SYNC_MODES } from '../sync/syncModes.js';
 import { keyRefusedMessage } from './batchOutcome.js';
-import { endRun, finalizeRun, newWatchId, reportRunFinished, type LifecycleDeps } from './runLifecycle.js';
+import { FAILURE_LIMITS } from './failurePolicy.js';
+import type { EngineDeps, RejectedRowsPort, StatePointer, StateWriterPort } from './ports.js';
 import { runCounts, sumBatches } from './runCounts.js';
+import { endRun, finalizeRun, rearmWatcher, reportRunFinished, type LifecycleDeps } from './runLifecycle.js';
+import type { PlannedCounts, PlanSummary, Returner, RunRecord } from './runModel.js';
 import type { PlanMessage } from './runQueues.js';
 
-export type PlanDeps = LifecycleDeps &
-  Pick<AppServices, 'exports' | 'segments' | 'config' | 'connections' | 'activeCampaign'>;
+export type PlanDeps = LifecycleDeps & Pick<EngineDeps, 'exports' | 'segments' | 'connections' | 'activeCampaign'>;
 
 /** How many batch writes (blob and table entity, or queue message) the planner keeps in flight. */
 const PLANNER_CONCURRENCY = 16;
 /** How often the planner shows its counts (and proves it is alive), and looks whether the run was cancelled. */
 const HEARTBEAT_IN_MS = 1_000;
-/** A planner silent this long is taken for dead: its run's plan message may start planning again. */
-export const PLANNER_STALE_IN_MS = 2 * 60_000;
 /** A run whose snapshot stays incomplete this long after it started fails. */
 const MAX_SNAPSHOT_WAIT_IN_MS = 60 * 60_000;
 /**
@@ -64,9 +60,10 @@ export async function planRun(
   const run = await deps.runs.getRun(exportId, runId);
   if (!run || TERMINAL_STATUSES.has(run.status)) return;
   if (run.status === 'sending') return enqueueRemaining(deps, run, log);
-  if (run.status === 'planning' && Date.now() - Date.parse(run.lastProgressAt ?? run.startedAt) < PLANNER_STALE_IN_MS) {
-    // Another planner is at work (a duplicate message): look again once it would be stale.
-    await deps.queues.plan(message, PLANNER_STALE_IN_MS);
+  const silentFor = Date.now() - Date.parse(run.lastProgressAt ?? run.startedAt);
+  if (run.status === 'planning' && silentFor < FAILURE_LIMITS.plannerSilentInMs) {
+    // Another planner is at work (a duplicate message): look again once it would be taken for dead.
+    await deps.queues.plan(message, FAILURE_LIMITS.plannerSilentInMs);
     return;
   }
   const exp = await deps.exports.get(exportId);
@@ -137,8 +134,6 @@ async function keyRefused(deps: PlanDeps, exp: Export, runId: string, snapshot: 
   }
 }
 
-type Counted = Pick<RunCounts, 'read' | 'rejected' | 'duplicate' | 'unchanged'>;
-
 interface PlannedBatch {
   batch: number;
   contacts: number;
@@ -155,15 +150,15 @@ interface PlannedBatch {
  * shrunken segment, fails the run with nothing sent.
  */
 class Planner {
-  readonly counts: Counted = { read: 0, rejected: 0, duplicate: 0, unchanged: 0 };
+  readonly counts: PlannedCounts = { read: 0, rejected: 0, duplicate: 0, unchanged: 0 };
   readonly rejectedReasons: Record<string, number> = {};
   readonly batches: PlannedBatch[] = [];
   readonly sample: ImportContact[] = [];
   readonly #batcher = new ImportBatcher();
   readonly #writes = new Pool(PLANNER_CONCURRENCY);
   #returners: Returner[] = [];
-  #rejected!: RejectedRowsWriter;
-  #pendingState?: StateWriter;
+  #rejected!: RejectedRowsPort;
+  #pendingState?: StateWriterPort;
   #lastBeat = Date.now();
 
   constructor(
@@ -427,7 +422,6 @@ class Planner {
             status: 'sending',
             counts: runCounts(plan, sumBatches([]), false),
             batches: { total: plan.batches, done: 0 },
-            watchId: newWatchId(),
             lastProgressAt: new Date().toISOString(),
           },
     );
@@ -512,7 +506,5 @@ export async function enqueueRemaining(
     if (current.status !== 'sending') return;
   }
   // A fresh watcher chain: a copy of this message arming a second watcher would be superseded by it.
-  const watchId = newWatchId();
-  await deps.runs.updateRun(run.exportId, run.runId, (r) => (r.status !== 'sending' ? undefined : { ...r, watchId }));
-  await deps.queues.watch({ exportId: run.exportId, runId: run.runId, watchId }, deps.config.importPollIntervalInMs);
+  await rearmWatcher(deps, run.exportId, run.runId, deps.config.importPollIntervalInMs);
 }

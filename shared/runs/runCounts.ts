@@ -1,5 +1,5 @@
 import { emptyCounts, type RunCounts, type RunReason, type RunStatus } from '../model.js';
-import { TERMINAL_BATCH, type BatchState, type PlanSummary } from '../store/runStore.js';
+import { TERMINAL_BATCH, type BatchState, type PlanSummary } from './runModel.js';
 
 /**
  * The run's counts and outcome as pure rules. The planner's summary is kept as it wrote it, each

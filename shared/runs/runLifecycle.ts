@@ -7,15 +7,15 @@ import {
   type Run,
   type RunCounts,
 } from '../model.js';
-import type { AppServices } from '../services.js';
-import { newRunId, type BatchState, type RunRecord } from '../store/runStore.js';
 import { EmailTable, type EmailRange } from '../sync/emailTable.js';
 import { equalRanges } from '../sync/planPasses.js';
 import { UNKNOWN, unsubscribedMarker } from '../sync/delta.js';
 import { TELEMETRY } from '../telemetry.js';
+import type { EngineDeps } from './ports.js';
 import { runCounts, runOutcome, runReasons, sumBatches, type BatchSums } from './runCounts.js';
+import { newRunId, type BatchState, type PlannedCounts, type RunRecord } from './runModel.js';
 
-export type LifecycleDeps = Pick<AppServices, 'runs' | 'runFiles' | 'exportState' | 'queues' | 'telemetry' | 'config'>;
+export type LifecycleDeps = Pick<EngineDeps, 'runs' | 'runFiles' | 'exportState' | 'queues' | 'telemetry' | 'config'>;
 
 export interface StartRunOptions {
   trigger: Run['trigger'];
@@ -57,9 +57,6 @@ export async function startRun(deps: LifecycleDeps, exp: Export, options: StartR
   }
   return run;
 }
-
-/** What the planner had counted when a run ends before its plan was written. */
-export type PlannedCounts = Pick<RunCounts, 'read' | 'rejected' | 'duplicate' | 'unchanged'>;
 
 /**
  * Ends a run now (cancelled, or failed for a reason of the whole run) unless it already ended.
@@ -112,7 +109,7 @@ export async function endRun(
  * contacts count as delivered. Its status and error stay.
  */
 export async function settleEndedRun(
-  deps: Pick<AppServices, 'runs' | 'runFiles'>,
+  deps: Pick<EngineDeps, 'runs' | 'runFiles'>,
   exportId: string,
   runId: string,
   batch: number,
@@ -126,7 +123,7 @@ export async function settleEndedRun(
  * the wrong order, so each looks again after it wrote, until what it reads is what is stored.
  */
 async function recountEndedRun(
-  deps: Pick<AppServices, 'runs'>,
+  deps: Pick<EngineDeps, 'runs'>,
   exportId: string,
   runId: string,
 ): Promise<RunRecord | undefined> {
@@ -147,7 +144,7 @@ async function recountEndedRun(
 }
 
 /** Waits while batches of the run are marked as posting (a post that passed its last check). */
-async function waitForPostsInFlight(deps: Pick<AppServices, 'runs' | 'config'>, runId: string): Promise<void> {
+async function waitForPostsInFlight(deps: Pick<EngineDeps, 'runs' | 'config'>, runId: string): Promise<void> {
   const limit = deps.config.activeCampaignTimeoutInMs + 5_000;
   for (;;) {
     const now = Date.now();
@@ -173,7 +170,7 @@ function unsentCounts(planned: PlannedCounts): RunCounts {
 }
 
 /** The custom event every run emits when it ends (Application Insights `customEvents`). */
-export function reportRunFinished(deps: Pick<AppServices, 'telemetry'>, run: Run, errorCode?: string): void {
+export function reportRunFinished(deps: Pick<EngineDeps, 'telemetry'>, run: Run, errorCode?: string): void {
   const durationMs = Date.parse(run.finishedAt ?? new Date().toISOString()) - Date.parse(run.startedAt);
   const sent = run.counts.upserted + run.counts.unsubscribed;
   // A dry run's counts say what it would do; the alerts read real runs only (dryRun says which).
@@ -286,7 +283,25 @@ async function commitState(deps: LifecycleDeps, exportId: string, runId: string,
 }
 
 /** The id of a new watcher chain (a re-armed watcher supersedes the old one). */
-export const newWatchId = () => randomUUID().slice(0, 8);
+const newWatchId = () => randomUUID().slice(0, 8);
+
+/**
+ * Gives a sending run a new watcher chain, which supersedes any other (a copy of an old message
+ * finds another id on the run and does nothing). Returns false when the run is not sending.
+ */
+export async function rearmWatcher(
+  deps: Pick<EngineDeps, 'runs' | 'queues'>,
+  exportId: string,
+  runId: string,
+  delayInMs: number,
+): Promise<boolean> {
+  const watchId = newWatchId();
+  const { changed } = await deps.runs.updateRun(exportId, runId, (r) =>
+    r.status !== 'sending' ? undefined : { ...r, watchId },
+  );
+  if (changed) await deps.queues.watch({ exportId, runId, watchId }, delayInMs);
+  return changed;
+}
 
 export async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = [];

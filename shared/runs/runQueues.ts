@@ -1,15 +1,13 @@
-import type { QueueClient, QueueServiceClient } from '@azure/storage-queue';
-
 /**
- * The run engine's queues: their names (shared by the function registrations and the senders),
- * the message types, their parsing and encoding, and every enqueue. Messages are small on purpose:
- * a batch's contacts travel in a blob.
+ * The run engine's queues: their names (one per queue, shared by the function registrations, the
+ * senders of ports.ts and the poison handlers) and the message types and their parsing. Messages
+ * are small on purpose: a batch's contacts travel in a blob. store/storageQueues.ts sends them.
  */
 export const QUEUES = {
   plan: 'export-plan',
   batches: 'export-batches',
-  status: 'export-status',
-  progress: 'export-progress',
+  importCheck: 'export-import-check',
+  watch: 'export-watch',
 } as const;
 
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
@@ -46,7 +44,7 @@ export interface BatchMessage extends Envelope {
   acceptedImportId?: string;
 }
 
-export interface StatusMessage extends Envelope {
+export interface ImportCheckMessage extends Envelope {
   batch: number;
   importId: string;
   polls?: number;
@@ -62,8 +60,8 @@ export interface WatchMessage extends Envelope {
 export interface QueueMessages {
   [QUEUES.plan]: PlanMessage;
   [QUEUES.batches]: BatchMessage;
-  [QUEUES.status]: StatusMessage;
-  [QUEUES.progress]: WatchMessage;
+  [QUEUES.importCheck]: ImportCheckMessage;
+  [QUEUES.watch]: WatchMessage;
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v);
@@ -83,7 +81,7 @@ export function parseMessage<Q extends QueueName>(queue: Q, value: unknown): Que
     return undefined;
   switch (queue) {
     case QUEUES.plan:
-    case QUEUES.progress:
+    case QUEUES.watch:
       return value as unknown as QueueMessages[Q];
     case QUEUES.batches:
       if (!int(value.batch)) return undefined;
@@ -93,7 +91,7 @@ export function parseMessage<Q extends QueueName>(queue: Q, value: unknown): Que
       )
         return undefined;
       return value as unknown as QueueMessages[Q];
-    case QUEUES.status:
+    case QUEUES.importCheck:
       return int(value.batch) && str(value.importId) ? (value as unknown as QueueMessages[Q]) : undefined;
   }
   return undefined;
@@ -120,65 +118,4 @@ export function splitBatchMessage(message: BatchMessage): BatchMessage[] {
     attempt: message.attempt,
     poisoned: message.poisoned,
   }));
-}
-
-/** Azure Functions' queue trigger expects base64 messages; @azure/storage-queue does not encode. */
-export function encodeMessage(message: unknown): string {
-  return Buffer.from(JSON.stringify(message), 'utf8').toString('base64');
-}
-
-/** A message's text as the host hands it over: base64 JSON, parsed; undefined when it is neither. */
-export function decodeMessage(text: string): unknown {
-  try {
-    return JSON.parse(Buffer.from(text, 'base64').toString('utf8'));
-  } catch {
-    return undefined;
-  }
-}
-
-/** Azure Storage queues keep a message invisible for at most 7 days. */
-const MAX_DELAY_SECONDS = 7 * 24 * 3600;
-
-/** Sends the engine's messages, creating each queue the first time. */
-export class RunQueues {
-  readonly #service: QueueServiceClient;
-  readonly #clients = new Map<string, Promise<QueueClient>>();
-
-  constructor(service: QueueServiceClient) {
-    this.#service = service;
-  }
-
-  client(name: string): Promise<QueueClient> {
-    let client = this.#clients.get(name);
-    if (!client) {
-      const queue = this.#service.getQueueClient(name);
-      client = queue.createIfNotExists().then(() => queue);
-      client.catch(() => this.#clients.delete(name));
-      this.#clients.set(name, client);
-    }
-    return client;
-  }
-
-  /** Sends a message to any queue of the app (poison handlers send to their own queue too). */
-  async send(name: string, message: object, delayInMs = 0): Promise<void> {
-    const queue = await this.client(name);
-    const delaySeconds = Math.min(Math.ceil(delayInMs / 1000), MAX_DELAY_SECONDS);
-    await queue.sendMessage(encodeMessage(message), { visibilityTimeout: delaySeconds || undefined });
-  }
-
-  plan(message: PlanMessage, delayInMs = 0): Promise<void> {
-    return this.send(QUEUES.plan, message, delayInMs);
-  }
-
-  batches(message: BatchMessage, delayInMs = 0): Promise<void> {
-    return this.send(QUEUES.batches, message, delayInMs);
-  }
-
-  statusCheck(message: StatusMessage, delayInMs: number): Promise<void> {
-    return this.send(QUEUES.status, message, delayInMs);
-  }
-
-  watch(message: WatchMessage, delayInMs: number): Promise<void> {
-    return this.send(QUEUES.progress, message, delayInMs);
-  }
 }

@@ -2,13 +2,12 @@ import { CronExpressionParser } from 'cron-parser';
 import { TERMINAL_STATUSES, type Export, type RefreshOutlook, type Run } from '../model.js';
 import { SegmentError } from '../segments/segmentError.js';
 import { locateSnapshot } from '../segments/snapshot.js';
-import type { AppServices } from '../services.js';
-import { runFileNames } from '../store/runFiles.js';
-import { ExportBeingEditedError, RunActiveError, type RunRecord } from '../store/runStore.js';
-import { PLANNER_STALE_IN_MS } from './planRun.js';
-import { newWatchId, startRun, type LifecycleDeps } from './runLifecycle.js';
+import { FAILURE_LIMITS } from './failurePolicy.js';
+import type { EngineDeps } from './ports.js';
+import { rearmWatcher, startRun, type LifecycleDeps } from './runLifecycle.js';
+import { ExportBeingEditedError, RunActiveError, type RunRecord } from './runModel.js';
 
-export type RefreshDeps = LifecycleDeps & Pick<AppServices, 'exports' | 'segments' | 'config'>;
+export type RefreshDeps = LifecycleDeps & Pick<EngineDeps, 'exports' | 'segments'>;
 
 export interface RefreshResult {
   started: { exportId: string; runId: string }[];
@@ -19,8 +18,6 @@ export interface RefreshResult {
   expiredRuns: number;
 }
 
-/** A sending run whose watcher has been silent this long gets a new watcher. */
-export const WATCHER_STALE_IN_MS = 10 * 60_000;
 /** The most runs whose files one tick deletes (the next tick goes on). */
 const MAX_EXPIRED_PER_TICK = 500;
 
@@ -69,7 +66,10 @@ export async function refreshExports(deps: RefreshDeps, log: (m: string) => void
     }
   }
   try {
-    result.expiredRuns = await deleteExpiredRunFiles(deps, Date.now() - deps.config.runRetentionDays * 86_400_000, log);
+    const before = Date.now() - deps.config.runRetentionDays * 86_400_000;
+    result.expiredRuns = await deps.runFiles.deleteRunsStartedBefore(before, MAX_EXPIRED_PER_TICK);
+    if (result.expiredRuns > 0)
+      log(`Deleted the files of ${result.expiredRuns} run(s) older than the retention period`);
   } catch (error) {
     log(`Deleting expired run files failed: ${(error as Error).message}`);
   }
@@ -175,46 +175,19 @@ export async function rearmIfStalled(
     run.status === 'queued' ||
     run.status === 'planning' ||
     (run.status === 'sending' && run.plan && run.plan.enqueued < run.plan.messages);
-  if (planning && silentFor > PLANNER_STALE_IN_MS) {
+  if (planning && silentFor > FAILURE_LIMITS.plannerSilentInMs) {
     log(
       `Run ${runId} of export ${exportId}: its planner has been silent for ${Math.round(silentFor / 1000)} s; planning message sent again`,
     );
     await deps.queues.plan({ exportId, runId });
     return 'planner';
   }
-  if (run.status === 'sending' && silentFor > WATCHER_STALE_IN_MS) {
-    const watchId = newWatchId();
-    await deps.runs.updateRun(exportId, runId, (r) => (r.status !== 'sending' ? undefined : { ...r, watchId }));
-    await deps.queues.watch({ exportId, runId, watchId }, 0);
+  if (run.status === 'sending' && silentFor > FAILURE_LIMITS.watcherSilentInMs) {
+    if (!(await rearmWatcher(deps, exportId, runId, 0))) return undefined;
     log(
       `Run ${runId} of export ${exportId}: its watcher has been silent for ${Math.round(silentFor / 1000)} s; re-armed`,
     );
     return 'watcher';
   }
   return undefined;
-}
-
-/** A run id starts with its start time, inverted (newest first): the time it stands for. */
-export const runStartedAt = (runId: string) => 9_999_999_999_999 - Number(runId.slice(0, 13));
-
-/**
- * Deletes the files (rejected rows, payload samples, anything left) of runs that started before
- * `before`: they hold email addresses. The runs' records (counts, status) stay.
- */
-export async function deleteExpiredRunFiles(
-  deps: Pick<AppServices, 'runFiles'>,
-  before: number,
-  log: (m: string) => void = () => {},
-): Promise<number> {
-  const container = await deps.runFiles.ready();
-  let expired = 0;
-  for await (const item of container.listBlobsByHierarchy('/', { prefix: 'runs/' })) {
-    if (item.kind !== 'prefix') continue;
-    const runId = item.name.slice('runs/'.length, -1);
-    if (!/^\d{13}/.test(runId) || runStartedAt(runId) >= before) continue;
-    await deps.runFiles.deletePrefix(runFileNames.runPrefix(runId));
-    if (++expired >= MAX_EXPIRED_PER_TICK) break;
-  }
-  if (expired > 0) log(`Deleted the files of ${expired} run(s) older than the retention period`);
-  return expired;
 }

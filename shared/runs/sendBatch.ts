@@ -1,65 +1,41 @@
 import { randomUUID } from 'node:crypto';
 import type { ActiveCampaignClient } from '../activecampaign/client.js';
-import { AuthenticationError, RateLimitError, TransientError, ValidationError } from '../activecampaign/errors.js';
-import { BudgetWaitError } from '../activecampaign/rateBudget.js';
-import { classifyFailure, retryDelayInMs, throttleDelayInMs } from '../activecampaign/retryPolicy.js';
+import { ValidationError, type AuthenticationError } from '../activecampaign/errors.js';
 import { TERMINAL_STATUSES, type Connection, type Export } from '../model.js';
-import type { AppServices } from '../services.js';
-import { TERMINAL_BATCH, type BatchState } from '../store/runStore.js';
 import { TELEMETRY } from '../telemetry.js';
 import {
   completeBatch,
-  connectionGone,
   keyRefusedMessage,
+  loadTarget,
+  recordAcceptedImport,
   recordRejected,
   runEnded,
   wholeBatch,
   type BatchDeps,
 } from './batchOutcome.js';
+import { ClaimHeldError, decideFailure, engineTiming, FAILURE_LIMITS, RunEndedError } from './failurePolicy.js';
+import type { EngineDeps } from './ports.js';
 import { endRun } from './runLifecycle.js';
+import { TERMINAL_BATCH, type BatchState } from './runModel.js';
 import type { BatchMessage } from './runQueues.js';
 
-export type SendDeps = BatchDeps & Pick<AppServices, 'exports' | 'connections' | 'activeCampaign'>;
-
-/** Failed attempts of ActiveCampaign (not throttling) before a batch is given up as `failed`. */
-export const MAX_SEND_ATTEMPTS = 5;
-/** Failed attempts for the app's own reasons (storage down): with capped back-off, about half an hour. */
-export const MAX_INFRASTRUCTURE_ATTEMPTS = 30;
-/** A batch whose contacts ActiveCampaign keeps rejecting one round after another is given up. */
-const MAX_VALIDATION_ROUNDS = 5;
-/**
- * Posts whose answer was lost (a timeout, a reset) before the batch is checked contact by contact
- * instead of posted again: at most this many imports a batch.
- */
-export const MAX_UNCERTAIN_POSTS = 2;
 /**
  * A posting claim lasts the request's timeout and a margin: it is taken once the budget's slot has
  * come, so that a delivery that dies holds its batch only briefly.
  */
-const postClaimTtlInMs = (deps: Pick<AppServices, 'config'>) => deps.config.activeCampaignTimeoutInMs + 15_000;
+const postClaimTtlInMs = (deps: Pick<EngineDeps, 'config'>) => deps.config.activeCampaignTimeoutInMs + 15_000;
 /** A look-up claim is renewed every few contacts. */
-const lookupClaimTtlInMs = (deps: Pick<AppServices, 'config'>) => 2 * deps.config.activeCampaignTimeoutInMs + 15_000;
-/** How long to wait after a lost answer before the one repeat: an import accepted late shows by then. */
-const uncertainWaitInMs = (deps: Pick<AppServices, 'config'>) =>
-  Math.max(5_000, 2 * deps.config.activeCampaignTimeoutInMs);
+const lookupClaimTtlInMs = (deps: Pick<EngineDeps, 'config'>) => 2 * deps.config.activeCampaignTimeoutInMs + 15_000;
 
 export type SendOutcome = 'submitted' | 'skipped' | 'deferred' | 'completed' | 'failed' | 'cancelled';
-
-/** The run ended (cancelled, or failed) while the batch waited to be sent. */
-class RunEndedError extends Error {
-  override readonly name = 'RunEndedError';
-}
 
 /**
  * The send worker. A batch is claimed (an ETag-conditional write) before it is posted, so two
  * deliveries of one message cannot both send it, and a redelivered message never sends a batch
- * that was accepted. Throttling puts the message back with the delay asked for (backing off, for a
- * bounded time) without using up an attempt; a post whose answer was lost is repeated at most once,
- * after a wait, and then the contacts are looked up; other failures back off and retry; a refused
- * API key fails the whole run at once.
+ * that was accepted. What a failure means is failurePolicy.ts's to decide; this carries it out.
  */
 export async function sendBatch(
-  deps: SendDeps,
+  deps: BatchDeps,
   message: BatchMessage,
   log: (m: string) => void = () => {},
 ): Promise<SendOutcome> {
@@ -68,7 +44,7 @@ export async function sendBatch(
   if (!state || TERMINAL_BATCH.has(state.status)) return 'skipped';
   if (state.status === 'submitted' && state.importId) {
     // A crash after the import was accepted: make sure its status is still being checked.
-    await deps.queues.statusCheck(
+    await deps.queues.importCheck(
       { exportId, runId, batch, importId: state.importId },
       deps.config.importPollIntervalInMs,
     );
@@ -79,16 +55,9 @@ export async function sendBatch(
     await runEnded(deps, exportId, runId, state);
     return 'cancelled';
   }
-  const exp = await deps.exports.getCached(exportId);
-  if (!exp) {
-    await endRun(deps, exportId, runId, 'cancelled', 'The export was deleted');
-    return 'cancelled';
-  }
-  const connection = await deps.connections.getCached(exp.connectionId);
-  if (!connection) {
-    await connectionGone(deps, exp, runId);
-    return 'failed';
-  }
+  const target = await loadTarget(deps, exportId, runId, false);
+  if ('gone' in target) return target.gone === 'export' ? 'cancelled' : 'failed';
+  const { exp, connection } = target;
 
   if (await recordAcceptedImport(deps, message, state)) return 'submitted';
   const claimId = message.claimId ?? randomUUID();
@@ -103,52 +72,23 @@ export async function sendBatch(
   const again = { ...message, claimId };
   try {
     const client = await deps.activeCampaign(connection);
-    if (state.uncertainPosts >= MAX_UNCERTAIN_POSTS) return await verifyArrival(deps, client, exp, state, again, log);
+    if (state.uncertainPosts >= FAILURE_LIMITS.uncertainPosts)
+      return await verifyArrival(deps, client, exp, state, again, log);
     return await post(deps, client, exp, connection, state, again, log);
   } catch (error) {
     return handleFailure(deps, connection, again, error, log);
   }
 }
 
-/**
- * A message whose predecessor posted the batch and could not record the answer (storage failed)
- * carries the import and its claim: the import is recorded and checked, never posted again.
- * Returns false when the message carries none, or the batch moved on since.
- */
-export async function recordAcceptedImport(
-  deps: Pick<AppServices, 'runs' | 'queues' | 'config'>,
-  message: BatchMessage,
-  state: BatchState,
-): Promise<boolean> {
-  const { exportId, runId, batch, acceptedImportId: importId, claimId } = message;
-  if (!importId || !claimId || state.status !== 'sending' || state.claimId !== claimId) return false;
-  await deps.runs.updateBatch(
-    runId,
-    batch,
-    (s) =>
-      s.claimId !== claimId
-        ? undefined
-        : { ...s, status: 'submitted', importId, claimId: undefined, claimedUntil: undefined, postingAt: undefined },
-    state,
-  );
-  await deps.queues.statusCheck({ exportId, runId, batch, importId }, deps.config.importPollIntervalInMs);
-  return true;
-}
-
 const heldByAnother = (s: BatchState, claimId: string) =>
   s.status === 'sending' && s.claimId !== claimId && (s.claimedUntil ?? 0) > Date.now();
-
-/** Another delivery claimed the batch between this one's first look and its post: that one sends it. */
-class ClaimHeldError extends Error {
-  override readonly name = 'ClaimHeldError';
-}
 
 /**
  * Takes the batch for this delivery for `ttlInMs` (or renews its own claim), ETag-conditional so
  * that two deliveries cannot both take it; undefined when another delivery holds it.
  */
 async function claim(
-  deps: SendDeps,
+  deps: BatchDeps,
   state: BatchState,
   claimId: string,
   ttlInMs: number,
@@ -171,7 +111,7 @@ async function claim(
 }
 
 async function post(
-  deps: SendDeps,
+  deps: BatchDeps,
   client: ActiveCampaignClient,
   exp: Export,
   connection: Connection,
@@ -184,35 +124,29 @@ async function post(
   let contacts = await deps.runFiles.readBatch(runId, batch);
   if (!contacts) return 'skipped'; // the run ended and its payloads are gone
   let known = state;
+  let marked: boolean | undefined;
+  // Once the budget grants the request (which may take seconds) the batch is marked as posting,
+  // and then the run's status is read: a run that ends from now on waits for this post, and one
+  // that ended already stops it, so nothing is sent after a cancellation was answered.
+  const gated = client.withGate(async () => {
+    const claimed = await claim(deps, known, claimId, postClaimTtlInMs(deps), { postingAt: Date.now() });
+    if (!claimed) throw new ClaimHeldError(`Batch ${batch} of run ${runId} is being sent by another delivery`);
+    known = claimed;
+    marked = true;
+    const current = await deps.runs.getRun(exportId, runId);
+    if (!current || TERMINAL_STATUSES.has(current.status))
+      throw new RunEndedError(`Run ${runId} ended before batch ${batch} was sent`);
+  });
   for (let round = 0; ; round++) {
     if (contacts.length === 0) {
-      await completeBatch(
-        deps,
-        exportId,
-        runId,
-        batch,
-        { status: 'completed', upserted: 0, unsubscribed: 0, failed: 0 },
-        undefined,
-      );
+      await completeBatch(deps, exportId, runId, batch, { status: 'completed', upserted: 0, unsubscribed: 0 });
       return 'completed';
     }
-    let marked = false;
     try {
-      // Once the budget grants the request (which may take seconds) the batch is marked as posting,
-      // and then the run's status is read: a run that ends from now on waits for this post, and one
-      // that ended already stops it, so nothing is sent after a cancellation was answered.
-      const beforeSend = async () => {
-        const claimed = await claim(deps, known, claimId, postClaimTtlInMs(deps), { postingAt: Date.now() });
-        if (!claimed) throw new ClaimHeldError(`Batch ${batch} of run ${runId} is being sent by another delivery`);
-        known = claimed;
-        marked = true;
-        const current = await deps.runs.getRun(exportId, runId);
-        if (!current || TERMINAL_STATUSES.has(current.status))
-          throw new RunEndedError(`Run ${runId} ended before batch ${batch} was sent`);
-      };
       let batchId: string;
+      marked = false;
       try {
-        batchId = (await client.bulkImport(contacts, { beforeSend, excludeAutomations: !exp.runAutomations })).batchId;
+        batchId = (await gated.bulkImport(contacts, { excludeAutomations: !exp.runAutomations })).batchId;
       } catch (error) {
         if (marked) known = (await clearPosting(deps, known, claimId)) ?? known;
         throw error;
@@ -244,7 +178,7 @@ async function post(
         );
         return 'deferred';
       }
-      await deps.queues.statusCheck({ exportId, runId, batch, importId: batchId }, deps.config.importPollIntervalInMs);
+      await deps.queues.importCheck({ exportId, runId, batch, importId: batchId }, deps.config.importPollIntervalInMs);
       deps.telemetry.metric(TELEMETRY.metrics.contactsSent, contacts.length, {
         exportId,
         runId,
@@ -253,8 +187,7 @@ async function post(
       log(`Batch ${batch} of run ${runId}: import ${batchId} queued with ${contacts.length} contact(s)`);
       return 'submitted';
     } catch (error) {
-      if (!(error instanceof ValidationError) || error.failures.length === 0 || round >= MAX_VALIDATION_ROUNDS)
-        throw error;
+      if (!(error instanceof ValidationError) || round >= FAILURE_LIMITS.validationRounds) throw error;
       // The importer refuses the whole request: drop exactly the contacts it named, resend the rest.
       const named = new Map(error.failures.filter((f) => f.index < contacts!.length).map((f) => [f.index, f.reason]));
       if (named.size === 0) throw error;
@@ -264,7 +197,7 @@ async function post(
       }));
       known = await recordRejected(deps, exportId, known, refused);
       contacts = contacts.filter((_, i) => !named.has(i));
-      // The payload blob keeps what is sent, so the status checker tallies the right contacts.
+      // The payload blob keeps what is sent, so the import checker tallies the right contacts.
       await deps.runFiles.writeBatch(runId, batch, contacts);
       log(
         `Batch ${batch} of run ${runId}: ActiveCampaign rejected ${named.size} contact(s); resending ${contacts.length}`,
@@ -275,7 +208,7 @@ async function post(
 
 /** The post is over (it failed): a run that ends no longer needs to wait for it. Best effort. */
 async function clearPosting(
-  deps: SendDeps,
+  deps: BatchDeps,
   known: BatchState,
   claimId: string | undefined,
 ): Promise<BatchState | undefined> {
@@ -292,12 +225,12 @@ async function clearPosting(
 }
 
 /**
- * After two posts whose answers were lost, each contact is looked up instead of a third post: one
- * on the list (an unsubscribe: unsubscribed from it) arrived; one that is not is known not to have
+ * After posts whose answers were lost, each contact is looked up instead of another post: one on
+ * the list (an unsubscribe: unsubscribed from it) arrived; one that is not is known not to have
  * arrived and counts as failed (the next run sends it again).
  */
 async function verifyArrival(
-  deps: SendDeps,
+  deps: BatchDeps,
   client: ActiveCampaignClient,
   exp: Export,
   state: BatchState,
@@ -327,7 +260,7 @@ async function verifyArrival(
   }
   if (missing.length > 0) await deps.runFiles.addFailedEmails(runId, batch, missing);
   log(
-    `Batch ${batch} of run ${runId}: looked up after two lost answers: ${upserted + unsubscribed} arrived, ${missing.length} did not`,
+    `Batch ${batch} of run ${runId}: looked up after lost answers: ${upserted + unsubscribed} arrived, ${missing.length} did not`,
   );
   await completeBatch(
     deps,
@@ -350,8 +283,9 @@ async function verifyArrival(
   return 'completed';
 }
 
+/** Carries out what failurePolicy.ts decides about a failed delivery. */
 async function handleFailure(
-  deps: SendDeps,
+  deps: BatchDeps,
   connection: Connection,
   again: BatchMessage,
   error: unknown,
@@ -359,75 +293,58 @@ async function handleFailure(
 ): Promise<SendOutcome> {
   const { exportId, runId, batch } = again;
   const reason = (error as Error).message;
-  if (error instanceof ClaimHeldError) {
-    log(reason);
-    return 'skipped';
-  }
-  if (error instanceof RunEndedError) {
-    await completeBatch(
-      deps,
-      exportId,
-      runId,
-      batch,
-      wholeBatch('cancelled', 'notSent', 'The run ended before the batch was sent'),
-    );
-    log(reason);
-    return 'cancelled';
-  }
-  if (error instanceof AuthenticationError) {
-    await completeBatch(deps, exportId, runId, batch, wholeBatch('failed', 'failed', reason));
-    await endRun(deps, exportId, runId, 'failed', keyRefusedMessage(connection, error), { errorCode: 'KeyRefused' });
-    log(`Batch ${batch} of run ${runId}: ${reason}; the run is stopped`);
-    return 'failed';
-  }
-  if (error instanceof BudgetWaitError) {
-    // The app's own budget is taken: no ActiveCampaign refusal, no back-off.
-    await deps.queues.batches(again, error.retryAfterInMs);
-    return 'deferred';
-  }
-  if (error instanceof RateLimitError) {
-    const delay = throttleDelayInMs(error.retryAfterInMs, (again.throttles ?? 0) + 1, again.throttledSince);
-    if (delay === undefined) {
-      await completeBatch(
-        deps,
-        exportId,
-        runId,
-        batch,
-        wholeBatch('failed', 'failed', `ActiveCampaign kept refusing requests: ${reason}`),
+  const decision = decideFailure(error, {
+    work: 'send',
+    tries: again,
+    resubmits: 0,
+    timing: engineTiming(deps.config),
+  });
+  switch (decision.action) {
+    case 'leave':
+      log(reason);
+      return 'skipped';
+    case 'retry':
+      await deps.queues.batches({ ...again, ...decision.tries }, decision.delayInMs);
+      if (decision.why === 'throttled')
+        deps.telemetry.metric(TELEMETRY.metrics.rateLimitWaits, 1, {
+          exportId,
+          runId,
+          delayMs: decision.delayInMs,
+          reason: (error as Error).name,
+        });
+      if (decision.why === 'failed')
+        deps.telemetry.metric(TELEMETRY.metrics.batchRetries, 1, { exportId, runId, attempt: decision.tries.attempt });
+      if (decision.why !== 'budget')
+        log(
+          `Batch ${batch} of run ${runId} ${decision.why}; back on the queue in ${decision.delayInMs} ms (${reason})`,
+        );
+      return 'deferred';
+    case 'awaitLostAnswer':
+      await deps.runs.updateBatch(runId, batch, (s) =>
+        s.claimId !== again.claimId ? undefined : { ...s, uncertainPosts: s.uncertainPosts + 1, error: reason },
       );
+      await deps.queues.batches(again, decision.delayInMs);
+      log(
+        `Batch ${batch} of run ${runId}: no answer to the post (${reason}); it may have arrived, so nothing is sent again for ${decision.delayInMs / 1000} s`,
+      );
+      return 'deferred';
+    case 'endBatch':
+      await completeBatch(deps, exportId, runId, batch, wholeBatch(decision.status, decision.rest, decision.reason));
+      log(`Batch ${batch} of run ${runId} ${decision.status}: ${decision.reason}`);
+      return decision.status;
+    case 'endRun':
+      if (decision.batch)
+        await completeBatch(
+          deps,
+          exportId,
+          runId,
+          batch,
+          wholeBatch('failed', decision.batch.rest, decision.batch.reason),
+        );
+      await endRun(deps, exportId, runId, 'failed', keyRefusedMessage(connection, error as AuthenticationError), {
+        errorCode: decision.errorCode,
+      });
+      log(`Batch ${batch} of run ${runId}: ${reason}; the run is stopped`);
       return 'failed';
-    }
-    await deps.queues.batches(
-      { ...again, throttles: (again.throttles ?? 0) + 1, throttledSince: again.throttledSince ?? Date.now() },
-      delay,
-    );
-    deps.telemetry.metric(TELEMETRY.metrics.rateLimitWaits, 1, { exportId, runId, delayMs: delay, reason: error.name });
-    log(`Batch ${batch} of run ${runId} throttled; back on the queue in ${delay} ms (${reason})`);
-    return 'deferred';
   }
-  if (error instanceof TransientError && error.mayHaveArrived) {
-    const wait = uncertainWaitInMs(deps);
-    await deps.runs.updateBatch(runId, batch, (s) =>
-      s.claimId !== again.claimId ? undefined : { ...s, uncertainPosts: s.uncertainPosts + 1, error: reason },
-    );
-    await deps.queues.batches(again, wait);
-    log(
-      `Batch ${batch} of run ${runId}: no answer to the post (${reason}); it may have arrived, so nothing is sent again for ${wait / 1000} s`,
-    );
-    return 'deferred';
-  }
-  const attempt = (again.attempt ?? 0) + 1;
-  // A storage outage costs time, not the batch: the app's own failures get many more (capped) retries than
-  // ActiveCampaign's.
-  const limit = error instanceof TransientError ? MAX_SEND_ATTEMPTS : MAX_INFRASTRUCTURE_ATTEMPTS;
-  if (classifyFailure(error) === 'retryable' && attempt < limit) {
-    const delay = retryDelayInMs(attempt);
-    await deps.queues.batches({ ...again, attempt }, delay);
-    deps.telemetry.metric(TELEMETRY.metrics.batchRetries, 1, { exportId, runId, attempt });
-    log(`Batch ${batch} of run ${runId} attempt ${attempt} failed; retrying in ${delay} ms (${reason})`);
-    return 'deferred';
-  }
-  log(`Batch ${batch} of run ${runId} failed: ${reason}`);
-  await completeBatch(deps, exportId, runId, batch, wholeBatch('failed', 'failed', reason));
-  return 'failed';
 }

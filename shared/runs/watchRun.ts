@@ -1,17 +1,10 @@
 import { TERMINAL_STATUSES } from '../model.js';
-import type { AppServices } from '../services.js';
-import { TERMINAL_BATCH, type BatchState, type RunRecord } from '../store/runStore.js';
+import { FAILURE_LIMITS } from './failurePolicy.js';
+import type { EngineDeps } from './ports.js';
 import { runCounts, sumBatches } from './runCounts.js';
 import { collect, finalizeRun, type LifecycleDeps } from './runLifecycle.js';
+import { TERMINAL_BATCH, type BatchState, type RunRecord } from './runModel.js';
 import type { WatchMessage } from './runQueues.js';
-
-export type WatchDeps = LifecycleDeps & Pick<AppServices, 'config'>;
-
-/**
- * No batch reached its outcome for this long: the batches still open get their messages again (a
- * lost or poisoned message must not hold the run; each batch is claimed, so a copy is harmless).
- */
-export const BATCHES_STALLED_AFTER_IN_MS = 10 * 60_000;
 
 /**
  * The run watcher, on its own queue: every poll interval it adds up the run's batches, shows the
@@ -19,7 +12,7 @@ export const BATCHES_STALLED_AFTER_IN_MS = 10 * 60_000;
  * A message of a superseded watcher chain (the run names the current one) does nothing.
  */
 export async function watchRun(
-  deps: WatchDeps,
+  deps: LifecycleDeps,
   message: WatchMessage,
   log: (m: string) => void = () => {},
 ): Promise<void> {
@@ -36,7 +29,7 @@ export async function watchRun(
   const now = new Date().toISOString();
   const progressed = sums.terminal !== run.batches.done;
   const stalledSince = Date.parse(run.batchProgressAt ?? run.lastProgressAt ?? run.startedAt);
-  const stalled = !progressed && Date.now() - stalledSince > BATCHES_STALLED_AFTER_IN_MS;
+  const stalled = !progressed && Date.now() - stalledSince > FAILURE_LIMITS.batchesStalledInMs;
   const { run: current } = await deps.runs.updateRun(exportId, runId, (r) =>
     r.status !== 'sending' || !r.plan
       ? undefined
@@ -52,9 +45,13 @@ export async function watchRun(
   await deps.queues.watch(message, deps.config.importPollIntervalInMs);
 }
 
-/** Sends again the messages of the run's open batches: a batch message, or a status check for an accepted import. */
-export async function resendOpenBatches(
-  deps: Pick<AppServices, 'queues' | 'config'>,
+/**
+ * Sends again the messages of the run's open batches (a lost or poisoned message must not hold the
+ * run; each batch is claimed, so a copy is harmless): a batch message, or an import check for an
+ * accepted import.
+ */
+async function resendOpenBatches(
+  deps: Pick<EngineDeps, 'queues' | 'config'>,
   run: RunRecord,
   batches: BatchState[],
   log: (m: string) => void,
@@ -63,7 +60,7 @@ export async function resendOpenBatches(
   for (const b of batches) {
     if (TERMINAL_BATCH.has(b.status)) continue;
     if (b.status === 'submitted' && b.importId)
-      await deps.queues.statusCheck(
+      await deps.queues.importCheck(
         { exportId: run.exportId, runId: run.runId, batch: b.batch, importId: b.importId },
         0,
       );
@@ -72,7 +69,7 @@ export async function resendOpenBatches(
   }
   if (sent > 0)
     log(
-      `Run ${run.runId}: no batch finished for ${BATCHES_STALLED_AFTER_IN_MS / 60_000} minutes; ${sent} open batch(es) sent again`,
+      `Run ${run.runId}: no batch finished for ${FAILURE_LIMITS.batchesStalledInMs / 60_000} minutes; ${sent} open batch(es) sent again`,
     );
   return sent;
 }

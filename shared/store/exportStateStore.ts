@@ -5,6 +5,7 @@ import type { BlockBlobClient } from '@azure/storage-blob';
 import type { TableClient } from '@azure/data-tables';
 import { ALL_EMAILS, EmailTable, type EmailRange } from '../sync/emailTable.js';
 import { stateText, stateValue } from '../sync/delta.js';
+import type { ExportStatePort, StateChanges, StatePointer, StateWriterPort } from '../runs/ports.js';
 import { runFileNames, type RunFiles } from './runFiles.js';
 import { ensureTable, isNotFound } from './tables.js';
 
@@ -14,33 +15,11 @@ import { ensureTable, isNotFound } from './tables.js';
  * blob per commit (about 15 MB for a million contacts), with a small pointer entity; never a row
  * per contact.
  */
-export interface StatePointer {
-  blob: string;
-  runId: string;
-  contacts: number;
-  committedAt: string;
-}
-
-/**
- * How a run's end changes its pending state before it is committed, one range of emails at a time
- * (a run that failed whole changes every contact: its changes are held a range at a time, like the
- * planner's emails).
- */
-export interface StateChanges {
-  /** Together every email, once. */
-  ranges: readonly EmailRange[];
-  /**
-   * The changes in `range`: in the table, a pending contact with a value gets that value, one seen
-   * without a value is left out (it failed: the next run sends it again); contacts the pending state
-   * lacks (leavers this run unsubscribed) are handed to `add`.
-   */
-  changesIn(range: EmailRange, add: (email: string, value: number) => Promise<void>): Promise<EmailTable>;
-}
 
 /** A commit that keeps the pending state as it is. */
 export const NO_CHANGES: StateChanges = { ranges: [ALL_EMAILS], changesIn: () => Promise.resolve(new EmailTable(0)) };
 
-export class ExportStateStore {
+export class ExportStateStore implements ExportStatePort {
   constructor(
     readonly table: TableClient,
     readonly files: RunFiles,
@@ -119,7 +98,7 @@ export class ExportStateStore {
 }
 
 /** Streams `email<TAB>value` lines, gzip-compressed, into a block blob. */
-export class StateWriter {
+export class StateWriter implements StateWriterPort {
   readonly #gzip = createGzip();
   readonly #upload: Promise<unknown>;
   /** Lines are handed to gzip in large chunks: one small write per contact is many times slower. */

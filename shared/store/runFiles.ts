@@ -1,6 +1,8 @@
 import type { AppendBlobClient, BlobServiceClient, ContainerClient } from '@azure/storage-blob';
 import type { ImportContact } from '../activecampaign/client.js';
 import { Pool } from '../pool.js';
+import type { RejectedRowsPort, RunFilesPort } from '../runs/ports.js';
+import { runStartedAt, type RejectedRow, type Returner } from '../runs/runModel.js';
 import { statusOf } from './tables.js';
 
 /** Deletes in flight at once when a run's files go. */
@@ -8,19 +10,6 @@ const DELETE_CONCURRENCY = 16;
 
 /** Container of the files runs write: batch payloads, rejected rows, payload samples, export state. */
 export const RUN_FILES_CONTAINER = 'export-runs';
-
-export interface RejectedRow {
-  file: string;
-  row: number | '';
-  email: string;
-  reason: string;
-}
-
-/** A contact this export unsubscribed earlier that is back in the segment, and when it was unsubscribed. */
-export interface Returner {
-  email: string;
-  unsubscribedAt: number;
-}
 
 const CSV_HEADER = 'file,row,email,reason\n';
 /** An append block carries at most 4 MiB. */
@@ -60,7 +49,7 @@ export const runFileNames = {
 /** Prefixes under a run that hold contact data only needed while it sends. */
 const WORK_FOLDERS = ['batches/', 'failed/', 'returners/'];
 
-export class RunFiles {
+export class RunFiles implements RunFilesPort {
   readonly container: ContainerClient;
   #created?: Promise<unknown>;
 
@@ -181,6 +170,23 @@ export class RunFiles {
   }
 
   /**
+   * Deletes the files (rejected rows, payload samples, anything left) of at most `max` runs that
+   * started before `before`: they hold email addresses. Returns how many runs.
+   */
+  async deleteRunsStartedBefore(before: number, max: number): Promise<number> {
+    const container = await this.ready();
+    let expired = 0;
+    for await (const item of container.listBlobsByHierarchy('/', { prefix: 'runs/' })) {
+      if (item.kind !== 'prefix') continue;
+      const runId = item.name.slice('runs/'.length, -1);
+      if (!/^\d{13}/.test(runId) || runStartedAt(runId) >= before) continue;
+      await this.deletePrefix(runFileNames.runPrefix(runId));
+      if (++expired >= max) break;
+    }
+    return expired;
+  }
+
+  /**
    * Deletes every blob under a prefix, several at a time (a 10-million-contact run has 40,000 payloads); returns how
    * many.
    */
@@ -213,7 +219,7 @@ export class RunFiles {
 }
 
 /** Buffers rejected rows and appends them in blocks. */
-export class RejectedRowsWriter {
+export class RejectedRowsWriter implements RejectedRowsPort {
   #buffer = '';
   count = 0;
   constructor(readonly blob: AppendBlobClient) {}

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ActiveCampaignClient } from '../../shared/activecampaign/client.js';
 import {
   AuthenticationError,
-  NotFoundError,
+  ActiveCampaignNotFoundError,
   RateLimitError,
   TransientError,
   ValidationError,
@@ -61,10 +61,10 @@ describe('ActiveCampaignClient against the emulator', () => {
     await expect(client.getCurrentUser()).rejects.toBeInstanceOf(AuthenticationError);
   });
 
-  it('reads a list, and reports a missing one as NotFoundError', async () => {
+  it('reads a list, and reports a missing one as ActiveCampaignNotFoundError', async () => {
     expect((await client.getList(1)).name).toBe('Newsletter');
     const error = await client.getList(99).catch((e) => e);
-    expect(error).toBeInstanceOf(NotFoundError);
+    expect(error).toBeInstanceOf(ActiveCampaignNotFoundError);
     expect(error.message).toContain('No Result found for _List with id 99');
   });
 

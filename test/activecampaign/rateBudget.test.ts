@@ -117,24 +117,24 @@ describe('TableRateBudget in Table storage', () => {
         clock += ms;
       },
     });
-    const beforeSend = async () => {
+    const gate = async () => {
       clock += lateBy(wakes++);
     };
-    return { budget, beforeSend, wakes: () => wakes, now: () => clock };
+    return { budget, gate, wakes: () => wakes, now: () => clock };
   }
 
   it('lets an interactive call wait its turn on a busy process instead of failing for lateness', async () => {
     // Late by 200 ms on each of its first eight wakes, then on time.
-    const { budget, beforeSend, wakes } = lateBudget('budgetlate', (n) => (n < 8 ? 200 : 0));
+    const { budget, gate, wakes } = lateBudget('budgetlate', (n) => (n < 8 ? 200 : 0));
     await expect(
-      budget.acquire('acme.api-us1.com', 'request', { patienceInMs: 20_000, beforeSend }),
+      budget.acquire('acme.api-us1.com', 'request', { patienceInMs: 20_000, gate }),
     ).resolves.toBeUndefined();
     expect(wakes()).toBe(9);
   });
 
   it('sends queue work back after a few late wakes (BudgetWaitError), never off-beat', async () => {
-    const { budget, beforeSend } = lateBudget('budgetlate2', () => 200);
-    const error = await budget.acquire('acme.api-us1.com', 'bulkImport', { beforeSend }).catch((e) => e);
+    const { budget, gate } = lateBudget('budgetlate2', () => 200);
+    const error = await budget.acquire('acme.api-us1.com', 'bulkImport', { gate }).catch((e) => e);
     expect(error).toBeInstanceOf(BudgetWaitError);
   });
 
@@ -142,10 +142,10 @@ describe('TableRateBudget in Table storage', () => {
     // The first import wakes 300 ms late twice, then goes out; a hundred more follow on time. Had it
     // kept its first import slot, the 101st import would be due 60.08 s after that slot: less than
     // a minute after the first import really went out, and ActiveCampaign would refuse it.
-    const { budget, beforeSend, now } = lateBudget('budgetlate4', (n) => (n < 2 ? 300 : 0));
+    const { budget, gate, now } = lateBudget('budgetlate4', (n) => (n < 2 ? 300 : 0));
     const sentAt: number[] = [];
     for (let i = 0; i < 101; i++) {
-      await budget.acquire('acme.api-us1.com', 'bulkImport', { beforeSend, patienceInMs: 120_000 });
+      await budget.acquire('acme.api-us1.com', 'bulkImport', { gate, patienceInMs: 120_000 });
       sentAt.push(now());
     }
     expect(sentAt[1] - sentAt[0]).toBeGreaterThanOrEqual(200);
@@ -153,8 +153,8 @@ describe('TableRateBudget in Table storage', () => {
   });
 
   it('goes out when it wakes within half the guard of its slot', async () => {
-    const { budget, beforeSend, wakes } = lateBudget('budgetlate3', () => 39);
-    await budget.acquire('acme.api-us1.com', 'bulkImport', { beforeSend });
+    const { budget, gate, wakes } = lateBudget('budgetlate3', () => 39);
+    await budget.acquire('acme.api-us1.com', 'bulkImport', { gate });
     expect(wakes()).toBe(1);
   });
 });

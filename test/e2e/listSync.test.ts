@@ -1,8 +1,8 @@
 import { accountedRows } from '../../shared/model.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EMULATOR_API_KEY } from '../../tools/acEmulator/server.js';
-import { refreshExports, runStartedAt } from '../../shared/runs/scheduledRefresh.js';
-import { newRunId } from '../../shared/store/runStore.js';
+import { refreshExports } from '../../shared/runs/scheduledRefresh.js';
+import { newRunId, runStartedAt } from '../../shared/runs/runModel.js';
 import { runFileNames } from '../../shared/store/runFiles.js';
 import { apiKeySecretName } from '../../shared/secrets/secretStore.js';
 import {

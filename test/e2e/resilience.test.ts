@@ -7,7 +7,8 @@ import { planRun } from '../../shared/runs/planRun.js';
 import { collect, endRun, startRun } from '../../shared/runs/runLifecycle.js';
 import { refreshExports } from '../../shared/runs/scheduledRefresh.js';
 import { handlePoisoned } from '../../shared/runs/poisonedMessages.js';
-import { encodeMessage, poisonQueue, QUEUES, type BatchMessage } from '../../shared/runs/runQueues.js';
+import { poisonQueue, QUEUES, type BatchMessage } from '../../shared/runs/runQueues.js';
+import { encodeMessage } from '../../shared/store/storageQueues.js';
 import { sendBatch } from '../../shared/runs/sendBatch.js';
 import { azuriteConnectionString } from '../../shared/store/storageClients.js';
 import {
@@ -331,7 +332,7 @@ describe('the run engine under faults', () => {
     await planRun(h.svc, { exportId: exp.id, runId: run.runId });
     // The watcher's message is lost (and the plan message, which would arm another, is gone too).
     const queues = QueueServiceClient.fromConnectionString(h.azurite.connectionString);
-    for (const name of [QUEUES.progress, QUEUES.plan]) {
+    for (const name of [QUEUES.watch, QUEUES.plan]) {
       const queue = queues.getQueueClient(name);
       await waitFor(
         `the ${name} message`,

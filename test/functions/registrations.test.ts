@@ -40,7 +40,7 @@ describe('function registrations', () => {
         'createConnection',
         'handlePoisonedBatch',
         'handlePoisonedPlan',
-        'handlePoisonedStatusCheck',
+        'handlePoisonedImportCheck',
         'handlePoisonedWatch',
         'createExport',
         'deleteConnection',

@@ -6,7 +6,7 @@ import { createServer, type AddressInfo, type Server } from 'node:net';
 import { QueueClient } from '@azure/storage-queue';
 import { azuriteConnectionString } from '../../shared/store/storageClients.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeMessage } from '../../shared/runs/runQueues.js';
+import { encodeMessage } from '../../shared/store/storageQueues.js';
 import { ADMIN_ROLE, principalHeader } from '../../shared/auth/principal.js';
 import { MAX_BODY_BYTES } from '../../shared/http/requests.js';
 

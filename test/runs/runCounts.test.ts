@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { accountedRows, emptyCounts } from '../../shared/model.js';
 import { runCounts, runOutcome, runReasons, sumBatches, unconfirmedUpserts } from '../../shared/runs/runCounts.js';
 import { tally } from '../../shared/runs/checkImport.js';
-import type { BatchState, PlanSummary } from '../../shared/store/runStore.js';
+import type { BatchState, PlanSummary } from '../../shared/runs/runModel.js';
 
 const plan = (p: Partial<PlanSummary> = {}): PlanSummary => ({
   read: 1000,

@@ -14,11 +14,6 @@ import {
   removalGuardMessage,
   removalsBlocked,
 } from '../../shared/sync/removalGuard.js';
-import {
-  throttleDelayInMs,
-  MAX_THROTTLE_DELAY_IN_MS,
-  MAX_THROTTLED_FOR_IN_MS,
-} from '../../shared/activecampaign/retryPolicy.js';
 
 describe('delta rules', () => {
   const at = Date.UTC(2026, 10, 1);
@@ -79,21 +74,5 @@ describe('the removal guard', () => {
     expect(confirmationDifference(confirmation, found(501, 1000))).toBe('run 99999999999990000abcd showed 500 of 1000');
     expect(confirmationDifference(confirmation, found(500, 1001))).toBe('run 99999999999990000abcd showed 500 of 1000');
     expect(confirmationDifference(confirmation, found(500, 1000, 's9'))).toBe('the segment has another snapshot now');
-  });
-});
-
-describe('throttle back-off', () => {
-  it('honours Retry-After at first, then backs off up to a cap, and gives up after a bounded time', () => {
-    const now = 1_000_000;
-    expect(throttleDelayInMs(1_000, 1, now, now)).toBe(1_000);
-    expect(throttleDelayInMs(1_000, 3, now, now)).toBe(1_000);
-    const later = [4, 6, 8, 10].map((n) => throttleDelayInMs(1_000, n, now, now, () => 0.99)!);
-    expect(later).toEqual([...later].sort((a, b) => a - b));
-    expect(later[3]).toBeGreaterThan(1_000);
-    const capped = throttleDelayInMs(1_000, 40, now, now, () => 0.99)!;
-    expect(capped).toBeLessThanOrEqual(MAX_THROTTLE_DELAY_IN_MS);
-    expect(capped).toBeGreaterThan(MAX_THROTTLE_DELAY_IN_MS / 2);
-    expect(throttleDelayInMs(120_000, 1, now, now)).toBe(120_000);
-    expect(throttleDelayInMs(1_000, 50, now, now + MAX_THROTTLED_FOR_IN_MS + 1)).toBeUndefined();
   });
 });

@@ -1,0 +1,150 @@
+import type { BlobServiceClient } from '@azure/storage-blob';
+import type { ActiveCampaignClient, ImportContact } from '../activecampaign/client.js';
+import type { AppConfig } from '../config.js';
+import type { Connection, Export } from '../model.js';
+import type { EmailRange, EmailTable } from '../sync/emailTable.js';
+import type { Telemetry } from '../telemetry.js';
+import type { BatchState, RejectedRow, Returner, RunRecord } from './runModel.js';
+import type { BatchMessage, ImportCheckMessage, PlanMessage, WatchMessage } from './runQueues.js';
+
+/**
+ * What the run engine needs from the world, as small interfaces: store/ implements them over Azure
+ * Storage, the tests in memory. The workers see only these, so each can be tested without Azurite.
+ */
+
+/** Run state: the runs, their batches and the one-active-run lease of each export. */
+export interface RunsPort {
+  /** Takes the export's lease and writes the run; RunActiveError or ExportBeingEditedError when it cannot. */
+  createRun(run: RunRecord): Promise<RunRecord>;
+  getRun(exportId: string, runId: string): Promise<RunRecord | undefined>;
+  /** One page of the export's runs, newest first. */
+  listRuns(exportId: string, options?: { top?: number }): Promise<{ runs: RunRecord[] }>;
+  activeRunId(exportId: string): Promise<string | undefined>;
+  /**
+   * Read-modify-write under the run's ETag, retried on conflict; `change` returns the new run or
+   * undefined to leave it. A run that turns terminal gives its export's lease back.
+   */
+  updateRun(
+    exportId: string,
+    runId: string,
+    change: (run: RunRecord) => RunRecord | undefined,
+  ): Promise<{ run: RunRecord; changed: boolean }>;
+  /** Writes a new batch; an existing one is kept as it is. */
+  createBatch(state: BatchState): Promise<void>;
+  getBatch(runId: string, batch: number): Promise<BatchState | undefined>;
+  /**
+   * Like updateRun, for one batch; `change` may be called more than once. With `known` (read earlier,
+   * with its ETag) the first attempt skips the read. Undefined when the batch does not exist.
+   */
+  updateBatch(
+    runId: string,
+    batch: number,
+    change: (state: BatchState) => BatchState | undefined,
+    known?: BatchState,
+  ): Promise<BatchState | undefined>;
+  listBatches(runId: string): AsyncIterable<BatchState>;
+}
+
+/** Sends the engine's messages, each on its queue, after `delayInMs`. */
+export interface QueuesPort {
+  plan(message: PlanMessage, delayInMs?: number): Promise<void>;
+  batches(message: BatchMessage, delayInMs?: number): Promise<void>;
+  importCheck(message: ImportCheckMessage, delayInMs: number): Promise<void>;
+  watch(message: WatchMessage, delayInMs: number): Promise<void>;
+  /** Any queue by name (a poison handler puts a message back on its own poison queue). */
+  send(queue: string, message: object, delayInMs?: number): Promise<void>;
+}
+
+/** Appends rows to a run's rejected rows. */
+export interface RejectedRowsPort {
+  /** Rows added through this writer. */
+  readonly count: number;
+  add(row: RejectedRow): Promise<void>;
+  flush(): Promise<void>;
+}
+
+/** The files a run writes: batch payloads, failed emails, returners, rejected rows, a dry run's sample. */
+export interface RunFilesPort {
+  writeBatch(runId: string, batch: number, contacts: ImportContact[]): Promise<void>;
+  /** Undefined when it is gone (its run ended and cleaned up). */
+  readBatch(runId: string, batch: number): Promise<ImportContact[] | undefined>;
+  addFailedEmails(runId: string, batch: number, emails: string[]): Promise<void>;
+  readFailedEmails(runId: string, batch: number): Promise<string[]>;
+  writeReturners(runId: string, batch: number, returners: Returner[]): Promise<void>;
+  readReturners(runId: string, batch: number): Promise<Returner[]>;
+  writeSample(runId: string, sample: unknown): Promise<void>;
+  /** `fresh` starts the file over (a planner that runs again must not list rows twice). */
+  rejectedRows(runId: string, options?: { fresh?: boolean }): Promise<RejectedRowsPort>;
+  /** `container/name` of the run's rejected rows and sample, as the run names them. */
+  rejectedPath(runId: string): string;
+  samplePath(runId: string): string;
+  /** Deletes what a run only needed while it sent; the files of batches in `keep` stay. */
+  deleteWorkFiles(runId: string, keep?: ReadonlySet<number>): Promise<number>;
+  deleteBatchFiles(runId: string, batch: number): Promise<void>;
+  /** Deletes every file of at most `max` runs that started before `before`; returns how many runs. */
+  deleteRunsStartedBefore(before: number, max: number): Promise<number>;
+}
+
+/** Where an export's committed state is (see ExportStatePort). */
+export interface StatePointer {
+  blob: string;
+  runId: string;
+  contacts: number;
+  committedAt: string;
+}
+
+/**
+ * How a run's end changes its pending state before it is committed, one range of emails at a time
+ * (a run that failed whole changes every contact: its changes are held a range at a time, like the
+ * planner's emails).
+ */
+export interface StateChanges {
+  /** Together every email, once. */
+  ranges: readonly EmailRange[];
+  /**
+   * The changes in `range`: in the table, a pending contact with a value gets that value, one seen
+   * without a value is left out (it failed: the next run sends it again); contacts the pending state
+   * lacks (leavers this run unsubscribed) are handed to `add`.
+   */
+  changesIn(range: EmailRange, add: (email: string, value: number) => Promise<void>): Promise<EmailTable>;
+}
+
+/** Writes the state a run would commit while it plans. */
+export interface StateWriterPort {
+  add(email: string, value: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** An export's state from its last successful run: each contact's email and the fingerprint of what was sent. */
+export interface ExportStatePort {
+  pointer(exportId: string): Promise<StatePointer | undefined>;
+  /** Adds the contacts in `range` of a committed state to `table`. */
+  load(pointer: StatePointer | undefined, table: EmailTable, range?: EmailRange): Promise<void>;
+  entries(pointer: StatePointer | undefined, range?: EmailRange): AsyncIterable<[string, number]>;
+  pendingWriter(runId: string): Promise<StateWriterPort>;
+  /** Commits a run's pending state with its end's changes, then points the export at it. Safe to repeat. */
+  commit(exportId: string, runId: string, changes: StateChanges): Promise<StatePointer>;
+}
+
+/** Stored records by id (`getCached` may answer from a short-lived cache). */
+export interface RecordsPort<T> {
+  get(id: string): Promise<T | undefined>;
+  getCached(id: string): Promise<T | undefined>;
+  list(): Promise<T[]>;
+}
+
+/** Everything the engine's workers use; each declares the few members it needs (a Pick of this). */
+export interface EngineDeps {
+  config: AppConfig;
+  telemetry: Telemetry;
+  runs: RunsPort;
+  queues: QueuesPort;
+  runFiles: RunFilesPort;
+  exportState: ExportStatePort;
+  exports: RecordsPort<Export>;
+  connections: RecordsPort<Connection>;
+  /** The segments' storage, read by the planner (segments/). */
+  segments: { blobs: BlobServiceClient };
+  /** A client for a connection, with its key and the shared rate budget. */
+  activeCampaign(connection: Pick<Connection, 'id' | 'hostname'>): Promise<ActiveCampaignClient>;
+}

@@ -1,0 +1,349 @@
+import { ActiveCampaignClient, type ImportContact } from '../../shared/activecampaign/client.js';
+import { readConfig, type AppConfig } from '../../shared/config.js';
+import { TERMINAL_STATUSES, type Connection, type Export } from '../../shared/model.js';
+import type {
+  EngineDeps,
+  ExportStatePort,
+  QueuesPort,
+  RecordsPort,
+  RejectedRowsPort,
+  RunFilesPort,
+  RunsPort,
+  StateChanges,
+  StatePointer,
+  StateWriterPort,
+} from '../../shared/runs/ports.js';
+import {
+  RunActiveError,
+  runStartedAt,
+  type BatchState,
+  type RejectedRow,
+  type Returner,
+  type RunRecord,
+} from '../../shared/runs/runModel.js';
+import { QUEUES } from '../../shared/runs/runQueues.js';
+import { ALL_EMAILS, EmailTable, type EmailRange } from '../../shared/sync/emailTable.js';
+import { LogTelemetry } from '../../shared/telemetry.js';
+import { EMULATOR_API_KEY, type ActiveCampaignEmulator } from '../../tools/acEmulator/server.js';
+
+/**
+ * The run engine's ports in memory, with the stores' semantics (ETag-conditional writes, the
+ * export's lease, files that may be gone), so that each worker's handling of failures is tested in
+ * milliseconds. Storage itself is tested against Azurite elsewhere.
+ */
+
+let etags = 0;
+const nextEtag = () => `"${++etags}"`;
+
+export class MemoryRuns implements RunsPort {
+  readonly runs = new Map<string, RunRecord>();
+  readonly batches = new Map<string, BatchState>();
+  readonly leases = new Map<string, string>();
+
+  async createRun(run: RunRecord): Promise<RunRecord> {
+    const holder = this.leases.get(run.exportId);
+    const active = holder ? this.runs.get(`${run.exportId}/${holder}`) : undefined;
+    if (active && !TERMINAL_STATUSES.has(active.status)) throw new RunActiveError(active.runId);
+    this.leases.set(run.exportId, run.runId);
+    this.runs.set(`${run.exportId}/${run.runId}`, structuredClone(run));
+    return Promise.resolve(run);
+  }
+
+  async getRun(exportId: string, runId: string): Promise<RunRecord | undefined> {
+    const run = this.runs.get(`${exportId}/${runId}`);
+    return Promise.resolve(run && structuredClone(run));
+  }
+
+  async listRuns(exportId: string, options: { top?: number } = {}): Promise<{ runs: RunRecord[] }> {
+    const runs = [...this.runs.values()]
+      .filter((r) => r.exportId === exportId)
+      .sort((a, b) => a.runId.localeCompare(b.runId))
+      .slice(0, options.top ?? 50);
+    return Promise.resolve({ runs: structuredClone(runs) });
+  }
+
+  async activeRunId(exportId: string): Promise<string | undefined> {
+    const holder = this.leases.get(exportId);
+    const run = holder ? await this.getRun(exportId, holder) : undefined;
+    return run && !TERMINAL_STATUSES.has(run.status) ? run.runId : undefined;
+  }
+
+  async updateRun(
+    exportId: string,
+    runId: string,
+    change: (run: RunRecord) => RunRecord | undefined,
+  ): Promise<{ run: RunRecord; changed: boolean }> {
+    const current = await this.getRun(exportId, runId);
+    if (!current) throw new Error(`Run ${runId} of export ${exportId} does not exist`);
+    const next = change(structuredClone(current));
+    if (!next) return { run: current, changed: false };
+    this.runs.set(`${exportId}/${runId}`, structuredClone(next));
+    if (TERMINAL_STATUSES.has(next.status) && this.leases.get(exportId) === runId) this.leases.delete(exportId);
+    return { run: next, changed: true };
+  }
+
+  async createBatch(state: BatchState): Promise<void> {
+    const key = `${state.runId}/${state.batch}`;
+    if (!this.batches.has(key)) this.batches.set(key, { ...structuredClone(state), etag: nextEtag() });
+    return Promise.resolve();
+  }
+
+  async getBatch(runId: string, batch: number): Promise<BatchState | undefined> {
+    const state = this.batches.get(`${runId}/${batch}`);
+    return Promise.resolve(state && structuredClone(state));
+  }
+
+  async updateBatch(
+    runId: string,
+    batch: number,
+    change: (state: BatchState) => BatchState | undefined,
+    known?: BatchState,
+  ): Promise<BatchState | undefined> {
+    const key = `${runId}/${batch}`;
+    for (;;) {
+      const stored = this.batches.get(key);
+      if (!stored) return undefined;
+      // A state read earlier is used as it was: a write on it fails (ETag) when another writer came first.
+      const current = known?.etag ? known : structuredClone(stored);
+      known = undefined;
+      const next = change({ ...current });
+      if (!next) return current;
+      if (current.etag !== stored.etag) continue;
+      const written = { ...structuredClone(next), etag: nextEtag() };
+      this.batches.set(key, written);
+      return structuredClone(written);
+    }
+  }
+
+  async *listBatches(runId: string): AsyncIterable<BatchState> {
+    for (const [key, state] of [...this.batches])
+      if (key.startsWith(`${runId}/`)) yield await this.getBatch(runId, state.batch).then((s) => s!);
+  }
+}
+
+export interface SentMessage {
+  queue: string;
+  message: Record<string, unknown>;
+  delayInMs: number;
+}
+
+export class MemoryQueues implements QueuesPort {
+  readonly sent: SentMessage[] = [];
+
+  send(queue: string, message: object, delayInMs = 0): Promise<void> {
+    this.sent.push({ queue, message: structuredClone(message) as Record<string, unknown>, delayInMs });
+    return Promise.resolve();
+  }
+  plan(message: object, delayInMs = 0) {
+    return this.send(QUEUES.plan, message, delayInMs);
+  }
+  batches(message: object, delayInMs = 0) {
+    return this.send(QUEUES.batches, message, delayInMs);
+  }
+  importCheck(message: object, delayInMs: number) {
+    return this.send(QUEUES.importCheck, message, delayInMs);
+  }
+  watch(message: object, delayInMs: number) {
+    return this.send(QUEUES.watch, message, delayInMs);
+  }
+
+  /** Takes the messages sent to `queue` so far (the test plays the host and delivers them). */
+  take<T = Record<string, unknown>>(queue: string): (SentMessage & { message: T })[] {
+    const taken = this.sent.filter((m) => m.queue === queue);
+    for (const m of taken) this.sent.splice(this.sent.indexOf(m), 1);
+    return taken as (SentMessage & { message: T })[];
+  }
+}
+
+class MemoryRejectedRows implements RejectedRowsPort {
+  count = 0;
+  constructor(readonly rows: RejectedRow[]) {}
+  add(row: RejectedRow): Promise<void> {
+    this.rows.push(row);
+    this.count++;
+    return Promise.resolve();
+  }
+  flush(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+export class MemoryRunFiles implements RunFilesPort {
+  readonly files = new Map<string, unknown>();
+  readonly rejected = new Map<string, RejectedRow[]>();
+
+  #get<T>(name: string): Promise<T | undefined> {
+    return Promise.resolve(structuredClone(this.files.get(name)) as T | undefined);
+  }
+  #put(name: string, value: unknown): Promise<void> {
+    this.files.set(name, structuredClone(value));
+    return Promise.resolve();
+  }
+
+  writeBatch(runId: string, batch: number, contacts: ImportContact[]) {
+    return this.#put(`runs/${runId}/batches/${batch}`, contacts);
+  }
+  readBatch(runId: string, batch: number) {
+    return this.#get<ImportContact[]>(`runs/${runId}/batches/${batch}`);
+  }
+  async addFailedEmails(runId: string, batch: number, emails: string[]) {
+    const all = new Set([...(await this.readFailedEmails(runId, batch)), ...emails]);
+    await this.#put(`runs/${runId}/failed/${batch}`, [...all]);
+  }
+  async readFailedEmails(runId: string, batch: number) {
+    return (await this.#get<string[]>(`runs/${runId}/failed/${batch}`)) ?? [];
+  }
+  writeReturners(runId: string, batch: number, returners: Returner[]) {
+    return this.#put(`runs/${runId}/returners/${batch}`, returners);
+  }
+  async readReturners(runId: string, batch: number) {
+    return (await this.#get<Returner[]>(`runs/${runId}/returners/${batch}`)) ?? [];
+  }
+  writeSample(runId: string, sample: unknown) {
+    return this.#put(`runs/${runId}/sample`, sample);
+  }
+  rejectedRows(runId: string, options: { fresh?: boolean } = {}): Promise<RejectedRowsPort> {
+    if (options.fresh || !this.rejected.has(runId)) this.rejected.set(runId, []);
+    return Promise.resolve(new MemoryRejectedRows(this.rejected.get(runId)!));
+  }
+  rejectedPath(runId: string) {
+    return `memory/runs/${runId}/rejected.csv`;
+  }
+  samplePath(runId: string) {
+    return `memory/runs/${runId}/sample.json`;
+  }
+  deleteWorkFiles(runId: string, keep: ReadonlySet<number> = new Set()): Promise<number> {
+    let deleted = 0;
+    for (const name of [...this.files.keys()]) {
+      const m = new RegExp(`^runs/${runId}/(batches|failed|returners)/(\\d+)$`).exec(name);
+      if (!m || keep.has(Number(m[2]))) continue;
+      this.files.delete(name);
+      deleted++;
+    }
+    return Promise.resolve(deleted);
+  }
+  deleteBatchFiles(runId: string, batch: number): Promise<void> {
+    for (const folder of ['batches', 'failed', 'returners']) this.files.delete(`runs/${runId}/${folder}/${batch}`);
+    return Promise.resolve();
+  }
+  deleteRunsStartedBefore(before: number, max: number): Promise<number> {
+    const runIds = new Set([...this.files.keys()].map((name) => name.split('/')[1]));
+    let deleted = 0;
+    for (const runId of runIds) {
+      if (deleted >= max || runStartedAt(runId) >= before) continue;
+      for (const name of [...this.files.keys()]) if (name.startsWith(`runs/${runId}/`)) this.files.delete(name);
+      deleted++;
+    }
+    return Promise.resolve(deleted);
+  }
+}
+
+export class MemoryExportState implements ExportStatePort {
+  readonly committed = new Map<string, { pointer: StatePointer; entries: Map<string, number> }>();
+  readonly pending = new Map<string, Map<string, number>>();
+
+  pointer(exportId: string): Promise<StatePointer | undefined> {
+    return Promise.resolve(this.committed.get(exportId)?.pointer);
+  }
+  async load(pointer: StatePointer | undefined, table: EmailTable, range: EmailRange = ALL_EMAILS): Promise<void> {
+    for await (const [email, value] of this.entries(pointer, range)) table.set(email, value);
+  }
+  async *entries(pointer: StatePointer | undefined, range: EmailRange = ALL_EMAILS): AsyncIterable<[string, number]> {
+    const state = [...this.committed.values()].find((c) => c.pointer.blob === pointer?.blob);
+    for (const entry of state?.entries ?? [])
+      if (EmailTable.inRange(entry[0], range)) yield await Promise.resolve(entry);
+  }
+  pendingWriter(runId: string): Promise<StateWriterPort> {
+    const entries = new Map<string, number>();
+    this.pending.set(runId, entries);
+    return Promise.resolve({
+      add: (email, value) => Promise.resolve(void entries.set(email, value)),
+      close: () => Promise.resolve(),
+    });
+  }
+  async commit(exportId: string, runId: string, changes: StateChanges): Promise<StatePointer> {
+    const entries = new Map<string, number>();
+    const add = (email: string, value: number) => Promise.resolve(void entries.set(email, value));
+    for (const range of changes.ranges) {
+      const changed = await changes.changesIn(range, add);
+      for (const [email, value] of this.pending.get(runId) ?? []) {
+        if (!EmailTable.inRange(email, range) || changed.isSeen(email)) continue;
+        entries.set(email, changed.get(email) ?? value);
+      }
+    }
+    const pointer = {
+      blob: `state/${exportId}/${runId}`,
+      runId,
+      contacts: entries.size,
+      committedAt: new Date().toISOString(),
+    };
+    this.committed.set(exportId, { pointer, entries });
+    return pointer;
+  }
+}
+
+export class MemoryRecords<T extends { id: string }> implements RecordsPort<T> {
+  readonly records = new Map<string, T>();
+  constructor(...records: T[]) {
+    for (const r of records) this.records.set(r.id, r);
+  }
+  get(id: string) {
+    return Promise.resolve(this.records.get(id));
+  }
+  getCached(id: string) {
+    return this.get(id);
+  }
+  list() {
+    return Promise.resolve([...this.records.values()]);
+  }
+}
+
+/** Everything but the segments' storage (the planner reads real files: Azurite). */
+export interface MemoryEngine extends Omit<EngineDeps, 'segments'> {
+  runs: MemoryRuns;
+  queues: MemoryQueues;
+  runFiles: MemoryRunFiles;
+  exportState: MemoryExportState;
+  exports: MemoryRecords<Export>;
+  connections: MemoryRecords<Connection>;
+  telemetry: LogTelemetry;
+}
+
+/**
+ * The engine's dependencies in memory, talking to the ActiveCampaign emulator on loopback with
+ * the app's own client (without the shared budget: its Table I/O is Azurite's to test).
+ */
+export function memoryEngine(emulator?: ActiveCampaignEmulator, settings: Record<string, string> = {}): MemoryEngine {
+  const config: AppConfig = readConfig({
+    ...(emulator ? { ACTIVECAMPAIGN_INSECURE_HOSTS: emulator.hostname } : {}),
+    IMPORT_POLL_INTERVAL_SECONDS: '1',
+    ...settings,
+  });
+  return {
+    config,
+    telemetry: new LogTelemetry(),
+    runs: new MemoryRuns(),
+    queues: new MemoryQueues(),
+    runFiles: new MemoryRunFiles(),
+    exportState: new MemoryExportState(),
+    exports: new MemoryRecords<Export>(),
+    connections: new MemoryRecords<Connection>(),
+    activeCampaign: (connection) =>
+      Promise.resolve(
+        new ActiveCampaignClient(connection.hostname, EMULATOR_API_KEY, {
+          insecureHosts: config.insecureHosts,
+          timeoutInMs: config.activeCampaignTimeoutInMs,
+        }),
+      ),
+  };
+}
+
+/** Makes `method` of `port` throw as storage does when it is down, `times` times, then work again. */
+export function breakFor<T extends object, K extends keyof T>(port: T, method: K, times: number): void {
+  const original = port[method] as (...args: unknown[]) => unknown;
+  let left = times;
+  (port as Record<K, unknown>)[method] = (...args: unknown[]) => {
+    if (left-- > 0) return Promise.reject(new Error(`Storage is unavailable (${String(method)})`));
+    return original.apply(port, args);
+  };
+}
