@@ -64,7 +64,7 @@ export interface AppConfig {
   insecureHosts: string[];
   /** App Service sets WEBSITE_INSTANCE_ID on every instance it runs. */
   runningInAzure: boolean;
-  /** How long the status checker waits between polls of an import. */
+  /** How long the import checker waits between polls of an import. */
   importPollIntervalInMs: number;
   /** Where the local development secret store keeps API keys when KEY_VAULT_URL is unset. */
   localSecretsDir: string;

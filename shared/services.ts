@@ -4,12 +4,13 @@ import { DefaultAzureCredential } from '@azure/identity';
 import { config, type AppConfig } from './config.js';
 import { ActiveCampaignClient } from './activecampaign/client.js';
 import type { LookupFunction } from './activecampaign/hostname.js';
-import { TableRateBudget } from './activecampaign/rateBudget.js';
+import { RateBudget } from './activecampaign/rateBudget.js';
 import type { Connection } from './model.js';
 import { apiKeySecretName, KeyVaultSecretStore, LocalSecretStore, type SecretStore } from './secrets/secretStore.js';
 import { ConnectionStore } from './store/connectionStore.js';
 import { ExportStateStore } from './store/exportStateStore.js';
 import { ExportStore } from './store/exportStore.js';
+import { TableReservationStore } from './store/rateBudgetStore.js';
 import { RunFiles } from './store/runFiles.js';
 import { RunStore } from './store/runStore.js';
 import { StorageQueues } from './store/storageQueues.js';
@@ -32,7 +33,7 @@ export interface AppServices {
   runFiles: RunFiles;
   exportState: ExportStateStore;
   secrets: SecretStore;
-  rateBudget: TableRateBudget;
+  rateBudget: RateBudget;
   telemetry: Telemetry;
   /** A client for a connection, with its key from the secret store and the shared budget. */
   activeCampaign(connection: Pick<Connection, 'id' | 'hostname'>, apiKey?: string): Promise<ActiveCampaignClient>;
@@ -61,7 +62,7 @@ export function createServices(cfg: AppConfig, overrides: ServiceOverrides = {})
   const secrets: SecretStore = cfg.keyVaultUrl
     ? new KeyVaultSecretStore(overrides.secretClient ?? new SecretClient(cfg.keyVaultUrl, getCredential()))
     : new LocalSecretStore(cfg.localSecretsDir, cfg.runningInAzure);
-  const rateBudget = new TableRateBudget(storage.table(TABLES.rateBudget), {
+  const rateBudget = new RateBudget(new TableReservationStore(storage.table(TABLES.rateBudget)), {
     requestsPerSecond: cfg.requestsPerSecond,
     bulkImportsPerMinute: cfg.bulkImportsPerMinute,
   });

@@ -1,5 +1,3 @@
-import type { TableClient } from '@azure/data-tables';
-import { ensureTable, isConflict, isNotFound } from '../store/tables.js';
 import { abortReason, type AcquireOptions, type RequestBudget, type RequestKind } from './client.js';
 import { RateLimitError } from './errors.js';
 
@@ -24,9 +22,22 @@ export class BudgetWaitError extends RateLimitError {
   override name = 'BudgetWaitError';
 }
 
-interface Reservations {
+/** The slots (ms since epoch) reserved on one account, past and future. */
+export interface Reservations {
   requests: number[];
   imports: number[];
+}
+
+/**
+ * Where every instance of the app keeps the accounts' reservations (store/rateBudgetStore.ts: a
+ * Table entity per account).
+ */
+export interface ReservationStore {
+  /**
+   * Read-modify-write of one account's reservations under optimistic concurrency: `change` gets
+   * what is stored (empty lists at first) and may be called again after a conflict.
+   */
+  update<T>(account: string, change: (reserved: Reservations) => { reserved: Reservations; result: T }): Promise<T>;
 }
 
 /**
@@ -66,12 +77,6 @@ export function earliestSpacedSlot(reserved: readonly number[], now: number, spa
   return t;
 }
 
-/**
- * ActiveCampaign's per-account limits, kept by every instance of the app together: each request
- * reserves a time slot in a Table entity (one per account hostname) under ETag concurrency, then
- * waits for its slot. A slot respects both the requests-per-second window and, for bulk imports,
- * the imports-per-minute window.
- */
 interface PendingReservation {
   kind: RequestKind;
   /** A caller that may wait this long (ms since epoch) takes a slot up to then, beyond maxWaitInMs. */
@@ -82,8 +87,14 @@ interface PendingReservation {
   reject: (error: unknown) => void;
 }
 
-export class TableRateBudget {
-  readonly #table: TableClient;
+/**
+ * ActiveCampaign's per-account limits, kept by every instance of the app together: each request
+ * reserves a time slot in the shared ReservationStore (one entry per account hostname), then waits
+ * for its slot. A slot respects both the requests-per-second window and, for bulk imports, the
+ * imports-per-minute window.
+ */
+export class RateBudget {
+  readonly #store: ReservationStore;
   readonly #options: Required<RateBudgetOptions>;
   /**
    * Requests of one process that wait for a reservation, per account. One round trip (read, then an
@@ -93,8 +104,8 @@ export class TableRateBudget {
   readonly #waiting = new Map<string, PendingReservation[]>();
   readonly #reserving = new Set<string>();
 
-  constructor(table: TableClient, options: RateBudgetOptions) {
-    this.#table = table;
+  constructor(store: ReservationStore, options: RateBudgetOptions) {
+    this.#store = store;
     this.#options = {
       guardInMs: 80,
       now: Date.now,
@@ -190,67 +201,58 @@ export class TableRateBudget {
     }
   }
 
-  /** One read-modify-write of the account's entity: a slot (or a BudgetWaitError) per request, in order. */
-  async #reserveAll(hostname: string, pending: PendingReservation[]): Promise<(number | BudgetWaitError)[]> {
-    const table = await ensureTable(this.#table);
-    const { requestsPerSecond, bulkImportsPerMinute, guardInMs, maxWaitInMs, now: clock } = this.#options;
-    const secondWindow = 1_000 + guardInMs;
-    const minuteWindow = 60_000 + guardInMs;
-    const spacing = secondWindow / Math.floor(requestsPerSecond);
-    const rowKey = hostname.replace(/[^a-zA-Z0-9.-]/g, '_');
-    for (;;) {
-      let etag: string | undefined;
-      let state: Reservations = { requests: [], imports: [] };
-      try {
-        const e = await table.getEntity<{ requests: string; imports: string }>('account', rowKey);
-        etag = e.etag;
-        state = { requests: JSON.parse(e.requests) as number[], imports: JSON.parse(e.imports) as number[] };
-      } catch (error) {
-        if (!isNotFound(error)) throw error;
-      }
-      const now = clock();
-      state.requests = state.requests.filter((t) => t > now - secondWindow);
-      state.imports = state.imports.filter((t) => t > now - minuteWindow);
-      for (const { kind, releases } of pending) {
-        if (releases === undefined) continue;
-        // The missed request slot is in the past and harmless; the import slot would hold a minute.
-        const i = kind === 'bulkImport' ? state.imports.indexOf(releases) : -1;
-        if (i >= 0) state.imports.splice(i, 1);
-      }
-      const outcomes = pending.map(({ kind, waitUntil }): number | BudgetWaitError => {
-        let slot = earliestSpacedSlot(state.requests, now, spacing);
-        if (kind === 'bulkImport') {
-          // Both limits must agree on one time: alternate until neither moves it.
-          for (let i = 0; i < 50; i++) {
-            const importSlot = earliestSlot(state.imports, slot, Math.floor(bulkImportsPerMinute), minuteWindow);
-            const requestSlot = earliestSpacedSlot(state.requests, importSlot, spacing);
-            if (requestSlot === slot && importSlot === slot) break;
-            slot = requestSlot;
-          }
-        }
-        if (slot - now > maxWaitInMs && slot > waitUntil) {
-          return new BudgetWaitError(
-            `The ActiveCampaign budget of ${hostname} is taken for the next ${Math.round((slot - now) / 1000)} s`,
-            slot - now - maxWaitInMs / 2,
-          );
-        }
-        state.requests.push(slot);
-        if (kind === 'bulkImport') state.imports.push(slot);
-        return slot;
-      });
-      const entity = {
-        partitionKey: 'account',
-        rowKey,
-        requests: JSON.stringify(state.requests),
-        imports: JSON.stringify(state.imports),
-      };
-      try {
-        if (etag) await table.updateEntity(entity, 'Replace', { etag });
-        else await table.createEntity(entity);
-        return outcomes;
-      } catch (error) {
-        if (!isConflict(error)) throw error;
+  /** One read-modify-write of the account's reservations: a slot (or a BudgetWaitError) per request, in order. */
+  #reserveAll(hostname: string, pending: PendingReservation[]): Promise<(number | BudgetWaitError)[]> {
+    return this.#store.update(hostname, (stored) => {
+      const { reserved, outcomes } = reserveSlots(stored, pending, this.#options.now(), hostname, this.#options);
+      return { reserved, result: outcomes };
+    });
+  }
+}
+
+/**
+ * Slots for `pending` requests, in order, given what is `reserved` (pure): the reservations after
+ * them, and for each its slot or a BudgetWaitError when its slot is further away than it may wait.
+ */
+export function reserveSlots(
+  reserved: Reservations,
+  pending: readonly Pick<PendingReservation, 'kind' | 'waitUntil' | 'releases'>[],
+  now: number,
+  hostname: string,
+  limits: Pick<Required<RateBudgetOptions>, 'requestsPerSecond' | 'bulkImportsPerMinute' | 'guardInMs' | 'maxWaitInMs'>,
+): { reserved: Reservations; outcomes: (number | BudgetWaitError)[] } {
+  const { requestsPerSecond, bulkImportsPerMinute, guardInMs, maxWaitInMs } = limits;
+  const secondWindow = 1_000 + guardInMs;
+  const minuteWindow = 60_000 + guardInMs;
+  const spacing = secondWindow / Math.floor(requestsPerSecond);
+  const requests = reserved.requests.filter((t) => t > now - secondWindow);
+  const imports = reserved.imports.filter((t) => t > now - minuteWindow);
+  for (const { kind, releases } of pending) {
+    if (releases === undefined) continue;
+    // The missed request slot is in the past and harmless; the import slot would hold a minute.
+    const i = kind === 'bulkImport' ? imports.indexOf(releases) : -1;
+    if (i >= 0) imports.splice(i, 1);
+  }
+  const outcomes = pending.map(({ kind, waitUntil }): number | BudgetWaitError => {
+    let slot = earliestSpacedSlot(requests, now, spacing);
+    if (kind === 'bulkImport') {
+      // Both limits must agree on one time: alternate until neither moves it.
+      for (let i = 0; i < 50; i++) {
+        const importSlot = earliestSlot(imports, slot, Math.floor(bulkImportsPerMinute), minuteWindow);
+        const requestSlot = earliestSpacedSlot(requests, importSlot, spacing);
+        if (requestSlot === slot && importSlot === slot) break;
+        slot = requestSlot;
       }
     }
-  }
+    if (slot - now > maxWaitInMs && slot > waitUntil) {
+      return new BudgetWaitError(
+        `The ActiveCampaign budget of ${hostname} is taken for the next ${Math.round((slot - now) / 1000)} s`,
+        slot - now - maxWaitInMs / 2,
+      );
+    }
+    requests.push(slot);
+    if (kind === 'bulkImport') imports.push(slot);
+    return slot;
+  });
+  return { reserved: { requests, imports }, outcomes };
 }

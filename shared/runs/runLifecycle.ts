@@ -91,7 +91,7 @@ export async function endRun(
   });
   if (!changed) return run;
   await waitForPostsInFlight(deps, runId);
-  // Accepted imports keep their payloads until they are checked (the status checker deletes them then).
+  // Accepted imports keep their payloads until they are checked (the import checker deletes them then).
   const batches = run.plan ? await collect(deps.runs.listBatches(runId)) : [];
   const checking = new Set(batches.filter((b) => b.status === 'submitted' && b.importId).map((b) => b.batch));
   await deps.runFiles.deleteWorkFiles(runId, checking);

@@ -1,9 +1,8 @@
 import type { BlobServiceClient } from '@azure/storage-blob';
 import { isNotFound } from '../store/tables.js';
-import { checkColumns } from './csvRows.js';
 import { SegmentError, SnapshotNotReadyError } from './segmentError.js';
-import type { SegmentFile } from './snapshot.js';
 import { assertReadable } from './sourcePolicy.js';
+import { checkColumns, type SegmentFile } from './segmentFile.js';
 
 /** How long to wait for a partition that model.json names but that is not written yet. */
 const MISSING_PARTITION_RETRY_IN_MS = 60_000;

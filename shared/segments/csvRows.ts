@@ -1,19 +1,9 @@
 import type { Transform } from 'node:stream';
 import type { BlobServiceClient } from '@azure/storage-blob';
 import { parse } from 'csv-parse';
-import type { SegmentRow } from './readSegmentFile.js';
 import { MAX_ROW_LENGTH, SegmentError } from './segmentError.js';
-import type { SegmentFile } from './snapshot.js';
 import { pipeText, storageProblem } from './textStream.js';
-
-/** A header (or model.json's attribute list) that names a column twice is refused: no "second wins". */
-export function checkColumns(columns: readonly string[], where: string): void {
-  const seen = new Set<string>();
-  for (const c of columns) {
-    if (seen.has(c)) throw new SegmentError(`${where} names the column "${c}" twice`);
-    seen.add(c);
-  }
-}
+import { checkColumns, type SegmentFile, type SegmentRow } from './segmentFile.js';
 
 /** Rows of a CSV file: a header row where the file has one, else the columns model.json names. */
 export async function* csvRows(

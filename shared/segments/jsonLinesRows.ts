@@ -1,9 +1,8 @@
 import { Transform } from 'node:stream';
 import type { BlobServiceClient } from '@azure/storage-blob';
-import type { SegmentRow } from './readSegmentFile.js';
 import { MAX_ROW_LENGTH, SegmentError } from './segmentError.js';
-import type { SegmentFile } from './snapshot.js';
 import { pipeText, storageProblem } from './textStream.js';
+import type { SegmentFile, SegmentRow } from './segmentFile.js';
 
 /** Rows of a JSON Lines file: one object a line, blank lines skipped; values as text (objects as JSON). */
 export async function* jsonLinesRows(

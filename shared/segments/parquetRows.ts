@@ -1,11 +1,9 @@
 import type { BlobServiceClient } from '@azure/storage-blob';
 import { parquetMetadataAsync, parquetScan, parquetSchema, type AsyncBuffer, type FileMetaData } from 'hyparquet';
 import { compressors } from 'hyparquet-compressors';
-import { checkColumns } from './csvRows.js';
-import type { SegmentRow } from './readSegmentFile.js';
 import { SegmentError } from './segmentError.js';
-import type { SegmentFile } from './snapshot.js';
 import { storageProblem } from './textStream.js';
+import { checkColumns, type SegmentFile, type SegmentRow } from './segmentFile.js';
 
 /** Rows decoded at a time within a row group, where the file's offset index lets a read stop at a page. */
 const ROWS_PER_SLICE = 65_536;

@@ -4,6 +4,7 @@ import type { SegmentSource, SnapshotRef } from '../model.js';
 import { isNotFound } from '../store/tables.js';
 import { readCdmModel } from './cdmModel.js';
 import { SegmentError, SnapshotNotReadyError } from './segmentError.js';
+import type { SegmentFile, SegmentFormat } from './segmentFile.js';
 import { assertReadable } from './sourcePolicy.js';
 
 export interface LocateOptions {
@@ -15,25 +16,6 @@ export interface LocateOptions {
 }
 
 export { SnapshotNotReadyError };
-
-export type SegmentFormat = 'csv' | 'jsonl' | 'parquet';
-
-export interface SegmentFile {
-  container: string;
-  name: string;
-  etag: string;
-  format: SegmentFormat;
-  gzip: boolean;
-  /** CSV: whether the first record is a header row. */
-  header: boolean;
-  /** Column names when they are known without a header row (Common Data Model attributes). */
-  columns?: string[];
-  delimiter: string;
-  quote: string | false;
-  size?: number;
-  /** When the blob was last written (ms since epoch). */
-  lastModified?: number;
-}
 
 export interface Snapshot extends SnapshotRef {
   layout: 'cdm' | 'customerInsights' | 'files';

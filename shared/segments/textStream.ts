@@ -4,7 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import type { BlobServiceClient } from '@azure/storage-blob';
 import { statusOf } from '../store/tables.js';
 import { SegmentError } from './segmentError.js';
-import type { SegmentFile } from './snapshot.js';
+import type { SegmentFile } from './segmentFile.js';
 
 /**
  * A segment file's text, piped into `parser`: downloaded under its ETag (a file replaced mid-run

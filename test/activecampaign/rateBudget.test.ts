@@ -4,8 +4,9 @@ import {
   BudgetWaitError,
   earliestSlot,
   earliestSpacedSlot,
-  TableRateBudget,
+  RateBudget,
 } from '../../shared/activecampaign/rateBudget.js';
+import { TableReservationStore } from '../../shared/store/rateBudgetStore.js';
 import { startAzurite, type AzuriteInstance } from '../../tools/azurite.js';
 
 /** The most events in any window of `windowInMs` (half-open, as the emulator counts). */
@@ -41,21 +42,23 @@ describe('earliestSpacedSlot', () => {
   });
 });
 
-describe('TableRateBudget in Table storage', () => {
+describe('RateBudget with its reservations in Table storage', () => {
   let azurite: AzuriteInstance;
   beforeAll(async () => {
     azurite = await startAzurite();
   });
   afterAll(() => azurite?.stop());
 
-  const table = (name: string) =>
-    TableClient.fromConnectionString(azurite.connectionString, name, { allowInsecureConnection: true });
+  const reservations = (name: string) =>
+    new TableReservationStore(
+      TableClient.fromConnectionString(azurite.connectionString, name, { allowInsecureConnection: true }),
+    );
 
   it('keeps concurrent reservers of several budget objects within both windows, and uses the imports budget fully', async () => {
     const clock = 1_000_000;
     const options = { requestsPerSecond: 5, bulkImportsPerMinute: 100, maxWaitInMs: 10 * 60_000, now: () => clock };
     // Four "instances", each its own client and budget object, sharing one table.
-    const budgets = Array.from({ length: 4 }, () => new TableRateBudget(table('budgetone'), options));
+    const budgets = Array.from({ length: 4 }, () => new RateBudget(reservations('budgetone'), options));
     const imports: number[] = [];
     const requests: number[] = [];
     await Promise.all(
@@ -79,7 +82,7 @@ describe('TableRateBudget in Table storage', () => {
   });
 
   it('sends work back (BudgetWaitError with a delay) instead of reserving too far ahead', async () => {
-    const budget = new TableRateBudget(table('budgettwo'), {
+    const budget = new RateBudget(reservations('budgettwo'), {
       requestsPerSecond: 2,
       bulkImportsPerMinute: 100,
       maxWaitInMs: 1_500,
@@ -95,7 +98,7 @@ describe('TableRateBudget in Table storage', () => {
   });
 
   it('keeps separate budgets per account hostname', async () => {
-    const budget = new TableRateBudget(table('budgetthree'), {
+    const budget = new RateBudget(reservations('budgetthree'), {
       requestsPerSecond: 1,
       bulkImportsPerMinute: 100,
       now: () => 9_000_000,
@@ -109,7 +112,7 @@ describe('TableRateBudget in Table storage', () => {
   function lateBudget(name: string, lateBy: (wake: number) => number) {
     let clock = 20_000_000;
     let wakes = 0;
-    const budget = new TableRateBudget(table(name), {
+    const budget = new RateBudget(reservations(name), {
       requestsPerSecond: 5,
       bulkImportsPerMinute: 100,
       now: () => clock,

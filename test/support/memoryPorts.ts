@@ -338,12 +338,23 @@ export function memoryEngine(emulator?: ActiveCampaignEmulator, settings: Record
   };
 }
 
-/** Makes `method` of `port` throw as storage does when it is down, `times` times, then work again. */
-export function breakFor<T extends object, K extends keyof T>(port: T, method: K, times: number): void {
+/**
+ * Makes `method` of `port` throw as storage does when it is down: `times` calls in a row, after the
+ * first `after` calls worked; then it works again.
+ */
+export function breakFor<T extends object, K extends keyof T>(
+  port: T,
+  method: K,
+  times: number,
+  options: { after?: number } = {},
+): void {
   const original = port[method] as (...args: unknown[]) => unknown;
-  let left = times;
+  let calls = 0;
+  const from = options.after ?? 0;
   (port as Record<K, unknown>)[method] = (...args: unknown[]) => {
-    if (left-- > 0) return Promise.reject(new Error(`Storage is unavailable (${String(method)})`));
+    const call = calls++;
+    if (call >= from && call < from + times)
+      return Promise.reject(new Error(`Storage is unavailable (${String(method)})`));
     return original.apply(port, args);
   };
 }

@@ -1,0 +1,351 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { ImportContact } from '../../shared/activecampaign/client.js';
+import { emptyCounts, type Connection, type Export } from '../../shared/model.js';
+import { checkImport } from '../../shared/runs/checkImport.js';
+import { FAILURE_LIMITS } from '../../shared/runs/failurePolicy.js';
+import { handlePoisoned } from '../../shared/runs/poisonedMessages.js';
+import { newRunId, type BatchState, type RunRecord } from '../../shared/runs/runModel.js';
+import { QUEUES, type BatchMessage, type ImportCheckMessage, type WatchMessage } from '../../shared/runs/runQueues.js';
+import { sendBatch } from '../../shared/runs/sendBatch.js';
+import { watchRun } from '../../shared/runs/watchRun.js';
+import { startActiveCampaignEmulator, type ActiveCampaignEmulator } from '../../tools/acEmulator/server.js';
+import { breakFor, memoryEngine, type MemoryEngine } from '../support/memoryPorts.js';
+
+/**
+ * Each worker's handling of failures, against the engine's ports in memory and the ActiveCampaign
+ * emulator on loopback: what it does with each answer of failurePolicy.ts, in milliseconds. The
+ * Azurite end-to-end tests (e2e/faults, e2e/resilience) prove the same with real storage and queues.
+ */
+
+const CONTACTS: ImportContact[] = ['a', 'b', 'c'].map((n) => ({
+  email: `${n}@example.com`,
+  first_name: n,
+  subscribe: [{ listid: '1' }],
+}));
+
+let emulator: ActiveCampaignEmulator;
+let engine: MemoryEngine;
+let run: RunRecord;
+let message: BatchMessage;
+
+beforeAll(async () => {
+  emulator = await startActiveCampaignEmulator({ requestsPerSecond: 0, bulkImportsPerMinute: 0, importPhaseInMs: 5 });
+});
+afterAll(async () => {
+  await emulator?.close();
+});
+
+beforeEach(async () => {
+  emulator.faults = {};
+  engine = memoryEngine(emulator, { ACTIVECAMPAIGN_TIMEOUT_SECONDS: '0.3' });
+  const connection: Connection = {
+    id: 'c1',
+    displayName: 'Emulator',
+    hostname: emulator.hostname,
+    allowContributors: true,
+    dataPrivacyConsent: { givenBy: 'admin@example.com', givenAt: '2026-01-01T00:00:00Z' },
+    createdAt: '2026-01-01T00:00:00Z',
+    createdBy: 'admin@example.com',
+  };
+  const exp: Export = {
+    id: 'e1',
+    displayName: 'Workers',
+    connectionId: 'c1',
+    listId: 1,
+    source: { container: 'segments', path: 'seg.csv' },
+    mapping: { email: 'email' },
+    mode: 'upsert',
+    schedule: 'manual',
+    tags: [],
+    runAutomations: false,
+    removalGuardPercent: 10,
+    fieldTypes: {},
+    createdAt: '2026-01-01T00:00:00Z',
+    createdBy: 'admin@example.com',
+  };
+  engine.connections.records.set('c1', connection);
+  engine.exports.records.set('e1', exp);
+  run = {
+    runId: newRunId(),
+    exportId: 'e1',
+    trigger: 'manual',
+    status: 'sending',
+    counts: emptyCounts(),
+    startedAt: new Date().toISOString(),
+    dryRun: false,
+    fullSync: false,
+    batches: { total: 1, done: 0 },
+    plan: {
+      read: 3,
+      rejected: 0,
+      duplicate: 0,
+      unchanged: 0,
+      batches: 1,
+      messages: 1,
+      enqueued: 1,
+      rejectedReasons: {},
+    },
+    watchId: 'w0',
+  };
+  await engine.runs.createRun(run);
+  await engine.runs.createBatch(batchState());
+  await engine.runFiles.writeBatch(run.runId, 1, CONTACTS);
+  message = { exportId: 'e1', runId: run.runId, batch: 1 };
+});
+
+const batchState = (extra: Partial<BatchState> = {}): BatchState => ({
+  runId: run.runId,
+  batch: 1,
+  status: 'pending',
+  contacts: CONTACTS.length,
+  unsubscribes: 0,
+  resubscribes: 0,
+  attempts: 0,
+  resubmits: 0,
+  uncertainPosts: 0,
+  rejected: 0,
+  upserted: 0,
+  unsubscribed: 0,
+  failed: 0,
+  unknown: 0,
+  notSent: 0,
+  ...extra,
+});
+const batch = async () => (await engine.runs.getBatch(run.runId, 1))!;
+const currentRun = async () => (await engine.runs.getRun('e1', run.runId))!;
+const imports = () =>
+  emulator.requests.filter((r) => r.path.startsWith('/api/3/import/bulk_import') && r.status === 200);
+const setRun = (change: Partial<RunRecord>) => engine.runs.updateRun('e1', run.runId, (r) => ({ ...r, ...change }));
+const setBatch = (change: Partial<BatchState>) => engine.runs.updateBatch(run.runId, 1, (s) => ({ ...s, ...change }));
+/** Waits until the emulator has applied its imports (a few phases of 5 ms). */
+const importsApplied = () => new Promise((resolve) => setTimeout(resolve, 50));
+
+/** Sends the batch and gives back its import check message. */
+async function sendAndTakeCheck(m: BatchMessage = message): Promise<ImportCheckMessage> {
+  expect(await sendBatch(engine, m)).toBe('submitted');
+  const [check] = engine.queues.take<ImportCheckMessage>(QUEUES.importCheck);
+  return check.message;
+}
+
+describe('the send worker carries out the failure rule', () => {
+  it('posts a batch once and hands its import to the import check', async () => {
+    const before = imports().length;
+    const check = await sendAndTakeCheck();
+    expect(check).toMatchObject({ exportId: 'e1', runId: run.runId, batch: 1, importId: expect.any(String) });
+    expect(await batch()).toMatchObject({ status: 'submitted', importId: check.importId, attempts: 1 });
+    // A redelivered message sends nothing again.
+    expect(await sendBatch(engine, message)).toBe('skipped');
+    expect(imports().length - before).toBe(1);
+  });
+
+  it('puts a throttled post back with the delay asked and its throttle counted; the next delivery, with its claim, sends it', async () => {
+    const before = imports().length;
+    emulator.faults.throttleUntil = Date.now() + 60_000;
+    expect(await sendBatch(engine, message)).toBe('deferred');
+    const [back] = engine.queues.take<BatchMessage>(QUEUES.batches);
+    expect(back.delayInMs).toBeGreaterThanOrEqual(59_000);
+    expect(back.message).toMatchObject({
+      throttles: 1,
+      throttledSince: expect.any(Number),
+      claimId: expect.any(String),
+    });
+    expect(await batch()).toMatchObject({ status: 'sending', postingAt: undefined, failed: 0 });
+    emulator.faults = {};
+    await sendAndTakeCheck(back.message);
+    expect(imports().length - before).toBe(1);
+  });
+
+  it('fails the batch and stops the run when the key is refused, saying what to do', async () => {
+    emulator.faults.htmlLoginPage = true;
+    expect(await sendBatch(engine, message)).toBe('failed');
+    expect(await batch()).toMatchObject({ status: 'failed', failed: 3 });
+    const ended = await currentRun();
+    expect(ended.status).toBe('failed');
+    expect(ended.error).toMatch(/refused the API key of connection "Emulator".*Replace the key/);
+    expect(engine.queues.take(QUEUES.batches)).toEqual([]);
+  });
+
+  it('retries with back-off, posting nothing, when storage fails as it claims the batch', async () => {
+    const before = imports().length;
+    breakFor(engine.runs, 'updateBatch', 1);
+    expect(await sendBatch(engine, message)).toBe('deferred');
+    const [back] = engine.queues.take<BatchMessage>(QUEUES.batches);
+    expect(back.message.attempt).toBe(1);
+    expect(back.delayInMs).toBeGreaterThanOrEqual(500);
+    expect(back.delayInMs).toBeLessThanOrEqual(1_000);
+    expect(await batch()).toMatchObject({ status: 'pending', failed: 0 });
+    expect(imports().length).toBe(before);
+  });
+
+  it('waits after a post whose answer was lost, and after the second looks the contacts up instead of posting a third time', async () => {
+    const before = imports().length;
+    emulator.faults.delayInMs = 600; // past the 300 ms timeout: the import is applied, its answer lost
+    expect(await sendBatch(engine, message)).toBe('deferred');
+    let [back] = engine.queues.take<BatchMessage>(QUEUES.batches);
+    expect(back.delayInMs).toBe(5_000);
+    expect(await batch()).toMatchObject({ uncertainPosts: 1, status: 'sending' });
+    expect(await sendBatch(engine, back.message)).toBe('deferred');
+    [back] = engine.queues.take<BatchMessage>(QUEUES.batches);
+    expect((await batch()).uncertainPosts).toBe(FAILURE_LIMITS.uncertainPosts);
+    emulator.faults = {};
+    await importsApplied();
+    expect(await sendBatch(engine, back.message)).toBe('completed');
+    expect(imports().length - before).toBe(2);
+    expect(await batch()).toMatchObject({ status: 'completed', upserted: 3, failed: 0, unknown: 0 });
+  });
+
+  it('sends nothing when the run ends between its first look and the post: the contacts are not sent', async () => {
+    const before = imports().length;
+    const getRun = engine.runs.getRun.bind(engine.runs);
+    let looks = 0;
+    engine.runs.getRun = async (exportId, runId) => {
+      if (++looks === 2) await setRun({ status: 'cancelled' });
+      return getRun(exportId, runId);
+    };
+    expect(await sendBatch(engine, message)).toBe('cancelled');
+    expect(await batch()).toMatchObject({ status: 'cancelled', notSent: 3, failed: 0 });
+    expect(imports().length).toBe(before);
+  });
+
+  it('leaves a batch another delivery is posting, and looks again once its claim would have run out', async () => {
+    await setBatch({ status: 'sending', claimId: 'other', claimedUntil: Date.now() + 60_000 });
+    expect(await sendBatch(engine, message)).toBe('deferred');
+    const [back] = engine.queues.take<BatchMessage>(QUEUES.batches);
+    expect(back.delayInMs).toBeGreaterThan(59_000);
+    expect(back.message.claimId).toBeUndefined();
+    expect((await batch()).claimId).toBe('other');
+  });
+
+  it('records an import accepted while storage failed from the next delivery, never posting it again', async () => {
+    const before = imports().length;
+    breakFor(engine.runs, 'updateBatch', 1, { after: 1 }); // the claim works; recording the import does not
+    expect(await sendBatch(engine, message)).toBe('deferred');
+    const [back] = engine.queues.take<BatchMessage>(QUEUES.batches);
+    expect(back.message.acceptedImportId).toEqual(expect.any(String));
+    expect(await sendBatch(engine, back.message)).toBe('submitted');
+    expect(await batch()).toMatchObject({ status: 'submitted', importId: back.message.acceptedImportId });
+    expect(engine.queues.take(QUEUES.importCheck)).toHaveLength(1);
+    expect(imports().length - before).toBe(1);
+  });
+
+  it('drops the contacts the importer refuses, records them as rejected and sends the rest', async () => {
+    emulator.faults.rejectInValidation = (email) => email === 'b@example.com';
+    await sendAndTakeCheck();
+    expect(await batch()).toMatchObject({ status: 'submitted', rejected: 1 });
+    expect((await engine.runFiles.readBatch(run.runId, 1))!.map((c) => c.email)).toEqual([
+      'a@example.com',
+      'c@example.com',
+    ]);
+    expect(engine.runFiles.rejected.get(run.runId)).toEqual([
+      expect.objectContaining({ email: 'b@example.com', file: 'ActiveCampaign' }),
+    ]);
+  });
+
+  it('cancels the run of a deleted export, and fails the run of an export whose connection is gone', async () => {
+    engine.connections.records.clear();
+    expect(await sendBatch(engine, message)).toBe('failed');
+    expect(await currentRun()).toMatchObject({ status: 'failed', error: expect.stringMatching(/no longer exists/) });
+  });
+});
+
+describe('the import check carries out the failure rule', () => {
+  it('sends a failed import again, and after the resubmissions allowed fails the batch', async () => {
+    emulator.faults.importOutcome = { status: 'failed', count: 99 };
+    for (let resubmits = 0; resubmits < FAILURE_LIMITS.resubmits; resubmits++) {
+      const check = await sendAndTakeCheck();
+      await importsApplied();
+      expect(await checkImport(engine, check)).toBe('resubmitted');
+      expect(await batch()).toMatchObject({ status: 'pending', resubmits: resubmits + 1, importId: undefined });
+      engine.queues.take(QUEUES.batches);
+    }
+    const check = await sendAndTakeCheck();
+    await importsApplied();
+    expect(await checkImport(engine, check)).toBe('failed');
+    expect(await batch()).toMatchObject({ status: 'failed', failed: 3 });
+  });
+
+  it('looks the contacts up (never posts again) when the checks were throttled for longer than allowed', async () => {
+    const before = imports().length;
+    const check = await sendAndTakeCheck();
+    emulator.faults.throttleUntil = Date.now() + 60_000;
+    const since = Date.now() - FAILURE_LIMITS.maxThrottledForInMs - 1;
+    expect(await checkImport(engine, { ...check, throttles: 40, throttledSince: since })).toBe('verifying');
+    expect(await batch()).toMatchObject({ status: 'pending', uncertainPosts: FAILURE_LIMITS.uncertainPosts });
+    const [verify] = engine.queues.take<BatchMessage>(QUEUES.batches);
+    emulator.faults = {};
+    await importsApplied();
+    expect(await sendBatch(engine, verify.message)).toBe('completed');
+    expect(await batch()).toMatchObject({ status: 'completed', upserted: 3 });
+    expect(imports().length - before).toBe(1);
+  });
+
+  it('retries a check that fails for the app’s own reasons, and at the limit looks the contacts up', async () => {
+    const check = await sendAndTakeCheck();
+    const activeCampaign = engine.activeCampaign;
+    engine.activeCampaign = () => Promise.reject(new Error('The secret store is unavailable'));
+    expect(await checkImport(engine, check)).toBe('pending');
+    const [again] = engine.queues.take<ImportCheckMessage>(QUEUES.importCheck);
+    expect(again.message.attempt).toBe(1);
+    expect(await checkImport(engine, { ...check, attempt: FAILURE_LIMITS.checkAttempts - 1 })).toBe('verifying');
+    engine.activeCampaign = activeCampaign;
+    expect(engine.queues.take(QUEUES.batches)).toHaveLength(1);
+  });
+
+  it("counts an ended run's accepted import as unknown when the key is refused while checking it", async () => {
+    const check = await sendAndTakeCheck();
+    await setRun({ status: 'cancelled', finishedAt: new Date().toISOString() });
+    emulator.faults.htmlLoginPage = true;
+    expect(await checkImport(engine, check)).toBe('failed');
+    expect(await batch()).toMatchObject({ status: 'failed', unknown: 3, failed: 0 });
+  });
+});
+
+describe('the poison handler and the watcher carry out the rule', () => {
+  it('brings a poisoned batch back later each time, then records it as failed; an accepted one is checked, never failed', async () => {
+    await handlePoisoned(engine, QUEUES.batches, message);
+    let [back] = engine.queues.take<BatchMessage>(QUEUES.batches);
+    expect(back).toMatchObject({ delayInMs: 24_000, message: { poisoned: 1 } });
+    await handlePoisoned(engine, QUEUES.batches, { ...message, poisoned: FAILURE_LIMITS.poisonReturns });
+    expect(await batch()).toMatchObject({ status: 'failed', failed: 3 });
+
+    await engine.runs.createBatch(batchState({ batch: 2, status: 'submitted', importId: 'i2' }));
+    await handlePoisoned(engine, QUEUES.importCheck, { ...message, batch: 2, importId: 'i2', poisoned: 1 });
+    [back] = engine.queues.take<ImportCheckMessage>(QUEUES.importCheck);
+    expect(back).toMatchObject({ delayInMs: 48_000, message: { batch: 2, importId: 'i2', poisoned: 2 } });
+    expect((await engine.runs.getBatch(run.runId, 2))!.status).toBe('submitted');
+    // Its checks keep failing: the contacts are looked up, never posted again.
+    await handlePoisoned(engine, QUEUES.importCheck, {
+      ...message,
+      batch: 2,
+      importId: 'i2',
+      poisoned: FAILURE_LIMITS.poisonReturns,
+    });
+    expect(await engine.runs.getBatch(run.runId, 2)).toMatchObject({
+      status: 'pending',
+      uncertainPosts: FAILURE_LIMITS.uncertainPosts,
+      failed: 0,
+    });
+    expect(engine.queues.take<BatchMessage>(QUEUES.batches).map((m) => m.message.batch)).toEqual([2]);
+  });
+
+  it('re-arms a poisoned watcher as a new chain that supersedes the old one', async () => {
+    await handlePoisoned(engine, QUEUES.watch, { exportId: 'e1', runId: run.runId, watchId: 'w0' });
+    const [watch] = engine.queues.take<WatchMessage>(QUEUES.watch);
+    const { watchId } = await currentRun();
+    expect(watchId).not.toBe('w0');
+    expect(watch.message.watchId).toBe(watchId);
+    // The old chain's message does nothing.
+    await watchRun(engine, { exportId: 'e1', runId: run.runId, watchId: 'w0' });
+    expect(engine.queues.take(QUEUES.watch)).toEqual([]);
+  });
+
+  it('sends the messages of open batches again when no batch reached its outcome for too long', async () => {
+    await engine.runs.createBatch(batchState({ batch: 2, status: 'submitted', importId: 'i2' }));
+    const stalledSince = new Date(Date.now() - FAILURE_LIMITS.batchesStalledInMs - 1_000).toISOString();
+    await setRun({ batchProgressAt: stalledSince, plan: { ...run.plan!, batches: 2 } });
+    await watchRun(engine, { exportId: 'e1', runId: run.runId, watchId: 'w0' });
+    expect(engine.queues.take<BatchMessage>(QUEUES.batches).map((m) => m.message.batch)).toEqual([1]);
+    expect(engine.queues.take<ImportCheckMessage>(QUEUES.importCheck).map((m) => m.message.importId)).toEqual(['i2']);
+    expect(engine.queues.take(QUEUES.watch)).toHaveLength(1);
+  });
+});
