@@ -194,6 +194,15 @@ describe('the send worker carries out the failure rule', () => {
     expect(await batch()).toMatchObject({ status: 'completed', upserted: 3, failed: 0, unknown: 0 });
   });
 
+  it('counts the contacts of lost posts as unknown, never failed, when their look-ups fail too', async () => {
+    await setBatch({ status: 'sending', uncertainPosts: FAILURE_LIMITS.uncertainPosts });
+    emulator.faults.delayInMs = 600; // every look-up times out
+    const last = { ...message, attempt: FAILURE_LIMITS.postAttempts - 1 };
+    expect(await sendBatch(engine, last)).toBe('failed');
+    expect(await batch()).toMatchObject({ status: 'failed', unknown: 3, failed: 0 });
+    expect(engine.telemetry.lines.some((l) => l.includes('ExportFailedContacts'))).toBe(false);
+  });
+
   it('sends nothing when the run ends between its first look and the post: the contacts are not sent', async () => {
     const before = imports().length;
     const getRun = engine.runs.getRun.bind(engine.runs);
@@ -249,6 +258,18 @@ describe('the send worker carries out the failure rule', () => {
 });
 
 describe('the import check carries out the failure rule', () => {
+  it('completes a batch whose import was sent again after ActiveCampaign reported it failed', async () => {
+    emulator.faults.importOutcome = { status: 'failed', count: 1 };
+    let check = await sendAndTakeCheck();
+    await importsApplied();
+    expect(await checkImport(engine, check)).toBe('resubmitted');
+    const [again] = engine.queues.take<BatchMessage>(QUEUES.batches);
+    check = await sendAndTakeCheck(again.message);
+    await importsApplied();
+    expect(await checkImport(engine, check)).toBe('completed');
+    expect(await batch()).toMatchObject({ status: 'completed', upserted: 3, failed: 0, resubmits: 1 });
+  });
+
   it('sends a failed import again, and after the resubmissions allowed fails the batch', async () => {
     emulator.faults.importOutcome = { status: 'failed', count: 99 };
     for (let resubmits = 0; resubmits < FAILURE_LIMITS.resubmits; resubmits++) {
