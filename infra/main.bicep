@@ -62,7 +62,10 @@ param segmentsStorageAccountName string = ''
 @description('The resource group of segmentsStorageAccountName. Keep the account out of the app\'s own group: `azd down` deletes that group and everything in it. Empty: this deployment\'s group.')
 param segmentsStorageResourceGroup string = ''
 
-@description('NCRONTAB schedule of the scheduled refresh.')
+@description('Optional: the Event Grid system topic that already exists on the segments storage account (an account has at most one; `az eventgrid system-topic list -g <group>` shows it). The deployment adds its event subscription to it and never changes or deletes it. Empty: a system topic is created beside the account, in its resource group.')
+param segmentsEventsTopicName string = ''
+
+@description('NCRONTAB schedule of the scheduled refresh (the fallback: new snapshots are noticed within seconds by their blob-created events).')
 param refreshSchedule string = '0 */15 * * * *'
 
 @description('Per-account budget kept by the whole app (ActiveCampaign allows 5 requests per second).')
@@ -104,9 +107,19 @@ var names = {
   appInsights: 'appi-${take(baseName, 30)}-${suffix}'
   actionGroup: 'ag-${take(baseName, 30)}-${suffix}'
   identity: 'id-${take(baseName, 30)}-${suffix}'
+  eventsTopic: 'evgt-${take(baseName, 30)}-${suffix}'
+  eventsSubscription: 'segment-events-${take(baseName, 30)}-${suffix}'
   actionGroupShort: take('seg${baseName}', 12)
 }
 var deploymentContainer = 'app-package'
+// The queue Event Grid delivers blob-created events of the segments account to (shared/segments/segmentEvents.ts).
+var segmentEventsQueue = 'segment-events'
+// Never read as segments: the deployment's package, the app's run files, the Functions host's own.
+var appContainers = [deploymentContainer, 'export-runs', 'azure-webjobs-']
+var segmentsGroup = empty(segmentsStorageAccountName) || empty(segmentsStorageResourceGroup)
+  ? resourceGroup().name
+  : segmentsStorageResourceGroup
+var namedContainers = map(filter(split(segmentsContainers, ','), c => !empty(trim(c))), c => trim(c))
 
 // Built-in role definition ids (learn.microsoft.com/azure/role-based-access-control/built-in-roles).
 var roles = {
@@ -116,6 +129,7 @@ var roles = {
   storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
   keyVaultSecretsOfficer: 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
+  storageQueueDataMessageSender: 'c6a89b2d-59bc-44d0-9896-0f6e12d7b80a'
 }
 
 // The app's identity, created first: its role assignments exist before the Function App does, so
@@ -148,6 +162,17 @@ resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01'
 resource packageContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
   parent: blobService
   name: deploymentContainer
+}
+
+resource queueService 'Microsoft.Storage/storageAccounts/queueServices@2023-05-01' = {
+  parent: storage
+  name: 'default'
+}
+
+// Created here so that Event Grid can deliver from the first blob on (the app creates its other queues itself).
+resource segmentEventsQueueResource 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = {
+  parent: queueService
+  name: segmentEventsQueue
 }
 
 resource logs 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
@@ -350,6 +375,52 @@ module segmentsReader 'modules/segmentsReader.bicep' = if (!empty(segmentsStorag
     accountName: segmentsStorageAccountName
     principalId: identity.properties.principalId
     roleDefinitionId: roles.storageBlobDataReader
+  }
+}
+
+// New snapshots are noticed when they land: Event Grid's blob-created events of the segments account
+// (a system topic beside it, created unless one exists) go to the app's `segment-events` queue,
+// delivered with the topic's own identity, which may only add messages to that one queue.
+resource segmentsAccount 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
+  scope: resourceGroup(segmentsGroup)
+  name: empty(segmentsStorageAccountName) ? names.storage : segmentsStorageAccountName
+}
+
+module segmentEventsTopic 'modules/segmentEventsTopic.bicep' = {
+  name: 'segment-events-topic-${suffix}'
+  scope: resourceGroup(segmentsGroup)
+  // The account may be the app's own, created above.
+  dependsOn: [storage]
+  params: {
+    accountName: segmentsAccount.name
+    existingTopicName: segmentsEventsTopicName
+    name: names.eventsTopic
+    location: segmentsAccount.location
+  }
+}
+
+resource eventsSender 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  scope: segmentEventsQueueResource
+  name: guid(segmentEventsQueueResource.id, 'segment-events-topic', roles.storageQueueDataMessageSender)
+  properties: {
+    principalId: segmentEventsTopic.outputs.principalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageQueueDataMessageSender)
+  }
+}
+
+module segmentEventsSubscription 'modules/segmentEventsSubscription.bicep' = {
+  name: 'segment-events-subscription-${suffix}'
+  scope: resourceGroup(segmentsGroup)
+  // Event Grid checks at creation that the topic's identity may write to the queue.
+  dependsOn: [eventsSender]
+  params: {
+    topicName: segmentEventsTopic.outputs.name
+    name: names.eventsSubscription
+    queueAccountId: storage.id
+    queueName: segmentEventsQueueResource.name
+    containers: namedContainers
+    excludedContainers: appContainers
   }
 }
 

@@ -179,4 +179,9 @@ export interface RefreshOutlook {
   wouldRun: boolean;
   /** Why it would not. */
   reason?: string;
+  /**
+   * The last blob event of the export's source that set off a check (when the blob landed, and its
+   * `container/name`): new snapshots start a run within seconds; the tick is the fallback.
+   */
+  lastEvent?: { at: string; blob: string };
 }

@@ -12,6 +12,7 @@ import { ExportStateStore } from './store/exportStateStore.js';
 import { ExportStore } from './store/exportStore.js';
 import { TableReservationStore } from './store/rateBudgetStore.js';
 import { RunFiles } from './store/runFiles.js';
+import { SnapshotCheckStore } from './store/snapshotCheckStore.js';
 import { RunStore } from './store/runStore.js';
 import { StorageQueues } from './store/storageQueues.js';
 import { storageClients, type StorageClients } from './store/storageClients.js';
@@ -32,6 +33,7 @@ export interface AppServices {
   runs: RunStore;
   runFiles: RunFiles;
   exportState: ExportStateStore;
+  snapshotChecks: SnapshotCheckStore;
   secrets: SecretStore;
   rateBudget: RateBudget;
   telemetry: Telemetry;
@@ -83,6 +85,7 @@ export function createServices(cfg: AppConfig, overrides: ServiceOverrides = {})
     runs: new RunStore(storage.table(TABLES.runs), storage.table(TABLES.batches), storage.table(TABLES.leases)),
     runFiles,
     exportState: new ExportStateStore(storage.table(TABLES.exportState), runFiles),
+    snapshotChecks: new SnapshotCheckStore(storage.table(TABLES.snapshotChecks)),
     secrets,
     rateBudget,
     async activeCampaign(connection, apiKey) {

@@ -16,7 +16,8 @@ import { emptyCounts, type Run } from '../shared/model.js';
 import { handlePoisoned } from '../shared/runs/poisonedMessages.js';
 import { memoryEngine } from './support/memoryPorts.js';
 import { reportRunFinished } from '../shared/runs/runLifecycle.js';
-import { QUEUES } from '../shared/runs/runQueues.js';
+import { QUEUES, SEGMENT_QUEUES } from '../shared/runs/runQueues.js';
+import { APP_CONTAINERS } from '../shared/segments/sourcePolicy.js';
 import { LogTelemetry, TELEMETRY } from '../shared/telemetry.js';
 import { buildPackage, FUNCIGNORE, npmInvocation, packagePath, type PackageResult } from '../tools/package.js';
 import { remoteBuildOf, restoreIsSkipped, SERVICE_EVENTS, zippedFiles, type AzdService } from './support/azdRules.js';
@@ -189,6 +190,8 @@ describe.skipIf(!bicepCli)('infra/main.bicep, compiled by the Bicep CLI', () => 
       '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3': expect.stringContaining('Microsoft.Storage/storageAccounts'), // Storage Table Data Contributor
       'b86a8fe4-44ce-4948-aee5-eccb2c155cd7': expect.stringContaining('Microsoft.KeyVault/vaults'), // Key Vault Secrets Officer
       '3913510d-42f4-4e42-8a64-420c390055eb': expect.stringContaining('Microsoft.Insights/components'), // Monitoring Metrics Publisher
+      // Storage Queue Data Message Sender, for Event Grid's system topic: on the one queue it delivers to.
+      'c6a89b2d-59bc-44d0-9896-0f6e12d7b80a': expect.stringContaining('queueServices/queues'),
     });
     for (const r of assignments)
       expect(r.body.properties.principalId, r.name).toMatch(/userAssignedIdentities|principalId/);
@@ -222,6 +225,62 @@ describe.skipIf(!bicepCli)('infra/main.bicep, compiled by the Bicep CLI', () => 
     expect(moduleResources.filter((r) => !r.existing).map((r) => r.type)).toEqual([
       'Microsoft.Authorization/roleAssignments',
     ]);
+  });
+
+  it("delivers the segments account's blob-created events to the app's queue, with the system topic's own identity", () => {
+    // The queue the code reads, created by the deployment so that the first event has somewhere to go.
+    expect(arm.variables.segmentEventsQueue).toBe(SEGMENT_QUEUES.events);
+    expect(one('Microsoft.Storage/storageAccounts/queueServices/queues').name).toContain(
+      "variables('segmentEventsQueue')",
+    );
+    // The system topic lives beside the segments account (its resource group, its region); one that exists is only
+    // referenced, so azd down (the app's group) never deletes it, and a created one is never the account itself.
+    const modules = resources.filter((r) => r.type === 'Microsoft.Resources/deployments');
+    const topicModule = modules.find((r) => r.name.includes('segment-events-topic'))!;
+    const subscriptionModule = modules.find((r) => r.name.includes('segment-events-subscription'))!;
+    for (const m of [topicModule, subscriptionModule])
+      expect(m.body.resourceGroup).toBe("[variables('segmentsGroup')]");
+    expect(topicModule.body.properties.parameters.location.value).toMatch(
+      /^\[reference\(.*Microsoft\.Storage\/storageAccounts/,
+    );
+    const topics = resources.filter(
+      (r) => r.type === 'Microsoft.EventGrid/systemTopics' && r.module === topicModule.name,
+    );
+    const created = topics.find((r) => !r.existing)!;
+    expect(created.body.condition).toBe("[empty(parameters('existingTopicName'))]");
+    expect(created.body.identity).toEqual({ type: 'SystemAssigned' });
+    expect(created.body.properties.topicType).toBe('Microsoft.Storage.StorageAccounts');
+    const outputs = topicModule.body.properties.template.outputs;
+    expect(outputs.principalId.value).toMatch(/^\[if\(empty\(parameters\('existingTopicName'\)\), reference\(/);
+    expect(arm.parameters.segmentsEventsTopicName.defaultValue).toBe('');
+    const inSegmentsGroup = resources.filter((r) => [topicModule.name, subscriptionModule.name].includes(r.module));
+    expect(new Set(inSegmentsGroup.filter((r) => !r.existing).map((r) => r.type))).toEqual(
+      new Set(['Microsoft.EventGrid/systemTopics', 'Microsoft.EventGrid/systemTopics/eventSubscriptions']),
+    );
+    // The subscription: blob-created events only, to the queue, delivered with the topic's identity (no key, no
+    // endpoint secret), after that identity may write to the queue.
+    const subscription = inSegmentsGroup.find((r) => r.type === 'Microsoft.EventGrid/systemTopics/eventSubscriptions')!;
+    const p = subscription.body.properties;
+    expect(p.destination).toBeUndefined();
+    expect(p.deliveryWithResourceIdentity.identity).toEqual({ type: 'SystemAssigned' });
+    expect(p.deliveryWithResourceIdentity.destination).toMatchObject({
+      endpointType: 'StorageQueue',
+      properties: { queueName: "[parameters('queueName')]" },
+    });
+    expect(p.eventDeliverySchema).toBe('EventGridSchema');
+    expect(p.filter.includedEventTypes).toEqual(['Microsoft.Storage.BlobCreated']);
+    // Only the containers exports may read: those named, or every one but the app's own.
+    expect(p.filter.advancedFilters).toMatch(
+      /StringBeginsWith.*StringNotBeginsWith|StringNotBeginsWith.*StringBeginsWith/,
+    );
+    const appContainers = (arm.variables.appContainers as string[]).map(
+      (name) => /^\[variables\('(\w+)'\)\]$/.exec(name)?.[1] ?? name,
+    );
+    expect(appContainers.map((name) => (arm.variables[name] as string | undefined) ?? name).sort()).toEqual(
+      [...APP_CONTAINERS, 'azure-webjobs-'].sort(),
+    );
+    expect(JSON.stringify(subscriptionModule.body.dependsOn)).toContain('Microsoft.Authorization/roleAssignments');
+    expect(subscriptionModule.body.properties.parameters.queueName.value).toContain('segmentEventsQueue');
   });
 
   it('writes exactly the settings the code reads (one list in shared/config.ts)', () => {

@@ -25,6 +25,7 @@ export type ExportDeps = Pick<
   | 'runs'
   | 'runFiles'
   | 'exportState'
+  | 'snapshotChecks'
   | 'queues'
   | 'telemetry'
   | 'segments'
@@ -53,7 +54,7 @@ export async function getExport(
 
 /** One export as its page shows it: with what the scheduled refresh will do next, and why. */
 export async function describeExport(
-  deps: Pick<AppServices, 'exports' | 'connections' | 'runs' | 'segments' | 'config'>,
+  deps: Pick<AppServices, 'exports' | 'connections' | 'runs' | 'segments' | 'config' | 'snapshotChecks'>,
   principal: Principal,
   id: string,
 ): Promise<Export & { refresh: RefreshOutlook }> {
@@ -226,6 +227,7 @@ export async function deleteExport(deps: ExportDeps, principal: Principal, id: s
   const active = await deps.runs.activeRunId(id);
   if (active) await endRun(deps, id, active, 'cancelled', 'The export was deleted');
   await deps.exportState.delete(id);
+  await deps.snapshotChecks.delete(id);
   for await (const run of deps.runs.allRuns(id)) await deps.runFiles.deletePrefix(runFileNames.runPrefix(run.runId));
 }
 

@@ -5,7 +5,7 @@ import type { Connection, Export } from '../model.js';
 import type { EmailRange, EmailTable } from '../sync/emailTable.js';
 import type { Telemetry } from '../telemetry.js';
 import type { BatchState, RejectedRow, Returner, RunRecord } from './runModel.js';
-import type { BatchMessage, ImportCheckMessage, PlanMessage, WatchMessage } from './runQueues.js';
+import type { BatchMessage, ImportCheckMessage, PlanMessage, SnapshotCheckMessage, WatchMessage } from './runQueues.js';
 
 /**
  * What the run engine needs from the world, as small interfaces: store/ implements them over Azure
@@ -51,6 +51,7 @@ export interface QueuesPort {
   batches(message: BatchMessage, delayInMs?: number): Promise<void>;
   importCheck(message: ImportCheckMessage, delayInMs: number): Promise<void>;
   watch(message: WatchMessage, delayInMs: number): Promise<void>;
+  snapshotCheck(message: SnapshotCheckMessage, delayInMs: number): Promise<void>;
   /** Any queue by name (a poison handler puts a message back on its own poison queue). */
   send(queue: string, message: object, delayInMs?: number): Promise<void>;
 }
@@ -126,6 +127,32 @@ export interface ExportStatePort {
   commit(exportId: string, runId: string, changes: StateChanges): Promise<StatePointer>;
 }
 
+/** An export's pending look at its source, and the last blob event that concerned it. */
+export interface SnapshotCheckRecord {
+  exportId: string;
+  /** The check that is on its way (its message's checkId), and when it is due (ms since epoch). */
+  checkId?: string;
+  dueAt?: number;
+  /** The last blob event that scheduled a check: when the blob landed, and its `container/name`. */
+  lastEventAt?: string;
+  lastEventBlob?: string;
+  etag?: string;
+}
+
+/** The snapshot checks of the exports: one record each, written under its ETag. */
+export interface SnapshotChecksPort {
+  get(exportId: string): Promise<SnapshotCheckRecord | undefined>;
+  /**
+   * Read-modify-write of an export's record (created when missing), retried on conflict; `change`
+   * returns the new record or undefined to leave it. Returns the record as stored and whether it changed.
+   */
+  update(
+    exportId: string,
+    change: (record: SnapshotCheckRecord) => SnapshotCheckRecord | undefined,
+  ): Promise<{ record: SnapshotCheckRecord; changed: boolean }>;
+  delete(exportId: string): Promise<void>;
+}
+
 /** Stored records by id (`getCached` may answer from a short-lived cache). */
 export interface RecordsPort<T> {
   get(id: string): Promise<T | undefined>;
@@ -141,6 +168,7 @@ export interface EngineDeps {
   queues: QueuesPort;
   runFiles: RunFilesPort;
   exportState: ExportStatePort;
+  snapshotChecks: SnapshotChecksPort;
   exports: RecordsPort<Export>;
   connections: RecordsPort<Connection>;
   /** The segments' storage, read by the planner (segments/). */

@@ -12,6 +12,23 @@ export const QUEUES = {
 
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 
+/**
+ * The queues of snapshot detection: `segment-events` carries Event Grid's BlobCreated events of the
+ * segments storage (Event Grid schema; the local runner writes the same), `export-checks` the
+ * app's own delayed look at one export's source. Both are hints: a message lost or poisoned costs
+ * freshness, never a run (the scheduled refresh looks at every export), so they have no poison handler.
+ */
+export const SEGMENT_QUEUES = {
+  events: 'segment-events',
+  checks: 'export-checks',
+} as const;
+
+/** A look at one export's source; `checkId` names the one the export's check record is waiting for. */
+export interface SnapshotCheckMessage {
+  exportId: string;
+  checkId: string;
+}
+
 /** Where the Functions host moves a message after maxDequeueCount failed attempts. */
 export const poisonQueue = (name: QueueName) => `${name}-poison`;
 
@@ -95,6 +112,12 @@ export function parseMessage<Q extends QueueName>(queue: Q, value: unknown): Que
       return int(value.batch) && str(value.importId) ? (value as unknown as QueueMessages[Q]) : undefined;
   }
   return undefined;
+}
+
+export function parseSnapshotCheck(value: unknown): SnapshotCheckMessage | undefined {
+  return isObject(value) && str(value.exportId) && str(value.checkId)
+    ? (value as unknown as SnapshotCheckMessage)
+    : undefined;
 }
 
 /** A queue trigger's message, or undefined (logged) when it is not one: it is dropped, never retried. */

@@ -1,13 +1,13 @@
 import { CronExpressionParser } from 'cron-parser';
 import { TERMINAL_STATUSES, type Export, type RefreshOutlook, type Run } from '../model.js';
-import { SegmentError } from '../segments/segmentError.js';
+import { SegmentError, SnapshotNotReadyError } from '../segments/segmentError.js';
 import { locateSnapshot } from '../segments/snapshot.js';
 import { FAILURE_LIMITS } from './failurePolicy.js';
 import type { EngineDeps } from './ports.js';
 import { rearmWatcher, startRun, type LifecycleDeps } from './runLifecycle.js';
 import { ExportBeingEditedError, RunActiveError, type RunRecord } from './runModel.js';
 
-export type RefreshDeps = LifecycleDeps & Pick<EngineDeps, 'exports' | 'segments'>;
+export type RefreshDeps = LifecycleDeps & Pick<EngineDeps, 'exports' | 'segments' | 'snapshotChecks'>;
 
 export interface RefreshResult {
   started: { exportId: string; runId: string }[];
@@ -43,23 +43,12 @@ export async function refreshExports(deps: RefreshDeps, log: (m: string) => void
         continue;
       }
       if (exp.schedule !== 'refresh') continue;
-      const reason = await whyNotRefresh(deps, exp);
-      if (reason) {
-        result.skipped.push({ exportId: exp.id, reason });
-        continue;
-      }
-      const run = await startRun(deps, exp, { trigger: 'schedule' });
-      result.started.push({ exportId: exp.id, runId: run.runId });
-      log(`Scheduled refresh started run ${run.runId} of export ${exp.id}`);
+      const outcome = await refreshExport(deps, exp);
+      if ('runId' in outcome) {
+        result.started.push({ exportId: exp.id, runId: outcome.runId });
+        log(`Scheduled refresh started run ${outcome.runId} of export ${exp.id}`);
+      } else result.skipped.push({ exportId: exp.id, reason: outcome.reason });
     } catch (error) {
-      if (error instanceof RunActiveError) {
-        result.skipped.push({ exportId: exp.id, reason: `run ${error.runId} is active` });
-        continue;
-      }
-      if (error instanceof ExportBeingEditedError) {
-        result.skipped.push({ exportId: exp.id, reason: 'the export is being edited' });
-        continue;
-      }
       // One broken export must not stop the refresh of the others.
       log(`Scheduled refresh of export ${exp.id} failed: ${(error as Error).message}`);
       result.skipped.push({ exportId: exp.id, reason: (error as Error).message });
@@ -76,10 +65,35 @@ export async function refreshExports(deps: RefreshDeps, log: (m: string) => void
   return result;
 }
 
+/** Why an export is not refreshed now; `retryAfterInMs` when its newest snapshot is still being written. */
+export interface RefreshSkip {
+  reason: string;
+  retryAfterInMs?: number;
+  /** Another run of the export is active (its end may leave a newer snapshot to export). */
+  active?: boolean;
+}
+
+/**
+ * Starts a run of a `refresh` export when its newest snapshot is complete and not exported yet:
+ * the one decision of the scheduled refresh and of a blob event's check. The run lease makes two
+ * at once harmless: one starts, the other finds the run active.
+ */
+export async function refreshExport(deps: RefreshDeps, exp: Export): Promise<{ runId: string } | RefreshSkip> {
+  const skip = await whyNotRefresh(deps, exp);
+  if (skip) return skip;
+  try {
+    return { runId: (await startRun(deps, exp, { trigger: 'schedule' })).runId };
+  } catch (error) {
+    if (error instanceof RunActiveError) return { reason: `run ${error.runId} is active`, active: true };
+    if (error instanceof ExportBeingEditedError) return { reason: 'the export is being edited', active: true };
+    throw error;
+  }
+}
+
 async function whyNotRefresh(
   deps: Pick<RefreshDeps, 'runs' | 'segments' | 'config'>,
   exp: Export,
-): Promise<string | undefined> {
+): Promise<RefreshSkip | undefined> {
   let snapshotId: string;
   try {
     snapshotId = (
@@ -89,17 +103,20 @@ async function whyNotRefresh(
       })
     ).id;
   } catch (error) {
-    // An incomplete snapshot (SnapshotNotReadyError) is waited for: the next tick looks again.
-    if (error instanceof SegmentError) return `no complete snapshot: ${error.message}`;
+    // An incomplete snapshot is waited for: a check is due when it may be complete, and the next tick looks again.
+    if (error instanceof SnapshotNotReadyError)
+      return { reason: `no complete snapshot: ${error.message}`, retryAfterInMs: error.retryAfterInMs };
+    if (error instanceof SegmentError) return { reason: `no complete snapshot: ${error.message}` };
     throw error;
   }
   const { runs } = await deps.runs.listRuns(exp.id, { top: 20 });
-  return refreshSkipReason(runs, snapshotId, exp.updatedAt ? Date.parse(exp.updatedAt) : undefined, Date.now());
+  const reason = refreshSkipReason(runs, snapshotId, exp.updatedAt ? Date.parse(exp.updatedAt) : undefined, Date.now());
+  return reason ? { reason } : undefined;
 }
 
 /** The same decision a tick makes (`whyNotRefresh`), without starting anything. */
 export async function refreshOutlook(
-  deps: Pick<RefreshDeps, 'runs' | 'segments' | 'config'>,
+  deps: Pick<RefreshDeps, 'runs' | 'segments' | 'config' | 'snapshotChecks'>,
   exp: Export,
   now = new Date(),
 ): Promise<RefreshOutlook> {
@@ -113,8 +130,14 @@ export async function refreshOutlook(
     // An expression cron-parser does not read still runs under the Functions host: only the time is unknown.
   }
   const active = await deps.runs.activeRunId(exp.id);
-  const reason = active ? `run ${active} is active` : await whyNotRefresh(deps, exp);
-  return { ...(nextCheckAt ? { nextCheckAt } : {}), wouldRun: !reason, ...(reason ? { reason } : {}) };
+  const reason = active ? `run ${active} is active` : (await whyNotRefresh(deps, exp))?.reason;
+  const check = await deps.snapshotChecks.get(exp.id);
+  return {
+    ...(nextCheckAt ? { nextCheckAt } : {}),
+    wouldRun: !reason,
+    ...(reason ? { reason } : {}),
+    ...(check?.lastEventAt ? { lastEvent: { at: check.lastEventAt, blob: check.lastEventBlob ?? '' } } : {}),
+  };
 }
 
 /** A snapshot whose runs failed is tried again after this, doubling with each failure, up to a day. */

@@ -2,9 +2,11 @@ import type { QueueClient, QueueServiceClient } from '@azure/storage-queue';
 import type { QueuesPort } from '../runs/ports.js';
 import {
   QUEUES,
+  SEGMENT_QUEUES,
   type BatchMessage,
   type ImportCheckMessage,
   type PlanMessage,
+  type SnapshotCheckMessage,
   type WatchMessage,
 } from '../runs/runQueues.js';
 
@@ -56,5 +58,9 @@ export class StorageQueues implements QueuesPort {
 
   watch(message: WatchMessage, delayInMs: number): Promise<void> {
     return this.send(QUEUES.watch, message, delayInMs);
+  }
+
+  snapshotCheck(message: SnapshotCheckMessage, delayInMs: number): Promise<void> {
+    return this.send(SEGMENT_QUEUES.checks, message, delayInMs);
   }
 }

@@ -11,6 +11,8 @@ export const TABLES = {
   /** Where each export's committed state blob is. */
   exportState: 'exportstate',
   rateBudget: 'ratebudget',
+  /** Each export's pending look at its source after a blob event, and the last event. */
+  snapshotChecks: 'snapshotchecks',
 } as const;
 
 const created = new WeakSet<TableClient>();

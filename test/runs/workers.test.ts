@@ -302,7 +302,7 @@ describe('the import check carries out the failure rule', () => {
 
   it('retries a check that fails for the app’s own reasons, and at the limit looks the contacts up', async () => {
     const check = await sendAndTakeCheck();
-    const activeCampaign = engine.activeCampaign;
+    const activeCampaign = engine.activeCampaign.bind(engine);
     engine.activeCampaign = () => Promise.reject(new Error('The secret store is unavailable'));
     expect(await checkImport(engine, check)).toBe('pending');
     const [again] = engine.queues.take<ImportCheckMessage>(QUEUES.importCheck);

@@ -1,3 +1,4 @@
+import { BlobServiceClient } from '@azure/storage-blob';
 import { ActiveCampaignClient, type ImportContact } from '../../shared/activecampaign/client.js';
 import { readConfig, type AppConfig } from '../../shared/config.js';
 import { TERMINAL_STATUSES, type Connection, type Export } from '../../shared/model.js';
@@ -9,6 +10,8 @@ import type {
   RejectedRowsPort,
   RunFilesPort,
   RunsPort,
+  SnapshotCheckRecord,
+  SnapshotChecksPort,
   StateChanges,
   StatePointer,
   StateWriterPort,
@@ -21,7 +24,7 @@ import {
   type Returner,
   type RunRecord,
 } from '../../shared/runs/runModel.js';
-import { QUEUES } from '../../shared/runs/runQueues.js';
+import { QUEUES, SEGMENT_QUEUES } from '../../shared/runs/runQueues.js';
 import { ALL_EMAILS, EmailTable, type EmailRange } from '../../shared/sync/emailTable.js';
 import { LogTelemetry } from '../../shared/telemetry.js';
 import { EMULATOR_API_KEY, type ActiveCampaignEmulator } from '../../tools/acEmulator/server.js';
@@ -145,6 +148,9 @@ export class MemoryQueues implements QueuesPort {
   }
   watch(message: object, delayInMs: number) {
     return this.send(QUEUES.watch, message, delayInMs);
+  }
+  snapshotCheck(message: object, delayInMs: number) {
+    return this.send(SEGMENT_QUEUES.checks, message, delayInMs);
   }
 
   /** Takes the messages sent to `queue` so far (the test plays the host and delivers them). */
@@ -282,6 +288,29 @@ export class MemoryExportState implements ExportStatePort {
   }
 }
 
+export class MemorySnapshotChecks implements SnapshotChecksPort {
+  readonly records = new Map<string, SnapshotCheckRecord>();
+  /** Writes so far (a flood of events must not cost one each). */
+  writes = 0;
+
+  get(exportId: string): Promise<SnapshotCheckRecord | undefined> {
+    const r = this.records.get(exportId);
+    return Promise.resolve(r && { ...r });
+  }
+  async update(exportId: string, change: (record: SnapshotCheckRecord) => SnapshotCheckRecord | undefined) {
+    const current = (await this.get(exportId)) ?? { exportId };
+    const next = change({ ...current });
+    if (!next) return { record: current, changed: false };
+    this.writes++;
+    this.records.set(exportId, { ...next });
+    return { record: next, changed: true };
+  }
+  delete(exportId: string): Promise<void> {
+    this.records.delete(exportId);
+    return Promise.resolve();
+  }
+}
+
 export class MemoryRecords<T extends { id: string }> implements RecordsPort<T> {
   readonly records = new Map<string, T>();
   constructor(...records: T[]) {
@@ -298,12 +327,12 @@ export class MemoryRecords<T extends { id: string }> implements RecordsPort<T> {
   }
 }
 
-/** Everything but the segments' storage (the planner reads real files: Azurite). */
-export interface MemoryEngine extends Omit<EngineDeps, 'segments'> {
+export interface MemoryEngine extends EngineDeps {
   runs: MemoryRuns;
   queues: MemoryQueues;
   runFiles: MemoryRunFiles;
   exportState: MemoryExportState;
+  snapshotChecks: MemorySnapshotChecks;
   exports: MemoryRecords<Export>;
   connections: MemoryRecords<Connection>;
   telemetry: LogTelemetry;
@@ -326,6 +355,9 @@ export function memoryEngine(emulator?: ActiveCampaignEmulator, settings: Record
     queues: new MemoryQueues(),
     runFiles: new MemoryRunFiles(),
     exportState: new MemoryExportState(),
+    snapshotChecks: new MemorySnapshotChecks(),
+    // Segment files are real files, read from Azurite by the tests that plan; here nothing listens (loopback).
+    segments: { blobs: BlobServiceClient.fromConnectionString('UseDevelopmentStorage=true') },
     exports: new MemoryRecords<Export>(),
     connections: new MemoryRecords<Connection>(),
     activeCampaign: (connection) =>

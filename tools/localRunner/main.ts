@@ -10,7 +10,7 @@ import { createServices } from '../../shared/services.js';
 import { developmentStoragePorts } from '../../shared/store/storageClients.js';
 import { ensureConsoleBuilt } from '../buildConsole.js';
 import { onParentGone } from '../parentWatch.js';
-import { LocalRunner } from './runner.js';
+import { LocalRunner, type RunnerTrigger } from './runner.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 
@@ -22,11 +22,14 @@ function applyLocalSettings(): void {
   for (const [k, v] of Object.entries(values)) if (process.env[k] === undefined && v !== '') process.env[k] = String(v);
 }
 
-/** `--functions DIR`, `--host-json FILE`, `--triggers queue,timer,http` (for example, a worker-only instance). */
+/**
+ * `--functions DIR`, `--host-json FILE`, `--triggers queue,timer,http,events` (for example, a
+ * worker-only instance; all four by default).
+ */
 function parseArgs(argv: string[]): {
   functionsDir?: string;
   hostJsonPath?: string;
-  triggers?: ('http' | 'timer' | 'queue')[];
+  triggers?: RunnerTrigger[];
   list?: boolean;
 } {
   const out: ReturnType<typeof parseArgs> = {};
@@ -35,7 +38,7 @@ function parseArgs(argv: string[]): {
     if (argv[i] === '--list') out.list = true;
     else if (argv[i] === '--functions') out.functionsDir = resolve(value);
     else if (argv[i] === '--host-json') out.hostJsonPath = resolve(value);
-    else if (argv[i] === '--triggers') out.triggers = value.split(',') as ('http' | 'timer' | 'queue')[];
+    else if (argv[i] === '--triggers') out.triggers = value.split(',') as RunnerTrigger[];
     else throw new Error(`Unknown argument ${argv[i]}`);
     if (argv[i] !== '--list') i++;
   }
@@ -101,6 +104,7 @@ async function main(): Promise<void> {
   }
   const runner = new LocalRunner({
     port: Number(process.env.PORT ?? 7071),
+    triggers: ['http', 'timer', 'queue', 'events'],
     ...args,
     ...(lease > 0 ? { messageLeaseInMs: lease * 1000 } : {}),
   });

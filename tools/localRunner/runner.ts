@@ -10,6 +10,8 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { AddressInfo } from 'node:net';
 import type { DequeuedMessageItem, QueueClient, QueueServiceClient } from '@azure/storage-queue';
+import { SEGMENT_QUEUES } from '../../shared/runs/runQueues.js';
+import { BlobEventSource } from './blobEvents.js';
 import { CronExpressionParser } from 'cron-parser';
 import { installFunctionsCore, registrations, triggerOf, type Registration } from './functionsCore.js';
 import { applyDevSession, serveDevSignIn } from './devSignIn.js';
@@ -49,11 +51,17 @@ export interface LocalRunnerOptions {
   functionsDir?: string;
   hostJsonPath?: string;
   log?: (line: string) => void;
-  /** Only these triggers run (for example, a send-worker-only instance): 'http', 'timer', 'queue'. */
-  triggers?: ('http' | 'timer' | 'queue')[];
+  /**
+   * Only these triggers run (for example, a send-worker-only instance): 'http', 'timer', 'queue', and
+   * 'events': blob-created events of the segments storage on `segment-events`, as Event Grid
+   * delivers them in Azure (npm start runs them all; the class defaults to the first three).
+   */
+  triggers?: RunnerTrigger[];
   /** The message lease (default the host's 10 minutes); crash tests shorten it to see redelivery sooner. */
   messageLeaseInMs?: number;
 }
+
+export type RunnerTrigger = 'http' | 'timer' | 'queue' | 'events';
 
 interface RouteMatcher {
   registration: Registration;
@@ -85,6 +93,7 @@ export class LocalRunner {
   #inFlight = new Set<Promise<unknown>>();
   #routes: RouteMatcher[] = [];
   #wakers = new Set<() => void>();
+  #blobEvents?: BlobEventSource;
   #routePrefix = 'api';
   /** The API's base URL (`…/api`). */
   url = '';
@@ -128,6 +137,15 @@ export class LocalRunner {
         this.#loops.push(this.#pollQueue(reg, queueService, String(trigger.queueName), settings));
       }
     }
+    if (this.options.triggers.includes('events')) {
+      const svc = services();
+      this.#blobEvents = new BlobEventSource(
+        svc.segments.blobs,
+        (event) => svc.queues.send(SEGMENT_QUEUES.events, event),
+        { containers: svc.config.segmentsContainers, log: this.options.log },
+      );
+      await this.#blobEvents.start();
+    }
     if (this.options.triggers.includes('http')) {
       this.#server = createServer((req, res) => {
         void this.#track(
@@ -153,6 +171,7 @@ export class LocalRunner {
     this.#stopping = true;
     for (const wake of this.#wakers) wake();
     for (const t of this.#timers) clearTimeout(t);
+    await this.#blobEvents?.stop();
     if (this.#server) {
       this.#server.closeIdleConnections();
       await new Promise<void>((resolve) => this.#server!.close(() => resolve()));

@@ -1,0 +1,170 @@
+import { randomUUID } from 'node:crypto';
+import type { Export, SegmentSource } from '../model.js';
+import { containerProblem } from '../segments/sourcePolicy.js';
+import type { EngineDeps } from './ports.js';
+import type { SnapshotCheckMessage } from './runQueues.js';
+import { refreshExport, type RefreshDeps } from './scheduledRefresh.js';
+
+/**
+ * New snapshots are noticed when they land. Each blob-created event of the segments storage
+ * (Event Grid, or the local runner's copy of it) is matched against the exports' sources; an export
+ * it concerns gets one check, due a moment later, however many events follow (a partitioned
+ * snapshot writes many blobs). The check makes the scheduled refresh's decision for that export
+ * alone: a run starts once the snapshot is complete, and a folder still within its quiet period
+ * gets a check for the moment it ends. Events are hints: a duplicate, late or out-of-order event
+ * costs one look, never a second run (the refresh rule exports a snapshot once), and a lost one
+ * is found by the next scheduled tick.
+ */
+
+/** A check waits this long after the event that set it off, so that the blobs written together come with it. */
+export const CHECK_DELAY_IN_MS = 1_000;
+/** While another run of the export is active, its check looks again this often (it may be of an older snapshot). */
+export const ACTIVE_RUN_RECHECK_IN_MS = 30_000;
+/** A check this long overdue was lost (its message poisoned): the next event schedules another. */
+const LOST_CHECK_AFTER_IN_MS = 10 * 60_000;
+/** How long a process keeps the export list it matches events against (a flood of events reads it once). */
+const EXPORTS_CACHE_IN_MS = 10_000;
+
+export type SegmentEventDeps = RefreshDeps & Pick<EngineDeps, 'snapshotChecks' | 'exports' | 'queues' | 'config'>;
+
+/** What the app reads of a BlobCreated event (Event Grid schema). */
+export interface BlobCreated {
+  container: string;
+  name: string;
+  eventTime: string;
+}
+
+const SUBJECT = /^\/blobServices\/default\/containers\/([^/]+)\/blobs\/(.+)$/;
+
+/** A BlobCreated event of a storage account, or undefined for anything else (never throws). */
+export function readBlobCreated(value: unknown): BlobCreated | undefined {
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return undefined;
+  const event = value as Record<string, unknown>;
+  if (event.eventType !== 'Microsoft.Storage.BlobCreated' || typeof event.subject !== 'string') return undefined;
+  const m = SUBJECT.exec(event.subject);
+  if (!m) return undefined;
+  const at = typeof event.eventTime === 'string' && Number.isFinite(Date.parse(event.eventTime)) ? event.eventTime : '';
+  return { container: m[1], name: m[2], eventTime: at || new Date().toISOString() };
+}
+
+/**
+ * Whether a blob is part of what an export reads: its file, a blob under its folder, or (a Common
+ * Data Model folder named by its model.json) a blob under that folder.
+ */
+export function sourceCovers(source: SegmentSource, blob: Pick<BlobCreated, 'container' | 'name'>): boolean {
+  if (source.container !== blob.container) return false;
+  const path = source.path.replace(/^\/+|\/+$/g, '');
+  const folder = path.replace(/(^|\/)model\.json$/i, '');
+  return folder === '' || blob.name === path || blob.name.startsWith(`${folder}/`);
+}
+
+export type EventOutcome = 'ignored' | 'unmatched' | 'coalesced' | 'scheduled';
+
+/**
+ * When the check on its way to each export is due, as this process knows it: until then an event is
+ * absorbed without a storage call (a flood costs one). A check message is never delivered before it
+ * is due, so it sees every blob of the events absorbed before then.
+ */
+const scheduledHere = new WeakMap<object, Map<string, number>>();
+const exportsCache = new WeakMap<object, { until: number; list: Export[] }>();
+
+async function refreshExports(deps: Pick<EngineDeps, 'exports'>): Promise<Export[]> {
+  const cached = exportsCache.get(deps.exports);
+  if (cached && cached.until > Date.now()) return cached.list;
+  const list = (await deps.exports.list()).filter((e) => e.schedule === 'refresh');
+  exportsCache.set(deps.exports, { until: Date.now() + EXPORTS_CACHE_IN_MS, list });
+  return list;
+}
+
+/** The handler of `segment-events`: one BlobCreated event. */
+export async function onSegmentEvent(
+  deps: Pick<EngineDeps, 'snapshotChecks' | 'exports' | 'queues' | 'config'>,
+  raw: unknown,
+  log: (m: string) => void = () => {},
+): Promise<EventOutcome> {
+  const event = readBlobCreated(raw);
+  if (!event) {
+    log(
+      `A message on segment-events is not a BlobCreated event and was dropped: ${JSON.stringify(raw)?.slice(0, 200)}`,
+    );
+    return 'ignored';
+  }
+  if (containerProblem(event.container, deps.config.segmentsContainers)) return 'ignored';
+  const concerned = (await refreshExports(deps)).filter((e) => sourceCovers(e.source, event));
+  if (concerned.length === 0) return 'unmatched';
+  let outcome: EventOutcome = 'coalesced';
+  for (const exp of concerned)
+    if (await scheduleCheck(deps, exp.id, event, CHECK_DELAY_IN_MS)) {
+      outcome = 'scheduled';
+      log(`Blob ${event.container}/${event.name} landed: export ${exp.id} is checked in ${CHECK_DELAY_IN_MS} ms`);
+    }
+  return outcome;
+}
+
+/**
+ * Schedules a check of the export unless one is on its way (then the event is absorbed by it).
+ * Returns whether this scheduled one.
+ */
+async function scheduleCheck(
+  deps: Pick<EngineDeps, 'snapshotChecks' | 'queues'>,
+  exportId: string,
+  event: BlobCreated | undefined,
+  delayInMs: number,
+): Promise<boolean> {
+  const here = scheduledHere.get(deps.snapshotChecks) ?? new Map<string, number>();
+  scheduledHere.set(deps.snapshotChecks, here);
+  const now = Date.now();
+  if (event && (here.get(exportId) ?? 0) > now) return false;
+  const checkId = randomUUID();
+  const dueAt = now + delayInMs;
+  const { changed, record } = await deps.snapshotChecks.update(exportId, (r) => {
+    // A check on its way (not yet begun) sees every blob written before it begins; one long overdue was lost.
+    const pending = r.checkId !== undefined && (r.dueAt ?? 0) > now - LOST_CHECK_AFTER_IN_MS;
+    if (pending && (event || (r.dueAt ?? 0) <= dueAt)) return undefined;
+    return {
+      ...r,
+      checkId,
+      dueAt,
+      ...(event ? { lastEventAt: event.eventTime, lastEventBlob: `${event.container}/${event.name}` } : {}),
+    };
+  });
+  if (!changed) {
+    // Its message is not delivered before it is due: until then, every event here is absorbed by it.
+    if (event) here.set(exportId, record.dueAt ?? now);
+    return false;
+  }
+  await deps.queues.snapshotCheck({ exportId, checkId }, delayInMs);
+  if (event) here.set(exportId, dueAt);
+  return true;
+}
+
+export type CheckOutcome = 'started' | 'skipped' | 'waiting' | 'superseded';
+
+/**
+ * The handler of `export-checks`: the export's check begins (a later event schedules a new one),
+ * then the refresh decides for this export. A snapshot still being written gets a check for when
+ * it may be complete; an active run, one for a little later.
+ */
+export async function checkSnapshot(
+  deps: SegmentEventDeps,
+  message: SnapshotCheckMessage,
+  log: (m: string) => void = () => {},
+): Promise<CheckOutcome> {
+  const { exportId, checkId } = message;
+  const { changed } = await deps.snapshotChecks.update(exportId, (r) =>
+    r.checkId !== checkId ? undefined : { ...r, checkId: undefined, dueAt: undefined },
+  );
+  if (!changed) return 'superseded';
+  const exp = await deps.exports.get(exportId);
+  if (!exp || exp.schedule !== 'refresh') return 'skipped';
+  const outcome = await refreshExport(deps, exp);
+  if ('runId' in outcome) {
+    log(`A new snapshot of export ${exportId} landed: run ${outcome.runId} started`);
+    return 'started';
+  }
+  const again = outcome.active ? ACTIVE_RUN_RECHECK_IN_MS : outcome.retryAfterInMs;
+  if (again === undefined) return 'skipped';
+  await scheduleCheck(deps, exportId, undefined, again);
+  log(`Export ${exportId} not refreshed yet (${outcome.reason}); checked again in ${Math.round(again / 1000)} s`);
+  return 'waiting';
+}
