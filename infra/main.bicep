@@ -483,3 +483,6 @@ output functionAppUrl string = 'https://${functionApp.properties.defaultHostName
 output keyVaultUrl string = vault.properties.vaultUri
 output storageAccountName string = storage.name
 output AZURE_FUNCTION_APP_NAME string = functionApp.name
+@description('The Event Grid system topic of the segments account, and the app\'s subscription to it (in that account\'s group).')
+output segmentsEventsTopic string = segmentEventsTopic.outputs.name
+output segmentsEventsSubscription string = names.eventsSubscription

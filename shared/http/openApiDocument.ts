@@ -179,6 +179,17 @@ const schemas = {
             description:
               'Why it would not: on demand only, an active run, no complete snapshot yet, the snapshot already exported, a removal-guard stop or a cancel waiting for a person, or failed runs backing off (with the next try)',
           },
+          lastEvent: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['at', 'blob'],
+            description:
+              'The last blob of the source that the app saw land and that set off a check (a new snapshot starts its run within seconds; the tick finds what an event missed)',
+            properties: {
+              at: { type: 'string', format: 'date-time', description: 'When the blob was created' },
+              blob: { type: 'string', description: 'container/name of the blob' },
+            },
+          },
         },
       },
     },

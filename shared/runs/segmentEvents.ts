@@ -22,8 +22,14 @@ export const CHECK_DELAY_IN_MS = 1_000;
 export const ACTIVE_RUN_RECHECK_IN_MS = 30_000;
 /** A check this long overdue was lost (its message poisoned): the next event schedules another. */
 const LOST_CHECK_AFTER_IN_MS = 10 * 60_000;
-/** How long a process keeps the export list it matches events against (a flood of events reads it once). */
+/** How long a process matches events against the export list it read (a flood of events reads it once). */
 const EXPORTS_CACHE_IN_MS = 10_000;
+/**
+ * An event that matches no export is matched again against a fresh list (the export may be newer than the list),
+ * unless the list was read after the blob landed; at most this often, so that a flood of blobs no export reads
+ * costs a few reads a second.
+ */
+const EXPORTS_RELOAD_ON_MISS_IN_MS = 250;
 
 export type SegmentEventDeps = RefreshDeps & Pick<EngineDeps, 'snapshotChecks' | 'exports' | 'queues' | 'config'>;
 
@@ -66,14 +72,23 @@ export type EventOutcome = 'ignored' | 'unmatched' | 'coalesced' | 'scheduled';
  * is due, so it sees every blob of the events absorbed before then.
  */
 const scheduledHere = new WeakMap<object, Map<string, number>>();
-const exportsCache = new WeakMap<object, { until: number; list: Export[] }>();
+const exportsCache = new WeakMap<object, { readAt: number; list: Export[] }>();
 
-async function refreshExports(deps: Pick<EngineDeps, 'exports'>): Promise<Export[]> {
+/** The refresh exports whose source covers the blob. */
+async function exportsConcerned(deps: Pick<EngineDeps, 'exports'>, event: BlobCreated): Promise<Export[]> {
+  const now = Date.now();
+  const read = async () => {
+    const list = (await deps.exports.list()).filter((e) => e.schedule === 'refresh');
+    exportsCache.set(deps.exports, { readAt: now, list });
+    return list;
+  };
   const cached = exportsCache.get(deps.exports);
-  if (cached && cached.until > Date.now()) return cached.list;
-  const list = (await deps.exports.list()).filter((e) => e.schedule === 'refresh');
-  exportsCache.set(deps.exports, { until: Date.now() + EXPORTS_CACHE_IN_MS, list });
-  return list;
+  const list = cached && cached.readAt > now - EXPORTS_CACHE_IN_MS ? cached.list : await read();
+  const concerned = list.filter((e) => sourceCovers(e.source, event));
+  if (concerned.length > 0 || !cached || list !== cached.list) return concerned;
+  const readAfterTheBlob = cached.readAt >= Date.parse(event.eventTime);
+  if (readAfterTheBlob || cached.readAt > now - EXPORTS_RELOAD_ON_MISS_IN_MS) return concerned;
+  return (await read()).filter((e) => sourceCovers(e.source, event));
 }
 
 /** The handler of `segment-events`: one BlobCreated event. */
@@ -90,7 +105,7 @@ export async function onSegmentEvent(
     return 'ignored';
   }
   if (containerProblem(event.container, deps.config.segmentsContainers)) return 'ignored';
-  const concerned = (await refreshExports(deps)).filter((e) => sourceCovers(e.source, event));
+  const concerned = await exportsConcerned(deps, event);
   if (concerned.length === 0) return 'unmatched';
   let outcome: EventOutcome = 'coalesced';
   for (const exp of concerned)
@@ -119,8 +134,9 @@ async function scheduleCheck(
   const dueAt = now + delayInMs;
   const { changed, record } = await deps.snapshotChecks.update(exportId, (r) => {
     // A check on its way (not yet begun) sees every blob written before it begins; one long overdue was lost.
+    // One due later than this (a snapshot waited for, a run waited out) is brought forward: a blob just landed.
     const pending = r.checkId !== undefined && (r.dueAt ?? 0) > now - LOST_CHECK_AFTER_IN_MS;
-    if (pending && (event || (r.dueAt ?? 0) <= dueAt)) return undefined;
+    if (pending && (r.dueAt ?? 0) <= dueAt) return undefined;
     return {
       ...r,
       checkId,

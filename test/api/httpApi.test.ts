@@ -58,7 +58,8 @@ describe('the HTTP API', () => {
 
   beforeAll(async () => {
     h = await startHarness({ apiKeys: [API_KEY], requestsPerSecond: 100, bulkImportsPerMinute: 6_000 });
-    runner = await startRunnerProcess(h.env);
+    // Runs start when asked: blob events (on by default in npm start) would start runs of exports set to refresh.
+    runner = await startRunnerProcess(h.env, ['--triggers', 'http,timer,queue']);
     await uploadText(h.blobs, 'apitest', 'seg.csv', 'email,name\na@example.com,A\nb@example.com,B\nnot-an-email,C\n');
     const base = { hostname: h.emulator.hostname, apiKey: API_KEY, dataPrivacyConsent: true };
     adminOnly = (await call('POST', '/connections', {}, { displayName: 'Admins', ...base }, admin)).body.id;

@@ -25,16 +25,28 @@ async function choose(radio: ReturnType<Page['getByRole']>): Promise<void> {
   await expect.poll(() => radio.isChecked()).toBe(true);
 }
 
-/** A Customer Insights export destination: model.json and two headerless partitions. */
-async function writeCdmSegment(h: Harness, folder: string, rows: number, invalid: string[] = []): Promise<void> {
+/**
+ * A Customer Insights export destination: model.json and two headerless partitions. `modelFirst` writes
+ * model.json only (a snapshot being written) and returns what writes the partitions it names.
+ */
+async function writeCdmSegment(
+  h: Harness,
+  folder: string,
+  rows: number,
+  invalid: string[] = [],
+  { modelFirst = false } = {},
+): Promise<() => Promise<void>> {
   const lines = Array.from(
     { length: rows },
     (_, i) => `${i},${invalid[i] ?? `vip${i}@example.com`},Given${i},Family${i},${['Oslo', 'Lima', 'Osaka'][i % 3]}`,
   );
   const half = Math.ceil(rows / 2);
   const parts = [lines.slice(0, half), lines.slice(half)];
-  for (const [i, part] of parts.entries())
-    await uploadText(h.blobs, 'customerinsights', `${folder}/Vip/part-${i}.csv`, `${part.join('\r\n')}\r\n`);
+  const writeParts = async () => {
+    for (const [i, part] of parts.entries())
+      await uploadText(h.blobs, 'customerinsights', `${folder}/Vip/part-${i}.csv`, `${part.join('\r\n')}\r\n`);
+  };
+  if (!modelFirst) await writeParts();
   const model = {
     name: 'CustomerInsights',
     entities: [
@@ -59,6 +71,7 @@ async function writeCdmSegment(h: Harness, folder: string, rows: number, invalid
     ],
   };
   await uploadText(h.blobs, 'customerinsights', `${folder}/model.json`, JSON.stringify(model));
+  return modelFirst ? writeParts : () => Promise.resolve();
 }
 
 describe('the admin console in a browser', () => {
@@ -291,13 +304,20 @@ describe('the admin console in a browser', () => {
     });
     await page.reload();
     await page.getByRole('button', { name: 'Edit' }).click();
-    await choose(page.getByRole('radio', { name: /^Every scheduled refresh/ }));
+    await choose(page.getByRole('radio', { name: /^When a new snapshot lands/ }));
     await page.getByRole('button', { name: 'Save' }).click();
     // Edited since its last run: the next tick applies the edit, on the same snapshot.
     await expect
-      .poll(() => page.getByText(/^Every scheduled refresh · next check .+: starts a run$/).count(), {
-        timeout: 15_000,
-      })
+      .poll(
+        () =>
+          page
+            .locator('dd')
+            .filter({ hasText: /^.+: starts a run$/ })
+            .count(),
+        {
+          timeout: 15_000,
+        },
+      )
       .toBe(1);
     await page.getByRole('button', { name: 'Edit' }).click();
     await choose(page.getByRole('radio', { name: /^On demand only/ }));
@@ -389,6 +409,71 @@ describe('the admin console in a browser', () => {
     await expect.poll(() => confirming.filter({ hasText: 'Completed' }).count(), { timeout: 30_000 }).toBe(1);
     expect(await confirming.textContent()).toContain('unsubscribed 80');
     expect(await page.getByRole('button', { name: 'Run and confirm removals' }).count()).toBe(0);
+  });
+
+  it('says how an export starts: a snapshot that lands starts a run within seconds, once it is complete', async () => {
+    const admin = principalHeader('ada@example.com', [ADMIN_ROLE]);
+    const main = (
+      await (await fetch(`${runner.url}/connections`, { headers: { 'x-ms-client-principal': admin } })).json()
+    ).value.find((c: { displayName: string }) => c.displayName === 'Main account');
+    const res = await fetch(`${runner.url}/exports`, {
+      method: 'POST',
+      headers: { 'x-ms-client-principal': admin, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        displayName: 'On every snapshot',
+        connectionId: main.id,
+        listId: 1,
+        schedule: 'refresh',
+        source: { container: 'customerinsights', path: 'CustomerInsights_demo/fresh-destination' },
+        mapping: { email: 'Email' },
+      }),
+    });
+    const exp = (await res.json()) as { id: string };
+    await page.goto(`${root}#/exports/${exp.id}`);
+    await expect.poll(() => page.getByText('None seen since it was set up').count(), { timeout: 15_000 }).toBe(1);
+    expect(await page.getByText('When a new snapshot lands', { exact: true }).count()).toBe(1);
+
+    // model.json lands before its partitions: the app sees it and waits for them.
+    const writeParts = await writeCdmSegment(h, 'CustomerInsights_demo/fresh-destination', 40, [], {
+      modelFirst: true,
+    });
+    const landed = /\(customerinsights\/CustomerInsights_demo\/fresh-destination\/model\.json\)$/;
+    const outlook = async () =>
+      (
+        (await (
+          await fetch(`${runner.url}/exports/${exp.id}`, { headers: { 'x-ms-client-principal': admin } })
+        ).json()) as { refresh: { lastEvent?: { blob: string } } }
+      ).refresh;
+    await expect.poll(async () => (await outlook()).lastEvent?.blob, { timeout: 20_000 }).toMatch(/model\.json$/);
+    await page.reload();
+    await expect.poll(() => page.getByText(landed).count(), { timeout: 15_000 }).toBe(1);
+    expect(
+      await page
+        .locator('dd')
+        .filter({ hasText: /: waits \(/ })
+        .count(),
+    ).toBe(1);
+    expect(await page.getByRole('row').filter({ hasText: 'Completed' }).count()).toBe(0);
+    await checkAccessibility('export started by snapshots');
+
+    // Its partitions land: a run starts by itself, long before any scheduled check (set to never here).
+    await writeParts();
+    const runs = async () =>
+      (
+        (await (
+          await fetch(`${runner.url}/exports/${exp.id}/runs`, { headers: { 'x-ms-client-principal': admin } })
+        ).json()) as { value: { status: string }[] }
+      ).value;
+    await expect.poll(async () => (await runs())[0]?.status, { timeout: 30_000 }).toBe('completed');
+    await page.reload();
+    const completed = page.getByRole('row').filter({ hasText: 'Completed' });
+    await expect.poll(() => completed.count(), { timeout: 15_000 }).toBe(1);
+    expect(await completed.textContent()).toContain('upserted 40');
+    const deleted = await fetch(`${runner.url}/exports/${exp.id}`, {
+      method: 'DELETE',
+      headers: { 'x-ms-client-principal': admin, 'content-type': 'application/json' },
+    });
+    expect(deleted.status).toBe(204);
   });
 
   it('shows a contributor only the shared connection, offers no admin action, and reports API errors next to the field', async () => {

@@ -20,7 +20,8 @@ describe('deleting an export during a run', () => {
   beforeAll(async () => {
     // A slow account (2 requests a second) so that the run is still sending when it is deleted.
     h = await startHarness({ requestsPerSecond: 2, bulkImportsPerMinute: 100 });
-    runner = await startRunnerProcess(h.env);
+    // Runs start when asked: blob events (on by default in npm start) would start runs of exports set to refresh.
+    runner = await startRunnerProcess(h.env, ['--triggers', 'http,timer,queue']);
   });
   afterAll(async () => {
     await runner?.stop();

@@ -20,7 +20,8 @@ describe('an export run through the local runner', () => {
 
   beforeAll(async () => {
     h = await startHarness({ requestsPerSecond: 20, bulkImportsPerMinute: 600 });
-    runner = await startRunnerProcess(h.env);
+    // Runs start when asked: blob events (on by default in npm start) would start runs of exports set to refresh.
+    runner = await startRunnerProcess(h.env, ['--triggers', 'http,timer,queue']);
   });
 
   afterAll(async () => {

@@ -38,7 +38,8 @@ describe('what marketers expect of a list sync', () => {
         { id: 3, name: 'Slow' },
       ],
     });
-    runner = await startRunnerProcess(h.env);
+    // Runs start when asked: blob events (on by default in npm start) would start runs of exports set to refresh.
+    runner = await startRunnerProcess(h.env, ['--triggers', 'http,timer,queue']);
     connectionId = (
       await api(runner.url, 'POST', '/connections', {
         displayName: 'Main',

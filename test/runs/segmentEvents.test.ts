@@ -84,6 +84,14 @@ describe('the segment-events handler', () => {
     expect(engine.queues.sent).toEqual([]);
   });
 
+  it('matches an event against an export newer than the list it read', async () => {
+    expect(await onSegmentEvent(engine, event('customerinsights', 'fresh/a.csv'))).toBe('unmatched');
+    engine.exports.records.set('f1', exportOf('f1', { container: 'customerinsights', path: 'fresh' }));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await onSegmentEvent(engine, event('customerinsights', 'fresh/b.csv'))).toBe('scheduled');
+    expect(checks()[0].message.exportId).toBe('f1');
+  });
+
   it('gives the exports an event concerns one check each, a moment later; an on-demand export none', async () => {
     expect(await onSegmentEvent(engine, event('customerinsights', 'vip/2026/12/02/1200/vip_1.csv'))).toBe('scheduled');
     const [check] = checks();
@@ -122,5 +130,18 @@ describe('the segment-events handler', () => {
     expect(await onSegmentEvent(instance(), event('customerinsights', 'vip/c.csv'))).toBe('scheduled');
     // A superseded check message (a copy, or one whose record moved on) does nothing.
     expect(await checkSnapshot(instance(), check.message)).toBe('superseded');
+  });
+
+  it('brings a check that waits for a snapshot forward when a blob of it lands', async () => {
+    // The check found model.json naming a partition not written yet, and looks again in a minute.
+    const waiting = { exportId: 'e1', checkId: 'in-a-minute', dueAt: Date.now() + 60_000 };
+    engine.snapshotChecks.records.set('e1', waiting);
+    expect(await onSegmentEvent(engine, event('customerinsights', 'vip/part-1.csv'))).toBe('scheduled');
+    const [check] = checks();
+    expect(check.delayInMs).toBe(CHECK_DELAY_IN_MS);
+    // The minute's check is superseded, and the next blobs are absorbed by the new one.
+    expect(await onSegmentEvent(engine, event('customerinsights', 'vip/part-2.csv'))).toBe('coalesced');
+    expect(checks()).toEqual([]);
+    expect(await checkSnapshot(engine, { exportId: 'e1', checkId: 'in-a-minute' })).toBe('superseded');
   });
 });

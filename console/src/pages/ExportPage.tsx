@@ -24,7 +24,7 @@ export function ExportPage({ me, exportId }: { me: Me; exportId: string }) {
     if (actions.busy) setSaved(null);
   }, [actions.busy]);
 
-  // What the scheduled refresh will do changes with every run: look again when one starts or ends.
+  // What the scheduled check will do changes with every run: look again when one starts or ends.
   const activeId = runs.active?.runId;
   const first = useRef(true);
   const reloadExport = exp.reload;
@@ -53,8 +53,8 @@ export function ExportPage({ me, exportId }: { me: Me; exportId: string }) {
       {saved === '1' ? (
         <InfoBar intent="success">
           Saved. Saving does not run the export: it runs{' '}
-          {e.schedule === 'refresh' ? 'at the next scheduled refresh that finds a new snapshot, or ' : ''}when you
-          choose Run now.
+          {e.schedule === 'refresh' ? 'when a new snapshot lands, at the next scheduled check, or ' : ''}when you choose
+          Run now.
         </InfoBar>
       ) : null}
       {saved === 'none' ? <InfoBar>Nothing was changed, so nothing was saved.</InfoBar> : null}

@@ -57,7 +57,7 @@ export function ExportsPage() {
     <section aria-labelledby="exports-title">
       <h1 id="exports-title">Exports</h1>
       <Text as="p" className={styles.muted}>
-        An export keeps a segment in sync with an ActiveCampaign list, on every scheduled refresh or on demand.
+        An export keeps a segment in sync with an ActiveCampaign list, whenever a new snapshot lands or on demand.
       </Text>
       <div className={styles.toolbar}>
         <Button appearance="primary" onClick={() => navigate('exports/new')}>

@@ -13,15 +13,25 @@ const useStyles = makeStyles({
   term: { color: tokens.colorNeutralForeground3 },
 });
 
-/** "Every scheduled refresh · next check 10:15 AM: runs then (a new snapshot)", or why it waits. */
-function scheduleLabel(exp: Export, refresh: RefreshOutlook | undefined): string {
-  const name = SCHEDULE_NAMES[exp.schedule];
-  if (exp.schedule !== 'refresh' || !refresh) return name;
-  const at = refresh.nextCheckAt ? new Date(refresh.nextCheckAt) : undefined;
-  const when = at
-    ? ` · next check ${at.toDateString() === new Date().toDateString() ? at.toLocaleTimeString() : at.toLocaleString()}`
-    : '';
-  return `${name}${when}: ${refresh.wouldRun ? 'starts a run' : `waits (${refresh.reason})`}`;
+function when(iso: string): string {
+  const at = new Date(iso);
+  return at.toDateString() === new Date().toDateString() ? at.toLocaleTimeString() : at.toLocaleString();
+}
+
+/**
+ * How a refresh export starts: a new snapshot's blobs set off a check within seconds, and the scheduled check
+ * finds what an event missed ("10:15 AM: starts a run", or why it waits).
+ */
+function refreshRows(refresh: RefreshOutlook | undefined): [string, string][] {
+  if (!refresh) return [];
+  const next = refresh.wouldRun ? 'starts a run' : `waits (${refresh.reason})`;
+  return [
+    ['Next scheduled check', refresh.nextCheckAt ? `${when(refresh.nextCheckAt)}: ${next}` : next],
+    [
+      'Last snapshot landed',
+      refresh.lastEvent ? `${when(refresh.lastEvent.at)} (${refresh.lastEvent.blob})` : 'None seen since it was set up',
+    ],
+  ];
 }
 
 /** An export's settings as a list of terms. */
@@ -43,7 +53,8 @@ export function ExportDetails({
     ['Source', `${exp.source.container}/${exp.source.path}${exp.source.table ? ` (table ${exp.source.table})` : ''}`],
     ['Email column', exp.mapping.email],
     ['Mode', `${MODE_NAMES[exp.mode]}${exp.mode === 'mirror' ? ` (removal guard ${exp.removalGuardPercent}%)` : ''}`],
-    ['Schedule', scheduleLabel(exp, refresh)],
+    ['Schedule', SCHEDULE_NAMES[exp.schedule]],
+    ...(exp.schedule === 'refresh' ? refreshRows(refresh) : []),
     ['Tags', exp.tags.length ? exp.tags.join('; ') : 'None'],
     ['Automations', exp.runAutomations ? 'Run for imported contacts' : 'Not run for imported contacts'],
   ];

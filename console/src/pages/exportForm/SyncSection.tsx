@@ -45,7 +45,10 @@ export function SyncSection({ form, isAdmin }: { form: ExportFormState; isAdmin:
       ) : null}
       <Field label="Schedule">
         <RadioGroup value={draft.schedule} onChange={(_, d) => set({ schedule: d.value as Draft['schedule'] })}>
-          <Radio value="refresh" label="Every scheduled refresh (when a new complete snapshot lands)" />
+          <Radio
+            value="refresh"
+            label="When a new snapshot lands (within seconds; a scheduled check finds any the app missed)"
+          />
           <Radio value="manual" label="On demand only" />
         </RadioGroup>
       </Field>
