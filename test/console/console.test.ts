@@ -413,9 +413,10 @@ describe('the admin console in a browser', () => {
 
   it('says how an export starts: a snapshot that lands starts a run within seconds, once it is complete', async () => {
     const admin = principalHeader('ada@example.com', [ADMIN_ROLE]);
-    const main = (
-      await (await fetch(`${runner.url}/connections`, { headers: { 'x-ms-client-principal': admin } })).json()
-    ).value.find((c: { displayName: string }) => c.displayName === 'Main account');
+    const connections = (await (
+      await fetch(`${runner.url}/connections`, { headers: { 'x-ms-client-principal': admin } })
+    ).json()) as { value: { id: string; displayName: string }[] };
+    const main = connections.value.find((c) => c.displayName === 'Main account')!;
     const res = await fetch(`${runner.url}/exports`, {
       method: 'POST',
       headers: { 'x-ms-client-principal': admin, 'content-type': 'application/json' },
