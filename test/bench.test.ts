@@ -8,7 +8,7 @@ import { ROOT } from './support/harness.js';
 
 /** The benchmark at a reduced size, so that it cannot rot. It measures; this test asserts no timing. */
 describe('npm run bench at 20,000 profiles', () => {
-  it('runs all three measurements and writes both result files', async () => {
+  it('runs all four measurements and writes both result files', async () => {
     // The budget run is at ActiveCampaign's real limits (100 imports a minute): 5,000 profiles keep it short.
     const out = mkdtempSync(join(tmpdir(), 'bench-'));
     await promisify(execFile)(process.execPath, ['--import', 'tsx', join(ROOT, 'tools/bench.ts')], {
@@ -33,8 +33,21 @@ describe('npm run bench at 20,000 profiles', () => {
     // 1% changed (200) and 0.5% left (100): exactly what the refresh sends.
     expect(results.refresh).toMatchObject({ contactsSent: 300, expected: 300 });
     expect(results.refresh.counts).toMatchObject({ unsubscribed: 100 });
+    // A new snapshot written after them: its blob events start a run that sends its change, and nothing else.
+    expect(results.freshness).toMatchObject({
+      status: 'completed',
+      trigger: 'refresh',
+      contactsSent: 300,
+      expected: 300,
+    });
+    expect(results.freshness.seconds).toBeGreaterThan(0);
     const report = readFileSync(join(out, 'BENCHMARKS.md'), 'utf8');
-    for (const row of ['| 1. Pipeline', '| 2. Refresh, mirror mode', "| 3. Budget at ActiveCampaign's real limits"])
+    for (const row of [
+      '| 1. Pipeline',
+      '| 2. Refresh, mirror mode',
+      "| 3. Budget at ActiveCampaign's real limits",
+      '| 4. Freshness',
+    ])
       expect(report).toContain(row);
   }, 300_000);
 });

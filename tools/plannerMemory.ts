@@ -8,7 +8,8 @@
  * Each scenario plans a real run (payloads written, messages enqueued, nothing sent) in a process of
  * its own that does nothing else, as a Functions worker would, and reports that process's peak
  * resident memory (Linux VmHWM): everything it needs, Node and the SDKs included. Azurite and the
- * ActiveCampaign emulator run in the parent. PLANNER_TRACE=<seconds> logs the child's memory as it plans.
+ * ActiveCampaign emulator run in the parent. PLANNER_TRACE=<seconds> logs the child's memory as it plans;
+ * PLANNER_CPU_PROFILE_DIR writes each child's CPU profile.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -91,7 +92,11 @@ async function planInThisProcess(task: ChildTask): Promise<void> {
 
 /** In the parent: runs one scenario in a child process and waits for it. */
 function planInChild(task: ChildTask): Promise<void> {
-  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url)], {
+  // PLANNER_CPU_PROFILE_DIR: each planning process writes its CPU profile there (read it with tools/cpuProfile.ts).
+  const profile = process.env.PLANNER_CPU_PROFILE_DIR
+    ? ['--cpu-prof', `--cpu-prof-dir=${process.env.PLANNER_CPU_PROFILE_DIR}`]
+    : [];
+  const child = spawn(process.execPath, [...profile, '--import', 'tsx', fileURLToPath(import.meta.url)], {
     env: { ...process.env, PLANNER_CHILD: JSON.stringify(task) },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

@@ -18,33 +18,21 @@ import { keyRefusedMessage } from './batchOutcome.js';
 import { FAILURE_LIMITS } from './failurePolicy.js';
 import type { EngineDeps, RejectedRowsPort, StatePointer, StateWriterPort } from './ports.js';
 import { runCounts, sumBatches } from './runCounts.js';
-import { endRun, finalizeRun, rearmWatcher, reportRunFinished, type LifecycleDeps } from './runLifecycle.js';
+import { endRun, finalizeRun, reportRunFinished, type LifecycleDeps } from './runLifecycle.js';
 import type { PlannedCounts, PlanSummary, Returner, RunRecord } from './runModel.js';
 import type { PlanMessage } from './runQueues.js';
+import { batchesPerMessage, ENQUEUE_CONCURRENCY, startSendingBatches } from './sendWindow.js';
 
 export type PlanDeps = LifecycleDeps & Pick<EngineDeps, 'exports' | 'segments' | 'connections' | 'activeCampaign'>;
 
-/** How many batch writes (blob and table entity, or queue message) the planner keeps in flight. */
-const PLANNER_CONCURRENCY = 16;
 /** How often the planner shows its counts (and proves it is alive), and looks whether the run was cancelled. */
 const HEARTBEAT_IN_MS = 1_000;
 /** A run whose snapshot stays incomplete this long after it started fails. */
 const MAX_SNAPSHOT_WAIT_IN_MS = 60 * 60_000;
-/**
- * Batches per queue message, up to eight (a million contacts are 500 messages, not 4,000), but
- * never so few messages that a few instances take the whole run off the queue in their first receives.
- */
-const MAX_BATCHES_PER_MESSAGE = 8;
-const MIN_MESSAGES = 128;
-/** The planner records how far it enqueued every this many messages (a redelivery resumes there). */
-const ENQUEUE_CHECKPOINT = 32;
 /** Contacts a dry run keeps as a sample of what it would send. */
 const SAMPLE_SIZE = 20;
 /** Distinct rejection reasons kept in the plan (the rejected rows have every one). */
 const MAX_REASONS = 20;
-
-export const batchesPerMessage = (batches: number) =>
-  Math.min(MAX_BATCHES_PER_MESSAGE, Math.max(1, Math.ceil(batches / MIN_MESSAGES)));
 
 /**
  * The planner, on the plan queue. A run that is queued (or whose planner died) is planned; a run
@@ -59,7 +47,7 @@ export async function planRun(
   const { exportId, runId } = message;
   const run = await deps.runs.getRun(exportId, runId);
   if (!run || TERMINAL_STATUSES.has(run.status)) return;
-  if (run.status === 'sending') return enqueueRemaining(deps, run, log);
+  if (run.status === 'sending') return startSendingBatches(deps, run, log);
   const silentFor = Date.now() - Date.parse(run.lastProgressAt ?? run.startedAt);
   if (run.status === 'planning' && silentFor < FAILURE_LIMITS.plannerSilentInMs) {
     // Another planner is at work (a duplicate message): look again once it would be taken for dead.
@@ -155,7 +143,7 @@ class Planner {
   readonly batches: PlannedBatch[] = [];
   readonly sample: ImportContact[] = [];
   readonly #batcher = new ImportBatcher();
-  readonly #writes = new Pool(PLANNER_CONCURRENCY);
+  readonly #writes = new Pool(ENQUEUE_CONCURRENCY);
   #returners: Returner[] = [];
   #rejected!: RejectedRowsPort;
   #pendingState?: StateWriterPort;
@@ -430,7 +418,7 @@ class Planner {
       await finalizeRun(deps, exp.id, run.runId);
       return;
     }
-    await enqueueRemaining(deps, sending, this.log);
+    await startSendingBatches(deps, sending, this.log);
   }
 
   /** A dry run counts what it would send and keeps a sample of the payloads; nothing is sent or committed. */
@@ -469,42 +457,4 @@ class Planner {
     );
     if (changed) reportRunFinished(deps, done);
   }
-}
-
-/**
- * Enqueues the plan's messages from where the last attempt stopped (a few batches each), records
- * the progress every few messages, and arms the run's watcher. A message enqueued twice is
- * harmless: each batch is claimed before it is sent.
- */
-export async function enqueueRemaining(
-  deps: PlanDeps,
-  run: RunRecord,
-  log: (m: string) => void = () => {},
-): Promise<void> {
-  const plan = run.plan!;
-  const perMessage = batchesPerMessage(plan.batches);
-  const pool = new Pool(PLANNER_CONCURRENCY);
-  let next = plan.enqueued;
-  if (next > 0) log(`Run ${run.runId}: resuming at message ${next + 1} of ${plan.messages}`);
-  while (next < plan.messages) {
-    const until = Math.min(plan.messages, next + ENQUEUE_CHECKPOINT);
-    for (let m = next; m < until; m++) {
-      const first = m * perMessage + 1;
-      const group = Array.from({ length: Math.min(perMessage, plan.batches - first + 1) }, (_, i) => first + i);
-      await pool.run(() =>
-        deps.queues.batches({ exportId: run.exportId, runId: run.runId, batch: group[0], batches: group }),
-      );
-    }
-    await pool.drain();
-    next = until;
-    const done = next;
-    const { run: current } = await deps.runs.updateRun(run.exportId, run.runId, (r) =>
-      r.status !== 'sending' || !r.plan || r.plan.enqueued >= done
-        ? undefined
-        : { ...r, plan: { ...r.plan, enqueued: done }, lastProgressAt: new Date().toISOString() },
-    );
-    if (current.status !== 'sending') return;
-  }
-  // A fresh watcher chain: a copy of this message arming a second watcher would be superseded by it.
-  await rearmWatcher(deps, run.exportId, run.runId, deps.config.importPollIntervalInMs);
 }

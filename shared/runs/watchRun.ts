@@ -5,6 +5,7 @@ import { runCounts, sumBatches } from './runCounts.js';
 import { collect, finalizeRun, type LifecycleDeps } from './runLifecycle.js';
 import { TERMINAL_BATCH, type BatchState, type RunRecord } from './runModel.js';
 import type { WatchMessage } from './runQueues.js';
+import { batchesWaiting, enqueueBatches, messagesWanted, sendWindow } from './sendWindow.js';
 
 /**
  * The run watcher, on its own queue: every poll interval it adds up the run's batches, shows the
@@ -26,6 +27,9 @@ export async function watchRun(
     await finalizeRun(deps, exportId, runId, { sums, batches });
     return;
   }
+  // The next batches go on the queue as the ones before them are taken up (runs on one account share its budget).
+  const wanted = messagesWanted(run.plan, sendWindow(deps.config), batchesWaiting(run.plan, batches));
+  if (wanted > run.plan.enqueued && !(await enqueueBatches(deps, run, wanted))) return;
   const now = new Date().toISOString();
   const progressed = sums.terminal !== run.batches.done;
   const stalledSince = Date.parse(run.batchProgressAt ?? run.lastProgressAt ?? run.startedAt);
