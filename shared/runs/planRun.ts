@@ -2,7 +2,7 @@ import type { ImportContact } from '../activecampaign/client.js';
 import { AuthenticationError } from '../activecampaign/errors.js';
 import { emptyCounts, TERMINAL_STATUSES, type Export, type Run } from '../model.js';
 import { Pool } from '../pool.js';
-import { readSegmentFile } from '../segments/readSegmentFile.js';
+import { readSegmentFile, sampleRowBytes } from '../segments/readSegmentFile.js';
 import { SegmentError, SnapshotNotReadyError } from '../segments/segmentError.js';
 import { locateSnapshot, snapshotRef, type Snapshot } from '../segments/snapshot.js';
 import { ImportBatcher } from '../sync/batching.js';
@@ -163,9 +163,12 @@ class Planner {
     this.#rejected = await deps.runFiles.rejectedRows(run.runId, { fresh: true });
     const previous = await deps.exportState.pointer(exp.id);
     if (!run.dryRun) this.#pendingState = await deps.exportState.pendingWriter(run.runId);
+    const sampled = await Promise.all(
+      snapshot.segmentFiles.map(async (f) => ({ ...f, rowBytes: await sampleRowBytes(deps.segments.blobs, f) })),
+    );
     const passes = new PlanPasses(
       deps.config.plannerEmailsPerPass,
-      (previous?.contacts ?? 0) + snapshotRowsBound(snapshot.segmentFiles, deps.config.snapshotMaxRows),
+      (previous?.contacts ?? 0) + snapshotRowsBound(sampled, deps.config.snapshotMaxRows),
     );
     const leavers = { unsubscribes: 0, lastSent: 0 };
     let pass: PlanPass | undefined = passes.first();

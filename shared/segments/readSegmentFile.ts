@@ -14,3 +14,27 @@ export function readSegmentFile(
   if (file.format === 'jsonl') return jsonLinesRows(blobs, file, options);
   return csvRows(blobs, file, options);
 }
+
+/** Bytes the planner samples at the start of a text file to estimate its rows. */
+const SAMPLE_BYTES = 64 * 1024;
+
+/**
+ * The mean length in bytes of the rows at the start of an uncompressed text file (one small ranged read), or
+ * undefined when it cannot be told (compressed, columnar, empty, or one row longer than the sample).
+ */
+export async function sampleRowBytes(blobs: BlobServiceClient, file: SegmentFile): Promise<number | undefined> {
+  if (file.gzip || file.format === 'parquet' || !file.size) return undefined;
+  const length = Math.min(SAMPLE_BYTES, file.size);
+  // A file that cannot be sampled is bounded by its bytes; reading it reports what is wrong with it.
+  const sample = await blobs
+    .getContainerClient(file.container)
+    .getBlobClient(file.name)
+    .downloadToBuffer(0, length, { conditions: file.etag ? { ifMatch: file.etag } : undefined })
+    .catch(() => undefined);
+  if (!sample) return undefined;
+  let lines = 0;
+  for (let i = sample.indexOf(10); i !== -1; i = sample.indexOf(10, i + 1)) lines++;
+  if (length === file.size && sample[length - 1] !== 10) lines++;
+  if (lines === 0) return undefined;
+  return length === file.size ? file.size / lines : (sample.lastIndexOf(10) + 1) / lines;
+}

@@ -20,7 +20,9 @@ export function stateText(value: number): string {
   if (value === UNKNOWN) return '-';
   const at = unsubscribedAt(value);
   if (at !== undefined) return `u${at / 1000}`;
-  return value.toString(16).padStart(12, '0');
+  // Two 24-bit halves: small integers print fast, a 48-bit double through toString(16) does not.
+  const high = Math.floor(value / 0x1000000);
+  return high.toString(16).padStart(6, '0') + (value - high * 0x1000000).toString(16).padStart(6, '0');
 }
 
 export function stateValue(text: string): number {

@@ -28,6 +28,20 @@ export type EmailCheck = { email: string; problem?: undefined } | { email?: unde
 
 const codePoint = (c: string) => `U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
 
+/** Domains repeat (a segment's emails share a few hundred): IDNA runs once for each. */
+const asciiDomains = new Map<string, string>();
+const MAX_CACHED_DOMAINS = 10_000;
+
+function asciiDomain(text: string): string {
+  let ascii = asciiDomains.get(text);
+  if (ascii === undefined) {
+    ascii = domainToASCII(text);
+    if (asciiDomains.size >= MAX_CACHED_DOMAINS) asciiDomains.clear();
+    asciiDomains.set(text, ascii);
+  }
+  return ascii;
+}
+
 export function checkEmail(value: string | undefined): EmailCheck {
   const raw = (value ?? '').trim();
   if (!raw) return { problem: 'missing email' };
@@ -46,7 +60,7 @@ export function checkEmail(value: string | undefined): EmailCheck {
   if (local.length > MAX_LOCAL_LENGTH)
     return { problem: `invalid email: more than ${MAX_LOCAL_LENGTH} characters before the "@"` };
   if (domainText.startsWith('[')) return { problem: 'invalid email: an IP address is not accepted as the domain' };
-  const domain = domainToASCII(domainText);
+  const domain = asciiDomain(domainText);
   const labels = domain.split('.');
   if (!domain || labels.length < 2 || !labels.every((l) => LABEL.test(l)) || /^\d+$/.test(labels.at(-1)!)) {
     return { problem: 'invalid email: the domain is not a valid domain name' };

@@ -56,19 +56,25 @@ export class PlanPasses {
 
 /** Bytes of a text row that holds a valid email, at the least ("a@b.c" and a line end). */
 const MIN_ROW_BYTES = 6;
+/** A file's rows are taken to be at least this share of the mean length of the rows sampled at its start. */
+const SAMPLED_ROW_SHARE = 0.5;
 
 /**
  * The most rows a snapshot can have: uncompressed text files cannot hold more rows with an email
- * than their bytes allow; compressed and Parquet files are bounded by the row cap only.
+ * than their bytes allow; compressed and Parquet files are bounded by the row cap only. With
+ * `rowBytes` (the mean length of the rows at the file's start), a file's rows are taken to be at least
+ * half as long: one pass where the bytes alone would ask for three. A file whose later rows are shorter
+ * still is planned right; its email table grows past the pass's size.
  */
 export function snapshotRowsBound(
-  files: readonly { format: string; gzip: boolean; size?: number }[],
+  files: readonly { format: string; gzip: boolean; size?: number; rowBytes?: number }[],
   maxRows: number,
 ): number {
   let bound = 0;
   for (const f of files) {
     if (f.gzip || f.format === 'parquet' || f.size === undefined) return maxRows;
-    bound += Math.ceil(f.size / MIN_ROW_BYTES);
+    const rowBytes = Math.max(MIN_ROW_BYTES, (f.rowBytes ?? 0) * SAMPLED_ROW_SHARE);
+    bound += Math.ceil(f.size / rowBytes);
   }
   return Math.min(bound, maxRows);
 }

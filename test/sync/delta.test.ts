@@ -1,3 +1,4 @@
+import { fingerprint } from '../../shared/sync/fingerprint.js';
 import { describe, expect, it } from 'vitest';
 import {
   decideContact,
@@ -23,6 +24,20 @@ describe('delta rules', () => {
     expect(stateText(unsubscribedMarker(at))).toBe(`u${at / 1000}`);
     expect(unsubscribedAt(stateValue(`u${at / 1000}`))).toBe(at);
     expect(unsubscribedAt(42)).toBeUndefined();
+  });
+
+  it('fingerprints a contact as every earlier version did (a committed state must keep matching)', () => {
+    const contact = {
+      email: 'a@b.co',
+      first_name: 'A',
+      fields: [
+        { id: 2, value: 'x' },
+        { id: 1, value: 'y' },
+      ],
+      tags: ['z', 'a'],
+    };
+    expect(fingerprint(contact, 7)).toBe(62636889091846);
+    expect(fingerprint({ email: 'q@r.st', subscribe: [{ listid: '7' }] }, 7)).toBe(37666538384330);
   });
 
   it('decides per contact: new, unchanged, changed, and a returner this export had unsubscribed', () => {

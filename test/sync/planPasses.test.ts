@@ -78,4 +78,13 @@ describe('the planner’s passes', () => {
     expect(snapshotRowsBound([{ format: 'parquet', gzip: false, size: 60 }], 1_000)).toBe(1_000);
     expect(snapshotRowsBound([{ ...csv }], 1_000)).toBe(1_000);
   });
+
+  it('takes a text file’s rows to be at least half as long as the rows sampled at its start', () => {
+    const csv = { format: 'csv', gzip: false };
+    // 60 MB of 60-byte rows: a million rows, bounded by two million (ten million from the bytes alone).
+    expect(snapshotRowsBound([{ ...csv, size: 60_000_000, rowBytes: 60 }], 10_000_000)).toBe(2_000_000);
+    expect(snapshotRowsBound([{ ...csv, size: 60_000_000 }], 10_000_000)).toBe(10_000_000);
+    // Rows sampled shorter than any row with an email can be do not raise the bound past the bytes'.
+    expect(snapshotRowsBound([{ ...csv, size: 600, rowBytes: 4 }], 1_000)).toBe(100);
+  });
 });
