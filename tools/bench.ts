@@ -11,7 +11,7 @@
  *      every change is visible in the emulator's list (the blob events start the run).
  * Writes BENCHMARKS.md and bench-results.json (to BENCH_OUT, default the repository root).
  * BENCH_POLL_SECONDS sets the poll interval of runs 1 and 2 (default 1); BENCH_DEBUG prints run 3's
- * per-second timeline and writes run 1's runner output (RUNNER_OUTPUT_CHARS raises its 4 MB cap).
+ * per-second timeline and writes the runner's output of runs 1 and 4 (RUNNER_OUTPUT_CHARS raises its 4 MB cap).
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -131,6 +131,22 @@ function peakRssMb(pid: number | undefined): number {
   }
 }
 
+/** CPU seconds a live process has used so far (Linux: user and system time of /proc/<pid>/stat). */
+function cpuSeconds(pid: number | undefined): number {
+  if (!pid) return 0;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+const benchCpuSince = (before: NodeJS.CpuUsage) => {
+  const used = process.cpuUsage(before);
+  return Number(((used.user + used.system) / 1e6).toFixed(1));
+};
+
 const call = <T>(base: string, method: string, path: string, body?: unknown) =>
   apiClient(base, principal)<T>(method, path, body);
 
@@ -148,6 +164,8 @@ interface RunMeasure {
   importTimes: number[];
   runnerPeakRssMb: number;
   azuritePeakRssMb: number;
+  /** CPU seconds each process used during the run: where the time went. */
+  cpu: { runner: number; azurite: number; benchAndEmulator: number };
 }
 
 async function measureRun(
@@ -159,6 +177,7 @@ async function measureRun(
 ): Promise<RunMeasure> {
   const requestsBefore = emulator.requests.length;
   const refusedBefore = emulator.refusedForRate;
+  const cpuBefore = { runner: cpuSeconds(runner.pid), azurite: cpuSeconds(azurite.pid), bench: process.cpuUsage() };
   const started = Date.now();
   const { runId } = await call<{ runId: string }>(runner.url, 'POST', `/exports/${exportId}/runs`, body);
   let plannedAt: number | undefined;
@@ -210,6 +229,11 @@ async function measureRun(
     importTimes: imports.map((r) => r.at),
     runnerPeakRssMb: peakRssMb(runner.pid),
     azuritePeakRssMb: peakRssMb(azurite.pid),
+    cpu: {
+      runner: Number((cpuSeconds(runner.pid) - cpuBefore.runner).toFixed(1)),
+      azurite: Number((cpuSeconds(azurite.pid) - cpuBefore.azurite).toFixed(1)),
+      benchAndEmulator: benchCpuSince(cpuBefore.bench),
+    },
   };
 }
 
@@ -421,6 +445,7 @@ async function main(): Promise<void> {
     try {
       log('run 4: freshness: a new snapshot (1% changed, 0.5% left) at the real limits, started by its blob events');
       freshness = await measureFreshness(runner, emulator, blobs, pipelineExport.id, refreshRunId, pipelineSegment);
+      if (process.env.BENCH_DEBUG) writeFileSync(join(OUT, 'runner-freshness.log'), runner.output());
     } finally {
       freshNeighbour?.stop();
       await runner.stop();
@@ -451,6 +476,7 @@ async function main(): Promise<void> {
         status: speed.run.status,
         counts: speed.run.counts,
         requests: speed.requests,
+        cpuSeconds: speed.cpu,
       },
       refresh: {
         contactsSent: refresh.contactsSent,
@@ -524,6 +550,8 @@ interface Freshness {
   imports: number;
   status: string;
   trigger: string;
+  /** Runs of the export started from the first blob of the snapshot on (1: only the new snapshot's). */
+  runsStarted: number;
   runnerPeakRssMb: number;
 }
 
@@ -556,6 +584,7 @@ async function measureFreshness(
     changed.every(([email, city]) => emulator.contacts.get(email)?.fields['1'] === city) &&
     left.every((email) => emulator.contacts.get(email)?.lists['1'] === 2);
   const requestsBefore = emulator.requests.length;
+  const uploadStartedAt = Date.now();
   await uploadSegment(blobs, segment, (i) => !leftBefore(i) && !leaves(i), version, 'v3');
   const lastBlobAt = Date.now();
   let run: Run | undefined;
@@ -571,6 +600,9 @@ async function measureFreshness(
     await new Promise((r) => setTimeout(r, 200));
   }
   const imports = emulator.requests.slice(requestsBefore).filter((r) => r.kind === 'bulkImport' && !r.refusedForRate);
+  // One run, of the new snapshot: a run started while its files were being written would be a wasted plan.
+  const { value: latest } = await call<{ value: Run[] }>(runner.url, 'GET', `/exports/${exportId}/runs?top=5`);
+  const runsStarted = latest.filter((r) => Date.parse(r.startedAt) >= uploadStartedAt).length;
   const startedAt = Date.parse(run.startedAt);
   const lastImportAt = imports.at(-1)?.at ?? sendingAt!;
   const s = (ms: number) => Number((ms / 1000).toFixed(1));
@@ -586,6 +618,7 @@ async function measureFreshness(
     imports: imports.length,
     status: run.status,
     trigger: run.trigger,
+    runsStarted,
     runnerPeakRssMb: peakRssMb(runner.pid),
   };
 }
@@ -605,7 +638,14 @@ interface BenchResults {
   refusedForRate: number;
   refusedShare: number;
   peakRssMb: number;
-  speed: { seconds: number; plannerSeconds: number; status: string; counts: RunCounts; requests: number };
+  speed: {
+    seconds: number;
+    plannerSeconds: number;
+    status: string;
+    counts: RunCounts;
+    requests: number;
+    cpuSeconds?: RunMeasure['cpu'];
+  };
   refresh: {
     contactsSent: number;
     expected: number;
@@ -692,7 +732,11 @@ back on the queue with the delay asked for (no retry used up, nothing lost).
 **Pipeline speed** is bounded here by Azurite, a single-threaded JavaScript emulator holding every
 blob, queue and table in memory, sharing two cores with the runner and the benchmark; the runner
 waits on it much of the time (\`BENCH_CPU_PROFILE_DIR\` writes the runner's CPU profile). In Azure,
-storage is not one process and the Function App scales out; the throughput that matters there is
+storage is not one process and the Function App scales out;${
+    r.speed.cpuSeconds
+      ? ` during run 1 (${r.speed.seconds} s) Azurite used ${r.speed.cpuSeconds.azurite} CPU seconds, the runner ${r.speed.cpuSeconds.runner}, the benchmark with the emulator ${r.speed.cpuSeconds.benchAndEmulator};`
+      : ''
+  } the throughput that matters there is
 ActiveCampaign's, run 3. Runs 1 and 2 turn both the emulator's limits and the app's own budget off
 (\`ACTIVECAMPAIGN_REQUESTS_PER_SECOND=0\`).
 

@@ -14,7 +14,7 @@ import { getExport, type ExportDeps } from './exportService.js';
 
 type RunDeps = Pick<
   AppServices,
-  'exports' | 'connections' | 'runs' | 'runFiles' | 'exportState' | 'queues' | 'telemetry' | 'config'
+  'exports' | 'connections' | 'runs' | 'runFiles' | 'exportState' | 'queues' | 'telemetry' | 'config' | 'snapshotChecks'
 >;
 
 /**

@@ -11,11 +11,15 @@ import { EmailTable, type EmailRange } from '../sync/emailTable.js';
 import { equalRanges } from '../sync/planPasses.js';
 import { UNKNOWN, unsubscribedMarker } from '../sync/delta.js';
 import { TELEMETRY } from '../telemetry.js';
+import { checkWaitingSnapshot } from './checkSchedule.js';
 import type { EngineDeps } from './ports.js';
 import { runCounts, runOutcome, runReasons, sumBatches, type BatchSums } from './runCounts.js';
 import { newRunId, type BatchState, type PlannedCounts, type RunRecord } from './runModel.js';
 
-export type LifecycleDeps = Pick<EngineDeps, 'runs' | 'runFiles' | 'exportState' | 'queues' | 'telemetry' | 'config'>;
+export type LifecycleDeps = Pick<
+  EngineDeps,
+  'runs' | 'runFiles' | 'exportState' | 'queues' | 'telemetry' | 'config' | 'snapshotChecks'
+>;
 
 export interface StartRunOptions {
   trigger: Run['trigger'];
@@ -224,6 +228,7 @@ export async function finalizeRun(
   });
   if (!changed) return finished;
   reportRunFinished(deps, finished);
+  await checkWaitingSnapshot(deps, exportId);
   return finished;
 }
 

@@ -1,8 +1,10 @@
-import { randomUUID } from 'node:crypto';
 import type { Export, SegmentSource } from '../model.js';
 import { containerProblem } from '../segments/sourcePolicy.js';
 import type { EngineDeps } from './ports.js';
+import { CHECK_DELAY_IN_MS, scheduleCheck } from './checkSchedule.js';
 import type { SnapshotCheckMessage } from './runQueues.js';
+
+export { CHECK_DELAY_IN_MS } from './checkSchedule.js';
 import { refreshExport, type RefreshDeps } from './scheduledRefresh.js';
 
 /**
@@ -16,12 +18,8 @@ import { refreshExport, type RefreshDeps } from './scheduledRefresh.js';
  * is found by the next scheduled tick.
  */
 
-/** A check waits this long after the event that set it off, so that the blobs written together come with it. */
-export const CHECK_DELAY_IN_MS = 1_000;
 /** While another run of the export is active, its check looks again this often (it may be of an older snapshot). */
 export const ACTIVE_RUN_RECHECK_IN_MS = 30_000;
-/** A check this long overdue was lost (its message poisoned): the next event schedules another. */
-const LOST_CHECK_AFTER_IN_MS = 10 * 60_000;
 /** How long a process matches events against the export list it read (a flood of events reads it once). */
 const EXPORTS_CACHE_IN_MS = 10_000;
 /**
@@ -66,12 +64,6 @@ export function sourceCovers(source: SegmentSource, blob: Pick<BlobCreated, 'con
 
 export type EventOutcome = 'ignored' | 'unmatched' | 'coalesced' | 'scheduled';
 
-/**
- * When the check on its way to each export is due, as this process knows it: until then an event is
- * absorbed without a storage call (a flood costs one). A check message is never delivered before it
- * is due, so it sees every blob of the events absorbed before then.
- */
-const scheduledHere = new WeakMap<object, Map<string, number>>();
 const exportsCache = new WeakMap<object, { readAt: number; list: Export[] }>();
 
 /** The refresh exports whose source covers the blob. */
@@ -114,44 +106,6 @@ export async function onSegmentEvent(
       log(`Blob ${event.container}/${event.name} landed: export ${exp.id} is checked in ${CHECK_DELAY_IN_MS} ms`);
     }
   return outcome;
-}
-
-/**
- * Schedules a check of the export unless one is on its way (then the event is absorbed by it).
- * Returns whether this scheduled one.
- */
-async function scheduleCheck(
-  deps: Pick<EngineDeps, 'snapshotChecks' | 'queues'>,
-  exportId: string,
-  event: BlobCreated | undefined,
-  delayInMs: number,
-): Promise<boolean> {
-  const here = scheduledHere.get(deps.snapshotChecks) ?? new Map<string, number>();
-  scheduledHere.set(deps.snapshotChecks, here);
-  const now = Date.now();
-  if (event && (here.get(exportId) ?? 0) > now) return false;
-  const checkId = randomUUID();
-  const dueAt = now + delayInMs;
-  const { changed, record } = await deps.snapshotChecks.update(exportId, (r) => {
-    // A check on its way (not yet begun) sees every blob written before it begins; one long overdue was lost.
-    // One due later than this (a snapshot waited for, a run waited out) is brought forward: a blob just landed.
-    const pending = r.checkId !== undefined && (r.dueAt ?? 0) > now - LOST_CHECK_AFTER_IN_MS;
-    if (pending && (r.dueAt ?? 0) <= dueAt) return undefined;
-    return {
-      ...r,
-      checkId,
-      dueAt,
-      ...(event ? { lastEventAt: event.eventTime, lastEventBlob: `${event.container}/${event.name}` } : {}),
-    };
-  });
-  if (!changed) {
-    // Its message is not delivered before it is due: until then, every event here is absorbed by it.
-    if (event) here.set(exportId, record.dueAt ?? now);
-    return false;
-  }
-  await deps.queues.snapshotCheck({ exportId, checkId }, delayInMs);
-  if (event) here.set(exportId, dueAt);
-  return true;
 }
 
 export type CheckOutcome = 'started' | 'skipped' | 'waiting' | 'superseded';

@@ -5,7 +5,15 @@ import { checkImport } from '../../shared/runs/checkImport.js';
 import { FAILURE_LIMITS } from '../../shared/runs/failurePolicy.js';
 import { handlePoisoned } from '../../shared/runs/poisonedMessages.js';
 import { newRunId, type BatchState, type RunRecord } from '../../shared/runs/runModel.js';
-import { QUEUES, type BatchMessage, type ImportCheckMessage, type WatchMessage } from '../../shared/runs/runQueues.js';
+import {
+  QUEUES,
+  SEGMENT_QUEUES,
+  type BatchMessage,
+  type ImportCheckMessage,
+  type SnapshotCheckMessage,
+  type WatchMessage,
+} from '../../shared/runs/runQueues.js';
+import { CHECK_DELAY_IN_MS } from '../../shared/runs/checkSchedule.js';
 import { sendBatch } from '../../shared/runs/sendBatch.js';
 import { watchRun } from '../../shared/runs/watchRun.js';
 import { startActiveCampaignEmulator, type ActiveCampaignEmulator } from '../../tools/acEmulator/server.js';
@@ -358,6 +366,21 @@ describe('the poison handler and the watcher carry out the rule', () => {
     // The old chain's message does nothing.
     await watchRun(engine, { exportId: 'e1', runId: run.runId, watchId: 'w0' });
     expect(engine.queues.take(QUEUES.watch)).toEqual([]);
+  });
+
+  it('brings forward, as the run ends, the check of a snapshot that landed while it ran', async () => {
+    // A blob landed during the run: its check found the run active and looks again in 30 s.
+    engine.snapshotChecks.records.set('e1', { exportId: 'e1', checkId: 'in-30-s', dueAt: Date.now() + 30_000 });
+    await setBatch({ status: 'completed', upserted: 3 });
+    await watchRun(engine, { exportId: 'e1', runId: run.runId, watchId: 'w0' });
+    expect((await currentRun()).status).toBe('completed');
+    const [check] = engine.queues.take<SnapshotCheckMessage>(SEGMENT_QUEUES.checks);
+    expect(check).toMatchObject({ delayInMs: CHECK_DELAY_IN_MS, message: { exportId: 'e1' } });
+    expect(check.message.checkId).not.toBe('in-30-s');
+    // No check waiting: a run's end schedules none.
+    await setRun({ status: 'sending', finishedAt: undefined });
+    await watchRun(engine, { exportId: 'e1', runId: run.runId, watchId: 'w0' });
+    expect(engine.queues.take(SEGMENT_QUEUES.checks)).toEqual([]);
   });
 
   it('sends the messages of open batches again when no batch reached its outcome for too long', async () => {
