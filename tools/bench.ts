@@ -771,7 +771,7 @@ ${
     : ''
 }${
     r.freshness
-      ? `| 4. Freshness: a new snapshot of ${n(r.profiles)} profiles (1% changed, 0.5% left), real limits${r.busyCore ? ', one core busy' : ''}: from its last blob to every change visible in the list | **${r.freshness.seconds} s** (detect ${r.freshness.detectSeconds} s, plan ${r.freshness.planSeconds} s, send ${r.freshness.sendSeconds} s, confirm ${r.freshness.confirmSeconds} s; ${n(r.freshness.contactsSent)} contacts in ${r.freshness.imports} imports, expected ${n(r.freshness.expected)}; started by ${r.freshness.trigger}) | ≤ 60 s: ${target(r.freshness.seconds <= 60)} |
+      ? `| 4. Freshness: a new snapshot of ${n(r.profiles)} profiles (1% changed, 0.5% left), real limits${r.busyCore ? ', one core busy' : ''}: from its last blob to every change visible in the list | **${r.freshness.seconds} s** (detect ${r.freshness.detectSeconds} s, plan ${r.freshness.planSeconds} s, send ${r.freshness.sendSeconds} s, confirm ${r.freshness.confirmSeconds} s; ${n(r.freshness.contactsSent)} contacts in ${r.freshness.imports} imports, expected ${n(r.freshness.expected)}; ${r.freshness.runsStarted ?? 1} run, trigger \`${r.freshness.trigger}\`, started by the blob events) | ≤ 60 s: ${target(r.freshness.seconds <= 60)} |
 | 2/4. Planner of a refresh at ${n(r.profiles)} profiles | **${r.refresh.plannerSeconds} s** (run 2, limits off) | ≤ 10 s: ${target(r.refresh.plannerSeconds <= 10)} |
 `
       : ''
