@@ -9,9 +9,9 @@ import type { BatchState, PlanSummary, RunRecord } from './runModel.js';
  * account's budget, and the batch queue is first in, first out: a run that enqueued all its batches at once would
  * make a run started after it wait for every one of them (a 500-contact export behind a million contacts waits 40
  * minutes). So a run keeps only three watcher intervals of the account's imports waiting to be sent (15 s with the
- * default 5 s interval), and its watcher adds more each interval: a new run's batches are at most that far behind,
- * and the runs then share the budget batch by batch. Three intervals, so that a late watcher never lets the budget
- * run dry.
+ * default 5 s interval, at least 10 s), and its watcher adds more each interval: a new run's batches are at most
+ * that far behind, and the runs then share the budget batch by batch. Three intervals and at least 10 s, so that a
+ * late watcher never lets the budget run dry.
  */
 
 /** How many batch writes (or queue messages) are kept in flight. */
@@ -24,8 +24,9 @@ const MAX_BATCHES_PER_MESSAGE = 8;
 const MIN_MESSAGES = 128;
 /** The planner records how far it enqueued every this many messages (a redelivery resumes there). */
 const ENQUEUE_CHECKPOINT = 32;
-/** Watcher intervals of the account's imports a run keeps waiting to be sent. */
+/** Watcher intervals of the account's imports a run keeps waiting to be sent, and at least this many seconds. */
 const WINDOW_INTERVALS = 3;
+const MIN_WINDOW_SECONDS = 10;
 
 export const batchesPerMessage = (batches: number) =>
   Math.min(MAX_BATCHES_PER_MESSAGE, Math.max(1, Math.ceil(batches / MIN_MESSAGES)));
@@ -33,7 +34,9 @@ export const batchesPerMessage = (batches: number) =>
 /** How many batches a run keeps waiting to be sent (Infinity when the account's imports are not limited). */
 export function sendWindow(config: Pick<AppConfig, 'bulkImportsPerMinute' | 'importPollIntervalInMs'>): number {
   if (config.bulkImportsPerMinute <= 0) return Infinity;
-  const imports = (config.bulkImportsPerMinute * WINDOW_INTERVALS * config.importPollIntervalInMs) / 60_000;
+  // A watcher that runs late on a busy machine must not let the budget run dry: short intervals get 10 s.
+  const seconds = Math.max(MIN_WINDOW_SECONDS, (WINDOW_INTERVALS * config.importPollIntervalInMs) / 1000);
+  const imports = (config.bulkImportsPerMinute * seconds) / 60;
   return Math.max(MAX_BATCHES_PER_MESSAGE, Math.ceil(imports));
 }
 

@@ -36,10 +36,12 @@ const batch = (runId: string, n: number, status: BatchState['status'] = 'pending
 });
 
 describe('the send window', () => {
-  it('holds three watcher intervals of the account’s imports (15 s by default), no limit when imports are not limited', () => {
+  it('holds three watcher intervals of the account’s imports (15 s by default, at least 10 s), none when imports are not limited', () => {
     expect(sendWindow({ bulkImportsPerMinute: 100, importPollIntervalInMs: 5_000 })).toBe(25);
     expect(sendWindow({ bulkImportsPerMinute: 100, importPollIntervalInMs: 10_000 })).toBe(50);
-    expect(sendWindow({ bulkImportsPerMinute: 120, importPollIntervalInMs: 1_000 })).toBe(8);
+    // Short intervals get 10 s: a watcher late on a busy machine must not let the budget run dry.
+    expect(sendWindow({ bulkImportsPerMinute: 120, importPollIntervalInMs: 1_000 })).toBe(20);
+    expect(sendWindow({ bulkImportsPerMinute: 30, importPollIntervalInMs: 1_000 })).toBe(8);
     expect(sendWindow({ bulkImportsPerMinute: 0, importPollIntervalInMs: 5_000 })).toBe(Infinity);
   });
 
@@ -72,8 +74,8 @@ describe('a run on the queue', () => {
   const BATCHES = 40;
 
   beforeEach(async () => {
-    // 300 imports a minute, a watcher every second: 15 batches wait to be sent.
-    engine = memoryEngine(undefined, { ACTIVECAMPAIGN_BULK_IMPORTS_PER_MINUTE: '300' });
+    // 90 imports a minute, a watcher every second: 10 s of imports, 15 batches, wait to be sent.
+    engine = memoryEngine(undefined, { ACTIVECAMPAIGN_BULK_IMPORTS_PER_MINUTE: '90' });
     engine.exports.records.set('e1', { id: 'e1', schedule: 'manual' } as Export);
     run = {
       runId: newRunId(),
