@@ -77,6 +77,10 @@ param bulkImportsPerMinute int = 100
 @description('Email address that receives the alerts; empty for none.')
 param alertEmail string = ''
 
+@description('Optional: a URL that receives every alert as JSON (Azure Monitor\'s common alert schema): a Teams workflow, a Slack workflow or a PagerDuty Azure integration. Kept secret: such URLs carry their own key.')
+@secure()
+param alertWebhookUrl string = ''
+
 @description('Comma list of the containers of the segments storage that exports may read; empty: any container but the app\'s own.')
 param segmentsContainers string = ''
 
@@ -262,6 +266,7 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' = {
         { name: 'ACTIVECAMPAIGN_REQUESTS_PER_SECOND', value: string(requestsPerSecond) }
         { name: 'ACTIVECAMPAIGN_BULK_IMPORTS_PER_MINUTE', value: string(bulkImportsPerMinute) }
         { name: 'ACTIVECAMPAIGN_INSECURE_HOSTS', value: '' }
+        { name: 'WEBHOOK_INSECURE_HOSTS', value: '' }
         { name: 'IMPORT_POLL_INTERVAL_SECONDS', value: '5' }
         { name: 'ACTIVECAMPAIGN_TIMEOUT_SECONDS', value: '30' }
         { name: 'SEGMENTS_CONTAINERS', value: segmentsContainers }
@@ -437,13 +442,16 @@ resource workbook 'Microsoft.Insights/workbooks@2023-06-01' = {
   }
 }
 
-resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = if (!empty(alertEmail)) {
+var alertReceivers = !empty(alertEmail) || !empty(alertWebhookUrl)
+
+resource actionGroup 'Microsoft.Insights/actionGroups@2023-01-01' = if (alertReceivers) {
   name: names.actionGroup
   location: 'global'
   properties: {
     groupShortName: names.actionGroupShort
     enabled: true
-    emailReceivers: [ { name: 'operator', emailAddress: alertEmail, useCommonAlertSchema: true } ]
+    emailReceivers: empty(alertEmail) ? [] : [ { name: 'operator', emailAddress: alertEmail, useCommonAlertSchema: true } ]
+    webhookReceivers: empty(alertWebhookUrl) ? [] : [ { name: 'webhook', serviceUri: alertWebhookUrl, useCommonAlertSchema: true } ]
   }
 }
 
@@ -471,7 +479,7 @@ resource alerts 'Microsoft.Insights/scheduledQueryRules@2023-03-15-preview' = [f
         }
       ]
     }
-    actions: { actionGroups: empty(alertEmail) ? [] : [ actionGroup.id ] }
+    actions: { actionGroups: alertReceivers ? [ actionGroup.id ] : [] }
   }
 }]
 

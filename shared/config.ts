@@ -13,6 +13,7 @@ export const SETTING_NAMES = [
   'ACTIVECAMPAIGN_REQUESTS_PER_SECOND',
   'ACTIVECAMPAIGN_BULK_IMPORTS_PER_MINUTE',
   'ACTIVECAMPAIGN_INSECURE_HOSTS',
+  'WEBHOOK_INSECURE_HOSTS',
   'IMPORT_POLL_INTERVAL_SECONDS',
   'ACTIVECAMPAIGN_TIMEOUT_SECONDS',
   'SEGMENTS_CONTAINERS',
@@ -62,6 +63,10 @@ export interface AppConfig {
   requestsPerSecond: number;
   bulkImportsPerMinute: number;
   insecureHosts: string[];
+  /** Loopback `host:port` pairs run webhooks may be sent to over plain http (a receiver on this machine). */
+  webhookInsecureHosts: string[];
+  /** The console's address (`https://<WEBSITE_HOSTNAME>`; http on this machine), for links in webhooks. */
+  consoleUrl?: string;
   /** App Service sets WEBSITE_INSTANCE_ID on every instance it runs. */
   runningInAzure: boolean;
   /** How long the import checker waits between polls of an import. */
@@ -147,17 +152,12 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       `KEY_VAULT_URL must be a URL such as https://myvault.vault.azure.net, got "${keyVaultUrl}"`,
     );
   }
-  const insecureHosts = (env.ACTIVECAMPAIGN_INSECURE_HOSTS ?? '')
-    .split(',')
-    .map((h) => h.trim().toLowerCase())
-    .filter(Boolean);
-  for (const host of insecureHosts) {
-    if (!/^(127\.\d+\.\d+\.\d+|localhost|\[::1\]):\d+$/.test(host)) {
-      throw new ConfigurationError(
-        `ACTIVECAMPAIGN_INSECURE_HOSTS may only name loopback host:port pairs (emulators), got "${host}"`,
-      );
-    }
-  }
+  const insecureHosts = loopbackHostPorts(env, 'ACTIVECAMPAIGN_INSECURE_HOSTS', '(emulators)');
+  const webhookInsecureHosts = loopbackHostPorts(env, 'WEBHOOK_INSECURE_HOSTS', '(a receiver on this machine)');
+  const siteHost = env.WEBSITE_HOSTNAME?.trim().toLowerCase();
+  const consoleUrl = siteHost
+    ? `${/^(localhost|127\.|\[::1\])/.test(siteHost) ? 'http' : 'https'}://${siteHost}`
+    : undefined;
   const containers = env.SEGMENTS_CONTAINERS?.trim()
     ? env.SEGMENTS_CONTAINERS.split(',')
         .map((c) => c.trim())
@@ -175,6 +175,8 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     requestsPerSecond: numbers.data.ACTIVECAMPAIGN_REQUESTS_PER_SECOND,
     bulkImportsPerMinute: numbers.data.ACTIVECAMPAIGN_BULK_IMPORTS_PER_MINUTE,
     insecureHosts,
+    webhookInsecureHosts,
+    consoleUrl,
     importPollIntervalInMs: numbers.data.IMPORT_POLL_INTERVAL_SECONDS * 1000,
     runningInAzure: Boolean(env.WEBSITE_INSTANCE_ID),
     localSecretsDir: env.LOCAL_SECRETS_DIR?.trim() || '.local/secrets',
@@ -186,6 +188,19 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     plannerEmailsPerPass: Math.max(1, Math.floor(numbers.data.PLANNER_EMAILS_PER_PASS)),
     runRetentionDays: numbers.data.RUN_RETENTION_DAYS,
   };
+}
+
+/** A setting of loopback `host:port` pairs, the only places the app may call over plain http. */
+function loopbackHostPorts(env: NodeJS.ProcessEnv, name: string, what: string): string[] {
+  const hosts = (env[name] ?? '')
+    .split(',')
+    .map((h) => h.trim().toLowerCase())
+    .filter(Boolean);
+  for (const host of hosts) {
+    if (!/^(127\.\d+\.\d+\.\d+|localhost|\[::1\]):\d+$/.test(host))
+      throw new ConfigurationError(`${name} may only name loopback host:port pairs ${what}, got "${host}"`);
+  }
+  return hosts;
 }
 
 let cached: AppConfig | undefined;

@@ -159,6 +159,8 @@ export interface Run {
   finishedAt?: string;
   /** Blob (in the run-files container) listing the rejected rows, once the run has any. */
   rejectedRows?: string;
+  /** Blob listing the emails the run added, updated, unsubscribed or re-subscribed (GET …/changes adds outcomes). */
+  changes?: string;
   dryRun: boolean;
   fullSync: boolean;
   /** The run the removal guard stopped whose removals this run was started to confirm (administrators only). */

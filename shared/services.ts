@@ -3,11 +3,15 @@ import { SecretClient } from '@azure/keyvault-secrets';
 import { DefaultAzureCredential } from '@azure/identity';
 import { config, type AppConfig } from './config.js';
 import { ActiveCampaignClient } from './activecampaign/client.js';
-import type { LookupFunction } from './activecampaign/hostname.js';
+import type { LookupFunction } from './http/publicAddress.js';
 import { RateBudget } from './activecampaign/rateBudget.js';
 import type { Connection } from './model.js';
 import { apiKeySecretName, KeyVaultSecretStore, LocalSecretStore, type SecretStore } from './secrets/secretStore.js';
 import { ConnectionStore } from './store/connectionStore.js';
+import { AuditStore } from './store/auditStore.js';
+import { WebhookStore } from './store/webhookStore.js';
+import { announceRunEvent } from './webhooks/webhookDelivery.js';
+import type { RunEventsPort } from './runs/ports.js';
 import { ExportStateStore } from './store/exportStateStore.js';
 import { ExportStore } from './store/exportStore.js';
 import { TableReservationStore } from './store/rateBudgetStore.js';
@@ -34,7 +38,12 @@ export interface AppServices {
   runFiles: RunFiles;
   exportState: ExportStateStore;
   snapshotChecks: SnapshotCheckStore;
+  audit: AuditStore;
+  webhooks: WebhookStore;
+  runEvents: RunEventsPort;
   secrets: SecretStore;
+  /** How names of ActiveCampaign accounts and webhook endpoints are resolved (tests: a fake answering loopback). */
+  dnsLookup?: LookupFunction;
   rateBudget: RateBudget;
   telemetry: Telemetry;
   /** A client for a connection, with its key from the secret store and the shared budget. */
@@ -74,7 +83,7 @@ export function createServices(cfg: AppConfig, overrides: ServiceOverrides = {})
     (cfg.appInsightsConnectionString
       ? deferredTelemetry(applicationInsightsTelemetry(cfg.appInsightsConnectionString, getCredential()), overrides.log)
       : new LogTelemetry(overrides.log ?? ((line) => console.log(line))));
-  return {
+  const services: AppServices = {
     telemetry,
     config: cfg,
     storage,
@@ -86,7 +95,11 @@ export function createServices(cfg: AppConfig, overrides: ServiceOverrides = {})
     runFiles,
     exportState: new ExportStateStore(storage.table(TABLES.exportState), runFiles),
     snapshotChecks: new SnapshotCheckStore(storage.table(TABLES.snapshotChecks)),
+    audit: new AuditStore(storage.table(TABLES.audit)),
+    webhooks: new WebhookStore(storage.table(TABLES.webhooks)),
+    runEvents: { announce: (type, run) => announceRunEvent({ ...services, log: overrides.log }, type, run) },
     secrets,
+    dnsLookup: overrides.dnsLookup,
     rateBudget,
     async activeCampaign(connection, apiKey) {
       const key = apiKey ?? (await secrets.get(apiKeySecretName(connection.id)));
@@ -104,6 +117,7 @@ export function createServices(cfg: AppConfig, overrides: ServiceOverrides = {})
       });
     },
   };
+  return services;
 }
 
 /** Telemetry whose client is still loading: calls wait for it (and fall back to the log if it fails). */

@@ -10,6 +10,10 @@ export const TELEMETRY = {
     runFinished: 'ExportRunFinished',
     /** A message the host gave up on, now recorded as a failure. */
     poisonMessage: 'ExportPoisonMessage',
+    /** Who changed a connection, an export or a webhook, or started, cancelled or confirmed a run. */
+    audit: 'ExportAudit',
+    /** A run webhook that could not be delivered after its last try. */
+    webhookFailed: 'ExportWebhookFailed',
   },
   metrics: {
     contactsSent: 'ExportContactsSent',

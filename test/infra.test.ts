@@ -10,11 +10,13 @@ import { tmpdir } from 'node:os';
 import { join, win32 } from 'node:path';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN_ROLE, CONTRIBUTOR_ROLE } from '../shared/auth/principal.js';
+import { ADMIN_ROLE, CONTRIBUTOR_ROLE, type Principal } from '../shared/auth/principal.js';
 import { PLATFORM_SETTINGS, SETTING_NAMES } from '../shared/config.js';
 import { emptyCounts, type Run } from '../shared/model.js';
 import { handlePoisoned } from '../shared/runs/poisonedMessages.js';
-import { memoryEngine } from './support/memoryPorts.js';
+import { MemoryAudit, memoryEngine } from './support/memoryPorts.js';
+import { giveUpWebhook } from './support/webhookReceiver.js';
+import { recordAudit } from '../shared/audit/auditLog.js';
 import { reportRunFinished } from '../shared/runs/runLifecycle.js';
 import { QUEUES, SEGMENT_QUEUES } from '../shared/runs/runQueues.js';
 import { APP_CONTAINERS } from '../shared/segments/sourcePolicy.js';
@@ -488,15 +490,26 @@ describe('infra/workbook.json and infra/alerts.json', () => {
     reportRunFinished({ telemetry }, run, 'Code');
     const deps = { ...memoryEngine(), telemetry };
     await handlePoisoned(deps, QUEUES.batches, { exportId: 'e1', runId: 'r1', batch: 3 });
+    const principal: Principal = { name: 'Ada', roles: ['admin'] };
+    await recordAudit(
+      { audit: new MemoryAudit(), telemetry },
+      principal,
+      'export.updated',
+      {
+        type: 'export',
+        id: 'e1',
+        name: 'Newsletter',
+      },
+      { fields: 'mode' },
+    );
+    await giveUpWebhook(telemetry);
     const emitted = telemetry.lines.map(
       (l) => JSON.parse(l.slice('telemetry '.length)) as { event: string; properties: object; measurements?: object },
     );
     const keys = (event: string, part: 'properties' | 'measurements') =>
       Object.keys(emitted.find((e) => e.event === event)?.[part] ?? {});
     for (const q of [...queries, ...alerts]) {
-      const events = namesIn(q.query).filter(
-        (n) => n in { [TELEMETRY.events.runFinished]: 1, [TELEMETRY.events.poisonMessage]: 1 },
-      );
+      const events = namesIn(q.query).filter((n) => (Object.values(TELEMETRY.events) as string[]).includes(n));
       for (const [, dimension] of q.query.matchAll(/customDimensions\.(\w+)/g)) {
         expect(
           events.some((e) => keys(e, 'properties').includes(dimension)),

@@ -11,7 +11,8 @@ import {
   ValidationError,
   type ContactFailure,
 } from './errors.js';
-import { activeCampaignBaseUrl, NON_PUBLIC_ADDRESS, publicOnlyLookup, type LookupFunction } from './hostname.js';
+import { NON_PUBLIC_ADDRESS, publicOnlyLookup, type LookupFunction } from '../http/publicAddress.js';
+import { activeCampaignBaseUrl } from './hostname.js';
 
 /** A contact as the bulk importer spells it (snake_case, unlike contact/sync). */
 export interface ImportContact {

@@ -8,6 +8,7 @@ import {
   TransientError,
 } from '../activecampaign/errors.js';
 import { activeCampaignBaseUrl } from '../activecampaign/hostname.js';
+import { recordAudit } from '../audit/auditLog.js';
 import { isAdmin, type Principal } from '../auth/principal.js';
 import { displayName } from '../displayName.js';
 import { ConflictError, InvalidRequestError, NotFoundError, UpstreamError } from '../errors.js';
@@ -16,7 +17,13 @@ import { apiKeySecretName } from '../secrets/secretStore.js';
 import type { AppServices } from '../services.js';
 import { publicConnection, type ConnectionRecord } from '../store/connectionStore.js';
 
-type ConnectionDeps = Pick<AppServices, 'connections' | 'exports' | 'secrets' | 'activeCampaign' | 'config'>;
+type ConnectionDeps = Pick<
+  AppServices,
+  'connections' | 'exports' | 'secrets' | 'activeCampaign' | 'config' | 'audit' | 'telemetry'
+>;
+
+const connectionTarget = (c: Pick<Connection, 'id' | 'displayName'>) =>
+  ({ type: 'connection', id: c.id, name: c.displayName }) as const;
 
 const hostname = z
   .string()
@@ -136,6 +143,10 @@ export async function createConnection(
     await deps.secrets.delete(apiKeySecretName(connection.id));
     throw error;
   }
+  await recordAudit(deps, principal, 'connection.created', connectionTarget(connection), {
+    hostname: connection.hostname,
+    allowContributors: connection.allowContributors,
+  });
   return connection;
 }
 
@@ -189,6 +200,14 @@ export async function updateConnection(
         },
   );
   if (!updated || updated.deleting) throw new NotFoundError(`Connection ${id}`);
+  // The key itself is never recorded; that it was replaced is.
+  if (input.apiKey) await recordAudit(deps, principal, 'connection.keyRotated', connectionTarget(updated));
+  const changed = (['displayName', 'allowContributors'] as const).filter((f) => input[f] !== undefined);
+  if (changed.length > 0)
+    await recordAudit(deps, principal, 'connection.updated', connectionTarget(updated), {
+      fields: changed.join(', '),
+      ...(input.allowContributors !== undefined ? { allowContributors: input.allowContributors } : {}),
+    });
   return publicConnection(updated);
 }
 
@@ -199,7 +218,7 @@ export async function updateConnection(
  * connection (at worst both are refused).
  */
 export async function deleteConnection(deps: ConnectionDeps, principal: Principal, id: string): Promise<void> {
-  await findConnection(deps, principal, id);
+  const connection = await findConnection(deps, principal, id);
   await deps.connections.update(id, (c) => ({ ...c, deleting: true }));
   const users = (await deps.exports.list()).filter((e) => e.connectionId === id);
   if (users.length > 0) {
@@ -214,6 +233,7 @@ export async function deleteConnection(deps: ConnectionDeps, principal: Principa
   }
   await deps.connections.delete(id);
   await deps.secrets.delete(apiKeySecretName(id));
+  await recordAudit(deps, principal, 'connection.deleted', connectionTarget(connection));
 }
 
 /** ActiveCampaign answers, as the API's errors: a refused key or an unreachable account is the caller's to fix. */

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ActiveCampaignError, ActiveCampaignNotFoundError } from '../activecampaign/errors.js';
+import { recordAudit } from '../audit/auditLog.js';
 import { isAdmin, type Principal } from '../auth/principal.js';
 import { canUseConnection } from '../connections/connectionService.js';
 import { ConflictError, ForbiddenError, InvalidRequestError, NotFoundError } from '../errors.js';
@@ -31,6 +32,8 @@ export type ExportDeps = Pick<
   | 'segments'
   | 'config'
   | 'activeCampaign'
+  | 'runEvents'
+  | 'audit'
 >;
 
 /** Our ids are UUIDs: anything else is refused before it reaches a table key (where "/" or "#" break the request). */
@@ -118,8 +121,16 @@ export async function createExport(deps: ExportDeps, principal: Principal, input
       `Connection ${connection.id} was deleted while the export was being saved; nothing was saved`,
     );
   }
+  await recordAudit(deps, principal, 'export.created', exportTarget(exp), {
+    connectionId: exp.connectionId,
+    listId: exp.listId,
+    mode: exp.mode,
+  });
   return exp;
 }
+
+const exportTarget = (exp: Pick<Export, 'id' | 'displayName'>) =>
+  ({ type: 'export', id: exp.id, name: exp.displayName }) as const;
 
 /**
  * Whether a connection an export was just written onto survives a delete that may be under way.
@@ -211,6 +222,9 @@ export async function updateExport(
     // old list is left as it is. A connection to the same account (a new key) keeps the state.
     const otherAccount = before?.hostname !== connection.hostname;
     if (updated.listId !== exp.listId || otherAccount) await deps.exportState.delete(id);
+    await recordAudit(deps, principal, 'export.updated', exportTarget(updated), {
+      fields: Object.keys(input).sort().join(', '),
+    });
     return updated;
   } finally {
     await deps.runs.releaseEdit(id, editId);
@@ -222,8 +236,9 @@ export async function updateExport(
  * deleted.
  */
 export async function deleteExport(deps: ExportDeps, principal: Principal, id: string): Promise<void> {
-  await getExport(deps, principal, id);
+  const { exp } = await getExport(deps, principal, id);
   await deps.exports.delete(id);
+  await recordAudit(deps, principal, 'export.deleted', exportTarget(exp));
   const active = await deps.runs.activeRunId(id);
   if (active) await endRun(deps, id, active, 'cancelled', 'The export was deleted');
   await deps.exportState.delete(id);

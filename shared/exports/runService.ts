@@ -1,20 +1,41 @@
+import { createInterface } from 'node:readline';
 import type { Principal } from '../auth/principal.js';
 import { isAdmin } from '../auth/principal.js';
+import { recordAudit } from '../audit/auditLog.js';
 import { ConflictError, ForbiddenError, InvalidRequestError, NotFoundError } from '../errors.js';
 import { TERMINAL_STATUSES, type Export, type RemovalConfirmation, type Run } from '../model.js';
 import { endRun, startRun } from '../runs/runLifecycle.js';
 import { SnapshotNotReadyError } from '../segments/segmentError.js';
 import { locateSnapshot } from '../segments/snapshot.js';
 import type { AppServices } from '../services.js';
-import { ExportBeingEditedError, isRunId, publicRun, RunActiveError, type RunRecord } from '../runs/runModel.js';
-import { isRunPageToken } from '../store/runStore.js';
+import {
+  ExportBeingEditedError,
+  isRunId,
+  publicRun,
+  RunActiveError,
+  type BatchState,
+  type RunRecord,
+} from '../runs/runModel.js';
+import { isTablePageToken } from '../store/runStore.js';
+import { csvField } from '../store/runFiles.js';
+import { changeOutcome, parseChangeLine } from '../runs/runChanges.js';
 import { CONFIRMATION_TTL_IN_MS } from '../sync/removalGuard.js';
 import type { StartRunInput } from './exportSchema.js';
 import { getExport, type ExportDeps } from './exportService.js';
 
 type RunDeps = Pick<
   AppServices,
-  'exports' | 'connections' | 'runs' | 'runFiles' | 'exportState' | 'queues' | 'telemetry' | 'config' | 'snapshotChecks'
+  | 'exports'
+  | 'connections'
+  | 'runs'
+  | 'runFiles'
+  | 'exportState'
+  | 'queues'
+  | 'telemetry'
+  | 'config'
+  | 'snapshotChecks'
+  | 'runEvents'
+  | 'audit'
 >;
 
 /**
@@ -48,9 +69,27 @@ export async function startManualRun(
     // Other problems (no such folder, an empty snapshot) are the run's to report: it fails with them.
   }
   try {
-    return publicRun(
-      await startRun(deps, exp, { trigger: 'manual', dryRun: input.dryRun, fullSync: input.fullSync, confirmation }),
+    const run = await startRun(deps, exp, {
+      trigger: 'manual',
+      dryRun: input.dryRun,
+      fullSync: input.fullSync,
+      confirmation,
+    });
+    await recordAudit(
+      deps,
+      principal,
+      confirmation ? 'run.confirmedRemovals' : 'run.started',
+      { type: 'run', id: run.runId, name: exp.displayName },
+      {
+        exportId: exp.id,
+        ...(run.dryRun ? { dryRun: true } : {}),
+        ...(run.fullSync ? { fullSync: true } : {}),
+        ...(confirmation
+          ? { confirms: confirmation.runId, unsubscribes: confirmation.unsubscribes, lastSent: confirmation.lastSent }
+          : {}),
+      },
     );
+    return publicRun(run);
   } catch (error) {
     if (error instanceof RunActiveError)
       throw new ConflictError('RunActive', `Export ${id} already has an active run (${error.runId})`, {
@@ -147,7 +186,7 @@ export async function listRuns(
       'InvalidRequest',
       "continuationToken: not a page of this export's runs (use the token the previous page gave, or leave it out for the newest runs)",
     );
-  if (page.continuationToken !== undefined && !isRunPageToken(page.continuationToken)) throw notOurs();
+  if (page.continuationToken !== undefined && !isTablePageToken(page.continuationToken)) throw notOurs();
   try {
     const { runs, continuationToken } = await deps.runs.listRuns(exportId, page);
     return { value: runs.map(publicRun), ...(continuationToken ? { continuationToken } : {}) };
@@ -167,6 +206,14 @@ export async function cancelRun(deps: RunDeps, principal: Principal, exportId: s
   if (TERMINAL_STATUSES.has(run.status))
     throw new ConflictError('RunEnded', `Run ${runId} already ended (${run.status})`);
   const ended = await endRun(deps, exportId, runId, 'cancelled', `Cancelled by ${principal.name}`);
+  const exp = await deps.exports.get(exportId);
+  await recordAudit(
+    deps,
+    principal,
+    'run.cancelled',
+    { type: 'run', id: runId, name: exp?.displayName },
+    { exportId, status: run.status },
+  );
   return publicRun(ended ?? run);
 }
 
@@ -195,4 +242,45 @@ export async function payloadSample(
   const text = run.payloadSample ? await deps.runFiles.readText(run.payloadSample) : undefined;
   if (text === undefined) throw new NotFoundError(`Payload sample of run ${runId}`);
   return JSON.parse(text);
+}
+
+/**
+ * The emails the run added, updated, unsubscribed or re-subscribed (CSV `email,change,outcome`),
+ * streamed: the planner's list, with what became of each from its batch's end. 404 when the run
+ * changed nobody, or its files are past RUN_RETENTION_DAYS.
+ */
+export async function runChanges(
+  deps: RunDeps,
+  principal: Principal,
+  exportId: string,
+  runId: string,
+): Promise<{ body: AsyncIterable<string>; fileName: string }> {
+  const run = await findRun(deps, principal, exportId, runId);
+  if (!run.changes) throw new NotFoundError(`Changes of run ${runId} (it changed no contact)`);
+  const file = await deps.runFiles.download(run.changes.replace(/^[^/]+\//, ''));
+  if (!file) throw new NotFoundError(`Changes of run ${runId} (kept for RUN_RETENTION_DAYS days)`);
+  const batches = new Map<number, BatchState>();
+  for await (const b of deps.runs.listBatches(runId)) batches.set(b.batch, b);
+  const state = { dryRun: run.dryRun, ended: TERMINAL_STATUSES.has(run.status) };
+  let failed: { batch: number; emails: ReadonlySet<string> } = { batch: 0, emails: new Set() };
+  async function* lines(): AsyncGenerator<string> {
+    yield 'email,change,outcome\n';
+    let first = true;
+    for await (const line of createInterface({ input: file!.body, crlfDelay: Infinity })) {
+      if (first) {
+        first = false;
+        continue;
+      }
+      const row = parseChangeLine(line);
+      if (!row) continue;
+      const batch = batches.get(row.batch);
+      if (failed.batch !== row.batch) {
+        const named =
+          batch && batch.failed + batch.rejected > 0 ? await deps.runFiles.readFailedEmails(runId, row.batch) : [];
+        failed = { batch: row.batch, emails: new Set(named) };
+      }
+      yield `${csvField(row.email)},${row.change},${changeOutcome(state, batch, failed.emails, row.email)}\n`;
+    }
+  }
+  return { body: lines(), fileName: `changes-${runId}.csv` };
 }

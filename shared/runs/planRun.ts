@@ -16,10 +16,10 @@ import { PlanPasses, snapshotRowsBound, type PlanPass } from '../sync/planPasses
 import { SYNC_MODES } from '../sync/syncModes.js';
 import { keyRefusedMessage } from './batchOutcome.js';
 import { FAILURE_LIMITS } from './failurePolicy.js';
-import type { EngineDeps, RejectedRowsPort, StatePointer, StateWriterPort } from './ports.js';
+import type { ChangesPort, EngineDeps, RejectedRowsPort, StatePointer, StateWriterPort } from './ports.js';
 import { runCounts, sumBatches } from './runCounts.js';
-import { endRun, finalizeRun, reportRunFinished, type LifecycleDeps } from './runLifecycle.js';
-import type { PlannedCounts, PlanSummary, Returner, RunRecord } from './runModel.js';
+import { endRun, finalizeRun, runEnded, type LifecycleDeps } from './runLifecycle.js';
+import type { ContactChange, PlannedCounts, PlanSummary, Returner, RunRecord } from './runModel.js';
 import type { PlanMessage } from './runQueues.js';
 import { batchesPerMessage, ENQUEUE_CONCURRENCY, startSendingBatches } from './sendWindow.js';
 
@@ -146,6 +146,9 @@ class Planner {
   readonly #writes = new Pool(ENQUEUE_CONCURRENCY);
   #returners: Returner[] = [];
   #rejected!: RejectedRowsPort;
+  #changes!: ChangesPort;
+  /** What the run does to each contact waiting in the batch being filled. */
+  readonly #changeOf = new Map<string, ContactChange>();
   #pendingState?: StateWriterPort;
   #lastBeat = Date.now();
 
@@ -161,6 +164,7 @@ class Planner {
     const { deps, exp, run, snapshot } = this;
     this.log(`Run ${run.runId}: snapshot ${snapshot.id} (${snapshot.layout}, ${snapshot.segmentFiles.length} file(s))`);
     this.#rejected = await deps.runFiles.rejectedRows(run.runId, { fresh: true });
+    this.#changes = await deps.runFiles.changes(run.runId);
     const previous = await deps.exportState.pointer(exp.id);
     if (!run.dryRun) this.#pendingState = await deps.exportState.pendingWriter(run.runId);
     const sampled = await Promise.all(
@@ -197,6 +201,7 @@ class Planner {
     await this.#flushBatch(this.#batcher.flush());
     await this.#writes.drain();
     await this.#rejected.flush();
+    await this.#changes.flush();
     await this.#pendingState?.close();
     const c = this.counts;
     this.log(
@@ -283,7 +288,7 @@ class Planner {
         if (decision === 'returner')
           this.#returners.push({ email: contact.email, unsubscribedAt: unsubscribedAt(previous)! });
         contact.subscribe = subscribe;
-        await this.#add(contact);
+        await this.#add(contact, decision === 'new' ? 'added' : decision === 'returner' ? 'resubscribed' : 'updated');
       }
     }
     return false;
@@ -310,7 +315,7 @@ class Planner {
       if (decision === 'keepMarker') await this.#pendingState?.add(email, value);
       if (decision !== 'unsubscribe') continue;
       unsubscribes++;
-      await this.#add({ email, unsubscribe });
+      await this.#add({ email, unsubscribe }, 'unsubscribed');
     }
     return { unsubscribes, lastSent };
   }
@@ -327,8 +332,9 @@ class Planner {
     return run.status !== 'planning';
   }
 
-  async #add(contact: ImportContact): Promise<void> {
+  async #add(contact: ImportContact, change: ContactChange): Promise<void> {
     if (this.sample.length < SAMPLE_SIZE) this.sample.push(contact);
+    this.#changeOf.set(contact.email, change);
     await this.#flushBatch(this.#batcher.add(contact));
   }
 
@@ -344,6 +350,10 @@ class Planner {
       returners,
     };
     this.batches.push(planned);
+    for (const c of full.contacts) {
+      await this.#changes.add(c.email, this.#changeOf.get(c.email) ?? 'updated', planned.batch);
+      this.#changeOf.delete(c.email);
+    }
     if (this.run.dryRun) return;
     const { runId } = this.run;
     await this.#writes.run(async () => {
@@ -381,6 +391,7 @@ class Planner {
     return {
       snapshot: snapshotRef(this.snapshot),
       rejectedRows: this.#rejected.count > 0 ? this.deps.runFiles.rejectedPath(this.run.runId) : undefined,
+      changes: this.#changes.count > 0 ? this.deps.runFiles.changesPath(this.run.runId) : undefined,
     };
   }
 
@@ -458,6 +469,6 @@ class Planner {
             finishedAt: new Date().toISOString(),
           },
     );
-    if (changed) reportRunFinished(deps, done);
+    if (changed) await runEnded(deps, done);
   }
 }

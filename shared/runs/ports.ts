@@ -1,10 +1,12 @@
 import type { BlobServiceClient } from '@azure/storage-blob';
 import type { ActiveCampaignClient, ImportContact } from '../activecampaign/client.js';
+import type { AuditPort } from '../audit/auditLog.js';
 import type { AppConfig } from '../config.js';
-import type { Connection, Export } from '../model.js';
+import type { Connection, Export, Run } from '../model.js';
 import type { EmailRange, EmailTable } from '../sync/emailTable.js';
 import type { Telemetry } from '../telemetry.js';
-import type { BatchState, RejectedRow, Returner, RunRecord } from './runModel.js';
+import type { WebhookEventType } from '../webhooks/webhookModel.js';
+import type { BatchState, ContactChange, RejectedRow, Returner, RunRecord } from './runModel.js';
 import type { BatchMessage, ImportCheckMessage, PlanMessage, SnapshotCheckMessage, WatchMessage } from './runQueues.js';
 
 /**
@@ -78,6 +80,9 @@ export interface RunFilesPort {
   rejectedRows(runId: string, options?: { fresh?: boolean }): Promise<RejectedRowsPort>;
   /** `container/name` of the run's rejected rows and sample, as the run names them. */
   rejectedPath(runId: string): string;
+  /** The planner's list of the emails the run changes (started over each time it is opened). */
+  changes(runId: string): Promise<ChangesPort>;
+  changesPath(runId: string): string;
   samplePath(runId: string): string;
   /** Deletes what a run only needed while it sent; the files of batches in `keep` stay. */
   deleteWorkFiles(runId: string, keep?: ReadonlySet<number>): Promise<number>;
@@ -160,6 +165,18 @@ export interface RecordsPort<T> {
   list(): Promise<T[]>;
 }
 
+/** Tells the run webhooks' endpoints that a run started or ended; never fails and never waits on a receiver. */
+export interface RunEventsPort {
+  announce(type: WebhookEventType, run: Run): Promise<void>;
+}
+
+/** The emails a run's plan changes, each with its batch, appended as the planner goes. */
+export interface ChangesPort {
+  readonly count: number;
+  add(email: string, change: ContactChange, batch: number): Promise<void>;
+  flush(): Promise<void>;
+}
+
 /** Everything the engine's workers use; each declares the few members it needs (a Pick of this). */
 export interface EngineDeps {
   config: AppConfig;
@@ -169,6 +186,8 @@ export interface EngineDeps {
   runFiles: RunFilesPort;
   exportState: ExportStatePort;
   snapshotChecks: SnapshotChecksPort;
+  runEvents: RunEventsPort;
+  audit: AuditPort;
   exports: RecordsPort<Export>;
   connections: RecordsPort<Connection>;
   /** The segments' storage, read by the planner (segments/). */

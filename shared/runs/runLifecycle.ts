@@ -12,13 +12,14 @@ import { equalRanges } from '../sync/planPasses.js';
 import { UNKNOWN, unsubscribedMarker } from '../sync/delta.js';
 import { TELEMETRY } from '../telemetry.js';
 import { checkWaitingSnapshot } from './checkSchedule.js';
+import { endEventType } from '../webhooks/webhookModel.js';
 import type { EngineDeps } from './ports.js';
 import { runCounts, runOutcome, runReasons, sumBatches, type BatchSums } from './runCounts.js';
 import { newRunId, type BatchState, type PlannedCounts, type RunRecord } from './runModel.js';
 
 export type LifecycleDeps = Pick<
   EngineDeps,
-  'runs' | 'runFiles' | 'exportState' | 'queues' | 'telemetry' | 'config' | 'snapshotChecks'
+  'runs' | 'runFiles' | 'exportState' | 'queues' | 'telemetry' | 'config' | 'snapshotChecks' | 'runEvents'
 >;
 
 export interface StartRunOptions {
@@ -59,6 +60,7 @@ export async function startRun(deps: LifecycleDeps, exp: Export, options: StartR
     await endRun(deps, exp.id, run.runId, 'failed', `Could not enqueue the run: ${(error as Error).message}`);
     throw error;
   }
+  await deps.runEvents.announce('run.started', run);
   return run;
 }
 
@@ -103,7 +105,7 @@ export async function endRun(
   // post that passed its check just before it and was answered (a login page) before the wait looked.
   await deps.runs.updateRun(exportId, runId, (r) => ({ ...r, finishedAt: new Date().toISOString() }));
   const settled = (await recountEndedRun(deps, exportId, runId)) ?? run;
-  reportRunFinished(deps, settled, extra.errorCode);
+  await runEnded(deps, settled, extra.errorCode);
   return settled;
 }
 
@@ -173,6 +175,17 @@ function unsentCounts(planned: PlannedCounts): RunCounts {
   };
 }
 
+/** What a run's end tells: the telemetry event, and the run webhooks (run.completed, run.failed, run.guarded). */
+export async function runEnded(
+  deps: Pick<EngineDeps, 'telemetry' | 'runEvents'>,
+  run: Run,
+  errorCode?: string,
+): Promise<void> {
+  reportRunFinished(deps, run, errorCode);
+  const type = endEventType(run, errorCode);
+  if (type) await deps.runEvents.announce(type, run);
+}
+
 /** The custom event every run emits when it ends (Application Insights `customEvents`). */
 export function reportRunFinished(deps: Pick<EngineDeps, 'telemetry'>, run: Run, errorCode?: string): void {
   const durationMs = Date.parse(run.finishedAt ?? new Date().toISOString()) - Date.parse(run.startedAt);
@@ -227,7 +240,7 @@ export async function finalizeRun(
     };
   });
   if (!changed) return finished;
-  reportRunFinished(deps, finished);
+  await runEnded(deps, finished);
   await checkWaitingSnapshot(deps, exportId);
   return finished;
 }

@@ -44,6 +44,12 @@ export interface RunRecord extends Run {
   batchProgressAt?: string;
 }
 
+/**
+ * What a run does to a contact of its plan (the run's changes CSV): new to the export, sent again,
+ * taken off the list, put back on it.
+ */
+export type ContactChange = 'added' | 'updated' | 'unsubscribed' | 'resubscribed';
+
 export type BatchStatus = 'pending' | 'sending' | 'submitted' | 'completed' | 'failed' | 'cancelled';
 export const TERMINAL_BATCH: ReadonlySet<BatchStatus> = new Set(['completed', 'failed', 'cancelled']);
 

@@ -1,3 +1,4 @@
+import { recordAudit } from '../audit/auditLog.js';
 import { CronExpressionParser } from 'cron-parser';
 import { TERMINAL_STATUSES, type Export, type RefreshOutlook, type Run } from '../model.js';
 import { SegmentError, SnapshotNotReadyError } from '../segments/segmentError.js';
@@ -7,7 +8,7 @@ import type { EngineDeps } from './ports.js';
 import { rearmWatcher, startRun, type LifecycleDeps } from './runLifecycle.js';
 import { ExportBeingEditedError, RunActiveError, type RunRecord } from './runModel.js';
 
-export type RefreshDeps = LifecycleDeps & Pick<EngineDeps, 'exports' | 'segments' | 'snapshotChecks'>;
+export type RefreshDeps = LifecycleDeps & Pick<EngineDeps, 'exports' | 'segments' | 'snapshotChecks' | 'audit'>;
 
 export interface RefreshResult {
   started: { exportId: string; runId: string }[];
@@ -82,7 +83,18 @@ export async function refreshExport(deps: RefreshDeps, exp: Export): Promise<{ r
   const skip = await whyNotRefresh(deps, exp);
   if (skip) return skip;
   try {
-    return { runId: (await startRun(deps, exp, { trigger: 'schedule' })).runId };
+    const run = await startRun(deps, exp, { trigger: 'schedule' });
+    await recordAudit(
+      deps,
+      'schedule',
+      'run.started',
+      { type: 'run', id: run.runId, name: exp.displayName },
+      {
+        exportId: exp.id,
+        trigger: 'schedule',
+      },
+    );
+    return { runId: run.runId };
   } catch (error) {
     if (error instanceof RunActiveError) return { reason: `run ${error.runId} is active`, active: true };
     if (error instanceof ExportBeingEditedError) return { reason: 'the export is being edited', active: true };

@@ -1,8 +1,8 @@
 import type { AppendBlobClient, BlobServiceClient, ContainerClient } from '@azure/storage-blob';
 import type { ImportContact } from '../activecampaign/client.js';
 import { Pool } from '../pool.js';
-import type { RejectedRowsPort, RunFilesPort } from '../runs/ports.js';
-import { runStartedAt, type RejectedRow, type Returner } from '../runs/runModel.js';
+import type { ChangesPort, RejectedRowsPort, RunFilesPort } from '../runs/ports.js';
+import { runStartedAt, type ContactChange, type RejectedRow, type Returner } from '../runs/runModel.js';
 import { statusOf } from './tables.js';
 
 /** Deletes in flight at once when a run's files go. */
@@ -30,9 +30,9 @@ const pad = (batch: number) => String(batch).padStart(7, '0');
 
 /**
  * Every blob a run or an export's state uses, named in one place. A run's files live under
- * `runs/<runId>/`; what only matters while it sends (payloads, failed emails, returners, the
- * pending state) is deleted when it ends, the rest (rejected rows, a dry run's sample) after
- * RUN_RETENTION_DAYS.
+ * `runs/<runId>/`; what only matters while it sends (payloads, returners, the pending state) is
+ * deleted when it ends, the rest (rejected rows, the emails it changed and those of them that failed,
+ * a dry run's sample) after RUN_RETENTION_DAYS.
  */
 export const runFileNames = {
   runPrefix: (runId: string) => `runs/${runId}/`,
@@ -41,13 +41,14 @@ export const runFileNames = {
   returners: (runId: string, batch: number) => `runs/${runId}/returners/${pad(batch)}.json`,
   pendingState: (runId: string) => `runs/${runId}/state-pending.tsv.gz`,
   rejected: (runId: string) => `runs/${runId}/rejected.csv`,
+  changes: (runId: string) => `runs/${runId}/changes.csv`,
   sample: (runId: string) => `runs/${runId}/sample.json`,
   state: (exportId: string, runId: string) => `state/${exportId}/${runId}.tsv.gz`,
   statePrefix: (exportId: string) => `state/${exportId}/`,
 };
 
 /** Prefixes under a run that hold contact data only needed while it sends. */
-const WORK_FOLDERS = ['batches/', 'failed/', 'returners/'];
+const WORK_FOLDERS = ['batches/', 'returners/'];
 
 export class RunFiles implements RunFilesPort {
   readonly container: ContainerClient;
@@ -77,6 +78,10 @@ export class RunFiles implements RunFilesPort {
 
   samplePath(runId: string): string {
     return this.path(runFileNames.sample(runId));
+  }
+
+  changesPath(runId: string): string {
+    return this.path(runFileNames.changes(runId));
   }
 
   async writeBatch(runId: string, batch: number, contacts: ImportContact[]): Promise<void> {
@@ -116,11 +121,20 @@ export class RunFiles implements RunFilesPort {
    * (a planner that runs again after a crash must not list rows twice).
    */
   async rejectedRows(runId: string, options: { fresh?: boolean } = {}): Promise<RejectedRowsWriter> {
-    const blob = (await this.ready()).getAppendBlobClient(runFileNames.rejected(runId));
-    if (options.fresh) await blob.deleteIfExists();
+    return new RejectedRowsWriter(await this.#csv(runFileNames.rejected(runId), CSV_HEADER, options.fresh));
+  }
+
+  /** The emails the run's plan changes, written by the planner alone (started over when it plans again). */
+  async changes(runId: string): Promise<ChangesWriter> {
+    return new ChangesWriter(await this.#csv(runFileNames.changes(runId), CHANGES_HEADER, true));
+  }
+
+  async #csv(name: string, header: string, fresh = false): Promise<AppendBlobClient> {
+    const blob = (await this.ready()).getAppendBlobClient(name);
+    if (fresh) await blob.deleteIfExists();
     const created = await blob.createIfNotExists({ blobHTTPHeaders: { blobContentType: 'text/csv; charset=utf-8' } });
-    if (created.succeeded) await blob.appendBlock(CSV_HEADER, CSV_HEADER.length);
-    return new RejectedRowsWriter(blob);
+    if (created.succeeded) await blob.appendBlock(header, header.length);
+    return blob;
   }
 
   /** A run file as a stream (rejected rows downloads), or undefined when there is none. */
@@ -146,7 +160,8 @@ export class RunFiles implements RunFilesPort {
   }
 
   /**
-   * Deletes what a run only needed while it sent: payloads, failed emails, returners, pending state.
+   * Deletes what a run only needed while it sent: payloads, returners, pending state (the failed emails
+   * stay with the changes they belong to).
    * The files of batches in `keep` stay (an accepted import still being checked after a cancel).
    */
   async deleteWorkFiles(runId: string, keep: ReadonlySet<number> = new Set()): Promise<number> {
@@ -161,11 +176,7 @@ export class RunFiles implements RunFilesPort {
   /** Deletes the work files of one batch (an accepted import checked after its run ended). */
   async deleteBatchFiles(runId: string, batch: number): Promise<void> {
     const container = await this.ready();
-    for (const name of [
-      runFileNames.batch(runId, batch),
-      runFileNames.failed(runId, batch),
-      runFileNames.returners(runId, batch),
-    ])
+    for (const name of [runFileNames.batch(runId, batch), runFileNames.returners(runId, batch)])
       await container.getBlobClient(name).deleteIfExists();
   }
 
@@ -218,14 +229,14 @@ export class RunFiles implements RunFilesPort {
   }
 }
 
-/** Buffers rejected rows and appends them in blocks. */
-export class RejectedRowsWriter implements RejectedRowsPort {
+/** Buffers lines of a CSV file and appends them in blocks. */
+class CsvAppender {
   #buffer = '';
   count = 0;
   constructor(readonly blob: AppendBlobClient) {}
 
-  async add(row: RejectedRow): Promise<void> {
-    this.#buffer += rejectedRowCsv(row);
+  protected async addLine(line: string): Promise<void> {
+    this.#buffer += line;
     this.count++;
     if (this.#buffer.length >= 1024 * 1024) await this.flush();
   }
@@ -237,5 +248,20 @@ export class RejectedRowsWriter implements RejectedRowsPort {
       this.#buffer = this.#buffer.slice(chunk.length);
       await this.blob.appendBlock(chunk, Buffer.byteLength(chunk));
     }
+  }
+}
+
+export class RejectedRowsWriter extends CsvAppender implements RejectedRowsPort {
+  add(row: RejectedRow): Promise<void> {
+    return this.addLine(rejectedRowCsv(row));
+  }
+}
+
+/** `email,change,batch`: the outcome is added when the file is read (GET …/changes), from the batches' ends. */
+const CHANGES_HEADER = 'email,change,batch\n';
+
+export class ChangesWriter extends CsvAppender implements ChangesPort {
+  add(email: string, change: ContactChange, batch: number): Promise<void> {
+    return this.addLine(`${csvField(email)},${change},${batch}\n`);
   }
 }

@@ -18,11 +18,11 @@ const isEdit = (lease: Record<string, unknown>) => String(lease.runId).startsWit
 type Entity = Record<string, unknown> & { partitionKey: string; rowKey: string };
 
 /**
- * Whether a continuation token has the shape of those `listRuns` gives: the Tables SDK's token, base64
- * of {nextPartitionKey, nextRowKey} (whose values only the storage service reads). The SDK throws a
- * SyntaxError on any other.
+ * Whether a continuation token has the shape of those a paged Table listing gives (runs, the audit
+ * log): the Tables SDK's token, base64 of {nextPartitionKey, nextRowKey} (whose values only the
+ * storage service reads). The SDK throws a SyntaxError on any other.
  */
-export function isRunPageToken(token: string): boolean {
+export function isTablePageToken(token: string): boolean {
   try {
     const t = JSON.parse(Buffer.from(token, 'base64').toString('latin1')) as {
       nextPartitionKey?: unknown;
@@ -304,6 +304,7 @@ function fromRunEntity(e: Entity): RunRecord {
     startedAt: String(e.startedAt),
     finishedAt: text('finishedAt'),
     rejectedRows: text('rejectedRows'),
+    changes: text('changes'),
     dryRun: Boolean(e.dryRun),
     fullSync: Boolean(e.fullSync),
     confirmRemovals: text('confirmRemovals'),

@@ -13,6 +13,10 @@ export const TABLES = {
   rateBudget: 'ratebudget',
   /** Each export's pending look at its source after a blob event, and the last event. */
   snapshotChecks: 'snapshotchecks',
+  /** Who did what (audit/auditLog.ts), newest first. */
+  audit: 'audit',
+  /** Endpoints that receive run webhooks; their signing secrets live in the secret store. */
+  webhooks: 'webhooks',
 } as const;
 
 const created = new WeakSet<TableClient>();

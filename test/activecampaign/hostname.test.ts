@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidHostnameError } from '../../shared/activecampaign/errors.js';
 import { ActiveCampaignClient } from '../../shared/activecampaign/client.js';
-import { activeCampaignBaseUrl, nonPublicAddress, type LookupFunction } from '../../shared/activecampaign/hostname.js';
+import { activeCampaignBaseUrl } from '../../shared/activecampaign/hostname.js';
+import { nonPublicAddress, type LookupFunction } from '../../shared/http/publicAddress.js';
 import { checkConnection } from '../../shared/connections/connectionService.js';
 import { readConfig } from '../../shared/config.js';
 import { createServices } from '../../shared/services.js';

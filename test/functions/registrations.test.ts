@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { poisonQueue, QUEUES, SEGMENT_QUEUES } from '../../shared/runs/runQueues.js';
+import { WEBHOOK_QUEUE } from '../../shared/webhooks/webhookModel.js';
 import { ROOT } from '../support/harness.js';
 import { timeSpanInMs } from '../../tools/localRunner/hostSettings.js';
 
@@ -71,6 +72,13 @@ describe('function registrations', () => {
         'me',
         'console',
         'checkConnection',
+        'listAudit',
+        'createWebhook',
+        'listWebhooks',
+        'deleteWebhook',
+        'testWebhook',
+        'deliverWebhook',
+        'getRunChanges',
       ].sort(),
     );
     for (const r of regs) expect(Object.values(r.bindings).filter((b) => /trigger$/i.test(b.type))).toHaveLength(1);
@@ -103,6 +111,12 @@ describe('function registrations', () => {
         'GET api/connections/{id}/fields',
         'POST api/sources/preview',
         'GET api/me',
+        'GET api/exports/{id}/runs/{runId}/changes',
+        'GET api/audit',
+        'POST api/webhooks',
+        'GET api/webhooks',
+        'DELETE api/webhooks/{id}',
+        'POST api/webhooks/{id}/test',
         'GET {*path}',
       ]),
     );
@@ -112,9 +126,10 @@ describe('function registrations', () => {
   it('binds the queue functions to the queues the code sends to, and every run engine queue has a poison handler', () => {
     const queues = triggers.filter((t) => t.trigger.type === 'queueTrigger');
     const names = Object.values(QUEUES);
-    // Blob events and snapshot checks are hints (the scheduled refresh finds what they miss): no poison handler.
+    // Blob events and snapshot checks are hints (the scheduled refresh finds what they miss), and a
+    // webhook delivery records its own failures: no poison handler.
     expect(queues.map((q) => q.trigger.queueName).sort()).toEqual(
-      [...names, ...names.map(poisonQueue), ...Object.values(SEGMENT_QUEUES)].sort(),
+      [...names, ...names.map(poisonQueue), ...Object.values(SEGMENT_QUEUES), WEBHOOK_QUEUE].sort(),
     );
     for (const q of queues) expect(q.trigger.connection).toBe('AzureWebJobsStorage');
   });

@@ -1,8 +1,11 @@
 import { BlobServiceClient } from '@azure/storage-blob';
+import type { AuditEntry, AuditPort } from '../../shared/audit/auditLog.js';
 import { ActiveCampaignClient, type ImportContact } from '../../shared/activecampaign/client.js';
 import { readConfig, type AppConfig } from '../../shared/config.js';
-import { TERMINAL_STATUSES, type Connection, type Export } from '../../shared/model.js';
+import { TERMINAL_STATUSES, type Connection, type Export, type Run } from '../../shared/model.js';
 import type {
+  ChangesPort,
+  RunEventsPort,
   EngineDeps,
   ExportStatePort,
   QueuesPort,
@@ -21,12 +24,14 @@ import {
   runStartedAt,
   type BatchState,
   type RejectedRow,
+  type ContactChange,
   type Returner,
   type RunRecord,
 } from '../../shared/runs/runModel.js';
 import { QUEUES, SEGMENT_QUEUES } from '../../shared/runs/runQueues.js';
 import { ALL_EMAILS, EmailTable, type EmailRange } from '../../shared/sync/emailTable.js';
 import { LogTelemetry } from '../../shared/telemetry.js';
+import type { WebhookEventType } from '../../shared/webhooks/webhookModel.js';
 import { EMULATOR_API_KEY, type ActiveCampaignEmulator } from '../../tools/acEmulator/server.js';
 
 /**
@@ -174,9 +179,23 @@ class MemoryRejectedRows implements RejectedRowsPort {
   }
 }
 
+class MemoryChanges implements ChangesPort {
+  count = 0;
+  constructor(readonly rows: [string, ContactChange, number][]) {}
+  add(email: string, change: ContactChange, batch: number): Promise<void> {
+    this.rows.push([email, change, batch]);
+    this.count++;
+    return Promise.resolve();
+  }
+  flush(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
 export class MemoryRunFiles implements RunFilesPort {
   readonly files = new Map<string, unknown>();
   readonly rejected = new Map<string, RejectedRow[]>();
+  readonly changed = new Map<string, [string, ContactChange, number][]>();
 
   #get<T>(name: string): Promise<T | undefined> {
     return Promise.resolve(structuredClone(this.files.get(name)) as T | undefined);
@@ -215,13 +234,20 @@ export class MemoryRunFiles implements RunFilesPort {
   rejectedPath(runId: string) {
     return `memory/runs/${runId}/rejected.csv`;
   }
+  changes(runId: string): Promise<ChangesPort> {
+    this.changed.set(runId, []);
+    return Promise.resolve(new MemoryChanges(this.changed.get(runId)!));
+  }
+  changesPath(runId: string) {
+    return `memory/runs/${runId}/changes.csv`;
+  }
   samplePath(runId: string) {
     return `memory/runs/${runId}/sample.json`;
   }
   deleteWorkFiles(runId: string, keep: ReadonlySet<number> = new Set()): Promise<number> {
     let deleted = 0;
     for (const name of [...this.files.keys()]) {
-      const m = new RegExp(`^runs/${runId}/(batches|failed|returners)/(\\d+)$`).exec(name);
+      const m = new RegExp(`^runs/${runId}/(batches|returners)/(\\d+)$`).exec(name);
       if (!m || keep.has(Number(m[2]))) continue;
       this.files.delete(name);
       deleted++;
@@ -229,7 +255,7 @@ export class MemoryRunFiles implements RunFilesPort {
     return Promise.resolve(deleted);
   }
   deleteBatchFiles(runId: string, batch: number): Promise<void> {
-    for (const folder of ['batches', 'failed', 'returners']) this.files.delete(`runs/${runId}/${folder}/${batch}`);
+    for (const folder of ['batches', 'returners']) this.files.delete(`runs/${runId}/${folder}/${batch}`);
     return Promise.resolve();
   }
   deleteRunsStartedBefore(before: number, max: number): Promise<number> {
@@ -327,7 +353,30 @@ export class MemoryRecords<T extends { id: string }> implements RecordsPort<T> {
   }
 }
 
+/** The run events the engine announced, in order. */
+export class MemoryRunEvents implements RunEventsPort {
+  readonly announced: { type: WebhookEventType; run: Run }[] = [];
+  announce(type: WebhookEventType, run: Run): Promise<void> {
+    this.announced.push({ type, run: structuredClone(run) });
+    return Promise.resolve();
+  }
+}
+
+/** The audit log in memory, newest first. */
+export class MemoryAudit implements AuditPort {
+  readonly entries: AuditEntry[] = [];
+  add(entry: AuditEntry): Promise<void> {
+    this.entries.unshift(entry);
+    return Promise.resolve();
+  }
+  list(page: { top?: number } = {}) {
+    return Promise.resolve({ entries: this.entries.slice(0, page.top ?? 50) });
+  }
+}
+
 export interface MemoryEngine extends EngineDeps {
+  runEvents: MemoryRunEvents;
+  audit: MemoryAudit;
   runs: MemoryRuns;
   queues: MemoryQueues;
   runFiles: MemoryRunFiles;
@@ -356,6 +405,8 @@ export function memoryEngine(emulator?: ActiveCampaignEmulator, settings: Record
     runFiles: new MemoryRunFiles(),
     exportState: new MemoryExportState(),
     snapshotChecks: new MemorySnapshotChecks(),
+    runEvents: new MemoryRunEvents(),
+    audit: new MemoryAudit(),
     // Segment files are real files, read from Azurite by the tests that plan; here nothing listens (loopback).
     segments: { blobs: BlobServiceClient.fromConnectionString('UseDevelopmentStorage=true') },
     exports: new MemoryRecords<Export>(),

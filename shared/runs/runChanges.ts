@@ -1,0 +1,42 @@
+import type { BatchState } from './runModel.js';
+
+/**
+ * What became of a contact a run planned to change, for the run's changes CSV: `applied` (its batch
+ * ended and ActiveCampaign took it), `failed` (ActiveCampaign refused it or its batch failed: the
+ * rejected rows say why), `unknown` (sent, outcome never known), `notSent` (the run ended first),
+ * `pending` (still on its way), `dryRun` (a dry run: what it would do).
+ */
+export type ChangeOutcome = 'applied' | 'failed' | 'unknown' | 'notSent' | 'pending' | 'dryRun';
+
+export function changeOutcome(
+  run: { dryRun: boolean; ended: boolean },
+  batch: BatchState | undefined,
+  failedEmails: ReadonlySet<string>,
+  email: string,
+): ChangeOutcome {
+  if (run.dryRun) return 'dryRun';
+  if (failedEmails.has(email)) return 'failed';
+  const status = batch?.status ?? 'pending';
+  if (status === 'completed') return 'applied';
+  if (status === 'failed' || status === 'cancelled') {
+    // A batch ends as a whole: its contacts share what its counts say, the worst first.
+    if (batch!.failed > 0) return 'failed';
+    if (batch!.unknown > 0) return 'unknown';
+    if (batch!.notSent > 0) return 'notSent';
+    return batch!.upserted + batch!.unsubscribed > 0 ? 'applied' : 'failed';
+  }
+  if (!run.ended) return 'pending';
+  // The run ended before the batch did: a batch never posted was not sent, one posted may have arrived.
+  return status === 'pending' ? 'notSent' : 'unknown';
+}
+
+/** One line of the planner's `email,change,batch` file (the email may be quoted; the last two fields never are). */
+export function parseChangeLine(line: string): { email: string; change: string; batch: number } | undefined {
+  const last = line.lastIndexOf(',');
+  const middle = line.lastIndexOf(',', last - 1);
+  if (middle <= 0) return undefined;
+  let email = line.slice(0, middle);
+  if (email.startsWith('"')) email = email.slice(1, -1).replace(/""/g, '"');
+  if (email.startsWith("'")) email = email.slice(1);
+  return { email, change: line.slice(middle + 1, last), batch: Number(line.slice(last + 1)) };
+}
