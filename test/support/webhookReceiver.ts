@@ -12,7 +12,20 @@ export class WebhookReceiver {
   readonly received: { headers: IncomingHttpHeaders; body: string; at: number }[] = [];
   /** The status of the n-th delivery (0-based); 200 unless told otherwise. */
   answer: (n: number) => number = () => 200;
+  /** While true, requests are kept waiting (unanswered) until `release()`. */
+  holding = false;
+  readonly #held: (() => void)[] = [];
   #server?: Server;
+
+  /** Requests waiting for their answer. */
+  get held(): number {
+    return this.#held.length;
+  }
+
+  release(): void {
+    this.holding = false;
+    for (const answer of this.#held.splice(0)) answer();
+  }
 
   async start(): Promise<this> {
     this.#server = createServer((req, res) => {
@@ -21,7 +34,9 @@ export class WebhookReceiver {
       req.on('end', () => {
         const n = this.received.length;
         this.received.push({ headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), at: Date.now() });
-        res.writeHead(this.answer(n)).end();
+        const answer = () => void res.writeHead(this.answer(n)).end();
+        if (this.holding) this.#held.push(answer);
+        else answer();
       });
     });
     this.#server.listen(0, '127.0.0.1');
