@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_ROLE, CONTRIBUTOR_ROLE, principalHeader } from '../../shared/auth/principal.js';
 import { createExport } from '../../shared/exports/exportService.js';
+import { refreshExports } from '../../shared/runs/scheduledRefresh.js';
 import type { Export, Run } from '../../shared/model.js';
 import { verifySignature, SIGNATURE_HEADER } from '../../shared/webhooks/signature.js';
 import type { WebhookEvent } from '../../shared/webhooks/webhookModel.js';
@@ -46,6 +47,16 @@ describe('operators: run webhooks, what a run changed, and the audit log', () =>
     expect(res.headers.get('content-disposition')).toBe(`attachment; filename="changes-${runId}.csv"`);
     return (res.body as string).trim().split('\n');
   };
+
+  const runEnd = (runId: string) =>
+    waitFor(
+      `run ${runId}`,
+      async () => {
+        const r = await call('GET', `/exports/${exp.id}/runs/${runId}`);
+        return r.body.finishedAt ? (r.body as Run) : undefined;
+      },
+      20_000,
+    );
 
   beforeAll(async () => {
     receiver = await new WebhookReceiver().start();
@@ -207,6 +218,10 @@ describe('operators: run webhooks, what a run changed, and the audit log', () =>
     );
     expect(guardedEvents.map((e) => e.type)).toEqual(['run.started', 'run.guarded']);
     expect(guardedEvents[1].data.run.error).toContain('Stopped before sending anything');
+    // An administrator confirms what the guard showed (recorded in the audit log).
+    const confirmed = await call('POST', `/exports/${exp.id}/runs`, { confirmRemovals: guarded.runId });
+    expect(confirmed.status).toBe(202);
+    await runEnd(confirmed.body.runId);
 
     await h.blobs.getContainerClient('ops').getBlockBlobClient('news/segment.csv').delete();
     const failed = await runToEnd(h, exp);
@@ -223,40 +238,56 @@ describe('operators: run webhooks, what a run changed, and the audit log', () =>
     await uploadText(h.blobs, 'ops', 'news/segment.csv', csv(['a@example.com,A', 'b@example.com,B']));
     const started = await call('POST', `/exports/${exp.id}/runs`, { dryRun: true }, contributor);
     expect(started.status).toBe(202);
-    await waitFor(
-      'the dry run’s end',
-      async () => {
-        const r = await call('GET', `/exports/${exp.id}/runs/${started.body.runId}`);
-        return r.body.finishedAt ? true : undefined;
-      },
-      20_000,
-    );
+    await runEnd(started.body.runId);
     const rotated = await call('PATCH', `/connections/${connectionId}`, { apiKey: EMULATOR_API_KEY });
     expect(rotated.status).toBe(200);
     expect((await call('PATCH', `/exports/${exp.id}`, { displayName: 'Newsletter (EU)' }, contributor)).status).toBe(
       200,
     );
     expect((await call('DELETE', `/webhooks/${webhookId}`)).status).toBe(204);
+    expect((await call('PATCH', `/connections/${connectionId}`, { displayName: 'Main' })).status).toBe(200);
+    const spare = await call('POST', '/connections', {
+      displayName: 'Spare',
+      hostname: h.emulator.hostname,
+      apiKey: EMULATOR_API_KEY,
+      dataPrivacyConsent: true,
+    });
+    expect((await call('DELETE', `/connections/${spare.body.id}`)).status).toBe(204);
+    const other = await createExport(h.svc, adminCaller, {
+      displayName: 'Other',
+      connectionId,
+      listId: 7,
+      source: { container: 'ops', path: 'news/segment.csv' },
+      mapping: { email: 'email' },
+    });
+    expect((await call('DELETE', `/exports/${other.id}`, undefined, contributor)).status).toBe(204);
 
     expect((await call('GET', '/audit', undefined, contributor)).status).toBe(403);
     const all = await call('GET', '/audit?top=100');
     expect(all.status).toBe(200);
     const entries = all.body.value as { action: string; actor: { name: string; role: string }; target: object }[];
     expect(entries.map((e) => `${e.action} ${e.actor.name} ${e.actor.role}`)).toEqual([
+      'export.deleted carl@example.com contributor',
+      'export.created admin@example.com admin',
+      'connection.deleted ada@example.com admin',
+      'connection.created ada@example.com admin',
+      'connection.updated ada@example.com admin',
       'webhook.deleted ada@example.com admin',
       'export.updated carl@example.com contributor',
       'connection.keyRotated ada@example.com admin',
       'run.started carl@example.com contributor',
+      'run.confirmedRemovals ada@example.com admin',
       'webhook.tested ada@example.com admin',
       'webhook.created ada@example.com admin',
       'export.created admin@example.com admin',
       'connection.created ada@example.com admin',
     ]);
-    expect(entries[1]).toMatchObject({
+    expect(entries[6]).toMatchObject({
       target: { type: 'export', id: exp.id, name: 'Newsletter (EU)' },
       details: { fields: 'displayName' },
     });
-    expect(entries[3]).toMatchObject({ target: { type: 'run', id: started.body.runId }, details: { dryRun: true } });
+    expect(entries[8]).toMatchObject({ target: { type: 'run', id: started.body.runId }, details: { dryRun: true } });
+    expect(entries[9]).toMatchObject({ details: { confirms: expect.any(String) as string, unsubscribes: 3 } });
     expect(JSON.stringify(all.body)).not.toContain(EMULATOR_API_KEY);
     expect(JSON.stringify(all.body)).not.toContain(secret);
 
@@ -272,5 +303,19 @@ describe('operators: run webhooks, what a run changed, and the audit log', () =>
     expect(bad.body.error.message).toContain('not a page of the audit log');
     // The telemetry event the workbook lists.
     expect(runner.output()).toContain('"event":"ExportAudit"');
+
+    // The app's own schedule starts runs too; a cancel says who (ActiveCampaign answers slowly: the run is still on).
+    await uploadText(h.blobs, 'ops', 'news/segment.csv', csv(['a@example.com,A', 'e@example.com,E']));
+    h.emulator.faults.delayInMs = 4_000;
+    const refresh = await refreshExports(h.svc);
+    const scheduled = refresh.started.find((s) => s.exportId === exp.id)!;
+    expect((await call('POST', `/exports/${exp.id}/runs/${scheduled.runId}/cancel`, {}, contributor)).status).toBe(202);
+    h.emulator.faults.delayInMs = 0;
+    const latest = (await call('GET', '/audit?top=2')).body.value as typeof entries;
+    expect(latest.map((e) => `${e.action} ${e.actor.name} ${e.actor.role}`)).toEqual([
+      'run.cancelled carl@example.com contributor',
+      'run.started schedule app',
+    ]);
+    expect(latest[1]).toMatchObject({ target: { type: 'run', id: scheduled.runId }, details: { trigger: 'schedule' } });
   });
 });
