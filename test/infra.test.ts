@@ -347,6 +347,30 @@ describe.skipIf(!bicepCli)('infra/main.bicep, compiled by the Bicep CLI', () => 
     );
   });
 
+  it('sends alerts to an e-mail address, a webhook URL (Teams, Slack, PagerDuty), both or neither', () => {
+    // The URL carries its own key: a secure parameter, given by azd from ALERT_WEBHOOK_URL.
+    expect(arm.parameters.alertWebhookUrl).toMatchObject({ type: 'securestring', defaultValue: '' });
+    const parameters = JSON.parse(readFileSync(join(ROOT, 'infra/main.parameters.json'), 'utf8')) as {
+      parameters: Record<string, { value: string }>;
+    };
+    expect(parameters.parameters.alertWebhookUrl.value).toBe('${ALERT_WEBHOOK_URL=}');
+    const group = one('Microsoft.Insights/actionGroups');
+    expect(arm.variables.alertReceivers).toBe(
+      "[or(not(empty(parameters('alertEmail'))), not(empty(parameters('alertWebhookUrl'))))]",
+    );
+    expect(group.condition).toBe("[variables('alertReceivers')]");
+    expect(group.properties.emailReceivers).toBe(
+      "[if(empty(parameters('alertEmail')), createArray(), createArray(createObject('name', 'operator', 'emailAddress', parameters('alertEmail'), 'useCommonAlertSchema', true())))]",
+    );
+    expect(group.properties.webhookReceivers).toBe(
+      "[if(empty(parameters('alertWebhookUrl')), createArray(), createArray(createObject('name', 'webhook', 'serviceUri', parameters('alertWebhookUrl'), 'useCommonAlertSchema', true())))]",
+    );
+    const rules = one('Microsoft.Insights/scheduledQueryRules');
+    expect(rules.properties.actions.actionGroups).toBe(
+      "[if(variables('alertReceivers'), createArray(resourceId('Microsoft.Insights/actionGroups', variables('names').actionGroup)), createArray())]",
+    );
+  });
+
   it("asks azd for a region that has Flex Consumption, from Microsoft's own template's list", () => {
     const location = arm.parameters.location;
     expect(location.metadata).toMatchObject({ azd: { type: 'location' } });
