@@ -1,4 +1,7 @@
 import { z } from 'zod';
+import { AUDIT_ACTIONS } from '../audit/auditLog.js';
+import { createWebhookSchema } from '../webhooks/webhookService.js';
+import { WEBHOOK_EVENTS } from '../webhooks/webhookModel.js';
 import {
   checkConnectionSchema,
   createConnectionSchema,
@@ -263,6 +266,11 @@ const schemas = {
         type: 'string',
         description: 'Dry runs: container/name of a sample of the payloads; read it from …/sample',
       },
+      changes: {
+        type: 'string',
+        description:
+          'container/name of the list of emails the run added, updated, unsubscribed or re-subscribed; download it with their outcomes from …/changes',
+      },
       dryRun: { type: 'boolean' },
       fullSync: { type: 'boolean' },
       confirmRemovals: {
@@ -319,6 +327,60 @@ const schemas = {
       retryAfterSeconds: {
         type: 'integer',
         description: 'While the snapshot is still being written: when to look again (as starting a run answers)',
+      },
+    },
+  },
+  Webhook: {
+    type: 'object',
+    required: ['id', 'url', 'events', 'createdAt', 'createdBy'],
+    properties: {
+      id: { type: 'string' },
+      url: { type: 'string', description: 'An https endpoint (a public address)' },
+      events: { type: 'array', items: { enum: [...WEBHOOK_EVENTS] } },
+      createdAt: { type: 'string', format: 'date-time' },
+      createdBy: { type: 'string' },
+      lastDelivery: {
+        type: 'object',
+        required: ['at', 'eventType', 'ok', 'attempt'],
+        description: 'The last delivery (or test) and what the endpoint did',
+        properties: {
+          at: { type: 'string', format: 'date-time' },
+          eventType: { enum: [...WEBHOOK_EVENTS] },
+          ok: { type: 'boolean' },
+          status: { type: 'integer', description: "The endpoint's HTTP status" },
+          error: { type: 'string' },
+          attempt: { type: 'integer', description: 'Tries so far' },
+          nextAttemptAt: { type: 'string', format: 'date-time', description: 'A failed delivery is tried again then' },
+        },
+      },
+    },
+  },
+  AuditEntry: {
+    type: 'object',
+    required: ['id', 'at', 'actor', 'action', 'target'],
+    properties: {
+      id: { type: 'string' },
+      at: { type: 'string', format: 'date-time' },
+      actor: {
+        type: 'object',
+        required: ['name', 'role'],
+        description: "A person, or the app's schedule (`schedule`, role `app`)",
+        properties: { name: { type: 'string' }, role: { enum: ['admin', 'contributor', 'none', 'app'] } },
+      },
+      action: { enum: [...AUDIT_ACTIONS] },
+      target: {
+        type: 'object',
+        required: ['type', 'id'],
+        properties: {
+          type: { enum: ['connection', 'export', 'run', 'webhook'] },
+          id: { type: 'string' },
+          name: { type: 'string' },
+        },
+      },
+      details: {
+        type: 'object',
+        additionalProperties: { type: ['string', 'number', 'boolean'] },
+        description: 'What changed (field names, a run id, a trigger): never a key or a secret',
       },
     },
   },
@@ -579,6 +641,122 @@ const paths = {
         '200': { description: 'The CSV', content: { 'text/csv': { schema: { type: 'string' } } } },
         ...read,
         '404': error('No such run, or it has no rejected rows (or they are past RUN_RETENTION_DAYS)'),
+      },
+    },
+  },
+  '/exports/{id}/runs/{runId}/changes': {
+    parameters: [idParam('id', 'Export id'), idParam('runId', 'Run id')],
+    get: {
+      operationId: 'getRunChanges',
+      summary:
+        'The emails the run added, updated, unsubscribed or re-subscribed, as CSV (email, change, outcome: applied, failed, unknown, notSent, pending or dryRun)',
+      security,
+      responses: {
+        '200': { description: 'The CSV', content: { 'text/csv': { schema: { type: 'string' } } } },
+        ...read,
+        '404': error('No such run, or it changed no contact (or its files are past RUN_RETENTION_DAYS)'),
+      },
+    },
+  },
+  '/audit': {
+    get: {
+      operationId: 'listAudit',
+      summary: 'Who did what (admin), newest first, a page at a time',
+      security,
+      parameters: [
+        {
+          name: 'top',
+          in: 'query',
+          schema: { type: 'integer', minimum: 1, maximum: 100 },
+          description: 'Entries per page (default 50)',
+        },
+        {
+          name: 'continuationToken',
+          in: 'query',
+          schema: { type: 'string' },
+          description: 'The next page, as the previous answer named it',
+        },
+      ],
+      responses: {
+        '200': json(
+          'A page of the audit log',
+          list(ref('AuditEntry'), {
+            continuationToken: { type: 'string', description: 'Present when there are older entries' },
+          }),
+        ),
+        '400': write['400'],
+        ...read,
+      },
+    },
+  },
+  '/webhooks': {
+    post: {
+      operationId: 'createWebhook',
+      summary:
+        'Register an endpoint for run events (admin). Its signing secret is in this answer only (kept in Key Vault)',
+      security,
+      requestBody: body(createWebhookSchema),
+      responses: {
+        '201': json(
+          'Registered',
+          {
+            allOf: [
+              ref('Webhook'),
+              {
+                type: 'object',
+                required: ['secret'],
+                properties: {
+                  secret: {
+                    type: 'string',
+                    description:
+                      'Signs every delivery: Segment-Export-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "t.body">',
+                  },
+                },
+              },
+            ],
+          },
+          location,
+        ),
+        ...write,
+        '409': error('There are already as many webhooks as the app keeps'),
+      },
+    },
+    get: {
+      operationId: 'listWebhooks',
+      summary: 'The registered endpoints (admin), with their last delivery; never the secret',
+      security,
+      responses: { '200': json('The endpoints', list(ref('Webhook'))), ...read },
+    },
+  },
+  '/webhooks/{id}': {
+    parameters: [idParam('id', 'Webhook id')],
+    delete: {
+      operationId: 'deleteWebhook',
+      summary: 'Delete an endpoint and its secret (admin); deliveries on their way are dropped',
+      security,
+      responses: { '204': { description: 'Deleted' }, ...read, '404': error('No such webhook') },
+    },
+  },
+  '/webhooks/{id}/test': {
+    parameters: [idParam('id', 'Webhook id')],
+    post: {
+      operationId: 'testWebhook',
+      summary: 'Send a sample run.completed event (marked test: true) now, once, and say what the endpoint did',
+      security,
+      responses: {
+        '200': json('What the endpoint did', {
+          type: 'object',
+          required: ['ok', 'eventId'],
+          properties: {
+            ok: { type: 'boolean', description: 'The endpoint answered 2xx' },
+            status: { type: 'integer' },
+            error: { type: 'string' },
+            eventId: { type: 'string' },
+          },
+        }),
+        ...read,
+        '415': write['415'],
+        '404': error('No such webhook'),
       },
     },
   },

@@ -3,6 +3,7 @@ import { TableServiceClient, TableClient } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_ROLE, CONTRIBUTOR_ROLE, principalHeader } from '../../shared/auth/principal.js';
 import { openApiDocument } from '../../shared/http/openApiDocument.js';
+import { WebhookReceiver } from '../support/webhookReceiver.js';
 import {
   api,
   startHarness,
@@ -41,6 +42,7 @@ describe('the HTTP API', () => {
   let shared: string;
   let adminExport: string;
   let sharedExport: string;
+  let receiver: WebhookReceiver;
 
   /** Calls the API and records the answer under its route template, for the OpenAPI check. */
   async function call(
@@ -57,7 +59,11 @@ describe('the HTTP API', () => {
   }
 
   beforeAll(async () => {
-    h = await startHarness({ apiKeys: [API_KEY], requestsPerSecond: 100, bulkImportsPerMinute: 6_000 });
+    receiver = await new WebhookReceiver().start();
+    h = await startHarness(
+      { apiKeys: [API_KEY], requestsPerSecond: 100, bulkImportsPerMinute: 6_000 },
+      { WEBHOOK_INSECURE_HOSTS: receiver.host },
+    );
     // Runs start when asked: blob events (on by default in npm start) would start runs of exports set to refresh.
     runner = await startRunnerProcess(h.env, ['--triggers', 'http,timer,queue']);
     await uploadText(h.blobs, 'apitest', 'seg.csv', 'email,name\na@example.com,A\nb@example.com,B\nnot-an-email,C\n');
@@ -80,6 +86,7 @@ describe('the HTTP API', () => {
   afterAll(async () => {
     await runner?.stop();
     await h?.stop();
+    await receiver?.close();
   });
 
   it('created connections without echoing the key, recording consent', async () => {
@@ -118,6 +125,7 @@ describe('the HTTP API', () => {
       mapping: { email: 'email' },
     });
     const preview = { container: 'apitest', path: 'seg.csv' };
+    const webhook = (await call('POST', '/webhooks', {}, { url: receiver.url, events: ['run.failed'] }, admin)).body.id;
     // [method, route, params, body, no principal, no role, contributor, admin] and, where it differs, the contributor
     // on an admin-only connection.
     const matrix: [string, string, Record<string, string>, unknown, number[], number?][] = [
@@ -170,6 +178,20 @@ describe('the HTTP API', () => {
         [401, 403, 404, 404],
         404,
       ],
+      ['GET', '/exports/{id}/runs/{runId}/changes', { id: sharedExport, runId: runS }, undefined, [401, 403, 200, 200]],
+      [
+        'GET',
+        '/exports/{id}/runs/{runId}/changes',
+        { id: adminExport, runId: runA },
+        undefined,
+        [401, 403, 404, 200],
+        404,
+      ],
+      ['GET', '/audit', {}, undefined, [401, 403, 403, 200]],
+      ['GET', '/webhooks', {}, undefined, [401, 403, 403, 200]],
+      ['POST', '/webhooks', {}, { url: receiver.url }, [401, 403, 403, 201]],
+      ['POST', '/webhooks/{id}/test', { id: webhook }, undefined, [401, 403, 403, 200]],
+      ['DELETE', '/webhooks/{id}', { id: webhook }, undefined, [401, 403, 403, 204]],
       ['POST', '/exports/{id}/runs/{runId}/cancel', { id: sharedExport, runId: runS }, undefined, [401, 403, 409, 409]],
       [
         'POST',
