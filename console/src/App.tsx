@@ -11,10 +11,12 @@ import {
 } from '@fluentui/react-components';
 import { useCallback, useEffect, useState } from 'react';
 import { api, describeError, SignInNeeded, type Me } from './api';
+import { ActivityPage } from './pages/ActivityPage';
 import { ConnectionsPage } from './pages/ConnectionsPage';
 import { ExportForm } from './pages/ExportForm';
 import { ExportPage } from './pages/ExportPage';
 import { ExportsPage } from './pages/ExportsPage';
+import { WebhooksPage } from './pages/WebhooksPage';
 import { navigate, useRoute } from './route';
 
 const useStyles = makeStyles({
@@ -94,9 +96,13 @@ export function App() {
   }
 
   const [section, id, action] = route;
-  const tab = section === 'connections' ? 'connections' : 'exports';
+  const isAdmin = me.role === 'admin';
+  const adminSection = isAdmin && (section === 'webhooks' || section === 'activity') ? section : undefined;
+  const tab = section === 'connections' ? 'connections' : (adminSection ?? 'exports');
   let page;
   if (section === 'connections') page = <ConnectionsPage me={me} />;
+  else if (adminSection === 'webhooks') page = <WebhooksPage />;
+  else if (adminSection === 'activity') page = <ActivityPage />;
   else if (id === 'new') page = <ExportForm me={me} />;
   else if (id && action === 'edit') page = <ExportForm me={me} exportId={id} />;
   else if (id) page = <ExportPage me={me} exportId={id} />;
@@ -117,6 +123,8 @@ export function App() {
         <TabList selectedValue={tab} onTabSelect={(_, d) => navigate(String(d.value))}>
           <Tab value="exports">Exports</Tab>
           <Tab value="connections">Connections</Tab>
+          {isAdmin ? <Tab value="webhooks">Webhooks</Tab> : null}
+          {isAdmin ? <Tab value="activity">Activity</Tab> : null}
         </TabList>
       </nav>
       <main className={styles.main}>{page}</main>

@@ -7,6 +7,10 @@
 import type { CreateExportBody, StartRunBody, UpdateExportBody } from '../../shared/exports/exportSchema';
 import type { Connection, Export, RefreshOutlook, Run, RunCounts } from '../../shared/model';
 import { TERMINAL_STATUSES } from '../../shared/model';
+import type { AuditEntry } from '../../shared/audit/auditLog';
+import type { Webhook, WebhookEventType } from '../../shared/webhooks/webhookModel';
+
+export type { AuditEntry, Webhook, WebhookEventType };
 
 export type { Connection, CreateExportBody, Export, RefreshOutlook, Run, RunCounts, StartRunBody, UpdateExportBody };
 
@@ -144,6 +148,18 @@ export const api = {
       `/exports/${id}/runs/${runId}/sample`,
     ),
   rejectedRowsUrl: (id: string, runId: string) => `/api/exports/${id}/runs/${runId}/rejected`,
+  changesUrl: (id: string, runId: string) => `/api/exports/${id}/runs/${runId}/changes`,
+  webhooks: () => call<{ value: Webhook[] }>('GET', '/webhooks').then((r) => r.value),
+  createWebhook: (body: { url: string; events: WebhookEventType[] }) =>
+    call<Webhook & { secret: string }>('POST', '/webhooks', body),
+  deleteWebhook: (id: string) => call<void>('DELETE', `/webhooks/${id}`),
+  testWebhook: (id: string) =>
+    call<{ ok: boolean; status?: number; error?: string; eventId: string }>('POST', `/webhooks/${id}/test`),
+  audit: (page: { continuationToken?: string } = {}) =>
+    call<{ value: AuditEntry[]; continuationToken?: string }>(
+      'GET',
+      `/audit${page.continuationToken ? `?continuationToken=${encodeURIComponent(page.continuationToken)}` : ''}`,
+    ),
 };
 
 /** Plain words for a failure that is not an ApiFailure (the network, the browser). */

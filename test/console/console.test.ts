@@ -12,6 +12,8 @@ import { EMULATOR_API_KEY } from '../../tools/acEmulator/server.js';
 import { applyDevSession, serveDevSignIn } from '../../tools/localRunner/devSignIn.js';
 import { accessibilityViolations, launchBrowser, screenshot, signIn } from '../support/browser.js';
 import { startHarness, startRunnerProcess, uploadText, type Harness, type RunnerProcess } from '../support/harness.js';
+import { WebhookReceiver } from '../support/webhookReceiver.js';
+import { verifySignature } from '../../shared/webhooks/signature.js';
 
 const ROWS = 600;
 const INVALID = ['not-an-email', 'also@bad'];
@@ -80,6 +82,7 @@ describe('the admin console in a browser', () => {
   let browser: Browser;
   let page: Page;
   let root: string;
+  let receiver: WebhookReceiver;
   const violations: Record<string, string[]> = {};
 
   async function checkAccessibility(name: string): Promise<void> {
@@ -100,7 +103,12 @@ describe('the admin console in a browser', () => {
       ],
     });
     // The scheduled refresh never fires during the test (an export set to refresh must not start runs of its own).
-    runner = await startRunnerProcess({ ...h.env, REFRESH_SCHEDULE: '0 0 0 1 1 *' });
+    receiver = await new WebhookReceiver().start();
+    runner = await startRunnerProcess({
+      ...h.env,
+      REFRESH_SCHEDULE: '0 0 0 1 1 *',
+      WEBHOOK_INSECURE_HOSTS: receiver.host,
+    });
     root = runner.url.replace(/api$/, '');
     await writeCdmSegment(h, 'CustomerInsights_demo/vip-destination', ROWS, INVALID);
     await writeCdmSegment(h, 'CustomerInsights_demo/big-destination', 5_000);
@@ -119,6 +127,7 @@ describe('the admin console in a browser', () => {
     await browser?.close();
     await runner?.stop();
     await h?.stop();
+    await receiver?.close();
   });
 
   it('asks a signed-out visitor to sign in, and serves the console with a strict policy', async () => {
@@ -268,6 +277,18 @@ describe('the admin console in a browser', () => {
     expect(csv.split('\n')[0]).toBe('file,row,email,reason');
     expect(csv).toContain('customerinsights/CustomerInsights_demo/vip-destination/Vip/part-0.csv,1,not-an-email,');
     expect(csv).toContain('also@bad,invalid email: the domain is not a valid domain name');
+    // Who the run touched, and what became of each.
+    const [changes] = await Promise.all([
+      page.waitForEvent('download'),
+      row.getByRole('link', { name: 'Download changed contacts' }).click(),
+    ]);
+    expect(changes.suggestedFilename()).toMatch(/^changes-.*\.csv$/);
+    const changed = readFileSync(await changes.path(), 'utf8')
+      .trim()
+      .split('\n');
+    expect(changed[0]).toBe('email,change,outcome');
+    expect(changed).toHaveLength(ROWS - INVALID.length + 1);
+    expect(changed.slice(1).every((line) => line.endsWith(',added,applied'))).toBe(true);
   });
 
   it('edits the export; its page then says what the next scheduled refresh will do', async () => {
@@ -477,6 +498,42 @@ describe('the admin console in a browser', () => {
     expect(deleted.status).toBe(204);
   });
 
+  it('lets an administrator add a webhook, shows its secret once, sends a signed test event, and lists who did what', async () => {
+    await page.getByRole('tab', { name: 'Webhooks' }).click();
+    await expect.poll(() => page.getByText(/^No webhooks yet/).count()).toBe(1);
+    await page.getByRole('button', { name: 'Add webhook' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Add webhook' });
+    await dialog.getByLabel('Endpoint URL').fill('http://hooks.example.com/segment');
+    await dialog.getByRole('button', { name: 'Add webhook' }).click();
+    await expect.poll(() => dialog.getByText(/the URL must start with https:\/\//).count()).toBe(1);
+    await checkAccessibility('add webhook with an error');
+    await dialog.getByLabel('Endpoint URL').fill(receiver.url);
+    await dialog.getByRole('checkbox', { name: 'A run started' }).uncheck();
+    await dialog.getByRole('button', { name: 'Add webhook' }).click();
+    const secretDialog = page.getByRole('alertdialog', { name: 'Signing secret' });
+    await expect.poll(() => secretDialog.count()).toBe(1);
+    const secret = await secretDialog.getByLabel('Signing secret').inputValue();
+    expect(secret).toMatch(/^whsec_/);
+    await checkAccessibility('webhook signing secret');
+    await secretDialog.getByRole('button', { name: 'I have copied it' }).click();
+    const row = page.getByRole('row').filter({ hasText: receiver.url });
+    await expect.poll(() => row.textContent()).toContain('run.completed, run.failed, run.guarded');
+    expect(await row.textContent()).toContain('Nothing sent yet');
+    await row.getByRole('button', { name: /^Send a test event/ }).click();
+    await expect.poll(() => page.getByRole('status').textContent()).toMatch(/^Test event delivered to http:\/\/127/);
+    await expect.poll(() => row.textContent()).toContain('Delivered (200)');
+    const sample = receiver.received.at(-1)!;
+    expect(verifySignature(secret, sample.body, sample.headers['segment-export-signature'] as string)).toBe(true);
+    await checkAccessibility('webhooks');
+
+    await page.getByRole('tab', { name: 'Activity' }).click();
+    const tested = page.getByRole('row').filter({ hasText: 'Sent a test event to a webhook' });
+    await expect.poll(() => tested.count()).toBe(1);
+    expect(await tested.textContent()).toContain('ada@example.com (Administrator)');
+    expect(await page.getByRole('row').filter({ hasText: 'Added a connection' }).count()).toBeGreaterThanOrEqual(1);
+    await checkAccessibility('activity');
+  });
+
   it('shows a contributor only the shared connection, offers no admin action, and reports API errors next to the field', async () => {
     await page.goto(`${root}.auth/logout`);
     await signIn(page, root, 'carl@example.com', 'Contributor');
@@ -486,6 +543,8 @@ describe('the admin console in a browser', () => {
     expect(await page.getByRole('cell', { name: 'Main account', exact: true }).count()).toBe(0);
     expect(await page.getByRole('button', { name: 'Add connection' }).count()).toBe(0);
     expect(await page.getByRole('button', { name: /^Delete/ }).count()).toBe(0);
+    expect(await page.getByRole('tab', { name: 'Webhooks' }).count()).toBe(0);
+    expect(await page.getByRole('tab', { name: 'Activity' }).count()).toBe(0);
     await checkAccessibility('connections (contributor)');
 
     await page.getByRole('tab', { name: 'Exports' }).click();
@@ -513,7 +572,7 @@ describe('the admin console in a browser', () => {
   });
 
   it('has no serious or critical accessibility violation on any page', () => {
-    expect(Object.keys(violations).length).toBeGreaterThanOrEqual(9);
+    expect(Object.keys(violations).length).toBeGreaterThanOrEqual(13);
     expect(Object.entries(violations).filter(([, found]) => found.length > 0)).toEqual([]);
   });
 

@@ -77,6 +77,11 @@ export function RunHistory({
                   <TableCell>{countsText(r)}</TableCell>
                   <TableCell>
                     {r.error ? <Text block>{r.error}</Text> : null}
+                    {r.changes ? (
+                      <Link href={api.changesUrl(exportId, r.runId)} download>
+                        {r.dryRun ? 'Download who it would change' : 'Download changed contacts'}
+                      </Link>
+                    ) : null}{' '}
                     {r.rejectedRows ? (
                       <Link href={api.rejectedRowsUrl(exportId, r.runId)} download>
                         Download rejected rows
