@@ -120,6 +120,8 @@ export const api = {
   deleteConnection: (id: string) => call<void>('DELETE', `/connections/${id}`),
   lists: (connectionId: string) =>
     call<{ value: AcList[] }>('GET', `/connections/${connectionId}/lists`).then((r) => r.value),
+  createList: (connectionId: string, body: { name: string; senderUrl: string; senderReminder: string }) =>
+    call<AcList>('POST', `/connections/${connectionId}/lists`, body),
   fields: (connectionId: string) =>
     call<{ value: AcField[] }>('GET', `/connections/${connectionId}/fields`).then((r) => r.value),
   preview: (source: { container: string; path: string; table?: string }) =>

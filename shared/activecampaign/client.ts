@@ -287,6 +287,33 @@ export class ActiveCampaignClient {
   }
 
   /**
+   * Creates a list. ActiveCampaign requires a URL-safe `stringid` (made here from the name), the
+   * website the list is for and a reminder of why its contacts are on it (shown in every email).
+   */
+  async createList(
+    list: { name: string; senderUrl: string; senderReminder: string },
+    options: OperationOptions = {},
+  ): Promise<ActiveCampaignList> {
+    const stringid =
+      list.name
+        .normalize('NFKD')
+        .replace(/[^\w\s-]/g, '')
+        .trim()
+        .replace(/[\s_]+/g, '-')
+        .toLowerCase()
+        .slice(0, 60) || `list-${Date.now()}`;
+    const body = (await this.#send(
+      'POST',
+      '/lists',
+      { list: { name: list.name, stringid, sender_url: list.senderUrl, sender_reminder: list.senderReminder } },
+      'request',
+      options,
+    )) as { list?: ActiveCampaignList };
+    if (!body.list || typeof body.list !== 'object') throw unexpectedBody('lists', body);
+    return { ...body.list, id: String(body.list.id), name: String(body.list.name) };
+  }
+
+  /**
    * Queues one bulk import (callers keep to MAX_CONTACTS_PER_IMPORT and MAX_IMPORT_BYTES).
    * A POST is never retried here: the caller owns that decision.
    */

@@ -9,6 +9,7 @@ export const AUDIT_ACTIONS = [
   'connection.updated',
   'connection.keyRotated',
   'connection.deleted',
+  'list.created',
   'export.created',
   'export.updated',
   'export.deleted',

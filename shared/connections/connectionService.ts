@@ -64,6 +64,20 @@ export const updateConnectionSchema = z.strictObject({
   allowContributors: z.boolean().optional(),
 });
 
+export const createListSchema = z.strictObject({
+  name: z.string().trim().min(1).max(255).describe("The list's name, as ActiveCampaign shows it"),
+  senderUrl: z
+    .url({ protocol: /^https?$/, hostname: z.regexes.domain })
+    .max(2000)
+    .describe('The website the list is for (ActiveCampaign requires it, and shows it in the footer of emails)'),
+  senderReminder: z
+    .string()
+    .trim()
+    .min(1)
+    .max(1000)
+    .describe('Why the contacts are on the list: ActiveCampaign requires it, and shows it in every email'),
+});
+
 /** Whether a caller may see and use a connection. */
 export const canUseConnection = (principal: Principal, connection: Connection) =>
   isAdmin(principal) || connection.allowContributors;
@@ -265,6 +279,26 @@ export async function listLists(
   const client = await deps.activeCampaign(connection);
   const lists = await askActiveCampaign(connection, () => client.listLists());
   return lists.map((l) => ({ id: String(l.id), name: String(l.name) }));
+}
+
+/**
+ * Creates a list in the connection's account (the console's list picker offers it beside the
+ * account's lists), for whoever may use the connection; recorded in the audit log.
+ */
+export async function createList(
+  deps: ConnectionDeps,
+  principal: Principal,
+  id: string,
+  input: z.infer<typeof createListSchema>,
+): Promise<{ id: string; name: string }> {
+  const connection = await findConnection(deps, principal, id);
+  const client = await deps.activeCampaign(connection);
+  const list = await askActiveCampaign(connection, () => client.createList(input));
+  await recordAudit(deps, principal, 'list.created', connectionTarget(connection), {
+    listId: list.id,
+    listName: list.name,
+  });
+  return { id: list.id, name: list.name };
 }
 
 /** The account's custom fields with their types and options, for the console's data matching. */

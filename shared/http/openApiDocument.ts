@@ -5,6 +5,7 @@ import { WEBHOOK_EVENTS } from '../webhooks/webhookModel.js';
 import {
   checkConnectionSchema,
   createConnectionSchema,
+  createListSchema,
   updateConnectionSchema,
 } from '../connections/connectionService.js';
 import { createExportSchema, previewSchema, startRunSchema, updateExportSchema } from '../exports/exportSchema.js';
@@ -492,6 +493,20 @@ const paths = {
         '404': error('No such connection'),
         '409': error('ActiveCampaign refused the key'),
         '502': error('ActiveCampaign did not answer'),
+      },
+    },
+    post: {
+      operationId: 'createConnectionList',
+      summary:
+        'Create a list in the ActiveCampaign account (whoever may use the connection; recorded in the audit log)',
+      security,
+      requestBody: body(createListSchema),
+      responses: {
+        '201': json('The new list', ref('List')),
+        ...write,
+        '404': error('No such connection'),
+        '409': error('ActiveCampaign refused the key'),
+        '502': error('ActiveCampaign did not answer, or refused the list'),
       },
     },
   },

@@ -122,8 +122,37 @@ describe('the emulator against the ActiveCampaign OpenAPI copy', () => {
   });
 
   it('GET /lists', async () => {
-    expect(await client.listLists()).toEqual([expect.objectContaining({ id: '1', name: 'Newsletter' })]);
+    expect((await client.listLists())[0]).toEqual(expect.objectContaining({ id: '1', name: 'Newsletter' }));
     expectDocumented('/lists', 'get', 200, last().responseBody);
+  });
+
+  it('POST /lists: the request and answer as documented; without a required member, the documented 400', async () => {
+    const list = await client.createList({
+      name: 'Spring sale – VIP',
+      senderUrl: 'https://shop.example.com',
+      senderReminder: 'You bought from our shop and agreed to hear from us.',
+    });
+    const requestSchema = operation('/lists', 'post').requestBody.content['application/json'].schema;
+    expect(ajv.validate(requestSchema, last().requestBody), ajv.errorsText()).toBe(true);
+    expect(last().requestBody).toEqual({
+      list: {
+        name: 'Spring sale – VIP',
+        stringid: 'spring-sale-vip',
+        sender_url: 'https://shop.example.com',
+        sender_reminder: 'You bought from our shop and agreed to hear from us.',
+      },
+    });
+    expectDocumented('/lists', 'post', 200, last().responseBody);
+    expect(list).toMatchObject({ id: '2', name: 'Spring sale – VIP' });
+    expect(await client.getList(2)).toMatchObject({
+      sender_url: 'https://shop.example.com',
+      stringid: 'spring-sale-vip',
+    });
+    await expect(
+      client.createList({ name: 'No reminder', senderUrl: 'https://shop.example.com', senderReminder: ' ' }),
+    ).rejects.toThrow();
+    expect(last().status).toBe(400);
+    expectDocumented('/lists', 'post', 400, last().responseBody);
   });
 
   it('GET /contacts?email=, GET /contacts/{id}/contactLists and POST /contactLists (which can re-subscribe)', async () => {

@@ -125,6 +125,11 @@ describe('the HTTP API', () => {
       mapping: { email: 'email' },
     });
     const preview = { container: 'apitest', path: 'seg.csv' };
+    const newList = {
+      name: 'Spring sale',
+      senderUrl: 'https://shop.example.com',
+      senderReminder: 'You bought from us.',
+    };
     const webhook = (await call('POST', '/webhooks', {}, { url: receiver.url, events: ['run.failed'] }, admin)).body.id;
     // [method, route, params, body, no principal, no role, contributor, admin] and, where it differs, the contributor
     // on an admin-only connection.
@@ -140,6 +145,8 @@ describe('the HTTP API', () => {
       ['GET', '/connections/{id}/lists', { id: shared }, undefined, [401, 403, 200, 200]],
       ['GET', '/connections/{id}/lists', { id: adminOnly }, undefined, [401, 403, 404, 200], 404],
       ['GET', '/connections/{id}/fields', { id: shared }, undefined, [401, 403, 200, 200]],
+      ['POST', '/connections/{id}/lists', { id: shared }, newList, [401, 403, 201, 201]],
+      ['POST', '/connections/{id}/lists', { id: adminOnly }, newList, [401, 403, 404, 201], 404],
       ['GET', '/connections/{id}/fields', { id: adminOnly }, undefined, [401, 403, 404, 200], 404],
       ['PATCH', '/connections/{id}', { id: shared }, { displayName: 'Shared (renamed)' }, [401, 403, 403, 200]],
       ['POST', '/sources/preview', {}, preview, [401, 403, 200, 200]],
@@ -254,6 +261,17 @@ describe('the HTTP API', () => {
       const json = (await res.json()) as { error: { message: string } };
       expect(res.status, JSON.stringify(json)).toBe(400);
       expect(json.error.message).toMatch(message);
+    }
+    const listCases: [unknown, RegExp][] = [
+      [{ name: ' ', senderUrl: 'https://shop.example.com', senderReminder: 'r' }, /^name: /],
+      [{ name: 'L', senderUrl: 'not a url', senderReminder: 'r' }, /^senderUrl: /],
+      [{ name: 'L', senderUrl: 'javascript:alert(1)', senderReminder: 'r' }, /^senderUrl: /],
+      [{ name: 'L', senderUrl: 'https://shop.example.com' }, /^senderReminder: /],
+    ];
+    for (const [body, message] of listCases) {
+      const res = await call('POST', '/connections/{id}/lists', { id: shared }, body, admin);
+      expect(res.status, JSON.stringify(res.body)).toBe(400);
+      expect(res.body.error.message).toMatch(message);
     }
     const exportCases: [unknown, RegExp][] = [
       [

@@ -526,7 +526,34 @@ describe('the admin console in a browser', () => {
     expect(verifySignature(secret, sample.body, sample.headers['segment-export-signature'] as string)).toBe(true);
     await checkAccessibility('webhooks');
 
+    // The list picker can create a list in the account, which it then chooses.
+    await page.getByRole('tab', { name: 'Exports' }).click();
+    await page.getByRole('button', { name: 'Add destination' }).click();
+    await page.getByRole('combobox', { name: 'Connection for export' }).click();
+    await page.getByRole('option', { name: 'Main account' }).click();
+    await page.getByRole('button', { name: 'Create a list in ActiveCampaign' }).click();
+    const create = page.getByRole('dialog', { name: 'Create a list' });
+    await create.getByLabel('List name').fill('Spring sale');
+    await create.getByLabel('Website the list is for').fill('not a website');
+    await create.getByLabel('Why contacts are on this list').fill('You bought from our shop.');
+    await create.getByRole('button', { name: 'Create list' }).click();
+    await expect.poll(() => create.getByText(/must be a URL|Invalid URL/i).count()).toBe(1);
+    await checkAccessibility('create a list with an error');
+    await create.getByLabel('Website the list is for').fill('https://shop.example.com');
+    await create.getByRole('button', { name: 'Create list' }).click();
+    await expect
+      .poll(() => page.getByRole('combobox', { name: 'ActiveCampaign list' }).inputValue())
+      .toBe('Spring sale (ID 3)');
+    expect(h.emulator.options.lists.at(-1)).toMatchObject({
+      id: 3,
+      name: 'Spring sale',
+      senderUrl: 'https://shop.example.com',
+    });
+
     await page.getByRole('tab', { name: 'Activity' }).click();
+    await expect
+      .poll(() => page.getByRole('row').filter({ hasText: 'Created a list in ActiveCampaign' }).count())
+      .toBe(1);
     const tested = page.getByRole('row').filter({ hasText: 'Sent a test event to a webhook' });
     await expect.poll(() => tested.count()).toBe(1);
     expect(await tested.textContent()).toContain('ada@example.com (Administrator)');

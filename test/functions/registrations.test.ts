@@ -79,6 +79,7 @@ describe('function registrations', () => {
         'testWebhook',
         'deliverWebhook',
         'getRunChanges',
+        'createConnectionList',
       ].sort(),
     );
     for (const r of regs) expect(Object.values(r.bindings).filter((b) => /trigger$/i.test(b.type))).toHaveLength(1);
@@ -113,6 +114,7 @@ describe('function registrations', () => {
         'GET api/me',
         'GET api/exports/{id}/runs/{runId}/changes',
         'GET api/audit',
+        'POST api/connections/{id}/lists',
         'POST api/webhooks',
         'GET api/webhooks',
         'DELETE api/webhooks/{id}',

@@ -12,6 +12,10 @@ import type { AddressInfo } from 'node:net';
 export interface EmulatorList {
   id: number;
   name: string;
+  /** Set for lists made with POST /lists (the others take the emulator's defaults). */
+  stringid?: string;
+  senderUrl?: string;
+  senderReminder?: string;
 }
 
 export interface EmulatorField {
@@ -128,7 +132,7 @@ function userBody(origin: string) {
 function listBody(origin: string, list: EmulatorList) {
   return {
     list: {
-      stringid: list.name.toLowerCase().replace(/\W+/g, '-'),
+      stringid: list.stringid ?? list.name.toLowerCase().replace(/\W+/g, '-'),
       userid: '1',
       name: list.name,
       cdate: '2024-01-01T00:00:00-06:00',
@@ -162,8 +166,8 @@ function listBody(origin: string, list: EmulatorList) {
       sender_zip: '',
       sender_country: '',
       sender_phone: '',
-      sender_url: 'http://www.example.com',
-      sender_reminder: 'You signed up for my mailing list.',
+      sender_url: list.senderUrl ?? 'http://www.example.com',
+      sender_reminder: list.senderReminder ?? 'You signed up for my mailing list.',
       fulladdress: '',
       optinmessageid: '0',
       optoutconf: '0',
@@ -572,6 +576,37 @@ export class ActiveCampaignEmulator {
       const list = this.options.lists.find((l) => String(l.id) === listMatch[1]);
       if (!list) return send(404, { message: `No Result found for _List with id ${listMatch[1]}` });
       return send(200, listBody(this.url, list));
+    }
+    // Create a list (developers.activecampaign.com/reference/create-new-list): `name`, `stringid`,
+    // `sender_url` and `sender_reminder` are required; without them the documented answer is 400 `{}`.
+    if (req.method === 'POST' && path === '/lists') {
+      this.acceptedRequests++;
+      const wanted = (body as { list?: Record<string, unknown> } | undefined)?.list;
+      const text = (k: string) =>
+        typeof wanted?.[k] === 'string' && (wanted[k] as string).trim() ? (wanted[k] as string) : undefined;
+      const [name, stringid, senderUrl, senderReminder] = ['name', 'stringid', 'sender_url', 'sender_reminder'].map(
+        text,
+      );
+      if (!name || !stringid || !senderUrl || !senderReminder) return send(400, {});
+      const list: EmulatorList = {
+        id: Math.max(0, ...this.options.lists.map((l) => l.id)) + 1,
+        name,
+        stringid,
+        senderUrl,
+        senderReminder,
+      };
+      this.options.lists.push(list);
+      const created = listBody(this.url, list).list;
+      return send(200, {
+        list: {
+          name: created.name,
+          stringid: created.stringid,
+          cdate: created.cdate,
+          udate: created.cdate,
+          links: created.links,
+          id: created.id,
+        },
+      });
     }
     if (req.method === 'GET' && path === '/lists') {
       this.acceptedRequests++;

@@ -18,6 +18,7 @@ const ACTIONS: Record<AuditEntry['action'], string> = {
   'connection.updated': 'Changed a connection',
   'connection.keyRotated': 'Replaced the API key of a connection',
   'connection.deleted': 'Deleted a connection',
+  'list.created': 'Created a list in ActiveCampaign',
   'export.created': 'Added an export',
   'export.updated': 'Edited an export',
   'export.deleted': 'Deleted an export',

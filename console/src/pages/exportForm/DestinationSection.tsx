@@ -1,5 +1,21 @@
-import { Combobox, Dropdown, Field, Input, Option } from '@fluentui/react-components';
-import { ErrorBar, InfoBar } from '../../components/common';
+import {
+  Button,
+  Combobox,
+  Dialog,
+  DialogActions,
+  DialogBody,
+  DialogContent,
+  DialogSurface,
+  DialogTitle,
+  Dropdown,
+  Field,
+  Input,
+  Option,
+  Textarea,
+} from '@fluentui/react-components';
+import { useState } from 'react';
+import { api, type AcList } from '../../api';
+import { ErrorBar, fieldMessage, generalError, InfoBar, useCommonStyles } from '../../components/common';
 import { inputId, listOptionText } from './draft';
 import type { ExportFormState } from './useExportForm';
 
@@ -7,6 +23,7 @@ import type { ExportFormState } from './useExportForm';
 export function DestinationSection({ form, editing }: { form: ExportFormState; editing: boolean }) {
   const { draft, set, errors, connections, lists } = form;
   const connection = connections.find((c) => c.id === draft.connectionId);
+  const [creating, setCreating] = useState(false);
   return (
     <>
       <Field label="Display name" required validationMessage={errors.displayName}>
@@ -73,6 +90,84 @@ export function DestinationSection({ form, editing }: { form: ExportFormState; e
           ))}
         </Combobox>
       </Field>
+      {connection ? (
+        <div>
+          <Button size="small" onClick={() => setCreating(true)}>
+            Create a list in ActiveCampaign
+          </Button>
+        </div>
+      ) : null}
+      {creating && connection ? (
+        <CreateListDialog
+          connectionId={connection.id}
+          onClose={(list) => {
+            setCreating(false);
+            if (list) form.addList(list);
+          }}
+        />
+      ) : null}
     </>
+  );
+}
+
+/** A new list in the connection's account: ActiveCampaign asks for the website and why its contacts are on it. */
+function CreateListDialog({ connectionId, onClose }: { connectionId: string; onClose: (list?: AcList) => void }) {
+  const styles = useCommonStyles();
+  const [list, setList] = useState({ name: '', senderUrl: '', senderReminder: '' });
+  const [error, setError] = useState<unknown>();
+  const [saving, setSaving] = useState(false);
+  const save = async () => {
+    setSaving(true);
+    setError(undefined);
+    try {
+      onClose(await api.createList(connectionId, list));
+    } catch (e) {
+      setError(e);
+      setSaving(false);
+    }
+  };
+  return (
+    <Dialog open modalType="modal" onOpenChange={(_, d) => !d.open && onClose()}>
+      <DialogSurface aria-label="Create a list">
+        <DialogBody>
+          <DialogTitle>Create a list in ActiveCampaign</DialogTitle>
+          <DialogContent className={styles.form}>
+            <ErrorBar error={generalError(error, ['name', 'senderUrl', 'senderReminder'])} />
+            <Field label="List name" required validationMessage={fieldMessage(error, 'name')}>
+              <Input value={list.name} onChange={(_, d) => setList({ ...list, name: d.value })} />
+            </Field>
+            <Field
+              label="Website the list is for"
+              required
+              hint="ActiveCampaign shows it at the foot of every email, such as https://shop.example.com"
+              validationMessage={fieldMessage(error, 'senderUrl')}
+            >
+              <Input type="url" value={list.senderUrl} onChange={(_, d) => setList({ ...list, senderUrl: d.value })} />
+            </Field>
+            <Field
+              label="Why contacts are on this list"
+              required
+              hint="A reminder ActiveCampaign shows in every email, such as: You bought from our shop and agreed to hear from us."
+              validationMessage={fieldMessage(error, 'senderReminder')}
+            >
+              <Textarea
+                value={list.senderReminder}
+                onChange={(_, d) => setList({ ...list, senderReminder: d.value })}
+              />
+            </Field>
+          </DialogContent>
+          <DialogActions>
+            <Button onClick={() => onClose()}>Cancel</Button>
+            <Button
+              appearance="primary"
+              disabled={saving || !list.name.trim() || !list.senderUrl.trim() || !list.senderReminder.trim()}
+              onClick={() => void save()}
+            >
+              {saving ? 'Creating…' : 'Create list'}
+            </Button>
+          </DialogActions>
+        </DialogBody>
+      </DialogSurface>
+    </Dialog>
   );
 }

@@ -9,6 +9,7 @@ import {
   FORM_FIELDS,
   formFieldOf,
   inputId,
+  listOptionText,
   problemsOf,
   sentence,
   type Draft,
@@ -151,6 +152,11 @@ export function useExportForm(exportId?: string) {
     loaded: !!connections && (!exportId || !!original),
     connections: connections ?? [],
     lists,
+    /** A list just created in the account: added to the picker and chosen. */
+    addList: (list: AcList) => {
+      setLists((now) => [...now, list]);
+      set({ listText: listOptionText(list) });
+    },
     fields,
     accountError,
     preview,
