@@ -45,6 +45,21 @@ const idParam = (name: string, what: string) => ({
   description: what,
 });
 const security = [{ appServiceAuthentication: [] }];
+/** `top` and `continuationToken` of a paged listing. */
+const pageParameters = (items: string) => [
+  {
+    name: 'top',
+    in: 'query',
+    schema: { type: 'integer', minimum: 1, maximum: 100 },
+    description: `${items[0].toUpperCase()}${items.slice(1)} per page (default 50)`,
+  },
+  {
+    name: 'continuationToken',
+    in: 'query',
+    schema: { type: 'string' },
+    description: 'The next page, as the previous answer named it',
+  },
+];
 const list = (item: object, extra: object = {}) => ({
   type: 'object',
   required: ['value'],
@@ -598,20 +613,7 @@ const paths = {
       operationId: 'listRuns',
       summary: 'Runs of the export, newest first, a page at a time',
       security,
-      parameters: [
-        {
-          name: 'top',
-          in: 'query',
-          schema: { type: 'integer', minimum: 1, maximum: 100 },
-          description: 'Runs per page (default 50)',
-        },
-        {
-          name: 'continuationToken',
-          in: 'query',
-          schema: { type: 'string' },
-          description: 'The next page, as the previous answer named it',
-        },
-      ],
+      parameters: pageParameters('runs'),
       responses: {
         '200': json(
           'A page of runs',
@@ -678,20 +680,7 @@ const paths = {
       operationId: 'listAudit',
       summary: 'Who did what (admin), newest first, a page at a time',
       security,
-      parameters: [
-        {
-          name: 'top',
-          in: 'query',
-          schema: { type: 'integer', minimum: 1, maximum: 100 },
-          description: 'Entries per page (default 50)',
-        },
-        {
-          name: 'continuationToken',
-          in: 'query',
-          schema: { type: 'string' },
-          description: 'The next page, as the previous answer named it',
-        },
-      ],
+      parameters: pageParameters('entries'),
       responses: {
         '200': json(
           'A page of the audit log',

@@ -3,7 +3,7 @@ import type { LookupFunction } from '../http/publicAddress.js';
 import type { Export, Run } from '../model.js';
 import type { SecretStore } from '../secrets/secretStore.js';
 import { TELEMETRY, type Telemetry } from '../telemetry.js';
-import { postEvent } from './webhookEndpoint.js';
+import { postEvent, type DeliveryResult } from './webhookEndpoint.js';
 import {
   parseDeliveryMessage,
   RETRY_DELAYS_IN_MS,
@@ -11,6 +11,7 @@ import {
   WEBHOOK_QUEUE,
   type Webhook,
   type WebhookDeliveryOutcome,
+  type WebhookEvent,
   type WebhookEventType,
 } from './webhookModel.js';
 
@@ -67,15 +68,9 @@ export async function deliverWebhook(deps: WebhookDeps, raw: unknown, log: (m: s
   if (!message) return log(`Not a webhook delivery; dropped: ${JSON.stringify(raw)?.slice(0, 200)}`);
   const webhook = await deps.webhooks.get(message.webhookId);
   if (!webhook) return log(`Webhook ${message.webhookId} was deleted; event ${message.event.id} dropped`);
-  const secret = await deps.secrets.get(webhookSecretName(webhook.id));
-  const result = secret
-    ? await postEvent(webhook.url, secret, message.event, {
-        insecureHosts: deps.config.webhookInsecureHosts,
-        lookup: deps.dnsLookup,
-      })
-    : { ok: false, error: 'the signing secret is missing from the secret store; delete the webhook and add it again' };
+  const result = await postToWebhook(deps, webhook, message.event);
   const attempt = message.attempt + 1;
-  const delay = result.ok || !secret ? undefined : RETRY_DELAYS_IN_MS[message.attempt];
+  const delay = result.ok || result.final ? undefined : RETRY_DELAYS_IN_MS[message.attempt];
   await recordOutcome(deps, webhook.id, {
     at: new Date().toISOString(),
     eventType: message.event.type,
@@ -105,6 +100,28 @@ export async function deliverWebhook(deps: WebhookDeps, raw: unknown, log: (m: s
     },
     { attempts: attempt },
   );
+}
+
+/**
+ * Signs and posts one event to the endpoint with its secret; `final` when trying again cannot help
+ * (the secret is gone).
+ */
+export async function postToWebhook(
+  deps: Pick<WebhookDeps, 'secrets' | 'config' | 'dnsLookup'>,
+  webhook: Webhook,
+  event: WebhookEvent,
+): Promise<DeliveryResult & { final?: true }> {
+  const secret = await deps.secrets.get(webhookSecretName(webhook.id));
+  if (!secret)
+    return {
+      ok: false,
+      final: true,
+      error: 'the signing secret is missing from the secret store; delete the webhook and add it again',
+    };
+  return postEvent(webhook.url, secret, event, {
+    insecureHosts: deps.config.webhookInsecureHosts,
+    lookup: deps.dnsLookup,
+  });
 }
 
 /** The endpoint's last outcome; an older delivery finishing late does not hide a newer one. */

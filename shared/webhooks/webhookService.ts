@@ -6,8 +6,8 @@ import { ConflictError, NotFoundError } from '../errors.js';
 import { emptyCounts } from '../model.js';
 import type { AppServices } from '../services.js';
 import { newWebhookSecret } from './signature.js';
-import { recordOutcome, webhookSecretName } from './webhookDelivery.js';
-import { checkResolvesPublic, checkWebhookUrl, postEvent, type DeliveryResult } from './webhookEndpoint.js';
+import { postToWebhook, recordOutcome, webhookSecretName } from './webhookDelivery.js';
+import { checkResolvesPublic, checkWebhookUrl, type DeliveryResult } from './webhookEndpoint.js';
 import { runEvent, WEBHOOK_EVENTS, type Webhook } from './webhookModel.js';
 
 type WebhookServiceDeps = Pick<AppServices, 'webhooks' | 'secrets' | 'config' | 'audit' | 'telemetry' | 'dnsLookup'>;
@@ -92,7 +92,6 @@ export async function testWebhook(
   id: string,
 ): Promise<DeliveryResult & { eventId: string }> {
   const webhook = await findWebhook(deps, id);
-  const secret = await deps.secrets.get(webhookSecretName(id));
   const now = new Date().toISOString();
   const event = {
     ...runEvent(
@@ -111,12 +110,7 @@ export async function testWebhook(
     ),
     test: true as const,
   };
-  const result: DeliveryResult = secret
-    ? await postEvent(webhook.url, secret, event, {
-        insecureHosts: deps.config.webhookInsecureHosts,
-        lookup: deps.dnsLookup,
-      })
-    : { ok: false, error: 'the signing secret is missing from the secret store; delete the webhook and add it again' };
+  const { final: _final, ...result } = await postToWebhook(deps, webhook, event);
   await recordOutcome(deps, id, {
     at: new Date().toISOString(),
     eventType: event.type,
