@@ -22,6 +22,21 @@ const INVALID = ['not-an-email', 'also@bad'];
  * Picks a radio and waits until it shows as picked: the console's radios are controlled, so the
  * page shows the choice once React has rendered it (a busy machine can take a moment).
  */
+/**
+ * Saves a new connection and waits for the app's answers (the save, then the list read again), not
+ * for a clock: under load a save that checks the key with ActiveCampaign can take longer than a poll.
+ */
+async function saveConnection(page: Page, save: ReturnType<Page['getByRole']>): Promise<void> {
+  const answered = (method: string) =>
+    page.waitForResponse((r) => r.request().method() === method && new URL(r.url()).pathname === '/api/connections', {
+      timeout: 0,
+    });
+  const [created, listed] = [answered('POST'), answered('GET')];
+  await save.click();
+  expect((await created).status()).toBe(201);
+  await listed;
+}
+
 async function choose(radio: ReturnType<Page['getByRole']>): Promise<void> {
   await radio.click();
   await expect.poll(() => radio.isChecked()).toBe(true);
@@ -179,7 +194,7 @@ describe('the admin console in a browser', () => {
     await expect.poll(() => dialog.getByText(/Connected: ActiveCampaign accepted the key/).count()).toBe(1);
     await checkAccessibility('add connection');
     await dialog.getByLabel('I agree').check();
-    await dialog.getByRole('button', { name: 'Save' }).click();
+    await saveConnection(page, dialog.getByRole('button', { name: 'Save' }));
     await expect.poll(() => page.getByRole('cell', { name: 'Main account', exact: true }).count()).toBe(1);
 
     // A second one that contributors may use.
@@ -191,7 +206,7 @@ describe('the admin console in a browser', () => {
     await second.getByLabel('API key').fill(EMULATOR_API_KEY);
     await second.getByLabel('REST endpoint hostname').fill(h.emulator.hostname);
     await second.getByLabel('I agree').check();
-    await second.getByRole('button', { name: 'Save' }).click();
+    await saveConnection(page, second.getByRole('button', { name: 'Save' }));
     await expect.poll(() => page.getByRole('cell', { name: 'Shared account', exact: true }).count()).toBe(1);
     await screenshot(page, 'connections');
     await checkAccessibility('connections');

@@ -93,5 +93,7 @@ describe('two runs on one ActiveCampaign account', () => {
     // export beside it). Here: every import was accepted, none refused for rate.
     const imports = h.emulator.requests.filter((r) => r.kind === 'bulkImport');
     expect(imports.filter((r) => !r.refusedForRate)).toHaveLength(LARGE_BATCHES + 2);
-  });
+    // The emulator paces the runs (four requests a second: at least 30 s of sending), and a busy machine slows the
+    // rest: the test's bound is the large run's own (120 s), not the default 60 s, which would time the machine.
+  }, 180_000);
 });
