@@ -246,6 +246,17 @@ export class ActiveCampaignClient {
     return body.contacts.map((c) => ({ id: String(c.id), email: String(c.email) }));
   }
 
+  /** Deletes a contact from the account (an erasure); false when ActiveCampaign has no such contact. */
+  async deleteContact(contactId: string, options: OperationOptions = {}): Promise<boolean> {
+    try {
+      await this.#send('DELETE', `/contacts/${encodeURIComponent(contactId)}`, undefined, 'request', options);
+      return true;
+    } catch (error) {
+      if (error instanceof ActiveCampaignNotFoundError) return false;
+      throw error;
+    }
+  }
+
   /** A contact's list memberships (`GET /contacts/{id}/contactLists`). */
   async getContactLists(contactId: string, options: OperationOptions = {}): Promise<ContactListMembership[]> {
     const body = (await this.#send(
@@ -357,7 +368,7 @@ export class ActiveCampaignClient {
   }
 
   async #send(
-    method: 'GET' | 'POST',
+    method: 'GET' | 'POST' | 'DELETE',
     path: string,
     payload: unknown,
     kind: RequestKind,
@@ -383,7 +394,12 @@ export class ActiveCampaignClient {
     }
   }
 
-  async #request(method: 'GET' | 'POST', path: string, payload: unknown, options: OperationOptions): Promise<unknown> {
+  async #request(
+    method: 'GET' | 'POST' | 'DELETE',
+    path: string,
+    payload: unknown,
+    options: OperationOptions,
+  ): Promise<unknown> {
     const requestId = randomUUID();
     const started = Date.now();
     const what = `${method} ${path.split('?')[0]}`;

@@ -177,6 +177,18 @@ describe('the emulator against the ActiveCampaign OpenAPI copy', () => {
     expect(emulator.contacts.get('ret@example.com')!.lists['1']).toBe(1);
   });
 
+  it('DELETE /contacts/{id}: 200 {} as documented, then the documented 404', async () => {
+    const [contact] = await client.findContacts('x@example.com');
+    expect(await client.deleteContact(contact.id)).toBe(true);
+    expect(last().status).toBe(200);
+    expectDocumented('/contacts/{id}', 'delete', 200, last().responseBody);
+    expect(emulator.contacts.has('x@example.com')).toBe(false);
+    expect(await client.findContacts('x@example.com')).toEqual([]);
+    expect(await client.deleteContact(contact.id)).toBe(false);
+    expect(last().status).toBe(404);
+    expectDocumented('/contacts/{id}', 'delete', 404, last().responseBody);
+  });
+
   it('POST /import/bulk_import with tags, exclude_automations and typed fields: the request schema, and values checked by type', async () => {
     const { batchId } = await client.bulkImport(
       [

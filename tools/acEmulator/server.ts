@@ -660,6 +660,15 @@ export class ActiveCampaignEmulator {
         meta: { total: String(found.length), page_input: pageInput },
       });
     }
+    // Delete a contact (developers.activecampaign.com/reference/delete-contact): 200 `{}`, or 404 with a message.
+    const contactMatch = /^\/contacts\/([^/]+)$/.exec(path);
+    if (req.method === 'DELETE' && contactMatch) {
+      this.acceptedRequests++;
+      const contact = [...this.contacts.values()].find((c) => String(c.id) === contactMatch[1]);
+      if (!contact) return send(404, { message: `No result found for contact with id ${contactMatch[1]}` });
+      this.contacts.delete(contact.email);
+      return send(200, {});
+    }
     const contactListsMatch = /^\/contacts\/([^/]+)\/contactLists$/.exec(path);
     if (req.method === 'GET' && contactListsMatch) {
       this.acceptedRequests++;
