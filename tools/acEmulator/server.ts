@@ -582,8 +582,10 @@ export class ActiveCampaignEmulator {
     if (req.method === 'POST' && path === '/lists') {
       this.acceptedRequests++;
       const wanted = (body as { list?: Record<string, unknown> } | undefined)?.list;
-      const text = (k: string) =>
-        typeof wanted?.[k] === 'string' && (wanted[k] as string).trim() ? (wanted[k] as string) : undefined;
+      const text = (k: string) => {
+        const value = wanted?.[k];
+        return typeof value === 'string' && value.trim() ? value : undefined;
+      };
       const [name, stringid, senderUrl, senderReminder] = ['name', 'stringid', 'sender_url', 'sender_reminder'].map(
         text,
       );
