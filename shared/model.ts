@@ -151,6 +151,8 @@ export interface Run {
   snapshot?: SnapshotRef;
   counts: RunCounts;
   error?: string;
+  /** What a person should know although the run went on (a person erased on request is back in the segment). */
+  warnings?: string[];
   reasons?: RunReason[];
   startedAt: string;
   /**

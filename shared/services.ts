@@ -10,6 +10,7 @@ import { apiKeySecretName, KeyVaultSecretStore, LocalSecretStore, type SecretSto
 import { ConnectionStore } from './store/connectionStore.js';
 import { AuditStore } from './store/auditStore.js';
 import { WebhookStore } from './store/webhookStore.js';
+import { ErasureStore } from './store/erasureStore.js';
 import { announceRunEvent } from './webhooks/webhookDelivery.js';
 import type { RunEventsPort } from './runs/ports.js';
 import { ExportStateStore } from './store/exportStateStore.js';
@@ -40,6 +41,7 @@ export interface AppServices {
   snapshotChecks: SnapshotCheckStore;
   audit: AuditStore;
   webhooks: WebhookStore;
+  erasures: ErasureStore;
   runEvents: RunEventsPort;
   secrets: SecretStore;
   /** How names of ActiveCampaign accounts and webhook endpoints are resolved (tests: a fake answering loopback). */
@@ -97,6 +99,7 @@ export function createServices(cfg: AppConfig, overrides: ServiceOverrides = {})
     snapshotChecks: new SnapshotCheckStore(storage.table(TABLES.snapshotChecks)),
     audit: new AuditStore(storage.table(TABLES.audit)),
     webhooks: new WebhookStore(storage.table(TABLES.webhooks)),
+    erasures: new ErasureStore(storage.table(TABLES.erasures)),
     runEvents: { announce: (type, run) => announceRunEvent({ ...services, log: overrides.log }, type, run) },
     secrets,
     dnsLookup: overrides.dnsLookup,

@@ -8,9 +8,10 @@ import type { CreateExportBody, StartRunBody, UpdateExportBody } from '../../sha
 import type { Connection, Export, RefreshOutlook, Run, RunCounts } from '../../shared/model';
 import { TERMINAL_STATUSES } from '../../shared/model';
 import type { AuditEntry } from '../../shared/audit/auditLog';
+import type { ErasureRecord } from '../../shared/erasures/erasureModel';
 import type { Webhook, WebhookEventType } from '../../shared/webhooks/webhookModel';
 
-export type { AuditEntry, Webhook, WebhookEventType };
+export type { AuditEntry, ErasureRecord, Webhook, WebhookEventType };
 
 export type { Connection, CreateExportBody, Export, RefreshOutlook, Run, RunCounts, StartRunBody, UpdateExportBody };
 
@@ -157,6 +158,8 @@ export const api = {
   deleteWebhook: (id: string) => call<void>('DELETE', `/webhooks/${id}`),
   testWebhook: (id: string) =>
     call<{ ok: boolean; status?: number; error?: string; eventId: string }>('POST', `/webhooks/${id}/test`),
+  erase: (body: { email: string; action: 'delete' | 'unsubscribe' }) => call<ErasureRecord>('POST', '/erasures', body),
+  erasures: () => call<{ value: ErasureRecord[] }>('GET', '/erasures').then((r) => r.value),
   audit: (page: { continuationToken?: string } = {}) =>
     call<{ value: AuditEntry[]; continuationToken?: string }>(
       'GET',

@@ -19,6 +19,7 @@ export const AUDIT_ACTIONS = [
   'webhook.created',
   'webhook.deleted',
   'webhook.tested',
+  'erasure.completed',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
@@ -30,7 +31,7 @@ export interface AuditEntry {
   /** A person (their signed-in name and role), or the app itself (`schedule`: a refresh it started). */
   actor: { name: string; role: 'admin' | 'contributor' | 'none' | 'app' };
   action: AuditAction;
-  target: { type: 'connection' | 'export' | 'run' | 'webhook'; id: string; name?: string };
+  target: { type: 'connection' | 'export' | 'run' | 'webhook' | 'erasure'; id: string; name?: string };
   /** What changed, in a few words (field names, a run id, a trigger): values that are not secrets. */
   details?: Record<string, string | number | boolean>;
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { AUDIT_ACTIONS } from '../audit/auditLog.js';
+import { erasureSchema } from '../erasures/erasureService.js';
 import { createWebhookSchema } from '../webhooks/webhookService.js';
 import { WEBHOOK_EVENTS } from '../webhooks/webhookModel.js';
 import {
@@ -273,6 +274,11 @@ const schemas = {
         description:
           'Set once nothing more can be sent for the run; when posts were in flight as it ended, a moment after the status turns terminal. Nothing is sent after this time',
       },
+      warnings: {
+        type: 'array',
+        items: { type: 'string' },
+        description: 'What to know although the run went on (a person erased on request is in the segment again)',
+      },
       rejectedRows: {
         type: 'string',
         description:
@@ -388,7 +394,7 @@ const schemas = {
         type: 'object',
         required: ['type', 'id'],
         properties: {
-          type: { enum: ['connection', 'export', 'run', 'webhook'] },
+          type: { enum: ['connection', 'export', 'run', 'webhook', 'erasure'] },
           id: { type: 'string' },
           name: { type: 'string' },
         },
@@ -398,6 +404,42 @@ const schemas = {
         additionalProperties: { type: ['string', 'number', 'boolean'] },
         description: 'What changed (field names, a run id, a trigger): never a key or a secret',
       },
+    },
+  },
+  Erasure: {
+    type: 'object',
+    required: ['id', 'at', 'by', 'action', 'emailHash', 'exports', 'activeCampaign', 'filesRewritten'],
+    description: 'What an erasure did; never the email',
+    properties: {
+      id: { type: 'string' },
+      at: { type: 'string', format: 'date-time' },
+      by: { type: 'string' },
+      action: { enum: ['delete', 'unsubscribe'] },
+      emailHash: {
+        type: 'string',
+        description: 'SHA-256 (hex) of the normalised email: a later run warns when the person is back',
+      },
+      exports: {
+        type: 'array',
+        items: {
+          type: 'object',
+          required: ['id', 'displayName', 'inState'],
+          properties: { id: { type: 'string' }, displayName: { type: 'string' }, inState: { type: 'boolean' } },
+        },
+      },
+      activeCampaign: {
+        type: 'array',
+        items: {
+          type: 'object',
+          required: ['connectionId', 'displayName', 'outcome'],
+          properties: {
+            connectionId: { type: 'string' },
+            displayName: { type: 'string' },
+            outcome: { type: 'string', description: 'deleted, unsubscribed from list(s) …, not found, or failed: …' },
+          },
+        },
+      },
+      filesRewritten: { type: 'integer' },
     },
   },
   Me: {
@@ -691,6 +733,26 @@ const paths = {
         '400': write['400'],
         ...read,
       },
+    },
+  },
+  '/erasures': {
+    post: {
+      operationId: 'createErasure',
+      summary:
+        "Erase a person (admin): delete the contact in ActiveCampaign (or only unsubscribe it), take the email out of every export's state and run files; keeps a record without the email",
+      security,
+      requestBody: body(erasureSchema),
+      responses: {
+        '201': json('Erased', ref('Erasure')),
+        ...write,
+        '409': error('An export has an active run (its end would write the email back) or is being edited'),
+      },
+    },
+    get: {
+      operationId: 'listErasures',
+      summary: 'The erasures (admin), newest first',
+      security,
+      responses: { '200': json('The erasures', list(ref('Erasure'))), ...read },
     },
   },
   '/webhooks': {

@@ -1,3 +1,4 @@
+import { emailHash } from '../erasures/erasureModel.js';
 import type { ImportContact } from '../activecampaign/client.js';
 import { AuthenticationError } from '../activecampaign/errors.js';
 import { emptyCounts, TERMINAL_STATUSES, type Export, type Run } from '../model.js';
@@ -23,7 +24,8 @@ import type { ContactChange, PlannedCounts, PlanSummary, Returner, RunRecord } f
 import type { PlanMessage } from './runQueues.js';
 import { batchesPerMessage, ENQUEUE_CONCURRENCY, startSendingBatches } from './sendWindow.js';
 
-export type PlanDeps = LifecycleDeps & Pick<EngineDeps, 'exports' | 'segments' | 'connections' | 'activeCampaign'>;
+export type PlanDeps = LifecycleDeps &
+  Pick<EngineDeps, 'exports' | 'segments' | 'connections' | 'activeCampaign' | 'erasures'>;
 
 /** How often the planner shows its counts (and proves it is alive), and looks whether the run was cancelled. */
 const HEARTBEAT_IN_MS = 1_000;
@@ -147,6 +149,10 @@ class Planner {
   #returners: Returner[] = [];
   #rejected!: RejectedRowsPort;
   #changes!: ChangesPort;
+  /** Hashes of erased emails (with when); contacts new to the export are looked up in it. */
+  #erased = new Map<string, string>();
+  /** Erased people this snapshot holds again: how many, and the earliest erasure. */
+  readonly #erasedAgain = { count: 0, since: '' };
   /** What the run does to each contact waiting in the batch being filled. */
   readonly #changeOf = new Map<string, ContactChange>();
   #pendingState?: StateWriterPort;
@@ -165,6 +171,7 @@ class Planner {
     this.log(`Run ${run.runId}: snapshot ${snapshot.id} (${snapshot.layout}, ${snapshot.segmentFiles.length} file(s))`);
     this.#rejected = await deps.runFiles.rejectedRows(run.runId, { fresh: true });
     this.#changes = await deps.runFiles.changes(run.runId);
+    this.#erased = await deps.erasures.erasedEmailHashes();
     const previous = await deps.exportState.pointer(exp.id);
     if (!run.dryRun) this.#pendingState = await deps.exportState.pendingWriter(run.runId);
     const sampled = await Promise.all(
@@ -285,6 +292,8 @@ class Planner {
           this.counts.unchanged++;
           continue;
         }
+        // An erased person is no longer in the state: if the snapshot holds them again, they are new.
+        if (decision === 'new' && this.#erased.size > 0) this.#noteErased(contact.email);
         if (decision === 'returner')
           this.#returners.push({ email: contact.email, unsubscribedAt: unsubscribedAt(previous)! });
         contact.subscribe = subscribe;
@@ -387,8 +396,23 @@ class Planner {
     await this.#rejected.add({ file, row, email, reason });
   }
 
+  #noteErased(email: string): void {
+    const at = this.#erased.get(emailHash(email));
+    if (at === undefined) return;
+    this.#erasedAgain.count++;
+    if (!this.#erasedAgain.since || at < this.#erasedAgain.since) this.#erasedAgain.since = at;
+  }
+
   #snapshotFields(): Partial<Run> {
+    const { count, since } = this.#erasedAgain;
     return {
+      ...(count > 0
+        ? {
+            warnings: [
+              `${count} contact(s) erased on request (the first on ${since.slice(0, 10)}) are in this snapshot again, and ${this.run.dryRun ? 'would be' : 'were'} sent again: exclude them from the segment in Customer Insights`,
+            ],
+          }
+        : {}),
       snapshot: snapshotRef(this.snapshot),
       rejectedRows: this.#rejected.count > 0 ? this.deps.runFiles.rejectedPath(this.run.runId) : undefined,
       changes: this.#changes.count > 0 ? this.deps.runFiles.changesPath(this.run.runId) : undefined,

@@ -188,6 +188,8 @@ export interface EngineDeps {
   snapshotChecks: SnapshotChecksPort;
   runEvents: RunEventsPort;
   audit: AuditPort;
+  /** The hashes of erased emails, with when each was erased (a run warns when one is back). */
+  erasures: { erasedEmailHashes(): Promise<Map<string, string>> };
   exports: RecordsPort<Export>;
   connections: RecordsPort<Connection>;
   /** The segments' storage, read by the planner (segments/). */

@@ -77,6 +77,36 @@ export class ExportStateStore implements ExportStatePort {
     return pointer;
   }
 
+  /**
+   * Takes one email out of the export's committed state (an erasure): a new state blob without it,
+   * pointed at under the same run. Returns whether the email was there. The caller holds the export
+   * (no run may commit meanwhile).
+   */
+  async forget(exportId: string, email: string): Promise<boolean> {
+    const pointer = await this.pointer(exportId);
+    if (!pointer) return false;
+    let found = false;
+    for await (const [e] of this.#lines(pointer.blob)) {
+      if (e !== email) continue;
+      found = true;
+      break;
+    }
+    if (!found) return false;
+    const container = await this.files.ready();
+    const name = `${runFileNames.statePrefix(exportId)}${pointer.runId}-erased-${Date.now()}.tsv.gz`;
+    const writer = new StateWriter(container.getBlockBlobClient(name));
+    for await (const [e, value] of this.#lines(pointer.blob)) if (e !== email) await writer.add(e, value);
+    await writer.close();
+    await (
+      await ensureTable(this.table)
+    ).upsertEntity(
+      { partitionKey: 'state', rowKey: exportId, ...pointer, blob: name, contacts: writer.count },
+      'Replace',
+    );
+    await container.getBlobClient(pointer.blob).deleteIfExists();
+    return true;
+  }
+
   /** Forgets an export's state: its pointer and every state blob it had. */
   async delete(exportId: string): Promise<void> {
     await this.files.deletePrefix(runFileNames.statePrefix(exportId));

@@ -3,6 +3,8 @@ import type { ImportContact } from '../activecampaign/client.js';
 import { Pool } from '../pool.js';
 import type { ChangesPort, RejectedRowsPort, RunFilesPort } from '../runs/ports.js';
 import { runStartedAt, type ContactChange, type RejectedRow, type Returner } from '../runs/runModel.js';
+import { parse } from 'csv-parse/sync';
+import { normalisedEmail } from '../erasures/erasureModel.js';
 import { statusOf } from './tables.js';
 
 /** Deletes in flight at once when a run's files go. */
@@ -135,6 +137,49 @@ export class RunFiles implements RunFilesPort {
     const created = await blob.createIfNotExists({ blobHTTPHeaders: { blobContentType: 'text/csv; charset=utf-8' } });
     if (created.succeeded) await blob.appendBlock(header, header.length);
     return blob;
+  }
+
+  /**
+   * Takes one (normalised) email out of a run's files that outlive it: rejected rows, changed
+   * contacts, the payload sample and the failed emails (an erasure). Returns how many files changed.
+   */
+  async forgetEmail(runId: string, email: string): Promise<number> {
+    const same = (value: unknown) => typeof value === 'string' && normalisedEmail(value) === email;
+    let changed = 0;
+    const rejected = await this.readText(runFileNames.rejected(runId));
+    const rows = rejected === undefined ? [] : parse<Record<string, string>>(rejected, { columns: true });
+    if (rows.some((r) => same(r.email))) {
+      const writer = await this.rejectedRows(runId, { fresh: true });
+      for (const r of rows.filter((row) => !same(row.email)))
+        await writer.add({ file: r.file, row: Number(r.row), email: r.email, reason: r.reason });
+      await writer.flush();
+      changed++;
+    }
+    const changes = await this.readText(runFileNames.changes(runId));
+    const lines = changes === undefined ? [] : parse<Record<string, string>>(changes, { columns: true });
+    if (lines.some((l) => same(l.email))) {
+      const writer = await this.changes(runId);
+      for (const l of lines.filter((line) => !same(line.email)))
+        await writer.add(l.email, l.change as ContactChange, Number(l.batch));
+      await writer.flush();
+      changed++;
+    }
+    const sample = await this.#readJson<{ contacts?: { email?: unknown }[] }>(runFileNames.sample(runId));
+    if (sample?.contacts?.some((c) => same(c.email))) {
+      await this.writeSample(runId, { ...sample, contacts: sample.contacts.filter((c) => !same(c.email)) });
+      changed++;
+    }
+    const container = await this.ready();
+    for await (const blob of container.listBlobsFlat({ prefix: `${runFileNames.runPrefix(runId)}failed/` })) {
+      const failed = (await this.#readJson<string[]>(blob.name)) ?? [];
+      if (!failed.some(same)) continue;
+      await this.#writeJson(
+        blob.name,
+        failed.filter((e) => !same(e)),
+      );
+      changed++;
+    }
+    return changed;
   }
 
   /** A run file as a stream (rejected rows downloads), or undefined when there is none. */

@@ -270,7 +270,7 @@ async function deleteEntity(table: TableClient, pk: string, rk: string): Promise
 const batchKey = (batch: number) => String(batch).padStart(7, '0');
 
 /** Properties kept as JSON text (Table properties are scalars). */
-const JSON_PROPERTIES = ['snapshot', 'reasons', 'removals', 'plan', 'confirmation'] as const;
+const JSON_PROPERTIES = ['snapshot', 'reasons', 'removals', 'plan', 'confirmation', 'warnings'] as const;
 
 function toRunEntity(run: RunRecord): Entity {
   const { runId, exportId, counts, batches, ...rest } = run;
@@ -300,6 +300,7 @@ function fromRunEntity(e: Entity): RunRecord {
     snapshot: parsed('snapshot'),
     counts,
     error: text('error'),
+    warnings: parsed('warnings'),
     reasons: parsed('reasons'),
     startedAt: String(e.startedAt),
     finishedAt: text('finishedAt'),

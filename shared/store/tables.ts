@@ -17,6 +17,8 @@ export const TABLES = {
   audit: 'audit',
   /** Endpoints that receive run webhooks; their signing secrets live in the secret store. */
   webhooks: 'webhooks',
+  /** Erasures of a person (data-subject requests): who, when, what was done; never the email. */
+  erasures: 'erasures',
 } as const;
 
 const created = new WeakSet<TableClient>();

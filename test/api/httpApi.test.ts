@@ -195,6 +195,8 @@ describe('the HTTP API', () => {
         404,
       ],
       ['GET', '/audit', {}, undefined, [401, 403, 403, 200]],
+      ['POST', '/erasures', {}, { email: 'nobody@example.com', action: 'delete' }, [401, 403, 403, 201]],
+      ['GET', '/erasures', {}, undefined, [401, 403, 403, 200]],
       ['GET', '/webhooks', {}, undefined, [401, 403, 403, 200]],
       ['POST', '/webhooks', {}, { url: receiver.url }, [401, 403, 403, 201]],
       ['POST', '/webhooks/{id}/test', { id: webhook }, undefined, [401, 403, 403, 200]],

@@ -80,6 +80,8 @@ describe('function registrations', () => {
         'deliverWebhook',
         'getRunChanges',
         'createConnectionList',
+        'createErasure',
+        'listErasures',
       ].sort(),
     );
     for (const r of regs) expect(Object.values(r.bindings).filter((b) => /trigger$/i.test(b.type))).toHaveLength(1);
@@ -115,6 +117,8 @@ describe('function registrations', () => {
         'GET api/exports/{id}/runs/{runId}/changes',
         'GET api/audit',
         'POST api/connections/{id}/lists',
+        'POST api/erasures',
+        'GET api/erasures',
         'POST api/webhooks',
         'GET api/webhooks',
         'DELETE api/webhooks/{id}',

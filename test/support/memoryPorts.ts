@@ -377,6 +377,7 @@ export class MemoryAudit implements AuditPort {
 export interface MemoryEngine extends EngineDeps {
   runEvents: MemoryRunEvents;
   audit: MemoryAudit;
+  erasures: { erasedEmailHashes(): Promise<Map<string, string>> };
   runs: MemoryRuns;
   queues: MemoryQueues;
   runFiles: MemoryRunFiles;
@@ -407,6 +408,7 @@ export function memoryEngine(emulator?: ActiveCampaignEmulator, settings: Record
     snapshotChecks: new MemorySnapshotChecks(),
     runEvents: new MemoryRunEvents(),
     audit: new MemoryAudit(),
+    erasures: { erasedEmailHashes: () => Promise.resolve(new Map<string, string>()) },
     // Segment files are real files, read from Azurite by the tests that plan; here nothing listens (loopback).
     segments: { blobs: BlobServiceClient.fromConnectionString('UseDevelopmentStorage=true') },
     exports: new MemoryRecords<Export>(),

@@ -77,6 +77,11 @@ export function RunHistory({
                   <TableCell>{countsText(r)}</TableCell>
                   <TableCell>
                     {r.error ? <Text block>{r.error}</Text> : null}
+                    {(r.warnings ?? []).map((w) => (
+                      <Text block key={w}>
+                        Warning: {w}
+                      </Text>
+                    ))}
                     {r.changes ? (
                       <Link href={api.changesUrl(exportId, r.runId)} download>
                         {r.dryRun ? 'Download who it would change' : 'Download changed contacts'}
