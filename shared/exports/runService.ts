@@ -17,8 +17,8 @@ import {
   type RunRecord,
 } from '../runs/runModel.js';
 import { isTablePageToken } from '../store/runStore.js';
-import { csvField } from '../store/runFiles.js';
-import { changeOutcome, parseChangeLine } from '../runs/runChanges.js';
+import { csvField, parseChangeLine } from '../store/runFiles.js';
+import { changeOutcome } from '../runs/runChanges.js';
 import { CONFIRMATION_TTL_IN_MS } from '../sync/removalGuard.js';
 import type { StartRunInput } from './exportSchema.js';
 import { getExport, type ExportDeps } from './exportService.js';

@@ -359,10 +359,14 @@ class Planner {
       returners,
     };
     this.batches.push(planned);
-    for (const c of full.contacts) {
-      await this.#changes.add(c.email, this.#changeOf.get(c.email) ?? 'updated', planned.batch);
-      this.#changeOf.delete(c.email);
-    }
+    await this.#changes.addBatch(
+      planned.batch,
+      full.contacts.map((c) => {
+        const change = this.#changeOf.get(c.email) ?? 'updated';
+        this.#changeOf.delete(c.email);
+        return { email: c.email, change };
+      }),
+    );
     if (this.run.dryRun) return;
     const { runId } = this.run;
     await this.#writes.run(async () => {

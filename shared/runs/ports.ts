@@ -173,7 +173,8 @@ export interface RunEventsPort {
 /** The emails a run's plan changes, each with its batch, appended as the planner goes. */
 export interface ChangesPort {
   readonly count: number;
-  add(email: string, change: ContactChange, batch: number): Promise<void>;
+  /** One batch's contacts, each with what the run does to it. */
+  addBatch(batch: number, contacts: readonly { email: string; change: ContactChange }[]): Promise<void>;
   flush(): Promise<void>;
 }
 

@@ -29,14 +29,3 @@ export function changeOutcome(
   // The run ended before the batch did: a batch never posted was not sent, one posted may have arrived.
   return status === 'pending' ? 'notSent' : 'unknown';
 }
-
-/** One line of the planner's `email,change,batch` file (the email may be quoted; the last two fields never are). */
-export function parseChangeLine(line: string): { email: string; change: string; batch: number } | undefined {
-  const last = line.lastIndexOf(',');
-  const middle = line.lastIndexOf(',', last - 1);
-  if (middle <= 0) return undefined;
-  let email = line.slice(0, middle);
-  if (email.startsWith('"')) email = email.slice(1, -1).replace(/""/g, '"');
-  if (email.startsWith("'")) email = email.slice(1);
-  return { email, change: line.slice(middle + 1, last), batch: Number(line.slice(last + 1)) };
-}

@@ -24,6 +24,19 @@ export function csvField(value: string | number): string {
   return /[",\n\r]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
 }
 
+/** A field as csvField wrote it, without the mark that keeps a spreadsheet from reading a formula. */
+export const csvValue = (field: string) => (/^'[=+\-@\t\r]/.test(field) ? field.slice(1) : field);
+
+/** One line of the planner's `email,change,batch` file (the email may be quoted; the last two fields never are). */
+export function parseChangeLine(line: string): { email: string; change: string; batch: number } | undefined {
+  const last = line.lastIndexOf(',');
+  const middle = line.lastIndexOf(',', last - 1);
+  if (middle <= 0) return undefined;
+  let email = line.slice(0, middle);
+  if (email.startsWith('"')) email = email.slice(1, -1).replace(/""/g, '"');
+  return { email: csvValue(email), change: line.slice(middle + 1, last), batch: Number(line.slice(last + 1)) };
+}
+
 export function rejectedRowCsv(r: RejectedRow): string {
   return `${csvField(r.file)},${csvField(r.row)},${csvField(r.email)},${csvField(r.reason)}\n`;
 }
@@ -144,14 +157,19 @@ export class RunFiles implements RunFilesPort {
    * contacts, the payload sample and the failed emails (an erasure). Returns how many files changed.
    */
   async forgetEmail(runId: string, email: string): Promise<number> {
-    const same = (value: unknown) => typeof value === 'string' && normalisedEmail(value) === email;
+    const same = (value: unknown) => typeof value === 'string' && normalisedEmail(csvValue(value)) === email;
     let changed = 0;
     const rejected = await this.readText(runFileNames.rejected(runId));
     const rows = rejected === undefined ? [] : parse<Record<string, string>>(rejected, { columns: true });
     if (rows.some((r) => same(r.email))) {
       const writer = await this.rejectedRows(runId, { fresh: true });
       for (const r of rows.filter((row) => !same(row.email)))
-        await writer.add({ file: r.file, row: Number(r.row), email: r.email, reason: r.reason });
+        await writer.add({
+          file: csvValue(r.file),
+          row: Number(r.row),
+          email: csvValue(r.email),
+          reason: csvValue(r.reason),
+        });
       await writer.flush();
       changed++;
     }
@@ -160,7 +178,7 @@ export class RunFiles implements RunFilesPort {
     if (lines.some((l) => same(l.email))) {
       const writer = await this.changes(runId);
       for (const l of lines.filter((line) => !same(line.email)))
-        await writer.add(l.email, l.change as ContactChange, Number(l.batch));
+        await writer.addBatch(Number(l.batch), [{ email: csvValue(l.email), change: l.change as ContactChange }]);
       await writer.flush();
       changed++;
     }
@@ -281,8 +299,12 @@ class CsvAppender {
   constructor(readonly blob: AppendBlobClient) {}
 
   protected async addLine(line: string): Promise<void> {
-    this.#buffer += line;
-    this.count++;
+    await this.addLines(line, 1);
+  }
+
+  protected async addLines(lines: string, count: number): Promise<void> {
+    this.#buffer += lines;
+    this.count += count;
     if (this.#buffer.length >= 1024 * 1024) await this.flush();
   }
 
@@ -306,7 +328,9 @@ export class RejectedRowsWriter extends CsvAppender implements RejectedRowsPort 
 const CHANGES_HEADER = 'email,change,batch\n';
 
 export class ChangesWriter extends CsvAppender implements ChangesPort {
-  add(email: string, change: ContactChange, batch: number): Promise<void> {
-    return this.addLine(`${csvField(email)},${change},${batch}\n`);
+  addBatch(batch: number, contacts: readonly { email: string; change: ContactChange }[]): Promise<void> {
+    let lines = '';
+    for (const c of contacts) lines += `${csvField(c.email)},${c.change},${batch}\n`;
+    return this.addLines(lines, contacts.length);
   }
 }

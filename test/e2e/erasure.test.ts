@@ -66,7 +66,7 @@ describe('erasing a person', () => {
       h.blobs,
       'people',
       'news.csv',
-      'email,phone\nPat@Example.com,\nquinn@example.com,\nblocked@example.com,\nrene@example.com,12ab\n',
+      'email,phone\nPat@Example.com,\nquinn@example.com,\nblocked@example.com,\nrene@example.com,12ab\n-dash@example.com,\n',
     );
     // The VIP segment holds Pat with a phone ActiveCampaign would refuse: a rejected row that names Pat.
     await uploadText(h.blobs, 'people', 'vip.csv', 'email,phone\npat@example.com,not-a-phone\nquinn@example.com,\n');
@@ -122,7 +122,7 @@ describe('erasing a person', () => {
     expect(erased.body.filesRewritten).toBeGreaterThanOrEqual(3);
     expect(h.emulator.contacts.has('pat@example.com')).toBe(false);
     expect(h.emulator.contacts.has('quinn@example.com')).toBe(true);
-    expect(await stateOf(news)).toEqual(['quinn@example.com']);
+    expect(await stateOf(news)).toEqual(['-dash@example.com', 'quinn@example.com']);
     for (const run of [newsRun, vipRun, dryRun]) {
       const text = await runFilesText(run);
       expect(text.toLowerCase()).not.toContain('pat@example.com');
@@ -168,6 +168,15 @@ describe('erasing a person', () => {
     expect(await stateOf(vip)).not.toContain('quinn@example.com');
   });
 
+  it('finds an email the CSV files keep from a spreadsheet’s formulas (a leading -)', async () => {
+    expect(await runFilesText(newsRun)).toContain("'-dash@example.com");
+    const erased = await call('POST', '/erasures', { email: '-dash@example.com', action: 'delete' });
+    expect(erased.status).toBe(201);
+    expect(erased.body.exports).toContainEqual({ id: news.id, displayName: 'news', inState: true });
+    expect(await runFilesText(newsRun)).not.toContain('dash@example.com');
+    expect(await stateOf(news)).not.toContain('-dash@example.com');
+  });
+
   it('is refused while an export has an active run (its end would write the email back), changing nothing', async () => {
     h.emulator.faults.delayInMs = 3_000;
     const run = await startRun(h.svc, vip, { trigger: 'manual', fullSync: true });
@@ -176,7 +185,7 @@ describe('erasing a person', () => {
     expect(refused.body.error.message).toContain('has an active run');
     h.emulator.faults.delayInMs = 0;
     await waitFor('the run', async () => ((await h.svc.runs.getRun(vip.id, run.runId))?.finishedAt ? true : undefined));
-    expect((await call('GET', '/erasures')).body.value).toHaveLength(2);
+    expect((await call('GET', '/erasures')).body.value).toHaveLength(3);
     // The exports held by the refused erasure were let go: a run starts again.
     expect((await call('POST', `/exports/${news.id}/runs`, { dryRun: true })).status).toBe(202);
   });

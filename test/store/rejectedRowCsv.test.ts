@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { rejectedRowCsv } from '../../shared/store/runFiles.js';
+import { csvField, csvValue, parseChangeLine, rejectedRowCsv } from '../../shared/store/runFiles.js';
 
 const line = (email: string) => rejectedRowCsv({ file: 'segments/a.csv', row: 7, email, reason: 'invalid email' });
 
@@ -20,5 +20,21 @@ describe('rejected rows as CSV', () => {
     expect(line('ann@example.com')).toBe('segments/a.csv,7,ann@example.com,invalid email\n');
     expect(line('a,b "c"')).toBe('segments/a.csv,7,"a,b ""c""",invalid email\n');
     expect(line('a\nb')).toBe('segments/a.csv,7,"a\nb",invalid email\n');
+  });
+
+  it('reads back what it wrote: the formula mark comes off, quotes are undone', () => {
+    for (const value of ['+pat@example.com', '-dash@example.com', '=x', "o'neil@example.com", 'plain@example.com'])
+      expect(csvValue(csvField(value).replace(/^"|"$/g, ''))).toBe(value);
+    expect(parseChangeLine(`${csvField('-dash@example.com')},added,3`)).toEqual({
+      email: '-dash@example.com',
+      change: 'added',
+      batch: 3,
+    });
+    expect(parseChangeLine(`"a,b@example.com",unsubscribed,12`)).toEqual({
+      email: 'a,b@example.com',
+      change: 'unsubscribed',
+      batch: 12,
+    });
+    expect(parseChangeLine('nonsense')).toBeUndefined();
   });
 });

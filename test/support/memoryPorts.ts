@@ -182,9 +182,9 @@ class MemoryRejectedRows implements RejectedRowsPort {
 class MemoryChanges implements ChangesPort {
   count = 0;
   constructor(readonly rows: [string, ContactChange, number][]) {}
-  add(email: string, change: ContactChange, batch: number): Promise<void> {
-    this.rows.push([email, change, batch]);
-    this.count++;
+  addBatch(batch: number, contacts: readonly { email: string; change: ContactChange }[]): Promise<void> {
+    for (const c of contacts) this.rows.push([c.email, c.change, batch]);
+    this.count += contacts.length;
     return Promise.resolve();
   }
   flush(): Promise<void> {
