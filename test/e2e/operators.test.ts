@@ -99,7 +99,7 @@ describe('operators: run webhooks, what a run changed, and the audit log', () =>
     expect((await call('POST', '/webhooks', { url: receiver.url }, contributor)).status).toBe(403);
     for (const [url, code] of [
       ['http://hooks.example.com/x', 'InvalidWebhookUrl'],
-      ['https://169.254.169.254/latest', 'InvalidWebhookUrl'],
+      ['https://169.254.0.10/latest', 'InvalidWebhookUrl'],
       ['https://10.0.0.1/x', 'InvalidWebhookUrl'],
     ]) {
       const refused = await call('POST', '/webhooks', { url });

