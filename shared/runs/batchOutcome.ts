@@ -189,6 +189,21 @@ export async function runEnded(
   if (state.importId) await settleEndedRun(deps, exportId, runId, state.batch);
 }
 
+/** A batch or its check waits for ActiveCampaign's rate limit: the metric the workbook charts. */
+export function reportThrottled(
+  deps: Pick<EngineDeps, 'telemetry'>,
+  ids: { exportId: string; runId: string },
+  delayInMs: number,
+  error: unknown,
+): void {
+  deps.telemetry.metric(TELEMETRY.metrics.rateLimitWaits, 1, {
+    exportId: ids.exportId,
+    runId: ids.runId,
+    delayMs: delayInMs,
+    reason: (error as Error).name,
+  });
+}
+
 /** The export's connection is gone (deleted outside the app): the run cannot go on. */
 export async function connectionGone(deps: LifecycleDeps, exp: Export, runId: string): Promise<void> {
   await endRun(

@@ -1,12 +1,12 @@
 import type { ActiveCampaignClient, ImportContact } from '../activecampaign/client.js';
 import type { AuthenticationError } from '../activecampaign/errors.js';
 import { TERMINAL_STATUSES, type Connection, type Export } from '../model.js';
-import { TELEMETRY } from '../telemetry.js';
 import {
   completeBatch,
   keyRefusedMessage,
   loadTarget,
   reopenBatch,
+  reportThrottled,
   wholeBatch,
   writeRejectedRows,
   type BatchDeps,
@@ -95,13 +95,7 @@ async function handleFailure(
   switch (decision.action) {
     case 'retry':
       await deps.queues.importCheck({ ...message, ...decision.tries }, decision.delayInMs);
-      if (decision.why === 'throttled')
-        deps.telemetry.metric(TELEMETRY.metrics.rateLimitWaits, 1, {
-          exportId,
-          runId,
-          delayMs: decision.delayInMs,
-          reason: (error as Error).name,
-        });
+      if (decision.why === 'throttled') reportThrottled(deps, { exportId, runId }, decision.delayInMs, error);
       if (decision.why === 'failed')
         log(`Import ${importId} of batch ${batch}: check ${decision.tries.attempt} failed (${reason}); trying again`);
       return 'pending';

@@ -19,7 +19,7 @@ import { keyRefusedMessage } from './batchOutcome.js';
 import { FAILURE_LIMITS } from './failurePolicy.js';
 import type { ChangesPort, EngineDeps, RejectedRowsPort, StatePointer, StateWriterPort } from './ports.js';
 import { runCounts, sumBatches } from './runCounts.js';
-import { endRun, finalizeRun, runEnded, type LifecycleDeps } from './runLifecycle.js';
+import { endRun, finalizeRun, publishRunEnd, type LifecycleDeps } from './runLifecycle.js';
 import type { ContactChange, PlannedCounts, PlanSummary, Returner, RunRecord } from './runModel.js';
 import type { PlanMessage } from './runQueues.js';
 import { batchesPerMessage, ENQUEUE_CONCURRENCY, startSendingBatches } from './sendWindow.js';
@@ -497,6 +497,6 @@ class Planner {
             finishedAt: new Date().toISOString(),
           },
     );
-    if (changed) await runEnded(deps, done);
+    if (changed) await publishRunEnd(deps, done);
   }
 }

@@ -105,7 +105,7 @@ export async function endRun(
   // post that passed its check just before it and was answered (a login page) before the wait looked.
   await deps.runs.updateRun(exportId, runId, (r) => ({ ...r, finishedAt: new Date().toISOString() }));
   const settled = (await recountEndedRun(deps, exportId, runId)) ?? run;
-  await runEnded(deps, settled, extra.errorCode);
+  await publishRunEnd(deps, settled, extra.errorCode);
   return settled;
 }
 
@@ -176,7 +176,7 @@ function unsentCounts(planned: PlannedCounts): RunCounts {
 }
 
 /** What a run's end tells: the telemetry event, and the run webhooks (run.completed, run.failed, run.guarded). */
-export async function runEnded(
+export async function publishRunEnd(
   deps: Pick<EngineDeps, 'telemetry' | 'runEvents'>,
   run: Run,
   errorCode?: string,
@@ -240,7 +240,7 @@ export async function finalizeRun(
     };
   });
   if (!changed) return finished;
-  await runEnded(deps, finished);
+  await publishRunEnd(deps, finished);
   await checkWaitingSnapshot(deps, exportId);
   return finished;
 }

@@ -9,6 +9,7 @@ import {
   loadTarget,
   recordAcceptedImport,
   recordRejected,
+  reportThrottled,
   runEnded,
   wholeBatch,
   type BatchDeps,
@@ -305,13 +306,7 @@ async function handleFailure(
       return 'skipped';
     case 'retry':
       await deps.queues.batches({ ...again, ...decision.tries }, decision.delayInMs);
-      if (decision.why === 'throttled')
-        deps.telemetry.metric(TELEMETRY.metrics.rateLimitWaits, 1, {
-          exportId,
-          runId,
-          delayMs: decision.delayInMs,
-          reason: (error as Error).name,
-        });
+      if (decision.why === 'throttled') reportThrottled(deps, { exportId, runId }, decision.delayInMs, error);
       if (decision.why === 'failed')
         deps.telemetry.metric(TELEMETRY.metrics.batchRetries, 1, { exportId, runId, attempt: decision.tries.attempt });
       if (decision.why !== 'budget')
