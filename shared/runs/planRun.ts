@@ -20,7 +20,14 @@ import { FAILURE_LIMITS } from './failurePolicy.js';
 import type { ChangesPort, EngineDeps, RejectedRowsPort, StatePointer, StateWriterPort } from './ports.js';
 import { runCounts, sumBatches } from './runCounts.js';
 import { endRun, finalizeRun, publishRunEnd, type LifecycleDeps } from './runLifecycle.js';
-import type { ContactChange, PlannedCounts, PlanSummary, Returner, RunRecord } from './runModel.js';
+import {
+  pendingBatch,
+  type ContactChange,
+  type PlannedCounts,
+  type PlanSummary,
+  type Returner,
+  type RunRecord,
+} from './runModel.js';
 import type { PlanMessage } from './runQueues.js';
 import { batchesPerMessage, ENQUEUE_CONCURRENCY, startSendingBatches } from './sendWindow.js';
 
@@ -372,23 +379,12 @@ class Planner {
     await this.#writes.run(async () => {
       await this.deps.runFiles.writeBatch(runId, planned.batch, full.contacts);
       if (returners.length > 0) await this.deps.runFiles.writeReturners(runId, planned.batch, returners);
-      await this.deps.runs.createBatch({
-        runId,
-        batch: planned.batch,
-        status: 'pending',
-        contacts: planned.contacts,
-        unsubscribes: planned.unsubscribes,
-        resubscribes: returners.length,
-        attempts: 0,
-        resubmits: 0,
-        uncertainPosts: 0,
-        rejected: 0,
-        upserted: 0,
-        unsubscribed: 0,
-        failed: 0,
-        unknown: 0,
-        notSent: 0,
-      });
+      await this.deps.runs.createBatch(
+        pendingBatch(runId, planned.batch, planned.contacts, {
+          unsubscribes: planned.unsubscribes,
+          resubscribes: returners.length,
+        }),
+      );
     });
   }
 

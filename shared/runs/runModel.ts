@@ -86,6 +86,33 @@ export interface BatchState {
   etag?: string;
 }
 
+/** A batch as the planner writes it: nothing tried, nothing counted yet. */
+export function pendingBatch(
+  runId: string,
+  batch: number,
+  contacts: number,
+  extra: Partial<BatchState> = {},
+): BatchState {
+  return {
+    runId,
+    batch,
+    status: 'pending',
+    contacts,
+    unsubscribes: 0,
+    resubscribes: 0,
+    attempts: 0,
+    resubmits: 0,
+    uncertainPosts: 0,
+    rejected: 0,
+    upserted: 0,
+    unsubscribed: 0,
+    failed: 0,
+    unknown: 0,
+    notSent: 0,
+    ...extra,
+  };
+}
+
 /** Where a batch's upserts without an outcome go when it ends whole (see model.ts for the counts). */
 export type Unaccounted = 'failed' | 'unknown' | 'notSent';
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { accountedRows, emptyCounts } from '../../shared/model.js';
 import { runCounts, runOutcome, runReasons, sumBatches, unconfirmedUpserts } from '../../shared/runs/runCounts.js';
 import { tally } from '../../shared/runs/checkImport.js';
-import type { BatchState, PlanSummary } from '../../shared/runs/runModel.js';
+import { pendingBatch, type BatchState, type PlanSummary } from '../../shared/runs/runModel.js';
 
 const plan = (p: Partial<PlanSummary> = {}): PlanSummary => ({
   read: 1000,
@@ -15,24 +15,7 @@ const plan = (p: Partial<PlanSummary> = {}): PlanSummary => ({
   rejectedReasons: { 'missing email': 10 },
   ...p,
 });
-const batch = (b: Partial<BatchState>): BatchState => ({
-  runId: 'r',
-  batch: 1,
-  status: 'pending',
-  contacts: 200,
-  unsubscribes: 0,
-  resubscribes: 0,
-  attempts: 0,
-  resubmits: 0,
-  uncertainPosts: 0,
-  rejected: 0,
-  upserted: 0,
-  unsubscribed: 0,
-  failed: 0,
-  unknown: 0,
-  notSent: 0,
-  ...b,
-});
+const batch = (b: Partial<BatchState>): BatchState => pendingBatch('r', 1, 200, b);
 const addsUp = (c: ReturnType<typeof runCounts>) => expect(c.read).toBe(accountedRows(c));
 
 describe('the run counts rule', () => {

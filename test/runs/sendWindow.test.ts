@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { emptyCounts, type Export } from '../../shared/model.js';
-import { newRunId, type BatchState, type RunRecord } from '../../shared/runs/runModel.js';
+import { newRunId, pendingBatch, type BatchState, type RunRecord } from '../../shared/runs/runModel.js';
 import { QUEUES, type BatchMessage } from '../../shared/runs/runQueues.js';
 import {
   batchesPerMessage,
@@ -17,23 +17,8 @@ import { memoryEngine, type MemoryEngine } from '../support/memoryPorts.js';
  * held behind all of them (the end-to-end proof with two runs: e2e/sharedAccount.test.ts).
  */
 
-const batch = (runId: string, n: number, status: BatchState['status'] = 'pending'): BatchState => ({
-  runId,
-  batch: n,
-  status,
-  contacts: 250,
-  unsubscribes: 0,
-  resubscribes: 0,
-  attempts: 0,
-  resubmits: 0,
-  uncertainPosts: 0,
-  rejected: 0,
-  upserted: status === 'completed' ? 250 : 0,
-  unsubscribed: 0,
-  failed: 0,
-  unknown: 0,
-  notSent: 0,
-});
+const batch = (runId: string, n: number, status: BatchState['status'] = 'pending'): BatchState =>
+  pendingBatch(runId, n, 250, { status, upserted: status === 'completed' ? 250 : 0 });
 
 describe('the send window', () => {
   it('holds three watcher intervals of the account’s imports (15 s by default, at least 10 s), none when imports are not limited', () => {

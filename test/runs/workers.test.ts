@@ -4,7 +4,7 @@ import { emptyCounts, type Connection, type Export } from '../../shared/model.js
 import { checkImport } from '../../shared/runs/checkImport.js';
 import { FAILURE_LIMITS } from '../../shared/runs/failurePolicy.js';
 import { handlePoisoned } from '../../shared/runs/poisonedMessages.js';
-import { newRunId, type BatchState, type RunRecord } from '../../shared/runs/runModel.js';
+import { newRunId, pendingBatch, type BatchState, type RunRecord } from '../../shared/runs/runModel.js';
 import {
   QUEUES,
   SEGMENT_QUEUES,
@@ -101,24 +101,7 @@ beforeEach(async () => {
   message = { exportId: 'e1', runId: run.runId, batch: 1 };
 });
 
-const batchState = (extra: Partial<BatchState> = {}): BatchState => ({
-  runId: run.runId,
-  batch: 1,
-  status: 'pending',
-  contacts: CONTACTS.length,
-  unsubscribes: 0,
-  resubscribes: 0,
-  attempts: 0,
-  resubmits: 0,
-  uncertainPosts: 0,
-  rejected: 0,
-  upserted: 0,
-  unsubscribed: 0,
-  failed: 0,
-  unknown: 0,
-  notSent: 0,
-  ...extra,
-});
+const batchState = (extra: Partial<BatchState> = {}): BatchState => pendingBatch(run.runId, 1, CONTACTS.length, extra);
 const batch = async () => (await engine.runs.getBatch(run.runId, 1))!;
 const currentRun = async () => (await engine.runs.getRun('e1', run.runId))!;
 const imports = () =>
