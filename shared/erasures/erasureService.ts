@@ -51,7 +51,8 @@ export async function erase(
   const held = await holdAll(deps, exports);
   try {
     const activeCampaign: ErasureRecord['activeCampaign'] = [];
-    for (const connection of await deps.connections.list()) {
+    const connections = (await deps.connections.list()).sort((a, b) => a.displayName.localeCompare(b.displayName));
+    for (const connection of connections) {
       const lists = [...new Set(exports.filter((e) => e.connectionId === connection.id).map((e) => e.listId))].sort(
         (a, b) => a - b,
       );
