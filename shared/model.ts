@@ -37,7 +37,7 @@ export interface FieldDefinition {
   options?: string[];
 }
 
-export type SyncMode = 'upsert' | 'mirror';
+export type SyncMode = 'upsert' | 'mirror' | 'updateOnly';
 export type ScheduleKind = 'refresh' | 'manual';
 
 export interface Export {
@@ -77,10 +77,12 @@ export const TERMINAL_STATUSES: ReadonlySet<RunStatus> = new Set([
 
 /**
  * A run's counts. At a terminal status every row read is accounted for once:
- * read = rejected + duplicate + unchanged + upserted + failed + unknown + notSent + wouldUpsert.
+ * read = rejected + duplicate + unchanged + upserted + failed + unknown + notSent + notInActiveCampaign + wouldUpsert.
  * - failed: ActiveCampaign refused or could not process the contact (or the app gave up on it);
  * - unknown: sent, but whether it arrived is not known (answers lost; the next run sends it again);
  * - notSent: planned, never sent because the run ended first (cancelled, or failed as a whole);
+ * - notInActiveCampaign: update-only mode; no contact with the email exists in ActiveCampaign, so
+ *   none was created (the next run looks again);
  * - wouldUpsert, wouldUnsubscribe: a dry run's "would send" (a dry run sends nothing).
  * `unsubscribed` and `wouldUnsubscribe` count contacts that left the segment: not rows read.
  */
@@ -94,6 +96,7 @@ export const COUNT_NAMES = [
   'failed',
   'unknown',
   'notSent',
+  'notInActiveCampaign',
   'wouldUpsert',
   'wouldUnsubscribe',
 ] as const;
@@ -104,7 +107,15 @@ export const emptyCounts = (): RunCounts => Object.fromEntries(COUNT_NAMES.map((
 
 /** The rows a run's counts account for (the right-hand side of the sum rule). */
 export const accountedRows = (c: RunCounts) =>
-  c.rejected + c.duplicate + c.unchanged + c.upserted + c.failed + c.unknown + c.notSent + c.wouldUpsert;
+  c.rejected +
+  c.duplicate +
+  c.unchanged +
+  c.upserted +
+  c.failed +
+  c.unknown +
+  c.notSent +
+  c.notInActiveCampaign +
+  c.wouldUpsert;
 
 export interface SnapshotRef {
   id: string;

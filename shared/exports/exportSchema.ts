@@ -102,9 +102,9 @@ const exportFields = {
   source: sourceSchema,
   mapping: mappingSchema,
   mode: z
-    .enum(['upsert', 'mirror'])
+    .enum(['upsert', 'mirror', 'updateOnly'])
     .describe(
-      'upsert (default): new and changed contacts are subscribed, contacts who left the segment stay. mirror: also unsubscribes contacts who left the segment (ActiveCampaign cannot re-subscribe them by import; the app does it through contactLists when they return)',
+      'upsert (default): new and changed contacts are subscribed, contacts who left the segment stay. mirror: also unsubscribes contacts who left the segment (ActiveCampaign cannot re-subscribe them by import; the app does it through contactLists when they return). updateOnly: each contact is looked up first; only those ActiveCampaign already has are updated and subscribed, the others are counted as notInActiveCampaign and never created',
     ),
   schedule: z
     .enum(['refresh', 'manual'])

@@ -262,7 +262,7 @@ export async function runChanges(
   const batches = new Map<number, BatchState>();
   for await (const b of deps.runs.listBatches(runId)) batches.set(b.batch, b);
   const state = { dryRun: run.dryRun, ended: TERMINAL_STATUSES.has(run.status) };
-  let failed: { batch: number; emails: ReadonlySet<string> } = { batch: 0, emails: new Set() };
+  let named = { batch: 0, failed: new Set<string>(), notInActiveCampaign: new Set<string>() };
   async function* lines(): AsyncGenerator<string> {
     yield 'email,change,outcome\n';
     let first = true;
@@ -274,12 +274,15 @@ export async function runChanges(
       const row = parseChangeLine(line);
       if (!row) continue;
       const batch = batches.get(row.batch);
-      if (failed.batch !== row.batch) {
-        const named =
+      if (named.batch !== row.batch) {
+        const failed =
           batch && batch.failed + batch.rejected > 0 ? await deps.runFiles.readFailedEmails(runId, row.batch) : [];
-        failed = { batch: row.batch, emails: new Set(named) };
+        const notFound = batch?.notInActiveCampaign
+          ? await deps.runFiles.readNotInActiveCampaign(runId, row.batch)
+          : [];
+        named = { batch: row.batch, failed: new Set(failed), notInActiveCampaign: new Set(notFound) };
       }
-      yield `${csvField(row.email)},${row.change},${changeOutcome(state, batch, failed.emails, row.email)}\n`;
+      yield `${csvField(row.email)},${row.change},${changeOutcome(state, batch, named, row.email)}\n`;
     }
   }
   return { body: lines(), fileName: `changes-${runId}.csv` };

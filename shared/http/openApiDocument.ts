@@ -72,9 +72,9 @@ const counts = {
   required: [...COUNT_NAMES],
   properties: Object.fromEntries(COUNT_NAMES.map((k) => [k, { type: 'integer', minimum: 0 }])),
   description:
-    'At a terminal status every row read is accounted for once: read = rejected + duplicate + unchanged + upserted + failed + unknown + notSent + wouldUpsert. ' +
+    'At a terminal status every row read is accounted for once: read = rejected + duplicate + unchanged + upserted + failed + unknown + notSent + notInActiveCampaign + wouldUpsert. ' +
     'failed: ActiveCampaign refused or could not process the contact; unknown: sent, but whether it arrived is not known (its answers were lost: the next run sends it again); ' +
-    'notSent: never sent because the run ended first (cancelled, or failed as a whole); wouldUpsert, wouldUnsubscribe: what a dry run would send (it sends nothing). ' +
+    'notSent: never sent because the run ended first (cancelled, or failed as a whole); notInActiveCampaign: update-only mode, ActiveCampaign has no contact with the email, so none was created; wouldUpsert, wouldUnsubscribe: what a dry run would send (it sends nothing). ' +
     'unsubscribed and wouldUnsubscribe count contacts who left the segment, not rows read',
 };
 const stringMap = { type: 'object', additionalProperties: { type: 'string' } };
@@ -160,7 +160,11 @@ const schemas = {
           fields: { ...stringMap, description: 'ActiveCampaign custom field id → column' },
         },
       },
-      mode: { enum: ['upsert', 'mirror'] },
+      mode: {
+        enum: ['upsert', 'mirror', 'updateOnly'],
+        description:
+          'updateOnly: only contacts that already exist in ActiveCampaign are updated (each is looked up first, one request); the others count as notInActiveCampaign',
+      },
       schedule: {
         enum: ['refresh', 'manual'],
         description:
@@ -708,7 +712,7 @@ const paths = {
     get: {
       operationId: 'getRunChanges',
       summary:
-        'The emails the run added, updated, unsubscribed or re-subscribed, as CSV (email, change, outcome: applied, failed, unknown, notSent, pending or dryRun)',
+        'The emails the run added, updated, unsubscribed or re-subscribed, as CSV (email, change, outcome: applied, failed, unknown, notSent, notInActiveCampaign, pending or dryRun)',
       security,
       responses: {
         '200': { description: 'The CSV', content: { 'text/csv': { schema: { type: 'string' } } } },

@@ -405,14 +405,18 @@ class Planner {
 
   #snapshotFields(): Partial<Run> {
     const { count, since } = this.#erasedAgain;
+    const warnings: string[] = [];
+    if (count > 0)
+      warnings.push(
+        `${count} contact(s) erased on request (the first on ${since.slice(0, 10)}) are in this snapshot again, and ${this.run.dryRun ? 'would be' : 'were'} sent again: exclude them from the segment in Customer Insights`,
+      );
+    const upserts = this.batches.reduce((n, b) => n + b.contacts - b.unsubscribes, 0);
+    if (this.run.dryRun && !SYNC_MODES[this.exp.mode].createsContacts && upserts > 0)
+      warnings.push(
+        `Update only: a run would look up these ${upserts} contact(s) in ActiveCampaign first and send only those it has (a dry run does not look them up)`,
+      );
     return {
-      ...(count > 0
-        ? {
-            warnings: [
-              `${count} contact(s) erased on request (the first on ${since.slice(0, 10)}) are in this snapshot again, and ${this.run.dryRun ? 'would be' : 'were'} sent again: exclude them from the segment in Customer Insights`,
-            ],
-          }
-        : {}),
+      ...(warnings.length > 0 ? { warnings } : {}),
       snapshot: snapshotRef(this.snapshot),
       rejectedRows: this.#rejected.count > 0 ? this.deps.runFiles.rejectedPath(this.run.runId) : undefined,
       changes: this.#changes.count > 0 ? this.deps.runFiles.changesPath(this.run.runId) : undefined,

@@ -73,6 +73,9 @@ export interface RunFilesPort {
   readBatch(runId: string, batch: number): Promise<ImportContact[] | undefined>;
   addFailedEmails(runId: string, batch: number, emails: string[]): Promise<void>;
   readFailedEmails(runId: string, batch: number): Promise<string[]>;
+  /** Update-only: the emails of a batch that ActiveCampaign does not have (never sent). */
+  addNotInActiveCampaign(runId: string, batch: number, emails: string[]): Promise<void>;
+  readNotInActiveCampaign(runId: string, batch: number): Promise<string[]>;
   writeReturners(runId: string, batch: number, returners: Returner[]): Promise<void>;
   readReturners(runId: string, batch: number): Promise<Returner[]>;
   writeSample(runId: string, sample: unknown): Promise<void>;

@@ -4,18 +4,20 @@ import type { BatchState } from './runModel.js';
  * What became of a contact a run planned to change, for the run's changes CSV: `applied` (its batch
  * ended and ActiveCampaign took it), `failed` (ActiveCampaign refused it or its batch failed: the
  * rejected rows say why), `unknown` (sent, outcome never known), `notSent` (the run ended first),
- * `pending` (still on its way), `dryRun` (a dry run: what it would do).
+ * `pending` (still on its way), `dryRun` (a dry run: what it would do), `notInActiveCampaign`
+ * (update-only: ActiveCampaign has no such contact, so none was created).
  */
-export type ChangeOutcome = 'applied' | 'failed' | 'unknown' | 'notSent' | 'pending' | 'dryRun';
+export type ChangeOutcome = 'applied' | 'failed' | 'unknown' | 'notSent' | 'pending' | 'dryRun' | 'notInActiveCampaign';
 
 export function changeOutcome(
   run: { dryRun: boolean; ended: boolean },
   batch: BatchState | undefined,
-  failedEmails: ReadonlySet<string>,
+  named: { failed: ReadonlySet<string>; notInActiveCampaign: ReadonlySet<string> },
   email: string,
 ): ChangeOutcome {
   if (run.dryRun) return 'dryRun';
-  if (failedEmails.has(email)) return 'failed';
+  if (named.failed.has(email)) return 'failed';
+  if (named.notInActiveCampaign.has(email)) return 'notInActiveCampaign';
   const status = batch?.status ?? 'pending';
   if (status === 'completed') return 'applied';
   if (status === 'failed' || status === 'cancelled') {

@@ -8,8 +8,10 @@ import { TERMINAL_BATCH, type BatchState, type PlanSummary } from './runModel.js
  */
 
 /** Contacts of a batch that were to be upserted and are not yet accounted for (a batch's "unconfirmed"). */
-export function unconfirmedUpserts(b: Pick<BatchState, 'contacts' | 'rejected' | 'unsubscribes'>): number {
-  return Math.max(0, b.contacts - b.rejected - b.unsubscribes);
+export function unconfirmedUpserts(
+  b: Pick<BatchState, 'contacts' | 'rejected' | 'unsubscribes'> & Partial<Pick<BatchState, 'notInActiveCampaign'>>,
+): number {
+  return Math.max(0, b.contacts - b.rejected - b.unsubscribes - (b.notInActiveCampaign ?? 0));
 }
 
 export interface BatchSums {
@@ -21,6 +23,8 @@ export interface BatchSums {
   failed: number;
   unknown: number;
   notSent: number;
+  /** Update-only: contacts looked up and not found (in any batch: recorded when they are dropped). */
+  notInActiveCampaign: number;
   /** Unsubscribes of terminal batches that did not take effect (the next run tries again). */
   unsubscribesFailed: number;
   /** Contacts ActiveCampaign rejected, in any batch (recorded when they are dropped). */
@@ -51,6 +55,7 @@ export function sumBatches(batches: Iterable<BatchState>): BatchSums {
     failed: 0,
     unknown: 0,
     notSent: 0,
+    notInActiveCampaign: 0,
     unsubscribesFailed: 0,
     rejected: 0,
     open: { posted: 0, unposted: 0 },
@@ -60,6 +65,7 @@ export function sumBatches(batches: Iterable<BatchState>): BatchSums {
   for (const b of batches) {
     sums.batches++;
     sums.rejected += b.rejected;
+    sums.notInActiveCampaign += b.notInActiveCampaign ?? 0;
     addReasons(sums.rejectedReasons, b.rejectedReasons ?? {});
     if (!TERMINAL_BATCH.has(b.status)) {
       sums.open[mayHaveBeenPosted(b) ? 'posted' : 'unposted'] += unconfirmedUpserts(b);
@@ -101,6 +107,7 @@ export function runCounts(plan: PlanSummary, sums: BatchSums, final: boolean): R
     failed: sums.failed,
     unknown: sums.unknown + (final ? sums.open.posted : 0),
     notSent: sums.notSent + (final ? sums.open.unposted : 0),
+    notInActiveCampaign: sums.notInActiveCampaign,
   };
 }
 

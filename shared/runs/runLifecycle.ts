@@ -247,19 +247,29 @@ export async function finalizeRun(
 
 /**
  * The export's new state: this run's contacts, less those that failed or were rejected (sent again
- * next time); unsubscribes that took effect marked as such (so that a contact who comes back is
- * re-subscribed), those that did not kept as unknown (tried again); returners whose re-subscription
- * failed keep their marker. The changes are held one range of emails at a time, at most
- * PLANNER_EMAILS_PER_PASS (a run that failed whole changes all of its contacts).
+ * next time) and those an update-only run did not find (looked up again next time); unsubscribes
+ * that took effect marked as such (so that a contact who comes back is re-subscribed), those that
+ * did not kept as unknown (tried again); returners whose re-subscription failed keep their marker.
+ * The changes are held one range of emails at a time, at most PLANNER_EMAILS_PER_PASS (a run that
+ * failed whole changes all of its contacts).
  */
 async function commitState(deps: LifecycleDeps, exportId: string, runId: string, batches: BatchState[]): Promise<void> {
   // Committed already by a finalizer that died before the run read as ended (its work files may be gone).
   if ((await deps.exportState.pointer(exportId))?.runId === runId) return;
   const touched = batches.filter(
-    (b) => b.status !== 'completed' || b.failed > 0 || b.rejected > 0 || b.unsubscribes > 0 || b.resubscribes > 0,
+    (b) =>
+      b.status !== 'completed' ||
+      b.failed > 0 ||
+      b.rejected > 0 ||
+      b.unsubscribes > 0 ||
+      b.resubscribes > 0 ||
+      b.notInActiveCampaign > 0,
   );
   // At most this many pending contacts change: the named ones, or a whole batch that did not complete.
-  const bound = touched.reduce((n, b) => n + b.failed + b.rejected + (b.status !== 'completed' ? b.contacts : 0), 0);
+  const bound = touched.reduce(
+    (n, b) => n + b.failed + b.rejected + b.notInActiveCampaign + (b.status !== 'completed' ? b.contacts : 0),
+    0,
+  );
   const perPass = deps.config.plannerEmailsPerPass;
   const now = Date.now();
   const changesIn = async (
@@ -271,7 +281,10 @@ async function commitState(deps: LifecycleDeps, exportId: string, runId: string,
     for (const b of touched) {
       const whole = b.status !== 'completed';
       const named = new Set(
-        (await deps.runFiles.readFailedEmails(runId, b.batch)).filter((email) => EmailTable.inRange(email, range)),
+        [
+          ...(await deps.runFiles.readFailedEmails(runId, b.batch)),
+          ...(b.notInActiveCampaign > 0 ? await deps.runFiles.readNotInActiveCampaign(runId, b.batch) : []),
+        ].filter((email) => EmailTable.inRange(email, range)),
       );
       const returners = new Map(
         b.resubscribes > 0

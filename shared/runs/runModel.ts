@@ -79,6 +79,12 @@ export interface BatchState {
   /** Upserts whose outcome is not known (posted, answers lost), and those never sent (the run ended first). */
   unknown: number;
   notSent: number;
+  /**
+   * Update-only mode: contacts looked up so far (in payload order; the lookups resume there) and
+   * how many of them ActiveCampaign does not have (taken out of the payload, never sent).
+   */
+  lookedUp?: number;
+  notInActiveCampaign: number;
   error?: string;
   /** ActiveCampaign's reasons for the contacts it rejected, with how many each. */
   rejectedReasons?: Record<string, number>;
@@ -109,6 +115,7 @@ export function pendingBatch(
     failed: 0,
     unknown: 0,
     notSent: 0,
+    notInActiveCampaign: 0,
     ...extra,
   };
 }

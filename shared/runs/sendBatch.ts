@@ -16,6 +16,7 @@ import {
 } from './batchOutcome.js';
 import { ClaimHeldError, decideFailure, engineTiming, FAILURE_LIMITS, RunEndedError } from './failurePolicy.js';
 import type { EngineDeps } from './ports.js';
+import { SYNC_MODES } from '../sync/syncModes.js';
 import { endRun } from './runLifecycle.js';
 import { TERMINAL_BATCH, type BatchState } from './runModel.js';
 import type { BatchMessage } from './runQueues.js';
@@ -25,7 +26,8 @@ import type { BatchMessage } from './runQueues.js';
  * come, so that a delivery that dies holds its batch only briefly.
  */
 const postClaimTtlInMs = (deps: Pick<EngineDeps, 'config'>) => deps.config.activeCampaignTimeoutInMs + 15_000;
-/** A look-up claim is renewed every few contacts. */
+/** A look-up claim is renewed every few contacts (LOOKUPS_PER_CLAIM). */
+const LOOKUPS_PER_CLAIM = 10;
 const lookupClaimTtlInMs = (deps: Pick<EngineDeps, 'config'>) => 2 * deps.config.activeCampaignTimeoutInMs + 15_000;
 
 export type SendOutcome = 'submitted' | 'skipped' | 'deferred' | 'completed' | 'failed' | 'cancelled';
@@ -75,7 +77,9 @@ export async function sendBatch(
     const client = await deps.activeCampaign(connection);
     if (state.uncertainPosts >= FAILURE_LIMITS.uncertainPosts)
       return await verifyArrival(deps, client, exp, state, again, log);
-    return await post(deps, client, exp, connection, state, again, log);
+    const looked = SYNC_MODES[exp.mode].createsContacts ? state : await keepExisting(deps, client, state, again, log);
+    if (!looked) return 'skipped';
+    return await post(deps, client, exp, connection, looked, again, log);
   } catch (error) {
     return handleFailure(deps, connection, again, error, log);
   }
@@ -247,7 +251,8 @@ async function verifyArrival(
   let unsubscribed = 0;
   const missing: string[] = [];
   for (const [i, c] of contacts.entries()) {
-    if (i > 0 && i % 10 === 0 && !(await claim(deps, state, claimId, lookupClaimTtlInMs(deps)))) return 'skipped';
+    if (i > 0 && i % LOOKUPS_PER_CLAIM === 0 && !(await claim(deps, state, claimId, lookupClaimTtlInMs(deps))))
+      return 'skipped';
     const isUnsubscribe = Boolean(c.unsubscribe?.length);
     const found = await client.findContacts(
       c.email,
@@ -282,6 +287,65 @@ async function verifyArrival(
     { checkClaim: claimId },
   );
   return 'completed';
+}
+
+/**
+ * Update-only mode: each contact is looked up before the batch is posted (the importer creates what
+ * it does not find). The lookups go in payload order and the batch records how far they got, so a
+ * delivery that is throttled or dies resumes there; the emails not found are kept in their own file
+ * (the changes CSV and the export's state read it) and taken out of the payload. Returns the batch
+ * as stored, or undefined when another delivery holds it or its run ended and cleaned up.
+ */
+async function keepExisting(
+  deps: BatchDeps,
+  client: ActiveCampaignClient,
+  state: BatchState,
+  again: BatchMessage,
+  log: (m: string) => void,
+): Promise<BatchState | undefined> {
+  const { runId, batch } = state;
+  const claimId = again.claimId!;
+  const contacts = await deps.runFiles.readBatch(runId, batch);
+  if (!contacts) return undefined;
+  let known = state;
+  let from = known.lookedUp ?? 0;
+  while (from < contacts.length) {
+    const claimed = await claim(deps, known, claimId, lookupClaimTtlInMs(deps));
+    if (!claimed) return undefined;
+    const chunk = contacts.slice(from, from + LOOKUPS_PER_CLAIM);
+    const missing: string[] = [];
+    for (const c of chunk) {
+      if (c.unsubscribe?.length) continue;
+      const found = await client.findContacts(c.email, {}, { patienceInMs: 0 });
+      if (found.length === 0) missing.push(c.email);
+    }
+    // The emails first: a delivery that dies before the count moves looks these up again, harmlessly.
+    await deps.runFiles.addNotInActiveCampaign(runId, batch, missing);
+    from += chunk.length;
+    const lookedUp = from;
+    const stored = await deps.runs.updateBatch(
+      runId,
+      batch,
+      (s) => (s.claimId !== claimId ? undefined : { ...s, lookedUp }),
+      claimed,
+    );
+    if (stored?.claimId !== claimId) return undefined;
+    known = stored;
+  }
+  const missing = new Set(await deps.runFiles.readNotInActiveCampaign(runId, batch));
+  const kept = contacts.filter((c) => !missing.has(c.email));
+  if (kept.length < contacts.length) {
+    await deps.runFiles.writeBatch(runId, batch, kept);
+    log(`Batch ${batch} of run ${runId}: ${missing.size} contact(s) not in ActiveCampaign, not sent (update only)`);
+  }
+  if (known.notInActiveCampaign === missing.size) return known;
+  const counted = await deps.runs.updateBatch(
+    runId,
+    batch,
+    (s) => (s.claimId !== claimId ? undefined : { ...s, notInActiveCampaign: missing.size }),
+    known,
+  );
+  return counted?.claimId === claimId ? counted : undefined;
 }
 
 /** Carries out what failurePolicy.ts decides about a failed delivery. */

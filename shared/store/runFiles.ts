@@ -46,13 +46,14 @@ const pad = (batch: number) => String(batch).padStart(7, '0');
 /**
  * Every blob a run or an export's state uses, named in one place. A run's files live under
  * `runs/<runId>/`; what only matters while it sends (payloads, returners, the pending state) is
- * deleted when it ends, the rest (rejected rows, the emails it changed and those of them that failed,
- * a dry run's sample) after RUN_RETENTION_DAYS.
+ * deleted when it ends, the rest (rejected rows, the emails it changed, those of them that failed and
+ * those an update-only run did not find, a dry run's sample) after RUN_RETENTION_DAYS.
  */
 export const runFileNames = {
   runPrefix: (runId: string) => `runs/${runId}/`,
   batch: (runId: string, batch: number) => `runs/${runId}/batches/${pad(batch)}.json`,
   failed: (runId: string, batch: number) => `runs/${runId}/failed/${pad(batch)}.json`,
+  notInActiveCampaign: (runId: string, batch: number) => `runs/${runId}/notInActiveCampaign/${pad(batch)}.json`,
   returners: (runId: string, batch: number) => `runs/${runId}/returners/${pad(batch)}.json`,
   pendingState: (runId: string) => `runs/${runId}/state-pending.tsv.gz`,
   rejected: (runId: string) => `runs/${runId}/rejected.csv`,
@@ -119,6 +120,17 @@ export class RunFiles implements RunFilesPort {
     return (await this.#readJson<string[]>(runFileNames.failed(runId, batch))) ?? [];
   }
 
+  /** Adds to the emails of one batch that an update-only run looked up and ActiveCampaign does not have. */
+  async addNotInActiveCampaign(runId: string, batch: number, emails: string[]): Promise<void> {
+    if (emails.length === 0) return;
+    const all = [...new Set([...(await this.readNotInActiveCampaign(runId, batch)), ...emails])];
+    await this.#writeJson(runFileNames.notInActiveCampaign(runId, batch), all);
+  }
+
+  async readNotInActiveCampaign(runId: string, batch: number): Promise<string[]> {
+    return (await this.#readJson<string[]>(runFileNames.notInActiveCampaign(runId, batch))) ?? [];
+  }
+
   async writeReturners(runId: string, batch: number, returners: Returner[]): Promise<void> {
     await this.#writeJson(runFileNames.returners(runId, batch), returners);
   }
@@ -154,7 +166,7 @@ export class RunFiles implements RunFilesPort {
 
   /**
    * Takes one (normalised) email out of a run's files that outlive it: rejected rows, changed
-   * contacts, the payload sample and the failed emails (an erasure). Returns how many files changed.
+   * contacts, the payload sample, the failed emails and those not found (an erasure). Returns how many files changed.
    */
   async forgetEmail(runId: string, email: string): Promise<number> {
     const same = (value: unknown) => typeof value === 'string' && normalisedEmail(csvValue(value)) === email;
@@ -188,15 +200,16 @@ export class RunFiles implements RunFilesPort {
       changed++;
     }
     const container = await this.ready();
-    for await (const blob of container.listBlobsFlat({ prefix: `${runFileNames.runPrefix(runId)}failed/` })) {
-      const failed = (await this.#readJson<string[]>(blob.name)) ?? [];
-      if (!failed.some(same)) continue;
-      await this.#writeJson(
-        blob.name,
-        failed.filter((e) => !same(e)),
-      );
-      changed++;
-    }
+    for (const folder of ['failed/', 'notInActiveCampaign/'])
+      for await (const blob of container.listBlobsFlat({ prefix: `${runFileNames.runPrefix(runId)}${folder}` })) {
+        const emails = (await this.#readJson<string[]>(blob.name)) ?? [];
+        if (!emails.some(same)) continue;
+        await this.#writeJson(
+          blob.name,
+          emails.filter((e) => !same(e)),
+        );
+        changed++;
+      }
     return changed;
   }
 

@@ -355,6 +355,8 @@ function fromBatchEntity(e: Entity): BatchState {
     failed: n('failed'),
     unknown: n('unknown'),
     notSent: n('notSent'),
+    lookedUp: e.lookedUp === undefined ? undefined : Number(e.lookedUp),
+    notInActiveCampaign: n('notInActiveCampaign'),
     error: (e.error as string | undefined) ?? undefined,
     rejectedReasons:
       typeof e.rejectedReasons === 'string' ? (JSON.parse(e.rejectedReasons) as Record<string, number>) : undefined,

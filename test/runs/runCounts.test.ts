@@ -87,9 +87,22 @@ describe('the run counts rule', () => {
     );
   });
 
-  it("counts a batch's unconfirmed upserts once: contacts less rejected less unsubscribes", () => {
+  it("counts a batch's unconfirmed upserts once: contacts less rejected less unsubscribes less those not found", () => {
     expect(unconfirmedUpserts({ contacts: 250, rejected: 3, unsubscribes: 40 })).toBe(207);
     expect(unconfirmedUpserts({ contacts: 5, rejected: 5, unsubscribes: 2 })).toBe(0);
+    expect(unconfirmedUpserts({ contacts: 250, rejected: 3, unsubscribes: 0, notInActiveCampaign: 47 })).toBe(200);
+  });
+
+  it('adds update-only contacts that ActiveCampaign did not have to the right-hand side, also in a cancelled run', () => {
+    const sums = sumBatches([
+      batch({ batch: 1, status: 'completed', contacts: 250, notInActiveCampaign: 50, upserted: 198, failed: 2 }),
+      // Looked up, then the run was cancelled before the post: the rest were not sent.
+      batch({ batch: 2, status: 'pending', contacts: 100, notInActiveCampaign: 30 }),
+    ]);
+    const counts = runCounts(plan({ read: 360, rejected: 0, duplicate: 0, unchanged: 10 }), sums, true);
+    expect(counts).toMatchObject({ upserted: 198, failed: 2, notInActiveCampaign: 80, notSent: 70 });
+    expect(accountedRows(counts)).toBe(360);
+    expect(runOutcome(counts, [], sums).status).toBe('completedWithErrors');
   });
 
   it('adds up with unsubscribes, which are not rows read', () => {

@@ -376,3 +376,53 @@ describe('the poison handler and the watcher carry out the rule', () => {
     expect(engine.queues.take(QUEUES.watch)).toHaveLength(1);
   });
 });
+
+describe('the send worker in update-only mode', () => {
+  const people = Array.from({ length: 25 }, (_, i) => `p${String(i).padStart(2, '0')}@example.com`);
+  const lookups = () => emulator.requests.filter((r) => r.method === 'GET' && r.path === '/api/3/contacts');
+
+  beforeEach(async () => {
+    engine.exports.records.set('e1', { ...engine.exports.records.get('e1')!, mode: 'updateOnly' });
+    // Every third person is already in ActiveCampaign (created there by other means).
+    for (const [i, email] of people.entries())
+      if (i % 3 === 0 && !emulator.contacts.has(email)) emulator.addContact(email, { firstName: 'Old' });
+    const contacts = people.map((email) => ({ email, first_name: 'New', subscribe: [{ listid: '1' }] }));
+    await engine.runs.updateBatch(run.runId, 1, (s) => ({ ...s, contacts: contacts.length }));
+    await engine.runFiles.writeBatch(run.runId, 1, contacts);
+  });
+
+  it('looks every contact up, resumes where a failed delivery stopped, and posts only those ActiveCampaign has', async () => {
+    const before = { lookups: lookups().length, imports: imports().length, contacts: emulator.contacts.size };
+    // Storage fails as the second ten look-ups are recorded: the first ten stay done.
+    breakFor(engine.runFiles, 'addNotInActiveCampaign', 1, { after: 1 });
+    expect(await sendBatch(engine, message)).toBe('deferred');
+    expect(await batch()).toMatchObject({ status: 'sending', lookedUp: 10 });
+    expect(imports().length).toBe(before.imports);
+    const [back] = engine.queues.take<BatchMessage>(QUEUES.batches);
+    const check = await sendAndTakeCheck(back.message);
+    // 10, then 10 again (not recorded) and the last 15: never the first ten twice.
+    expect(lookups().length - before.lookups).toBe(10 + 10 + 15);
+    expect(imports().length - before.imports).toBe(1);
+    const existing = people.filter((_, i) => i % 3 === 0);
+    expect((await engine.runFiles.readBatch(run.runId, 1))!.map((c) => c.email)).toEqual(existing);
+    expect(await batch()).toMatchObject({ lookedUp: 25, notInActiveCampaign: 25 - existing.length });
+    expect((await engine.runFiles.readNotInActiveCampaign(run.runId, 1)).sort()).toEqual(
+      people.filter((_, i) => i % 3 !== 0),
+    );
+    await importsApplied();
+    expect(await checkImport(engine, check)).toBe('completed');
+    expect(await batch()).toMatchObject({ status: 'completed', upserted: existing.length, failed: 0 });
+    // Nobody was created; those who exist were updated and put on the list.
+    expect(emulator.contacts.size).toBe(before.contacts);
+    for (const email of existing)
+      expect(emulator.contacts.get(email)).toMatchObject({ firstName: 'New', lists: { '1': 1 } });
+  });
+
+  it('completes a batch whose contacts ActiveCampaign has none of without posting', async () => {
+    for (const email of people) emulator.contacts.delete(email);
+    const before = imports().length;
+    expect(await sendBatch(engine, message)).toBe('completed');
+    expect(imports().length).toBe(before);
+    expect(await batch()).toMatchObject({ status: 'completed', upserted: 0, notInActiveCampaign: 25, failed: 0 });
+  });
+});

@@ -218,6 +218,13 @@ export class MemoryRunFiles implements RunFilesPort {
   async readFailedEmails(runId: string, batch: number) {
     return (await this.#get<string[]>(`runs/${runId}/failed/${batch}`)) ?? [];
   }
+  async addNotInActiveCampaign(runId: string, batch: number, emails: string[]) {
+    const all = new Set([...(await this.readNotInActiveCampaign(runId, batch)), ...emails]);
+    await this.#put(`runs/${runId}/notInActiveCampaign/${batch}`, [...all]);
+  }
+  async readNotInActiveCampaign(runId: string, batch: number) {
+    return (await this.#get<string[]>(`runs/${runId}/notInActiveCampaign/${batch}`)) ?? [];
+  }
   writeReturners(runId: string, batch: number, returners: Returner[]) {
     return this.#put(`runs/${runId}/returners/${batch}`, returners);
   }

@@ -385,6 +385,24 @@ export class ActiveCampaignEmulator {
   #nextContactId = 1;
   #port = 0;
 
+  /** A contact that came to the account some other way (its forms, a person, another tool): a test's set-up. */
+  addContact(email: string, values: Partial<Omit<EmulatorContact, 'id' | 'email'>> = {}): EmulatorContact {
+    const contact: EmulatorContact = {
+      id: this.#nextContactId++,
+      email: email.trim().toLowerCase(),
+      firstName: '',
+      lastName: '',
+      phone: '',
+      fields: {},
+      lists: {},
+      listUpdated: {},
+      tags: [],
+      ...values,
+    };
+    this.contacts.set(contact.email, contact);
+    return contact;
+  }
+
   constructor(options: EmulatorOptions = {}) {
     this.options = {
       apiKeys: options.apiKeys ?? [EMULATOR_API_KEY],
@@ -858,18 +876,7 @@ export class ActiveCampaignEmulator {
       }
       let contact = this.contacts.get(email);
       if (!contact) {
-        contact = {
-          id: this.#nextContactId++,
-          email,
-          firstName: '',
-          lastName: '',
-          phone: '',
-          fields: {},
-          lists: {},
-          listUpdated: {},
-          tags: [],
-        };
-        this.contacts.set(email, contact);
+        contact = this.addContact(email);
         success.push(String(contact.id));
       }
       if (c.first_name !== undefined) contact.firstName = c.first_name;

@@ -1,3 +1,3 @@
 /** The words the console uses for an export's settings. */
-export const MODE_NAMES = { upsert: 'Upsert', mirror: 'Mirror' } as const;
+export const MODE_NAMES = { upsert: 'Upsert', mirror: 'Mirror', updateOnly: 'Update only' } as const;
 export const SCHEDULE_NAMES = { refresh: 'When a new snapshot lands', manual: 'On demand only' } as const;

@@ -3,7 +3,7 @@ import { InfoBar, useCommonStyles } from '../../components/common';
 import { inputId, type Draft } from './draft';
 import type { ExportFormState } from './useExportForm';
 
-/** Upsert or mirror (with its removal guard), and when the export runs. */
+/** Upsert, mirror (with its removal guard) or update only, and when the export runs. */
 export function SyncSection({ form, isAdmin }: { form: ExportFormState; isAdmin: boolean }) {
   const styles = useCommonStyles();
   const { draft, set, errors } = form;
@@ -17,8 +17,16 @@ export function SyncSection({ form, isAdmin }: { form: ExportFormState; isAdmin:
             label="Upsert: add and update contacts; contacts who leave the segment stay on the list"
           />
           <Radio value="mirror" label="Mirror: also unsubscribe contacts who leave the segment" />
+          <Radio value="updateOnly" label="Update only: update contacts ActiveCampaign already has; never create one" />
         </RadioGroup>
       </Field>
+      {draft.mode === 'updateOnly' ? (
+        <InfoBar intent="info">
+          Each contact is looked up in ActiveCampaign before it is sent, one request each (about three a second beside
+          the imports), so a first run of many contacts takes hours. Contacts ActiveCampaign does not have are counted
+          as "not in ActiveCampaign", listed in the run's changed contacts and looked up again by the next run.
+        </InfoBar>
+      ) : null}
       {draft.mode === 'mirror' ? (
         <>
           <InfoBar intent="warning">

@@ -16,7 +16,7 @@ export interface Draft {
   attributes: { column: string; fieldId: string }[];
   tags: string;
   runAutomations: boolean;
-  mode: 'upsert' | 'mirror';
+  mode: 'upsert' | 'mirror' | 'updateOnly';
   removalGuardPercent: string;
   schedule: 'refresh' | 'manual';
 }
