@@ -53,6 +53,8 @@ export interface Export {
   tags: string[];
   /** false: contacts are sent with `exclude_automations` (no automation fires for a bulk load). */
   runAutomations: boolean;
+  /** Contacts who leave the segment lose the export's `tags` (removed one by one through contactTags). */
+  removeTagsWhenLeaving: boolean;
   /**
    * Mirror mode: a run that would unsubscribe more than this share (in %) of the contacts the export
    * last sent stops before sending anything, unless an on-demand run confirms the removals.
@@ -84,7 +86,8 @@ export const TERMINAL_STATUSES: ReadonlySet<RunStatus> = new Set([
  * - notInActiveCampaign: update-only mode; no contact with the email exists in ActiveCampaign, so
  *   none was created (the next run looks again);
  * - wouldUpsert, wouldUnsubscribe: a dry run's "would send" (a dry run sends nothing).
- * `unsubscribed` and `wouldUnsubscribe` count contacts that left the segment: not rows read.
+ * `unsubscribed`, `untagged` (lost the export's tags: removeTagsWhenLeaving) and `wouldUnsubscribe`
+ * count contacts that left the segment: not rows read.
  */
 export const COUNT_NAMES = [
   'read',
@@ -97,6 +100,7 @@ export const COUNT_NAMES = [
   'unknown',
   'notSent',
   'notInActiveCampaign',
+  'untagged',
   'wouldUpsert',
   'wouldUnsubscribe',
 ] as const;

@@ -257,6 +257,43 @@ export class ActiveCampaignClient {
     }
   }
 
+  /**
+   * The ids of the account's tags named `name`, matched as ActiveCampaign does, whatever the case
+   * (`GET /tags?search=`, which matches on "contains": the exact names are picked from its answer).
+   */
+  async findTagIds(name: string, options: OperationOptions = {}): Promise<string[]> {
+    const query = new URLSearchParams({ search: name, limit: '100' });
+    const body = (await this.#send('GET', `/tags?${query.toString()}`, undefined, 'request', options)) as {
+      tags?: { id?: unknown; tag?: unknown }[];
+    };
+    if (!Array.isArray(body.tags)) throw unexpectedBody('tags', body);
+    return body.tags.filter((t) => String(t.tag).toLowerCase() === name.toLowerCase()).map((t) => String(t.id));
+  }
+
+  /** A contact's tags (`GET /contacts/{id}/contactTags`): each contactTag's id and its tag's id. */
+  async getContactTags(contactId: string, options: OperationOptions = {}): Promise<{ id: string; tag: string }[]> {
+    const body = (await this.#send(
+      'GET',
+      `/contacts/${encodeURIComponent(contactId)}/contactTags`,
+      undefined,
+      'request',
+      options,
+    )) as { contactTags?: { id?: unknown; tag?: unknown }[] };
+    if (!Array.isArray(body.contactTags)) throw unexpectedBody('contactTags', body);
+    return body.contactTags.map((t) => ({ id: String(t.id), tag: String(t.tag) }));
+  }
+
+  /** Removes a tag from a contact (`DELETE /contactTags/{id}`); false when it was not there (any more). */
+  async removeContactTag(contactTagId: string, options: OperationOptions = {}): Promise<boolean> {
+    try {
+      await this.#send('DELETE', `/contactTags/${encodeURIComponent(contactTagId)}`, undefined, 'request', options);
+      return true;
+    } catch (error) {
+      if (error instanceof ActiveCampaignNotFoundError) return false;
+      throw error;
+    }
+  }
+
   /** A contact's list memberships (`GET /contacts/{id}/contactLists`). */
   async getContactLists(contactId: string, options: OperationOptions = {}): Promise<ContactListMembership[]> {
     const body = (await this.#send(

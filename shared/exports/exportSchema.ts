@@ -130,6 +130,11 @@ const exportFields = {
     .describe(
       'true (default): ActiveCampaign runs its automations for imported contacts; false: contacts are sent with exclude_automations',
     ),
+  removeTagsWhenLeaving: z
+    .boolean()
+    .describe(
+      "true: contacts who leave the segment lose the export's tags (matched by name, any case), one request per contact and tag; false (default): tags stay",
+    ),
   removalGuardPercent: z
     .number()
     .int()
@@ -147,6 +152,7 @@ export const createExportSchema = z.strictObject({
   schedule: exportFields.schedule.optional(),
   tags: exportFields.tags.optional(),
   runAutomations: exportFields.runAutomations.optional(),
+  removeTagsWhenLeaving: exportFields.removeTagsWhenLeaving.optional(),
   removalGuardPercent: exportFields.removalGuardPercent.optional(),
 });
 
@@ -169,6 +175,7 @@ export const updateExportSchema = z
     schedule: exportFields.schedule.optional(),
     tags: exportFields.tags.optional(),
     runAutomations: exportFields.runAutomations.optional(),
+    removeTagsWhenLeaving: exportFields.removeTagsWhenLeaving.optional(),
     removalGuardPercent: exportFields.removalGuardPercent.optional(),
   })
   .describe(

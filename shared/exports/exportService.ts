@@ -108,6 +108,7 @@ export async function createExport(deps: ExportDeps, principal: Principal, input
     schedule: input.schedule ?? 'refresh',
     tags: [...new Set(input.tags ?? [])],
     runAutomations: input.runAutomations ?? true,
+    removeTagsWhenLeaving: input.removeTagsWhenLeaving ?? false,
     removalGuardPercent: input.removalGuardPercent ?? DEFAULT_REMOVAL_GUARD_PERCENT,
     fieldTypes: checked.fieldTypes,
     createdAt: new Date().toISOString(),

@@ -276,7 +276,9 @@ export async function runChanges(
       const batch = batches.get(row.batch);
       if (named.batch !== row.batch) {
         const failed =
-          batch && batch.failed + batch.rejected > 0 ? await deps.runFiles.readFailedEmails(runId, row.batch) : [];
+          batch && batch.failed + batch.rejected + batch.untagFailed > 0
+            ? await deps.runFiles.readFailedEmails(runId, row.batch)
+            : [];
         const notFound = batch?.notInActiveCampaign
           ? await deps.runFiles.readNotInActiveCampaign(runId, row.batch)
           : [];

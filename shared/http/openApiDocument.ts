@@ -75,7 +75,7 @@ const counts = {
     'At a terminal status every row read is accounted for once: read = rejected + duplicate + unchanged + upserted + failed + unknown + notSent + notInActiveCampaign + wouldUpsert. ' +
     'failed: ActiveCampaign refused or could not process the contact; unknown: sent, but whether it arrived is not known (its answers were lost: the next run sends it again); ' +
     'notSent: never sent because the run ended first (cancelled, or failed as a whole); notInActiveCampaign: update-only mode, ActiveCampaign has no contact with the email, so none was created; wouldUpsert, wouldUnsubscribe: what a dry run would send (it sends nothing). ' +
-    'unsubscribed and wouldUnsubscribe count contacts who left the segment, not rows read',
+    'unsubscribed, untagged (lost the export tags: removeTagsWhenLeaving) and wouldUnsubscribe count contacts who left the segment, not rows read',
 };
 const stringMap = { type: 'object', additionalProperties: { type: 'string' } };
 
@@ -133,6 +133,7 @@ const schemas = {
       'schedule',
       'tags',
       'runAutomations',
+      'removeTagsWhenLeaving',
       'removalGuardPercent',
       'fieldTypes',
       'createdAt',
@@ -176,6 +177,11 @@ const schemas = {
         description: "Added to every contact sent; ActiveCampaign's importer never removes tags",
       },
       runAutomations: { type: 'boolean' },
+      removeTagsWhenLeaving: {
+        type: 'boolean',
+        description:
+          "Contacts who leave the segment lose the export's tags (one request per contact, and per tag it has); counted as untagged",
+      },
       removalGuardPercent: { type: 'integer', minimum: 0, maximum: 100 },
       fieldTypes: {
         type: 'object',
@@ -712,7 +718,7 @@ const paths = {
     get: {
       operationId: 'getRunChanges',
       summary:
-        'The emails the run added, updated, unsubscribed or re-subscribed, as CSV (email, change, outcome: applied, failed, unknown, notSent, notInActiveCampaign, pending or dryRun)',
+        'The emails the run added, updated, unsubscribed, re-subscribed or untagged, as CSV (email, change, outcome: applied, failed, unknown, notSent, notInActiveCampaign, pending or dryRun)',
       security,
       responses: {
         '200': { description: 'The CSV', content: { 'text/csv': { schema: { type: 'string' } } } },

@@ -40,6 +40,8 @@ const HEARTBEAT_IN_MS = 1_000;
 const MAX_SNAPSHOT_WAIT_IN_MS = 60 * 60_000;
 /** Contacts a dry run keeps as a sample of what it would send. */
 const SAMPLE_SIZE = 20;
+/** Leavers per untag batch: each costs a look-up, a read of its tags and a removal per tag. */
+const UNTAGS_PER_BATCH = 250;
 /** Distinct rejection reasons kept in the plan (the rejected rows have every one). */
 const MAX_REASONS = 20;
 
@@ -136,6 +138,8 @@ interface PlannedBatch {
   contacts: number;
   unsubscribes: number;
   returners: Returner[];
+  /** Leavers whose export tags are removed (an untag batch, which imports nothing). */
+  untags: number;
 }
 
 /**
@@ -163,6 +167,8 @@ class Planner {
   /** What the run does to each contact waiting in the batch being filled. */
   readonly #changeOf = new Map<string, ContactChange>();
   #pendingState?: StateWriterPort;
+  /** Leavers waiting for an untag batch (removeTagsWhenLeaving). */
+  #untags: string[] = [];
   #lastBeat = Date.now();
 
   constructor(
@@ -213,6 +219,7 @@ class Planner {
     }
     const removals = SYNC_MODES[exp.mode].unsubscribeLeavers ? leavers : undefined;
     await this.#flushBatch(this.#batcher.flush());
+    await this.#flushUntags();
     await this.#writes.drain();
     await this.#rejected.flush();
     await this.#changes.flush();
@@ -322,11 +329,14 @@ class Planner {
   ): Promise<{ unsubscribes: number; lastSent: number }> {
     const unsubscribe = [{ listid: String(this.exp.listId) }];
     const unsubscribeLeavers = SYNC_MODES[this.exp.mode].unsubscribeLeavers;
+    const untag = this.exp.removeTagsWhenLeaving && this.exp.tags.length > 0;
     let unsubscribes = 0;
     let lastSent = 0;
     for await (const [email, value] of this.deps.exportState.entries(previous, range)) {
       if (unsubscribedAt(value) === undefined) lastSent++;
       if (emails.isSeen(email)) continue;
+      // One that left before (unsubscribed then) lost its tags then.
+      if (untag && unsubscribedAt(value) === undefined) await this.#untag(email);
       const decision = decideLeaver(value, unsubscribeLeavers);
       if (decision === 'keepMarker') await this.#pendingState?.add(email, value);
       if (decision !== 'unsubscribe') continue;
@@ -354,6 +364,37 @@ class Planner {
     await this.#flushBatch(this.#batcher.add(contact));
   }
 
+  async #untag(email: string): Promise<void> {
+    this.#untags.push(email);
+    if (this.#untags.length >= UNTAGS_PER_BATCH) await this.#flushUntags();
+  }
+
+  /** An untag batch: no import, only the leavers whose export tags the send worker removes. */
+  async #flushUntags(): Promise<void> {
+    if (this.#untags.length === 0) return;
+    const emails = this.#untags;
+    this.#untags = [];
+    const planned: PlannedBatch = {
+      batch: this.batches.length + 1,
+      contacts: 0,
+      unsubscribes: 0,
+      returners: [],
+      untags: emails.length,
+    };
+    this.batches.push(planned);
+    await this.#changes.addBatch(
+      planned.batch,
+      emails.map((email) => ({ email, change: 'untagged' as const })),
+    );
+    if (this.run.dryRun) return;
+    const { runId } = this.run;
+    await this.#writes.run(async () => {
+      await this.deps.runFiles.writeBatch(runId, planned.batch, []);
+      await this.deps.runFiles.writeUntags(runId, planned.batch, emails);
+      await this.deps.runs.createBatch(pendingBatch(runId, planned.batch, 0, { untags: emails.length }));
+    });
+  }
+
   async #flushBatch(full: { contacts: ImportContact[] } | undefined): Promise<void> {
     if (!full) return;
     const emails = new Set(full.contacts.map((c) => c.email));
@@ -364,6 +405,7 @@ class Planner {
       contacts: full.contacts.length,
       unsubscribes: full.contacts.filter((c) => c.unsubscribe).length,
       returners,
+      untags: 0,
     };
     this.batches.push(planned);
     await this.#changes.addBatch(
@@ -411,6 +453,11 @@ class Planner {
         `${count} contact(s) erased on request (the first on ${since.slice(0, 10)}) are in this snapshot again, and ${this.run.dryRun ? 'would be' : 'were'} sent again: exclude them from the segment in Customer Insights`,
       );
     const upserts = this.batches.reduce((n, b) => n + b.contacts - b.unsubscribes, 0);
+    const untags = this.batches.reduce((n, b) => n + b.untags, 0);
+    if (this.run.dryRun && untags > 0)
+      warnings.push(
+        `${untags} contact(s) who left the segment would lose the export's tags (${this.exp.tags.join('; ')}) where they have them`,
+      );
     if (this.run.dryRun && !SYNC_MODES[this.exp.mode].createsContacts && upserts > 0)
       warnings.push(
         `Update only: a run would look up these ${upserts} contact(s) in ActiveCampaign first and send only those it has (a dry run does not look them up)`,
@@ -475,6 +522,7 @@ class Planner {
       wouldUpsert,
       wouldUnsubscribe,
       wouldResubscribe: returners,
+      wouldUntag: this.batches.reduce((n, b) => n + b.untags, 0),
       removals,
     });
     const plan = this.#summary();

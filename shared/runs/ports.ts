@@ -77,6 +77,9 @@ export interface RunFilesPort {
   addNotInActiveCampaign(runId: string, batch: number, emails: string[]): Promise<void>;
   readNotInActiveCampaign(runId: string, batch: number): Promise<string[]>;
   writeReturners(runId: string, batch: number, returners: Returner[]): Promise<void>;
+  /** An untag batch's leavers (removeTagsWhenLeaving). */
+  writeUntags(runId: string, batch: number, emails: string[]): Promise<void>;
+  readUntags(runId: string, batch: number): Promise<string[]>;
   readReturners(runId: string, batch: number): Promise<Returner[]>;
   writeSample(runId: string, sample: unknown): Promise<void>;
   /** `fresh` starts the file over (a planner that runs again must not list rows twice). */

@@ -25,6 +25,9 @@ export interface BatchSums {
   notSent: number;
   /** Update-only: contacts looked up and not found (in any batch: recorded when they are dropped). */
   notInActiveCampaign: number;
+  /** removeTagsWhenLeaving: leavers that lost the export's tags, and those whose removal failed. */
+  untagged: number;
+  untagFailed: number;
   /** Unsubscribes of terminal batches that did not take effect (the next run tries again). */
   unsubscribesFailed: number;
   /** Contacts ActiveCampaign rejected, in any batch (recorded when they are dropped). */
@@ -56,6 +59,8 @@ export function sumBatches(batches: Iterable<BatchState>): BatchSums {
     unknown: 0,
     notSent: 0,
     notInActiveCampaign: 0,
+    untagged: 0,
+    untagFailed: 0,
     unsubscribesFailed: 0,
     rejected: 0,
     open: { posted: 0, unposted: 0 },
@@ -66,6 +71,7 @@ export function sumBatches(batches: Iterable<BatchState>): BatchSums {
     sums.batches++;
     sums.rejected += b.rejected;
     sums.notInActiveCampaign += b.notInActiveCampaign ?? 0;
+    sums.untagged += b.untagged ?? 0;
     addReasons(sums.rejectedReasons, b.rejectedReasons ?? {});
     if (!TERMINAL_BATCH.has(b.status)) {
       sums.open[mayHaveBeenPosted(b) ? 'posted' : 'unposted'] += unconfirmedUpserts(b);
@@ -77,6 +83,8 @@ export function sumBatches(batches: Iterable<BatchState>): BatchSums {
     sums.failed += b.failed;
     sums.unknown += b.unknown;
     sums.notSent += b.notSent;
+    // Leavers a batch ended without reaching (it failed, or its run ended) keep their tags.
+    sums.untagFailed += (b.untagFailed ?? 0) + Math.max(0, (b.untags ?? 0) - (b.untagsDone ?? 0));
     const lostUnsubscribes = Math.max(0, b.unsubscribes - b.unsubscribed);
     sums.unsubscribesFailed += lostUnsubscribes;
     if (b.failed + b.unknown + lostUnsubscribes > 0)
@@ -108,6 +116,7 @@ export function runCounts(plan: PlanSummary, sums: BatchSums, final: boolean): R
     unknown: sums.unknown + (final ? sums.open.posted : 0),
     notSent: sums.notSent + (final ? sums.open.unposted : 0),
     notInActiveCampaign: sums.notInActiveCampaign,
+    untagged: sums.untagged,
   };
 }
 
@@ -130,7 +139,7 @@ export function runReasons(plan: PlanSummary, sums: BatchSums, limit = 10): RunR
 export function runOutcome(
   counts: RunCounts,
   reasons: RunReason[],
-  sums: Pick<BatchSums, 'unsubscribesFailed'>,
+  sums: Pick<BatchSums, 'unsubscribesFailed'> & Partial<Pick<BatchSums, 'untagFailed'>>,
 ): { status: RunStatus; error?: string } {
   const commonest = (kind: RunReason['kind']) => reasons.find((r) => r.kind === kind);
   const distinct = counts.read - counts.duplicate;
@@ -148,12 +157,13 @@ export function runOutcome(
       error: `Every row was rejected${r ? `, most for "${r.reason}"` : ''}: check the data matching (see the rejected rows)`,
     };
   }
-  if (counts.failed > 0 || counts.unknown > 0 || counts.rejected > 0 || sums.unsubscribesFailed > 0)
-    return { status: 'completedWithErrors', error: summary(counts, reasons, sums.unsubscribesFailed) };
+  const untagFailed = sums.untagFailed ?? 0;
+  if (counts.failed > 0 || counts.unknown > 0 || counts.rejected > 0 || sums.unsubscribesFailed > 0 || untagFailed > 0)
+    return { status: 'completedWithErrors', error: summary(counts, reasons, sums.unsubscribesFailed, untagFailed) };
   return { status: 'completed' };
 }
 
-function summary(counts: RunCounts, reasons: RunReason[], unsubscribesFailed: number): string {
+function summary(counts: RunCounts, reasons: RunReason[], unsubscribesFailed: number, untagFailed: number): string {
   const parts: string[] = [];
   const top = (kind: RunReason['kind']) =>
     reasons
@@ -169,6 +179,10 @@ function summary(counts: RunCounts, reasons: RunReason[], unsubscribesFailed: nu
     );
   if (unsubscribesFailed > 0)
     parts.push(`${unsubscribesFailed} unsubscribe(s) did not take effect and will be tried again`);
+  if (untagFailed > 0)
+    parts.push(
+      `${untagFailed} contact(s) who left the segment kept the export's tags: the removal failed (see the rejected rows)`,
+    );
   if (counts.rejected > 0) parts.push(`${counts.rejected} row(s) rejected: ${top('rejected')}`);
   return parts.join('. ');
 }

@@ -256,9 +256,10 @@ export async function finalizeRun(
 async function commitState(deps: LifecycleDeps, exportId: string, runId: string, batches: BatchState[]): Promise<void> {
   // Committed already by a finalizer that died before the run read as ended (its work files may be gone).
   if ((await deps.exportState.pointer(exportId))?.runId === runId) return;
+  // An untag batch (no import contacts) changes no contact's state.
   const touched = batches.filter(
     (b) =>
-      b.status !== 'completed' ||
+      (b.contacts > 0 && b.status !== 'completed') ||
       b.failed > 0 ||
       b.rejected > 0 ||
       b.unsubscribes > 0 ||

@@ -46,9 +46,9 @@ export interface RunRecord extends Run {
 
 /**
  * What a run does to a contact of its plan (the run's changes CSV): new to the export, sent again,
- * taken off the list, put back on it.
+ * taken off the list, put back on it, its export tags removed (it left the segment).
  */
-export type ContactChange = 'added' | 'updated' | 'unsubscribed' | 'resubscribed';
+export type ContactChange = 'added' | 'updated' | 'unsubscribed' | 'resubscribed' | 'untagged';
 
 export type BatchStatus = 'pending' | 'sending' | 'submitted' | 'completed' | 'failed' | 'cancelled';
 export const TERMINAL_BATCH: ReadonlySet<BatchStatus> = new Set(['completed', 'failed', 'cancelled']);
@@ -85,6 +85,15 @@ export interface BatchState {
    */
   lookedUp?: number;
   notInActiveCampaign: number;
+  /**
+   * removeTagsWhenLeaving: leavers in the batch whose export tags are to be removed (an untag batch
+   * has no import contacts), how many were handled so far (they resume there), how many lost at
+   * least one tag, and how many could not be handled (the rejected rows say why).
+   */
+  untags: number;
+  untagsDone?: number;
+  untagged: number;
+  untagFailed: number;
   error?: string;
   /** ActiveCampaign's reasons for the contacts it rejected, with how many each. */
   rejectedReasons?: Record<string, number>;
@@ -116,6 +125,9 @@ export function pendingBatch(
     unknown: 0,
     notSent: 0,
     notInActiveCampaign: 0,
+    untags: 0,
+    untagged: 0,
+    untagFailed: 0,
     ...extra,
   };
 }

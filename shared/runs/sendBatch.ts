@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { ActiveCampaignClient } from '../activecampaign/client.js';
-import { ValidationError, type AuthenticationError } from '../activecampaign/errors.js';
+import { ActiveCampaignNotFoundError, ValidationError, type AuthenticationError } from '../activecampaign/errors.js';
 import { TERMINAL_STATUSES, type Connection, type Export } from '../model.js';
 import { TELEMETRY } from '../telemetry.js';
 import {
@@ -12,6 +12,7 @@ import {
   reportThrottled,
   runEnded,
   wholeBatch,
+  writeRejectedRows,
   type BatchDeps,
 } from './batchOutcome.js';
 import { ClaimHeldError, decideFailure, engineTiming, FAILURE_LIMITS, RunEndedError } from './failurePolicy.js';
@@ -79,7 +80,14 @@ export async function sendBatch(
       return await verifyArrival(deps, client, exp, state, again, log);
     const looked = SYNC_MODES[exp.mode].createsContacts ? state : await keepExisting(deps, client, state, again, log);
     if (!looked) return 'skipped';
-    return await post(deps, client, exp, connection, looked, again, log);
+    const untagged =
+      looked.untags > (looked.untagsDone ?? 0) ? await untagLeavers(deps, client, exp, looked, again) : looked;
+    if (untagged === 'ended') {
+      await runEnded(deps, exportId, runId, looked);
+      return 'cancelled';
+    }
+    if (!untagged) return 'skipped';
+    return await post(deps, client, exp, connection, untagged, again, log);
   } catch (error) {
     return handleFailure(deps, connection, again, error, log);
   }
@@ -346,6 +354,113 @@ async function keepExisting(
     known,
   );
   return counted?.claimId === claimId ? counted : undefined;
+}
+
+/**
+ * removeTagsWhenLeaving: the export's tags come off each leaver of an untag batch (the contact is
+ * looked up, its tags read, and each of the export's removed: ActiveCampaign has no bulk removal).
+ * Like a post, each few contacts are marked as posting and the run's status read first, so nothing
+ * is removed after a cancellation was answered; the batch records how far it got, and a contact
+ * ActiveCampaign refuses goes to the rejected rows with its reason. Returns the batch as stored,
+ * `ended` when the run ended, undefined when another delivery holds the batch.
+ */
+async function untagLeavers(
+  deps: BatchDeps,
+  client: ActiveCampaignClient,
+  exp: Export,
+  state: BatchState,
+  again: BatchMessage,
+): Promise<BatchState | 'ended' | undefined> {
+  const { exportId, runId, batch } = again;
+  const claimId = again.claimId!;
+  const emails = await deps.runFiles.readUntags(runId, batch);
+  const tagIds = new Set<string>();
+  for (const tag of exp.tags) for (const id of await client.findTagIds(tag, { patienceInMs: 0 })) tagIds.add(id);
+  let known = state;
+  while ((known.untagsDone ?? 0) < emails.length) {
+    const start = known.untagsDone ?? 0;
+    const claimed = await claim(deps, known, claimId, lookupClaimTtlInMs(deps), { postingAt: Date.now() });
+    if (!claimed) return undefined;
+    known = claimed;
+    const current = await deps.runs.getRun(exportId, runId);
+    if (!current || TERMINAL_STATUSES.has(current.status)) {
+      await clearPosting(deps, known, claimId);
+      return 'ended';
+    }
+    const chunk = emails.slice(start, start + LOOKUPS_PER_CLAIM);
+    let stored: BatchState | undefined;
+    try {
+      stored = await untagChunk(deps, client, tagIds, known, chunk, { exportId, start, claimId });
+    } catch (error) {
+      // The removals are over (they failed): a run that ends no longer needs to wait for them.
+      await clearPosting(deps, known, claimId);
+      throw error;
+    }
+    if (stored?.claimId !== claimId) return undefined;
+    known = stored;
+  }
+  return known;
+}
+
+/** One chunk of an untag batch: its removals, its refusals in the rejected rows, then how far the batch got. */
+async function untagChunk(
+  deps: BatchDeps,
+  client: ActiveCampaignClient,
+  tagIds: ReadonlySet<string>,
+  known: BatchState,
+  chunk: string[],
+  at: { exportId: string; start: number; claimId: string },
+): Promise<BatchState | undefined> {
+  const { runId, batch } = known;
+  const refused: { email: string; reason: string }[] = [];
+  // The account has none of the tags: nobody has them to lose.
+  if (tagIds.size > 0)
+    for (const email of chunk) {
+      const reason = await removeTags(client, email, tagIds);
+      if (reason) refused.push({ email, reason: `ActiveCampaign: tags not removed: ${reason}` });
+    }
+  if (refused.length > 0) {
+    await writeRejectedRows(deps, at.exportId, runId, refused);
+    // Named for the changes CSV; an untag batch changes no state, so nothing else reads them.
+    await deps.runFiles.addFailedEmails(
+      runId,
+      batch,
+      refused.map((r) => r.email),
+    );
+  }
+  const done = at.start + chunk.length;
+  return deps.runs.updateBatch(
+    runId,
+    batch,
+    (s) =>
+      s.claimId !== at.claimId
+        ? undefined
+        : {
+            ...s,
+            untagsDone: done,
+            untagged: s.untagged + chunk.length - refused.length,
+            untagFailed: s.untagFailed + refused.length,
+            postingAt: undefined,
+          },
+    known,
+  );
+}
+
+/**
+ * Removes the tags `tagIds` from the contact with this email, if ActiveCampaign has it; a reason
+ * when ActiveCampaign refuses. Safe to repeat (a tag already gone is not there to remove).
+ */
+async function removeTags(client: ActiveCampaignClient, email: string, tagIds: ReadonlySet<string>) {
+  try {
+    for (const contact of await client.findContacts(email, {}, { patienceInMs: 0 }))
+      for (const t of await client.getContactTags(contact.id, { patienceInMs: 0 }))
+        if (tagIds.has(t.tag)) await client.removeContactTag(t.id, { patienceInMs: 0 });
+    return undefined;
+  } catch (error) {
+    if (error instanceof ActiveCampaignNotFoundError) return undefined; // deleted meanwhile: no tags to lose
+    if (error instanceof ValidationError) return error.message;
+    throw error;
+  }
 }
 
 /** Carries out what failurePolicy.ts decides about a failed delivery. */

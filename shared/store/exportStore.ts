@@ -18,6 +18,7 @@ export class ExportStore extends RecordStore<Export> {
         schedule: x.schedule,
         tags: JSON.stringify(x.tags),
         runAutomations: x.runAutomations,
+        removeTagsWhenLeaving: x.removeTagsWhenLeaving,
         removalGuardPercent: x.removalGuardPercent,
         fieldTypes: JSON.stringify(x.fieldTypes),
         createdAt: x.createdAt,
@@ -36,6 +37,7 @@ export class ExportStore extends RecordStore<Export> {
         schedule: e.schedule as Export['schedule'],
         tags: typeof e.tags === 'string' ? (JSON.parse(e.tags) as string[]) : [],
         runAutomations: e.runAutomations === undefined ? true : Boolean(e.runAutomations),
+        removeTagsWhenLeaving: e.removeTagsWhenLeaving === true,
         removalGuardPercent:
           e.removalGuardPercent === undefined ? DEFAULT_REMOVAL_GUARD_PERCENT : Number(e.removalGuardPercent),
         fieldTypes: typeof e.fieldTypes === 'string' ? (JSON.parse(e.fieldTypes) as Export['fieldTypes']) : {},

@@ -55,6 +55,7 @@ export const runFileNames = {
   failed: (runId: string, batch: number) => `runs/${runId}/failed/${pad(batch)}.json`,
   notInActiveCampaign: (runId: string, batch: number) => `runs/${runId}/notInActiveCampaign/${pad(batch)}.json`,
   returners: (runId: string, batch: number) => `runs/${runId}/returners/${pad(batch)}.json`,
+  untags: (runId: string, batch: number) => `runs/${runId}/untags/${pad(batch)}.json`,
   pendingState: (runId: string) => `runs/${runId}/state-pending.tsv.gz`,
   rejected: (runId: string) => `runs/${runId}/rejected.csv`,
   changes: (runId: string) => `runs/${runId}/changes.csv`,
@@ -64,7 +65,7 @@ export const runFileNames = {
 };
 
 /** Prefixes under a run that hold contact data only needed while it sends. */
-const WORK_FOLDERS = ['batches/', 'returners/'];
+const WORK_FOLDERS = ['batches/', 'returners/', 'untags/'];
 
 export class RunFiles implements RunFilesPort {
   readonly container: ContainerClient;
@@ -129,6 +130,15 @@ export class RunFiles implements RunFilesPort {
 
   async readNotInActiveCampaign(runId: string, batch: number): Promise<string[]> {
     return (await this.#readJson<string[]>(runFileNames.notInActiveCampaign(runId, batch))) ?? [];
+  }
+
+  /** The leavers of an untag batch: contacts whose export tags are removed. */
+  async writeUntags(runId: string, batch: number, emails: string[]): Promise<void> {
+    await this.#writeJson(runFileNames.untags(runId, batch), emails);
+  }
+
+  async readUntags(runId: string, batch: number): Promise<string[]> {
+    return (await this.#readJson<string[]>(runFileNames.untags(runId, batch))) ?? [];
   }
 
   async writeReturners(runId: string, batch: number, returners: Returner[]): Promise<void> {
@@ -252,7 +262,11 @@ export class RunFiles implements RunFilesPort {
   /** Deletes the work files of one batch (an accepted import checked after its run ended). */
   async deleteBatchFiles(runId: string, batch: number): Promise<void> {
     const container = await this.ready();
-    for (const name of [runFileNames.batch(runId, batch), runFileNames.returners(runId, batch)])
+    for (const name of [
+      runFileNames.batch(runId, batch),
+      runFileNames.returners(runId, batch),
+      runFileNames.untags(runId, batch),
+    ])
       await container.getBlobClient(name).deleteIfExists();
   }
 

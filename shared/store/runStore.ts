@@ -357,6 +357,10 @@ function fromBatchEntity(e: Entity): BatchState {
     notSent: n('notSent'),
     lookedUp: e.lookedUp === undefined ? undefined : Number(e.lookedUp),
     notInActiveCampaign: n('notInActiveCampaign'),
+    untags: n('untags'),
+    untagsDone: e.untagsDone === undefined ? undefined : Number(e.untagsDone),
+    untagged: n('untagged'),
+    untagFailed: n('untagFailed'),
     error: (e.error as string | undefined) ?? undefined,
     rejectedReasons:
       typeof e.rejectedReasons === 'string' ? (JSON.parse(e.rejectedReasons) as Record<string, number>) : undefined,

@@ -177,6 +177,33 @@ describe('the emulator against the ActiveCampaign OpenAPI copy', () => {
     expect(emulator.contacts.get('ret@example.com')!.lists['1']).toBe(1);
   });
 
+  it('GET /tags?search= (names any case), GET /contacts/{id}/contactTags and DELETE /contactTags/{id} as documented', async () => {
+    const { batchId } = await client.bulkImport([
+      { email: 'tagged@example.com', tags: ['Members', 'Gold members'], subscribe: [{ listid: '1' }] },
+      // The importer reuses a tag whatever the case of its name.
+      { email: 'other@example.com', tags: ['MEMBERS'], subscribe: [{ listid: '1' }] },
+    ]);
+    await new Promise((r) => setTimeout(r, 100));
+    expect((await client.getImportInfo(batchId)).status).toBe('completed');
+    expect(emulator.contacts.get('other@example.com')!.tags).toEqual(['Members']);
+    // "contains" matching answers both tags; only the exact name (any case) is taken.
+    const ids = await client.findTagIds('members');
+    expectDocumented('/tags', 'get', 200, last().responseBody);
+    expect((last().responseBody as { tags: unknown[] }).tags).toHaveLength(2);
+    expect(ids).toHaveLength(1);
+    const [contact] = await client.findContacts('tagged@example.com');
+    const tags = await client.getContactTags(contact.id);
+    expect(tags.map((t) => t.tag).sort()).toHaveLength(2);
+    const members = tags.find((t) => t.tag === ids[0])!;
+    expect(await client.removeContactTag(members.id)).toBe(true);
+    expectDocumented('/contactTags/{id}', 'delete', 200, last().responseBody);
+    expect(emulator.contacts.get('tagged@example.com')!.tags).toEqual(['Gold members']);
+    expect(emulator.contacts.get('other@example.com')!.tags).toEqual(['Members']);
+    expect(await client.removeContactTag(members.id)).toBe(false);
+    expect(last().status).toBe(404);
+    expectDocumented('/contactTags/{id}', 'delete', 404, last().responseBody);
+  });
+
   it('DELETE /contacts/{id}: 200 {} as documented, then the documented 404', async () => {
     const [contact] = await client.findContacts('x@example.com');
     expect(await client.deleteContact(contact.id)).toBe(true);

@@ -32,6 +32,7 @@ const exportOf = (id: string, source: SegmentSource, schedule: Export['schedule'
   schedule,
   tags: [],
   runAutomations: false,
+  removeTagsWhenLeaving: false,
   removalGuardPercent: 10,
   fieldTypes: {},
   createdAt: '2026-01-01T00:00:00Z',

@@ -66,6 +66,7 @@ beforeEach(async () => {
     schedule: 'manual',
     tags: [],
     runAutomations: false,
+    removeTagsWhenLeaving: false,
     removalGuardPercent: 10,
     fieldTypes: {},
     createdAt: '2026-01-01T00:00:00Z',
@@ -424,5 +425,51 @@ describe('the send worker in update-only mode', () => {
     expect(await sendBatch(engine, message)).toBe('completed');
     expect(imports().length).toBe(before);
     expect(await batch()).toMatchObject({ status: 'completed', upserted: 0, notInActiveCampaign: 25, failed: 0 });
+  });
+});
+
+describe('the send worker removes the export tags of leavers (removeTagsWhenLeaving)', () => {
+  const leavers = Array.from({ length: 15 }, (_, i) => `left${String(i).padStart(2, '0')}@example.com`);
+  const tagsOf = (email: string) => emulator.contacts.get(email)?.tags;
+
+  beforeEach(async () => {
+    engine.exports.records.set('e1', {
+      ...engine.exports.records.get('e1')!,
+      tags: ['segment: members'],
+      removeTagsWhenLeaving: true,
+    });
+    for (const email of leavers) {
+      emulator.contacts.delete(email);
+      // The account's tag has another case: ActiveCampaign matches names whatever the case.
+      emulator.tagNamed('Segment: Members');
+      emulator.addContact(email, { tags: ['Segment: Members', 'Customer'] });
+    }
+    await engine.runs.updateBatch(run.runId, 1, (s) => ({ ...s, contacts: 0, untags: leavers.length }));
+    await engine.runFiles.writeBatch(run.runId, 1, []);
+    await engine.runFiles.writeUntags(run.runId, 1, leavers);
+  });
+
+  it('removes only the export tags, resumes where a failed delivery stopped, and imports nothing', async () => {
+    const before = imports().length;
+    // Storage fails as the second chunk's progress is written: the first ten are done.
+    breakFor(engine.runs, 'updateBatch', 1, { after: 3 });
+    expect(await sendBatch(engine, message)).toBe('deferred');
+    expect(await batch()).toMatchObject({ untagsDone: 10, untagged: 10, postingAt: undefined });
+    const [back] = engine.queues.take<BatchMessage>(QUEUES.batches);
+    expect(await sendBatch(engine, back.message)).toBe('completed');
+    expect(imports().length).toBe(before);
+    expect(await batch()).toMatchObject({ status: 'completed', untagsDone: 15, untagged: 15, untagFailed: 0 });
+    for (const email of leavers) expect(tagsOf(email)).toEqual(['Customer']);
+  });
+
+  it('removes nothing once the run was cancelled: its leavers count as keeping their tags', async () => {
+    await setRun({ status: 'cancelled' });
+    expect(await sendBatch(engine, message)).toBe('cancelled');
+    for (const email of leavers) expect(tagsOf(email)).toEqual(['Segment: Members', 'Customer']);
+    const ended = await batch();
+    expect(ended.status).toBe('cancelled');
+    await setRun({ status: 'sending' });
+    await watchRun(engine, { exportId: 'e1', runId: run.runId, watchId: 'w0' });
+    expect((await currentRun()).error).toContain("15 contact(s) who left the segment kept the export's tags");
   });
 });

@@ -225,6 +225,12 @@ export class MemoryRunFiles implements RunFilesPort {
   async readNotInActiveCampaign(runId: string, batch: number) {
     return (await this.#get<string[]>(`runs/${runId}/notInActiveCampaign/${batch}`)) ?? [];
   }
+  writeUntags(runId: string, batch: number, emails: string[]) {
+    return this.#put(`runs/${runId}/untags/${batch}`, emails);
+  }
+  async readUntags(runId: string, batch: number) {
+    return (await this.#get<string[]>(`runs/${runId}/untags/${batch}`)) ?? [];
+  }
   writeReturners(runId: string, batch: number, returners: Returner[]) {
     return this.#put(`runs/${runId}/returners/${batch}`, returners);
   }
@@ -254,7 +260,7 @@ export class MemoryRunFiles implements RunFilesPort {
   deleteWorkFiles(runId: string, keep: ReadonlySet<number> = new Set()): Promise<number> {
     let deleted = 0;
     for (const name of [...this.files.keys()]) {
-      const m = new RegExp(`^runs/${runId}/(batches|returners)/(\\d+)$`).exec(name);
+      const m = new RegExp(`^runs/${runId}/(batches|returners|untags)/(\\d+)$`).exec(name);
       if (!m || keep.has(Number(m[2]))) continue;
       this.files.delete(name);
       deleted++;

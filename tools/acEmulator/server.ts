@@ -315,6 +315,33 @@ function contactListBody(origin: string, c: EmulatorContact, listId: string) {
   };
 }
 
+/** A tag as `GET /tags` and `POST /tags` show it (developers.activecampaign.com/reference/retrieve-all-tags). */
+function tagBody(origin: string, id: number, name: string) {
+  return {
+    tagType: 'contact',
+    tag: name,
+    description: '',
+    cdate: '2024-01-01T00:00:00-06:00',
+    links: { contactGoalTags: `${origin}/api/3/tags/${id}/contactGoalTags` },
+    id: String(id),
+  };
+}
+
+/** A contact's tag as `GET /contacts/{id}/contactTags` shows it (reference/contact-tags). */
+function contactTagBody(origin: string, contactId: number, tagId: number, id: number) {
+  return {
+    contact: String(contactId),
+    tag: String(tagId),
+    cdate: '2024-01-01T00:00:00-06:00',
+    created_timestamp: '2024-01-01 00:00:00',
+    updated_timestamp: '2024-01-01 00:00:00',
+    created_by: null,
+    updated_by: null,
+    links: links(`${origin}/api/3/contactTags/${id}`, ['tag', 'contact']),
+    id: String(id),
+  };
+}
+
 /**
  * Whether a custom field value is one ActiveCampaign's field type takes (the forms its "custom
  * field value" documentation gives): dates YYYY-MM-DD, date-times ISO 8601, numbers, dropdown and
@@ -384,6 +411,35 @@ export class ActiveCampaignEmulator {
   #recentSingleImports: number[] = [];
   #nextContactId = 1;
   #port = 0;
+
+  /**
+   * The account's tags: id → name. ActiveCampaign matches tag names case-insensitively: the importer
+   * and `POST /tags` reuse a tag whatever its case (reference/bulk-import-contacts, create-a-new-tag).
+   */
+  readonly tags = new Map<number, string>();
+  /** `contactId/tagId` → the contactTag's id (the id `DELETE /contactTags/{id}` takes). */
+  readonly #contactTagIds = new Map<string, number>();
+  #nextTagId = 1;
+  #nextContactTagId = 1;
+
+  /** The tag of this name (any case), created when the account has none. */
+  tagNamed(name: string): { id: number; name: string } {
+    for (const [id, existing] of this.tags)
+      if (existing.toLowerCase() === name.toLowerCase()) return { id, name: existing };
+    const id = this.#nextTagId++;
+    this.tags.set(id, name);
+    return { id, name };
+  }
+
+  #contactTagId(contact: EmulatorContact, tagId: number): number {
+    const key = `${contact.id}/${tagId}`;
+    let id = this.#contactTagIds.get(key);
+    if (id === undefined) {
+      id = this.#nextContactTagId++;
+      this.#contactTagIds.set(key, id);
+    }
+    return id;
+  }
 
   /** A contact that came to the account some other way (its forms, a person, another tool): a test's set-up. */
   addContact(email: string, values: Partial<Omit<EmulatorContact, 'id' | 'email'>> = {}): EmulatorContact {
@@ -689,6 +745,43 @@ export class ActiveCampaignEmulator {
       this.contacts.delete(contact.email);
       return send(200, {});
     }
+    // A contact's tags (reference/contact-tags): one contactTag per tag, its id is what a removal takes.
+    const contactTagsMatch = /^\/contacts\/([^/]+)\/contactTags$/.exec(path);
+    if (req.method === 'GET' && contactTagsMatch) {
+      this.acceptedRequests++;
+      const contact = [...this.contacts.values()].find((c) => String(c.id) === contactTagsMatch[1]);
+      if (!contact) return send(404, { message: `No Result found for Subscriber with id ${contactTagsMatch[1]}` });
+      return send(200, {
+        contactTags: contact.tags.map((name) => {
+          const tag = this.tagNamed(name);
+          return contactTagBody(this.url, contact.id, tag.id, this.#contactTagId(contact, tag.id));
+        }),
+      });
+    }
+    // Remove a tag from a contact (reference/remove-a-contacts-tag): 200 `{}`, or the documented 404.
+    const contactTagMatch = /^\/contactTags\/([^/]+)$/.exec(path);
+    if (req.method === 'DELETE' && contactTagMatch) {
+      this.acceptedRequests++;
+      const key = [...this.#contactTagIds].find(([, id]) => String(id) === contactTagMatch[1])?.[0];
+      const [contactId, tagId] = (key ?? '/').split('/');
+      const contact = [...this.contacts.values()].find((c) => String(c.id) === contactId);
+      const name = this.tags.get(Number(tagId));
+      if (!contact || name === undefined || !contact.tags.includes(name))
+        return send(404, { message: `No Result found for SubscriberTag with id ${contactTagMatch[1]}` });
+      contact.tags = contact.tags.filter((t) => t !== name);
+      this.#contactTagIds.delete(key!);
+      return send(200, {});
+    }
+    // The account's tags whose name contains `search`, any case (reference/retrieve-all-tags).
+    if (req.method === 'GET' && path === '/tags') {
+      this.acceptedRequests++;
+      const search = (url.searchParams.get('search') ?? '').toLowerCase();
+      const found = [...this.tags].filter(([, name]) => name.toLowerCase().includes(search));
+      return send(200, {
+        tags: found.slice(0, 100).map(([id, name]) => tagBody(this.url, id, name)),
+        meta: { total: String(found.length) },
+      });
+    }
     const contactListsMatch = /^\/contacts\/([^/]+)\/contactLists$/.exec(path);
     if (req.method === 'GET' && contactListsMatch) {
       this.acceptedRequests++;
@@ -884,7 +977,10 @@ export class ActiveCampaignEmulator {
       if (c.phone !== undefined) contact.phone = c.phone;
       for (const f of c.fields ?? []) contact.fields[String(f.id)] = f.value;
       // The importer adds tags; it never removes one.
-      for (const t of c.tags ?? []) if (!contact.tags.includes(t)) contact.tags.push(t);
+      for (const t of c.tags ?? []) {
+        const { name } = this.tagNamed(t);
+        if (!contact.tags.includes(name)) contact.tags.push(name);
+      }
       for (const s of c.subscribe ?? []) {
         // The importer cannot re-subscribe a contact who unsubscribed from the list.
         if (contact.lists[String(s.listid)] !== 2) this.#setList(contact, String(s.listid), 1, Date.now());

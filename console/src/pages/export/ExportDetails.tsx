@@ -56,6 +56,12 @@ export function ExportDetails({
     ['Schedule', SCHEDULE_NAMES[exp.schedule]],
     ...(exp.schedule === 'refresh' ? refreshRows(refresh) : []),
     ['Tags', exp.tags.length ? exp.tags.join('; ') : 'None'],
+    [
+      'Tags of leavers',
+      exp.removeTagsWhenLeaving
+        ? 'Removed when a contact leaves the segment'
+        : 'Kept when a contact leaves the segment',
+    ],
     ['Automations', exp.runAutomations ? 'Run for imported contacts' : 'Not run for imported contacts'],
   ];
   return (

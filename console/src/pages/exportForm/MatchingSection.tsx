@@ -97,11 +97,16 @@ export function MatchingSection({ form }: { form: ExportFormState }) {
       </Field>
       <Field
         label="Tags for every contact"
-        hint='Separated by ";" (a tag cannot contain one). ActiveCampaign adds tags and never removes them.'
+        hint='Separated by ";" (a tag cannot contain one). ActiveCampaign adds tags; the app removes them only when asked below.'
         validationMessage={errors.tags}
       >
         <Input id={inputId('tags')} value={draft.tags} onChange={(_, d) => set({ tags: d.value })} />
       </Field>
+      <Switch
+        label="Remove these tags from contacts who leave the segment"
+        checked={draft.removeTagsWhenLeaving}
+        onChange={(_, d) => set({ removeTagsWhenLeaving: d.checked })}
+      />
       <Switch
         label="Run ActiveCampaign automations for imported contacts"
         checked={draft.runAutomations}

@@ -16,6 +16,7 @@ export interface Draft {
   attributes: { column: string; fieldId: string }[];
   tags: string;
   runAutomations: boolean;
+  removeTagsWhenLeaving: boolean;
   mode: 'upsert' | 'mirror' | 'updateOnly';
   removalGuardPercent: string;
   schedule: 'refresh' | 'manual';
@@ -36,6 +37,7 @@ export const EMPTY_DRAFT: Draft = {
   attributes: [],
   tags: '',
   runAutomations: true,
+  removeTagsWhenLeaving: false,
   mode: 'upsert',
   removalGuardPercent: '10',
   schedule: 'refresh',
@@ -103,6 +105,7 @@ export function draftOf(exp: Export, lists: AcList[] = []): Draft {
     attributes: Object.entries(exp.mapping.fields ?? {}).map(([fieldId, column]) => ({ fieldId, column })),
     tags: exp.tags.join(`${TAG_SEPARATOR} `),
     runAutomations: exp.runAutomations,
+    removeTagsWhenLeaving: exp.removeTagsWhenLeaving,
     mode: exp.mode,
     removalGuardPercent: String(exp.removalGuardPercent),
     schedule: exp.schedule,
@@ -146,6 +149,7 @@ export function bodyOf(d: Draft, lists: AcList[]): CreateExportBody {
       .map((t) => t.trim())
       .filter(Boolean),
     runAutomations: d.runAutomations,
+    removeTagsWhenLeaving: d.removeTagsWhenLeaving,
     mode: d.mode,
     removalGuardPercent: d.removalGuardPercent.trim() === '' ? Number.NaN : Number(d.removalGuardPercent),
     schedule: d.schedule,

@@ -1,8 +1,9 @@
 /**
- * Update-only exports, through the API and the local runner with Azurite and the emulator: only the
- * contacts ActiveCampaign already has are updated and put on the list; the others are counted as
- * notInActiveCampaign, never created, named in the changes, left out of the state and looked up again
- * by the next run. The counts add up in every run.
+ * Contacts as people, through the API and the local runner with Azurite and the emulator.
+ * Update-only exports: only the contacts ActiveCampaign already has are updated and put on the list;
+ * the others are counted as notInActiveCampaign, never created, named in the changes, left out of
+ * the state and looked up again by the next run. Tags that follow the segment: contacts who leave
+ * lose the export's tags (and only those). The counts add up in every run.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { accountedRows, type Export, type Run } from '../../shared/model.js';
@@ -18,24 +19,34 @@ import {
   type RunnerProcess,
 } from '../support/harness.js';
 
+let h: Harness;
+let runner: RunnerProcess;
+let connectionId: string;
+const call = (method: string, path: string, body?: unknown) => api(runner.url, method, path, body);
+const stateOf = async (exp: Export) => {
+  const emails: string[] = [];
+  for await (const [email] of h.svc.exportState.entries(await h.svc.exportState.pointer(exp.id))) emails.push(email);
+  return emails.sort();
+};
+const changesOf = async (exp: Export, run: Run) =>
+  (await call('GET', `/exports/${exp.id}/runs/${run.runId}/changes`)).body as string;
+
+beforeAll(async () => {
+  h = await startHarness({ requestsPerSecond: 100, bulkImportsPerMinute: 6_000 });
+  runner = await startRunnerProcess(h.env, ['--triggers', 'http,queue']);
+  connectionId = await connectToEmulator(h);
+});
+afterAll(async () => {
+  await runner?.stop();
+  await h?.stop();
+});
+
 describe('an update-only export', () => {
-  let h: Harness;
-  let runner: RunnerProcess;
   let exp: Export;
 
-  const call = (method: string, path: string, body?: unknown) => api(runner.url, method, path, body);
   const lookups = () => h.emulator.requests.filter((r) => r.method === 'GET' && r.path === '/api/3/contacts').length;
-  const stateOf = async () => {
-    const emails: string[] = [];
-    for await (const [email] of h.svc.exportState.entries(await h.svc.exportState.pointer(exp.id))) emails.push(email);
-    return emails.sort();
-  };
-  const changesOf = async (run: Run) => (await call('GET', `/exports/${exp.id}/runs/${run.runId}/changes`)).body;
 
   beforeAll(async () => {
-    h = await startHarness({ requestsPerSecond: 100, bulkImportsPerMinute: 6_000 });
-    runner = await startRunnerProcess(h.env, ['--triggers', 'http,queue']);
-    const connectionId = await connectToEmulator(h);
     // Alice and Bob came to ActiveCampaign some other way; Bob is on the list already.
     h.emulator.addContact('alice@example.com');
     h.emulator.addContact('bob@example.com', { firstName: 'Bobby', lists: { '1': 1 }, listUpdated: { '1': 0 } });
@@ -56,10 +67,6 @@ describe('an update-only export', () => {
     expect(created.status).toBe(201);
     exp = created.body as Export;
     expect(exp.mode).toBe('updateOnly');
-  });
-  afterAll(async () => {
-    await runner?.stop();
-    await h?.stop();
   });
 
   it('says in a dry run what it would look up, and looks nothing up', async () => {
@@ -83,7 +90,7 @@ describe('an update-only export', () => {
     expect(h.emulator.contacts.has('dave@example.com')).toBe(false);
     expect(h.emulator.contacts.get('alice@example.com')).toMatchObject({ firstName: 'Alice', lists: { '1': 1 } });
     expect(h.emulator.contacts.get('bob@example.com')).toMatchObject({ firstName: 'Bob', lists: { '1': 1 } });
-    expect(await changesOf(run)).toBe(
+    expect(await changesOf(exp, run)).toBe(
       'email,change,outcome\n' +
         'alice@example.com,added,applied\n' +
         'bob@example.com,added,applied\n' +
@@ -91,7 +98,7 @@ describe('an update-only export', () => {
         'dave@example.com,added,notInActiveCampaign\n',
     );
     // Those not found stay out of the state: the next run looks them up again.
-    expect(await stateOf()).toEqual(['alice@example.com', 'bob@example.com']);
+    expect(await stateOf(exp)).toEqual(['alice@example.com', 'bob@example.com']);
     const shown = await call('GET', `/exports/${exp.id}/runs/${run.runId}`);
     expect(shown.body.counts.notInActiveCampaign).toBe(2);
   });
@@ -104,7 +111,7 @@ describe('an update-only export', () => {
     expect(lookups() - before).toBe(2);
     expect(h.emulator.contacts.get('carol@example.com')).toMatchObject({ firstName: 'Carol', lists: { '1': 1 } });
     expect(h.emulator.contacts.has('dave@example.com')).toBe(false);
-    expect(await stateOf()).toEqual(['alice@example.com', 'bob@example.com', 'carol@example.com']);
+    expect(await stateOf(exp)).toEqual(['alice@example.com', 'bob@example.com', 'carol@example.com']);
   });
 
   it('never re-creates a contact deleted from ActiveCampaign after an earlier run sent it', async () => {
@@ -119,7 +126,7 @@ describe('an update-only export', () => {
     expect(run.counts).toEqual(counts({ read: 4, unchanged: 2, notInActiveCampaign: 2 }));
     expect(run.status).toBe('completed');
     expect(h.emulator.contacts.has('alice@example.com')).toBe(false);
-    expect(await stateOf()).toEqual(['bob@example.com', 'carol@example.com']);
+    expect(await stateOf(exp)).toEqual(['bob@example.com', 'carol@example.com']);
   });
 
   it('is refused with a plain message for an unknown mode', async () => {
@@ -127,5 +134,67 @@ describe('an update-only export', () => {
     expect(refused.status).toBe(400);
     expect(refused.body.error.message).toMatch(/^mode: /);
     expect(refused.body.error.message).toContain('updateOnly');
+  });
+});
+
+describe('tags that follow the segment (removeTagsWhenLeaving)', () => {
+  let exp: Export;
+  const tagsOf = (email: string) => h.emulator.contacts.get(email)?.tags;
+
+  beforeAll(async () => {
+    // Dee has a tag of her own; the account's tag is spelt in another case than the export's.
+    h.emulator.tagNamed('SEGMENT: GOLD');
+    h.emulator.addContact('dee@example.com', { tags: ['Customer'] });
+    await uploadText(h.blobs, 'people', 'gold.csv', 'email\nann@example.com\ndee@example.com\neve@example.com\n');
+    const created = await call('POST', '/exports', {
+      displayName: 'Gold',
+      connectionId,
+      listId: 1,
+      source: { container: 'people', path: 'gold.csv' },
+      mapping: { email: 'email' },
+      tags: ['Segment: Gold'],
+      removeTagsWhenLeaving: true,
+    });
+    expect(created.status).toBe(201);
+    exp = created.body as Export;
+    expect(exp.removeTagsWhenLeaving).toBe(true);
+    expect((await runToEnd(h, exp)).counts).toEqual(counts({ read: 3, upserted: 3 }));
+    expect(tagsOf('dee@example.com')).toEqual(['Customer', 'SEGMENT: GOLD']);
+    await uploadText(h.blobs, 'people', 'gold.csv', 'email\nann@example.com\n');
+  });
+
+  it('says in a dry run who would lose the tags, and removes nothing', async () => {
+    const dry = await runToEnd(h, exp, { dryRun: true });
+    expect(dry.counts).toEqual(counts({ read: 1, unchanged: 1 }));
+    expect(dry.warnings).toEqual([
+      "2 contact(s) who left the segment would lose the export's tags (Segment: Gold) where they have them",
+    ]);
+    expect(await changesOf(exp, dry)).toBe(
+      'email,change,outcome\ndee@example.com,untagged,dryRun\neve@example.com,untagged,dryRun\n',
+    );
+    expect(tagsOf('dee@example.com')).toEqual(['Customer', 'SEGMENT: GOLD']);
+  });
+
+  it('removes the export tags from the contacts who left, and only those tags', async () => {
+    const run = await runToEnd(h, exp);
+    expect(run.status).toBe('completed');
+    expect(run.counts).toEqual(counts({ read: 1, unchanged: 1, untagged: 2 }));
+    expect(accountedRows(run.counts)).toBe(run.counts.read);
+    expect(tagsOf('dee@example.com')).toEqual(['Customer']);
+    expect(tagsOf('eve@example.com')).toEqual([]);
+    expect(tagsOf('ann@example.com')).toEqual(['SEGMENT: GOLD']);
+    // Upsert mode: they stay on the list.
+    expect(h.emulator.contacts.get('eve@example.com')!.lists['1']).toBe(1);
+    expect(await changesOf(exp, run)).toBe(
+      'email,change,outcome\ndee@example.com,untagged,applied\neve@example.com,untagged,applied\n',
+    );
+    expect(await stateOf(exp)).toEqual(['ann@example.com']);
+  });
+
+  it('gives the tag back to a contact who returns, as the importer adds it', async () => {
+    await uploadText(h.blobs, 'people', 'gold.csv', 'email\nann@example.com\neve@example.com\n');
+    const run = await runToEnd(h, exp);
+    expect(run.counts).toEqual(counts({ read: 2, unchanged: 1, upserted: 1 }));
+    expect(tagsOf('eve@example.com')).toEqual(['SEGMENT: GOLD']);
   });
 });
