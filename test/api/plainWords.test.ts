@@ -21,7 +21,7 @@ describe('validation messages in plain words', () => {
     [{ removalGuardPercent: 101 }, 'removalGuardPercent: must be at most 100'],
     [{ removalGuardPercent: -1 }, 'removalGuardPercent: must be at least 0'],
     [{ displayName: '' }, 'displayName: is required'],
-    [{ mode: 'x' }, 'mode: must be one of "upsert", "mirror"'],
+    [{ mode: 'x' }, 'mode: must be one of "upsert", "mirror", "updateOnly"'],
     [{ tags: 'a' }, 'tags: must be a list'],
     [{ runAutomations: 'yes' }, 'runAutomations: must be true or false'],
   ])('words %j as a person would read it', (body, message) => {
