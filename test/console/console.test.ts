@@ -359,6 +359,26 @@ describe('the admin console in a browser', () => {
     await choose(page.getByRole('radio', { name: /^On demand only/ }));
     await page.getByRole('button', { name: 'Save' }).click();
     await expect.poll(() => page.getByText('On demand only', { exact: true }).count(), { timeout: 15_000 }).toBe(1);
+
+    // Update only says what it costs; the tags can follow the segment.
+    await page.getByRole('button', { name: 'Edit' }).click();
+    await choose(page.getByRole('radio', { name: /^Update only/ }));
+    await expect
+      .poll(() => page.getByText(/Each contact is looked up in ActiveCampaign before it is sent/).count())
+      .toBe(1);
+    await page.getByLabel('Tags for every contact').fill('CI: VIP');
+    await page.getByRole('switch', { name: 'Remove these tags from contacts who leave the segment' }).check();
+    await checkAccessibility('export form, update only');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await expect.poll(() => page.getByText('Update only', { exact: true }).count(), { timeout: 15_000 }).toBe(1);
+    expect(await page.getByText('Removed when a contact leaves the segment', { exact: true }).count()).toBe(1);
+    expect(await stored()).toMatchObject({ mode: 'updateOnly', removeTagsWhenLeaving: true, tags: ['CI: VIP'] });
+    await fetch(`${runner.url}/exports/${exportId}`, {
+      method: 'PATCH',
+      headers: { 'x-ms-client-principal': admin, 'content-type': 'application/json' },
+      body: JSON.stringify({ mode: 'upsert', removeTagsWhenLeaving: false, tags: [] }),
+    });
+    await page.reload();
   });
 
   it('runs a dry run, shows its payload sample, cancels a run, and deletes the export', async () => {
