@@ -89,21 +89,22 @@ describe('the run engine under faults', () => {
     // Planned in this process, with no runner: the batch messages stay on the queue.
     await planRun(h.svc, { exportId: exp.id, runId: run.runId });
     const before = h.emulator.requests.length;
-    const deliver = (batch: number) => sendBatch(h.svc, { exportId: exp.id, runId: run.runId, batch });
+    const deliver = (batch: number, claimId?: string) =>
+      sendBatch(h.svc, { exportId: exp.id, runId: run.runId, batch, claimId });
     const outcomes = await Promise.all([1, 2, 3].flatMap((batch) => [deliver(batch), deliver(batch)]));
     // Of two deliveries at once, at most one posts; the other leaves the batch to it.
     expect(outcomes.filter((o) => o === 'submitted').length, outcomes.join(', ')).toBeLessThanOrEqual(3);
-    // A delivery that could not keep to its budget slot (a busy machine) put its message back:
-    // delivered again, as the queue would, until every batch was posted.
+    // A delivery that could not keep to its budget slot (a busy machine) put its message back, with
+    // the claim it holds on the batch: delivered again, as the queue would, until every batch was posted.
     for (let round = 0; round < 10; round++) {
-      const waiting = (await collect(h.svc.runs.listBatches(run.runId)))
-        .filter((b) => b.status !== 'submitted' && b.status !== 'completed')
-        .map((b) => b.batch);
+      const waiting = (await collect(h.svc.runs.listBatches(run.runId))).filter(
+        (b) => b.status !== 'submitted' && b.status !== 'completed',
+      );
       if (waiting.length === 0) break;
       // The queue gives a message put back no sooner than the delay it asked for (a second at least): delivering it
       // again at once, round after round, only piled reservations on the budget on a busy machine.
       await new Promise((resolve) => setTimeout(resolve, 1_000));
-      await Promise.all(waiting.map((batch) => deliver(batch)));
+      await Promise.all(waiting.map((b) => deliver(b.batch, b.claimId)));
     }
     expect(
       (await collect(h.svc.runs.listBatches(run.runId)))
