@@ -246,6 +246,27 @@ export class ActiveCampaignClient {
     return body.contacts.map((c) => ({ id: String(c.id), email: String(c.email) }));
   }
 
+  /**
+   * Changes a contact's email (`PUT /contacts/{id}`): the same contact, with its history, lists and
+   * automations. False when ActiveCampaign has no such contact.
+   */
+  async changeContactEmail(contactId: string, email: string, options: OperationOptions = {}): Promise<boolean> {
+    try {
+      const body = (await this.#send(
+        'PUT',
+        `/contacts/${encodeURIComponent(contactId)}`,
+        { contact: { email } },
+        'request',
+        options,
+      )) as { contact?: unknown };
+      if (!body.contact || typeof body.contact !== 'object') throw unexpectedBody('contact', body);
+      return true;
+    } catch (error) {
+      if (error instanceof ActiveCampaignNotFoundError) return false;
+      throw error;
+    }
+  }
+
   /** Deletes a contact from the account (an erasure); false when ActiveCampaign has no such contact. */
   async deleteContact(contactId: string, options: OperationOptions = {}): Promise<boolean> {
     try {
@@ -405,7 +426,7 @@ export class ActiveCampaignClient {
   }
 
   async #send(
-    method: 'GET' | 'POST' | 'DELETE',
+    method: 'GET' | 'POST' | 'PUT' | 'DELETE',
     path: string,
     payload: unknown,
     kind: RequestKind,
@@ -432,7 +453,7 @@ export class ActiveCampaignClient {
   }
 
   async #request(
-    method: 'GET' | 'POST' | 'DELETE',
+    method: 'GET' | 'POST' | 'PUT' | 'DELETE',
     path: string,
     payload: unknown,
     options: OperationOptions,

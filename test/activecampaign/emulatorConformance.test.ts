@@ -204,6 +204,30 @@ describe('the emulator against the ActiveCampaign OpenAPI copy', () => {
     expectDocumented('/contactTags/{id}', 'delete', 404, last().responseBody);
   });
 
+  it('PUT /contacts/{id} changes the email of the same contact as documented; a taken email is refused, a missing contact 404', async () => {
+    const { batchId } = await client.bulkImport([
+      { email: 'old@example.com', first_name: 'Olga', subscribe: [{ listid: '1' }] },
+      { email: 'taken@example.com', subscribe: [{ listid: '1' }] },
+    ]);
+    await new Promise((r) => setTimeout(r, 100));
+    expect((await client.getImportInfo(batchId)).status).toBe('completed');
+    const [contact] = await client.findContacts('old@example.com');
+    expect(await client.changeContactEmail(contact.id, 'new@example.com')).toBe(true);
+    const requestSchema = operation('/contacts/{id}', 'put').requestBody.content['application/json'].schema;
+    expect(ajv.validate(requestSchema, last().requestBody), ajv.errorsText()).toBe(true);
+    expectDocumented('/contacts/{id}', 'put', 200, last().responseBody);
+    expect(emulator.contacts.has('old@example.com')).toBe(false);
+    expect(emulator.contacts.get('new@example.com')).toMatchObject({
+      id: Number(contact.id),
+      firstName: 'Olga',
+      lists: { '1': 1 },
+    });
+    await expect(client.changeContactEmail(contact.id, 'taken@example.com')).rejects.toThrow(/already exists/);
+    expect(last().status).toBe(422);
+    expect(await client.changeContactEmail('999999', 'x@example.com')).toBe(false);
+    expectDocumented('/contacts/{id}', 'put', 404, last().responseBody);
+  });
+
   it('DELETE /contacts/{id}: 200 {} as documented, then the documented 404', async () => {
     const [contact] = await client.findContacts('x@example.com');
     expect(await client.deleteContact(contact.id)).toBe(true);

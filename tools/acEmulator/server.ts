@@ -738,6 +738,44 @@ export class ActiveCampaignEmulator {
     }
     // Delete a contact (developers.activecampaign.com/reference/delete-contact): 200 `{}`, or 404 with a message.
     const contactMatch = /^\/contacts\/([^/]+)$/.exec(path);
+    // Update a contact (reference/update-a-contact-new): a new email, names, phone; 404 as documented. A new
+    // email another contact has is refused with create-a-new-contact's documented 422 (this page documents none).
+    if (req.method === 'PUT' && contactMatch) {
+      this.acceptedRequests++;
+      const contact = [...this.contacts.values()].find((c) => String(c.id) === contactMatch[1]);
+      if (!contact) return send(404, { message: `No Result found for Subscriber with id ${contactMatch[1]}` });
+      const update = (body as { contact?: Record<string, unknown> } | undefined)?.contact ?? {};
+      const email = typeof update.email === 'string' ? update.email.trim().toLowerCase() : contact.email;
+      const other = this.contacts.get(email);
+      if (other && other !== contact)
+        return send(422, {
+          errors: [
+            {
+              title: 'Email address already exists in the system.',
+              detail: '',
+              code: 'duplicate',
+              source: { pointer: '/data/attributes/email' },
+            },
+          ],
+        });
+      this.contacts.delete(contact.email);
+      contact.email = email;
+      if (typeof update.firstName === 'string') contact.firstName = update.firstName;
+      if (typeof update.lastName === 'string') contact.lastName = update.lastName;
+      if (typeof update.phone === 'string') contact.phone = update.phone;
+      this.contacts.set(email, contact);
+      // The documented answer carries a few dates the GET's contact has not.
+      return send(200, {
+        fieldValues: [],
+        contact: {
+          ...contactBody(this.url, contact),
+          adate: acTime(Date.now()),
+          edate: null,
+          created_utc_timestamp: '2024-01-01 00:00:00',
+          updated_utc_timestamp: acTime(Date.now()),
+        },
+      });
+    }
     if (req.method === 'DELETE' && contactMatch) {
       this.acceptedRequests++;
       const contact = [...this.contacts.values()].find((c) => String(c.id) === contactMatch[1]);
