@@ -25,6 +25,11 @@ export interface DataMapping {
   fields?: Record<string, string>;
   /** A column whose value holds tags (a JSON array, or values separated by `;`). */
   tags?: string;
+  /**
+   * A stable identity column (Customer Insights' CustomerId): a profile whose email changed is the
+   * same contact, whose email is changed in ActiveCampaign instead of a second contact being made.
+   */
+  identity?: string;
 }
 
 /** A mapped custom field as ActiveCampaign describes it, kept with the export to convert values. */
@@ -83,6 +88,8 @@ export const TERMINAL_STATUSES: ReadonlySet<RunStatus> = new Set([
  * - failed: ActiveCampaign refused or could not process the contact (or the app gave up on it);
  * - unknown: sent, but whether it arrived is not known (answers lost; the next run sends it again);
  * - notSent: planned, never sent because the run ended first (cancelled, or failed as a whole);
+ * - emailChanged: mapping.identity; contacts whose email was changed in ActiveCampaign (the same
+ *   contact under its new email), also counted in upserted once their import took effect;
  * - notInActiveCampaign: update-only mode; no contact with the email exists in ActiveCampaign, so
  *   none was created (the next run looks again);
  * - wouldUpsert, wouldUnsubscribe: a dry run's "would send" (a dry run sends nothing).
@@ -100,6 +107,7 @@ export const COUNT_NAMES = [
   'unknown',
   'notSent',
   'notInActiveCampaign',
+  'emailChanged',
   'untagged',
   'wouldUpsert',
   'wouldUnsubscribe',

@@ -91,6 +91,11 @@ export const mappingSchema = z
       .describe(
         `A column whose value holds tags for the contact: a JSON array, or tags separated by "${VALUE_SEPARATOR}"`,
       ),
+    identity: column
+      .optional()
+      .describe(
+        "A stable identity column (Customer Insights' CustomerId): when a profile's email changes, the same ActiveCampaign contact gets the new email (PUT /contacts/{id}) instead of a second contact being created; a new email another contact already has is rejected, never merged",
+      ),
   })
   .describe(
     'Data matching: which source column fills which ActiveCampaign field. Column names match exactly, then ignoring case',

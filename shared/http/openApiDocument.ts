@@ -74,7 +74,7 @@ const counts = {
   description:
     'At a terminal status every row read is accounted for once: read = rejected + duplicate + unchanged + upserted + failed + unknown + notSent + notInActiveCampaign + wouldUpsert. ' +
     'failed: ActiveCampaign refused or could not process the contact; unknown: sent, but whether it arrived is not known (its answers were lost: the next run sends it again); ' +
-    'notSent: never sent because the run ended first (cancelled, or failed as a whole); notInActiveCampaign: update-only mode, ActiveCampaign has no contact with the email, so none was created; wouldUpsert, wouldUnsubscribe: what a dry run would send (it sends nothing). ' +
+    'notSent: never sent because the run ended first (cancelled, or failed as a whole); notInActiveCampaign: update-only mode, ActiveCampaign has no contact with the email, so none was created; emailChanged: mapping.identity, the same contact got its new email (also in upserted once imported); wouldUpsert, wouldUnsubscribe: what a dry run would send (it sends nothing). ' +
     'unsubscribed, untagged (lost the export tags: removeTagsWhenLeaving) and wouldUnsubscribe count contacts who left the segment, not rows read',
 };
 const stringMap = { type: 'object', additionalProperties: { type: 'string' } };
@@ -158,6 +158,11 @@ const schemas = {
           lastName: { type: 'string' },
           phone: { type: 'string' },
           tags: { type: 'string' },
+          identity: {
+            type: 'string',
+            description:
+              'A stable identity column (CustomerId): a changed email changes the same contact (PUT /contacts/{id}); counted as emailChanged',
+          },
           fields: { ...stringMap, description: 'ActiveCampaign custom field id → column' },
         },
       },
@@ -718,7 +723,7 @@ const paths = {
     get: {
       operationId: 'getRunChanges',
       summary:
-        'The emails the run added, updated, unsubscribed, re-subscribed or untagged, as CSV (email, change, outcome: applied, failed, unknown, notSent, notInActiveCampaign, pending or dryRun)',
+        'The emails the run added, updated, unsubscribed, re-subscribed, untagged or changed (emailChanged: the new email), as CSV (email, change, outcome: applied, failed, unknown, notSent, notInActiveCampaign, pending or dryRun)',
       security,
       responses: {
         '200': { description: 'The CSV', content: { 'text/csv': { schema: { type: 'string' } } } },

@@ -25,6 +25,7 @@ import {
   type ContactChange,
   type PlannedCounts,
   type PlanSummary,
+  type Rename,
   type Returner,
   type RunRecord,
 } from './runModel.js';
@@ -140,6 +141,7 @@ interface PlannedBatch {
   returners: Returner[];
   /** Leavers whose export tags are removed (an untag batch, which imports nothing). */
   untags: number;
+  renames: Rename[];
 }
 
 /**
@@ -169,6 +171,13 @@ class Planner {
   #pendingState?: StateWriterPort;
   /** Leavers waiting for an untag batch (removeTagsWhenLeaving). */
   #untags: string[] = [];
+  /** mapping.identity: the committed state's identities (identity → email). */
+  #identities = new Map<string, string>();
+  /** Contacts new to the export whose identity the state holds under another email: decided once all rows are read. */
+  readonly #maybeRenamed: { contact: ImportContact; identity: string; from: string }[] = [];
+  /** New email → old one, of the email changes this run makes; old email → identity. */
+  readonly #renames = new Map<string, string>();
+  readonly #renamedFrom = new Map<string, string>();
   #lastBeat = Date.now();
 
   constructor(
@@ -186,6 +195,9 @@ class Planner {
     this.#changes = await deps.runFiles.changes(run.runId);
     this.#erased = await deps.erasures.erasedEmailHashes();
     const previous = await deps.exportState.pointer(exp.id);
+    if (exp.mapping.identity)
+      for await (const [identity, email] of deps.exportState.identities(previous))
+        this.#identities.set(identity, email);
     if (!run.dryRun) this.#pendingState = await deps.exportState.pendingWriter(run.runId);
     const sampled = await Promise.all(
       snapshot.segmentFiles.map(async (f) => ({ ...f, rowBytes: await sampleRowBytes(deps.segments.blobs, f) })),
@@ -203,9 +215,14 @@ class Planner {
         this.log(
           `Run ${run.runId}: pass ${n}, emails whose hash is in [${pass.range.start}, ${pass.range.end}) of 2^32`,
         );
+      if (exp.mapping.identity && pass.range !== ALL_EMAILS)
+        throw new SegmentError(
+          `An export that follows an identity column plans in one pass: this one has more than PLANNER_EMAILS_PER_PASS (${deps.config.plannerEmailsPerPass}) emails; nothing was sent`,
+        );
       emails.reset(pass.capacity);
       await deps.exportState.load(previous, emails, pass.range);
       if (await this.#readSnapshot(emails, pass.range, n === 1)) return;
+      await this.#settleRenames(emails);
       if (n === 1 && this.counts.read === 0)
         throw new SegmentError(
           `The snapshot at ${exp.source.container}/${exp.source.path} has no rows (empty snapshot)`,
@@ -282,7 +299,7 @@ class Planner {
           await this.#reject(row.file, row.row, row.record[resolved.email] ?? '', mapped.reason, mapped.category);
           continue;
         }
-        const contact = mapped.contact;
+        const { contact, identity } = mapped;
         // The first row of an email wins; later ones are counted as duplicates.
         if (emails.see(contact.email)) {
           this.counts.duplicate++;
@@ -300,10 +317,17 @@ class Planner {
         }
         const print = fingerprint(contact, exp.listId);
         const previous = emails.get(contact.email);
-        await this.#pendingState?.add(contact.email, print);
+        await this.#pendingState?.add(contact.email, print, identity);
         const decision = decideContact(previous, print, run.fullSync);
         if (decision === 'unchanged') {
           this.counts.unchanged++;
+          continue;
+        }
+        const from = identity === undefined ? undefined : this.#identities.get(identity);
+        if (decision === 'new' && from !== undefined && from !== contact.email) {
+          // The same person under a new email, unless the snapshot still holds the old one too.
+          contact.subscribe = subscribe;
+          this.#maybeRenamed.push({ contact, identity: identity!, from });
           continue;
         }
         // An erased person is no longer in the state: if the snapshot holds them again, they are new.
@@ -315,6 +339,23 @@ class Planner {
       }
     }
     return false;
+  }
+
+  /**
+   * Once every row was read: a contact new to the export whose identity the state holds under an
+   * email this snapshot does not have is that contact, whose email changes before its import (the
+   * old email is kept in the state until the change is done, and is no leaver); otherwise it is new.
+   */
+  async #settleRenames(emails: EmailTable): Promise<void> {
+    for (const { contact, identity, from } of this.#maybeRenamed.splice(0)) {
+      if (emails.isSeen(from) || this.#renamedFrom.has(from)) {
+        await this.#add(contact, 'added');
+        continue;
+      }
+      this.#renames.set(contact.email, from);
+      this.#renamedFrom.set(from, identity);
+      await this.#add(contact, 'emailChanged');
+    }
   }
 
   /**
@@ -335,6 +376,11 @@ class Planner {
     for await (const [email, value] of this.deps.exportState.entries(previous, range)) {
       if (unsubscribedAt(value) === undefined) lastSent++;
       if (emails.isSeen(email)) continue;
+      const renamedTo = this.#renamedFrom.get(email);
+      if (renamedTo !== undefined) {
+        await this.#pendingState?.add(email, value, renamedTo);
+        continue;
+      }
       // One that left before (unsubscribed then) lost its tags then.
       if (untag && unsubscribedAt(value) === undefined) await this.#untag(email);
       const decision = decideLeaver(value, unsubscribeLeavers);
@@ -380,6 +426,7 @@ class Planner {
       unsubscribes: 0,
       returners: [],
       untags: emails.length,
+      renames: [],
     };
     this.batches.push(planned);
     await this.#changes.addBatch(
@@ -406,6 +453,10 @@ class Planner {
       unsubscribes: full.contacts.filter((c) => c.unsubscribe).length,
       returners,
       untags: 0,
+      renames: full.contacts.flatMap((c) => {
+        const from = this.#renames.get(c.email);
+        return from === undefined ? [] : [{ from, to: c.email }];
+      }),
     };
     this.batches.push(planned);
     await this.#changes.addBatch(
@@ -421,10 +472,12 @@ class Planner {
     await this.#writes.run(async () => {
       await this.deps.runFiles.writeBatch(runId, planned.batch, full.contacts);
       if (returners.length > 0) await this.deps.runFiles.writeReturners(runId, planned.batch, returners);
+      if (planned.renames.length > 0) await this.deps.runFiles.writeRenames(runId, planned.batch, planned.renames);
       await this.deps.runs.createBatch(
         pendingBatch(runId, planned.batch, planned.contacts, {
           unsubscribes: planned.unsubscribes,
           resubscribes: returners.length,
+          renames: planned.renames.length,
         }),
       );
     });

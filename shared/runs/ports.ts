@@ -6,7 +6,7 @@ import type { Connection, Export, Run } from '../model.js';
 import type { EmailRange, EmailTable } from '../sync/emailTable.js';
 import type { Telemetry } from '../telemetry.js';
 import type { WebhookEventType } from '../webhooks/webhookModel.js';
-import type { BatchState, ContactChange, RejectedRow, Returner, RunRecord } from './runModel.js';
+import type { BatchState, ContactChange, RejectedRow, Rename, Returner, RunRecord } from './runModel.js';
 import type { BatchMessage, ImportCheckMessage, PlanMessage, SnapshotCheckMessage, WatchMessage } from './runQueues.js';
 
 /**
@@ -77,6 +77,11 @@ export interface RunFilesPort {
   addNotInActiveCampaign(runId: string, batch: number, emails: string[]): Promise<void>;
   readNotInActiveCampaign(runId: string, batch: number): Promise<string[]>;
   writeReturners(runId: string, batch: number, returners: Returner[]): Promise<void>;
+  /** A batch's email changes (mapping.identity), and the old emails of those done. */
+  writeRenames(runId: string, batch: number, renames: Rename[]): Promise<void>;
+  readRenames(runId: string, batch: number): Promise<Rename[]>;
+  addRenamed(runId: string, batch: number, emails: string[]): Promise<void>;
+  readRenamed(runId: string, batch: number): Promise<string[]>;
   /** An untag batch's leavers (removeTagsWhenLeaving). */
   writeUntags(runId: string, batch: number, emails: string[]): Promise<void>;
   readUntags(runId: string, batch: number): Promise<string[]>;
@@ -123,7 +128,8 @@ export interface StateChanges {
 
 /** Writes the state a run would commit while it plans. */
 export interface StateWriterPort {
-  add(email: string, value: number): Promise<void>;
+  /** `identity`: the contact's identity when the export follows one (no tab or line break in it). */
+  add(email: string, value: number, identity?: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -133,6 +139,8 @@ export interface ExportStatePort {
   /** Adds the contacts in `range` of a committed state to `table`. */
   load(pointer: StatePointer | undefined, table: EmailTable, range?: EmailRange): Promise<void>;
   entries(pointer: StatePointer | undefined, range?: EmailRange): AsyncIterable<[string, number]>;
+  /** The identities a committed state holds (mapping.identity), each with its contact's email. */
+  identities(pointer: StatePointer | undefined): AsyncIterable<[string, string]>;
   pendingWriter(runId: string): Promise<StateWriterPort>;
   /** Commits a run's pending state with its end's changes, then points the export at it. Safe to repeat. */
   commit(exportId: string, runId: string, changes: StateChanges): Promise<StatePointer>;

@@ -28,6 +28,8 @@ export interface BatchSums {
   /** removeTagsWhenLeaving: leavers that lost the export's tags, and those whose removal failed. */
   untagged: number;
   untagFailed: number;
+  /** mapping.identity: emails changed in ActiveCampaign (the same contact, its new email). */
+  emailChanged: number;
   /** Unsubscribes of terminal batches that did not take effect (the next run tries again). */
   unsubscribesFailed: number;
   /** Contacts ActiveCampaign rejected, in any batch (recorded when they are dropped). */
@@ -61,6 +63,7 @@ export function sumBatches(batches: Iterable<BatchState>): BatchSums {
     notInActiveCampaign: 0,
     untagged: 0,
     untagFailed: 0,
+    emailChanged: 0,
     unsubscribesFailed: 0,
     rejected: 0,
     open: { posted: 0, unposted: 0 },
@@ -83,6 +86,7 @@ export function sumBatches(batches: Iterable<BatchState>): BatchSums {
     sums.failed += b.failed;
     sums.unknown += b.unknown;
     sums.notSent += b.notSent;
+    sums.emailChanged += b.emailChanged ?? 0;
     // Leavers a batch ended without reaching (it failed, or its run ended) keep their tags.
     sums.untagFailed += (b.untagFailed ?? 0) + Math.max(0, (b.untags ?? 0) - (b.untagsDone ?? 0));
     const lostUnsubscribes = Math.max(0, b.unsubscribes - b.unsubscribed);
@@ -117,6 +121,7 @@ export function runCounts(plan: PlanSummary, sums: BatchSums, final: boolean): R
     notSent: sums.notSent + (final ? sums.open.unposted : 0),
     notInActiveCampaign: sums.notInActiveCampaign,
     untagged: sums.untagged,
+    emailChanged: sums.emailChanged,
   };
 }
 

@@ -247,9 +247,10 @@ export async function finalizeRun(
 
 /**
  * The export's new state: this run's contacts, less those that failed or were rejected (sent again
- * next time) and those an update-only run did not find (looked up again next time); unsubscribes
- * that took effect marked as such (so that a contact who comes back is re-subscribed), those that
- * did not kept as unknown (tried again); returners whose re-subscription failed keep their marker.
+ * next time), those an update-only run did not find (looked up again next time) and the old emails
+ * of email changes made (mapping.identity); unsubscribes that took effect marked as such (so that a
+ * contact who comes back is re-subscribed), those that did not kept as unknown (tried again);
+ * returners whose re-subscription failed keep their marker.
  * The changes are held one range of emails at a time, at most PLANNER_EMAILS_PER_PASS (a run that
  * failed whole changes all of its contacts).
  */
@@ -264,11 +265,13 @@ async function commitState(deps: LifecycleDeps, exportId: string, runId: string,
       b.rejected > 0 ||
       b.unsubscribes > 0 ||
       b.resubscribes > 0 ||
-      b.notInActiveCampaign > 0,
+      b.notInActiveCampaign > 0 ||
+      b.renames > 0,
   );
   // At most this many pending contacts change: the named ones, or a whole batch that did not complete.
   const bound = touched.reduce(
-    (n, b) => n + b.failed + b.rejected + b.notInActiveCampaign + (b.status !== 'completed' ? b.contacts : 0),
+    (n, b) =>
+      n + b.failed + b.rejected + b.notInActiveCampaign + b.renames + (b.status !== 'completed' ? b.contacts : 0),
     0,
   );
   const perPass = deps.config.plannerEmailsPerPass;
@@ -285,6 +288,8 @@ async function commitState(deps: LifecycleDeps, exportId: string, runId: string,
         [
           ...(await deps.runFiles.readFailedEmails(runId, b.batch)),
           ...(b.notInActiveCampaign > 0 ? await deps.runFiles.readNotInActiveCampaign(runId, b.batch) : []),
+          // The old emails of email changes that were made (or had nothing to change).
+          ...(b.renames > 0 ? await deps.runFiles.readRenamed(runId, b.batch) : []),
         ].filter((email) => EmailTable.inRange(email, range)),
       );
       const returners = new Map(

@@ -46,9 +46,10 @@ export interface RunRecord extends Run {
 
 /**
  * What a run does to a contact of its plan (the run's changes CSV): new to the export, sent again,
- * taken off the list, put back on it, its export tags removed (it left the segment).
+ * taken off the list, put back on it, its export tags removed (it left the segment), the same person
+ * under a new email (mapping.identity).
  */
-export type ContactChange = 'added' | 'updated' | 'unsubscribed' | 'resubscribed' | 'untagged';
+export type ContactChange = 'added' | 'updated' | 'unsubscribed' | 'resubscribed' | 'untagged' | 'emailChanged';
 
 export type BatchStatus = 'pending' | 'sending' | 'submitted' | 'completed' | 'failed' | 'cancelled';
 export const TERMINAL_BATCH: ReadonlySet<BatchStatus> = new Set(['completed', 'failed', 'cancelled']);
@@ -94,6 +95,13 @@ export interface BatchState {
   untagsDone?: number;
   untagged: number;
   untagFailed: number;
+  /**
+   * mapping.identity: contacts of the batch whose email changes first (the same ActiveCampaign
+   * contact gets the new one), how many were handled so far, and how many emails were changed.
+   */
+  renames: number;
+  renamesDone?: number;
+  emailChanged: number;
   error?: string;
   /** ActiveCampaign's reasons for the contacts it rejected, with how many each. */
   rejectedReasons?: Record<string, number>;
@@ -128,6 +136,8 @@ export function pendingBatch(
     untags: 0,
     untagged: 0,
     untagFailed: 0,
+    renames: 0,
+    emailChanged: 0,
     ...extra,
   };
 }
@@ -143,6 +153,12 @@ export function newRunId(now = Date.now()): string {
 const RUN_ID = /^\d{13}[0-9a-f]{8}$/;
 /** Whether a string can be a run id (anything else is refused before it reaches a table key). */
 export const isRunId = (value: string) => RUN_ID.test(value);
+
+/** mapping.identity: a contact whose email changes from `from` to `to` before its batch is imported. */
+export interface Rename {
+  from: string;
+  to: string;
+}
 
 /** A contact this export unsubscribed earlier that is back in the segment, and when it was unsubscribed. */
 export interface Returner {

@@ -78,7 +78,16 @@ export async function sendBatch(
     const client = await deps.activeCampaign(connection);
     if (state.uncertainPosts >= FAILURE_LIMITS.uncertainPosts)
       return await verifyArrival(deps, client, exp, state, again, log);
-    const looked = SYNC_MODES[exp.mode].createsContacts ? state : await keepExisting(deps, client, state, again, log);
+    // Email changes first: the update-only look-ups and the import must find the contacts under their new email.
+    const renamed = state.renames > (state.renamesDone ?? 0) ? await changeEmails(deps, client, state, again) : state;
+    if (renamed === 'ended') {
+      await runEnded(deps, exportId, runId, state);
+      return 'cancelled';
+    }
+    if (!renamed) return 'skipped';
+    const looked = SYNC_MODES[exp.mode].createsContacts
+      ? renamed
+      : await keepExisting(deps, client, renamed, again, log);
     if (!looked) return 'skipped';
     const untagged =
       looked.untags > (looked.untagsDone ?? 0) ? await untagLeavers(deps, client, exp, looked, again) : looked;
@@ -357,28 +366,28 @@ async function keepExisting(
 }
 
 /**
- * removeTagsWhenLeaving: the export's tags come off each leaver of an untag batch (the contact is
- * looked up, its tags read, and each of the export's removed: ActiveCampaign has no bulk removal).
- * Like a post, each few contacts are marked as posting and the run's status read first, so nothing
- * is removed after a cancellation was answered; the batch records how far it got, and a contact
- * ActiveCampaign refuses goes to the rejected rows with its reason. Returns the batch as stored,
- * `ended` when the run ended, undefined when another delivery holds the batch.
+ * Work a batch does contact by contact before its import (email changes, tag removals):
+ * LOOKUPS_PER_CLAIM items at a time, each chunk under the batch's claim, marked as posting once the
+ * run's status was read, so that nothing changes in ActiveCampaign after a cancellation was answered
+ * (a run that ends waits for the chunk). `chunk` does items [start, end) and returns how the batch
+ * records them; a delivery that fails or dies resumes at the first chunk not recorded. Returns the
+ * batch as stored, `ended` when the run ended, undefined when another delivery holds the batch.
  */
-async function untagLeavers(
+async function inChunks(
   deps: BatchDeps,
-  client: ActiveCampaignClient,
-  exp: Export,
   state: BatchState,
   again: BatchMessage,
+  work: {
+    total: number;
+    done: (s: BatchState) => number;
+    chunk: (start: number, end: number, known: BatchState) => Promise<(s: BatchState) => BatchState>;
+  },
 ): Promise<BatchState | 'ended' | undefined> {
   const { exportId, runId, batch } = again;
   const claimId = again.claimId!;
-  const emails = await deps.runFiles.readUntags(runId, batch);
-  const tagIds = new Set<string>();
-  for (const tag of exp.tags) for (const id of await client.findTagIds(tag, { patienceInMs: 0 })) tagIds.add(id);
   let known = state;
-  while ((known.untagsDone ?? 0) < emails.length) {
-    const start = known.untagsDone ?? 0;
+  while (work.done(known) < work.total) {
+    const start = work.done(known);
     const claimed = await claim(deps, known, claimId, lookupClaimTtlInMs(deps), { postingAt: Date.now() });
     if (!claimed) return undefined;
     known = claimed;
@@ -387,12 +396,17 @@ async function untagLeavers(
       await clearPosting(deps, known, claimId);
       return 'ended';
     }
-    const chunk = emails.slice(start, start + LOOKUPS_PER_CLAIM);
     let stored: BatchState | undefined;
     try {
-      stored = await untagChunk(deps, client, tagIds, known, chunk, { exportId, start, claimId });
+      const record = await work.chunk(start, Math.min(work.total, start + LOOKUPS_PER_CLAIM), known);
+      stored = await deps.runs.updateBatch(
+        runId,
+        batch,
+        (s) => (s.claimId !== claimId ? undefined : { ...record(s), postingAt: undefined }),
+        known,
+      );
     } catch (error) {
-      // The removals are over (they failed): a run that ends no longer needs to wait for them.
+      // The chunk is over (it failed): a run that ends no longer needs to wait for it.
       await clearPosting(deps, known, claimId);
       throw error;
     }
@@ -402,48 +416,117 @@ async function untagLeavers(
   return known;
 }
 
-/** One chunk of an untag batch: its removals, its refusals in the rejected rows, then how far the batch got. */
-async function untagChunk(
+/**
+ * removeTagsWhenLeaving: the export's tags come off each leaver of an untag batch (the contact is
+ * looked up, its tags read, and each of the export's removed: ActiveCampaign has no bulk removal).
+ * A contact ActiveCampaign refuses goes to the rejected rows with its reason.
+ */
+async function untagLeavers(
   deps: BatchDeps,
   client: ActiveCampaignClient,
-  tagIds: ReadonlySet<string>,
-  known: BatchState,
-  chunk: string[],
-  at: { exportId: string; start: number; claimId: string },
-): Promise<BatchState | undefined> {
-  const { runId, batch } = known;
-  const refused: { email: string; reason: string }[] = [];
-  // The account has none of the tags: nobody has them to lose.
-  if (tagIds.size > 0)
-    for (const email of chunk) {
-      const reason = await removeTags(client, email, tagIds);
-      if (reason) refused.push({ email, reason: `ActiveCampaign: tags not removed: ${reason}` });
-    }
-  if (refused.length > 0) {
-    await writeRejectedRows(deps, at.exportId, runId, refused);
-    // Named for the changes CSV; an untag batch changes no state, so nothing else reads them.
-    await deps.runFiles.addFailedEmails(
-      runId,
-      batch,
-      refused.map((r) => r.email),
-    );
+  exp: Export,
+  state: BatchState,
+  again: BatchMessage,
+): Promise<BatchState | 'ended' | undefined> {
+  const { runId, batch } = state;
+  const emails = await deps.runFiles.readUntags(runId, batch);
+  const tagIds = new Set<string>();
+  for (const tag of exp.tags) for (const id of await client.findTagIds(tag, { patienceInMs: 0 })) tagIds.add(id);
+  return inChunks(deps, state, again, {
+    total: emails.length,
+    done: (s) => s.untagsDone ?? 0,
+    chunk: async (start, end) => {
+      const refused: { email: string; reason: string }[] = [];
+      // The account has none of the tags: nobody has them to lose.
+      if (tagIds.size > 0)
+        for (const email of emails.slice(start, end)) {
+          const reason = await removeTags(client, email, tagIds);
+          if (reason) refused.push({ email, reason: `ActiveCampaign: tags not removed: ${reason}` });
+        }
+      if (refused.length > 0) {
+        await writeRejectedRows(deps, exp.id, runId, refused);
+        // Named for the changes CSV; an untag batch changes no state, so nothing else reads them.
+        await deps.runFiles.addFailedEmails(
+          runId,
+          batch,
+          refused.map((r) => r.email),
+        );
+      }
+      return (s) => ({
+        ...s,
+        untagsDone: end,
+        untagged: s.untagged + (end - start) - refused.length,
+        untagFailed: s.untagFailed + refused.length,
+      });
+    },
+  });
+}
+
+/**
+ * mapping.identity: before a batch is imported, the contacts whose email changed get the new one in
+ * ActiveCampaign (`PUT /contacts/{id}`: the same contact, its lists, history and automations), so
+ * that the import updates them instead of creating a second contact. A new email that another
+ * contact already has is never merged: that row is rejected, saying so, and the old email stays in
+ * the export's state (the next run tries again). An old email ActiveCampaign no longer has is left:
+ * the import creates the contact.
+ */
+async function changeEmails(
+  deps: BatchDeps,
+  client: ActiveCampaignClient,
+  state: BatchState,
+  again: BatchMessage,
+): Promise<BatchState | 'ended' | undefined> {
+  const { runId, batch } = state;
+  const renames = await deps.runFiles.readRenames(runId, batch);
+  return inChunks(deps, state, again, {
+    total: renames.length,
+    done: (s) => s.renamesDone ?? 0,
+    chunk: async (start, end, known) => {
+      const done: string[] = [];
+      const refused: { email: string; reason: string }[] = [];
+      let changed = 0;
+      for (const { from, to } of renames.slice(start, end)) {
+        const outcome = await changeEmail(client, from, to);
+        if (outcome === 'changed' || outcome === 'gone') done.push(from);
+        if (outcome === 'changed') changed++;
+        else if (outcome !== 'gone') refused.push({ email: to, reason: outcome.refused });
+      }
+      // The old emails of changes done leave the state at the run's end; refused rows leave the payload.
+      await deps.runFiles.addRenamed(runId, batch, done);
+      if (refused.length > 0) {
+        const named = new Set(refused.map((r) => r.email));
+        const contacts = (await deps.runFiles.readBatch(runId, batch)) ?? [];
+        await deps.runFiles.writeBatch(
+          runId,
+          batch,
+          contacts.filter((c) => !named.has(c.email)),
+        );
+        await recordRejected(deps, again.exportId, known, refused);
+      }
+      return (s) => ({ ...s, renamesDone: end, emailChanged: s.emailChanged + changed });
+    },
+  });
+}
+
+/** One email change: done, nothing to change (ActiveCampaign has no contact with the old email), or refused. */
+async function changeEmail(
+  client: ActiveCampaignClient,
+  from: string,
+  to: string,
+): Promise<'changed' | 'gone' | { refused: string }> {
+  const [contact] = await client.findContacts(from, {}, { patienceInMs: 0 });
+  if (!contact) return 'gone';
+  const [other] = await client.findContacts(to, {}, { patienceInMs: 0 });
+  if (other && other.id !== contact.id)
+    return {
+      refused: `the new email belongs to another ActiveCampaign contact (id ${other.id}); the contacts were not merged: merge them in ActiveCampaign, or correct the email in the source`,
+    };
+  try {
+    return (await client.changeContactEmail(contact.id, to, { patienceInMs: 0 })) ? 'changed' : 'gone';
+  } catch (error) {
+    if (error instanceof ValidationError) return { refused: `ActiveCampaign refused the new email: ${error.message}` };
+    throw error;
   }
-  const done = at.start + chunk.length;
-  return deps.runs.updateBatch(
-    runId,
-    batch,
-    (s) =>
-      s.claimId !== at.claimId
-        ? undefined
-        : {
-            ...s,
-            untagsDone: done,
-            untagged: s.untagged + chunk.length - refused.length,
-            untagFailed: s.untagFailed + refused.length,
-            postingAt: undefined,
-          },
-    known,
-  );
 }
 
 /**

@@ -11,9 +11,9 @@ import { ensureTable, isNotFound } from './tables.js';
 
 /**
  * An export's state from its last successful run: each contact's email and the fingerprint of
- * what was sent (or a marker, see sync/delta.ts). Kept as one gzip-compressed `email<TAB>value`
- * blob per commit (about 15 MB for a million contacts), with a small pointer entity; never a row
- * per contact.
+ * what was sent (or a marker, see sync/delta.ts), and its identity when the export follows one
+ * (mapping.identity). Kept as one gzip-compressed `email<TAB>value[<TAB>identity]` blob per commit
+ * (about 15 MB for a million contacts), with a small pointer entity; never a row per contact.
  */
 
 /** A commit that keeps the pending state as it is. */
@@ -46,7 +46,14 @@ export class ExportStateStore implements ExportStatePort {
   /** A committed state streamed again (the email table keeps hashes, not emails), or its contacts in `range`. */
   async *entries(pointer: StatePointer | undefined, range: EmailRange = ALL_EMAILS): AsyncGenerator<[string, number]> {
     if (!pointer) return;
-    for await (const entry of this.#lines(pointer.blob)) if (EmailTable.inRange(entry[0], range)) yield entry;
+    for await (const [email, value] of this.#lines(pointer.blob))
+      if (EmailTable.inRange(email, range)) yield [email, value];
+  }
+
+  /** The identities of a committed state, each with its contact's email. */
+  async *identities(pointer: StatePointer | undefined): AsyncGenerator<[string, string]> {
+    if (!pointer) return;
+    for await (const [email, , identity] of this.#lines(pointer.blob)) if (identity) yield [identity, email];
   }
 
   /** A writer for the state a run would commit, streamed to a blob while the run plans. */
@@ -62,9 +69,9 @@ export class ExportStateStore implements ExportStatePort {
     const add = (email: string, value: number) => writer.add(email, value);
     for (const range of changes.ranges) {
       const changed = await changes.changesIn(range, add);
-      for await (const [email, value] of this.#lines(runFileNames.pendingState(runId))) {
+      for await (const [email, value, identity] of this.#lines(runFileNames.pendingState(runId))) {
         if (!EmailTable.inRange(email, range) || changed.isSeen(email)) continue;
-        await writer.add(email, changed.get(email) ?? value);
+        await writer.add(email, changed.get(email) ?? value, identity);
       }
     }
     await writer.close();
@@ -95,7 +102,8 @@ export class ExportStateStore implements ExportStatePort {
     const container = await this.files.ready();
     const name = `${runFileNames.statePrefix(exportId)}${pointer.runId}-erased-${Date.now()}.tsv.gz`;
     const writer = new StateWriter(container.getBlockBlobClient(name));
-    for await (const [e, value] of this.#lines(pointer.blob)) if (e !== email) await writer.add(e, value);
+    for await (const [e, value, identity] of this.#lines(pointer.blob))
+      if (e !== email) await writer.add(e, value, identity);
     await writer.close();
     await (
       await ensureTable(this.table)
@@ -117,17 +125,20 @@ export class ExportStateStore implements ExportStatePort {
     }
   }
 
-  async *#lines(name: string): AsyncGenerator<[string, number]> {
+  async *#lines(name: string): AsyncGenerator<[string, number, string | undefined]> {
     const download = await (await this.files.ready()).getBlobClient(name).download();
     const lines = createInterface({ input: download.readableStreamBody!.pipe(createGunzip()), crlfDelay: Infinity });
     for await (const line of lines) {
       const tab = line.indexOf('\t');
-      if (tab > 0) yield [line.slice(0, tab), stateValue(line.slice(tab + 1))];
+      if (tab <= 0) continue;
+      const second = line.indexOf('\t', tab + 1);
+      if (second < 0) yield [line.slice(0, tab), stateValue(line.slice(tab + 1)), undefined];
+      else yield [line.slice(0, tab), stateValue(line.slice(tab + 1, second)), line.slice(second + 1)];
     }
   }
 }
 
-/** Streams `email<TAB>value` lines, gzip-compressed, into a block blob. */
+/** Streams `email<TAB>value[<TAB>identity]` lines, gzip-compressed, into a block blob. */
 export class StateWriter implements StateWriterPort {
   readonly #gzip = createGzip();
   readonly #upload: Promise<unknown>;
@@ -144,9 +155,9 @@ export class StateWriter implements StateWriterPort {
     this.#upload.catch(() => undefined);
   }
 
-  async add(email: string, value: number): Promise<void> {
+  async add(email: string, value: number, identity?: string): Promise<void> {
     this.count++;
-    this.#pending += `${email}\t${stateText(value)}\n`;
+    this.#pending += identity ? `${email}\t${stateText(value)}\t${identity}\n` : `${email}\t${stateText(value)}\n`;
     if (this.#pending.length >= 256 * 1024) await this.#flush();
   }
 

@@ -2,7 +2,7 @@ import type { AppendBlobClient, BlobServiceClient, ContainerClient } from '@azur
 import type { ImportContact } from '../activecampaign/client.js';
 import { Pool } from '../pool.js';
 import type { ChangesPort, RejectedRowsPort, RunFilesPort } from '../runs/ports.js';
-import { runStartedAt, type ContactChange, type RejectedRow, type Returner } from '../runs/runModel.js';
+import { runStartedAt, type ContactChange, type RejectedRow, type Rename, type Returner } from '../runs/runModel.js';
 import { parse } from 'csv-parse/sync';
 import { normalisedEmail } from '../erasures/erasureModel.js';
 import { statusOf } from './tables.js';
@@ -56,6 +56,8 @@ export const runFileNames = {
   notInActiveCampaign: (runId: string, batch: number) => `runs/${runId}/notInActiveCampaign/${pad(batch)}.json`,
   returners: (runId: string, batch: number) => `runs/${runId}/returners/${pad(batch)}.json`,
   untags: (runId: string, batch: number) => `runs/${runId}/untags/${pad(batch)}.json`,
+  renames: (runId: string, batch: number) => `runs/${runId}/renames/${pad(batch)}.json`,
+  renamed: (runId: string, batch: number) => `runs/${runId}/renamed/${pad(batch)}.json`,
   pendingState: (runId: string) => `runs/${runId}/state-pending.tsv.gz`,
   rejected: (runId: string) => `runs/${runId}/rejected.csv`,
   changes: (runId: string) => `runs/${runId}/changes.csv`,
@@ -65,7 +67,7 @@ export const runFileNames = {
 };
 
 /** Prefixes under a run that hold contact data only needed while it sends. */
-const WORK_FOLDERS = ['batches/', 'returners/', 'untags/'];
+const WORK_FOLDERS = ['batches/', 'returners/', 'untags/', 'renames/', 'renamed/'];
 
 export class RunFiles implements RunFilesPort {
   readonly container: ContainerClient;
@@ -139,6 +141,26 @@ export class RunFiles implements RunFilesPort {
 
   async readUntags(runId: string, batch: number): Promise<string[]> {
     return (await this.#readJson<string[]>(runFileNames.untags(runId, batch))) ?? [];
+  }
+
+  /** A batch's email changes (mapping.identity), made before its import. */
+  async writeRenames(runId: string, batch: number, renames: Rename[]): Promise<void> {
+    await this.#writeJson(runFileNames.renames(runId, batch), renames);
+  }
+
+  async readRenames(runId: string, batch: number): Promise<Rename[]> {
+    return (await this.#readJson<Rename[]>(runFileNames.renames(runId, batch))) ?? [];
+  }
+
+  /** Adds to the old emails of a batch's email changes that are done (the state forgets them). */
+  async addRenamed(runId: string, batch: number, emails: string[]): Promise<void> {
+    if (emails.length === 0) return;
+    const all = [...new Set([...(await this.readRenamed(runId, batch)), ...emails])];
+    await this.#writeJson(runFileNames.renamed(runId, batch), all);
+  }
+
+  async readRenamed(runId: string, batch: number): Promise<string[]> {
+    return (await this.#readJson<string[]>(runFileNames.renamed(runId, batch))) ?? [];
   }
 
   async writeReturners(runId: string, batch: number, returners: Returner[]): Promise<void> {
@@ -266,6 +288,8 @@ export class RunFiles implements RunFilesPort {
       runFileNames.batch(runId, batch),
       runFileNames.returners(runId, batch),
       runFileNames.untags(runId, batch),
+      runFileNames.renames(runId, batch),
+      runFileNames.renamed(runId, batch),
     ])
       await container.getBlobClient(name).deleteIfExists();
   }

@@ -361,6 +361,9 @@ function fromBatchEntity(e: Entity): BatchState {
     untagsDone: e.untagsDone === undefined ? undefined : Number(e.untagsDone),
     untagged: n('untagged'),
     untagFailed: n('untagFailed'),
+    renames: n('renames'),
+    renamesDone: e.renamesDone === undefined ? undefined : Number(e.renamesDone),
+    emailChanged: n('emailChanged'),
     error: (e.error as string | undefined) ?? undefined,
     rejectedReasons:
       typeof e.rejectedReasons === 'string' ? (JSON.parse(e.rejectedReasons) as Record<string, number>) : undefined,

@@ -18,6 +18,7 @@ export interface ResolvedMapping {
   lastName?: string;
   phone?: string;
   tags?: string;
+  identity?: string;
   fields: [fieldId: number, column: string][];
 }
 
@@ -46,6 +47,7 @@ export function resolveMapping(
     lastName: mapping.lastName ? find(mapping.lastName, 'last name') : undefined,
     phone: mapping.phone ? find(mapping.phone, 'phone') : undefined,
     tags: mapping.tags ? find(mapping.tags, 'tags') : undefined,
+    identity: mapping.identity ? find(mapping.identity, 'identity') : undefined,
     fields: Object.entries(mapping.fields ?? {}).map(([id, column]) => [Number(id), find(column, `field ${id}`)]),
   };
 }
@@ -58,6 +60,7 @@ export function mappedColumns(mapping: DataMapping): string[] {
     mapping.lastName,
     mapping.phone,
     mapping.tags,
+    mapping.identity,
     ...Object.values(mapping.fields ?? {}),
   ];
   return [...new Set(named.filter((c): c is string => !!c))];
@@ -73,7 +76,7 @@ export interface MappingContext {
  * A contact, or why the row is rejected: `reason` for the rejected rows, `category` (no values) for the run's summary.
  */
 export type MapResult =
-  | { contact: ImportContact; reason?: undefined; category?: undefined }
+  | { contact: ImportContact; identity?: string; reason?: undefined; category?: undefined }
   | { contact?: undefined; reason: string; category: string };
 
 const refuse = (reason: string, category = reason): MapResult => ({ reason, category });
@@ -113,5 +116,16 @@ export function mapRecord(
     return refuse(`column "${resolved.tags}": ${cell.problem}`, `column "${resolved.tags}": tags that cannot be sent`);
   const tags = [...(context.tags ?? []), ...cell.tags];
   if (tags.length > 0) contact.tags = [...new Set(tags)];
-  return { contact };
+  const identity = text(resolved.identity);
+  if (!identity) return { contact };
+  // Kept in the export's state, one line per contact: no tab or line break, and short.
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(identity) || identity.length > MAX_IDENTITY_LENGTH)
+    return refuse(
+      `column "${resolved.identity}": an identity has at most ${MAX_IDENTITY_LENGTH} characters and no control characters`,
+      'identity that cannot be kept',
+    );
+  return { contact, identity };
 }
+
+const MAX_IDENTITY_LENGTH = 256;

@@ -198,3 +198,102 @@ describe('tags that follow the segment (removeTagsWhenLeaving)', () => {
     expect(tagsOf('eve@example.com')).toEqual(['SEGMENT: GOLD']);
   });
 });
+
+describe('a person whose email changes (mapping.identity)', () => {
+  let exp: Export;
+  const contact = (email: string) => h.emulator.contacts.get(email);
+  const rejectedOf = async (run: Run) =>
+    (await call('GET', `/exports/${exp.id}/runs/${run.runId}/rejected`)).body as string;
+
+  beforeAll(async () => {
+    await uploadText(
+      h.blobs,
+      'people',
+      'loyal.csv',
+      'CustomerId,email,first\n1,amy@example.com,Amy\n2,ben@example.com,Ben\n3,cat@example.com,Cat\n',
+    );
+    const created = await call('POST', '/exports', {
+      displayName: 'Loyal',
+      connectionId,
+      listId: 1,
+      mode: 'mirror',
+      removalGuardPercent: 50,
+      source: { container: 'people', path: 'loyal.csv' },
+      mapping: { email: 'email', firstName: 'first', identity: 'customerid' },
+    });
+    expect(created.status).toBe(201);
+    exp = created.body as Export;
+    expect((await runToEnd(h, exp)).counts).toEqual(counts({ read: 3, upserted: 3 }));
+    // Someone else already has the address Cat moves to.
+    h.emulator.addContact('cat.new@example.com', { firstName: 'Not Cat' });
+    await uploadText(
+      h.blobs,
+      'people',
+      'loyal.csv',
+      'CustomerId,email,first\n1,amy.new@example.com,Amy\n2,ben@example.com,Ben\n3,cat.new@example.com,Cat\n',
+    );
+  });
+
+  it('says in a dry run whose email would change, and changes nothing', async () => {
+    const dry = await runToEnd(h, exp, { dryRun: true });
+    expect(dry.counts).toEqual(counts({ read: 3, unchanged: 1, wouldUpsert: 2 }));
+    expect(await changesOf(exp, dry)).toBe(
+      'email,change,outcome\namy.new@example.com,emailChanged,dryRun\ncat.new@example.com,emailChanged,dryRun\n',
+    );
+    expect(contact('amy@example.com')).toBeDefined();
+  });
+
+  it('changes the email of the same contact, keeps it on the list, and never merges into another contact', async () => {
+    const amy = contact('amy@example.com')!;
+    const run = await runToEnd(h, exp);
+    expect(run.status).toBe('completedWithErrors');
+    expect(run.counts).toEqual(counts({ read: 3, unchanged: 1, upserted: 1, emailChanged: 1, rejected: 1 }));
+    expect(accountedRows(run.counts)).toBe(run.counts.read);
+    // The same contact (its id) under the new email, still subscribed: mirror mode did not unsubscribe the old one.
+    expect(contact('amy@example.com')).toBeUndefined();
+    expect(contact('amy.new@example.com')).toMatchObject({ id: amy.id, firstName: 'Amy', lists: { '1': 1 } });
+    // Cat's new address belongs to someone else: nothing merged, Cat left as she was.
+    expect(contact('cat@example.com')).toMatchObject({ firstName: 'Cat', lists: { '1': 1 } });
+    expect(contact('cat.new@example.com')).toMatchObject({ firstName: 'Not Cat', lists: {} });
+    expect(await rejectedOf(run)).toMatch(
+      /cat\.new@example\.com,"the new email belongs to another ActiveCampaign contact \(id \d+\); the contacts were not merged/,
+    );
+    expect(await changesOf(exp, run)).toBe(
+      'email,change,outcome\namy.new@example.com,emailChanged,applied\ncat.new@example.com,emailChanged,failed\n',
+    );
+    // Cat keeps her old email in the state, to be tried again.
+    expect(await stateOf(exp)).toEqual(['amy.new@example.com', 'ben@example.com', 'cat@example.com']);
+  });
+
+  it('tries the change again once the other contact is gone; a person who really left is unsubscribed', async () => {
+    h.emulator.contacts.delete('cat.new@example.com');
+    const cat = contact('cat@example.com')!;
+    await uploadText(
+      h.blobs,
+      'people',
+      'loyal.csv',
+      'CustomerId,email,first\n1,amy.new@example.com,Amy\n3,cat.new@example.com,Cat\n',
+    );
+    const run = await runToEnd(h, exp);
+    expect(run.status).toBe('completed');
+    expect(run.counts).toEqual(counts({ read: 2, unchanged: 1, upserted: 1, emailChanged: 1, unsubscribed: 1 }));
+    expect(contact('cat.new@example.com')).toMatchObject({ id: cat.id, lists: { '1': 1 } });
+    expect(contact('ben@example.com')!.lists['1']).toBe(2);
+    expect(await stateOf(exp)).toEqual(['amy.new@example.com', 'ben@example.com', 'cat.new@example.com']);
+  });
+
+  it('refuses an identity it could not keep, naming the column', async () => {
+    await uploadText(
+      h.blobs,
+      'people',
+      'loyal.csv',
+      `CustomerId,email,first\n${'x'.repeat(300)},amy.new@example.com,Amy\n`,
+    );
+    const run = await runToEnd(h, exp, { dryRun: true });
+    expect(run.error).toBe('1 row(s) would be rejected (see the rejected rows)');
+    expect(run.counts.rejected).toBe(1);
+    expect(await rejectedOf(run)).toContain(
+      'column ""CustomerId"": an identity has at most 256 characters and no control characters',
+    );
+  });
+});

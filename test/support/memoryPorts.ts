@@ -25,6 +25,7 @@ import {
   type BatchState,
   type RejectedRow,
   type ContactChange,
+  type Rename,
   type Returner,
   type RunRecord,
 } from '../../shared/runs/runModel.js';
@@ -225,6 +226,19 @@ export class MemoryRunFiles implements RunFilesPort {
   async readNotInActiveCampaign(runId: string, batch: number) {
     return (await this.#get<string[]>(`runs/${runId}/notInActiveCampaign/${batch}`)) ?? [];
   }
+  writeRenames(runId: string, batch: number, renames: Rename[]) {
+    return this.#put(`runs/${runId}/renames/${batch}`, renames);
+  }
+  async readRenames(runId: string, batch: number) {
+    return (await this.#get<Rename[]>(`runs/${runId}/renames/${batch}`)) ?? [];
+  }
+  async addRenamed(runId: string, batch: number, emails: string[]) {
+    const all = new Set([...(await this.readRenamed(runId, batch)), ...emails]);
+    await this.#put(`runs/${runId}/renamed/${batch}`, [...all]);
+  }
+  async readRenamed(runId: string, batch: number) {
+    return (await this.#get<string[]>(`runs/${runId}/renamed/${batch}`)) ?? [];
+  }
   writeUntags(runId: string, batch: number, emails: string[]) {
     return this.#put(`runs/${runId}/untags/${batch}`, emails);
   }
@@ -260,7 +274,7 @@ export class MemoryRunFiles implements RunFilesPort {
   deleteWorkFiles(runId: string, keep: ReadonlySet<number> = new Set()): Promise<number> {
     let deleted = 0;
     for (const name of [...this.files.keys()]) {
-      const m = new RegExp(`^runs/${runId}/(batches|returners|untags)/(\\d+)$`).exec(name);
+      const m = new RegExp(`^runs/${runId}/(batches|returners|untags|renames|renamed)/(\\d+)$`).exec(name);
       if (!m || keep.has(Number(m[2]))) continue;
       this.files.delete(name);
       deleted++;
@@ -284,8 +298,13 @@ export class MemoryRunFiles implements RunFilesPort {
 }
 
 export class MemoryExportState implements ExportStatePort {
-  readonly committed = new Map<string, { pointer: StatePointer; entries: Map<string, number> }>();
+  readonly committed = new Map<
+    string,
+    { pointer: StatePointer; entries: Map<string, number>; identities: Map<string, string> }
+  >();
   readonly pending = new Map<string, Map<string, number>>();
+  /** email → identity, of each pending state. */
+  readonly pendingIdentities = new Map<string, Map<string, string>>();
 
   pointer(exportId: string): Promise<StatePointer | undefined> {
     return Promise.resolve(this.committed.get(exportId)?.pointer);
@@ -298,22 +317,36 @@ export class MemoryExportState implements ExportStatePort {
     for (const entry of state?.entries ?? [])
       if (EmailTable.inRange(entry[0], range)) yield await Promise.resolve(entry);
   }
+  async *identities(pointer: StatePointer | undefined): AsyncIterable<[string, string]> {
+    const state = [...this.committed.values()].find((c) => c.pointer.blob === pointer?.blob);
+    for (const [email, identity] of state?.identities ?? []) yield await Promise.resolve([identity, email]);
+  }
   pendingWriter(runId: string): Promise<StateWriterPort> {
     const entries = new Map<string, number>();
+    const identities = new Map<string, string>();
     this.pending.set(runId, entries);
+    this.pendingIdentities.set(runId, identities);
     return Promise.resolve({
-      add: (email, value) => Promise.resolve(void entries.set(email, value)),
+      add: (email, value, identity) => {
+        entries.set(email, value);
+        if (identity) identities.set(email, identity);
+        return Promise.resolve();
+      },
       close: () => Promise.resolve(),
     });
   }
   async commit(exportId: string, runId: string, changes: StateChanges): Promise<StatePointer> {
     const entries = new Map<string, number>();
+    const identities = new Map<string, string>();
+    const pendingIdentities = this.pendingIdentities.get(runId) ?? new Map<string, string>();
     const add = (email: string, value: number) => Promise.resolve(void entries.set(email, value));
     for (const range of changes.ranges) {
       const changed = await changes.changesIn(range, add);
       for (const [email, value] of this.pending.get(runId) ?? []) {
         if (!EmailTable.inRange(email, range) || changed.isSeen(email)) continue;
         entries.set(email, changed.get(email) ?? value);
+        const identity = pendingIdentities.get(email);
+        if (identity) identities.set(email, identity);
       }
     }
     const pointer = {
@@ -322,7 +355,7 @@ export class MemoryExportState implements ExportStatePort {
       contacts: entries.size,
       committedAt: new Date().toISOString(),
     };
-    this.committed.set(exportId, { pointer, entries });
+    this.committed.set(exportId, { pointer, entries, identities });
     return pointer;
   }
 }

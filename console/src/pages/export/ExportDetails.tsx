@@ -52,6 +52,7 @@ export function ExportDetails({
     ['ActiveCampaign list', list],
     ['Source', `${exp.source.container}/${exp.source.path}${exp.source.table ? ` (table ${exp.source.table})` : ''}`],
     ['Email column', exp.mapping.email],
+    ...(exp.mapping.identity ? [['Identity column', exp.mapping.identity] as [string, string]] : []),
     ['Mode', `${MODE_NAMES[exp.mode]}${exp.mode === 'mirror' ? ` (removal guard ${exp.removalGuardPercent}%)` : ''}`],
     ['Schedule', SCHEDULE_NAMES[exp.schedule]],
     ...(exp.schedule === 'refresh' ? refreshRows(refresh) : []),

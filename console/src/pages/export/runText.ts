@@ -21,6 +21,7 @@ export function countsText(run: Run): string {
   ];
   if (c.unknown > 0) parts.push(`unknown ${c.unknown}`);
   if (c.notSent > 0) parts.push(`not sent ${c.notSent}`);
+  if (c.emailChanged > 0) parts.push(`email changed ${c.emailChanged}`);
   if (c.untagged > 0) parts.push(`tags removed from ${c.untagged} who left`);
   if (c.notInActiveCampaign > 0) parts.push(`not in ActiveCampaign ${c.notInActiveCampaign}`);
   return parts.join(' · ');

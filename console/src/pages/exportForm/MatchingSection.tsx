@@ -3,7 +3,7 @@ import { useCommonStyles } from '../../components/common';
 import { inputId, type Draft, type FormField } from './draft';
 import type { ExportFormState } from './useExportForm';
 
-type ColumnKey = 'email' | 'firstName' | 'lastName' | 'phone' | 'tagsColumn';
+type ColumnKey = 'email' | 'firstName' | 'lastName' | 'phone' | 'tagsColumn' | 'identity';
 
 /** Which column fills which ActiveCampaign field, custom fields, and the tags every contact gets. */
 export function MatchingSection({ form }: { form: ExportFormState }) {
@@ -46,6 +46,12 @@ export function MatchingSection({ form }: { form: ExportFormState }) {
         'tagsColumn',
         false,
         'Optional: a column whose value holds tags (a JSON array of texts, or tags separated by ";")',
+      )}
+      {columnPicker(
+        'Identity column',
+        'identity',
+        false,
+        'Optional: a stable id of the person (such as CustomerId). When their email changes, the same ActiveCampaign contact gets the new one instead of a second contact being made.',
       )}
       <Field label="Custom fields" validationMessage={errors.fields}>
         <div id={inputId('fields')} tabIndex={-1}>

@@ -13,6 +13,7 @@ export interface Draft {
   lastName: string;
   phone: string;
   tagsColumn: string;
+  identity: string;
   attributes: { column: string; fieldId: string }[];
   tags: string;
   runAutomations: boolean;
@@ -34,6 +35,7 @@ export const EMPTY_DRAFT: Draft = {
   lastName: '',
   phone: '',
   tagsColumn: '',
+  identity: '',
   attributes: [],
   tags: '',
   runAutomations: true,
@@ -56,6 +58,7 @@ export const FORM_FIELDS = [
   'lastName',
   'phone',
   'tagsColumn',
+  'identity',
   'fields',
   'tags',
   'removalGuardPercent',
@@ -74,6 +77,7 @@ export const FIELD_LABELS: Record<FormField, string> = {
   lastName: 'Last name',
   phone: 'Phone',
   tagsColumn: 'Tags column',
+  identity: 'Identity column',
   fields: 'Custom fields',
   tags: 'Tags for every contact',
   removalGuardPercent: 'Removal guard (%)',
@@ -102,6 +106,7 @@ export function draftOf(exp: Export, lists: AcList[] = []): Draft {
     lastName: exp.mapping.lastName ?? '',
     phone: exp.mapping.phone ?? '',
     tagsColumn: exp.mapping.tags ?? '',
+    identity: exp.mapping.identity ?? '',
     attributes: Object.entries(exp.mapping.fields ?? {}).map(([fieldId, column]) => ({ fieldId, column })),
     tags: exp.tags.join(`${TAG_SEPARATOR} `),
     runAutomations: exp.runAutomations,
@@ -142,6 +147,7 @@ export function bodyOf(d: Draft, lists: AcList[]): CreateExportBody {
       ...(optional(d.lastName) ? { lastName: optional(d.lastName) } : {}),
       ...(optional(d.phone) ? { phone: optional(d.phone) } : {}),
       ...(optional(d.tagsColumn) ? { tags: optional(d.tagsColumn) } : {}),
+      ...(optional(d.identity) ? { identity: optional(d.identity) } : {}),
       ...(fields.length ? { fields: Object.fromEntries(fields.map((a) => [a.fieldId, a.column.trim()])) } : {}),
     },
     tags: d.tags
@@ -191,7 +197,7 @@ export function formFieldOf(apiField: string | undefined): FormField | undefined
       ? 'tagsColumn'
       : second === 'fields'
         ? 'fields'
-        : ((['email', 'firstName', 'lastName', 'phone'] as const).find((f) => f === second) ?? 'email');
+        : ((['email', 'firstName', 'lastName', 'phone', 'identity'] as const).find((f) => f === second) ?? 'email');
   return (FORM_FIELDS as readonly string[]).includes(head) ? (head as FormField) : undefined;
 }
 
