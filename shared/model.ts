@@ -30,6 +30,11 @@ export interface DataMapping {
    * same contact, whose email is changed in ActiveCampaign instead of a second contact being made.
    */
   identity?: string;
+  /**
+   * What an empty source value does, per mapped field (`firstName`, `lastName`, `phone` or a custom
+   * field id): `keep` (default) leaves ActiveCampaign's value alone, `clear` empties it.
+   */
+  emptyValues?: Record<string, 'keep' | 'clear'>;
 }
 
 /** A mapped custom field as ActiveCampaign describes it, kept with the export to convert values. */

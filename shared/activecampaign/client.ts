@@ -267,6 +267,29 @@ export class ActiveCampaignClient {
     }
   }
 
+  /**
+   * Empties a contact's first name, last name, phone and custom fields (`PUT /contacts/{id}` with
+   * empty values): the source emptied them and the export says `clear`. False when there is no such contact.
+   */
+  async clearContactValues(
+    contactId: string,
+    clear: { firstName?: boolean; lastName?: boolean; phone?: boolean; fields?: number[] },
+    options: OperationOptions = {},
+  ): Promise<boolean> {
+    const contact: Record<string, unknown> = {};
+    if (clear.firstName) contact.firstName = '';
+    if (clear.lastName) contact.lastName = '';
+    if (clear.phone) contact.phone = '';
+    if (clear.fields?.length) contact.fieldValues = clear.fields.map((field) => ({ field: String(field), value: '' }));
+    try {
+      await this.#send('PUT', `/contacts/${encodeURIComponent(contactId)}`, { contact }, 'request', options);
+      return true;
+    } catch (error) {
+      if (error instanceof ActiveCampaignNotFoundError) return false;
+      throw error;
+    }
+  }
+
   /** Deletes a contact from the account (an erasure); false when ActiveCampaign has no such contact. */
   async deleteContact(contactId: string, options: OperationOptions = {}): Promise<boolean> {
     try {

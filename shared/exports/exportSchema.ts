@@ -91,11 +91,30 @@ export const mappingSchema = z
       .describe(
         `A column whose value holds tags for the contact: a JSON array, or tags separated by "${VALUE_SEPARATOR}"`,
       ),
+    emptyValues: z
+      .record(z.string(), z.enum(['keep', 'clear']))
+      .optional()
+      .describe(
+        'Per mapped field (firstName, lastName, phone or a custom field id): keep (default) leaves the value in ActiveCampaign when the source value is empty; clear empties it (PUT /contacts/{id}, for contacts the export sent before)',
+      ),
     identity: column
       .optional()
       .describe(
         "A stable identity column (Customer Insights' CustomerId): when a profile's email changes, the same ActiveCampaign contact gets the new email (PUT /contacts/{id}) instead of a second contact being created; a new email another contact already has is rejected, never merged",
       ),
+  })
+  .superRefine((m, ctx) => {
+    const mapped = new Set([
+      ...(['firstName', 'lastName', 'phone'] as const).filter((k) => m[k]),
+      ...Object.keys(m.fields ?? {}),
+    ]);
+    for (const key of Object.keys(m.emptyValues ?? {}))
+      if (!mapped.has(key))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['emptyValues', key],
+          message: `"${key}" is not a mapped field (firstName, lastName, phone or a mapped custom field id)`,
+        });
   })
   .describe(
     'Data matching: which source column fills which ActiveCampaign field. Column names match exactly, then ignoring case',

@@ -164,6 +164,12 @@ const schemas = {
               'A stable identity column (CustomerId): a changed email changes the same contact (PUT /contacts/{id}); counted as emailChanged',
           },
           fields: { ...stringMap, description: 'ActiveCampaign custom field id → column' },
+          emptyValues: {
+            type: 'object',
+            additionalProperties: { enum: ['keep', 'clear'] },
+            description:
+              'Per mapped field (firstName, lastName, phone, custom field id): clear empties a value the source emptied',
+          },
         },
       },
       mode: {

@@ -28,6 +28,7 @@ import {
   type Rename,
   type Returner,
   type RunRecord,
+  type ValuesToClear,
 } from './runModel.js';
 import type { PlanMessage } from './runQueues.js';
 import { batchesPerMessage, ENQUEUE_CONCURRENCY, startSendingBatches } from './sendWindow.js';
@@ -142,6 +143,7 @@ interface PlannedBatch {
   /** Leavers whose export tags are removed (an untag batch, which imports nothing). */
   untags: number;
   renames: Rename[];
+  clears: ValuesToClear[];
 }
 
 /**
@@ -178,6 +180,9 @@ class Planner {
   /** New email → old one, of the email changes this run makes; old email → identity. */
   readonly #renames = new Map<string, string>();
   readonly #renamedFrom = new Map<string, string>();
+  /** mapping.emptyValues: the fields to clear, and each contact's in the batch being filled whose values emptied. */
+  #toClear: string[] = [];
+  readonly #clearsOf = new Map<string, string[]>();
   #lastBeat = Date.now();
 
   constructor(
@@ -195,6 +200,9 @@ class Planner {
     this.#changes = await deps.runFiles.changes(run.runId);
     this.#erased = await deps.erasures.erasedEmailHashes();
     const previous = await deps.exportState.pointer(exp.id);
+    this.#toClear = Object.entries(exp.mapping.emptyValues ?? {})
+      .filter(([, rule]) => rule === 'clear')
+      .map(([field]) => field);
     if (exp.mapping.identity)
       for await (const [identity, email] of deps.exportState.identities(previous))
         this.#identities.set(identity, email);
@@ -334,6 +342,10 @@ class Planner {
         if (decision === 'new' && this.#erased.size > 0) this.#noteErased(contact.email);
         if (decision === 'returner')
           this.#returners.push({ email: contact.email, unsubscribedAt: unsubscribedAt(previous)! });
+        if (decision === 'changed' && this.#toClear.length > 0) {
+          const emptied = this.#toClear.filter((field) => isEmpty(contact, field));
+          if (emptied.length > 0) this.#clearsOf.set(contact.email, emptied);
+        }
         contact.subscribe = subscribe;
         await this.#add(contact, decision === 'new' ? 'added' : decision === 'returner' ? 'resubscribed' : 'updated');
       }
@@ -427,6 +439,7 @@ class Planner {
       returners: [],
       untags: emails.length,
       renames: [],
+      clears: [],
     };
     this.batches.push(planned);
     await this.#changes.addBatch(
@@ -457,6 +470,11 @@ class Planner {
         const from = this.#renames.get(c.email);
         return from === undefined ? [] : [{ from, to: c.email }];
       }),
+      clears: full.contacts.flatMap((c) => {
+        const fields = this.#clearsOf.get(c.email);
+        this.#clearsOf.delete(c.email);
+        return fields === undefined ? [] : [{ email: c.email, fields }];
+      }),
     };
     this.batches.push(planned);
     await this.#changes.addBatch(
@@ -473,11 +491,13 @@ class Planner {
       await this.deps.runFiles.writeBatch(runId, planned.batch, full.contacts);
       if (returners.length > 0) await this.deps.runFiles.writeReturners(runId, planned.batch, returners);
       if (planned.renames.length > 0) await this.deps.runFiles.writeRenames(runId, planned.batch, planned.renames);
+      if (planned.clears.length > 0) await this.deps.runFiles.writeClears(runId, planned.batch, planned.clears);
       await this.deps.runs.createBatch(
         pendingBatch(runId, planned.batch, planned.contacts, {
           unsubscribes: planned.unsubscribes,
           resubscribes: returners.length,
           renames: planned.renames.length,
+          clears: planned.clears.length,
         }),
       );
     });
@@ -507,6 +527,11 @@ class Planner {
       );
     const upserts = this.batches.reduce((n, b) => n + b.contacts - b.unsubscribes, 0);
     const untags = this.batches.reduce((n, b) => n + b.untags, 0);
+    const clears = this.batches.reduce((n, b) => n + b.clears.length, 0);
+    if (this.run.dryRun && clears > 0)
+      warnings.push(
+        `${clears} contact(s) sent before have values the source emptied since, which a run would clear in ActiveCampaign (${this.#toClear.join(', ')})`,
+      );
     if (this.run.dryRun && untags > 0)
       warnings.push(
         `${untags} contact(s) who left the segment would lose the export's tags (${this.exp.tags.join('; ')}) where they have them`,
@@ -600,4 +625,12 @@ class Planner {
     );
     if (changed) await publishRunEnd(deps, done);
   }
+}
+
+/** Whether the mapped contact has no value for `field` (firstName, lastName, phone or a custom field id). */
+function isEmpty(contact: ImportContact, field: string): boolean {
+  if (field === 'firstName') return !contact.first_name;
+  if (field === 'lastName') return !contact.last_name;
+  if (field === 'phone') return !contact.phone;
+  return !contact.fields?.some((f) => String(f.id) === field);
 }

@@ -6,7 +6,7 @@ import type { Connection, Export, Run } from '../model.js';
 import type { EmailRange, EmailTable } from '../sync/emailTable.js';
 import type { Telemetry } from '../telemetry.js';
 import type { WebhookEventType } from '../webhooks/webhookModel.js';
-import type { BatchState, ContactChange, RejectedRow, Rename, Returner, RunRecord } from './runModel.js';
+import type { BatchState, ContactChange, RejectedRow, Rename, Returner, RunRecord, ValuesToClear } from './runModel.js';
 import type { BatchMessage, ImportCheckMessage, PlanMessage, SnapshotCheckMessage, WatchMessage } from './runQueues.js';
 
 /**
@@ -77,6 +77,9 @@ export interface RunFilesPort {
   addNotInActiveCampaign(runId: string, batch: number, emails: string[]): Promise<void>;
   readNotInActiveCampaign(runId: string, batch: number): Promise<string[]>;
   writeReturners(runId: string, batch: number, returners: Returner[]): Promise<void>;
+  /** A batch's contacts whose emptied values are cleared (mapping.emptyValues). */
+  writeClears(runId: string, batch: number, clears: ValuesToClear[]): Promise<void>;
+  readClears(runId: string, batch: number): Promise<ValuesToClear[]>;
   /** A batch's email changes (mapping.identity), and the old emails of those done. */
   writeRenames(runId: string, batch: number, renames: Rename[]): Promise<void>;
   readRenames(runId: string, batch: number): Promise<Rename[]>;

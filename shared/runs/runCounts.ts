@@ -30,6 +30,8 @@ export interface BatchSums {
   untagFailed: number;
   /** mapping.identity: emails changed in ActiveCampaign (the same contact, its new email). */
   emailChanged: number;
+  /** mapping.emptyValues `clear`: contacts whose emptied values were not cleared. */
+  clearFailed: number;
   /** Unsubscribes of terminal batches that did not take effect (the next run tries again). */
   unsubscribesFailed: number;
   /** Contacts ActiveCampaign rejected, in any batch (recorded when they are dropped). */
@@ -64,6 +66,7 @@ export function sumBatches(batches: Iterable<BatchState>): BatchSums {
     untagged: 0,
     untagFailed: 0,
     emailChanged: 0,
+    clearFailed: 0,
     unsubscribesFailed: 0,
     rejected: 0,
     open: { posted: 0, unposted: 0 },
@@ -87,6 +90,8 @@ export function sumBatches(batches: Iterable<BatchState>): BatchSums {
     sums.unknown += b.unknown;
     sums.notSent += b.notSent;
     sums.emailChanged += b.emailChanged ?? 0;
+    sums.clearFailed +=
+      (b.clearFailed ?? 0) + (b.status === 'completed' ? 0 : Math.max(0, (b.clears ?? 0) - (b.clearsDone ?? 0)));
     // Leavers a batch ended without reaching (it failed, or its run ended) keep their tags.
     sums.untagFailed += (b.untagFailed ?? 0) + Math.max(0, (b.untags ?? 0) - (b.untagsDone ?? 0));
     const lostUnsubscribes = Math.max(0, b.unsubscribes - b.unsubscribed);
@@ -144,7 +149,7 @@ export function runReasons(plan: PlanSummary, sums: BatchSums, limit = 10): RunR
 export function runOutcome(
   counts: RunCounts,
   reasons: RunReason[],
-  sums: Pick<BatchSums, 'unsubscribesFailed'> & Partial<Pick<BatchSums, 'untagFailed'>>,
+  sums: Pick<BatchSums, 'unsubscribesFailed'> & Partial<Pick<BatchSums, 'untagFailed' | 'clearFailed'>>,
 ): { status: RunStatus; error?: string } {
   const commonest = (kind: RunReason['kind']) => reasons.find((r) => r.kind === kind);
   const distinct = counts.read - counts.duplicate;
@@ -162,13 +167,25 @@ export function runOutcome(
       error: `Every row was rejected${r ? `, most for "${r.reason}"` : ''}: check the data matching (see the rejected rows)`,
     };
   }
-  const untagFailed = sums.untagFailed ?? 0;
-  if (counts.failed > 0 || counts.unknown > 0 || counts.rejected > 0 || sums.unsubscribesFailed > 0 || untagFailed > 0)
-    return { status: 'completedWithErrors', error: summary(counts, reasons, sums.unsubscribesFailed, untagFailed) };
+  const others = { untagFailed: sums.untagFailed ?? 0, clearFailed: sums.clearFailed ?? 0 };
+  if (
+    counts.failed > 0 ||
+    counts.unknown > 0 ||
+    counts.rejected > 0 ||
+    sums.unsubscribesFailed > 0 ||
+    others.untagFailed > 0 ||
+    others.clearFailed > 0
+  )
+    return { status: 'completedWithErrors', error: summary(counts, reasons, sums.unsubscribesFailed, others) };
   return { status: 'completed' };
 }
 
-function summary(counts: RunCounts, reasons: RunReason[], unsubscribesFailed: number, untagFailed: number): string {
+function summary(
+  counts: RunCounts,
+  reasons: RunReason[],
+  unsubscribesFailed: number,
+  { untagFailed, clearFailed }: { untagFailed: number; clearFailed: number },
+): string {
   const parts: string[] = [];
   const top = (kind: RunReason['kind']) =>
     reasons
@@ -187,6 +204,10 @@ function summary(counts: RunCounts, reasons: RunReason[], unsubscribesFailed: nu
   if (untagFailed > 0)
     parts.push(
       `${untagFailed} contact(s) who left the segment kept the export's tags: the removal failed (see the rejected rows)`,
+    );
+  if (clearFailed > 0)
+    parts.push(
+      `${clearFailed} contact(s) kept values the source emptied: clearing them failed (see the rejected rows)`,
     );
   if (counts.rejected > 0) parts.push(`${counts.rejected} row(s) rejected: ${top('rejected')}`);
   return parts.join('. ');

@@ -102,6 +102,13 @@ export interface BatchState {
   renames: number;
   renamesDone?: number;
   emailChanged: number;
+  /**
+   * mapping.emptyValues `clear`: contacts whose emptied values are cleared before the import, how
+   * many were handled, and how many ActiveCampaign refused (the rejected rows say why).
+   */
+  clears: number;
+  clearsDone?: number;
+  clearFailed: number;
   error?: string;
   /** ActiveCampaign's reasons for the contacts it rejected, with how many each. */
   rejectedReasons?: Record<string, number>;
@@ -138,6 +145,8 @@ export function pendingBatch(
     untagFailed: 0,
     renames: 0,
     emailChanged: 0,
+    clears: 0,
+    clearFailed: 0,
     ...extra,
   };
 }
@@ -158,6 +167,12 @@ export const isRunId = (value: string) => RUN_ID.test(value);
 export interface Rename {
   from: string;
   to: string;
+}
+
+/** mapping.emptyValues `clear`: a contact and its fields to empty (firstName, lastName, phone, custom field ids). */
+export interface ValuesToClear {
+  email: string;
+  fields: string[];
 }
 
 /** A contact this export unsubscribed earlier that is back in the segment, and when it was unsubscribed. */

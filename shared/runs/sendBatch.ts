@@ -89,8 +89,15 @@ export async function sendBatch(
       ? renamed
       : await keepExisting(deps, client, renamed, again, log);
     if (!looked) return 'skipped';
+    const cleared =
+      looked.clears > (looked.clearsDone ?? 0) ? await clearValues(deps, client, exp, looked, again) : looked;
+    if (cleared === 'ended') {
+      await runEnded(deps, exportId, runId, looked);
+      return 'cancelled';
+    }
+    if (!cleared) return 'skipped';
     const untagged =
-      looked.untags > (looked.untagsDone ?? 0) ? await untagLeavers(deps, client, exp, looked, again) : looked;
+      cleared.untags > (cleared.untagsDone ?? 0) ? await untagLeavers(deps, client, exp, cleared, again) : cleared;
     if (untagged === 'ended') {
       await runEnded(deps, exportId, runId, looked);
       return 'cancelled';
@@ -458,6 +465,51 @@ async function untagLeavers(
         untagged: s.untagged + (end - start) - refused.length,
         untagFailed: s.untagFailed + refused.length,
       });
+    },
+  });
+}
+
+/**
+ * mapping.emptyValues `clear`: contacts the export sent before whose source emptied a value get it
+ * emptied in ActiveCampaign too (`PUT /contacts/{id}` with empty values), before the import (which
+ * is never sent an empty value). A contact ActiveCampaign does not have is left to the import; one
+ * it refuses goes to the rejected rows with its reason, and the run says how many kept their values.
+ */
+async function clearValues(
+  deps: BatchDeps,
+  client: ActiveCampaignClient,
+  exp: Export,
+  state: BatchState,
+  again: BatchMessage,
+): Promise<BatchState | 'ended' | undefined> {
+  const { runId, batch } = state;
+  const clears = await deps.runFiles.readClears(runId, batch);
+  return inChunks(deps, state, again, {
+    total: clears.length,
+    done: (s) => s.clearsDone ?? 0,
+    chunk: async (start, end) => {
+      const refused: { email: string; reason: string }[] = [];
+      for (const { email, fields } of clears.slice(start, end)) {
+        try {
+          const [contact] = await client.findContacts(email, {}, { patienceInMs: 0 });
+          if (!contact) continue;
+          await client.clearContactValues(
+            contact.id,
+            {
+              firstName: fields.includes('firstName'),
+              lastName: fields.includes('lastName'),
+              phone: fields.includes('phone'),
+              fields: fields.filter((f) => /^\d+$/.test(f)).map(Number),
+            },
+            { patienceInMs: 0 },
+          );
+        } catch (error) {
+          if (!(error instanceof ValidationError)) throw error;
+          refused.push({ email, reason: `ActiveCampaign: emptied values not cleared: ${error.message}` });
+        }
+      }
+      if (refused.length > 0) await writeRejectedRows(deps, exp.id, runId, refused);
+      return (s) => ({ ...s, clearsDone: end, clearFailed: s.clearFailed + refused.length });
     },
   });
 }

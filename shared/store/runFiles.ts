@@ -2,7 +2,14 @@ import type { AppendBlobClient, BlobServiceClient, ContainerClient } from '@azur
 import type { ImportContact } from '../activecampaign/client.js';
 import { Pool } from '../pool.js';
 import type { ChangesPort, RejectedRowsPort, RunFilesPort } from '../runs/ports.js';
-import { runStartedAt, type ContactChange, type RejectedRow, type Rename, type Returner } from '../runs/runModel.js';
+import {
+  runStartedAt,
+  type ContactChange,
+  type RejectedRow,
+  type Rename,
+  type Returner,
+  type ValuesToClear,
+} from '../runs/runModel.js';
 import { parse } from 'csv-parse/sync';
 import { normalisedEmail } from '../erasures/erasureModel.js';
 import { statusOf } from './tables.js';
@@ -58,6 +65,7 @@ export const runFileNames = {
   untags: (runId: string, batch: number) => `runs/${runId}/untags/${pad(batch)}.json`,
   renames: (runId: string, batch: number) => `runs/${runId}/renames/${pad(batch)}.json`,
   renamed: (runId: string, batch: number) => `runs/${runId}/renamed/${pad(batch)}.json`,
+  clears: (runId: string, batch: number) => `runs/${runId}/clears/${pad(batch)}.json`,
   pendingState: (runId: string) => `runs/${runId}/state-pending.tsv.gz`,
   rejected: (runId: string) => `runs/${runId}/rejected.csv`,
   changes: (runId: string) => `runs/${runId}/changes.csv`,
@@ -67,7 +75,7 @@ export const runFileNames = {
 };
 
 /** Prefixes under a run that hold contact data only needed while it sends. */
-const WORK_FOLDERS = ['batches/', 'returners/', 'untags/', 'renames/', 'renamed/'];
+const WORK_FOLDERS = ['batches/', 'returners/', 'untags/', 'renames/', 'renamed/', 'clears/'];
 
 export class RunFiles implements RunFilesPort {
   readonly container: ContainerClient;
@@ -141,6 +149,15 @@ export class RunFiles implements RunFilesPort {
 
   async readUntags(runId: string, batch: number): Promise<string[]> {
     return (await this.#readJson<string[]>(runFileNames.untags(runId, batch))) ?? [];
+  }
+
+  /** A batch's contacts whose emptied values are cleared before its import (mapping.emptyValues). */
+  async writeClears(runId: string, batch: number, clears: ValuesToClear[]): Promise<void> {
+    await this.#writeJson(runFileNames.clears(runId, batch), clears);
+  }
+
+  async readClears(runId: string, batch: number): Promise<ValuesToClear[]> {
+    return (await this.#readJson<ValuesToClear[]>(runFileNames.clears(runId, batch))) ?? [];
   }
 
   /** A batch's email changes (mapping.identity), made before its import. */
@@ -290,6 +307,7 @@ export class RunFiles implements RunFilesPort {
       runFileNames.untags(runId, batch),
       runFileNames.renames(runId, batch),
       runFileNames.renamed(runId, batch),
+      runFileNames.clears(runId, batch),
     ])
       await container.getBlobClient(name).deleteIfExists();
   }

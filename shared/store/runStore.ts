@@ -364,6 +364,9 @@ function fromBatchEntity(e: Entity): BatchState {
     renames: n('renames'),
     renamesDone: e.renamesDone === undefined ? undefined : Number(e.renamesDone),
     emailChanged: n('emailChanged'),
+    clears: n('clears'),
+    clearsDone: e.clearsDone === undefined ? undefined : Number(e.clearsDone),
+    clearFailed: n('clearFailed'),
     error: (e.error as string | undefined) ?? undefined,
     rejectedReasons:
       typeof e.rejectedReasons === 'string' ? (JSON.parse(e.rejectedReasons) as Record<string, number>) : undefined,

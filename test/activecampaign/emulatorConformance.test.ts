@@ -222,6 +222,13 @@ describe('the emulator against the ActiveCampaign OpenAPI copy', () => {
       firstName: 'Olga',
       lists: { '1': 1 },
     });
+    // Empty values empty the fields (the update's documented request: `fieldValues: [{field, value}]`).
+    emulator.contacts.get('new@example.com')!.fields['1'] = 'Gold';
+    emulator.contacts.get('new@example.com')!.phone = '+1 555 0100';
+    expect(await client.clearContactValues(contact.id, { phone: true, fields: [1] })).toBe(true);
+    expect(ajv.validate(requestSchema, last().requestBody), ajv.errorsText()).toBe(true);
+    expect(last().requestBody).toEqual({ contact: { phone: '', fieldValues: [{ field: '1', value: '' }] } });
+    expect(emulator.contacts.get('new@example.com')).toMatchObject({ phone: '', fields: {}, firstName: 'Olga' });
     await expect(client.changeContactEmail(contact.id, 'taken@example.com')).rejects.toThrow(/already exists/);
     expect(last().status).toBe(422);
     expect(await client.changeContactEmail('999999', 'x@example.com')).toBe(false);

@@ -368,15 +368,26 @@ describe('the admin console in a browser', () => {
       .toBe(1);
     await page.getByLabel('Tags for every contact').fill('CI: VIP');
     await page.getByRole('switch', { name: 'Remove these tags from contacts who leave the segment' }).check();
+    await page.getByRole('checkbox', { name: 'Clear City when empty' }).check();
     await checkAccessibility('export form, update only');
     await page.getByRole('button', { name: 'Save' }).click();
     await expect.poll(() => page.getByText('Update only', { exact: true }).count(), { timeout: 15_000 }).toBe(1);
     expect(await page.getByText('Removed when a contact leaves the segment', { exact: true }).count()).toBe(1);
-    expect(await stored()).toMatchObject({ mode: 'updateOnly', removeTagsWhenLeaving: true, tags: ['CI: VIP'] });
+    expect(await stored()).toMatchObject({
+      mode: 'updateOnly',
+      removeTagsWhenLeaving: true,
+      tags: ['CI: VIP'],
+      mapping: { emptyValues: { '1': 'clear' } },
+    });
     await fetch(`${runner.url}/exports/${exportId}`, {
       method: 'PATCH',
       headers: { 'x-ms-client-principal': admin, 'content-type': 'application/json' },
-      body: JSON.stringify({ mode: 'upsert', removeTagsWhenLeaving: false, tags: [] }),
+      body: JSON.stringify({
+        mode: 'upsert',
+        removeTagsWhenLeaving: false,
+        tags: [],
+        mapping: { email: 'Email', firstName: 'FirstName', lastName: 'LastName', fields: { '1': 'City' } },
+      }),
     });
     await page.reload();
   });

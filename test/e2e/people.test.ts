@@ -297,3 +297,60 @@ describe('a person whose email changes (mapping.identity)', () => {
     );
   });
 });
+
+describe('empty values (mapping.emptyValues)', () => {
+  let exp: Export;
+  const contact = (email: string) => h.emulator.contacts.get(email);
+
+  beforeAll(async () => {
+    await uploadText(h.blobs, 'people', 'vals.csv', 'email,first,phone,tier\nval@example.com,Val,+1 555 0100,Gold\n');
+    const refused = await call('POST', '/exports', {
+      displayName: 'Values',
+      connectionId,
+      listId: 1,
+      source: { container: 'people', path: 'vals.csv' },
+      mapping: { email: 'email', firstName: 'first', emptyValues: { lastName: 'clear' } },
+    });
+    expect(refused.status).toBe(400);
+    expect(refused.body.error.message).toBe(
+      'mapping.emptyValues.lastName: "lastName" is not a mapped field (firstName, lastName, phone or a mapped custom field id)',
+    );
+    const created = await call('POST', '/exports', {
+      displayName: 'Values',
+      connectionId,
+      listId: 1,
+      source: { container: 'people', path: 'vals.csv' },
+      mapping: {
+        email: 'email',
+        firstName: 'first',
+        phone: 'phone',
+        fields: { '1': 'tier' },
+        emptyValues: { firstName: 'keep', phone: 'clear', '1': 'clear' },
+      },
+    });
+    expect(created.status).toBe(201);
+    exp = created.body as Export;
+    await runToEnd(h, exp);
+    expect(contact('val@example.com')).toMatchObject({
+      firstName: 'Val',
+      phone: '+1 555 0100',
+      fields: { '1': 'Gold' },
+    });
+    await uploadText(h.blobs, 'people', 'vals.csv', 'email,first,phone,tier\nval@example.com,,,\n');
+  });
+
+  it('says in a dry run which contacts would have values cleared', async () => {
+    const dry = await runToEnd(h, exp, { dryRun: true });
+    expect(dry.warnings).toEqual([
+      '1 contact(s) sent before have values the source emptied since, which a run would clear in ActiveCampaign (1, phone)',
+    ]);
+    expect(contact('val@example.com')!.phone).toBe('+1 555 0100');
+  });
+
+  it('clears the fields set to clear and keeps the others', async () => {
+    const run = await runToEnd(h, exp);
+    expect(run.status).toBe('completed');
+    expect(run.counts).toEqual(counts({ read: 1, upserted: 1 }));
+    expect(contact('val@example.com')).toMatchObject({ firstName: 'Val', phone: '', fields: {} });
+  });
+});

@@ -27,6 +27,7 @@ import {
   type ContactChange,
   type Rename,
   type Returner,
+  type ValuesToClear,
   type RunRecord,
 } from '../../shared/runs/runModel.js';
 import { QUEUES, SEGMENT_QUEUES } from '../../shared/runs/runQueues.js';
@@ -226,6 +227,12 @@ export class MemoryRunFiles implements RunFilesPort {
   async readNotInActiveCampaign(runId: string, batch: number) {
     return (await this.#get<string[]>(`runs/${runId}/notInActiveCampaign/${batch}`)) ?? [];
   }
+  writeClears(runId: string, batch: number, clears: ValuesToClear[]) {
+    return this.#put(`runs/${runId}/clears/${batch}`, clears);
+  }
+  async readClears(runId: string, batch: number) {
+    return (await this.#get<ValuesToClear[]>(`runs/${runId}/clears/${batch}`)) ?? [];
+  }
   writeRenames(runId: string, batch: number, renames: Rename[]) {
     return this.#put(`runs/${runId}/renames/${batch}`, renames);
   }
@@ -274,7 +281,7 @@ export class MemoryRunFiles implements RunFilesPort {
   deleteWorkFiles(runId: string, keep: ReadonlySet<number> = new Set()): Promise<number> {
     let deleted = 0;
     for (const name of [...this.files.keys()]) {
-      const m = new RegExp(`^runs/${runId}/(batches|returners|untags|renames|renamed)/(\\d+)$`).exec(name);
+      const m = new RegExp(`^runs/${runId}/(batches|returners|untags|renames|renamed|clears)/(\\d+)$`).exec(name);
       if (!m || keep.has(Number(m[2]))) continue;
       this.files.delete(name);
       deleted++;

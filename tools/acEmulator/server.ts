@@ -763,6 +763,13 @@ export class ActiveCampaignEmulator {
       if (typeof update.firstName === 'string') contact.firstName = update.firstName;
       if (typeof update.lastName === 'string') contact.lastName = update.lastName;
       if (typeof update.phone === 'string') contact.phone = update.phone;
+      // `fieldValues: [{field, value}]` sets custom fields; an empty value empties the field.
+      const fieldValues = Array.isArray(update.fieldValues) ? (update.fieldValues as Record<string, unknown>[]) : [];
+      for (const f of fieldValues)
+        if (typeof f.value === 'string') {
+          if (f.value === '') delete contact.fields[String(f.field)];
+          else contact.fields[String(f.field)] = f.value;
+        }
       this.contacts.set(email, contact);
       // The documented answer carries a few dates the GET's contact has not.
       return send(200, {

@@ -1,6 +1,6 @@
-import { Button, Combobox, Dropdown, Field, Input, Option, Switch, Text } from '@fluentui/react-components';
+import { Button, Checkbox, Combobox, Dropdown, Field, Input, Option, Switch, Text } from '@fluentui/react-components';
 import { useCommonStyles } from '../../components/common';
-import { inputId, type Draft, type FormField } from './draft';
+import { clearable, FIELD_LABELS, inputId, type Draft, type FormField } from './draft';
 import type { ExportFormState } from './useExportForm';
 
 type ColumnKey = 'email' | 'firstName' | 'lastName' | 'phone' | 'tagsColumn' | 'identity';
@@ -101,6 +101,32 @@ export function MatchingSection({ form }: { form: ExportFormState }) {
           </Button>
         </div>
       </Field>
+      {clearable(draft).length > 0 ? (
+        // A group, not a Field: a Field gives its one control its id, and these are several.
+        <div role="group" aria-labelledby="empty-values-label" aria-describedby="empty-values-hint">
+          <Text id="empty-values-label" weight="semibold" block>
+            Empty source values
+          </Text>
+          <Text id="empty-values-hint" className={styles.muted} block>
+            Unchecked: ActiveCampaign keeps its value when the source&apos;s is empty. Checked: a value the source
+            emptied since the last run is emptied in ActiveCampaign too (one request per contact).
+          </Text>
+          {clearable(draft).map((f) => (
+            <Checkbox
+              key={f}
+              label={`Clear ${FIELD_LABELS[f as 'firstName'] ?? fields.find((x) => x.id === f)?.title ?? `field ${f}`} when empty`}
+              checked={draft.clearWhenEmpty.includes(f)}
+              onChange={(_, d) =>
+                set({
+                  clearWhenEmpty: d.checked
+                    ? [...draft.clearWhenEmpty, f]
+                    : draft.clearWhenEmpty.filter((x) => x !== f),
+                })
+              }
+            />
+          ))}
+        </div>
+      ) : null}
       <Field
         label="Tags for every contact"
         hint='Separated by ";" (a tag cannot contain one). ActiveCampaign adds tags; the app removes them only when asked below.'

@@ -15,6 +15,8 @@ export interface Draft {
   tagsColumn: string;
   identity: string;
   attributes: { column: string; fieldId: string }[];
+  /** The mapped fields whose empty source values clear ActiveCampaign's (firstName, lastName, phone, field ids). */
+  clearWhenEmpty: string[];
   tags: string;
   runAutomations: boolean;
   removeTagsWhenLeaving: boolean;
@@ -37,6 +39,7 @@ export const EMPTY_DRAFT: Draft = {
   tagsColumn: '',
   identity: '',
   attributes: [],
+  clearWhenEmpty: [],
   tags: '',
   runAutomations: true,
   removeTagsWhenLeaving: false,
@@ -108,6 +111,9 @@ export function draftOf(exp: Export, lists: AcList[] = []): Draft {
     tagsColumn: exp.mapping.tags ?? '',
     identity: exp.mapping.identity ?? '',
     attributes: Object.entries(exp.mapping.fields ?? {}).map(([fieldId, column]) => ({ fieldId, column })),
+    clearWhenEmpty: Object.entries(exp.mapping.emptyValues ?? {})
+      .filter(([, rule]) => rule === 'clear')
+      .map(([field]) => field),
     tags: exp.tags.join(`${TAG_SEPARATOR} `),
     runAutomations: exp.runAutomations,
     removeTagsWhenLeaving: exp.removeTagsWhenLeaving,
@@ -129,6 +135,14 @@ export function listIdOf(text: string, lists: AcList[]): number | string {
 
 const optional = (v: string) => (v.trim() ? v.trim() : undefined);
 
+/** The mapped fields an empty source value may clear: names and phone when mapped, and the custom fields. */
+export function clearable(d: Draft): string[] {
+  return [
+    ...(['firstName', 'lastName', 'phone'] as const).filter((k) => d[k].trim()),
+    ...d.attributes.filter((a) => a.fieldId && a.column.trim()).map((a) => a.fieldId),
+  ];
+}
+
 /** The request body a draft stands for. */
 export function bodyOf(d: Draft, lists: AcList[]): CreateExportBody {
   const fields = d.attributes.filter((a) => a.fieldId && a.column.trim());
@@ -148,6 +162,15 @@ export function bodyOf(d: Draft, lists: AcList[]): CreateExportBody {
       ...(optional(d.phone) ? { phone: optional(d.phone) } : {}),
       ...(optional(d.tagsColumn) ? { tags: optional(d.tagsColumn) } : {}),
       ...(optional(d.identity) ? { identity: optional(d.identity) } : {}),
+      ...(clearable(d).some((f) => d.clearWhenEmpty.includes(f))
+        ? {
+            emptyValues: Object.fromEntries(
+              clearable(d)
+                .filter((f) => d.clearWhenEmpty.includes(f))
+                .map((f) => [f, 'clear' as const]),
+            ),
+          }
+        : {}),
       ...(fields.length ? { fields: Object.fromEntries(fields.map((a) => [a.fieldId, a.column.trim()])) } : {}),
     },
     tags: d.tags
