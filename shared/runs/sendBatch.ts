@@ -78,36 +78,47 @@ export async function sendBatch(
     const client = await deps.activeCampaign(connection);
     if (state.uncertainPosts >= FAILURE_LIMITS.uncertainPosts)
       return await verifyArrival(deps, client, exp, state, again, log);
-    // Email changes first: the update-only look-ups and the import must find the contacts under their new email.
-    const renamed = state.renames > (state.renamesDone ?? 0) ? await changeEmails(deps, client, state, again) : state;
-    if (renamed === 'ended') {
-      await runEnded(deps, exportId, runId, state);
-      return 'cancelled';
+    let ready = state;
+    for (const step of BEFORE_IMPORT) {
+      if (!step.due(ready, exp)) continue;
+      const after = await step.run({ deps, client, exp, again, log }, ready);
+      if (after === 'ended') {
+        await runEnded(deps, exportId, runId, ready);
+        return 'cancelled';
+      }
+      if (!after) return 'skipped';
+      ready = after;
     }
-    if (!renamed) return 'skipped';
-    const looked = SYNC_MODES[exp.mode].createsContacts
-      ? renamed
-      : await keepExisting(deps, client, renamed, again, log);
-    if (!looked) return 'skipped';
-    const cleared =
-      looked.clears > (looked.clearsDone ?? 0) ? await clearValues(deps, client, exp, looked, again) : looked;
-    if (cleared === 'ended') {
-      await runEnded(deps, exportId, runId, looked);
-      return 'cancelled';
-    }
-    if (!cleared) return 'skipped';
-    const untagged =
-      cleared.untags > (cleared.untagsDone ?? 0) ? await untagLeavers(deps, client, exp, cleared, again) : cleared;
-    if (untagged === 'ended') {
-      await runEnded(deps, exportId, runId, looked);
-      return 'cancelled';
-    }
-    if (!untagged) return 'skipped';
-    return await post(deps, client, exp, connection, untagged, again, log);
+    return await post(deps, client, exp, connection, ready, again, log);
   } catch (error) {
     return handleFailure(deps, connection, again, error, log);
   }
 }
+
+/** What the work a batch does contact by contact before its import is given. */
+interface BeforeImport {
+  deps: BatchDeps;
+  client: ActiveCampaignClient;
+  exp: Export;
+  again: BatchMessage;
+  log: (m: string) => void;
+}
+
+/**
+ * The work a batch does contact by contact before its import, in this order (docs/design.md, "Contact
+ * by contact before an import"): email changes first, since the look-ups and the import must find
+ * the contacts under their new email. Each step gives back the batch as stored, `ended` when the run
+ * ended, undefined when another delivery holds the batch.
+ */
+const BEFORE_IMPORT: {
+  due: (s: BatchState, exp: Export) => boolean;
+  run: (w: BeforeImport, s: BatchState) => Promise<BatchState | 'ended' | undefined>;
+}[] = [
+  { due: (s) => s.renames > (s.renamesDone ?? 0), run: changeEmails },
+  { due: (_, exp) => !SYNC_MODES[exp.mode].createsContacts, run: keepExisting },
+  { due: (s) => s.clears > (s.clearsDone ?? 0), run: clearValues },
+  { due: (s) => s.untags > (s.untagsDone ?? 0), run: untagLeavers },
+];
 
 const heldByAnother = (s: BatchState, claimId: string) =>
   s.status === 'sending' && s.claimId !== claimId && (s.claimedUntil ?? 0) > Date.now();
@@ -321,11 +332,8 @@ async function verifyArrival(
  * as stored, or undefined when another delivery holds it or its run ended and cleaned up.
  */
 async function keepExisting(
-  deps: BatchDeps,
-  client: ActiveCampaignClient,
+  { deps, client, again, log }: BeforeImport,
   state: BatchState,
-  again: BatchMessage,
-  log: (m: string) => void,
 ): Promise<BatchState | undefined> {
   const { runId, batch } = state;
   const claimId = again.claimId!;
@@ -429,11 +437,8 @@ async function inChunks(
  * A contact ActiveCampaign refuses goes to the rejected rows with its reason.
  */
 async function untagLeavers(
-  deps: BatchDeps,
-  client: ActiveCampaignClient,
-  exp: Export,
+  { deps, client, exp, again }: BeforeImport,
   state: BatchState,
-  again: BatchMessage,
 ): Promise<BatchState | 'ended' | undefined> {
   const { runId, batch } = state;
   const emails = await deps.runFiles.readUntags(runId, batch);
@@ -476,11 +481,8 @@ async function untagLeavers(
  * it refuses goes to the rejected rows with its reason, and the run says how many kept their values.
  */
 async function clearValues(
-  deps: BatchDeps,
-  client: ActiveCampaignClient,
-  exp: Export,
+  { deps, client, exp, again }: BeforeImport,
   state: BatchState,
-  again: BatchMessage,
 ): Promise<BatchState | 'ended' | undefined> {
   const { runId, batch } = state;
   const clears = await deps.runFiles.readClears(runId, batch);
@@ -523,10 +525,8 @@ async function clearValues(
  * the import creates the contact.
  */
 async function changeEmails(
-  deps: BatchDeps,
-  client: ActiveCampaignClient,
+  { deps, client, again }: BeforeImport,
   state: BatchState,
-  again: BatchMessage,
 ): Promise<BatchState | 'ended' | undefined> {
   const { runId, batch } = state;
   const renames = await deps.runFiles.readRenames(runId, batch);
