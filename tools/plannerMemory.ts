@@ -9,7 +9,8 @@
  * its own that does nothing else, as a Functions worker would, and reports that process's peak
  * resident memory (Linux VmHWM): everything it needs, Node and the SDKs included. Azurite and the
  * ActiveCampaign emulator run in the parent. PLANNER_TRACE=<seconds> logs the child's memory as it plans;
- * PLANNER_CPU_PROFILE_DIR writes each child's CPU profile.
+ * PLANNER_CPU_PROFILE_DIR writes each child's CPU profile; PLANNER_IDENTITY=1 gives the exports an
+ * identity column (mapping.identity: CustomerId), whose refresh holds every identity in memory.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -188,7 +189,12 @@ async function main(): Promise<void> {
         listId: 1,
         mode: 'mirror',
         source: { container: CONTAINER, path },
-        mapping: { email: 'Email', firstName: 'FirstName', lastName: 'LastName' },
+        mapping: {
+          email: 'Email',
+          firstName: 'FirstName',
+          lastName: 'LastName',
+          ...(process.env.PLANNER_IDENTITY === '1' ? { identity: 'CustomerId' } : {}),
+        },
         // The worst case replaces every contact: the removal guard is not what is measured here.
         removalGuardPercent: 100,
       });
