@@ -326,56 +326,47 @@ async function verifyArrival(
 
 /**
  * Update-only mode: each contact is looked up before the batch is posted (the importer creates what
- * it does not find). The lookups go in payload order and the batch records how far they got, so a
- * delivery that is throttled or dies resumes there; the emails not found are kept in their own file
- * (the changes CSV and the export's state read it) and taken out of the payload. Returns the batch
- * as stored, or undefined when another delivery holds it or its run ended and cleaned up.
+ * it does not find), chunk by chunk like the other work before an import; the emails not found are
+ * kept in their own file (the changes CSV and the export's state read it), then taken out of the
+ * payload and counted.
  */
 async function keepExisting(
   { deps, client, again, log }: BeforeImport,
   state: BatchState,
-): Promise<BatchState | undefined> {
+): Promise<BatchState | 'ended' | undefined> {
   const { runId, batch } = state;
   const claimId = again.claimId!;
   const contacts = await deps.runFiles.readBatch(runId, batch);
   if (!contacts) return undefined;
-  let known = state;
-  let from = known.lookedUp ?? 0;
-  while (from < contacts.length) {
-    const claimed = await claim(deps, known, claimId, lookupClaimTtlInMs(deps));
-    if (!claimed) return undefined;
-    const chunk = contacts.slice(from, from + LOOKUPS_PER_CLAIM);
-    const missing: string[] = [];
-    for (const c of chunk) {
-      if (c.unsubscribe?.length) continue;
-      const found = await client.findContacts(c.email, {}, { patienceInMs: 0 });
-      if (found.length === 0) missing.push(c.email);
-    }
-    // The emails first: a delivery that dies before the count moves looks these up again, harmlessly.
-    await deps.runFiles.addNotInActiveCampaign(runId, batch, missing);
-    from += chunk.length;
-    const lookedUp = from;
-    const stored = await deps.runs.updateBatch(
-      runId,
-      batch,
-      (s) => (s.claimId !== claimId ? undefined : { ...s, lookedUp }),
-      claimed,
-    );
-    if (stored?.claimId !== claimId) return undefined;
-    known = stored;
-  }
+  const looked = await inChunks(deps, state, again, {
+    // Once the payload was filtered it is shorter than the look-ups recorded: nothing is left to do.
+    total: contacts.length,
+    done: (s) => s.lookedUp ?? 0,
+    chunk: async (start, end) => {
+      const missing: string[] = [];
+      for (const c of contacts.slice(start, end)) {
+        if (c.unsubscribe?.length) continue;
+        const found = await client.findContacts(c.email, {}, { patienceInMs: 0 });
+        if (found.length === 0) missing.push(c.email);
+      }
+      // The emails first: a delivery that dies before the count moves looks these up again, harmlessly.
+      await deps.runFiles.addNotInActiveCampaign(runId, batch, missing);
+      return (s) => ({ ...s, lookedUp: end });
+    },
+  });
+  if (looked === 'ended' || !looked) return looked;
   const missing = new Set(await deps.runFiles.readNotInActiveCampaign(runId, batch));
   const kept = contacts.filter((c) => !missing.has(c.email));
   if (kept.length < contacts.length) {
     await deps.runFiles.writeBatch(runId, batch, kept);
     log(`Batch ${batch} of run ${runId}: ${missing.size} contact(s) not in ActiveCampaign, not sent (update only)`);
   }
-  if (known.notInActiveCampaign === missing.size) return known;
+  if (looked.notInActiveCampaign === missing.size) return looked;
   const counted = await deps.runs.updateBatch(
     runId,
     batch,
     (s) => (s.claimId !== claimId ? undefined : { ...s, notInActiveCampaign: missing.size }),
-    known,
+    looked,
   );
   return counted?.claimId === claimId ? counted : undefined;
 }
