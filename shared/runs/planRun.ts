@@ -3,7 +3,7 @@ import type { ImportContact } from '../activecampaign/client.js';
 import { AuthenticationError } from '../activecampaign/errors.js';
 import { emptyCounts, TERMINAL_STATUSES, type Export, type Run } from '../model.js';
 import { Pool } from '../pool.js';
-import { readSegmentFile, sampleRowBytes } from '../segments/readSegmentFile.js';
+import { readSegmentRows, sampleRowBytes } from '../segments/readSegmentFile.js';
 import { SegmentError, SnapshotNotReadyError } from '../segments/segmentError.js';
 import { locateSnapshot, snapshotRef, type Snapshot } from '../segments/snapshot.js';
 import { ImportBatcher } from '../sync/batching.js';
@@ -283,71 +283,75 @@ class Planner {
     const { exp, run, deps } = this;
     const subscribe = [{ listid: String(exp.listId) }];
     const context = { tags: exp.tags, fieldTypes: exp.fieldTypes };
-    let rows = 0;
     // Columnar files decode only what the mapping reads.
     const columns = mappedColumns(exp.mapping);
     for (const file of this.snapshot.segmentFiles) {
       let resolved: ResolvedMapping | undefined = file.columns
         ? resolveMapping(exp.mapping, file.columns, `${file.container}/${file.name}`)
         : undefined;
-      for await (const row of readSegmentFile(deps.segments.blobs, file, { columns })) {
-        resolved ??= resolveMapping(exp.mapping, Object.keys(row.record), row.file);
-        if (firstPass && ++this.counts.read > deps.config.snapshotMaxRows) {
+      for await (const chunk of readSegmentRows(deps.segments.blobs, file, { columns })) {
+        if (firstPass && (this.counts.read += chunk.length) > deps.config.snapshotMaxRows) {
           throw new SegmentError(
             `The snapshot has more than ${deps.config.snapshotMaxRows} rows, the most an export may have (SNAPSHOT_MAX_ROWS); nothing was sent`,
           );
         }
-        if ((++rows & 1023) === 0 && (await this.#heartbeat())) return true;
-        if (range !== ALL_EMAILS) {
-          const { email } = checkEmail(row.record[resolved.email]);
-          if (email === undefined ? !firstPass : !EmailTable.inRange(email, range)) continue;
-        }
-        const mapped = mapRecord(row.record, resolved, context);
-        if (!mapped.contact) {
-          await this.#reject(row.file, row.row, row.record[resolved.email] ?? '', mapped.reason, mapped.category);
-          continue;
-        }
-        const { contact, identity } = mapped;
-        // The first row of an email wins; later ones are counted as duplicates.
-        if (emails.see(contact.email)) {
-          this.counts.duplicate++;
-          continue;
-        }
-        if (!this.#batcher.fits(contact)) {
-          await this.#reject(
-            row.file,
-            row.row,
-            contact.email,
-            'contact larger than an import request allows',
-            'contact larger than an import request allows',
-          );
-          continue;
-        }
-        const print = fingerprint(contact, exp.listId);
-        const previous = emails.get(contact.email);
-        await this.#pendingState?.add(contact.email, print, identity);
-        const decision = decideContact(previous, print, run.fullSync);
-        if (decision === 'unchanged') {
-          this.counts.unchanged++;
-          continue;
-        }
-        const from = identity === undefined ? undefined : this.#identities.get(identity);
-        if (decision === 'new' && from !== undefined && from !== contact.email) {
-          // The same person under a new email, unless the snapshot still holds the old one too.
+        if (await this.#heartbeat()) return true;
+        // Only a row that changes something awaits: an unchanged row costs no promise.
+        for (const row of chunk) {
+          resolved ??= resolveMapping(exp.mapping, Object.keys(row.record), row.file);
+          if (range !== ALL_EMAILS) {
+            const { email } = checkEmail(row.record[resolved.email]);
+            if (email === undefined ? !firstPass : !EmailTable.inRange(email, range)) continue;
+          }
+          const mapped = mapRecord(row.record, resolved, context);
+          if (!mapped.contact) {
+            await this.#reject(row.file, row.row, row.record[resolved.email] ?? '', mapped.reason, mapped.category);
+            continue;
+          }
+          const { contact, identity } = mapped;
+          // The first row of an email wins; later ones are counted as duplicates.
+          if (emails.see(contact.email)) {
+            this.counts.duplicate++;
+            continue;
+          }
+          const print = fingerprint(contact, exp.listId);
+          const previous = emails.get(contact.email);
+          const decision = decideContact(previous, print, run.fullSync);
+          // What an earlier run sent fitted then: only a contact that is sent is measured.
+          if (decision !== 'unchanged' && !this.#batcher.fits(contact)) {
+            await this.#reject(
+              row.file,
+              row.row,
+              contact.email,
+              'contact larger than an import request allows',
+              'contact larger than an import request allows',
+            );
+            continue;
+          }
+          const full = this.#pendingState?.add(contact.email, print, identity);
+          if (full) await full;
+          if (decision === 'unchanged') {
+            this.counts.unchanged++;
+            continue;
+          }
+          const from = identity === undefined ? undefined : this.#identities.get(identity);
+          if (decision === 'new' && from !== undefined && from !== contact.email) {
+            // The same person under a new email, unless the snapshot still holds the old one too.
+            contact.subscribe = subscribe;
+            this.#maybeRenamed.push({ contact, identity: identity!, from });
+            continue;
+          }
+          // An erased person is no longer in the state: if the snapshot holds them again, they are new.
+          if (decision === 'new' && this.#erased.size > 0) this.#noteErased(contact.email);
+          if (decision === 'returner')
+            this.#returners.push({ email: contact.email, unsubscribedAt: unsubscribedAt(previous)! });
+          if (decision === 'changed' && this.#toClear.length > 0) {
+            const emptied = this.#toClear.filter((field) => isEmpty(contact, field));
+            if (emptied.length > 0) this.#clearsOf.set(contact.email, emptied);
+          }
           contact.subscribe = subscribe;
-          this.#maybeRenamed.push({ contact, identity: identity!, from });
-          continue;
+          await this.#add(contact, decision === 'new' ? 'added' : decision === 'returner' ? 'resubscribed' : 'updated');
         }
-        // An erased person is no longer in the state: if the snapshot holds them again, they are new.
-        if (decision === 'new' && this.#erased.size > 0) this.#noteErased(contact.email);
-        if (decision === 'returner')
-          this.#returners.push({ email: contact.email, unsubscribedAt: unsubscribedAt(previous)! });
-        if (decision === 'changed' && this.#toClear.length > 0) {
-          const emptied = this.#toClear.filter((field) => isEmpty(contact, field));
-          if (emptied.length > 0) this.#clearsOf.set(contact.email, emptied);
-        }
-        contact.subscribe = subscribe;
-        await this.#add(contact, decision === 'new' ? 'added' : decision === 'returner' ? 'resubscribed' : 'updated');
       }
     }
     return false;
@@ -385,22 +389,23 @@ class Planner {
     const untag = this.exp.removeTagsWhenLeaving && this.exp.tags.length > 0;
     let unsubscribes = 0;
     let lastSent = 0;
-    for await (const [email, value] of this.deps.exportState.entries(previous, range)) {
-      if (unsubscribedAt(value) === undefined) lastSent++;
-      if (emails.isSeen(email)) continue;
-      const renamedTo = this.#renamedFrom.get(email);
-      if (renamedTo !== undefined) {
-        await this.#pendingState?.add(email, value, renamedTo);
-        continue;
+    for await (const entries of this.deps.exportState.entries(previous, range))
+      for (const [email, value] of entries) {
+        if (unsubscribedAt(value) === undefined) lastSent++;
+        if (emails.isSeen(email)) continue;
+        const renamedTo = this.#renamedFrom.get(email);
+        if (renamedTo !== undefined) {
+          await this.#pendingState?.add(email, value, renamedTo);
+          continue;
+        }
+        // One that left before (unsubscribed then) lost its tags then.
+        if (untag && unsubscribedAt(value) === undefined) await this.#untag(email);
+        const decision = decideLeaver(value, unsubscribeLeavers);
+        if (decision === 'keepMarker') await this.#pendingState?.add(email, value);
+        if (decision !== 'unsubscribe') continue;
+        unsubscribes++;
+        await this.#add({ email, unsubscribe }, 'unsubscribed');
       }
-      // One that left before (unsubscribed then) lost its tags then.
-      if (untag && unsubscribedAt(value) === undefined) await this.#untag(email);
-      const decision = decideLeaver(value, unsubscribeLeavers);
-      if (decision === 'keepMarker') await this.#pendingState?.add(email, value);
-      if (decision !== 'unsubscribe') continue;
-      unsubscribes++;
-      await this.#add({ email, unsubscribe }, 'unsubscribed');
-    }
     return { unsubscribes, lastSent };
   }
 
@@ -416,10 +421,12 @@ class Planner {
     return run.status !== 'planning';
   }
 
-  async #add(contact: ImportContact, change: ContactChange): Promise<void> {
+  /** A promise only when the contact filled a batch, which is then written. */
+  #add(contact: ImportContact, change: ContactChange): Promise<void> | undefined {
     if (this.sample.length < SAMPLE_SIZE) this.sample.push(contact);
     this.#changeOf.set(contact.email, change);
-    await this.#flushBatch(this.#batcher.add(contact));
+    const full = this.#batcher.add(contact);
+    return full && this.#flushBatch(full);
   }
 
   async #untag(email: string): Promise<void> {

@@ -105,6 +105,9 @@ export interface RunFilesPort {
   deleteRunsStartedBefore(before: number, max: number): Promise<number>;
 }
 
+/** A contact of an export's state: its email and the value kept for it (sync/delta.ts). */
+export type StateEntry = [email: string, value: number];
+
 /** Where an export's committed state is (see ExportStatePort). */
 export interface StatePointer {
   blob: string;
@@ -126,13 +129,16 @@ export interface StateChanges {
    * without a value is left out (it failed: the next run sends it again); contacts the pending state
    * lacks (leavers this run unsubscribed) are handed to `add`.
    */
-  changesIn(range: EmailRange, add: (email: string, value: number) => Promise<void>): Promise<EmailTable>;
+  changesIn(range: EmailRange, add: (email: string, value: number) => Promise<void> | undefined): Promise<EmailTable>;
 }
 
 /** Writes the state a run would commit while it plans. */
 export interface StateWriterPort {
-  /** `identity`: the contact's identity when the export follows one (no tab or line break in it). */
-  add(email: string, value: number, identity?: string): Promise<void>;
+  /**
+   * `identity`: the contact's identity when the export follows one (no tab or line break in it). Returns a promise
+   * only when the writer wants the caller to wait (a million contacts are not a million awaits).
+   */
+  add(email: string, value: number, identity?: string): Promise<void> | undefined;
   close(): Promise<void>;
 }
 
@@ -141,7 +147,8 @@ export interface ExportStatePort {
   pointer(exportId: string): Promise<StatePointer | undefined>;
   /** Adds the contacts in `range` of a committed state to `table`. */
   load(pointer: StatePointer | undefined, table: EmailTable, range?: EmailRange): Promise<void>;
-  entries(pointer: StatePointer | undefined, range?: EmailRange): AsyncIterable<[string, number]>;
+  /** The contacts of a committed state (in `range`), in arrays. */
+  entries(pointer: StatePointer | undefined, range?: EmailRange): AsyncIterable<StateEntry[]>;
   /** The identities a committed state holds (mapping.identity), each with its contact's email. */
   identities(pointer: StatePointer | undefined): AsyncIterable<[string, string]>;
   pendingWriter(runId: string): Promise<StateWriterPort>;

@@ -278,7 +278,7 @@ async function commitState(deps: LifecycleDeps, exportId: string, runId: string,
   const now = Date.now();
   const changesIn = async (
     range: EmailRange,
-    add: (email: string, value: number) => Promise<void>,
+    add: (email: string, value: number) => Promise<void> | undefined,
   ): Promise<EmailTable> => {
     const changed = new EmailTable(Math.min(bound, perPass));
     const drop = (email: string) => changed.see(email);

@@ -2,15 +2,15 @@ import type { Transform } from 'node:stream';
 import type { BlobServiceClient } from '@azure/storage-blob';
 import { parse } from 'csv-parse';
 import { MAX_ROW_LENGTH, SegmentError } from './segmentError.js';
-import { pipeText, storageProblem } from './textStream.js';
+import { inArrays, pipeText, storageProblem } from './textStream.js';
 import { checkColumns, type SegmentFile, type SegmentRow } from './segmentFile.js';
 
-/** Rows of a CSV file: a header row where the file has one, else the columns model.json names. */
+/** Rows of a CSV file, in arrays: a header row where the file has one, else the columns model.json names. */
 export async function* csvRows(
   blobs: BlobServiceClient,
   file: SegmentFile,
   options: { abortSignal?: AbortSignal } = {},
-): AsyncGenerator<SegmentRow> {
+): AsyncGenerator<SegmentRow[]> {
   const where = `${file.container}/${file.name}`;
   const parser = parse({
     delimiter: file.delimiter,
@@ -23,22 +23,26 @@ export async function* csvRows(
   let columns = file.columns;
   let row = 0;
   try {
-    for await (const values of parser as AsyncIterable<string[]>) {
-      row++;
-      if (row === 1 && file.header) {
-        const header = values.map((v) => v.trim());
-        // With model.json the attributes name the columns; a header row is only skipped.
-        if (!columns) {
-          if (header.every((h) => !h)) throw new SegmentError(`${where}: the header row is empty`);
-          checkColumns(header, `${where}: the header row`);
-          columns = header;
+    for await (const records of inArrays<string[]>(parser)) {
+      const rows: SegmentRow[] = [];
+      for (const values of records) {
+        row++;
+        if (row === 1 && file.header) {
+          const header = values.map((v) => v.trim());
+          // With model.json the attributes name the columns; a header row is only skipped.
+          if (!columns) {
+            if (header.every((h) => !h)) throw new SegmentError(`${where}: the header row is empty`);
+            checkColumns(header, `${where}: the header row`);
+            columns = header;
+          }
+          continue;
         }
-        continue;
+        if (!columns) throw new SegmentError(`${where}: no header row and no column names`);
+        const record: Record<string, string> = {};
+        for (let i = 0; i < columns.length; i++) record[columns[i]] = values[i] ?? '';
+        rows.push({ file: where, row, record });
       }
-      if (!columns) throw new SegmentError(`${where}: no header row and no column names`);
-      const record: Record<string, string> = {};
-      for (let i = 0; i < columns.length; i++) record[columns[i]] = values[i] ?? '';
-      yield { file: where, row, record };
+      if (rows.length > 0) yield rows;
     }
     await done;
   } catch (error) {

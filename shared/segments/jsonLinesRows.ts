@@ -1,22 +1,22 @@
 import { Transform } from 'node:stream';
 import type { BlobServiceClient } from '@azure/storage-blob';
 import { MAX_ROW_LENGTH, SegmentError } from './segmentError.js';
-import { pipeText, storageProblem } from './textStream.js';
+import { inArrays, pipeText, storageProblem } from './textStream.js';
 import type { SegmentFile, SegmentRow } from './segmentFile.js';
 
-/** Rows of a JSON Lines file: one object a line, blank lines skipped; values as text (objects as JSON). */
+/** Rows of a JSON Lines file, in arrays: one object a line, blank lines skipped; values as text (objects as JSON). */
 export async function* jsonLinesRows(
   blobs: BlobServiceClient,
   file: SegmentFile,
   options: { abortSignal?: AbortSignal } = {},
-): AsyncGenerator<SegmentRow> {
+): AsyncGenerator<SegmentRow[]> {
   const where = `${file.container}/${file.name}`;
   const parser = jsonLines(where);
   const { done } = await pipeText(blobs, file, parser, options);
   let row = 0;
   try {
-    for await (const record of parser as AsyncIterable<Record<string, string>>)
-      yield { file: where, row: ++row, record };
+    for await (const records of inArrays<Record<string, string>>(parser))
+      yield records.map((record) => ({ file: where, row: ++row, record }));
     await done;
   } catch (error) {
     throw storageProblem(error, where) ?? error;

@@ -7,18 +7,20 @@ import { checkColumns, type SegmentFile, type SegmentRow } from './segmentFile.j
 
 /** Rows decoded at a time within a row group, where the file's offset index lets a read stop at a page. */
 const ROWS_PER_SLICE = 65_536;
+/** Rows handed out at a time: decoded columns are turned into records as they are asked for. */
+const ROWS_PER_ARRAY = 1024;
 
 /**
  * Rows of a Parquet file, read with ranged blob downloads (the footer first). Only the columns asked
  * for are decoded (a Customer Insights profile has dozens; an export maps a few), column by column,
  * and rows are handed out one at a time: memory follows the mapped columns of one row group (of one
- * slice of it where the file has an offset index), not the file.
+ * slice of it where the file has an offset index), not the file. Rows come in arrays of up to ROWS_PER_ARRAY.
  */
 export async function* parquetRows(
   blobs: BlobServiceClient,
   file: SegmentFile,
   options: { columns?: readonly string[]; maxRows?: number } = {},
-): AsyncGenerator<SegmentRow> {
+): AsyncGenerator<SegmentRow[]> {
   const where = `${file.container}/${file.name}`;
   const blob = blobs.getContainerClient(file.container).getBlobClient(file.name);
   const conditions = file.etag ? { ifMatch: file.etag } : undefined;
@@ -68,11 +70,14 @@ export async function* parquetRows(
       } catch (error) {
         throw corrupt(error, `: corrupt Parquet data at row ${start + 1}`);
       }
-      for (let i = 0; i < end - start; i++) {
-        row++;
-        const record: Record<string, string> = {};
-        for (let c = 0; c < columns.length; c++) record[columns[c]] = parquetText(data[c][i]);
-        yield { file: where, row, record };
+      for (let from = 0; from < end - start; from += ROWS_PER_ARRAY) {
+        const rows: SegmentRow[] = [];
+        for (let i = from; i < Math.min(end - start, from + ROWS_PER_ARRAY); i++) {
+          const record: Record<string, string> = {};
+          for (let c = 0; c < columns.length; c++) record[columns[c]] = parquetText(data[c][i]);
+          rows.push({ file: where, row: ++row, record });
+        }
+        yield rows;
       }
       start = end;
     }

@@ -4,15 +4,27 @@ import { jsonLinesRows } from './jsonLinesRows.js';
 import { parquetRows } from './parquetRows.js';
 import type { ReadOptions, SegmentFile, SegmentRow } from './segmentFile.js';
 
-/** Streams the rows of one segment file with the reader of its format, never holding the file. */
-export function readSegmentFile(
+/**
+ * Streams the rows of one segment file with the reader of its format, never holding the file, in
+ * arrays of about a thousand (the planner's loop then awaits once per array, not once per row).
+ */
+export function readSegmentRows(
+  blobs: BlobServiceClient,
+  file: SegmentFile,
+  options: ReadOptions = {},
+): AsyncGenerator<SegmentRow[]> {
+  if (file.format === 'parquet') return parquetRows(blobs, file, options);
+  if (file.format === 'jsonl') return jsonLinesRows(blobs, file, options);
+  return csvRows(blobs, file, options);
+}
+
+/** The rows of one segment file one at a time, for callers that read a few (a preview). */
+export async function* readSegmentFile(
   blobs: BlobServiceClient,
   file: SegmentFile,
   options: ReadOptions = {},
 ): AsyncGenerator<SegmentRow> {
-  if (file.format === 'parquet') return parquetRows(blobs, file, options);
-  if (file.format === 'jsonl') return jsonLinesRows(blobs, file, options);
-  return csvRows(blobs, file, options);
+  for await (const rows of readSegmentRows(blobs, file, options)) yield* rows;
 }
 
 /** Bytes the planner samples at the start of a text file to estimate its rows. */

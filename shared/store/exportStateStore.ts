@@ -1,11 +1,10 @@
 import { createGunzip, createGzip } from 'node:zlib';
 import { PassThrough } from 'node:stream';
-import { createInterface } from 'node:readline';
 import type { BlockBlobClient } from '@azure/storage-blob';
 import type { TableClient } from '@azure/data-tables';
 import { ALL_EMAILS, EmailTable, type EmailRange } from '../sync/emailTable.js';
 import { stateText, stateValue } from '../sync/delta.js';
-import type { ExportStatePort, StateChanges, StatePointer, StateWriterPort } from '../runs/ports.js';
+import type { ExportStatePort, StateChanges, StateEntry, StatePointer, StateWriterPort } from '../runs/ports.js';
 import { runFileNames, type RunFiles } from './runFiles.js';
 import { ensureTable, isNotFound } from './tables.js';
 
@@ -40,20 +39,28 @@ export class ExportStateStore implements ExportStatePort {
    * to `table`.
    */
   async load(pointer: StatePointer | undefined, table: EmailTable, range: EmailRange = ALL_EMAILS): Promise<void> {
-    for await (const [email, value] of this.entries(pointer, range)) table.set(email, value);
+    for await (const entries of this.entries(pointer, range))
+      for (const [email, value] of entries) table.set(email, value);
   }
 
-  /** A committed state streamed again (the email table keeps hashes, not emails), or its contacts in `range`. */
-  async *entries(pointer: StatePointer | undefined, range: EmailRange = ALL_EMAILS): AsyncGenerator<[string, number]> {
+  /**
+   * A committed state streamed again (the email table keeps hashes, not emails), or its contacts in `range`, in
+   * arrays.
+   */
+  async *entries(pointer: StatePointer | undefined, range: EmailRange = ALL_EMAILS): AsyncGenerator<StateEntry[]> {
     if (!pointer) return;
-    for await (const [email, value] of this.#lines(pointer.blob))
-      if (EmailTable.inRange(email, range)) yield [email, value];
+    for await (const lines of this.#lines(pointer.blob)) {
+      const entries: StateEntry[] = [];
+      for (const [email, value] of lines) if (EmailTable.inRange(email, range)) entries.push([email, value]);
+      if (entries.length > 0) yield entries;
+    }
   }
 
   /** The identities of a committed state, each with its contact's email. */
   async *identities(pointer: StatePointer | undefined): AsyncGenerator<[string, string]> {
     if (!pointer) return;
-    for await (const [email, , identity] of this.#lines(pointer.blob)) if (identity) yield [identity, email];
+    for await (const lines of this.#lines(pointer.blob))
+      for (const [email, , identity] of lines) if (identity) yield [identity, email];
   }
 
   /** A writer for the state a run would commit, streamed to a blob while the run plans. */
@@ -69,10 +76,11 @@ export class ExportStateStore implements ExportStatePort {
     const add = (email: string, value: number) => writer.add(email, value);
     for (const range of changes.ranges) {
       const changed = await changes.changesIn(range, add);
-      for await (const [email, value, identity] of this.#lines(runFileNames.pendingState(runId))) {
-        if (!EmailTable.inRange(email, range) || changed.isSeen(email)) continue;
-        await writer.add(email, changed.get(email) ?? value, identity);
-      }
+      for await (const lines of this.#lines(runFileNames.pendingState(runId)))
+        for (const [email, value, identity] of lines) {
+          if (!EmailTable.inRange(email, range) || changed.isSeen(email)) continue;
+          await writer.add(email, changed.get(email) ?? value, identity);
+        }
     }
     await writer.close();
     const pointer: StatePointer = { blob: name, runId, contacts: writer.count, committedAt: new Date().toISOString() };
@@ -93,17 +101,17 @@ export class ExportStateStore implements ExportStatePort {
     const pointer = await this.pointer(exportId);
     if (!pointer) return false;
     let found = false;
-    for await (const [e] of this.#lines(pointer.blob)) {
-      if (e !== email) continue;
-      found = true;
-      break;
-    }
+    for await (const lines of this.#lines(pointer.blob))
+      if (lines.some(([e]) => e === email)) {
+        found = true;
+        break;
+      }
     if (!found) return false;
     const container = await this.files.ready();
     const name = `${runFileNames.statePrefix(exportId)}${pointer.runId}-erased-${Date.now()}.tsv.gz`;
     const writer = new StateWriter(container.getBlockBlobClient(name));
-    for await (const [e, value, identity] of this.#lines(pointer.blob))
-      if (e !== email) await writer.add(e, value, identity);
+    for await (const lines of this.#lines(pointer.blob))
+      for (const [e, value, identity] of lines) if (e !== email) await writer.add(e, value, identity);
     await writer.close();
     await (
       await ensureTable(this.table)
@@ -125,17 +133,36 @@ export class ExportStateStore implements ExportStatePort {
     }
   }
 
-  async *#lines(name: string): AsyncGenerator<[string, number, string | undefined]> {
+  /** A state blob's lines, parsed, in arrays of what one decompressed chunk holds. */
+  async *#lines(name: string): AsyncGenerator<StateLine[]> {
     const download = await (await this.files.ready()).getBlobClient(name).download();
-    const lines = createInterface({ input: download.readableStreamBody!.pipe(createGunzip()), crlfDelay: Infinity });
-    for await (const line of lines) {
-      const tab = line.indexOf('\t');
-      if (tab <= 0) continue;
-      const second = line.indexOf('\t', tab + 1);
-      if (second < 0) yield [line.slice(0, tab), stateValue(line.slice(tab + 1)), undefined];
-      else yield [line.slice(0, tab), stateValue(line.slice(tab + 1, second)), line.slice(second + 1)];
+    const text = download.readableStreamBody!.pipe(createGunzip()).setEncoding('utf8');
+    let rest = '';
+    for await (const chunk of text as AsyncIterable<string>) {
+      const lines: StateLine[] = [];
+      let start = 0;
+      for (let end = chunk.indexOf('\n'); end !== -1; start = end + 1, end = chunk.indexOf('\n', start)) {
+        const line = start === 0 && rest ? rest + chunk.slice(0, end) : chunk.slice(start, end);
+        if (start === 0) rest = '';
+        const parsed = stateLine(line);
+        if (parsed) lines.push(parsed);
+      }
+      rest += chunk.slice(start);
+      if (lines.length > 0) yield lines;
     }
+    const last = stateLine(rest);
+    if (last) yield [last];
   }
+}
+
+type StateLine = [email: string, value: number, identity: string | undefined];
+
+function stateLine(line: string): StateLine | undefined {
+  const tab = line.indexOf('\t');
+  if (tab <= 0) return undefined;
+  const second = line.indexOf('\t', tab + 1);
+  if (second < 0) return [line.slice(0, tab), stateValue(line.slice(tab + 1)), undefined];
+  return [line.slice(0, tab), stateValue(line.slice(tab + 1, second)), line.slice(second + 1)];
 }
 
 /** Streams `email<TAB>value[<TAB>identity]` lines, gzip-compressed, into a block blob. */
@@ -155,16 +182,18 @@ export class StateWriter implements StateWriterPort {
     this.#upload.catch(() => undefined);
   }
 
-  async add(email: string, value: number, identity?: string): Promise<void> {
+  /** A promise only when gzip has more than it wants: the caller awaits it then (see StateWriterPort). */
+  add(email: string, value: number, identity?: string): Promise<void> | undefined {
     this.count++;
     this.#pending += identity ? `${email}\t${stateText(value)}\t${identity}\n` : `${email}\t${stateText(value)}\n`;
-    if (this.#pending.length >= 256 * 1024) await this.#flush();
+    return this.#pending.length >= 256 * 1024 ? this.#flush() : undefined;
   }
 
-  async #flush(): Promise<void> {
+  #flush(): Promise<void> | undefined {
     const chunk = this.#pending;
     this.#pending = '';
-    if (chunk && !this.#gzip.write(chunk)) await new Promise((resolve) => this.#gzip.once('drain', resolve));
+    if (chunk && !this.#gzip.write(chunk)) return new Promise((resolve) => this.#gzip.once('drain', resolve));
+    return undefined;
   }
 
   async close(): Promise<void> {

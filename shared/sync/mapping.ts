@@ -93,10 +93,9 @@ export function mapRecord(
   const email = checkEmail(record[resolved.email]);
   if (email.problem !== undefined) return refuse(email.problem);
   const contact: ImportContact = { email: email.email };
-  const text = (column: string | undefined) => (column === undefined ? '' : (record[column] ?? '').trim());
-  const firstName = text(resolved.firstName);
-  const lastName = text(resolved.lastName);
-  const phone = text(resolved.phone);
+  const firstName = cellText(record, resolved.firstName);
+  const lastName = cellText(record, resolved.lastName);
+  const phone = cellText(record, resolved.phone);
   if (firstName) contact.first_name = firstName;
   if (lastName) contact.last_name = lastName;
   if (phone) {
@@ -105,18 +104,18 @@ export function mapRecord(
     contact.phone = checked.phone;
   }
   for (const [id, column] of resolved.fields) {
-    const value = text(column);
+    const value = cellText(record, column);
     if (!value) continue;
     const converted = convertFieldValue(value, context.fieldTypes?.[String(id)], column);
     if (converted.problem !== undefined) return refuse(converted.problem, converted.category);
     if (converted.value) (contact.fields ??= []).push({ id, value: converted.value });
   }
-  const cell = resolved.tags ? tagsOfCell(text(resolved.tags)) : { tags: [] };
+  const cell = resolved.tags ? tagsOfCell(cellText(record, resolved.tags)) : { tags: [] };
   if (cell.problem !== undefined)
     return refuse(`column "${resolved.tags}": ${cell.problem}`, `column "${resolved.tags}": tags that cannot be sent`);
   const tags = [...(context.tags ?? []), ...cell.tags];
   if (tags.length > 0) contact.tags = [...new Set(tags)];
-  const identity = text(resolved.identity);
+  const identity = cellText(record, resolved.identity);
   if (!identity) return { contact };
   // Kept in the export's state, one line per contact: no tab or line break, and short.
   // eslint-disable-next-line no-control-regex
@@ -129,3 +128,8 @@ export function mapRecord(
 }
 
 const MAX_IDENTITY_LENGTH = 256;
+
+/** A mapped cell's text, trimmed ('' for a column the mapping does not use). */
+function cellText(record: Record<string, string>, column: string | undefined): string {
+  return column === undefined ? '' : (record[column] ?? '').trim();
+}

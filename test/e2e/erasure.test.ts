@@ -40,7 +40,8 @@ describe('erasing a person', () => {
     api(runner.url, method, path, body, principal);
   const stateOf = async (exp: Export) => {
     const emails: string[] = [];
-    for await (const [email] of h.svc.exportState.entries(await h.svc.exportState.pointer(exp.id))) emails.push(email);
+    for await (const entries of h.svc.exportState.entries(await h.svc.exportState.pointer(exp.id)))
+      emails.push(...entries.map(([email]) => email));
     return emails.sort();
   };
   const runFilesText = async (run: Run) => {

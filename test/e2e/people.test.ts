@@ -25,7 +25,8 @@ let connectionId: string;
 const call = (method: string, path: string, body?: unknown) => api(runner.url, method, path, body);
 const stateOf = async (exp: Export) => {
   const emails: string[] = [];
-  for await (const [email] of h.svc.exportState.entries(await h.svc.exportState.pointer(exp.id))) emails.push(email);
+  for await (const entries of h.svc.exportState.entries(await h.svc.exportState.pointer(exp.id)))
+    emails.push(...entries.map(([email]) => email));
   return emails.sort();
 };
 const changesOf = async (exp: Export, run: Run) =>

@@ -87,7 +87,8 @@ describe('planning in passes (Azurite)', () => {
       changesIn: async () => values,
     });
     const state: string[] = [];
-    for await (const [email, value] of svc.exportState.entries(pointer)) state.push(`${email} ${value}`);
+    for await (const entries of svc.exportState.entries(pointer))
+      for (const [email, value] of entries) state.push(`${email} ${value}`);
     await endRun(svc, exp.id, run.runId, 'cancelled', 'planned only');
     const passes = log.filter((m) => / pass \d+, /.test(m)).length || 1;
     return {
@@ -200,11 +201,11 @@ describe('planning in passes (Azurite)', () => {
       }
       await finalizeRun(svc, exp.id, run.runId);
       const state: string[] = [];
-      for await (const [email, value] of svc.exportState.entries(await svc.exportState.pointer(exp.id))) {
-        state.push(
-          `${email} ${(unsubscribedAt(value) ?? 0) >= startedAt - 1_000 ? 'unsubscribed-now' : stateText(value)}`,
-        );
-      }
+      for await (const entries of svc.exportState.entries(await svc.exportState.pointer(exp.id)))
+        for (const [email, value] of entries)
+          state.push(
+            `${email} ${(unsubscribedAt(value) ?? 0) >= startedAt - 1_000 ? 'unsubscribed-now' : stateText(value)}`,
+          );
       return state.sort();
     }
     const manyPasses = createServices(readConfig({ ...h.env, PLANNER_EMAILS_PER_PASS: '40' }));

@@ -1,4 +1,6 @@
-import { fingerprint } from '../../shared/sync/fingerprint.js';
+import { hash } from 'node:crypto';
+import type { ImportContact } from '../../shared/activecampaign/client.js';
+import { canonicalJson, fingerprint } from '../../shared/sync/fingerprint.js';
 import { describe, expect, it } from 'vitest';
 import {
   decideContact,
@@ -38,6 +40,38 @@ describe('delta rules', () => {
     };
     expect(fingerprint(contact, 7)).toBe(62636889091846);
     expect(fingerprint({ email: 'q@r.st', subscribe: [{ listid: '7' }] }, 7)).toBe(37666538384330);
+  });
+
+  it('fingerprints every shape of contact as the canonical JSON of it does, whatever the order of its keys', () => {
+    const generic = (contact: ImportContact, listId: number) => {
+      const { subscribe: _s, unsubscribe: _u, ...content } = contact;
+      if (content.fields) content.fields = [...content.fields].sort((a, b) => a.id - b.id);
+      if (content.tags) content.tags = [...content.tags].sort();
+      return hash('sha256', `${listId}\n${canonicalJson(content)}`, 'buffer').readUIntBE(0, 6);
+    };
+    const texts = ['', 'Ann', 'Zoë "Z" \\ O\'Neil', '\u2028line\nbreak', '😀', '<b>&amp;</b>'];
+    let random = 7;
+    const pick = <T>(of: readonly T[]): T => of[(random = (random * 48271) % 2147483647) % of.length];
+    const contacts: ImportContact[] = [];
+    for (let i = 0; i < 500; i++) {
+      const c: Record<string, unknown> = {};
+      // Keys in a shuffled order, each present or not: the mapping adds them in its own order.
+      const keys = ['phone', 'tags', 'first_name', 'fields', 'last_name', 'subscribe', 'unsubscribe'];
+      c.email = `p${i}@example.com`;
+      for (const key of keys.sort(() => pick([-1, 1]))) {
+        if (pick([true, false])) continue;
+        if (key === 'tags') c.tags = [pick(texts), pick(texts), 'b', 'a'].slice(0, pick([1, 2, 4]));
+        else if (key === 'fields')
+          c.fields = [3, 1, 20, 2].slice(0, pick([0, 1, 4])).map((id) => ({ id, value: pick(texts) }));
+        else if (key === 'subscribe' || key === 'unsubscribe') c[key] = [{ listid: '7' }];
+        else c[key] = pick(texts);
+      }
+      contacts.push(c as unknown as ImportContact);
+    }
+    // Shapes the mapping never makes still fingerprint as the canonical JSON does.
+    contacts.push({ email: 'x@y.z', first_name: undefined, extra: { b: 1, a: 2 } } as unknown as ImportContact);
+    contacts.push({ email: 'x@y.z', fields: [{ value: 'v', id: 2, note: 'n' }] } as unknown as ImportContact);
+    for (const contact of contacts) expect(fingerprint(contact, 12)).toBe(generic(contact, 12));
   });
 
   it('decides per contact: new, unchanged, changed, and a returner this export had unsubscribed', () => {
