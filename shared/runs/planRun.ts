@@ -310,12 +310,13 @@ class Planner {
           }
           const { contact, identity } = mapped;
           // The first row of an email wins; later ones are counted as duplicates.
-          if (emails.see(contact.email)) {
+          const visit = emails.visit(contact.email);
+          if (visit.duplicate) {
             this.counts.duplicate++;
             continue;
           }
+          const { previous } = visit;
           const print = fingerprint(contact, exp.listId);
-          const previous = emails.get(contact.email);
           const decision = decideContact(previous, print, run.fullSync);
           // What an earlier run sent fitted then: only a contact that is sent is measured.
           if (decision !== 'unchanged' && !this.#batcher.fits(contact)) {

@@ -7,6 +7,7 @@ const MAX_LOAD = 0.8;
 /** Bytes a slot takes: two 32-bit key halves, a 48-bit value, flags. */
 const SLOT_BYTES = 15;
 const TWO_TO_32 = 2 ** 32;
+const DUPLICATE = { duplicate: true } as const;
 
 /**
  * A part of the emails, by the first 32 bits of their hash: [start, end) within [0, 2^32). The
@@ -128,7 +129,11 @@ export class EmailTable {
   /** The value set for an email (its previous state), if any. */
   get(email: string): number | undefined {
     const i = this.#find(email);
-    if (i === undefined || !(this.#flags[i] & HAS_VALUE)) return undefined;
+    return i === undefined ? undefined : this.#value(i);
+  }
+
+  #value(i: number): number | undefined {
+    if (!(this.#flags[i] & HAS_VALUE)) return undefined;
     const magnitude = this.#valueHi[i] * TWO_TO_32 + this.#valueLo[i];
     return this.#flags[i] & NEGATIVE ? -magnitude : magnitude;
   }
@@ -150,6 +155,17 @@ export class EmailTable {
     const before = (this.#flags[i] & SEEN) !== 0;
     this.#flags[i] |= SEEN;
     return before;
+  }
+
+  /**
+   * The planner's one look per row: marks the email seen and says whether it was already (a duplicate) and, if not,
+   * its previous value. One hash and one probe instead of see() then get().
+   */
+  visit(email: string): { duplicate: true } | { duplicate: false; previous: number | undefined } {
+    const i = this.#claim(email);
+    if (this.#flags[i] & SEEN) return DUPLICATE;
+    this.#flags[i] |= SEEN;
+    return { duplicate: false, previous: this.#value(i) };
   }
 
   isSeen(email: string): boolean {

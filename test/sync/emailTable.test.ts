@@ -37,6 +37,12 @@ describe('EmailTable', () => {
     expect(table.isSeen('new@example.com')).toBe(true);
     table.set('new@example.com', 5);
     expect(table.isSeen('new@example.com')).toBe(true);
+    // The planner's one look a row: the previous value on the first sighting, a duplicate after.
+    table.set('x@example.com', -7);
+    expect(table.visit('x@example.com')).toEqual({ duplicate: false, previous: -7 });
+    expect(table.visit('x@example.com')).toEqual({ duplicate: true });
+    expect(table.visit('y@example.com')).toEqual({ duplicate: false, previous: undefined });
+    expect(table.visit('new@example.com')).toEqual({ duplicate: true });
   });
 
   it('is sized to what it expects, not to a power of two: 4 million emails in 5,000,001 slots of 15 bytes (75 MB)', () => {
