@@ -1,3 +1,4 @@
+import { text as streamText } from 'node:stream/consumers';
 import type { AppendBlobClient, BlobServiceClient, ContainerClient } from '@azure/storage-blob';
 import type { ImportContact } from '../activecampaign/client.js';
 import { Pool } from '../pool.js';
@@ -277,7 +278,8 @@ export class RunFiles implements RunFilesPort {
   async readText(name: string): Promise<string | undefined> {
     const blob = (await this.ready()).getBlobClient(name.replace(`${RUN_FILES_CONTAINER}/`, ''));
     try {
-      return (await blob.downloadToBuffer()).toString('utf8');
+      // One GET: downloadToBuffer without a length asks for the blob's properties first.
+      return await streamText((await blob.download()).readableStreamBody!);
     } catch (error) {
       if (statusOf(error) === 404) return undefined;
       throw error;
