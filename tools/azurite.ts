@@ -38,6 +38,10 @@ export async function startAzurite(
       // Azurite ends with the process that started it, even one killed outright: an orphan would
       // hold the ports, and with nobody reading its output it dies on its next request.
       `--import=data:text/javascript,${encodeURIComponent(EXIT_WITH_PARENT)}`,
+      // AZURITE_CPU_PROFILE_DIR: where the emulator's own time goes (npm run bench; tools/cpuProfile.ts reads it).
+      ...(process.env.AZURITE_CPU_PROFILE_DIR
+        ? ['--cpu-prof', `--cpu-prof-dir=${process.env.AZURITE_CPU_PROFILE_DIR}`]
+        : []),
       azuriteBin(),
       '--inMemoryPersistence',
       '--skipApiVersionCheck',

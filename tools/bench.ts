@@ -13,6 +13,7 @@
  * Writes BENCHMARKS.md and bench-results.json (to BENCH_OUT, default the repository root).
  * BENCH_POLL_SECONDS sets the poll interval of runs 1 and 2 (default 1); BENCH_DEBUG prints run 3's
  * per-second timeline and writes the runner's output of runs 1 and 4 (RUNNER_OUTPUT_CHARS raises its 4 MB cap).
+ * BENCH_CPU_PROFILE_DIR writes the runner's CPU profiles, AZURITE_CPU_PROFILE_DIR Azurite's (written when it stops).
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';

@@ -13,6 +13,9 @@ import type { BatchMessage } from './runQueues.js';
  */
 export type BatchDeps = LifecycleDeps & Pick<EngineDeps, 'exports' | 'connections' | 'activeCampaign'>;
 
+/** A batch whose last post is not known to be accepted: what an import held is read from its payload. */
+const NOT_POSTED = { importId: undefined, postedUpserts: undefined, postedUnsubscribes: undefined };
+
 /**
  * The export and connection a batch's work needs. When either is gone the run ends (unless it has
  * already: an accepted import of an ended run is left alone) and `gone` says which.
@@ -54,7 +57,15 @@ export async function recordAcceptedImport(
     (s) =>
       s.claimId !== claimId
         ? undefined
-        : { ...s, status: 'submitted', importId, claimId: undefined, claimedUntil: undefined, postingAt: undefined },
+        : {
+            ...s,
+            ...NOT_POSTED,
+            status: 'submitted',
+            importId,
+            claimId: undefined,
+            claimedUntil: undefined,
+            postingAt: undefined,
+          },
     state,
   );
   await deps.queues.importCheck({ exportId, runId, batch, importId }, deps.config.importPollIntervalInMs);
@@ -82,8 +93,15 @@ export async function reopenBatch(
       !expected(s)
         ? undefined
         : how === 'resubmit'
-          ? { ...s, status: 'pending', importId: undefined, resubmits: s.resubmits + 1, error: reason }
-          : { ...s, status: 'pending', uncertainPosts: options.uncertainPosts ?? s.uncertainPosts, error: reason },
+          ? { ...s, ...NOT_POSTED, status: 'pending', resubmits: s.resubmits + 1, error: reason }
+          : {
+              ...s,
+              ...NOT_POSTED,
+              status: 'pending',
+              importId: s.importId,
+              uncertainPosts: options.uncertainPosts ?? s.uncertainPosts,
+              error: reason,
+            },
     options.known,
   );
   if (updated?.status !== 'pending') return false;

@@ -148,6 +148,12 @@ async function complete(
 ): Promise<CheckOutcome> {
   const { runId, batch } = state;
   const failedEmails = new Set(failure.map((e) => e.trim().toLowerCase()));
+  if (failedEmails.size === 0 && state.resubscribes === 0 && state.postedUpserts !== undefined) {
+    // Everything arrived and nobody is re-subscribed: the counts are what was posted (no payload read).
+    const counts = { upserted: state.postedUpserts, unsubscribed: state.postedUnsubscribes ?? 0, failed: 0 };
+    await completeBatch(deps, exp.id, runId, batch, { status: 'completed', ...counts, notSent: 0 }, state);
+    return 'completed';
+  }
   const contacts = (await deps.runFiles.readBatch(runId, batch)) ?? [];
   const returners =
     state.resubscribes > 0

@@ -64,6 +64,12 @@ export interface BatchState {
   resubscribes: number;
   /** ActiveCampaign's batchId of the accepted import. */
   importId?: string;
+  /**
+   * What the accepted import held: upserts and unsubscribes (the payload less what was taken out before it). An
+   * import that completes without failures is counted from these, without reading its payload again.
+   */
+  postedUpserts?: number;
+  postedUnsubscribes?: number;
   /** The delivery that is sending the batch, and until when its claim holds (ms since epoch). */
   claimId?: string;
   claimedUntil?: number;

@@ -184,6 +184,7 @@ async function post(
     }
     try {
       let batchId: string;
+      const unsubscribes = contacts.filter((c) => c.unsubscribe?.length).length;
       marked = false;
       try {
         batchId = (await gated.bulkImport(contacts, { excludeAutomations: !exp.runAutomations })).batchId;
@@ -202,6 +203,8 @@ async function post(
                   ...s,
                   status: 'submitted',
                   importId: batchId,
+                  postedUnsubscribes: unsubscribes,
+                  postedUpserts: contacts!.length - unsubscribes,
                   claimId: undefined,
                   claimedUntil: undefined,
                   postingAt: undefined,

@@ -31,12 +31,20 @@ const MIN_WINDOW_SECONDS = 10;
 export const batchesPerMessage = (batches: number) =>
   Math.min(MAX_BATCHES_PER_MESSAGE, Math.max(1, Math.ceil(batches / MIN_MESSAGES)));
 
-/** How many batches a run keeps waiting to be sent (Infinity when the account's imports are not limited). */
+/**
+ * With the app's budget off (ACTIVECAMPAIGN_BULK_IMPORTS_PER_MINUTE=0, an emulator without limits) the window is
+ * sized as if the account allowed this many imports a minute: 40 a second, 10,000 contacts a second, more than one
+ * machine sends. Every message waiting on a queue costs each receive of a storage emulator a little (Azurite
+ * looks through them all for expired ones), so a million contacts are not put on the queue at once.
+ */
+const UNLIMITED_IMPORTS_PER_MINUTE = 2_400;
+
+/** How many batches a run keeps waiting to be sent. */
 export function sendWindow(config: Pick<AppConfig, 'bulkImportsPerMinute' | 'importPollIntervalInMs'>): number {
-  if (config.bulkImportsPerMinute <= 0) return Infinity;
+  const perMinute = config.bulkImportsPerMinute > 0 ? config.bulkImportsPerMinute : UNLIMITED_IMPORTS_PER_MINUTE;
   // A watcher that runs late on a busy machine must not let the budget run dry: short intervals get 10 s.
   const seconds = Math.max(MIN_WINDOW_SECONDS, (WINDOW_INTERVALS * config.importPollIntervalInMs) / 1000);
-  const imports = (config.bulkImportsPerMinute * seconds) / 60;
+  const imports = (perMinute * seconds) / 60;
   return Math.max(MAX_BATCHES_PER_MESSAGE, Math.ceil(imports));
 }
 
@@ -49,7 +57,6 @@ export function messagesWanted(
   window: number,
   waiting: number,
 ): number {
-  if (window === Infinity) return plan.messages;
   const room = Math.max(0, window - waiting);
   return Math.min(plan.messages, plan.enqueued + Math.ceil(room / batchesPerMessage(plan.batches)));
 }

@@ -343,6 +343,8 @@ function fromBatchEntity(e: Entity): BatchState {
     unsubscribes: n('unsubscribes'),
     resubscribes: n('resubscribes'),
     importId: (e.importId as string | undefined) ?? undefined,
+    postedUpserts: e.postedUpserts === undefined ? undefined : Number(e.postedUpserts),
+    postedUnsubscribes: e.postedUnsubscribes === undefined ? undefined : Number(e.postedUnsubscribes),
     claimId: (e.claimId as string | undefined) ?? undefined,
     claimedUntil: e.claimedUntil === undefined ? undefined : Number(e.claimedUntil),
     postingAt: e.postingAt === undefined ? undefined : Number(e.postingAt),

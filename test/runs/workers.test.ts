@@ -250,6 +250,28 @@ describe('the send worker carries out the failure rule', () => {
 });
 
 describe('the import check carries out the failure rule', () => {
+  it('counts an import that arrived whole from what was posted, and reads the payload only when contacts failed', async () => {
+    const contacts = [...CONTACTS, { email: 'gone@example.com', unsubscribe: [{ listid: '1' }] }];
+    await engine.runFiles.writeBatch(run.runId, 1, contacts);
+    await setBatch({ contacts: 4, unsubscribes: 1 });
+    const read = engine.runFiles.readBatch.bind(engine.runFiles);
+    let reads = 0;
+    engine.runFiles.readBatch = (runId, b) => (reads++, read(runId, b));
+    let check = await sendAndTakeCheck();
+    await importsApplied();
+    expect(await checkImport(engine, check)).toBe('completed');
+    expect(await batch()).toMatchObject({ status: 'completed', upserted: 3, unsubscribed: 1, failed: 0 });
+    expect(reads).toBe(1); // the post's, not the check's
+
+    await setBatch({ status: 'pending', upserted: 0, unsubscribed: 0, importId: undefined });
+    emulator.faults.failInProcessing = (email) => email === 'b@example.com';
+    check = await sendAndTakeCheck();
+    await importsApplied();
+    expect(await checkImport(engine, check)).toBe('completed');
+    expect(await batch()).toMatchObject({ status: 'completed', upserted: 2, unsubscribed: 1, failed: 1 });
+    expect(reads).toBe(3);
+  });
+
   it('completes a batch whose import was sent again after ActiveCampaign reported it failed', async () => {
     emulator.faults.importOutcome = { status: 'failed', count: 1 };
     let check = await sendAndTakeCheck();
