@@ -120,6 +120,8 @@ export interface BatchState {
   rejectedReasons?: Record<string, number>;
   /** The entity's ETag when read, so that an update can skip reading it again. */
   etag?: string;
+  /** Storage: the batch was written under its run's partition, before each batch had its own (store/runStore.ts). */
+  inRunPartition?: true;
 }
 
 /** A batch as the planner writes it: nothing tried, nothing counted yet. */
