@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { emptyCounts, type Export } from '../../shared/model.js';
+import type { Export } from '../../shared/model.js';
 import { newRunId, pendingBatch, type BatchState, type RunRecord } from '../../shared/runs/runModel.js';
 import { QUEUES, type BatchMessage } from '../../shared/runs/runQueues.js';
 import {
@@ -10,7 +10,7 @@ import {
   startSendingBatches,
 } from '../../shared/runs/sendWindow.js';
 import { watchRun } from '../../shared/runs/watchRun.js';
-import { memoryEngine, type MemoryEngine } from '../support/memoryPorts.js';
+import { memoryEngine, sendingRun, type MemoryEngine } from '../support/memoryPorts.js';
 
 /**
  * A run's batches go on the queue a window at a time, so that a run started after it on the same account is not
@@ -64,16 +64,9 @@ describe('a run on the queue', () => {
     // 90 imports a minute, a watcher every second: 10 s of imports, 15 batches, wait to be sent.
     engine = memoryEngine(undefined, { ACTIVECAMPAIGN_BULK_IMPORTS_PER_MINUTE: '90' });
     engine.exports.records.set('e1', { id: 'e1', schedule: 'manual' } as Export);
-    run = {
+    run = sendingRun({
       runId: newRunId(),
       exportId: 'e1',
-      trigger: 'manual',
-      status: 'sending',
-      counts: emptyCounts(),
-      startedAt: new Date().toISOString(),
-      dryRun: false,
-      fullSync: false,
-      batches: { total: BATCHES, done: 0 },
       plan: {
         read: BATCHES * 250,
         rejected: 0,
@@ -84,7 +77,7 @@ describe('a run on the queue', () => {
         enqueued: 0,
         rejectedReasons: {},
       },
-    };
+    });
     await engine.runs.createRun(run);
     for (let n = 1; n <= BATCHES; n++) await engine.runs.createBatch(batch(run.runId, n));
   });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { ImportContact } from '../../shared/activecampaign/client.js';
-import { emptyCounts, type Connection, type Export } from '../../shared/model.js';
+import type { Connection, Export } from '../../shared/model.js';
 import { checkImport } from '../../shared/runs/checkImport.js';
 import { FAILURE_LIMITS } from '../../shared/runs/failurePolicy.js';
 import { handlePoisoned } from '../../shared/runs/poisonedMessages.js';
@@ -17,7 +17,7 @@ import { CHECK_DELAY_IN_MS } from '../../shared/runs/checkSchedule.js';
 import { sendBatch } from '../../shared/runs/sendBatch.js';
 import { watchRun } from '../../shared/runs/watchRun.js';
 import { startActiveCampaignEmulator, type ActiveCampaignEmulator } from '../../tools/acEmulator/server.js';
-import { breakFor, memoryEngine, type MemoryEngine } from '../support/memoryPorts.js';
+import { breakFor, memoryEngine, sendingRun, type MemoryEngine } from '../support/memoryPorts.js';
 
 /**
  * Each worker's handling of failures, against the engine's ports in memory and the ActiveCampaign
@@ -74,16 +74,9 @@ beforeEach(async () => {
   };
   engine.connections.records.set('c1', connection);
   engine.exports.records.set('e1', exp);
-  run = {
+  run = sendingRun({
     runId: newRunId(),
     exportId: 'e1',
-    trigger: 'manual',
-    status: 'sending',
-    counts: emptyCounts(),
-    startedAt: new Date().toISOString(),
-    dryRun: false,
-    fullSync: false,
-    batches: { total: 1, done: 0 },
     plan: {
       read: 3,
       rejected: 0,
@@ -95,7 +88,7 @@ beforeEach(async () => {
       rejectedReasons: {},
     },
     watchId: 'w0',
-  };
+  });
   await engine.runs.createRun(run);
   await engine.runs.createBatch(batchState());
   await engine.runFiles.writeBatch(run.runId, 1, CONTACTS);

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { emptyCounts } from '../../shared/model.js';
-import { newRunId, pendingBatch, type RunRecord } from '../../shared/runs/runModel.js';
+import { newRunId, pendingBatch } from '../../shared/runs/runModel.js';
 import type { RunStore } from '../../shared/store/runStore.js';
 import { startHarness, type Harness } from '../support/harness.js';
+import { sendingRun } from '../support/memoryPorts.js';
 
 /**
  * Where batches are kept (Azurite): one partition each, a run's batches a range of partitions; batches written
@@ -11,18 +11,6 @@ import { startHarness, type Harness } from '../support/harness.js';
 describe('the batches of a run in the table', () => {
   let h: Harness;
   let runs: RunStore;
-  const run = (runId: string): RunRecord => ({
-    runId,
-    exportId: 'store-test',
-    trigger: 'manual',
-    status: 'sending',
-    counts: emptyCounts(),
-    startedAt: new Date().toISOString(),
-    dryRun: false,
-    fullSync: false,
-    batches: { total: 3, done: 0 },
-  });
-
   beforeAll(async () => {
     h = await startHarness();
     runs = h.svc.runs;
@@ -55,7 +43,7 @@ describe('the batches of a run in the table', () => {
 
   it('reads, updates, lists and deletes batches written under their run’s partition, leaving them where they are', async () => {
     const runId = newRunId();
-    await runs.createRun(run(runId));
+    await runs.createRun(sendingRun({ runId, exportId: 'store-test' }));
     // As the app wrote batches before each had its own partition.
     for (const n of [1, 2])
       await runs.batchesTable.createEntity({

@@ -2,7 +2,7 @@ import { BlobServiceClient } from '@azure/storage-blob';
 import type { AuditEntry, AuditPort } from '../../shared/audit/auditLog.js';
 import { ActiveCampaignClient, type ImportContact } from '../../shared/activecampaign/client.js';
 import { readConfig, type AppConfig } from '../../shared/config.js';
-import { TERMINAL_STATUSES, type Connection, type Export, type Run } from '../../shared/model.js';
+import { emptyCounts, TERMINAL_STATUSES, type Connection, type Export, type Run } from '../../shared/model.js';
 import type {
   ChangesPort,
   RunEventsPort,
@@ -497,5 +497,19 @@ export function breakFor<T extends object, K extends keyof T>(
     if (call >= from && call < from + times)
       return Promise.reject(new Error(`Storage is unavailable (${String(method)})`));
     return original.apply(port, args);
+  };
+}
+
+/** A manual run that is sending (no plan unless given), as tests of the engine's workers start from. */
+export function sendingRun(fields: Pick<RunRecord, 'runId' | 'exportId'> & Partial<RunRecord>): RunRecord {
+  return {
+    trigger: 'manual',
+    status: 'sending',
+    counts: emptyCounts(),
+    startedAt: new Date().toISOString(),
+    dryRun: false,
+    fullSync: false,
+    batches: { total: fields.plan?.batches ?? 0, done: 0 },
+    ...fields,
   };
 }
