@@ -1,17 +1,12 @@
 import { app, type InvocationContext } from '@azure/functions';
-import { checkImport } from '../shared/runs/checkImport.js';
+import { checkImports } from '../shared/runs/checkImport.js';
 import { QUEUES, readMessage } from '../shared/runs/runQueues.js';
 import { services } from '../shared/services.js';
 import { runLog } from '../shared/telemetry.js';
 
 export async function checkImportHandler(raw: unknown, context: InvocationContext): Promise<void> {
   const message = readMessage(QUEUES.importCheck, raw, (m) => context.warn(m));
-  if (message)
-    await checkImport(
-      services(),
-      message,
-      runLog((m) => context.log(m), message),
-    );
+  if (message) await checkImports(services(), message, (one) => runLog((m) => context.log(m), one));
 }
 
 app.storageQueue('checkImport', {

@@ -27,3 +27,10 @@ export class Pool {
     if (this.#error) throw this.#error;
   }
 }
+
+/** The values of settled promises, or (thrown) the first failure: for work that must all be over before it fails. */
+export function settled<T>(results: PromiseSettledResult<T>[]): T[] {
+  const failed = results.find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return results.map((r) => (r as PromiseFulfilledResult<T>).value);
+}

@@ -1,6 +1,7 @@
 import type { ActiveCampaignClient, ImportContact } from '../activecampaign/client.js';
 import type { AuthenticationError } from '../activecampaign/errors.js';
 import { TERMINAL_STATUSES, type Connection, type Export } from '../model.js';
+import { settled } from '../pool.js';
 import {
   completeBatch,
   keyRefusedMessage,
@@ -13,8 +14,8 @@ import {
 } from './batchOutcome.js';
 import { decideFailure, engineTiming, FAILURE_LIMITS, ImportEndedError, ImportStuckError } from './failurePolicy.js';
 import { endRun, settleEndedRun } from './runLifecycle.js';
-import type { BatchState, Returner } from './runModel.js';
-import type { ImportCheckMessage } from './runQueues.js';
+import type { BatchState, Returner, RunRecord } from './runModel.js';
+import { ImportChecksTogether, splitImportCheck, type ImportCheckMessage } from './runQueues.js';
 
 /**
  * How long after its unsubscribe a list membership may still change without counting as someone
@@ -37,11 +38,12 @@ export async function checkImport(
   deps: BatchDeps,
   message: ImportCheckMessage,
   log: (m: string) => void = () => {},
+  known?: { run: RunRecord | undefined },
 ): Promise<CheckOutcome> {
   const { exportId, runId, batch, importId } = message;
   const state = await deps.runs.getBatch(runId, batch);
   if (!state || state.status !== 'submitted' || state.importId !== importId) return 'skipped';
-  const run = await deps.runs.getRun(exportId, runId);
+  const run = known ? known.run : await deps.runs.getRun(exportId, runId);
   if (!run) return 'skipped';
   // An import ActiveCampaign accepted is checked to its end even after its run ended (cancelled):
   // its contacts arrived or not, and the run's counts say which. Nothing is sent for it any more.
@@ -70,6 +72,25 @@ export async function checkImport(
   } catch (error) {
     return handleFailure(deps, message, state, ended, connection, error, log);
   }
+}
+
+/**
+ * An import check message: its imports each on its own, at once, with one read of their run, and those
+ * still running looked at again with one message. One that throws fails the message once the others are over.
+ */
+export async function checkImports(
+  deps: BatchDeps,
+  message: ImportCheckMessage,
+  logFor: (one: ImportCheckMessage) => (m: string) => void = () => () => {},
+): Promise<CheckOutcome[]> {
+  const queues = new ImportChecksTogether(deps.queues);
+  const together = { ...deps, queues };
+  const run = await deps.runs.getRun(message.exportId, message.runId);
+  const results = await Promise.allSettled(
+    splitImportCheck(message).map((one) => checkImport(together, one, logFor(one), { run })),
+  );
+  await queues.flush();
+  return settled(results);
 }
 
 /** Carries out what failurePolicy.ts decides about a failed check or import. */

@@ -9,6 +9,7 @@ import {
   poisonQueue,
   QUEUES,
   splitBatchMessage,
+  splitImportCheck,
   type BatchMessage,
   type ImportCheckMessage,
   type QueueName,
@@ -92,7 +93,7 @@ async function bringBack(
   const parts: BatchMessage[] =
     queue === QUEUES.batches
       ? splitBatchMessage(message as BatchMessage)
-      : [{ exportId, runId, batch: (message as ImportCheckMessage).batch }];
+      : splitImportCheck(message as ImportCheckMessage).map(({ batch }) => ({ exportId, runId, batch }));
   for (const part of parts) {
     const { batch } = part;
     const state = await deps.runs.getBatch(runId, batch);

@@ -3,6 +3,8 @@
  * senders of ports.ts and the poison handlers) and the message types and their parsing. Messages
  * are small on purpose: a batch's contacts travel in a blob. store/storageQueues.ts sends them.
  */
+import type { QueuesPort } from './ports.js';
+
 export const QUEUES = {
   plan: 'export-plan',
   batches: 'export-batches',
@@ -61,9 +63,21 @@ export interface BatchMessage extends Envelope {
   acceptedImportId?: string;
 }
 
+/** An import ActiveCampaign accepted for a batch: what an import check looks at. */
+export interface AcceptedImport {
+  batch: number;
+  importId: string;
+}
+
+/**
+ * One accepted import (`batch`, `importId`), or (`imports`, the first of them in `batch` and `importId`) the imports
+ * of one batch message, checked together: one queue message instead of one each. Each is checked on its own; one
+ * that must retry goes back on the queue alone.
+ */
 export interface ImportCheckMessage extends Envelope {
   batch: number;
   importId: string;
+  imports?: AcceptedImport[];
   polls?: number;
   throttledSince?: number;
   throttles?: number;
@@ -86,6 +100,9 @@ const str = (v: unknown) => typeof v === 'string' && v.length > 0 && v.length < 
 const int = (v: unknown) => Number.isInteger(v) && (v as number) >= 0;
 const optionalInt = (v: unknown) => v === undefined || int(v);
 
+/** The most batches (or imports) one message may group. */
+const MAX_GROUP = 64;
+
 /** Parses a message of a queue, or undefined when it is not one (never throws). */
 export function parseMessage<Q extends QueueName>(queue: Q, value: unknown): QueueMessages[Q] | undefined {
   if (
@@ -104,12 +121,22 @@ export function parseMessage<Q extends QueueName>(queue: Q, value: unknown): Que
       if (!int(value.batch)) return undefined;
       if (
         value.batches !== undefined &&
-        !(Array.isArray(value.batches) && value.batches.length <= 64 && value.batches.every(int))
+        !(Array.isArray(value.batches) && value.batches.length <= MAX_GROUP && value.batches.every(int))
       )
         return undefined;
       return value as unknown as QueueMessages[Q];
     case QUEUES.importCheck:
-      return int(value.batch) && str(value.importId) ? (value as unknown as QueueMessages[Q]) : undefined;
+      if (!int(value.batch) || !str(value.importId)) return undefined;
+      if (
+        value.imports !== undefined &&
+        !(
+          Array.isArray(value.imports) &&
+          value.imports.length <= MAX_GROUP &&
+          value.imports.every((i) => isObject(i) && int(i.batch) && str(i.importId))
+        )
+      )
+        return undefined;
+      return value as unknown as QueueMessages[Q];
   }
   return undefined;
 }
@@ -141,4 +168,69 @@ export function splitBatchMessage(message: BatchMessage): BatchMessage[] {
     attempt: message.attempt,
     poisoned: message.poisoned,
   }));
+}
+
+/** The single-import checks a (possibly grouped) import check stands for. */
+export function splitImportCheck(message: ImportCheckMessage): ImportCheckMessage[] {
+  if (!message.imports?.length) return [message];
+  const { imports, ...envelope } = message;
+  return imports.map(({ batch, importId }) => ({ ...envelope, batch, importId }));
+}
+
+/**
+ * Queues that hold the plain import checks sent through them (an import's first check, or another look
+ * after `pending`) until `flush`, which sends them as one message per run, delay and number of looks: the
+ * imports a batch message started are checked with one queue message, not eight. A check that retries
+ * after a failure, or a throttled or poisoned one, goes at once. Held checks are lost if the process dies
+ * before `flush`; the message being handled then comes back, and finds its imports unchecked.
+ */
+export class ImportChecksTogether implements QueuesPort {
+  readonly #held = new Map<string, { message: ImportCheckMessage; delayInMs: number; imports: AcceptedImport[] }>();
+
+  constructor(readonly queues: QueuesPort) {}
+
+  importCheck(message: ImportCheckMessage, delayInMs: number): Promise<void> {
+    if (message.attempt || message.throttles || message.throttledSince || message.poisoned || message.imports)
+      return this.queues.importCheck(message, delayInMs);
+    const key = `${message.exportId}/${message.runId}/${delayInMs}/${message.polls ?? 0}`;
+    const group = this.#held.get(key) ?? { message, delayInMs, imports: [] };
+    group.imports.push({ batch: message.batch, importId: message.importId });
+    this.#held.set(key, group);
+    return Promise.resolve();
+  }
+
+  /** Sends what is held. */
+  async flush(): Promise<void> {
+    const groups = [...this.#held.values()];
+    this.#held.clear();
+    for (const { message, delayInMs, imports } of groups)
+      for (let i = 0; i < imports.length; i += MAX_GROUP) {
+        const part = imports.slice(i, i + MAX_GROUP);
+        const { batch, importId } = part[0];
+        await this.queues.importCheck(
+          { ...message, batch, importId, imports: part.length > 1 ? part : undefined },
+          delayInMs,
+        );
+      }
+  }
+
+  plan(message: PlanMessage, delayInMs?: number): Promise<void> {
+    return this.queues.plan(message, delayInMs);
+  }
+
+  batches(message: BatchMessage, delayInMs?: number): Promise<void> {
+    return this.queues.batches(message, delayInMs);
+  }
+
+  watch(message: WatchMessage, delayInMs: number): Promise<void> {
+    return this.queues.watch(message, delayInMs);
+  }
+
+  snapshotCheck(message: SnapshotCheckMessage, delayInMs: number): Promise<void> {
+    return this.queues.snapshotCheck(message, delayInMs);
+  }
+
+  send(queue: string, message: object, delayInMs?: number): Promise<void> {
+    return this.queues.send(queue, message, delayInMs);
+  }
 }

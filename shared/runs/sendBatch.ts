@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { ActiveCampaignClient } from '../activecampaign/client.js';
 import { ActiveCampaignNotFoundError, ValidationError, type AuthenticationError } from '../activecampaign/errors.js';
 import { TERMINAL_STATUSES, type Connection, type Export } from '../model.js';
+import { settled } from '../pool.js';
 import { TELEMETRY } from '../telemetry.js';
 import {
   completeBatch,
@@ -20,7 +21,7 @@ import type { EngineDeps } from './ports.js';
 import { SYNC_MODES } from '../sync/syncModes.js';
 import { endRun } from './runLifecycle.js';
 import { TERMINAL_BATCH, type BatchState } from './runModel.js';
-import type { BatchMessage } from './runQueues.js';
+import { ImportChecksTogether, splitBatchMessage, type BatchMessage } from './runQueues.js';
 
 /**
  * A posting claim lasts the request's timeout and a margin: it is taken once the budget's slot has
@@ -93,6 +94,25 @@ export async function sendBatch(
   } catch (error) {
     return handleFailure(deps, connection, again, error, log);
   }
+}
+
+/**
+ * A batch message: its batches each on its own, at once, and the imports they start checked with one
+ * message. One that throws fails the message once the others are over and their checks sent; the
+ * redelivery skips the batches already sent.
+ */
+export async function sendBatches(
+  deps: BatchDeps,
+  message: BatchMessage,
+  logFor: (one: BatchMessage) => (m: string) => void = () => () => {},
+): Promise<SendOutcome[]> {
+  const queues = new ImportChecksTogether(deps.queues);
+  const together = { ...deps, queues };
+  const results = await Promise.allSettled(
+    splitBatchMessage(message).map((one) => sendBatch(together, one, logFor(one))),
+  );
+  await queues.flush();
+  return settled(results);
 }
 
 /** What the work a batch does contact by contact before its import is given. */

