@@ -14,7 +14,6 @@ import { containerProblem, normalizeSourcePath } from '../segments/sourcePolicy.
 import type { AppServices } from '../services.js';
 import { publicConnection, type ConnectionRecord } from '../store/connectionStore.js';
 import { ExportBeingEditedError, RunActiveError } from '../runs/runModel.js';
-import { runFileNames } from '../store/runFiles.js';
 import { MappingError, resolveMapping } from '../sync/mapping.js';
 import { DEFAULT_REMOVAL_GUARD_PERCENT } from '../sync/removalGuard.js';
 import type { CreateExportInput, UpdateExportInput } from './exportSchema.js';
@@ -244,7 +243,7 @@ export async function deleteExport(deps: ExportDeps, principal: Principal, id: s
   if (active) await endRun(deps, id, active, 'cancelled', 'The export was deleted');
   await deps.exportState.delete(id);
   await deps.snapshotChecks.delete(id);
-  for await (const run of deps.runs.allRuns(id)) await deps.runFiles.deletePrefix(runFileNames.runPrefix(run.runId));
+  for await (const run of deps.runs.allRuns(id)) await deps.runFiles.deleteRunFiles(run.runId);
 }
 
 async function usableConnection(

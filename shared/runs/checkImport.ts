@@ -15,7 +15,8 @@ import {
 import { decideFailure, engineTiming, FAILURE_LIMITS, ImportEndedError, ImportStuckError } from './failurePolicy.js';
 import { endRun, settleEndedRun } from './runLifecycle.js';
 import type { BatchState, Returner, RunRecord } from './runModel.js';
-import { ImportChecksTogether, splitImportCheck, type ImportCheckMessage } from './runQueues.js';
+import { ImportChecksTogether } from './importChecksTogether.js';
+import { splitImportCheck, type ImportCheckMessage } from './runQueues.js';
 
 /**
  * How long after its unsubscribe a list membership may still change without counting as someone

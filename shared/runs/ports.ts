@@ -99,7 +99,7 @@ export interface RunFilesPort {
   changesPath(runId: string): string;
   samplePath(runId: string): string;
   /** Deletes what a run only needed while it sent; the files of batches in `keep` stay. */
-  deleteWorkFiles(runId: string, keep?: ReadonlySet<number>): Promise<number>;
+  deleteWorkFiles(runId: string, keep?: ReadonlySet<number>): Promise<void>;
   deleteBatchFiles(runId: string, batch: number): Promise<void>;
   /** Deletes every file of at most `max` runs that started before `before`; returns how many runs. */
   deleteRunsStartedBefore(before: number, max: number): Promise<number>;

@@ -21,7 +21,8 @@ import type { EngineDeps } from './ports.js';
 import { SYNC_MODES } from '../sync/syncModes.js';
 import { endRun } from './runLifecycle.js';
 import { TERMINAL_BATCH, type BatchState } from './runModel.js';
-import { ImportChecksTogether, splitBatchMessage, type BatchMessage } from './runQueues.js';
+import { ImportChecksTogether } from './importChecksTogether.js';
+import { splitBatchMessage, type BatchMessage } from './runQueues.js';
 
 /**
  * A posting claim lasts the request's timeout and a margin: it is taken once the budget's slot has

@@ -1,4 +1,4 @@
-import { RUN_FILES_CONTAINER } from '../store/runFiles.js';
+import { RUN_FILES_CONTAINER, workContainerName } from '../store/runFiles.js';
 import { SegmentError } from './segmentError.js';
 
 /**
@@ -8,7 +8,7 @@ import { SegmentError } from './segmentError.js';
  * whatever the setting says. Names and paths are checked before any storage call.
  */
 
-/** Containers of the app and of its deployment (infra/main.bicep), never a segment source. */
+/** The app's containers and its deployment's (infra/main.bicep), never a segment source; nor is a work container. */
 export const APP_CONTAINERS: readonly string[] = [RUN_FILES_CONTAINER, 'app-package'];
 const HOST_CONTAINER = /^azure-webjobs-/;
 /** Azure's rule: 3 to 63 lower-case letters, digits and single inner hyphens. */
@@ -20,7 +20,11 @@ export function containerProblem(container: string, allowed?: readonly string[])
   if (!CONTAINER_NAME.test(container)) {
     return `"${container}" is not a valid container name (3 to 63 lower-case letters, digits and single hyphens, starting with a letter or digit)`;
   }
-  if (APP_CONTAINERS.includes(container) || HOST_CONTAINER.test(container)) {
+  if (
+    APP_CONTAINERS.includes(container) ||
+    container.startsWith(workContainerName('')) ||
+    HOST_CONTAINER.test(container)
+  ) {
     return `the container "${container}" belongs to the app or the Functions host and cannot be a segment source`;
   }
   if (allowed && !allowed.includes(container)) {

@@ -1,5 +1,11 @@
 import { text as streamText } from 'node:stream/consumers';
-import type { AppendBlobClient, BlobServiceClient, ContainerClient } from '@azure/storage-blob';
+import type {
+  AppendBlobClient,
+  BlobClient,
+  BlobServiceClient,
+  BlockBlobClient,
+  ContainerClient,
+} from '@azure/storage-blob';
 import type { ImportContact } from '../activecampaign/client.js';
 import { Pool } from '../pool.js';
 import type { ChangesPort, RejectedRowsPort, RunFilesPort } from '../runs/ports.js';
@@ -18,8 +24,16 @@ import { statusOf } from './tables.js';
 /** Deletes in flight at once when a run's files go. */
 const DELETE_CONCURRENCY = 16;
 
-/** Container of the files runs write: batch payloads, rejected rows, payload samples, export state. */
+/** Container of the files runs write that outlive them: rejected rows, changes, payload samples, export state. */
 export const RUN_FILES_CONTAINER = 'export-runs';
+
+/**
+ * Container of what one run only needs while it sends (payloads, returners, untags, email changes, values to
+ * clear): deleted whole when the run ends, one request instead of one a batch (a million contacts are 4,000
+ * payloads). Its name starts with the run files' container's, so whatever keeps the app's containers apart
+ * (segments/sourcePolicy.ts, the blob events' filter in infra) keeps these apart too.
+ */
+export const workContainerName = (runId: string) => `${RUN_FILES_CONTAINER}-${runId}`;
 
 const CSV_HEADER = 'file,row,email,reason\n';
 /** An append block carries at most 4 MiB. */
@@ -53,20 +67,14 @@ const pad = (batch: number) => String(batch).padStart(7, '0');
 
 /**
  * Every blob a run or an export's state uses, named in one place. A run's files live under
- * `runs/<runId>/`; what only matters while it sends (payloads, returners, the pending state) is
- * deleted when it ends, the rest (rejected rows, the emails it changed, those of them that failed and
- * those an update-only run did not find, a dry run's sample) after RUN_RETENTION_DAYS.
+ * `runs/<runId>/`; what only matters while it sends is deleted when it ends (its work container, and the
+ * pending state), the rest (rejected rows, the emails it changed, those of them that failed and those an
+ * update-only run did not find, a dry run's sample) after RUN_RETENTION_DAYS.
  */
 export const runFileNames = {
   runPrefix: (runId: string) => `runs/${runId}/`,
-  batch: (runId: string, batch: number) => `runs/${runId}/batches/${pad(batch)}.json`,
   failed: (runId: string, batch: number) => `runs/${runId}/failed/${pad(batch)}.json`,
   notInActiveCampaign: (runId: string, batch: number) => `runs/${runId}/notInActiveCampaign/${pad(batch)}.json`,
-  returners: (runId: string, batch: number) => `runs/${runId}/returners/${pad(batch)}.json`,
-  untags: (runId: string, batch: number) => `runs/${runId}/untags/${pad(batch)}.json`,
-  renames: (runId: string, batch: number) => `runs/${runId}/renames/${pad(batch)}.json`,
-  renamed: (runId: string, batch: number) => `runs/${runId}/renamed/${pad(batch)}.json`,
-  clears: (runId: string, batch: number) => `runs/${runId}/clears/${pad(batch)}.json`,
   pendingState: (runId: string) => `runs/${runId}/state-pending.tsv.gz`,
   rejected: (runId: string) => `runs/${runId}/rejected.csv`,
   changes: (runId: string) => `runs/${runId}/changes.csv`,
@@ -75,14 +83,28 @@ export const runFileNames = {
   statePrefix: (exportId: string) => `state/${exportId}/`,
 };
 
-/** Prefixes under a run that hold contact data only needed while it sends. */
+/**
+ * A batch's work files, by their names in the run's work container. Runs before work containers kept them
+ * under `runs/<runId>/` in the run files' container: a run in flight at an upgrade finds them there.
+ */
+const workFileNames = {
+  batch: (batch: number) => `batches/${pad(batch)}.json`,
+  returners: (batch: number) => `returners/${pad(batch)}.json`,
+  untags: (batch: number) => `untags/${pad(batch)}.json`,
+  renames: (batch: number) => `renames/${pad(batch)}.json`,
+  renamed: (batch: number) => `renamed/${pad(batch)}.json`,
+  clears: (batch: number) => `clears/${pad(batch)}.json`,
+};
 const WORK_FOLDERS = ['batches/', 'returners/', 'untags/', 'renames/', 'renamed/', 'clears/'];
+/** Work containers a process remembers having created. */
+const MAX_KNOWN_WORK_CONTAINERS = 256;
 
 export class RunFiles implements RunFilesPort {
   readonly container: ContainerClient;
   #created?: Promise<unknown>;
+  readonly #workCreated = new Map<string, Promise<unknown>>();
 
-  constructor(blobs: BlobServiceClient) {
+  constructor(readonly blobs: BlobServiceClient) {
     this.container = blobs.getContainerClient(RUN_FILES_CONTAINER);
   }
 
@@ -113,12 +135,12 @@ export class RunFiles implements RunFilesPort {
   }
 
   async writeBatch(runId: string, batch: number, contacts: ImportContact[]): Promise<void> {
-    await this.#writeJson(runFileNames.batch(runId, batch), { contacts });
+    await this.#writeWork(runId, workFileNames.batch(batch), { contacts });
   }
 
   /** The batch's payload, or undefined when it is gone (its run ended and cleaned up). */
   async readBatch(runId: string, batch: number): Promise<ImportContact[] | undefined> {
-    return (await this.#readJson<{ contacts: ImportContact[] }>(runFileNames.batch(runId, batch)))?.contacts;
+    return (await this.#readWork<{ contacts: ImportContact[] }>(runId, workFileNames.batch(batch)))?.contacts;
   }
 
   /** Adds to the emails of one batch that ActiveCampaign rejected or could not process. */
@@ -145,48 +167,48 @@ export class RunFiles implements RunFilesPort {
 
   /** The leavers of an untag batch: contacts whose export tags are removed. */
   async writeUntags(runId: string, batch: number, emails: string[]): Promise<void> {
-    await this.#writeJson(runFileNames.untags(runId, batch), emails);
+    await this.#writeWork(runId, workFileNames.untags(batch), emails);
   }
 
   async readUntags(runId: string, batch: number): Promise<string[]> {
-    return (await this.#readJson<string[]>(runFileNames.untags(runId, batch))) ?? [];
+    return (await this.#readWork<string[]>(runId, workFileNames.untags(batch))) ?? [];
   }
 
   /** A batch's contacts whose emptied values are cleared before its import (mapping.emptyValues). */
   async writeClears(runId: string, batch: number, clears: ValuesToClear[]): Promise<void> {
-    await this.#writeJson(runFileNames.clears(runId, batch), clears);
+    await this.#writeWork(runId, workFileNames.clears(batch), clears);
   }
 
   async readClears(runId: string, batch: number): Promise<ValuesToClear[]> {
-    return (await this.#readJson<ValuesToClear[]>(runFileNames.clears(runId, batch))) ?? [];
+    return (await this.#readWork<ValuesToClear[]>(runId, workFileNames.clears(batch))) ?? [];
   }
 
   /** A batch's email changes (mapping.identity), made before its import. */
   async writeRenames(runId: string, batch: number, renames: Rename[]): Promise<void> {
-    await this.#writeJson(runFileNames.renames(runId, batch), renames);
+    await this.#writeWork(runId, workFileNames.renames(batch), renames);
   }
 
   async readRenames(runId: string, batch: number): Promise<Rename[]> {
-    return (await this.#readJson<Rename[]>(runFileNames.renames(runId, batch))) ?? [];
+    return (await this.#readWork<Rename[]>(runId, workFileNames.renames(batch))) ?? [];
   }
 
   /** Adds to the old emails of a batch's email changes that are done (the state forgets them). */
   async addRenamed(runId: string, batch: number, emails: string[]): Promise<void> {
     if (emails.length === 0) return;
     const all = [...new Set([...(await this.readRenamed(runId, batch)), ...emails])];
-    await this.#writeJson(runFileNames.renamed(runId, batch), all);
+    await this.#writeWork(runId, workFileNames.renamed(batch), all);
   }
 
   async readRenamed(runId: string, batch: number): Promise<string[]> {
-    return (await this.#readJson<string[]>(runFileNames.renamed(runId, batch))) ?? [];
+    return (await this.#readWork<string[]>(runId, workFileNames.renamed(batch))) ?? [];
   }
 
   async writeReturners(runId: string, batch: number, returners: Returner[]): Promise<void> {
-    await this.#writeJson(runFileNames.returners(runId, batch), returners);
+    await this.#writeWork(runId, workFileNames.returners(batch), returners);
   }
 
   async readReturners(runId: string, batch: number): Promise<Returner[]> {
-    return (await this.#readJson<Returner[]>(runFileNames.returners(runId, batch))) ?? [];
+    return (await this.#readWork<Returner[]>(runId, workFileNames.returners(batch))) ?? [];
   }
 
   async writeSample(runId: string, sample: unknown): Promise<void> {
@@ -278,8 +300,7 @@ export class RunFiles implements RunFilesPort {
   async readText(name: string): Promise<string | undefined> {
     const blob = (await this.ready()).getBlobClient(name.replace(`${RUN_FILES_CONTAINER}/`, ''));
     try {
-      // One GET: downloadToBuffer without a length asks for the blob's properties first.
-      return await streamText((await blob.download()).readableStreamBody!);
+      return await blobText(blob);
     } catch (error) {
       if (statusOf(error) === 404) return undefined;
       throw error;
@@ -287,31 +308,36 @@ export class RunFiles implements RunFilesPort {
   }
 
   /**
-   * Deletes what a run only needed while it sent: payloads, returners, pending state (the failed emails
-   * stay with the changes they belong to).
-   * The files of batches in `keep` stay (an accepted import still being checked after a cancel).
+   * Deletes what a run only needed while it sent: its work container (payloads, returners, untags, email
+   * changes, values to clear) and its pending state; the failed emails stay with the changes they belong to.
+   * The files of batches in `keep` stay (an accepted import still being checked after a cancel), and so
+   * does the container then, until the run's files expire.
    */
-  async deleteWorkFiles(runId: string, keep: ReadonlySet<number> = new Set()): Promise<number> {
-    let deleted = 0;
+  async deleteWorkFiles(runId: string, keep: ReadonlySet<number> = new Set()): Promise<void> {
     const kept = (name: string) => keep.size > 0 && keep.has(Number(/\/(\d+)\.json$/.exec(name)?.[1]));
-    for (const folder of WORK_FOLDERS)
-      deleted += await this.deletePrefix(`${runFileNames.runPrefix(runId)}${folder}`, (name) => !kept(name));
+    const work = this.blobs.getContainerClient(workContainerName(runId));
+    if (keep.size === 0) await work.deleteIfExists();
+    else await this.#deleteBlobs(work, '', (name) => !kept(name));
+    // A run from before work containers keeps its work files under runs/<runId>/.
+    const prefix = runFileNames.runPrefix(runId);
+    await this.deletePrefix(prefix, (name) => WORK_FOLDERS.some((f) => name.startsWith(prefix + f)) && !kept(name));
     await (await this.ready()).getBlobClient(runFileNames.pendingState(runId)).deleteIfExists();
-    return deleted;
   }
 
   /** Deletes the work files of one batch (an accepted import checked after its run ended). */
   async deleteBatchFiles(runId: string, batch: number): Promise<void> {
+    const work = this.blobs.getContainerClient(workContainerName(runId));
     const container = await this.ready();
-    for (const name of [
-      runFileNames.batch(runId, batch),
-      runFileNames.returners(runId, batch),
-      runFileNames.untags(runId, batch),
-      runFileNames.renames(runId, batch),
-      runFileNames.renamed(runId, batch),
-      runFileNames.clears(runId, batch),
-    ])
-      await container.getBlobClient(name).deleteIfExists();
+    for (const name of Object.values(workFileNames).map((named) => named(batch))) {
+      await work.getBlobClient(name).deleteIfExists();
+      await container.getBlobClient(`${runFileNames.runPrefix(runId)}${name}`).deleteIfExists();
+    }
+  }
+
+  /** Deletes every file of a run: its run files, its work container. */
+  async deleteRunFiles(runId: string): Promise<void> {
+    await this.deletePrefix(runFileNames.runPrefix(runId));
+    await this.blobs.getContainerClient(workContainerName(runId)).deleteIfExists();
   }
 
   /**
@@ -328,6 +354,15 @@ export class RunFiles implements RunFilesPort {
       await this.deletePrefix(runFileNames.runPrefix(runId));
       if (++expired >= max) break;
     }
+    // Work containers a run left (it ended with an import still being checked, or its end failed).
+    let containers = 0;
+    const prefix = workContainerName('');
+    for await (const item of this.blobs.listContainers({ prefix })) {
+      const runId = item.name.slice(prefix.length);
+      if (!/^\d{13}/.test(runId) || runStartedAt(runId) >= before) continue;
+      await this.blobs.getContainerClient(item.name).deleteIfExists();
+      if (++containers >= max) break;
+    }
     return expired;
   }
 
@@ -336,30 +371,80 @@ export class RunFiles implements RunFilesPort {
    * many.
    */
   async deletePrefix(prefix: string, which: (name: string) => boolean = () => true): Promise<number> {
-    const container = await this.ready();
+    return this.#deleteBlobs(await this.ready(), prefix, which);
+  }
+
+  async #deleteBlobs(container: ContainerClient, prefix: string, which: (name: string) => boolean): Promise<number> {
     const deletes = new Pool(DELETE_CONCURRENCY);
     let deleted = 0;
-    for await (const blob of container.listBlobsFlat({ prefix })) {
-      if (!which(blob.name)) continue;
-      await deletes.run(() => container.getBlobClient(blob.name).deleteIfExists());
-      deleted++;
+    try {
+      for await (const blob of container.listBlobsFlat({ prefix })) {
+        if (!which(blob.name)) continue;
+        await deletes.run(() => container.getBlobClient(blob.name).deleteIfExists());
+        deleted++;
+      }
+    } catch (error) {
+      if (statusOf(error) !== 404) throw error; // no such container: nothing to delete
     }
     await deletes.drain();
     return deleted;
   }
 
+  /** A run's work container, created the first time this process writes to it. */
+  async #work(runId: string): Promise<ContainerClient> {
+    const work = this.blobs.getContainerClient(workContainerName(runId));
+    let created = this.#workCreated.get(runId);
+    if (!created) {
+      if (this.#workCreated.size >= MAX_KNOWN_WORK_CONTAINERS) this.#workCreated.clear();
+      created = work.createIfNotExists().catch((e) => {
+        this.#workCreated.delete(runId);
+        throw e;
+      });
+      this.#workCreated.set(runId, created);
+    }
+    await created;
+    return work;
+  }
+
+  async #writeWork(runId: string, name: string, value: unknown): Promise<void> {
+    await this.#upload((await this.#work(runId)).getBlockBlobClient(name), value);
+  }
+
+  /** A work file, or undefined; a run whose work container never existed kept it under runs/<runId>/. */
+  async #readWork<T>(runId: string, name: string): Promise<T | undefined> {
+    let text: string | undefined;
+    try {
+      text = await blobText(this.blobs.getContainerClient(workContainerName(runId)).getBlobClient(name));
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'ContainerNotFound') throw error;
+      text = await this.readText(`${runFileNames.runPrefix(runId)}${name}`);
+    }
+    return text === undefined ? undefined : (JSON.parse(text) as T);
+  }
+
   async #writeJson(name: string, value: unknown): Promise<void> {
+    await this.#upload((await this.ready()).getBlockBlobClient(name), value);
+  }
+
+  async #upload(blob: BlockBlobClient, value: unknown): Promise<void> {
     const body = JSON.stringify(value);
-    await (
-      await this.ready()
-    )
-      .getBlockBlobClient(name)
-      .upload(body, Buffer.byteLength(body), { blobHTTPHeaders: { blobContentType: 'application/json' } });
+    await blob.upload(body, Buffer.byteLength(body), { blobHTTPHeaders: { blobContentType: 'application/json' } });
   }
 
   async #readJson<T>(name: string): Promise<T | undefined> {
     const text = await this.readText(name);
     return text === undefined ? undefined : (JSON.parse(text) as T);
+  }
+}
+
+/** A blob's text, undefined when the blob is not there; a missing container throws (ContainerNotFound). */
+async function blobText(blob: BlobClient): Promise<string | undefined> {
+  try {
+    // One GET: downloadToBuffer without a length asks for the blob's properties first.
+    return await streamText((await blob.download()).readableStreamBody!);
+  } catch (error) {
+    if (statusOf(error) === 404 && (error as { code?: string }).code !== 'ContainerNotFound') return undefined;
+    throw error;
   }
 }
 

@@ -1,11 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  ImportChecksTogether,
-  parseMessage,
-  QUEUES,
-  splitImportCheck,
-  type ImportCheckMessage,
-} from '../../shared/runs/runQueues.js';
+import { ImportChecksTogether } from '../../shared/runs/importChecksTogether.js';
+import { parseMessage, QUEUES, splitImportCheck, type ImportCheckMessage } from '../../shared/runs/runQueues.js';
 import { MemoryQueues } from '../support/memoryPorts.js';
 
 /** The import checks of one batch message travel as one queue message (fewer queue transactions a batch). */

@@ -279,15 +279,12 @@ export class MemoryRunFiles implements RunFilesPort {
   samplePath(runId: string) {
     return `memory/runs/${runId}/sample.json`;
   }
-  deleteWorkFiles(runId: string, keep: ReadonlySet<number> = new Set()): Promise<number> {
-    let deleted = 0;
+  deleteWorkFiles(runId: string, keep: ReadonlySet<number> = new Set()): Promise<void> {
     for (const name of [...this.files.keys()]) {
       const m = new RegExp(`^runs/${runId}/(batches|returners|untags|renames|renamed|clears)/(\\d+)$`).exec(name);
-      if (!m || keep.has(Number(m[2]))) continue;
-      this.files.delete(name);
-      deleted++;
+      if (m && !keep.has(Number(m[2]))) this.files.delete(name);
     }
-    return Promise.resolve(deleted);
+    return Promise.resolve();
   }
   deleteBatchFiles(runId: string, batch: number): Promise<void> {
     for (const folder of ['batches', 'returners']) this.files.delete(`runs/${runId}/${folder}/${batch}`);
