@@ -118,7 +118,8 @@ var names = {
 var deploymentContainer = 'app-package'
 // The queue Event Grid delivers blob-created events of the segments account to (shared/segments/segmentEvents.ts).
 var segmentEventsQueue = 'segment-events'
-// Never read as segments: the deployment's package, the app's run files, the Functions host's own.
+// Never read as segments: the deployment's package, the app's run files (and each run's work container,
+// export-runs-<run id>: the filter matches name prefixes), the Functions host's own.
 var appContainers = [deploymentContainer, 'export-runs', 'azure-webjobs-']
 var segmentsGroup = empty(segmentsStorageAccountName) || empty(segmentsStorageResourceGroup)
   ? resourceGroup().name
