@@ -20,7 +20,7 @@ import { ClaimHeldError, decideFailure, engineTiming, FAILURE_LIMITS, RunEndedEr
 import type { EngineDeps } from './ports.js';
 import { SYNC_MODES } from '../sync/syncModes.js';
 import { endRun } from './runLifecycle.js';
-import { TERMINAL_BATCH, type BatchState } from './runModel.js';
+import { TERMINAL_BATCH, type BatchState, type RunRecord } from './runModel.js';
 import { ImportChecksTogether } from './importChecksTogether.js';
 import { splitBatchMessage, type BatchMessage } from './runQueues.js';
 
@@ -44,6 +44,7 @@ export async function sendBatch(
   deps: BatchDeps,
   message: BatchMessage,
   log: (m: string) => void = () => {},
+  known?: { run: RunRecord | undefined },
 ): Promise<SendOutcome> {
   const { exportId, runId, batch } = message;
   const state = await deps.runs.getBatch(runId, batch);
@@ -56,7 +57,8 @@ export async function sendBatch(
     );
     return 'skipped';
   }
-  const run = await deps.runs.getRun(exportId, runId);
+  // Read again just before the post (the gate): this read only spares an ended run's batches their work.
+  const run = known ? known.run : await deps.runs.getRun(exportId, runId);
   if (!run || TERMINAL_STATUSES.has(run.status)) {
     await runEnded(deps, exportId, runId, state);
     return 'cancelled';
@@ -98,9 +100,9 @@ export async function sendBatch(
 }
 
 /**
- * A batch message: its batches each on its own, at once, and the imports they start checked with one
- * message. One that throws fails the message once the others are over and their checks sent; the
- * redelivery skips the batches already sent.
+ * A batch message: its batches each on its own, at once, with one read of their run (each reads it again
+ * before it posts), and the imports they start checked with one message. One that throws fails the message
+ * once the others are over and their checks sent; the redelivery skips the batches already sent.
  */
 export async function sendBatches(
   deps: BatchDeps,
@@ -109,8 +111,9 @@ export async function sendBatches(
 ): Promise<SendOutcome[]> {
   const queues = new ImportChecksTogether(deps.queues);
   const together = { ...deps, queues };
+  const run = await deps.runs.getRun(message.exportId, message.runId);
   const results = await Promise.allSettled(
-    splitBatchMessage(message).map((one) => sendBatch(together, one, logFor(one))),
+    splitBatchMessage(message).map((one) => sendBatch(together, one, logFor(one), { run })),
   );
   await queues.flush();
   return settled(results);

@@ -329,7 +329,7 @@ describe('the import check carries out the failure rule', () => {
   });
 });
 
-describe('the batches of one message, and their imports, are checked together', () => {
+describe('the batches of one message, and their imports, are sent and checked together', () => {
   /** Batches 2 and 3 beside batch 1, of other people, in a plan of four (the run does not end). */
   beforeEach(async () => {
     await setRun({ plan: { ...run.plan!, batches: 4, messages: 1 } });
@@ -346,7 +346,12 @@ describe('the batches of one message, and their imports, are checked together', 
   const checkedBatches = (m: ImportCheckMessage) => splitImportCheck(m).map((c) => c.batch);
 
   it('sends the imports of a batch message to the checker in one message, which reads their run once', async () => {
+    const getRun = engine.runs.getRun.bind(engine.runs);
+    let runReads = 0;
+    engine.runs.getRun = (exportId, runId) => (runReads++, getRun(exportId, runId));
     expect(await sendBatches(engine, group())).toEqual(['submitted', 'submitted', 'submitted']);
+    // Once for the message, and once by each batch just before it posts.
+    expect(runReads).toBe(1 + 3);
     const checks = engine.queues.take<ImportCheckMessage>(QUEUES.importCheck);
     expect(checks).toHaveLength(1);
     const [{ message: check, delayInMs }] = checks;
@@ -355,9 +360,7 @@ describe('the batches of one message, and their imports, are checked together', 
     for (const c of splitImportCheck(check))
       expect(c.importId).toBe((await engine.runs.getBatch(run.runId, c.batch))!.importId);
     await importsApplied();
-    const getRun = engine.runs.getRun.bind(engine.runs);
-    let runReads = 0;
-    engine.runs.getRun = (exportId, runId) => (runReads++, getRun(exportId, runId));
+    runReads = 0;
     expect(await checkImports(engine, check)).toEqual(['completed', 'completed', 'completed']);
     expect(runReads).toBe(1);
     for (const b of [1, 2, 3])
