@@ -1,7 +1,6 @@
 import type { ActiveCampaignClient, ImportContact } from '../activecampaign/client.js';
 import type { AuthenticationError } from '../activecampaign/errors.js';
 import { TERMINAL_STATUSES, type Connection, type Export } from '../model.js';
-import { settled } from '../pool.js';
 import {
   completeBatch,
   keyRefusedMessage,
@@ -15,7 +14,7 @@ import {
 import { decideFailure, engineTiming, FAILURE_LIMITS, ImportEndedError, ImportStuckError } from './failurePolicy.js';
 import { endRun, settleEndedRun } from './runLifecycle.js';
 import type { BatchState, Returner, RunRecord } from './runModel.js';
-import { ImportChecksTogether } from './importChecksTogether.js';
+import { handleTogether } from './importChecksTogether.js';
 import { splitImportCheck, type ImportCheckMessage } from './runQueues.js';
 
 /**
@@ -79,19 +78,14 @@ export async function checkImport(
  * An import check message: its imports each on its own, at once, with one read of their run, and those
  * still running looked at again with one message. One that throws fails the message once the others are over.
  */
-export async function checkImports(
+export function checkImports(
   deps: BatchDeps,
   message: ImportCheckMessage,
   logFor: (one: ImportCheckMessage) => (m: string) => void = () => () => {},
 ): Promise<CheckOutcome[]> {
-  const queues = new ImportChecksTogether(deps.queues);
-  const together = { ...deps, queues };
-  const run = await deps.runs.getRun(message.exportId, message.runId);
-  const results = await Promise.allSettled(
-    splitImportCheck(message).map((one) => checkImport(together, one, logFor(one), { run })),
+  return handleTogether(deps, message, splitImportCheck(message), (together, one, known) =>
+    checkImport(together, one, logFor(one), known),
   );
-  await queues.flush();
-  return settled(results);
 }
 
 /** Carries out what failurePolicy.ts decides about a failed check or import. */

@@ -1,4 +1,6 @@
-import type { QueuesPort } from './ports.js';
+import { settled } from '../pool.js';
+import type { EngineDeps, QueuesPort } from './ports.js';
+import type { RunRecord } from './runModel.js';
 import {
   MAX_GROUP,
   type AcceptedImport,
@@ -65,4 +67,23 @@ export class ImportChecksTogether implements QueuesPort {
   send(queue: string, message: object, delayInMs?: number): Promise<void> {
     return this.queues.send(queue, message, delayInMs);
   }
+}
+
+/**
+ * The parts of one message (the batches of a batch message, the imports of a check), each handled on its own and
+ * at once, with one read of their run, and the import checks they send held and sent together. The outcomes, or
+ * (once every part is over and the checks are sent) the first failure: the message then comes back.
+ */
+export async function handleTogether<D extends Pick<EngineDeps, 'queues' | 'runs'>, M, O>(
+  deps: D,
+  ids: { exportId: string; runId: string },
+  parts: M[],
+  handle: (deps: D, part: M, known: { run: RunRecord | undefined }) => Promise<O>,
+): Promise<O[]> {
+  const queues = new ImportChecksTogether(deps.queues);
+  const together = { ...deps, queues };
+  const run = await deps.runs.getRun(ids.exportId, ids.runId);
+  const results = await Promise.allSettled(parts.map((part) => handle(together, part, { run })));
+  await queues.flush();
+  return settled(results);
 }

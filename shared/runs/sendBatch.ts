@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import type { ActiveCampaignClient } from '../activecampaign/client.js';
 import { ActiveCampaignNotFoundError, ValidationError, type AuthenticationError } from '../activecampaign/errors.js';
 import { TERMINAL_STATUSES, type Connection, type Export } from '../model.js';
-import { settled } from '../pool.js';
 import { TELEMETRY } from '../telemetry.js';
 import {
   completeBatch,
@@ -21,7 +20,7 @@ import type { EngineDeps } from './ports.js';
 import { SYNC_MODES } from '../sync/syncModes.js';
 import { endRun } from './runLifecycle.js';
 import { TERMINAL_BATCH, type BatchState, type RunRecord } from './runModel.js';
-import { ImportChecksTogether } from './importChecksTogether.js';
+import { handleTogether } from './importChecksTogether.js';
 import { splitBatchMessage, type BatchMessage } from './runQueues.js';
 
 /**
@@ -104,19 +103,14 @@ export async function sendBatch(
  * before it posts), and the imports they start checked with one message. One that throws fails the message
  * once the others are over and their checks sent; the redelivery skips the batches already sent.
  */
-export async function sendBatches(
+export function sendBatches(
   deps: BatchDeps,
   message: BatchMessage,
   logFor: (one: BatchMessage) => (m: string) => void = () => () => {},
 ): Promise<SendOutcome[]> {
-  const queues = new ImportChecksTogether(deps.queues);
-  const together = { ...deps, queues };
-  const run = await deps.runs.getRun(message.exportId, message.runId);
-  const results = await Promise.allSettled(
-    splitBatchMessage(message).map((one) => sendBatch(together, one, logFor(one), { run })),
+  return handleTogether(deps, message, splitBatchMessage(message), (together, one, known) =>
+    sendBatch(together, one, logFor(one), known),
   );
-  await queues.flush();
-  return settled(results);
 }
 
 /** What the work a batch does contact by contact before its import is given. */
