@@ -95,7 +95,7 @@ const workFileNames = {
   renamed: (batch: number) => `renamed/${pad(batch)}.json`,
   clears: (batch: number) => `clears/${pad(batch)}.json`,
 };
-const WORK_FOLDERS = ['batches/', 'returners/', 'untags/', 'renames/', 'renamed/', 'clears/'];
+const WORK_FOLDERS = Object.values(workFileNames).map((named) => named(0).replace(/[^/]*$/, ''));
 /** Work containers a process remembers having created. */
 const MAX_KNOWN_WORK_CONTAINERS = 256;
 
