@@ -318,16 +318,21 @@ class Planner {
           const { previous } = visit;
           const print = fingerprint(contact, exp.listId);
           const decision = decideContact(previous, print, run.fullSync);
-          // What an earlier run sent fitted then: only a contact that is sent is measured.
-          if (decision !== 'unchanged' && !this.#batcher.fits(contact)) {
-            await this.#reject(
-              row.file,
-              row.row,
-              contact.email,
-              'contact larger than an import request allows',
-              'contact larger than an import request allows',
-            );
-            continue;
+          // What an earlier run sent fitted then: only a contact that is sent is measured, with its list as sent.
+          let size: number | undefined;
+          if (decision !== 'unchanged') {
+            contact.subscribe = subscribe;
+            size = this.#batcher.measure(contact);
+            if (size === undefined) {
+              await this.#reject(
+                row.file,
+                row.row,
+                contact.email,
+                'contact larger than an import request allows',
+                'contact larger than an import request allows',
+              );
+              continue;
+            }
           }
           const full = this.#pendingState?.add(contact.email, print, identity);
           if (full) await full;
@@ -338,7 +343,6 @@ class Planner {
           const from = identity === undefined ? undefined : this.#identities.get(identity);
           if (decision === 'new' && from !== undefined && from !== contact.email) {
             // The same person under a new email, unless the snapshot still holds the old one too.
-            contact.subscribe = subscribe;
             this.#maybeRenamed.push({ contact, identity: identity!, from });
             continue;
           }
@@ -350,8 +354,11 @@ class Planner {
             const emptied = this.#toClear.filter((field) => isEmpty(contact, field));
             if (emptied.length > 0) this.#clearsOf.set(contact.email, emptied);
           }
-          contact.subscribe = subscribe;
-          await this.#add(contact, decision === 'new' ? 'added' : decision === 'returner' ? 'resubscribed' : 'updated');
+          await this.#add(
+            contact,
+            decision === 'new' ? 'added' : decision === 'returner' ? 'resubscribed' : 'updated',
+            size,
+          );
         }
       }
     }
@@ -422,11 +429,11 @@ class Planner {
     return run.status !== 'planning';
   }
 
-  /** A promise only when the contact filled a batch, which is then written. */
-  #add(contact: ImportContact, change: ContactChange): Promise<void> | undefined {
+  /** A promise only when the contact filled a batch, which is then written. `size`: as the batcher measured it. */
+  #add(contact: ImportContact, change: ContactChange, size?: number): Promise<void> | undefined {
     if (this.sample.length < SAMPLE_SIZE) this.sample.push(contact);
     this.#changeOf.set(contact.email, change);
-    const full = this.#batcher.add(contact);
+    const full = this.#batcher.add(contact, size);
     return full && this.#flushBatch(full);
   }
 

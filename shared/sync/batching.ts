@@ -27,12 +27,13 @@ export class ImportBatcher {
     return Buffer.byteLength(JSON.stringify(contact)) + 1;
   }
 
-  fits(contact: ImportContact): boolean {
-    return ImportBatcher.sizeOf(contact) <= this.maxBytes;
+  /** The contact's size when it fits in a request, else undefined: `add` takes it, so it is measured once. */
+  measure(contact: ImportContact): number | undefined {
+    const size = ImportBatcher.sizeOf(contact);
+    return size <= this.maxBytes ? size : undefined;
   }
 
-  add(contact: ImportContact): ImportBatch | undefined {
-    const size = ImportBatcher.sizeOf(contact);
+  add(contact: ImportContact, size = ImportBatcher.sizeOf(contact)): ImportBatch | undefined {
     if (size > this.maxBytes) throw new RangeError(`A contact of ${size} bytes cannot fit in an import request`);
     let full: ImportBatch | undefined;
     if (this.#contacts.length >= this.maxContacts || this.#bytes + size > this.maxBytes) full = this.flush();

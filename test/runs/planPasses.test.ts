@@ -6,6 +6,8 @@ import { planRun } from '../../shared/runs/planRun.js';
 import { endRun, finalizeRun, startRun } from '../../shared/runs/runLifecycle.js';
 import { createServices, type AppServices } from '../../shared/services.js';
 import { stateText, unsubscribedAt, unsubscribedMarker } from '../../shared/sync/delta.js';
+import { MAX_IMPORT_BYTES } from '../../shared/activecampaign/limits.js';
+import { ImportBatcher } from '../../shared/sync/batching.js';
 import { ALL_EMAILS, EmailTable } from '../../shared/sync/emailTable.js';
 import { adminCaller, connectToEmulator, startHarness, uploadText, type Harness } from '../support/harness.js';
 
@@ -155,6 +157,34 @@ describe('planning in passes (Azurite)', () => {
     expect(one.state).toHaveLength(100 + 700 + 100 + 294);
     expect(many.state).toEqual(one.state);
   });
+  it('rejects a contact larger than an import request allows, measured with its list as it would be sent', async () => {
+    const budget = MAX_IMPORT_BYTES - 1_000;
+    // A city that fills the request to the byte without the contact's list membership: with it, it does not fit.
+    const bare = { email: 'edge@example.com', first_name: 'E', fields: [{ id: 1, value: '' }] };
+    const city = 'x'.repeat(budget - ImportBatcher.sizeOf(bare));
+    expect(ImportBatcher.sizeOf({ ...bare, fields: [{ id: 1, value: city }] })).toBe(budget);
+    await uploadText(
+      h.blobs,
+      'passes',
+      'large.csv',
+      ['email,first,city,phone', row('edge@example.com', 'E', city), row('ok@example.com', 'O', 'Oslo')].join('\n'),
+    );
+    const exp = await createExport(h.svc, adminCaller, {
+      displayName: `large ${++exports}`,
+      connectionId,
+      listId: 1,
+      mode: 'mirror',
+      source: { container: 'passes', path: 'large.csv' },
+      mapping: { email: 'email', firstName: 'first', fields: { '1': 'city' } },
+    });
+    const planned = await plan(h.svc, exp);
+    expect(planned.counts).toMatchObject({ read: 2, rejected: 1 });
+    expect([...planned.contacts.keys()]).toEqual(['ok@example.com']);
+    expect(planned.rejected).toEqual([
+      expect.stringMatching(/^passes\/large.csv,2,edge@example.com,contact larger than an import request allows$/),
+    ]);
+  });
+
   it('commits a run’s end in many ranges as in one: named failures, a run that failed whole, leavers and returners', async () => {
     const startedAt = Date.now();
     /**

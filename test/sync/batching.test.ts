@@ -37,7 +37,9 @@ describe('ImportBatcher', () => {
   it('refuses a contact that could never fit', () => {
     const b = new ImportBatcher();
     const huge = { email: 'a@example.com', fields: [{ id: 1, value: 'x'.repeat(MAX_IMPORT_BYTES) }] };
-    expect(b.fits(huge)).toBe(false);
+    expect(b.measure(huge)).toBeUndefined();
     expect(() => b.add(huge)).toThrow(RangeError);
+    const small = { email: 'a@example.com', subscribe: [{ listid: '1' }] };
+    expect(b.measure(small)).toBe(ImportBatcher.sizeOf(small));
   });
 });
