@@ -28,18 +28,21 @@ export type EmailCheck = { email: string; problem?: undefined } | { email?: unde
 
 const codePoint = (c: string) => `U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
 
-/** Domains repeat (a segment's emails share a few hundred): IDNA runs once for each. */
-const asciiDomains = new Map<string, string>();
+/** Domains repeat (a segment's emails share a few hundred): each is converted and checked once. '' when invalid. */
+const checkedDomains = new Map<string, string>();
 const MAX_CACHED_DOMAINS = 10_000;
 
-function asciiDomain(text: string): string {
-  let ascii = asciiDomains.get(text);
-  if (ascii === undefined) {
-    ascii = domainToASCII(text);
-    if (asciiDomains.size >= MAX_CACHED_DOMAINS) asciiDomains.clear();
-    asciiDomains.set(text, ascii);
+function checkedDomain(text: string): string {
+  let checked = checkedDomains.get(text);
+  if (checked === undefined) {
+    const ascii = domainToASCII(text);
+    const labels = ascii.split('.');
+    checked =
+      ascii && labels.length >= 2 && labels.every((l) => LABEL.test(l)) && !/^\d+$/.test(labels.at(-1)!) ? ascii : '';
+    if (checkedDomains.size >= MAX_CACHED_DOMAINS) checkedDomains.clear();
+    checkedDomains.set(text, checked);
   }
-  return ascii;
+  return checked;
 }
 
 export function checkEmail(value: string | undefined): EmailCheck {
@@ -60,12 +63,9 @@ export function checkEmail(value: string | undefined): EmailCheck {
   if (local.length > MAX_LOCAL_LENGTH)
     return { problem: `invalid email: more than ${MAX_LOCAL_LENGTH} characters before the "@"` };
   if (domainText.startsWith('[')) return { problem: 'invalid email: an IP address is not accepted as the domain' };
-  const domain = asciiDomain(domainText);
-  const labels = domain.split('.');
-  if (!domain || labels.length < 2 || !labels.every((l) => LABEL.test(l)) || /^\d+$/.test(labels.at(-1)!)) {
-    return { problem: 'invalid email: the domain is not a valid domain name' };
-  }
-  const email = `${local.replace(/[A-Z]/g, (c) => c.toLowerCase())}@${domain}`;
+  const domain = checkedDomain(domainText);
+  if (!domain) return { problem: 'invalid email: the domain is not a valid domain name' };
+  const email = `${/[A-Z]/.test(local) ? local.replace(/[A-Z]/g, (c) => c.toLowerCase()) : local}@${domain}`;
   if (email.length > MAX_EMAIL_LENGTH) return { problem: `invalid email: longer than ${MAX_EMAIL_LENGTH} characters` };
   return { email };
 }
