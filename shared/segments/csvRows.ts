@@ -18,8 +18,10 @@ export async function* csvRows(
     relax_column_count: true,
     skip_empty_lines: true,
     max_record_size: MAX_ROW_LENGTH,
+    // csv-parse reads bytes: given text, it would encode it again. pipeText checked they are UTF-8.
+    bom: true,
   }) as unknown as Transform;
-  const { done } = await pipeText(blobs, file, parser, options);
+  const { done } = await pipeText(blobs, file, parser, { ...options, bytes: true });
   let columns = file.columns;
   let row = 0;
   try {

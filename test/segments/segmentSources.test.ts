@@ -3,6 +3,7 @@ import type { BlobServiceClient } from '@azure/storage-blob';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readSegmentFile } from '../../shared/segments/readSegmentFile.js';
+import { wholeCharacters } from '../../shared/segments/textStream.js';
 import type { SegmentRow } from '../../shared/segments/segmentFile.js';
 import { SegmentError } from '../../shared/segments/segmentError.js';
 import { locateSnapshot } from '../../shared/segments/snapshot.js';
@@ -51,6 +52,31 @@ describe('CSV files', () => {
       { Email: 'y@example.com', Name: 'Ünïcödé', Note: 'say "hi"' },
     ]);
     expect(rows.map((r) => r.row)).toEqual([2, 3]);
+  });
+
+  it('reads characters of two to four bytes wherever the chunks of a file split them', async () => {
+    const c = fresh();
+    // Gunzip hands on 16 KiB chunks: over 700 KiB of rows, characters fall across their edges.
+    const names = ['Zoë', 'Øre €', '日本語', 'emoji 😀 and 𝄞'];
+    let text = 'Email,Name\n';
+    for (let i = 0; i < 20_000; i++) text += `p${i}@example.com,${names[i % names.length]} ${i}\n`;
+    await put(c, 'multi.csv.gz', gzipSync(text));
+    const { rows } = await readAll({ container: c, path: 'multi.csv.gz' });
+    expect(rows).toHaveLength(20_000);
+    rows.forEach((r, i) => expect(r.record.Name).toBe(`${names[i % names.length]} ${i}`));
+  });
+
+  it('cuts a chunk before a character its end splits, and only there', () => {
+    const euro = Buffer.from('a€'); // 61 e2 82 ac
+    expect(wholeCharacters(euro)).toBe(4);
+    expect(wholeCharacters(euro.subarray(0, 3))).toBe(1);
+    expect(wholeCharacters(euro.subarray(0, 2))).toBe(1);
+    const emoji = Buffer.from('😀'); // f0 9f 98 80
+    for (let cut = 1; cut < 4; cut++) expect(wholeCharacters(emoji.subarray(0, cut))).toBe(0);
+    expect(wholeCharacters(emoji)).toBe(4);
+    // Continuation bytes with no first byte are left whole, for the UTF-8 check to refuse.
+    expect(wholeCharacters(Buffer.from([0x61, 0x80, 0x80, 0x80, 0x80]))).toBe(5);
+    expect(wholeCharacters(Buffer.alloc(0))).toBe(0);
   });
 
   it('reads gzip-compressed CSV and JSON Lines, and a folder of mixed files', async () => {
@@ -281,6 +307,14 @@ describe('structural problems name the file and the problem', () => {
         { container: c, path: 'latin1.csv' }
       ),
       /latin1.csv is not UTF-8/,
+    ],
+    [
+      'a file that ends inside a character',
+      async (c: string) => (
+        await put(c, 'cut.csv', Buffer.concat([Buffer.from('email\na@x.co,'), Buffer.from('€').subarray(0, 2)])),
+        { container: c, path: 'cut.csv' }
+      ),
+      /cut.csv is not UTF-8/,
     ],
     [
       'corrupt gzip',
