@@ -76,10 +76,20 @@ export class ExportStateStore implements ExportStatePort {
     const add = (email: string, value: number) => writer.add(email, value);
     for (const range of changes.ranges) {
       const changed = await changes.changesIn(range, add);
-      for await (const lines of this.#lines(runFileNames.pendingState(runId)))
-        for (const [email, value, identity] of lines) {
+      // Most lines are copied as they are: only the email is read out of them, and only when it is needed.
+      const whole = range.start === 0 && range.end >= ALL_EMAILS.end;
+      for await (const lines of this.#texts(runFileNames.pendingState(runId)))
+        for (const line of lines) {
+          if (whole && changed.size === 0) {
+            const full = writer.addLine(line);
+            if (full) await full;
+            continue;
+          }
+          const email = line.slice(0, line.indexOf('\t'));
           if (!EmailTable.inRange(email, range) || changed.isSeen(email)) continue;
-          await writer.add(email, changed.get(email) ?? value, identity);
+          const value = changed.get(email);
+          const full = value === undefined ? writer.addLine(line) : writer.addLine(changedLine(line, value));
+          if (full) await full;
         }
     }
     await writer.close();
@@ -135,27 +145,43 @@ export class ExportStateStore implements ExportStatePort {
 
   /** A state blob's lines, parsed, in arrays of what one decompressed chunk holds. */
   async *#lines(name: string): AsyncGenerator<StateLine[]> {
+    for await (const texts of this.#texts(name)) {
+      const lines: StateLine[] = [];
+      for (const text of texts) {
+        const parsed = stateLine(text);
+        if (parsed) lines.push(parsed);
+      }
+      if (lines.length > 0) yield lines;
+    }
+  }
+
+  /** A state blob's lines as text (each `email<TAB>value[<TAB>identity]`), in arrays of what one chunk holds. */
+  async *#texts(name: string): AsyncGenerator<string[]> {
     const download = await (await this.files.ready()).getBlobClient(name).download();
     const text = download.readableStreamBody!.pipe(createGunzip()).setEncoding('utf8');
     let rest = '';
     for await (const chunk of text as AsyncIterable<string>) {
-      const lines: StateLine[] = [];
+      const lines: string[] = [];
       let start = 0;
       for (let end = chunk.indexOf('\n'); end !== -1; start = end + 1, end = chunk.indexOf('\n', start)) {
         const line = start === 0 && rest ? rest + chunk.slice(0, end) : chunk.slice(start, end);
         if (start === 0) rest = '';
-        const parsed = stateLine(line);
-        if (parsed) lines.push(parsed);
+        if (line.indexOf('\t') > 0) lines.push(line);
       }
       rest += chunk.slice(start);
       if (lines.length > 0) yield lines;
     }
-    const last = stateLine(rest);
-    if (last) yield [last];
+    if (rest.indexOf('\t') > 0) yield [rest];
   }
 }
 
 type StateLine = [email: string, value: number, identity: string | undefined];
+
+/** A state line with another value, its email and identity kept. */
+function changedLine(line: string, value: number): string {
+  const [email, , identity] = stateLine(line)!;
+  return identity ? `${email}\t${stateText(value)}\t${identity}` : `${email}\t${stateText(value)}`;
+}
 
 function stateLine(line: string): StateLine | undefined {
   const tab = line.indexOf('\t');
@@ -191,8 +217,13 @@ export class StateWriter implements StateWriterPort {
 
   /** A promise only when gzip has more than MAX_UNCOMPRESSED to do: the caller awaits it then (see StateWriterPort). */
   add(email: string, value: number, identity?: string): Promise<void> | undefined {
+    return this.addLine(identity ? `${email}\t${stateText(value)}\t${identity}` : `${email}\t${stateText(value)}`);
+  }
+
+  /** A line as a state blob holds it (`email<TAB>value[<TAB>identity]`, no line break): as `add`. */
+  addLine(line: string): Promise<void> | undefined {
     this.count++;
-    this.#pending += identity ? `${email}\t${stateText(value)}\t${identity}\n` : `${email}\t${stateText(value)}\n`;
+    this.#pending += `${line}\n`;
     return this.#pending.length >= 256 * 1024 ? this.#flush() : undefined;
   }
 
