@@ -77,10 +77,10 @@ export class ExportStateStore implements ExportStatePort {
     for (const range of changes.ranges) {
       const changed = await changes.changesIn(range, add);
       // Most lines are copied as they are: only the email is read out of them, and only when it is needed.
-      const whole = range.start === 0 && range.end >= ALL_EMAILS.end;
+      const copyAll = range.start === 0 && range.end >= ALL_EMAILS.end && changed.size === 0;
       for await (const lines of this.#texts(runFileNames.pendingState(runId)))
         for (const line of lines) {
-          if (whole && changed.size === 0) {
+          if (copyAll) {
             const full = writer.addLine(line);
             if (full) await full;
             continue;
@@ -88,7 +88,7 @@ export class ExportStateStore implements ExportStatePort {
           const email = line.slice(0, line.indexOf('\t'));
           if (!EmailTable.inRange(email, range) || changed.isSeen(email)) continue;
           const value = changed.get(email);
-          const full = value === undefined ? writer.addLine(line) : writer.addLine(changedLine(line, value));
+          const full = writer.addLine(value === undefined ? line : stateLineText(email, value, stateLine(line)![2]));
           if (full) await full;
         }
     }
@@ -177,9 +177,8 @@ export class ExportStateStore implements ExportStatePort {
 
 type StateLine = [email: string, value: number, identity: string | undefined];
 
-/** A state line with another value, its email and identity kept. */
-function changedLine(line: string, value: number): string {
-  const [email, , identity] = stateLine(line)!;
+/** A state blob's line, without its line break. */
+function stateLineText(email: string, value: number, identity: string | undefined): string {
   return identity ? `${email}\t${stateText(value)}\t${identity}` : `${email}\t${stateText(value)}`;
 }
 
@@ -224,7 +223,7 @@ export class StateWriter implements StateWriterPort {
 
   /** A promise only when gzip has more than MAX_UNCOMPRESSED to do: the caller awaits it then (see StateWriterPort). */
   add(email: string, value: number, identity?: string): Promise<void> | undefined {
-    return this.addLine(identity ? `${email}\t${stateText(value)}\t${identity}` : `${email}\t${stateText(value)}`);
+    return this.addLine(stateLineText(email, value, identity));
   }
 
   /** A line as a state blob holds it (`email<TAB>value[<TAB>identity]`, no line break): as `add`. */
